@@ -1,0 +1,432 @@
+"""Shared machinery for the platform simulators.
+
+Each simulator is a WSGI app built on :class:`Simulator`. This module gives them
+one way to start (:func:`serve` on a loopback port, in a thread), a controllable
+clock, seeded fault injection, a call log with counts, control routes under
+``/_sandbox/`` and a webhook dispatcher that can drop, duplicate, reorder and
+delay deliveries.
+
+Production code never imports ``sandbox``.
+"""
+
+from __future__ import annotations
+
+import collections
+import heapq
+import itertools
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import requests
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+# --------------------------------------------------------------------------- clock
+
+
+class Clock:
+    """Wall clock. Simulators read time only through a clock so tests can fake it."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class FakeClock(Clock):
+    """A clock that only moves when told to (``advance``)."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(seconds)
+
+
+# --------------------------------------------------------------------------- faults
+
+
+@dataclass
+class Faults:
+    """Fault plan for one simulator. Rates are probabilities in [0, 1].
+
+    Decisions come from a ``random.Random(seed)``, so a failing run replays with
+    the same seed and the same sequence of requests.
+    """
+
+    seed: int = 0
+    latency_s: float = 0.0
+    error_rate: float = 0.0  # answer 5xx without acting
+    throttle_rate: float = 0.0  # answer 429 / THROTTLED without acting
+    retry_after_s: float = 1.0
+    timeout_rate: float = 0.0  # hang ``hang_s`` then 504, without acting
+    lost_response_rate: float = 0.0  # act, then hang ``hang_s`` and 504 (response lost)
+    hang_s: float = 2.0
+    # Which operations the lost-response fault applies to (empty: all mutating ones).
+    lost_response_ops: tuple[str, ...] = ()
+    # webhooks
+    webhook_drop_rate: float = 0.0
+    webhook_duplicates: int = 0  # extra copies of every delivery
+    webhook_reorder: bool = False
+    webhook_delay_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def roll(self, rate: float) -> bool:
+        if rate <= 0:
+            return False
+        with self._lock:
+            return self._rng.random() < rate
+
+    def shuffle(self, items: list[Any]) -> None:
+        with self._lock:
+            self._rng.shuffle(items)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["lost_response_ops"] = list(self.lost_response_ops)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Faults:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if "lost_response_ops" in known:
+            known["lost_response_ops"] = tuple(known["lost_response_ops"])
+        return cls(**known)
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+@dataclass
+class Delivery:
+    """One webhook delivery attempt and its outcome."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    topic: str
+    status: int | None = None
+    error: str | None = None
+    delivered_at: float | None = None
+    dropped: bool = False
+
+
+@dataclass(order=True)
+class _Pending:
+    due: float
+    seq: int
+    url: str = field(compare=False)
+    topic: str = field(compare=False)
+    build: Callable[[], tuple[dict[str, str], bytes]] = field(compare=False)
+    on_result: Callable[[Delivery], None] | None = field(compare=False, default=None)
+
+
+class WebhookDispatcher:
+    """Sends a simulator's webhooks, applying the webhook faults.
+
+    ``build`` is called at delivery time (WooCommerce builds payloads then), and
+    returns ``(headers, body)``. Deliveries run in a background thread when
+    ``start()`` was called; otherwise tests call ``flush()`` to deliver what is due.
+    """
+
+    def __init__(self, faults: Callable[[], Faults], clock: Clock, timeout_s: float = 5.0) -> None:
+        self._faults = faults
+        self._clock = clock
+        self._timeout_s = timeout_s
+        self._heap: list[_Pending] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._http = requests.Session()
+        self.log: list[Delivery] = []
+
+    def submit(
+        self,
+        url: str,
+        topic: str,
+        build: Callable[[], tuple[dict[str, str], bytes]],
+        on_result: Callable[[Delivery], None] | None = None,
+    ) -> None:
+        faults = self._faults()
+        copies = 1 + max(0, faults.webhook_duplicates)
+        with self._cond:
+            for _ in range(copies):
+                due = self._clock.now() + faults.webhook_delay_s
+                heapq.heappush(self._heap, _Pending(due, next(self._seq), url, topic, build, on_result))
+            self._cond.notify_all()
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._heap)
+
+    def _take_due(self, everything: bool) -> list[_Pending]:
+        now = self._clock.now()
+        with self._cond:
+            due: list[_Pending] = []
+            while self._heap and (everything or self._heap[0].due <= now):
+                due.append(heapq.heappop(self._heap))
+        if due and self._faults().webhook_reorder:
+            self._faults().shuffle(due)
+        return due
+
+    def flush(self, everything: bool = True) -> list[Delivery]:
+        """Deliver what is due (or everything) now, in this thread."""
+        return [self._deliver(p) for p in self._take_due(everything)]
+
+    def _deliver(self, item: _Pending) -> Delivery:
+        headers, body = item.build()
+        delivery = Delivery(url=item.url, headers=headers, body=body, topic=item.topic)
+        if self._faults().roll(self._faults().webhook_drop_rate):
+            delivery.dropped = True
+            delivery.error = "dropped by fault plan"
+        else:
+            try:
+                resp = self._http.post(item.url, data=body, headers=headers, timeout=self._timeout_s)
+                delivery.status = resp.status_code
+            except requests.RequestException as exc:
+                delivery.error = type(exc).__name__
+        delivery.delivered_at = self._clock.now()
+        with self._cond:
+            self.log.append(delivery)
+        if item.on_result is not None and not delivery.dropped:
+            item.on_result(delivery)
+        return delivery
+
+    def start(self, poll_s: float = 0.02) -> None:
+        if self._thread is not None:
+            return
+        self._stopping = False
+
+        def loop() -> None:
+            while not self._stopping:
+                batch = self._take_due(everything=False)
+                for item in batch:
+                    self._deliver(item)
+                if not batch:
+                    with self._cond:
+                        self._cond.wait(poll_s)
+
+        self._thread = threading.Thread(target=loop, name="sandbox-webhooks", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def reset(self) -> None:
+        with self._cond:
+            self._heap.clear()
+            self.log.clear()
+
+
+# --------------------------------------------------------------------------- simulator base
+
+
+class Simulator:
+    """Base WSGI app: routing, call counting, fault injection, control routes.
+
+    Subclasses add rules with :meth:`route` and keep their data in ``self.state``
+    (reset by :meth:`reset_state`). Handlers take ``(request, **url_values)`` and
+    return a :class:`Response`. Control routes (JSON):
+
+    - ``GET  /_sandbox/state``  -> ``{"state": ..., "calls": {...}}``
+    - ``POST /_sandbox/reset``
+    - ``POST /_sandbox/faults`` body: a :class:`Faults` dict
+    - ``POST /_sandbox/clock/advance`` body ``{"seconds": n}`` (fake clocks only)
+    """
+
+    name = "simulator"
+
+    def __init__(self, clock: Clock | None = None, faults: Faults | None = None) -> None:
+        self.clock = clock or Clock()
+        self.faults = faults or Faults()
+        self.calls: collections.Counter[str] = collections.Counter()
+        self.request_log: list[dict[str, Any]] = []
+        self._lock = threading.RLock()
+        self._rules: list[Rule] = []
+        self._handlers: dict[str, Callable[..., Response]] = {}
+        self.webhooks = WebhookDispatcher(lambda: self.faults, self.clock)
+        self.route("/_sandbox/state", self._control_state, methods=["GET"], endpoint="_state")
+        self.route("/_sandbox/reset", self._control_reset, methods=["POST"], endpoint="_reset")
+        self.route("/_sandbox/faults", self._control_faults, methods=["POST", "GET"], endpoint="_faults")
+        self.route("/_sandbox/clock/advance", self._control_clock, methods=["POST"], endpoint="_clock")
+        self.reset_state()
+        self._url_map: Map | None = None
+
+    # -- to override
+    def reset_state(self) -> None:
+        self.state: dict[str, Any] = {}
+
+    def snapshot(self) -> Any:
+        """JSON-able view of the state for ``/_sandbox/state``."""
+        return self.state
+
+    def error_response(self, status: int, message: str) -> Response:
+        """The platform's error body for injected faults."""
+        return json_response({"error": message}, status)
+
+    def throttled_response(self, retry_after_s: float) -> Response:
+        resp = self.error_response(429, "Too many requests")
+        resp.headers["Retry-After"] = str(max(1, round(retry_after_s)))
+        return resp
+
+    # -- plumbing
+    def route(
+        self, rule: str, handler: Callable[..., Response], methods: Iterable[str], endpoint: str | None = None
+    ) -> None:
+        endpoint = endpoint or handler.__name__
+        self._rules.append(Rule(rule, endpoint=endpoint, methods=list(methods)))
+        self._handlers[endpoint] = handler
+        self._url_map = None
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.request_log.clear()
+            self.webhooks.reset()
+            self.faults = Faults()
+            self.reset_state()
+
+    def count(self, op: str) -> None:
+        with self._lock:
+            self.calls[op] += 1
+
+    def lose_response(self, op: str) -> bool:
+        """After acting: should this response be lost (hang, then 504)?"""
+        ops = self.faults.lost_response_ops
+        return (not ops or op in ops) and self.faults.roll(self.faults.lost_response_rate)
+
+    def lost_response(self) -> Response:
+        self.clock_sleep_real(self.faults.hang_s)
+        return Response(b"", status=504)
+
+    @staticmethod
+    def clock_sleep_real(seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self.dispatch(request)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        if self._url_map is None:
+            self._url_map = Map(self._rules, strict_slashes=False)
+        adapter = self._url_map.bind_to_environ(request.environ)
+        try:
+            endpoint, values = adapter.match()
+        except Exception as exc:  # werkzeug HTTPException: NotFound, MethodNotAllowed
+            code = getattr(exc, "code", 404) or 404
+            return self.error_response(code, "No route was found matching the URL and request method.")
+        with self._lock:
+            self.request_log.append({"method": request.method, "path": request.path, "endpoint": endpoint})
+        if not endpoint.startswith("_"):
+            injected = self._inject_faults()
+            if injected is not None:
+                return injected
+        return self._handlers[endpoint](request, **values)
+
+    def _inject_faults(self) -> Response | None:
+        f = self.faults
+        if f.latency_s > 0:
+            time.sleep(f.latency_s)
+        if f.roll(f.timeout_rate):
+            return self.lost_response()
+        if f.roll(f.error_rate):
+            return self.error_response(503, "Service unavailable (injected)")
+        if f.roll(f.throttle_rate):
+            return self.throttled_response(f.retry_after_s)
+        return None
+
+    # -- control routes
+    def _control_state(self, request: Request) -> Response:
+        with self._lock:
+            return json_response({"state": self.snapshot(), "calls": dict(self.calls)})
+
+    def _control_reset(self, request: Request) -> Response:
+        self.reset()
+        return json_response({"ok": True})
+
+    def _control_faults(self, request: Request) -> Response:
+        if request.method == "POST":
+            self.faults = Faults.from_dict(request.get_json(force=True) or {})
+        return json_response(self.faults.to_dict())
+
+    def _control_clock(self, request: Request) -> Response:
+        if not isinstance(self.clock, FakeClock):
+            return json_response({"error": "clock is not controllable"}, 400)
+        self.clock.advance(float((request.get_json(force=True) or {}).get("seconds", 0)))
+        return json_response({"now": self.clock.now()})
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(data, default=str), status=status, headers=headers or {}, mimetype="application/json"
+    )
+
+
+# --------------------------------------------------------------------------- serving
+
+
+class RunningServer:
+    """A simulator served on a loopback port in a daemon thread."""
+
+    def __init__(self, app: Any, server: BaseWSGIServer, thread: threading.Thread) -> None:
+        self.app = app
+        self._server = server
+        self._thread = thread
+        self.host = "127.0.0.1"
+        self.port = server.server_port
+        self.url = f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        stopper = getattr(self.app, "webhooks", None)
+        if stopper is not None:
+            stopper.stop()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def serve(app: Any, port: int = 0, host: str = "127.0.0.1") -> RunningServer:
+    """Serve a WSGI app on ``host:port`` (0 picks a free port) in a thread."""
+    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name=f"sandbox-{port}", daemon=True)
+    thread.start()
+    return RunningServer(app, server, thread)
