@@ -1,0 +1,121 @@
+"""Waybill's Flask app. ``python app.py`` runs everything in one process (embedded mode)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from flask import Flask, Response, g, request
+
+from settings import Settings, SettingsError, load_settings
+from sync.runtime import Runtime, build_runtime, install
+from telemetry import HTTP_REQUESTS, configure_logging
+
+log = structlog.get_logger("waybill.app")
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` overrides settings (tests pass a dict)."""
+    settings = load_settings(config)
+    configure_logging(settings.log_level)
+    rt = build_runtime(settings)
+    install(rt)
+    app = Flask(__name__)
+    app.config.update(
+        TESTING=settings.testing,
+        SECRET_KEY=_session_key(rt),
+        MAX_CONTENT_LENGTH=settings.webhooks.max_body_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
+    )
+    app.extensions["waybill"] = rt
+    _register(app)
+    _instrument(app)
+    return app
+
+
+def _session_key(rt: Runtime) -> bytes:
+    # A key of its own for cookies, derived so that it changes with WAYBILL_SECRET_KEY.
+    from sync.runtime import secret_key_for
+
+    return hmac.new(secret_key_for(rt.settings).encode(), b"waybill-session", hashlib.sha256).digest()
+
+
+def _register(app: Flask) -> None:
+    from web import api, cli, console, ops
+
+    app.register_blueprint(ops.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(console.bp)
+    cli.register(app)
+
+
+def _instrument(app: Flask) -> None:
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+        rid = request.headers.get("X-Request-Id", "")
+        g.request_id = rid if 0 < len(rid) <= 64 and rid.isprintable() else uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=g.request_id)
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        HTTP_REQUESTS.labels(request.method, request.endpoint or "unmatched", str(response.status_code)).inc()
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        structlog.contextvars.unbind_contextvars("request_id")
+        return response
+
+
+def run_embedded(settings: Settings | None = None) -> None:
+    """The web app, worker threads and the scheduler in one process."""
+    from waitress import serve
+
+    from sync.queue import EmbeddedJobQueue
+    from sync.schedule import Scheduler
+
+    app = create_app()
+    rt: Runtime = app.extensions["waybill"]
+    if isinstance(rt.queue, EmbeddedJobQueue):
+        rt.queue.start()
+        Scheduler(rt).start()
+    else:
+        log.warning("app.not_embedded", hint="REDIS_URL is set: run `python worker.py` and a scheduler too")
+    log.info("app.listening", url=rt.settings.public_url, port=rt.settings.port, mode=rt.settings.mode)
+    _print_welcome(rt)
+    serve(app, host="0.0.0.0", port=rt.settings.port, threads=8, ident="waybill")  # noqa: S104
+
+
+def _print_welcome(rt: Runtime) -> None:
+    from sqlalchemy import func, select
+
+    from db.models import Store
+
+    with rt.session() as s:
+        stores = s.scalar(select(func.count(Store.id))) or 0
+    lines = [f"Waybill is running on http://localhost:{rt.settings.port} ({rt.settings.mode} mode)."]
+    if not stores:
+        lines += [
+            "No store is connected yet. To see Waybill work without any account, run the sandbox demo:",
+            "    make demo",
+        ]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        run_embedded()
+    except SettingsError as exc:
+        print(f"waybill: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as exc:  # start-up errors: say what is wrong, not a traceback
+        if type(exc).__name__ in {"DatabaseNotReady", "SecretKeyError"}:
+            print(f"waybill: {exc}", file=sys.stderr)
+            sys.exit(2)
+        raise

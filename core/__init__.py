@@ -1,0 +1,1 @@
+"""Canonical types and pure decision logic. No I/O, no Flask, no SQL."""

@@ -1,0 +1,26 @@
+"""Failure classes that carry the retry decision.
+
+Connectors translate every outside failure into one of these; jobs and the
+effects ledger act on the class, never on status codes or messages.
+"""
+
+from __future__ import annotations
+
+
+class WaybillError(Exception):
+    """Base of Waybill's own errors."""
+
+
+class Retryable(WaybillError):
+    """Transient: try again later (429, 5xx, timeouts, throttling, a busy lock).
+
+    ``wait_s`` is the wait the outside system asked for, when it said one.
+    """
+
+    def __init__(self, message: str, wait_s: float | None = None) -> None:
+        super().__init__(message)
+        self.wait_s = wait_s
+
+
+class Permanent(WaybillError):
+    """Will fail the same way every time (validation, auth, not found): do not retry."""

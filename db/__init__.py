@@ -1,0 +1,1 @@
+"""Models, sessions, migrations and small repositories."""

@@ -1,0 +1,237 @@
+"""The effects ledger: every outside side effect happens at most once.
+
+Usage::
+
+    ledger.run(
+        key="label:123:1", kind="label", request={...},
+        act=lambda progress: buy_label(progress),      # calls the outside system
+        recover=lambda record: look_it_up(record),     # after a crash: what happened?
+    )
+
+``run`` claims the key in the database before ``act`` runs. ``act`` reports the
+outside id the moment it exists (``progress.record_outside_id``), which is
+committed at once, so a crash after the outside system acted still leaves a
+trace. On a later call with the same key:
+
+- ``done``: the recorded result is returned, nothing is called;
+- ``failed``: the recorded permanent error is raised again;
+- claimed by a live worker: wait for it (up to ``wait_s``), then return its result;
+- claimed by a worker that died (lease expired) or left the outcome ``unknown``:
+  take the claim over atomically and call ``recover(record)`` first; if it finds
+  the effect happened it returns the result and ``act`` is not called. A
+  ``recover`` of ``None`` declares ``act`` safe to repeat (the outside system
+  dedupes, as Shopify's ``@idempotent`` does).
+
+Exactly one of any number of concurrent callers acts: the claim is a unique
+insert, and take-overs are compare-and-set updates on ``attempts``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import Permanent, Retryable
+from db.models import Effect, EffectState, utcnow
+from db.session import session_scope
+
+Result = dict[str, Any]
+
+
+class EffectConflict(Permanent):
+    """The same key was used for a different request: a bug in the caller's key."""
+
+
+class EffectFailed(Permanent):
+    """The outside system refused this effect earlier; the refusal is replayed."""
+
+
+class EffectBusy(Retryable):
+    """Another worker holds the claim and has not finished in time."""
+
+
+@dataclass(frozen=True)
+class EffectRecord:
+    """What the ledger knows of an effect (passed to ``recover``)."""
+
+    key: str
+    kind: str
+    state: EffectState
+    outside_id: str | None
+    result: Result | None
+    error: str | None
+    attempts: int
+
+    @classmethod
+    def of(cls, row: Effect) -> EffectRecord:
+        return cls(row.key, row.kind, row.state, row.outside_id, row.result, row.error, row.attempts)
+
+
+def fingerprint(request: Any) -> str:
+    """A stable hash of the request, to catch one key reused for another request."""
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+class Progress:
+    """Handed to ``act``: commits the outside id the moment it exists."""
+
+    def __init__(self, ledger: EffectsLedger, key: str, owner: str) -> None:
+        self._ledger, self._key, self._owner = ledger, key, owner
+        self.outside_id: str | None = None
+
+    def record_outside_id(self, outside_id: str) -> None:
+        self.outside_id = outside_id
+        self._ledger._update(self._key, self._owner, outside_id=outside_id)
+
+    def heartbeat(self) -> None:
+        """Extend the claim's lease during a long call."""
+        self._ledger._update(self._key, self._owner)
+
+
+class EffectsLedger:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        lease_s: float = 120.0,
+        poll_s: float = 0.05,
+        owner: str | None = None,
+    ) -> None:
+        self._factory = factory
+        self.lease_s = lease_s
+        self.poll_s = poll_s
+        self._owner = owner
+
+    @property
+    def owner(self) -> str:
+        return self._owner or default_owner()
+
+    def get(self, key: str) -> EffectRecord | None:
+        with session_scope(self._factory) as s:
+            row = s.scalar(select(Effect).where(Effect.key == key))
+            return EffectRecord.of(row) if row else None
+
+    def run(
+        self,
+        key: str,
+        kind: str,
+        request: Any,
+        act: Callable[[Progress], Result],
+        recover: Callable[[EffectRecord], Result | None] | None = None,
+        account_id: int | None = None,
+        wait_s: float | None = None,
+    ) -> Result:
+        owner = self.owner
+        fp = fingerprint(request)
+        outcome = self._claim(key, kind, fp, owner, account_id, self.lease_s if wait_s is None else wait_s)
+        if isinstance(outcome, dict):
+            return outcome
+        if outcome is not None and recover is not None:
+            found = self._guard(key, owner, lambda: recover(outcome))
+            if found is not None:
+                self._finish(key, owner, EffectState.done, result=found)
+                return found
+        result = self._guard(key, owner, lambda: act(Progress(self, key, owner)))
+        self._finish(key, owner, EffectState.done, result=result)
+        return result
+
+    # -- claim
+    def _claim(
+        self, key: str, kind: str, fp: str, owner: str, account_id: int | None, wait_s: float
+    ) -> Result | EffectRecord | None:
+        """Returns None (fresh claim), a record (taken over: recover first) or a finished result."""
+        if self._insert(key, kind, fp, owner, account_id):
+            return None
+        deadline = time.monotonic() + wait_s
+        while True:
+            with session_scope(self._factory) as s:
+                row = s.scalar(select(Effect).where(Effect.key == key))
+                assert row is not None
+                record = EffectRecord.of(row)
+                lease_until = row.lease_until
+            if row.fingerprint != fp:
+                raise EffectConflict(f"effect key {key!r} was used for a different request")
+            if record.state is EffectState.done:
+                return record.result or {}
+            if record.state is EffectState.failed:
+                raise EffectFailed(record.error or "failed")
+            expired = lease_until is None or lease_until <= utcnow()
+            if (record.state is EffectState.unknown or expired) and self._take_over(key, owner, record):
+                return record
+            if time.monotonic() >= deadline:
+                raise EffectBusy(f"effect {key!r} is being performed by another worker", wait_s=self.lease_s)
+            time.sleep(self.poll_s)
+
+    def _insert(self, key: str, kind: str, fp: str, owner: str, account_id: int | None) -> bool:
+        try:
+            with session_scope(self._factory) as s:
+                s.add(
+                    Effect(
+                        key=key, kind=kind, fingerprint=fp, account_id=account_id,
+                        state=EffectState.in_progress, owner=owner, lease_until=self._lease(), attempts=1,
+                    )
+                )
+            return True
+        except IntegrityError:
+            return False
+
+    def _take_over(self, key: str, owner: str, record: EffectRecord) -> bool:
+        with session_scope(self._factory) as s:
+            done = s.execute(
+                update(Effect)
+                .where(Effect.key == key, Effect.attempts == record.attempts, Effect.state == record.state)
+                .values(
+                    state=EffectState.in_progress, owner=owner, lease_until=self._lease(),
+                    attempts=record.attempts + 1, updated_at=utcnow(),
+                )
+            )
+            return bool(getattr(done, "rowcount", 0) == 1)
+
+    # -- finish
+    def _guard(self, key: str, owner: str, call: Callable[[], Result | None]) -> Any:
+        try:
+            return call()
+        except Permanent as exc:
+            self._finish(key, owner, EffectState.failed, error=f"{type(exc).__name__}: {exc}")
+            raise
+        except BaseException as exc:
+            # The outside system may or may not have acted: leave it to recovery.
+            self._finish(key, owner, EffectState.unknown, error=f"{type(exc).__name__}: {exc}")
+            raise
+
+    def _finish(
+        self, key: str, owner: str, state: EffectState, result: Result | None = None, error: str | None = None
+    ) -> None:
+        values: dict[str, Any] = {"state": state, "updated_at": utcnow(), "lease_until": None}
+        if state is EffectState.done:
+            values.update(result=result, completed_at=utcnow(), error=None)
+        else:
+            values["error"] = error
+        self._write(key, owner, values)
+
+    def _update(self, key: str, owner: str, **values: Any) -> None:
+        self._write(key, owner, {**values, "lease_until": self._lease(), "updated_at": utcnow()})
+
+    def _write(self, key: str, owner: str, values: dict[str, Any]) -> None:
+        with session_scope(self._factory) as s:
+            done = s.execute(update(Effect).where(Effect.key == key, Effect.owner == owner).values(**values))
+            if getattr(done, "rowcount", 0) != 1:
+                raise EffectBusy(f"lost the claim on effect {key!r} (lease expired and taken over)")
+
+    def _lease(self) -> datetime:
+        return utcnow() + timedelta(seconds=self.lease_s)

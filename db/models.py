@@ -1,0 +1,212 @@
+"""SQLAlchemy 2 models. Every row that belongs to a merchant carries ``account_id``.
+
+Times are stored timezone-aware (UTC). Every change here needs an Alembic migration
+in ``db/migrations/versions``.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always returns aware datetimes (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; Waybill stores UTC-aware times only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Platform(enum.StrEnum):
+    shopify = "shopify"
+    woocommerce = "woocommerce"
+    easypost = "easypost"
+
+
+class StoreState(enum.StrEnum):
+    installing = "installing"
+    active = "active"
+    uninstalled = "uninstalled"
+
+
+class InboxState(enum.StrEnum):
+    pending = "pending"
+    processing = "processing"
+    done = "done"
+    ignored = "ignored"
+    failed = "failed"
+
+
+class EffectState(enum.StrEnum):
+    in_progress = "in_progress"  # claimed; the outside call may be under way
+    unknown = "unknown"  # the call failed in a way that leaves its outcome unknown
+    done = "done"
+    failed = "failed"  # permanently refused by the outside system
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(cls, native_enum=False, length=32, validate_strings=True)
+
+
+class Account(Base):
+    """A merchant. Every store, order and record belongs to one."""
+
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API; only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Store(Base):
+    """A connected storefront: a Shopify shop or a WooCommerce store."""
+
+    __tablename__ = "stores"
+    __table_args__ = (UniqueConstraint("platform", "domain", name="uq_stores_platform_domain"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[Platform] = mapped_column(_enum(Platform))
+    domain: Mapped[str] = mapped_column(String(255))  # shop domain or store URL
+    state: Mapped[StoreState] = mapped_column(_enum(StoreState), default=StoreState.installing)
+    credentials: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)  # Fernet token
+    webhook_secret: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)  # Fernet token
+    scopes: Mapped[str | None] = mapped_column(String(1000), default=None)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    installed_at: Mapped[datetime | None] = mapped_column(default=None)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboxEvent(Base):
+    """An inbound event, committed before the platform gets its 2xx."""
+
+    __tablename__ = "inbox_events"
+    __table_args__ = (
+        UniqueConstraint("platform", "dedupe_key", name="uq_inbox_platform_dedupe"),
+        Index("ix_inbox_state_received", "state", "received_at"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    platform: Mapped[Platform] = mapped_column(_enum(Platform))
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(100))
+    dedupe_key: Mapped[str] = mapped_column(String(255))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state: Mapped[InboxState] = mapped_column(_enum(InboxState), default=InboxState.pending)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    processed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Effect(Base):
+    """The effects ledger: one row per outside side effect, keyed for idempotency."""
+
+    __tablename__ = "effects"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    state: Mapped[EffectState] = mapped_column(_enum(EffectState), default=EffectState.in_progress)
+    owner: Mapped[str | None] = mapped_column(String(100), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    outside_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class TimelineEntry(Base):
+    """Who did what and why, to an order or a store. Append-only."""
+
+    __tablename__ = "timeline_entries"
+    __table_args__ = (Index("ix_timeline_subject", "account_id", "subject", "at"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(200))  # "order:<id>", "store:<id>"
+    actor: Mapped[str] = mapped_column(String(100))  # who: "webhook:shopify", "job:...", "user:..."
+    action: Mapped[str] = mapped_column(String(100))  # what
+    reason: Mapped[str | None] = mapped_column(Text, default=None)  # why
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeadLetter(Base):
+    """A job that exhausted its retries or failed permanently; retryable by an operator."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(200), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    queue: Mapped[str] = mapped_column(String(50))
+    kwargs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state: Mapped[str] = mapped_column(String(20), default="dead")  # dead | retry_requested | retried
+    retried_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,215 @@
+"""Typed, validated settings: ``config.yaml`` < ``WAYBILL_CONFIG`` file < environment < overrides.
+
+Loaded once per process (``load_settings``). A bad value raises
+:class:`SettingsError` naming the key and what was wrong; entry points print it and
+exit non-zero.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_CONFIG = ROOT / "config.yaml"
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid. The message names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RetryPolicy(_Strict):
+    max: int = Field(5, ge=0, le=50)
+    base_s: float = Field(2.0, gt=0)
+    factor: float = Field(3.0, ge=1)
+    max_s: float = Field(600.0, gt=0)
+    jitter: float = Field(0.25, ge=0, le=1)
+
+
+class QueueSettings(_Strict):
+    names: list[str] = ["intake", "orders", "inventory", "shipping", "tracking", "returns", "reconcile"]
+    embedded_threads: int = Field(4, ge=1, le=64)
+    job_timeout_s: int = Field(300, gt=0)
+    failure_ttl_s: int = Field(604800, gt=0)
+    retry: RetryPolicy = RetryPolicy()
+    retry_by_queue: dict[str, dict[str, float]] = {}
+
+    @field_validator("names")
+    @classmethod
+    def _names_are_rq_safe(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not name or not all(c.isalnum() or c in "_-" for c in name):
+                raise ValueError(f"queue name {name!r} may hold only letters, digits, '_' and '-'")
+        if len(set(names)) != len(names):
+            raise ValueError("queue names must be unique")
+        return names
+
+    def policy_for(self, queue: str) -> RetryPolicy:
+        return self.retry.model_copy(update=self.retry_by_queue.get(queue, {}))
+
+
+class ShopifySettings(_Strict):
+    api_version: str = "2026-10"
+    api_key: str | None = None
+    api_secret: SecretStr | None = None
+    scopes: str = "read_orders"
+
+
+class EasyPostSettings(_Strict):
+    api_key: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+
+
+class WebhookSettings(_Strict):
+    max_body_bytes: int = Field(2 * 1024 * 1024, gt=0)
+
+
+class InboxSettings(_Strict):
+    sweep_after_s: float = Field(30, ge=0)
+
+
+class EffectsSettings(_Strict):
+    lease_s: float = Field(120, gt=0)
+    wait_poll_s: float = Field(0.05, gt=0)
+
+
+class Settings(_Strict):
+    mode: Literal["embedded", "production"] = "embedded"
+    sandbox: bool = False
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+    public_url: str = "http://localhost:8000"
+    port: int = Field(8000, ge=1, le=65535)
+    var_dir: Path = Path("var")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    env: dict[str, str] = {}
+    shopify: ShopifySettings = ShopifySettings()
+    easypost: EasyPostSettings = EasyPostSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    queue: QueueSettings = QueueSettings()
+    schedules: dict[str, float] = {}
+    inbox: InboxSettings = InboxSettings()
+    effects: EffectsSettings = EffectsSettings()
+    testing: bool = False
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value or None
+
+    @field_validator("schedules")
+    @classmethod
+    def _schedules(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, seconds in value.items():
+            if seconds <= 0:
+                raise ValueError(f"{name}: interval must be positive seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _derived(self) -> Settings:
+        if not self.var_dir.is_absolute():
+            self.var_dir = ROOT / self.var_dir
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'waybill.db'}"
+        if self.mode == "production" and not self.redis_url:
+            raise ValueError("production mode needs REDIS_URL (redis_url)")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return self.mode == "embedded"
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError as exc:
+        raise SettingsError(f"WAYBILL_CONFIG: file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: must be a mapping of settings")
+    return data
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = value
+
+
+def _drop_nulls(data: dict[str, Any]) -> dict[str, Any]:
+    """``null`` in YAML means "use the default"."""
+    return {k: _drop_nulls(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None}
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "settings"
+        secret = any(word in key for word in ("secret", "key", "token", "password"))
+        shown = "" if secret else f" (got {item.get('input')!r})"
+        lines.append(f"setting {key!r}: {item['msg']}{shown}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build the settings from the config files, the environment and ``overrides``."""
+    environ = os.environ if environ is None else environ
+    data = _read_yaml(DEFAULT_CONFIG)
+    if environ.get("WAYBILL_CONFIG"):
+        data = _merge(data, _read_yaml(Path(environ["WAYBILL_CONFIG"])))
+    env_names: dict[str, str] = data.get("env") or {}
+    for dotted, var in env_names.items():
+        if environ.get(var, "") != "":
+            _set_dotted(data, dotted, environ[var])
+    if overrides:
+        data = _merge(data, overrides)
+    if not data.get("mode"):
+        data["mode"] = "production" if data.get("redis_url") else "embedded"
+    try:
+        return Settings.model_validate(_drop_nulls(data))
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None

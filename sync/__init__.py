@@ -1,0 +1,1 @@
+"""The work: job entry points and the flows they run."""

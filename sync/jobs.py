@@ -1,0 +1,145 @@
+"""Job registry and the wrapper every job runs through, whatever the queue backend.
+
+A job is a function ``fn(rt, **kwargs)`` registered with :func:`job`. The wrapper
+binds a log context, times the job, classifies its failure and decides: done,
+retry later, or dead (recorded in ``dead_letters`` for an operator to retry).
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from core.errors import Permanent, Retryable
+from db.models import DeadLetter
+from db.session import session_scope
+from settings import RetryPolicy
+from telemetry import JOB_DURATION, JOB_OUTCOMES
+
+if TYPE_CHECKING:
+    from sync.runtime import Runtime
+
+log = structlog.get_logger("waybill.jobs")
+
+JobFn = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class JobDef:
+    name: str
+    fn: JobFn
+    queue: str
+
+
+JOBS: dict[str, JobDef] = {}
+
+
+def job(name: str, queue: str) -> Callable[[JobFn], JobFn]:
+    """Register ``fn`` as the job ``name`` on ``queue``."""
+
+    def register(fn: JobFn) -> JobFn:
+        if name in JOBS and JOBS[name].fn is not fn:
+            raise ValueError(f"job {name!r} registered twice")
+        JOBS[name] = JobDef(name, fn, queue)
+        return fn
+
+    return register
+
+
+def safe_job_id(*parts: object) -> str:
+    """A deterministic job id RQ accepts (letters, digits, ``_`` and ``-`` only)."""
+    text = "-".join(str(p) for p in parts)
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in text)[:200]
+
+
+def retry_intervals(policy: RetryPolicy, rng: random.Random | None = None) -> list[int]:
+    """Backoff with jitter, fixed at enqueue: attempt n waits about base * factor**n."""
+    rng = rng or random.Random()
+    out = []
+    for n in range(policy.max):
+        wait = min(policy.max_s, policy.base_s * policy.factor**n)
+        wait *= 1 + rng.uniform(-policy.jitter, policy.jitter)
+        out.append(max(1, round(wait)))
+    return out
+
+
+@dataclass
+class JobMessage:
+    """One job as a queue carries it."""
+
+    name: str
+    kwargs: dict[str, Any]
+    job_id: str
+    queue: str
+    intervals: list[int] = field(default_factory=list)
+    attempt: int = 1
+
+    @property
+    def final(self) -> bool:
+        return self.attempt > len(self.intervals)
+
+    def next_wait(self, asked_s: float | None) -> float:
+        planned = self.intervals[self.attempt - 1] if not self.final else 0
+        return max(planned, asked_s or 0)
+
+
+class Outcome(enum.Enum):
+    done = "done"
+    retry = "retry"
+    dead = "dead"
+
+
+@dataclass
+class Result:
+    outcome: Outcome
+    error: BaseException | None = None
+    wait_s: float = 0.0
+    value: Any = None
+
+
+def execute(rt: Runtime, msg: JobMessage) -> Result:
+    """Run one attempt of a job and say what should happen next."""
+    definition = JOBS.get(msg.name)
+    bound = log.bind(job_id=msg.job_id, job=msg.name, attempt=msg.attempt)
+    if definition is None:
+        return _dead(rt, msg, LookupError(f"unknown job {msg.name!r}"), bound)
+    started = time.perf_counter()
+    with structlog.contextvars.bound_contextvars(job_id=msg.job_id):
+        try:
+            value = definition.fn(rt, **msg.kwargs)
+        except Permanent as exc:
+            return _dead(rt, msg, exc, bound)
+        except Exception as exc:
+            if msg.final:
+                return _dead(rt, msg, exc, bound)
+            wait = msg.next_wait(exc.wait_s if isinstance(exc, Retryable) else None)
+            bound.warning("job.retry", error=_describe(exc), wait_s=wait)
+            JOB_OUTCOMES.labels(msg.name, "retry").inc()
+            return Result(Outcome.retry, exc, wait)
+        finally:
+            JOB_DURATION.labels(msg.name).observe(time.perf_counter() - started)
+    JOB_OUTCOMES.labels(msg.name, "done").inc()
+    return Result(Outcome.done, value=value)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _dead(rt: Runtime, msg: JobMessage, exc: BaseException, bound: Any) -> Result:
+    bound.error("job.dead", error=_describe(exc))
+    JOB_OUTCOMES.labels(msg.name, "dead").inc()
+    with session_scope(rt.sessions) as s:
+        s.add(
+            DeadLetter(
+                job_id=msg.job_id, name=msg.name, queue=msg.queue, kwargs=msg.kwargs,
+                error=_describe(exc), attempts=msg.attempt,
+            )
+        )
+    return Result(Outcome.dead, exc)

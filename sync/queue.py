@@ -1,0 +1,250 @@
+"""Job queues: RQ on Redis (production) and an in-process equivalent (embedded).
+
+Both carry a :class:`~sync.jobs.JobMessage`, run it through :func:`sync.jobs.execute`
+and retry it on the intervals fixed at enqueue. Job ids are deterministic and
+unique: enqueueing an id that is already queued, scheduled or running is a no-op
+that returns ``False``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, Protocol
+
+import structlog
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus, get_current_job
+
+from settings import Settings
+from sync.jobs import JOBS, JobMessage, Outcome, execute, retry_intervals
+
+if TYPE_CHECKING:
+    from sync.runtime import Runtime
+
+log = structlog.get_logger("waybill.queue")
+LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+class JobQueue(Protocol):
+    def enqueue(self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0) -> bool: ...
+    def is_live(self, job_id: str) -> bool: ...
+    def depth(self) -> dict[str, int]: ...
+    def ping(self) -> None: ...
+
+
+def build_message(settings: Settings, name: str, kwargs: dict[str, Any], job_id: str) -> JobMessage:
+    if name not in JOBS:
+        raise LookupError(f"unknown job {name!r}")
+    queue = JOBS[name].queue
+    if queue not in settings.queue.names:
+        raise LookupError(f"job {name!r} uses queue {queue!r}, which is not in queue.names")
+    intervals = retry_intervals(settings.queue.policy_for(queue))
+    return JobMessage(name=name, kwargs=kwargs, job_id=job_id, queue=queue, intervals=intervals)
+
+
+# --------------------------------------------------------------------------- RQ
+
+
+def rq_entry(message: dict[str, Any]) -> Any:
+    """What RQ workers run: one attempt of a Waybill job."""
+    from sync.runtime import current
+
+    msg = JobMessage(**message)
+    rq_job = get_current_job()
+    if rq_job is not None and rq_job.retries_left is not None:
+        msg.attempt = len(msg.intervals) - rq_job.retries_left + 1
+    result = execute(current(), msg)
+    if result.outcome is Outcome.done:
+        return result.value
+    assert result.error is not None
+    if rq_job is not None:
+        if result.outcome is Outcome.dead:
+            rq_job.retries_left = 0  # already dead-lettered; RQ must not retry
+        elif rq_job.retry_intervals and result.wait_s:
+            index = max(len(rq_job.retry_intervals) - (rq_job.retries_left or 0), 0)
+            if index < len(rq_job.retry_intervals):
+                rq_job.retry_intervals[index] = max(rq_job.retry_intervals[index], round(result.wait_s))
+    raise result.error
+
+
+class RedisJobQueue:
+    def __init__(self, settings: Settings, connection: Redis | None = None) -> None:
+        self.settings = settings
+        self.connection = connection or Redis.from_url(
+            settings.redis_url or "", socket_connect_timeout=2, socket_timeout=5
+        )
+        self.queues = {name: Queue(name, connection=self.connection) for name in settings.queue.names}
+
+    def enqueue(self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0) -> bool:
+        msg = build_message(self.settings, name, kwargs, job_id)
+        queue = self.queues[msg.queue]
+        options: dict[str, Any] = {
+            "job_id": job_id, "unique": True, "result_ttl": 0, "description": name,
+            "failure_ttl": self.settings.queue.failure_ttl_s, "job_timeout": self.settings.queue.job_timeout_s,
+        }
+        if msg.intervals:
+            options["retry"] = Retry(max=len(msg.intervals), interval=msg.intervals)
+        for _ in range(2):
+            try:
+                if delay_s > 0:
+                    queue.enqueue_in(_seconds(delay_s), rq_entry, asdict(msg), **options)
+                else:
+                    queue.enqueue(rq_entry, asdict(msg), **options)
+                return True
+            except DuplicateJobError:
+                if not self._clear_finished(job_id):
+                    return False
+        return False
+
+    def _clear_finished(self, job_id: str) -> bool:
+        """Delete a finished or failed job of the same id so it can run again."""
+        try:
+            existing = Job.fetch(job_id, connection=self.connection)
+        except NoSuchJobError:
+            return True
+        if existing.get_status(refresh=True) in LIVE_STATUSES:
+            return False
+        existing.delete()
+        return True
+
+    def is_live(self, job_id: str) -> bool:
+        try:
+            return Job.fetch(job_id, connection=self.connection).get_status(refresh=True) in LIVE_STATUSES
+        except NoSuchJobError:
+            return False
+
+    def depth(self) -> dict[str, int]:
+        return {name: q.count for name, q in self.queues.items()}
+
+    def ping(self) -> None:
+        self.connection.ping()
+
+
+def _seconds(value: float) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=value)
+
+
+# --------------------------------------------------------------------------- embedded
+
+
+class EmbeddedJobQueue:
+    """An in-process queue with worker threads that behaves like RQ for Waybill's jobs.
+
+    Jobs are held in memory only; the database is the record of what is left to
+    do, and the sweeper re-enqueues it after a restart.
+    """
+
+    def __init__(self, settings: Settings, runtime: Callable[[], Runtime]) -> None:
+        self.settings = settings
+        self._runtime = runtime
+        self._heap: list[tuple[float, int, JobMessage]] = []
+        self._live: dict[str, JobMessage] = {}
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+        self._running = 0
+
+    def enqueue(self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0) -> bool:
+        msg = build_message(self.settings, name, kwargs, job_id)
+        with self._cond:
+            if job_id in self._live:
+                return False
+            self._live[job_id] = msg
+            self._push(msg, delay_s)
+        return True
+
+    def _push(self, msg: JobMessage, delay_s: float) -> None:
+        heapq.heappush(self._heap, (time.monotonic() + delay_s, next(self._seq), msg))
+        self._cond.notify()
+
+    def is_live(self, job_id: str) -> bool:
+        with self._cond:
+            return job_id in self._live
+
+    def depth(self) -> dict[str, int]:
+        counts = dict.fromkeys(self.settings.queue.names, 0)
+        with self._cond:
+            for _, _, msg in self._heap:
+                counts[msg.queue] = counts.get(msg.queue, 0) + 1
+        return counts
+
+    def ping(self) -> None:
+        if self._threads and not any(t.is_alive() for t in self._threads):
+            raise RuntimeError("embedded worker threads are not running")
+
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._live and self._running == 0
+
+    def start(self, threads: int | None = None) -> None:
+        self._stopping = False
+        for n in range(threads or self.settings.queue.embedded_threads):
+            t = threading.Thread(target=self._work, name=f"waybill-worker-{n}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join(timeout=10)
+        self._threads.clear()
+
+    def run_until_idle(self, timeout_s: float = 30) -> None:
+        """Process everything due (and retries) in this thread; for tests and the CLI."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            msg = self._next(block=False)
+            if msg is None:
+                with self._cond:
+                    if not self._heap:
+                        return
+                    wait = self._heap[0][0] - time.monotonic()
+                time.sleep(min(max(wait, 0.001), 0.05))
+                continue
+            self._perform(msg)
+        raise TimeoutError("embedded queue did not become idle")
+
+    def _next(self, block: bool) -> JobMessage | None:
+        with self._cond:
+            while not self._stopping:
+                if self._heap and self._heap[0][0] <= time.monotonic():
+                    self._running += 1
+                    return heapq.heappop(self._heap)[2]
+                if not block:
+                    return None
+                timeout = (self._heap[0][0] - time.monotonic()) if self._heap else 0.5
+                self._cond.wait(max(0.001, min(timeout, 0.5)))
+            return None
+
+    def _work(self) -> None:
+        while not self._stopping:
+            msg = self._next(block=True)
+            if msg is not None:
+                self._perform(msg)
+
+    def _perform(self, msg: JobMessage) -> None:
+        try:
+            result = execute(self._runtime(), msg)
+        except Exception as exc:  # the dead-letter write itself failed (database down)
+            log.error("job.crashed", job_id=msg.job_id, error=f"{type(exc).__name__}: {exc}")
+            result = None
+        with self._cond:
+            self._running -= 1
+            if result is not None and result.outcome is Outcome.retry:
+                msg.attempt += 1
+                self._push(msg, result.wait_s)
+            else:
+                self._live.pop(msg.job_id, None)
+            self._cond.notify_all()

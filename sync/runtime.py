@@ -1,0 +1,89 @@
+"""The process's shared services: settings, database, vault, effects ledger, queue.
+
+Built once per process by :func:`build_runtime` (the web app, each worker, the
+scheduler). Jobs receive it as their first argument.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.crypto import SecretKeyError, Vault, embedded_key
+from db.effects import EffectsLedger
+from db.session import check_ready, make_engine, make_session_factory, session_scope, upgrade
+from settings import Settings
+from sync.queue import EmbeddedJobQueue, JobQueue, RedisJobQueue
+
+_current: Runtime | None = None
+_lock = threading.Lock()
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    vault: Vault
+    ledger: EffectsLedger
+    queue: JobQueue = field(init=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with session_scope(self.sessions) as s:
+            yield s
+
+    def enqueue(self, name: str, job_id: str, delay_s: float = 0, **kwargs: Any) -> bool:
+        return self.queue.enqueue(name, kwargs, job_id=job_id, delay_s=delay_s)
+
+    def close(self) -> None:
+        if isinstance(self.queue, EmbeddedJobQueue):
+            self.queue.stop()
+        self.engine.dispose()
+
+
+def secret_key_for(settings: Settings) -> str:
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    if settings.embedded:
+        return embedded_key(settings.var_dir)
+    raise SecretKeyError("WAYBILL_SECRET_KEY is required in production mode (make one: flask --app app keys generate)")
+
+
+def build_runtime(settings: Settings, migrate: bool | None = None) -> Runtime:
+    """Connect to the database and queue. Embedded mode migrates itself; production
+    refuses an unmigrated database (``DatabaseNotReady`` says what to run)."""
+    import sync.tasks  # noqa: F401  (registers the jobs)
+
+    vault = Vault(secret_key_for(settings))
+    engine = make_engine(settings.database_url)
+    if migrate if migrate is not None else settings.embedded:
+        upgrade(settings.database_url)
+    check_ready(engine, settings.database_url)
+    sessions = make_session_factory(engine)
+    ledger = EffectsLedger(sessions, lease_s=settings.effects.lease_s, poll_s=settings.effects.wait_poll_s)
+    rt = Runtime(settings, engine, sessions, vault, ledger)
+    if settings.redis_url:
+        rt.queue = RedisJobQueue(settings)
+    else:
+        rt.queue = EmbeddedJobQueue(settings, lambda: rt)
+    return rt
+
+
+def install(rt: Runtime) -> None:
+    """Make ``rt`` the process-wide runtime that RQ jobs use."""
+    global _current
+    with _lock:
+        _current = rt
+
+
+def current() -> Runtime:
+    if _current is None:
+        raise RuntimeError("no Waybill runtime installed in this process")
+    return _current

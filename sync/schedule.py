@@ -1,0 +1,97 @@
+"""The scheduler: enqueues periodic jobs (``schedules`` in config.yaml).
+
+Exactly one runs. In embedded mode it is a thread of ``python app.py``; in
+production ``python worker.py --scheduler``, which holds a Redis lock so a second
+scheduler started by mistake only waits as a standby. Periodic job ids are
+deterministic (``periodic-<name>``), so a run still queued is never doubled.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+import structlog
+from redis import Redis
+
+if TYPE_CHECKING:
+    from sync.runtime import Runtime
+
+log = structlog.get_logger("waybill.scheduler")
+LOCK_KEY = "waybill:scheduler:lock"
+
+
+class Scheduler:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.schedules = dict(rt.settings.schedules)
+        self._next: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self, now: float | None = None) -> list[str]:
+        """Enqueue every periodic job that is due; returns their names."""
+        now = time.monotonic() if now is None else now
+        fired = []
+        for name, every in self.schedules.items():
+            if now >= self._next.get(name, 0):
+                self._next[name] = now + every
+                try:
+                    self.rt.enqueue(name, job_id=f"periodic-{name}")
+                    fired.append(name)
+                except Exception as exc:  # queue down: try again next tick
+                    log.warning("scheduler.enqueue_failed", name=name, error=f"{type(exc).__name__}: {exc}")
+                    self._next[name] = now + 1
+        return fired
+
+    def run(self, poll_s: float = 1.0) -> None:
+        """Tick until stopped; in production only while holding the scheduler lock."""
+        lock = _RedisLock(self.rt.settings.redis_url) if self.rt.settings.redis_url else None
+        while not self._stop.is_set():
+            if lock is None or lock.hold():
+                self.tick()
+            self._stop.wait(poll_s)
+        if lock is not None:
+            lock.release()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="waybill-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+class _RedisLock:
+    """A renewable lease so that one scheduler is active across machines."""
+
+    def __init__(self, url: str, ttl_s: int = 15) -> None:
+        self.redis = Redis.from_url(url, socket_timeout=5)
+        self.token = uuid.uuid4().hex
+        self.ttl_s = ttl_s
+        self.held = False
+
+    def hold(self) -> bool:
+        try:
+            if self.redis.set(LOCK_KEY, self.token, nx=True, ex=self.ttl_s):
+                self.held = True
+                log.info("scheduler.active")
+            elif self.redis.get(LOCK_KEY) == self.token.encode():
+                self.redis.expire(LOCK_KEY, self.ttl_s)
+            else:
+                self.held = False
+        except Exception as exc:
+            log.warning("scheduler.lock_unavailable", error=f"{type(exc).__name__}: {exc}")
+            self.held = False
+        return self.held
+
+    def release(self) -> None:
+        try:
+            if self.redis.get(LOCK_KEY) == self.token.encode():
+                self.redis.delete(LOCK_KEY)
+        except Exception:  # noqa: S110 (the lease expires on its own)
+            pass

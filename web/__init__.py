@@ -1,0 +1,1 @@
+"""The HTTP face: install flows, console, JSON API, health and metrics."""

@@ -1,0 +1,108 @@
+"""The JSON API under /api/v1: bearer tokens, one merchant's data per token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+from sqlalchemy import select
+
+from db.accounts import account_for_token
+from db.models import Store
+from db.timeline import entries
+from sync.runtime import Runtime
+from web.openapi import document
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["waybill"]
+    return rt
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify(error=message), status
+
+
+def authenticated(fn: F) -> F:
+    """Resolve the bearer token to ``g.account_id`` or answer 401."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return _error(401, "missing bearer token")
+        with runtime().session() as s:
+            account = account_for_token(s, token.strip())
+            if account is None:
+                return _error(401, "invalid or revoked token")
+            g.account_id = account.id
+            g.account_name = account.name
+        return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def store_json(store: Store) -> dict[str, Any]:
+    return {
+        "id": store.id, "platform": str(store.platform), "domain": store.domain, "state": str(store.state),
+        "scopes": store.scopes, "installed_at": store.installed_at.isoformat() if store.installed_at else None,
+    }
+
+
+def owned_store(s: Any, store_id: int) -> Store:
+    """The store if it belongs to the caller; another merchant's id is simply not found."""
+    store = s.get(Store, store_id)
+    if store is None or store.account_id != g.account_id:
+        abort(404)
+    return store
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(document())
+
+
+@bp.get("/account")
+@authenticated
+def account() -> Response:
+    return jsonify(id=g.account_id, name=g.account_name)
+
+
+@bp.get("/stores")
+@authenticated
+def stores() -> Response:
+    with runtime().session() as s:
+        rows = s.scalars(select(Store).where(Store.account_id == g.account_id).order_by(Store.id))
+        return jsonify(stores=[store_json(r) for r in rows])
+
+
+@bp.get("/stores/<int:store_id>")
+@authenticated
+def store(store_id: int) -> Response:
+    with runtime().session() as s:
+        return jsonify(store_json(owned_store(s, store_id)))
+
+
+@bp.get("/stores/<int:store_id>/timeline")
+@authenticated
+def store_timeline(store_id: int) -> Response:
+    with runtime().session() as s:
+        owned_store(s, store_id)
+        rows = entries(s, g.account_id, f"store:{store_id}")
+        return jsonify(
+            entries=[
+                {"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "reason": e.reason, "data": e.data}
+                for e in rows
+            ]
+        )
+
+
+@bp.errorhandler(404)
+def not_found(_exc: Exception) -> tuple[Response, int]:
+    return _error(404, "not found")

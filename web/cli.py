@@ -1,0 +1,164 @@
+"""Operator commands: ``flask --app app <group> <command>``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from db import session as dbsession
+from db.accounts import get_or_create_account, issue_token
+from db.crypto import KEY_FILE_NAME, Vault, generate_key
+from db.models import Account, DeadLetter, Store, TimelineEntry, utcnow
+from sync.queue import RedisJobQueue
+from sync.runtime import Runtime, secret_key_for
+
+db_cli = click.Group("db", help="Database migrations.")
+accounts_cli = click.Group("accounts", help="Merchant accounts and API tokens.")
+jobs_cli = click.Group("jobs", help="Jobs that failed for good, and retrying them.")
+keys_cli = click.Group("keys", help="The key that encrypts credentials at rest.")
+
+
+def rt() -> Runtime:
+    runtime: Runtime = current_app.extensions["waybill"]
+    return runtime
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to REVISION (default: the latest)."""
+    dbsession.upgrade(rt().settings.database_url, revision)
+    click.echo(f"database at {dbsession.current_revision(rt().engine)}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION ('base' empties it)."""
+    dbsession.downgrade(rt().settings.database_url, revision)
+    click.echo(f"database at {dbsession.current_revision(rt().engine) or 'base'}")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Show the database's migration and the code's."""
+    click.echo(f"database: {dbsession.current_revision(rt().engine)}  code: {dbsession.head_revision(rt().settings.database_url)}")
+
+
+@accounts_cli.command("create")
+@click.argument("name")
+def accounts_create(name: str) -> None:
+    """Create the merchant account NAME (no-op if it exists)."""
+    with rt().session() as s:
+        account = get_or_create_account(s, name)
+        click.echo(f"account {account.id} {account.name}")
+
+
+@accounts_cli.command("token")
+@click.argument("name")
+def accounts_token(name: str) -> None:
+    """Issue an API token for account NAME. It is shown once; only its hash is kept."""
+    with rt().session() as s:
+        account = s.scalar(select(Account).where(Account.name == name))
+        if account is None:
+            raise click.ClickException(f"no account named {name!r}; create it with `accounts create`")
+        click.echo(issue_token(s, account))
+
+
+@jobs_cli.command("failed")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def jobs_failed(as_json: bool) -> None:
+    """List jobs that exhausted their retries or failed permanently."""
+    with rt().session() as s:
+        rows = list(s.scalars(select(DeadLetter).where(DeadLetter.state == "dead").order_by(DeadLetter.id)))
+        items = [
+            {"id": r.id, "job_id": r.job_id, "job": r.name, "queue": r.queue, "attempts": r.attempts,
+             "failed_at": r.failed_at.isoformat(), "error": r.error}
+            for r in rows
+        ]
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    if not items:
+        click.echo("no failed jobs")
+    for item in items:
+        click.echo(f"{item['id']:>6}  {item['job_id']:<40} {item['attempts']} attempts  {item['error'][:80]}")
+
+
+@jobs_cli.command("retry")
+@click.argument("dead_letter_id", type=int)
+def jobs_retry(dead_letter_id: int) -> None:
+    """Run a failed job again (ID from `jobs failed`), with a fresh set of retries."""
+    with rt().session() as s:
+        row = s.get(DeadLetter, dead_letter_id)
+        if row is None or row.state != "dead":
+            raise click.ClickException(f"no failed job {dead_letter_id}")
+        row.state = "retry_requested"
+    if isinstance(rt().queue, RedisJobQueue):
+        from sync.maintenance import requeue_dead_letters
+
+        requeue_dead_letters(rt())
+        click.echo(f"job {dead_letter_id} enqueued")
+    else:
+        click.echo(f"job {dead_letter_id} will be enqueued by the running app within seconds")
+
+
+@jobs_cli.command("ping")
+@click.option("--timeout", default=30.0, help="Seconds to wait for a worker.")
+def jobs_ping(timeout: float) -> None:
+    """Send a job through the queue and wait until a worker has run it."""
+    token = uuid.uuid4().hex
+    rt().enqueue("ping", job_id=f"ping-{token}", token=token)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with rt().session() as s:
+            entry = s.scalar(select(TimelineEntry).where(TimelineEntry.subject == f"ping:{token}"))
+            if entry is not None:
+                click.echo(f"pong from {entry.actor}")
+                return
+        time.sleep(0.1)
+    click.echo("no worker answered", err=True)
+    sys.exit(1)
+
+
+@keys_cli.command("generate")
+def keys_generate() -> None:
+    """Print a new key for WAYBILL_SECRET_KEY."""
+    click.echo(generate_key())
+
+
+@keys_cli.command("rotate")
+@click.option("--new-key", help="Re-encrypt with this key (default: the first of WAYBILL_SECRET_KEY).")
+def keys_rotate(new_key: str | None) -> None:
+    """Re-encrypt every stored credential with the newest key."""
+    settings = rt().settings
+    old = secret_key_for(settings)
+    vault = Vault(f"{new_key},{old}" if new_key else old)
+    count = 0
+    with rt().session() as s:
+        for store in s.scalars(select(Store)):
+            if store.credentials:
+                store.credentials = vault.rotate(store.credentials)
+                count += 1
+            if store.webhook_secret:
+                store.webhook_secret = vault.rotate(store.webhook_secret)
+    if new_key and settings.secret_key is None:
+        (settings.var_dir / KEY_FILE_NAME).write_text(new_key + "\n")
+        click.echo(f"re-encrypted {count} store credential(s); {settings.var_dir / KEY_FILE_NAME} holds the new key")
+    elif new_key:
+        click.echo(f"re-encrypted {count} store credential(s); now set WAYBILL_SECRET_KEY to the new key")
+    else:
+        click.echo(f"re-encrypted {count} store credential(s) with the first key; older keys may now be removed")
+    with rt().session() as s:
+        s.add(TimelineEntry(subject="system", actor="cli", action="keys.rotated", reason=f"{count} stores", at=utcnow()))
+
+
+def register(app: Flask) -> None:
+    for group in (db_cli, accounts_cli, jobs_cli, keys_cli):
+        app.cli.add_command(group)

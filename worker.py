@@ -1,0 +1,85 @@
+"""RQ worker entry point.
+
+    python worker.py [QUEUE ...]      work the named queues (default: all, in config order)
+    python worker.py --scheduler      run the one scheduler of periodic jobs
+    python worker.py --burst          work until the queues are empty, then exit
+
+Start any number of workers on any number of machines against the same Redis and
+database; start exactly one scheduler (a second one waits as a standby).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from typing import Any
+
+import structlog
+from rq import SimpleWorker, Worker
+
+from settings import SettingsError, load_settings
+from sync.queue import RedisJobQueue
+from sync.runtime import build_runtime, install
+from sync.schedule import Scheduler
+from telemetry import configure_logging
+
+log = structlog.get_logger("waybill.worker")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Waybill worker")
+    parser.add_argument("queues", nargs="*", help="queues to work (default: all)")
+    parser.add_argument("--scheduler", action="store_true", help="run the periodic-job scheduler instead")
+    parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    parser.add_argument("--fork", action="store_true", help="run each job in a forked child (RQ's Worker)")
+    parser.add_argument("--metrics-port", type=int, default=0, help="serve Prometheus metrics on this port")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        if not settings.redis_url:
+            print("waybill: worker.py needs REDIS_URL; without it `python app.py` runs jobs itself", file=sys.stderr)
+            return 2
+        rt = build_runtime(settings, migrate=False)
+    except SettingsError as exc:
+        print(f"waybill: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if type(exc).__name__ in {"DatabaseNotReady", "SecretKeyError"}:
+            print(f"waybill: {exc}", file=sys.stderr)
+            return 2
+        raise
+    install(rt)
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port)
+    if args.scheduler:
+        return _run_scheduler(Scheduler(rt))
+    assert isinstance(rt.queue, RedisJobQueue)
+    unknown = [q for q in args.queues if q not in settings.queue.names]
+    if unknown:
+        print(f"waybill: unknown queue(s) {unknown}; configured: {settings.queue.names}", file=sys.stderr)
+        return 2
+    queues = [rt.queue.queues[name] for name in (args.queues or settings.queue.names)]
+    worker_class: Any = Worker if args.fork else SimpleWorker
+    worker = worker_class(queues, connection=rt.queue.connection)
+    log.info("worker.start", queues=[q.name for q in queues])
+    worker.work(burst=args.burst, with_scheduler=True, logging_level="WARNING")
+    return 0
+
+
+def _run_scheduler(scheduler: Scheduler) -> int:
+    def stop(_sig: int, _frame: Any) -> None:
+        scheduler._stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("scheduler.start", schedules=scheduler.schedules)
+    scheduler.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
