@@ -1,0 +1,168 @@
+"""Shared fixtures: a real database and queue per test, on the backend CI asks for.
+
+``WAYBILL_TEST_BACKEND=embedded`` (default): SQLite files and the in-process queue.
+``WAYBILL_TEST_BACKEND=services``: PostgreSQL and Redis, which must be reachable at
+``WAYBILL_TEST_POSTGRES_URL`` / ``WAYBILL_TEST_REDIS_URL`` (defaults: the local
+services). Tests that need a real service whatever the backend use the
+``postgres_url`` / ``redis_url`` fixtures, which skip only when the service is
+absent and the backend is embedded (CI runs both backends, so each test runs).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+BACKEND = os.environ.get("WAYBILL_TEST_BACKEND", "embedded")
+PG_URL = os.environ.get("WAYBILL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("WAYBILL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+SECRET = "bZ0m3s9xq3ZJ8wFv4Vb1Gx4Q9a0vYQ2o6m1L8h5c7dE="  # a Fernet key used only by tests
+
+for _var in ("DATABASE_URL", "REDIS_URL", "WAYBILL_SECRET_KEY", "WAYBILL_CONFIG", "WAYBILL_MODE"):
+    os.environ.pop(_var, None)
+
+
+def _reachable_pg() -> bool:
+    try:
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 2})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def _reachable_redis() -> bool:
+    try:
+        from redis import Redis
+
+        Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+_PG_OK = _reachable_pg()
+_REDIS_OK = _reachable_redis()
+if BACKEND == "services" and not (_PG_OK and _REDIS_OK):
+    raise RuntimeError(f"services backend: PostgreSQL ({PG_URL}) or Redis ({REDIS_URL}) is not reachable")
+
+
+def _server_url(url: str, database: str) -> str:
+    return url.rsplit("/", 1)[0] + "/" + database
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test, dropped afterwards."""
+    if not _PG_OK:
+        pytest.skip("PostgreSQL not reachable (runs in CI's services pass)")
+    name = f"wb_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _server_url(PG_URL, name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis database emptied before and after the test."""
+    if not _REDIS_OK:
+        pytest.skip("Redis not reachable (runs in CI's services pass)")
+    from redis import Redis
+
+    conn = Redis.from_url(REDIS_URL)
+    conn.flushdb()
+    try:
+        yield REDIS_URL
+    finally:
+        conn.flushdb()
+        conn.close()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """The backend's database: SQLite file (embedded) or a fresh PostgreSQL database."""
+    if BACKEND == "services":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return f"sqlite:///{tmp_path / 'waybill.db'}"
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings overrides for ``create_app`` on the backend under test."""
+    cfg: dict[str, Any] = {
+        "var_dir": str(tmp_path / "var"),
+        "database_url": database_url,
+        "testing": True,
+        "schedules": {},
+    }
+    if BACKEND == "services":
+        cfg["redis_url"] = request.getfixturevalue("redis_url")
+        cfg["mode"] = "production"
+        cfg["secret_key"] = SECRET
+    return cfg
+
+
+@pytest.fixture
+def app(config: dict[str, Any]) -> Iterator[Any]:
+    from app import create_app
+
+    if config.get("mode") == "production":
+        from db.session import upgrade
+
+        upgrade(config["database_url"])
+    application = create_app(config)
+    yield application
+    application.extensions["waybill"].close()
+
+
+@pytest.fixture
+def rt(app: Any) -> Any:
+    return app.extensions["waybill"]
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+def drain(rt: Any, timeout_s: float = 30) -> None:
+    """Run queued jobs to completion on whichever backend ``rt`` uses."""
+    from sync.queue import EmbeddedJobQueue
+
+    if isinstance(rt.queue, EmbeddedJobQueue):
+        rt.queue.run_until_idle(timeout_s)
+        return
+    from rq import SimpleWorker
+
+    from sync.runtime import install
+
+    from rq.job import Job
+
+    install(rt)
+    queues = list(rt.queue.queues.values())
+    worker = SimpleWorker(queues, connection=rt.queue.connection)
+    for _ in range(100):
+        worker.work(burst=True, with_scheduler=False, logging_level="ERROR")
+        # Retries wait in the scheduled registry; run them now instead of sleeping.
+        scheduled = [(q, jid) for q in queues for jid in q.scheduled_job_registry.get_job_ids()]
+        if not scheduled:
+            return
+        for queue, job_id in scheduled:
+            queue.scheduled_job_registry.remove(job_id)
+            queue.enqueue_job(Job.fetch(job_id, connection=rt.queue.connection))
+    raise TimeoutError("jobs kept rescheduling")
