@@ -58,14 +58,14 @@ def safe_job_id(*parts: object) -> str:
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in text)[:200]
 
 
-def retry_intervals(policy: RetryPolicy, rng: random.Random | None = None) -> list[int]:
+def retry_intervals(policy: RetryPolicy, rng: random.Random | None = None) -> list[float]:
     """Backoff with jitter, fixed at enqueue: attempt n waits about base * factor**n."""
     rng = rng or random.Random()
     out = []
     for n in range(policy.max):
         wait = min(policy.max_s, policy.base_s * policy.factor**n)
         wait *= 1 + rng.uniform(-policy.jitter, policy.jitter)
-        out.append(max(1, round(wait)))
+        out.append(round(max(0.01, wait), 2))
     return out
 
 
@@ -77,7 +77,7 @@ class JobMessage:
     kwargs: dict[str, Any]
     job_id: str
     queue: str
-    intervals: list[int] = field(default_factory=list)
+    intervals: list[float] = field(default_factory=list)
     attempt: int = 1
 
     @property

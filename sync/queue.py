@@ -90,7 +90,8 @@ class RedisJobQueue:
             "failure_ttl": self.settings.queue.failure_ttl_s, "job_timeout": self.settings.queue.job_timeout_s,
         }
         if msg.intervals:
-            options["retry"] = Retry(max=len(msg.intervals), interval=msg.intervals)
+            # RQ schedules retries in whole seconds.
+            options["retry"] = Retry(max=len(msg.intervals), interval=[max(1, round(i)) for i in msg.intervals])
         for _ in range(2):
             try:
                 if delay_s > 0:

@@ -9,6 +9,7 @@ import uuid
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from db import session as dbsession
@@ -18,10 +19,10 @@ from db.models import Account, DeadLetter, Store, TimelineEntry, utcnow
 from sync.queue import RedisJobQueue
 from sync.runtime import Runtime, secret_key_for
 
-db_cli = click.Group("db", help="Database migrations.")
-accounts_cli = click.Group("accounts", help="Merchant accounts and API tokens.")
-jobs_cli = click.Group("jobs", help="Jobs that failed for good, and retrying them.")
-keys_cli = click.Group("keys", help="The key that encrypts credentials at rest.")
+db_cli = AppGroup("db", help="Database migrations.")
+accounts_cli = AppGroup("accounts", help="Merchant accounts and API tokens.")
+jobs_cli = AppGroup("jobs", help="Jobs that failed for good, and retrying them.")
+keys_cli = AppGroup("keys", help="The key that encrypts credentials at rest.")
 
 
 def rt() -> Runtime:
