@@ -53,8 +53,14 @@ class QueueSettings(_Strict):
             raise ValueError("queue names must be unique")
         return names
 
+    @model_validator(mode="after")
+    def _overrides_are_valid(self) -> QueueSettings:
+        for queue in self.retry_by_queue:
+            self.policy_for(queue)
+        return self
+
     def policy_for(self, queue: str) -> RetryPolicy:
-        return self.retry.model_copy(update=self.retry_by_queue.get(queue, {}))
+        return RetryPolicy.model_validate({**self.retry.model_dump(), **self.retry_by_queue.get(queue, {})})
 
 
 class ShopifySettings(_Strict):

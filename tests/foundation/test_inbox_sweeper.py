@@ -1,0 +1,74 @@
+"""Losing the queue loses no event: the sweeper re-enqueues from the database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from db.models import DeadLetter, InboxEvent, InboxState, Platform, utcnow
+from sync import intake
+from sync.intake import HANDLERS, enqueue_event, inbox_job_id, sweep_inbox
+from tests.conftest import drain
+
+
+def add_event(rt: Any, topic: str, key: str, age_s: float = 120) -> int:
+    with rt.session() as s:
+        event = InboxEvent(
+            platform=Platform.shopify, topic=topic, dedupe_key=key, body=b"{}",
+            received_at=utcnow() - timedelta(seconds=age_s),
+        )
+        s.add(event)
+        s.flush()
+        return event.id
+
+
+def states(rt: Any) -> dict[str, str]:
+    with rt.session() as s:
+        return {e.dedupe_key: str(e.state) for e in s.scalars(select(InboxEvent))}
+
+
+def test_events_without_a_live_job_are_requeued_and_processed(rt: Any) -> None:
+    seen: list[int] = []
+    HANDLERS[(Platform.shopify, "test/topic")] = lambda rt_, event_id: seen.append(event_id)
+    try:
+        lost = add_event(rt, "test/topic", "lost-1")  # committed, but its job never reached the queue
+        fresh = add_event(rt, "test/topic", "fresh-1", age_s=0)  # may still be on its way
+        assert sweep_inbox(rt) == 1
+        assert sweep_inbox(rt) == 0  # already live: not doubled
+        drain(rt)
+        assert seen == [lost]
+        assert states(rt) == {"lost-1": "done", "fresh-1": "pending"}
+        assert fresh not in seen
+    finally:
+        HANDLERS.pop((Platform.shopify, "test/topic"))
+
+
+def test_unhandled_topics_are_recorded_as_ignored(rt: Any) -> None:
+    event_id = add_event(rt, "carts/update", "cart-1")
+    enqueue_event(rt, event_id)
+    drain(rt)
+    assert states(rt) == {"cart-1": "ignored"}
+
+
+def test_a_done_event_is_not_processed_twice(rt: Any) -> None:
+    calls: list[int] = []
+    HANDLERS[(Platform.shopify, "test/once")] = lambda rt_, event_id: calls.append(event_id)
+    try:
+        event_id = add_event(rt, "test/once", "once-1")
+        intake.process_inbox_event(rt, event_id)
+        assert intake.process_inbox_event(rt, event_id) == "skipped"
+        assert calls == [event_id]
+    finally:
+        HANDLERS.pop((Platform.shopify, "test/once"))
+
+
+def test_dead_lettered_events_wait_for_an_operator(rt: Any) -> None:
+    event_id = add_event(rt, "test/broken", "broken-1")
+    with rt.session() as s:
+        s.add(DeadLetter(job_id=inbox_job_id(event_id), name="process_inbox_event", queue="intake",
+                         kwargs={"event_id": event_id}, error="boom"))
+    assert sweep_inbox(rt) == 0
+    with rt.session() as s:
+        assert s.get(InboxEvent, event_id).state is InboxState.pending
