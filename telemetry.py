@@ -19,7 +19,9 @@ HTTP_REQUESTS = Counter("waybill_http_requests_total", "HTTP requests", ["method
 WEBHOOKS = Counter("waybill_webhooks_total", "Inbound webhooks by outcome", ["platform", "outcome"])
 JOB_OUTCOMES = Counter("waybill_jobs_total", "Job attempts by outcome", ["job", "outcome"])
 JOB_DURATION = Histogram(
-    "waybill_job_duration_seconds", "Job attempt duration", ["job"],
+    "waybill_job_duration_seconds",
+    "Job attempt duration",
+    ["job"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 

@@ -39,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         configure_logging(settings.log_level)
         if not settings.redis_url:
-            print("waybill: worker.py needs REDIS_URL; without it `python app.py` runs jobs itself", file=sys.stderr)
+            print(
+                "waybill: worker.py needs REDIS_URL; without it `python app.py` runs jobs itself",
+                file=sys.stderr,
+            )
             return 2
         rt = build_runtime(settings, migrate=False)
     except SettingsError as exc:

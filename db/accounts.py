@@ -38,7 +38,9 @@ def issue_token(s: Session, account: Account) -> str:
 def account_for_token(s: Session, token: str) -> Account | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
-    row = s.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)))
+    row = s.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+    )
     if row is None:
         return None
     row.last_used_at = utcnow()

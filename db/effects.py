@@ -142,11 +142,11 @@ class EffectsLedger:
         if isinstance(outcome, dict):
             return outcome
         if outcome is not None and recover is not None:
-            found = self._guard(key, owner, lambda: recover(outcome))
+            found: Result | None = self._guard(key, owner, lambda: recover(outcome))
             if found is not None:
                 self._finish(key, owner, EffectState.done, result=found)
                 return found
-        result = self._guard(key, owner, lambda: act(Progress(self, key, owner)))
+        result: Result = self._guard(key, owner, lambda: act(Progress(self, key, owner)))
         self._finish(key, owner, EffectState.done, result=result)
         return result
 
@@ -182,8 +182,14 @@ class EffectsLedger:
             with session_scope(self._factory) as s:
                 s.add(
                     Effect(
-                        key=key, kind=kind, fingerprint=fp, account_id=account_id,
-                        state=EffectState.in_progress, owner=owner, lease_until=self._lease(), attempts=1,
+                        key=key,
+                        kind=kind,
+                        fingerprint=fp,
+                        account_id=account_id,
+                        state=EffectState.in_progress,
+                        owner=owner,
+                        lease_until=self._lease(),
+                        attempts=1,
                     )
                 )
             return True
@@ -196,8 +202,11 @@ class EffectsLedger:
                 update(Effect)
                 .where(Effect.key == key, Effect.attempts == record.attempts, Effect.state == record.state)
                 .values(
-                    state=EffectState.in_progress, owner=owner, lease_until=self._lease(),
-                    attempts=record.attempts + 1, updated_at=utcnow(),
+                    state=EffectState.in_progress,
+                    owner=owner,
+                    lease_until=self._lease(),
+                    attempts=record.attempts + 1,
+                    updated_at=utcnow(),
                 )
             )
             return bool(getattr(done, "rowcount", 0) == 1)

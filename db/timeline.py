@@ -11,8 +11,13 @@ from db.models import TimelineEntry
 
 
 def record(
-    s: Session, account_id: int | None, subject: str, actor: str, action: str,
-    reason: str | None = None, data: dict[str, Any] | None = None,
+    s: Session,
+    account_id: int | None,
+    subject: str,
+    actor: str,
+    action: str,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
 ) -> TimelineEntry:
     entry = TimelineEntry(
         account_id=account_id, subject=subject, actor=actor, action=action, reason=reason, data=data or {}

@@ -96,7 +96,9 @@ def sweep_inbox(rt: Runtime) -> int:
         )
         job_ids = [inbox_job_id(i) for i in ids]
         dead = set(
-            s.scalars(select(DeadLetter.job_id).where(DeadLetter.job_id.in_(job_ids), DeadLetter.state == "dead"))
+            s.scalars(
+                select(DeadLetter.job_id).where(DeadLetter.job_id.in_(job_ids), DeadLetter.state == "dead")
+            )
         )
     count = 0
     for event_id, job_id in zip(ids, job_ids, strict=True):

@@ -138,8 +138,12 @@ def _dead(rt: Runtime, msg: JobMessage, exc: BaseException, bound: Any) -> Resul
     with session_scope(rt.sessions) as s:
         s.add(
             DeadLetter(
-                job_id=msg.job_id, name=msg.name, queue=msg.queue, kwargs=msg.kwargs,
-                error=_describe(exc), attempts=msg.attempt,
+                job_id=msg.job_id,
+                name=msg.name,
+                queue=msg.queue,
+                kwargs=msg.kwargs,
+                error=_describe(exc),
+                attempts=msg.attempt,
             )
         )
     return Result(Outcome.dead, exc)

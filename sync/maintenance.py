@@ -34,7 +34,11 @@ def ping(rt: Runtime, token: str) -> str:
     """Prove the pipeline end to end: a worker writes a timeline entry the caller waits for."""
     worker = f"{socket.gethostname()}:{os.getpid()}"
     with rt.session() as s:
-        s.add(TimelineEntry(subject=f"ping:{token}", actor=f"worker:{worker}", action="ping", reason="jobs ping"))
+        s.add(
+            TimelineEntry(
+                subject=f"ping:{token}", actor=f"worker:{worker}", action="ping", reason="jobs ping"
+            )
+        )
     return worker
 
 

@@ -86,12 +86,18 @@ class RedisJobQueue:
         msg = build_message(self.settings, name, kwargs, job_id)
         queue = self.queues[msg.queue]
         options: dict[str, Any] = {
-            "job_id": job_id, "unique": True, "result_ttl": 0, "description": name,
-            "failure_ttl": self.settings.queue.failure_ttl_s, "job_timeout": self.settings.queue.job_timeout_s,
+            "job_id": job_id,
+            "unique": True,
+            "result_ttl": 0,
+            "description": name,
+            "failure_ttl": self.settings.queue.failure_ttl_s,
+            "job_timeout": self.settings.queue.job_timeout_s,
         }
         if msg.intervals:
             # RQ schedules retries in whole seconds.
-            options["retry"] = Retry(max=len(msg.intervals), interval=[max(1, round(i)) for i in msg.intervals])
+            options["retry"] = Retry(
+                max=len(msg.intervals), interval=[max(1, round(i)) for i in msg.intervals]
+            )
         for _ in range(2):
             try:
                 if delay_s > 0:

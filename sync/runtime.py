@@ -53,7 +53,9 @@ def secret_key_for(settings: Settings) -> str:
         return settings.secret_key.get_secret_value()
     if settings.embedded:
         return embedded_key(settings.var_dir)
-    raise SecretKeyError("WAYBILL_SECRET_KEY is required in production mode (make one: flask --app app keys generate)")
+    raise SecretKeyError(
+        "WAYBILL_SECRET_KEY is required in production mode (make one: flask --app app keys generate)"
+    )
 
 
 def build_runtime(settings: Settings, migrate: bool | None = None) -> Runtime:

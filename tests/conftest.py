@@ -148,10 +148,9 @@ def drain(rt: Any, timeout_s: float = 30) -> None:
         rt.queue.run_until_idle(timeout_s)
         return
     from rq import SimpleWorker
+    from rq.job import Job
 
     from sync.runtime import install
-
-    from rq.job import Job
 
     install(rt)
     queues = list(rt.queue.queues.values())

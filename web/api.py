@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from db.accounts import account_for_token
 from db.models import Store
@@ -50,12 +51,16 @@ def authenticated(fn: F) -> F:
 
 def store_json(store: Store) -> dict[str, Any]:
     return {
-        "id": store.id, "platform": str(store.platform), "domain": store.domain, "state": str(store.state),
-        "scopes": store.scopes, "installed_at": store.installed_at.isoformat() if store.installed_at else None,
+        "id": store.id,
+        "platform": str(store.platform),
+        "domain": store.domain,
+        "state": str(store.state),
+        "scopes": store.scopes,
+        "installed_at": store.installed_at.isoformat() if store.installed_at else None,
     }
 
 
-def owned_store(s: Any, store_id: int) -> Store:
+def owned_store(s: Session, store_id: int) -> Store:
     """The store if it belongs to the caller; another merchant's id is simply not found."""
     store = s.get(Store, store_id)
     if store is None or store.account_id != g.account_id:
@@ -97,7 +102,13 @@ def store_timeline(store_id: int) -> Response:
         rows = entries(s, g.account_id, f"store:{store_id}")
         return jsonify(
             entries=[
-                {"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "reason": e.reason, "data": e.data}
+                {
+                    "at": e.at.isoformat(),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "reason": e.reason,
+                    "data": e.data,
+                }
                 for e in rows
             ]
         )

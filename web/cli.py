@@ -6,6 +6,7 @@ import json
 import sys
 import time
 import uuid
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -49,7 +50,8 @@ def db_downgrade(revision: str) -> None:
 @db_cli.command("current")
 def db_current() -> None:
     """Show the database's migration and the code's."""
-    click.echo(f"database: {dbsession.current_revision(rt().engine)}  code: {dbsession.head_revision(rt().settings.database_url)}")
+    current = dbsession.current_revision(rt().engine)
+    click.echo(f"database: {current}  code: {dbsession.head_revision(rt().settings.database_url)}")
 
 
 @accounts_cli.command("create")
@@ -78,9 +80,16 @@ def jobs_failed(as_json: bool) -> None:
     """List jobs that exhausted their retries or failed permanently."""
     with rt().session() as s:
         rows = list(s.scalars(select(DeadLetter).where(DeadLetter.state == "dead").order_by(DeadLetter.id)))
-        items = [
-            {"id": r.id, "job_id": r.job_id, "job": r.name, "queue": r.queue, "attempts": r.attempts,
-             "failed_at": r.failed_at.isoformat(), "error": r.error}
+        items: list[dict[str, Any]] = [
+            {
+                "id": r.id,
+                "job_id": r.job_id,
+                "job": r.name,
+                "queue": r.queue,
+                "attempts": r.attempts,
+                "failed_at": r.failed_at.isoformat(),
+                "error": r.error,
+            }
             for r in rows
         ]
     if as_json:
@@ -151,13 +160,21 @@ def keys_rotate(new_key: str | None) -> None:
                 store.webhook_secret = vault.rotate(store.webhook_secret)
     if new_key and settings.secret_key is None:
         (settings.var_dir / KEY_FILE_NAME).write_text(new_key + "\n")
-        click.echo(f"re-encrypted {count} store credential(s); {settings.var_dir / KEY_FILE_NAME} holds the new key")
+        click.echo(
+            f"re-encrypted {count} store credential(s); {settings.var_dir / KEY_FILE_NAME} holds the new key"
+        )
     elif new_key:
         click.echo(f"re-encrypted {count} store credential(s); now set WAYBILL_SECRET_KEY to the new key")
     else:
-        click.echo(f"re-encrypted {count} store credential(s) with the first key; older keys may now be removed")
+        click.echo(
+            f"re-encrypted {count} store credential(s) with the first key; older keys may now be removed"
+        )
     with rt().session() as s:
-        s.add(TimelineEntry(subject="system", actor="cli", action="keys.rotated", reason=f"{count} stores", at=utcnow()))
+        s.add(
+            TimelineEntry(
+                subject="system", actor="cli", action="keys.rotated", reason=f"{count} stores", at=utcnow()
+            )
+        )
 
 
 def register(app: Flask) -> None:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template_string, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template_string,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy import func, select
 
 from db.accounts import account_for_token
@@ -18,20 +27,26 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Waybill</title
 table{border-collapse:collapse}td,th{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}</style>
 </head><body><h1>Waybill</h1>{% block body %}{% endblock %}</body></html>"""
 
-LOGIN = PAGE.replace("{% block body %}{% endblock %}", """
+LOGIN = PAGE.replace(
+    "{% block body %}{% endblock %}",
+    """
 <p>Sign in with your API token (<code>flask --app app accounts token NAME</code>).</p>
 {% if error %}<p style="color:#b00">{{ error }}</p>{% endif %}
 <form method="post"><input name="token" type="password" size="50" autofocus>
-<button>Sign in</button></form>""")
+<button>Sign in</button></form>""",
+)
 
-HOME = PAGE.replace("{% block body %}{% endblock %}", """
+HOME = PAGE.replace(
+    "{% block body %}{% endblock %}",
+    """
 <p>{{ account }} &middot; <a href="{{ url_for('console.logout') }}">sign out</a></p>
 <h2>Stores</h2>
-{% if stores %}<table><tr><th>Platform</th><th>Store</th><th>State</th></tr>
-{% for s in stores %}<tr><td>{{ s.platform }}</td><td>{{ s.domain }}</td><td>{{ s.state }}</td></tr>{% endfor %}
+{% if stores %}<table><tr><th>Platform</th><th>Store</th><th>State</th></tr>{% for s in stores %}
+<tr><td>{{ s.platform }}</td><td>{{ s.domain }}</td><td>{{ s.state }}</td></tr>{% endfor %}
 </table>{% else %}<p>No store connected yet. Try the sandbox demo: <code>make demo</code>.</p>{% endif %}
 <h2>Inbox</h2><p>{% for state, n in inbox %}{{ state }}: {{ n }} &nbsp; {% else %}empty{% endfor %}</p>
-<h2>Failed jobs</h2><p>{{ dead }} waiting for an operator (<code>flask --app app jobs failed</code>).</p>""")
+<h2>Failed jobs</h2><p>{{ dead }} waiting for an operator (<code>flask --app app jobs failed</code>).</p>""",
+)
 
 
 def runtime() -> Runtime:

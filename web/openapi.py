@@ -5,15 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
-_ERROR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-_AUTH = [{"bearer": []}]
+_ERROR = {
+    "description": "error",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+_AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
-def _get(summary: str, schema: str, auth: bool = True, params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _get(
+    summary: str, schema: str, auth: bool = True, params: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
         "responses": {
-            "200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}},
+            "200": {
+                "description": "ok",
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+            },
         },
     }
     if auth:
@@ -32,7 +40,9 @@ PATHS: dict[str, Any] = {
     "/api/v1/account": _get("The merchant account the token belongs to", "Account"),
     "/api/v1/stores": _get("The merchant's connected stores", "StoreList"),
     "/api/v1/stores/{store_id}": _get("One store", "Store", params=_STORE_ID),
-    "/api/v1/stores/{store_id}/timeline": _get("What happened to a store, and why", "Timeline", params=_STORE_ID),
+    "/api/v1/stores/{store_id}/timeline": _get(
+        "What happened to a store, and why", "Timeline", params=_STORE_ID
+    ),
 }
 
 SCHEMAS: dict[str, Any] = {
@@ -50,7 +60,10 @@ SCHEMAS: dict[str, Any] = {
             "installed_at": {"type": ["string", "null"], "format": "date-time"},
         },
     },
-    "StoreList": {"type": "object", "properties": {"stores": {"type": "array", "items": {"$ref": "#/components/schemas/Store"}}}},
+    "StoreList": {
+        "type": "object",
+        "properties": {"stores": {"type": "array", "items": {"$ref": "#/components/schemas/Store"}}},
+    },
     "Timeline": {
         "type": "object",
         "properties": {

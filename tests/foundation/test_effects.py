@@ -139,7 +139,9 @@ def test_a_dead_workers_claim_is_taken_over_after_its_lease(database_url: str) -
     dead._insert("fx:orphan", "fx", __import__("db.effects").effects.fingerprint({}), "dead-worker", None)
     alive = make_ledger(database_url, lease_s=5, poll_s=0.02)
     recovered: list[Any] = []
-    result = alive.run("fx:orphan", "fx", {}, lambda p: {"acted": True}, recover=lambda r: recovered.append(r))
+    result = alive.run(
+        "fx:orphan", "fx", {}, lambda p: {"acted": True}, recover=lambda r: recovered.append(r)
+    )
     assert result == {"acted": True}
     assert len(recovered) == 1 and recovered[0].state is EffectState.in_progress
 

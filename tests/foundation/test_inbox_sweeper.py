@@ -16,7 +16,10 @@ from tests.conftest import drain
 def add_event(rt: Any, topic: str, key: str, age_s: float = 120) -> int:
     with rt.session() as s:
         event = InboxEvent(
-            platform=Platform.shopify, topic=topic, dedupe_key=key, body=b"{}",
+            platform=Platform.shopify,
+            topic=topic,
+            dedupe_key=key,
+            body=b"{}",
             received_at=utcnow() - timedelta(seconds=age_s),
         )
         s.add(event)
@@ -67,8 +70,15 @@ def test_a_done_event_is_not_processed_twice(rt: Any) -> None:
 def test_dead_lettered_events_wait_for_an_operator(rt: Any) -> None:
     event_id = add_event(rt, "test/broken", "broken-1")
     with rt.session() as s:
-        s.add(DeadLetter(job_id=inbox_job_id(event_id), name="process_inbox_event", queue="intake",
-                         kwargs={"event_id": event_id}, error="boom"))
+        s.add(
+            DeadLetter(
+                job_id=inbox_job_id(event_id),
+                name="process_inbox_event",
+                queue="intake",
+                kwargs={"event_id": event_id},
+                error="boom",
+            )
+        )
     assert sweep_inbox(rt) == 0
     with rt.session() as s:
         assert s.get(InboxEvent, event_id).state is InboxState.pending

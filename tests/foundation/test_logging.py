@@ -12,8 +12,12 @@ def test_logs_are_json_and_never_carry_secrets_or_emails() -> None:
     stream = io.StringIO()
     configure_logging("INFO", stream=stream)
     structlog.get_logger("t").info(
-        "store.installed", access_token="shpat_abc", shop="a.myshopify.com",
-        note="buyer jane.doe@example.com asked", customer_email="x@y.io", hmac="zz",
+        "store.installed",
+        access_token="shpat_abc",
+        shop="a.myshopify.com",
+        note="buyer jane.doe@example.com asked",
+        customer_email="x@y.io",
+        hmac="zz",
     )
     line = json.loads(stream.getvalue().strip())
     assert line["event"] == "store.installed"

@@ -28,7 +28,11 @@ def test_readyz_names_the_queue_when_redis_is_down(config: dict[str, Any]) -> No
     from db.session import upgrade
 
     upgrade(config["database_url"])
-    config.update(redis_url="redis://127.0.0.1:1/0", mode="production", secret_key=__import__("tests.conftest").conftest.SECRET)
+    config.update(
+        redis_url="redis://127.0.0.1:1/0",
+        mode="production",
+        secret_key=__import__("tests.conftest").conftest.SECRET,
+    )
     app = create_app(config)
     resp = app.test_client().get("/readyz")
     assert resp.status_code == 503
@@ -54,7 +58,7 @@ def test_api_requires_a_valid_token(client: Any) -> None:
 
 def test_a_merchant_sees_only_their_own_stores(client: Any, rt: Any) -> None:
     token_a, store_a = make_merchant(rt, "alpha", "alpha.myshopify.com")
-    token_b, store_b = make_merchant(rt, "beta", "beta.myshopify.com")
+    _token_b, store_b = make_merchant(rt, "beta", "beta.myshopify.com")
     auth_a = {"Authorization": f"Bearer {token_a}"}
     listed = client.get("/api/v1/stores", headers=auth_a).json["stores"]
     assert [s["domain"] for s in listed] == ["alpha.myshopify.com"]

@@ -32,7 +32,10 @@ def refused(rt: Any, key: str) -> None:
 @pytest.fixture(autouse=True)
 def test_jobs(config: dict[str, Any]) -> Any:
     # Short, bounded retries so tests stay fast: 3 retries after the first attempt.
-    config["queue"] = {"retry": {"max": 3, "base_s": 0.01, "factor": 1.0, "jitter": 0.0}, "retry_by_queue": {}}
+    config["queue"] = {
+        "retry": {"max": 3, "base_s": 0.01, "factor": 1.0, "jitter": 0.0},
+        "retry_by_queue": {},
+    }
     JOBS["test_flaky"] = JobDef("test_flaky", flaky, "orders")
     JOBS["test_refused"] = JobDef("test_refused", refused, "orders")
     CALLS.clear()
@@ -49,7 +52,7 @@ def dead_letters(rt: Any) -> list[DeadLetter]:
 def test_retry_intervals_grow_and_are_bounded() -> None:
     policy = RetryPolicy(max=6, base_s=2, factor=3, max_s=100, jitter=0)
     assert retry_intervals(policy) == [2, 6, 18, 54, 100, 100]
-    jittered = retry_intervals(RetryPolicy(max=50, base_s=10, factor=1, max_s=100, jitter=0.5))  # noqa: E501
+    jittered = retry_intervals(RetryPolicy(max=50, base_s=10, factor=1, max_s=100, jitter=0.5))
     assert min(jittered) >= 5 and max(jittered) <= 15 and len(set(jittered)) > 1
 
 

@@ -73,10 +73,10 @@ def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_unknown_keys_are_refused() -> None:
-    with pytest.raises(SettingsError, match="'queue.nmaes'"):
+    with pytest.raises(SettingsError, match=r"'queue\.nmaes'"):
         load_settings({"queue": {"nmaes": ["x"]}}, environ={})
 
 
 def test_queue_names_must_be_rq_safe() -> None:
-    with pytest.raises(SettingsError, match="queue.names"):
+    with pytest.raises(SettingsError, match=r"queue\.names"):
         load_settings({"queue": {"names": ["intake", "ship:ping"]}}, environ={})

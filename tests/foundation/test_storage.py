@@ -12,7 +12,15 @@ from sqlalchemy import inspect
 
 from db.crypto import SecretKeyError, Vault, embedded_key, generate_key
 from db.models import Base, Store, StoreState
-from db.session import DatabaseNotReady, check_ready, current_revision, downgrade, head_revision, make_engine, upgrade
+from db.session import (
+    DatabaseNotReady,
+    check_ready,
+    current_revision,
+    downgrade,
+    head_revision,
+    make_engine,
+    upgrade,
+)
 
 
 def _roundtrip(url: str) -> None:
@@ -91,9 +99,16 @@ def test_key_rotation_re_encrypts_every_credential(app: Any, rt: Any) -> None:
 
     with rt.session() as s:
         account = get_or_create_account(s, "rot")
-        s.add(Store(account_id=account.id, platform="shopify", domain="rot.myshopify.com",
-                    state=StoreState.active, credentials=rt.vault.encrypt("tok"),
-                    webhook_secret=rt.vault.encrypt("whsec")))
+        s.add(
+            Store(
+                account_id=account.id,
+                platform="shopify",
+                domain="rot.myshopify.com",
+                state=StoreState.active,
+                credentials=rt.vault.encrypt("tok"),
+                webhook_secret=rt.vault.encrypt("whsec"),
+            )
+        )
     new_key = generate_key()
     result = app.test_cli_runner().invoke(args=["keys", "rotate", "--new-key", new_key])
     assert result.exit_code == 0, result.output
