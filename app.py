@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import click
 import structlog
 from flask import Flask, Response, g, request
 
@@ -24,7 +25,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` overrides settings (tests pass a dict)."""
     settings = load_settings(config)
     configure_logging(settings.log_level)
-    rt = build_runtime(settings)
+    # Under the `flask` command the database may not be migrated yet (`db upgrade` is
+    # what migrates it); commands that need it check it themselves.
+    under_cli = click.get_current_context(silent=True) is not None
+    rt = build_runtime(settings, check=not under_cli)
     install(rt)
     app = Flask(__name__)
     app.config.update(

@@ -26,32 +26,43 @@ jobs_cli = AppGroup("jobs", help="Jobs that failed for good, and retrying them."
 keys_cli = AppGroup("keys", help="The key that encrypts credentials at rest.")
 
 
+def runtime() -> Runtime:
+    """The runtime, without checking the database (for the `db` commands)."""
+    found: Runtime = current_app.extensions["waybill"]
+    return found
+
+
 def rt() -> Runtime:
-    runtime: Runtime = current_app.extensions["waybill"]
-    return runtime
+    """The runtime of a command that needs a migrated database."""
+    found = runtime()
+    try:
+        dbsession.check_ready(found.engine, found.settings.database_url)
+    except dbsession.DatabaseNotReady as exc:
+        raise click.ClickException(str(exc)) from exc
+    return found
 
 
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Migrate the database to REVISION (default: the latest)."""
-    dbsession.upgrade(rt().settings.database_url, revision)
-    click.echo(f"database at {dbsession.current_revision(rt().engine)}")
+    dbsession.upgrade(runtime().settings.database_url, revision)
+    click.echo(f"database at {dbsession.current_revision(runtime().engine)}")
 
 
 @db_cli.command("downgrade")
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Migrate the database down to REVISION ('base' empties it)."""
-    dbsession.downgrade(rt().settings.database_url, revision)
-    click.echo(f"database at {dbsession.current_revision(rt().engine) or 'base'}")
+    dbsession.downgrade(runtime().settings.database_url, revision)
+    click.echo(f"database at {dbsession.current_revision(runtime().engine) or 'base'}")
 
 
 @db_cli.command("current")
 def db_current() -> None:
     """Show the database's migration and the code's."""
-    current = dbsession.current_revision(rt().engine)
-    click.echo(f"database: {current}  code: {dbsession.head_revision(rt().settings.database_url)}")
+    current = dbsession.current_revision(runtime().engine)
+    click.echo(f"database: {current}  code: {dbsession.head_revision(runtime().settings.database_url)}")
 
 
 @accounts_cli.command("create")
