@@ -33,7 +33,7 @@ def wait_for(check: Any, timeout: float = 30, what: str = "condition") -> Any:
             value = check()
             if value:
                 return value
-        except Exception:  # noqa: S110 (not up yet)
+        except Exception:  # not up yet
             pass
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
@@ -120,9 +120,9 @@ def test_gunicorn_workers_and_scheduler_run_jobs_end_to_end(
         with engine.begin() as conn:
             conn.execute(
                 text(
-                    "INSERT INTO inbox_events (platform, topic, dedupe_key, body, headers, received_at, state, attempts)"
-                    " VALUES ('shopify', 'carts/update', 'stranded-1', '\\x7b7d', '{}', now() - interval '1 minute',"
-                    " 'pending', 0)"
+                    "INSERT INTO inbox_events (platform, topic, dedupe_key, body, headers, received_at,"
+                    " state, attempts) VALUES ('shopify', 'carts/update', 'stranded-1', '\\x7b7d', '{}',"
+                    " now() - interval '1 minute', 'pending', 0)"
                 )
             )
 
