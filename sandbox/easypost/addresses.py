@@ -59,6 +59,7 @@ HOUSE_NUMBER = {
     "suggestion": None,
 }
 _HOUSE_NUMBER_RE = re.compile(r"^\s*\d+[A-Za-z]?\s+\S")
+_ZIP_RE = re.compile(r"^\d{5}(-\d{4})?$")
 
 
 def build_address(ids: IdMaker, now: float, mode: str, fields: Json) -> Json:
@@ -78,13 +79,14 @@ def verification_errors(address: Json) -> list[Json]:
     if address["country"] != "US":
         return []
     street = str(address.get("street1") or "")
-    zip5 = str(address.get("zip") or "")[:5]
+    zip_code = str(address.get("zip") or "")
+    zip5 = zip_code[:5]
     if not _HOUSE_NUMBER_RE.match(street):
         return [dict(NOT_FOUND), dict(HOUSE_NUMBER)]
     state = str(address.get("state") or "").upper()
     if (
         "UNDELIVERABLE" in street.upper()
-        or not zip5.isdigit()
+        or not _ZIP_RE.match(zip_code)
         or zip5.startswith("000")
         or state not in US_STATES
     ):

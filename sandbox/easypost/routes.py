@@ -100,7 +100,7 @@ def create_shipment(sim: EasyPostSimulator, call: Call) -> Result:
 
 def list_shipments(sim: EasyPostSimulator, call: Call) -> Result:
     shipments = list(sim.shipping.shipments.values())
-    purchased = call.args.get("purchased")
+    purchased = str(call.args.get("purchased", "")).lower()
     if purchased in ("true", "false"):
         shipments = [s for s in shipments if (s["postage_label"] is not None) == (purchased == "true")]
     return 200, paginate(shipments, call.args, "shipments")
