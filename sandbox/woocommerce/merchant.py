@@ -1,0 +1,127 @@
+"""Test-facing actions: what a shopper or the merchant does in WP admin, outside the REST API."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from sandbox.harness import Delivery, WebhookDispatcher
+from sandbox.woocommerce import catalog, orders
+from sandbox.woocommerce.auth import KeyStore
+from sandbox.woocommerce.order_shapes import order_json
+from sandbox.woocommerce.store import Store
+from sandbox.woocommerce.webhooks import WebhookHub
+
+# (sku or product id, quantity)
+CartLine = tuple[str | int, int]
+
+
+class MerchantActions:
+    """Mixed into the simulator; every action takes the store lock and fires the hooks WooCommerce fires."""
+
+    store: Store
+    keys: KeyStore
+    hub: WebhookHub
+    webhooks: WebhookDispatcher
+    _lock: threading.RLock
+
+    def create_key(self, permissions: str = "read_write", user_id: int = 1) -> tuple[str, str]:
+        """A REST API key (``ck_`` + 40 hex, ``cs_`` + 40 hex) with ``read``, ``write`` or ``read_write``."""
+        with self._lock:
+            key = self.keys.create(permissions, user_id=user_id, description="sandbox key")
+            return key.consumer_key, key.consumer_secret
+
+    def add_product(
+        self, name: str, sku: str = "", price: str = "10.00", stock: int | None = None, **fields: Any
+    ) -> int:
+        """Publish a product (``type="variable"`` to give it variations); ``stock`` turns on managed stock."""
+        data = {"name": name, "sku": sku, "regular_price": price, **fields}
+        if stock is not None:
+            data.update(manage_stock=True, stock_quantity=stock)
+        with self._lock:
+            record = catalog.new_product(self.store, data)
+            self.store.on_event("product.created", record["id"])
+            return int(record["id"])
+
+    def add_variation(
+        self, product_id: int, sku: str, price: str = "10.00", stock: int | None = None, **fields: Any
+    ) -> int:
+        data = {"sku": sku, "regular_price": price, **fields}
+        if stock is not None:
+            data.update(manage_stock=True, stock_quantity=stock)
+        with self._lock:
+            record = catalog.new_product(self.store, data, parent=self.store.product(product_id))
+            self.store.on_event("product.created", record["id"])
+            return int(record["id"])
+
+    def place_order(
+        self,
+        items: Iterable[CartLine],
+        billing: dict[str, str] | None = None,
+        shipping: dict[str, str] | None = None,
+        shipping_total: str = "0.00",
+        status: str = "processing",
+        payment_method: str = "stripe",
+        **fields: Any,
+    ) -> int:
+        """A checkout: created pending (``order.created``), then paid (stock reduced, ``order.updated``)."""
+        lines = [
+            {"sku" if isinstance(ref, str) else "product_id": ref, "quantity": qty} for ref, qty in items
+        ]
+        data = {
+            "line_items": lines,
+            "billing": billing or {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"},
+            "shipping": shipping or {"first_name": "Ada", "last_name": "Lovelace", "country": "US"},
+            "shipping_lines": [
+                {"method_id": "flat_rate", "method_title": "Flat rate", "total": shipping_total}
+            ],
+            "payment_method": payment_method,
+            "payment_method_title": payment_method.replace("_", " ").title(),
+            **fields,
+        }
+        with self._lock:
+            record = orders.new_order(self.store, data, created_via="checkout")
+            if status != "pending":
+                orders.set_status(self.store, record, orders.validate_status(status))
+                self.store.on_event("order.updated", record["id"])
+            return int(record["id"])
+
+    def edit_order(self, order_id: int, **changes: Any) -> None:
+        """The merchant saves the order in WP admin (status, addresses, meta...): ``order.updated``."""
+        with self._lock:
+            orders.update_order(self.store, self.store.order(order_id), changes)
+
+    def edit_product(self, product_id: int, **changes: Any) -> None:
+        """The merchant saves a product or variation in WP admin: ``product.updated``."""
+        with self._lock:
+            record = self.store.products[product_id]
+            catalog.apply_product(self.store, record, changes)
+            self.store.touch(record)
+            self.store.on_event("product.updated", product_id)
+
+    def delete_order(self, order_id: int) -> None:
+        """The merchant moves the order to the trash: ``order.deleted`` (payload ``{"id": ...}``)."""
+        with self._lock:
+            record = self.store.order(order_id)
+            record["trashed_from"], record["status"] = record["status"], "trash"
+            self.store.touch(record)
+            self.store.on_event("order.deleted", order_id)
+
+    def order(self, order_id: int) -> dict[str, Any]:
+        """The order as ``GET orders/<id>`` shows it."""
+        with self._lock:
+            return order_json(self.store, self.store.order(order_id))
+
+    def product(self, product_id: int) -> dict[str, Any]:
+        with self._lock:
+            return catalog.product_json(self.store, self.store.products[product_id])
+
+    def webhook(self, webhook_id: int) -> dict[str, Any]:
+        """The stored webhook, including what REST does not show (``secret``, ``failure_count``)."""
+        with self._lock:
+            return dict(self.hub.hooks[webhook_id])
+
+    def deliver_webhooks(self) -> list[Delivery]:
+        """Run every queued delivery now (when the background sender is not started)."""
+        return self.webhooks.flush()

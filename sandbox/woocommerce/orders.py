@@ -1,0 +1,199 @@
+"""Orders: creation from a REST body or a checkout, status transitions with their stock moves, totals."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from sandbox.woocommerce import catalog
+from sandbox.woocommerce.errors import WooError, invalid_param
+from sandbox.woocommerce.phpjson import to_decimal
+from sandbox.woocommerce.store import Record, Store
+
+STATUS_LABELS = {
+    "pending": "Pending payment",
+    "processing": "Processing",
+    "on-hold": "On hold",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "refunded": "Refunded",
+    "failed": "Failed",
+}
+# wc_maybe_reduce_stock_levels / wc_maybe_increase_stock_levels are hooked to these statuses.
+REDUCES_STOCK = frozenset({"processing", "completed", "on-hold"})
+RESTORES_STOCK = frozenset({"cancelled", "pending"})
+PAID_STATUSES = frozenset({"processing", "completed"})
+BILLING_FIELDS = (
+    "first_name",
+    "last_name",
+    "company",
+    "address_1",
+    "address_2",
+    "city",
+    "state",
+    "postcode",
+    "country",
+    "email",
+    "phone",
+)
+SHIPPING_FIELDS = BILLING_FIELDS[:9]
+
+
+def _address(fields: tuple[str, ...], data: Any, current: Record | None = None) -> Record:
+    base = dict(current) if current else dict.fromkeys(fields, "")
+    if isinstance(data, dict):
+        base.update({k: str(v) for k, v in data.items() if k in fields})
+    return base
+
+
+def _line_item(store: Store, data: dict[str, Any]) -> Record:
+    product = None
+    if data.get("variation_id"):
+        product = store.products.get(int(data["variation_id"]))
+    elif data.get("product_id"):
+        product = store.products.get(int(data["product_id"]))
+    elif data.get("sku"):
+        product = store.find_by_sku(str(data["sku"]))
+    if product is None:
+        raise WooError("woocommerce_rest_invalid_product_id", "Invalid product ID.", 400)
+    quantity = int(data.get("quantity", 1))
+    unit = to_decimal(data.get("price")) or catalog.price(store, product) or Decimal(0)
+    total = to_decimal(data.get("total"), unit * quantity)
+    is_variation = product["type"] == "variation"
+    return {
+        "id": store.next_item_id(),
+        "name": data.get("name") or product["name"],
+        "product_id": product["parent_id"] if is_variation else product["id"],
+        "variation_id": product["id"] if is_variation else 0,
+        "quantity": quantity,
+        "subtotal": to_decimal(data.get("subtotal"), total),
+        "total": total,
+        "sku": product["sku"],
+        "meta_data": [],
+    }
+
+
+def _shipping_line(store: Store, data: dict[str, Any]) -> Record:
+    return {
+        "id": store.next_item_id(),
+        "method_title": str(data.get("method_title", "")),
+        "method_id": str(data.get("method_id", "")),
+        "total": to_decimal(data.get("total"), Decimal(0)),
+        "meta_data": [],
+    }
+
+
+def new_order(store: Store, data: dict[str, Any], created_via: str = "rest-api") -> Record:
+    """Create an order (status transitions included) and announce it as ``order.created``."""
+    now = store.now()
+    record: Record = {
+        "id": store.next_post_id(),
+        "order_key": "wc_order_" + secrets.token_hex(7)[:13],
+        "created_via": created_via,
+        "status": "pending",
+        "currency": data.get("currency") or store.currency,
+        "created": now,
+        "modified": now,
+        "paid": None,
+        "completed": None,
+        "billing": _address(BILLING_FIELDS, data.get("billing")),
+        "shipping": _address(SHIPPING_FIELDS, data.get("shipping")),
+        "payment_method": str(data.get("payment_method", "")),
+        "payment_method_title": str(data.get("payment_method_title", "")),
+        "transaction_id": str(data.get("transaction_id", "")),
+        "customer_id": int(data.get("customer_id", 0)),
+        "customer_note": str(data.get("customer_note", "")),
+        "line_items": [_line_item(store, item) for item in data.get("line_items") or []],
+        "shipping_lines": [_shipping_line(store, line) for line in data.get("shipping_lines") or []],
+        "meta_data": [],
+        "refund_ids": [],
+        "stock_reduced": False,
+        "trashed_from": None,
+    }
+    store.apply_meta(record, data.get("meta_data"))
+    store.orders[record["id"]] = record
+    store.on_event("order.created", record["id"])
+    status = "processing" if data.get("set_paid") else data.get("status", "pending")
+    if status != "pending":
+        set_status(store, record, status)
+    return record
+
+
+def validate_status(status: Any) -> str:
+    if status not in STATUS_LABELS:
+        message = f"status is not one of {', '.join(STATUS_LABELS)}."
+        raise invalid_param("status", message, "rest_not_in_enum")
+    return str(status)
+
+
+def set_status(store: Store, record: Record, status: str) -> None:
+    """Move an order to ``status`` with WooCommerce's side effects: dates, stock, a system note."""
+    old = record["status"]
+    if status == old:
+        return
+    record["status"] = status
+    now = store.now()
+    if status in PAID_STATUSES and record["paid"] is None:
+        record["paid"] = now
+    if status == "completed":
+        record["completed"] = now
+    if status in REDUCES_STOCK and not record["stock_reduced"]:
+        _move_stock(store, record, -1)
+        record["stock_reduced"] = True
+    elif status in RESTORES_STOCK and record["stock_reduced"]:
+        _move_stock(store, record, +1)
+        record["stock_reduced"] = False
+    add_note(
+        store, record, f"Order status changed from {STATUS_LABELS.get(old, old)} to {STATUS_LABELS[status]}."
+    )
+    store.touch(record)
+
+
+def _move_stock(store: Store, record: Record, sign: int) -> None:
+    for item in record["line_items"]:
+        product = store.products.get(item["variation_id"] or item["product_id"])
+        if product is not None:
+            catalog.adjust_stock(store, product, sign * item["quantity"])
+            product["total_sales"] = max(0, product["total_sales"] - sign * item["quantity"])
+
+
+def update_order(store: Store, record: Record, data: dict[str, Any]) -> None:
+    """Apply a REST update body (or a merchant's edit) and announce ``order.updated``."""
+    if "billing" in data:
+        record["billing"] = _address(BILLING_FIELDS, data["billing"], record["billing"])
+    if "shipping" in data:
+        record["shipping"] = _address(SHIPPING_FIELDS, data["shipping"], record["shipping"])
+    for name in ("customer_note", "transaction_id", "payment_method", "payment_method_title"):
+        if name in data:
+            record[name] = str(data[name])
+    store.apply_meta(record, data.get("meta_data"))
+    if "status" in data:
+        set_status(store, record, validate_status(data["status"]))
+    if data.get("set_paid") and record["paid"] is None:
+        set_status(store, record, "processing")
+    store.touch(record)
+    store.on_event("order.updated", record["id"])
+
+
+def add_note(
+    store: Store, order: Record, note: str, customer_note: bool = False, author: str = "system"
+) -> Record:
+    """An order note (a WordPress comment); a customer note is also e-mailed to the buyer."""
+    record = {
+        "id": store.next_note_id(),
+        "order_id": order["id"],
+        "author": author,
+        "created": store.now(),
+        "note": note,
+        "customer_note": bool(customer_note),
+    }
+    store.notes[record["id"]] = record
+    return record
+
+
+def totals(store: Store, record: Record) -> dict[str, Decimal]:
+    items = sum((i["total"] for i in record["line_items"]), Decimal(0))
+    shipping = sum((s["total"] for s in record["shipping_lines"]), Decimal(0))
+    refunded = sum((store.refunds[r]["amount"] for r in record["refund_ids"]), Decimal(0))
+    return {"items": items, "shipping": shipping, "total": items + shipping, "refunded": refunded}
