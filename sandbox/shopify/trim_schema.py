@@ -95,9 +95,9 @@ def _trim_output_type(gql_type: GraphQLObjectType, keep: set[str], kept: set[str
     fields = {name: field for name, field in gql_type.fields.items() if name in keep}
     for name, field in fields.items():
         target = get_named_type(field.type)
-        if isinstance(target, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType):
-            if target.name not in kept:
-                raise SystemExit(f"{gql_type.name}.{name} returns {target.name}, which is not allowlisted")
+        composite = isinstance(target, GraphQLObjectType | GraphQLInterfaceType | GraphQLUnionType)
+        if composite and target.name not in kept:
+            raise SystemExit(f"{gql_type.name}.{name} returns {target.name}, which is not allowlisted")
     # graphql-core caches these as instance attributes; replacing them trims the type in place.
     gql_type.__dict__["fields"] = dict(sorted(fields.items()))
     gql_type.__dict__["interfaces"] = []
@@ -120,9 +120,7 @@ def build_trimmed_schema(full: GraphQLSchema) -> GraphQLSchema:
     query = full.type_map["QueryRoot"]
     mutation = full.type_map["Mutation"]
     assert isinstance(query, GraphQLObjectType) and isinstance(mutation, GraphQLObjectType)
-    return GraphQLSchema(
-        query=query, mutation=mutation, directives=[*specified_directives, *directives]
-    )
+    return GraphQLSchema(query=query, mutation=mutation, directives=[*specified_directives, *directives])
 
 
 def render_sdl(reference_dir: Path) -> str:

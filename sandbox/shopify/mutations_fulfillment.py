@@ -1,0 +1,137 @@
+"""Fulfilment mutations: create, tracking update, shipment events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+
+from sandbox.shopify import payloads, views
+from sandbox.shopify.context import ctx, failed, user_error
+from sandbox.shopify.ids import gid, iso_utc, parse_gid
+from sandbox.shopify.store import Fulfillment, FulfillmentLine, FulfillmentOrder, ShopData
+
+FULFILLABLE = ("OPEN", "IN_PROGRESS")
+
+
+def _tracking(info_input: dict[str, Any] | None) -> list[dict[str, str | None]]:
+    if not info_input:
+        return []
+    numbers = info_input.get("numbers") or ([info_input["number"]] if info_input.get("number") else [])
+    urls = info_input.get("urls") or ([info_input["url"]] if info_input.get("url") else [])
+    company = info_input.get("company")
+    if not numbers:
+        return [{"company": company, "number": None, "url": urls[0] if urls else None}]
+    return [
+        {"company": company, "number": n, "url": urls[i] if i < len(urls) else None}
+        for i, n in enumerate(numbers)
+    ]
+
+
+def _plan(
+    shop: ShopData, groups: list[dict[str, Any]]
+) -> tuple[list[tuple[FulfillmentOrder, Any, int]], Any]:
+    """The (fulfillment order, line, quantity) to fulfil, or the first user error."""
+    plan: list[tuple[FulfillmentOrder, Any, int]] = []
+    order_ids = set()
+    for i, group in enumerate(groups):
+        field = ["fulfillment", "lineItemsByFulfillmentOrder", i]
+        fo = shop.fulfillment_orders.get(parse_gid(group["fulfillmentOrderId"], "FulfillmentOrder") or -1)
+        if fo is None:
+            return [], user_error([*field, "fulfillmentOrderId"], "Fulfillment order does not exist.")
+        if fo.status not in FULFILLABLE:
+            return [], user_error(
+                [*field, "fulfillmentOrderId"],
+                f"Fulfillment order {gid('FulfillmentOrder', fo.id)} has an unfulfillable status= "
+                f"{fo.status.lower()}.",
+            )
+        order_ids.add(fo.order_id)
+        lines = {line.id: line for line in fo.lines}
+        wanted = group.get("fulfillmentOrderLineItems") or [
+            {"id": gid("FulfillmentOrderLineItem", line.id), "quantity": line.remaining} for line in fo.lines
+        ]
+        for j, item in enumerate(wanted):
+            line = lines.get(parse_gid(item["id"], "FulfillmentOrderLineItem") or -1)
+            if line is None or not 0 < item["quantity"] <= line.remaining:
+                return [], user_error(
+                    [*field, "fulfillmentOrderLineItems", j],
+                    "Invalid fulfillment order line item quantity requested.",
+                )
+            plan.append((fo, line, item["quantity"]))
+    if len(order_ids) > 1:
+        return [], user_error(["fulfillment"], "All fulfillment orders must belong to the same order.")
+    if not plan:
+        return [], user_error(["fulfillment"], "Nothing to fulfill.")
+    return plan, None
+
+
+def fulfillment_create(
+    info: GraphQLResolveInfo, fulfillment: dict[str, Any], message: str | None = None
+) -> dict[str, Any]:
+    context = ctx(info)
+    shop = context.shop
+    plan, error = _plan(shop, fulfillment["lineItemsByFulfillmentOrder"])
+    if error:
+        return failed("fulfillment", [error])
+    lines = []
+    for fo, line, quantity in plan:
+        line.remaining -= quantity
+        fo.status = "CLOSED" if all(x.remaining == 0 for x in fo.lines) else "IN_PROGRESS"
+        lines.append(FulfillmentLine(context.ids.next(), line.line_item_id, quantity))
+    order = shop.orders[plan[0][0].order_id]
+    created = Fulfillment(
+        context.ids.next(),
+        order.id,
+        context.now,
+        context.now,
+        lines,
+        _tracking(fulfillment.get("trackingInfo")),
+        bool(fulfillment.get("notifyCustomer")),
+    )
+    shop.fulfillments[created.id] = created
+    order.fulfillment_ids.append(created.id)
+    order.updated_at = context.now
+    context.emit(shop, "orders/updated", payloads.order(shop, order))
+    return {"fulfillment": views.fulfillment_view(shop, created), "userErrors": []}
+
+
+def fulfillment_tracking_info_update(
+    info: GraphQLResolveInfo,
+    fulfillmentId: str,
+    trackingInfoInput: dict[str, Any],
+    notifyCustomer: bool | None = None,
+) -> dict[str, Any]:
+    context = ctx(info)
+    shop = context.shop
+    found = shop.fulfillments.get(parse_gid(fulfillmentId, "Fulfillment") or -1)
+    if found is None:
+        return failed("fulfillment", [user_error(["fulfillmentId"], "Fulfillment does not exist.")])
+    found.tracking = _tracking(trackingInfoInput)
+    found.updated_at = context.now
+    found.notify_customer = bool(notifyCustomer)
+    return {"fulfillment": views.fulfillment_view(shop, found), "userErrors": []}
+
+
+def fulfillment_event_create(info: GraphQLResolveInfo, fulfillmentEvent: dict[str, Any]) -> dict[str, Any]:
+    context = ctx(info)
+    shop = context.shop
+    found = shop.fulfillments.get(parse_gid(fulfillmentEvent["fulfillmentId"], "Fulfillment") or -1)
+    if found is None:
+        return failed(
+            "fulfillmentEvent",
+            [user_error(["fulfillmentEvent", "fulfillmentId"], "Fulfillment does not exist.")],
+        )
+    event = {
+        "id": context.ids.next(),
+        "status": fulfillmentEvent["status"],
+        "happenedAt": fulfillmentEvent.get("happenedAt") or iso_utc(context.now),
+        "message": fulfillmentEvent.get("message"),
+    }
+    found.events.append(event)
+    found.updated_at = context.now
+    view = {
+        "id": gid("FulfillmentEvent", event["id"]),
+        "status": event["status"],
+        "happenedAt": event["happenedAt"],
+    }
+    return {"fulfillmentEvent": view, "userErrors": []}

@@ -1,0 +1,303 @@
+"""Methods that set up shops and play the merchant's and customers' side (tests, demo)."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sandbox.shopify import payloads, payloads_returns, payloads_shop
+from sandbox.shopify.store import (
+    FulfillmentOrder,
+    FulfillmentOrderLine,
+    InventoryItem,
+    Level,
+    LineItem,
+    Location,
+    Order,
+    Product,
+    Return,
+    ReturnLine,
+    ShopData,
+    Variant,
+)
+
+if TYPE_CHECKING:
+    from sandbox.shopify.simulator import ShopifySimulator
+
+DEFAULT_ADDRESS = {
+    "name": "Ada Lovelace",
+    "company": None,
+    "address1": "12 Analytical St",
+    "address2": None,
+    "city": "Brooklyn",
+    "provinceCode": "NY",
+    "countryCode": "US",
+    "zip": "11201",
+    "phone": "+15555550123",
+}
+
+
+class ShopSeeding:
+    """Mixed into :class:`ShopifySimulator`; every method takes the shop's domain."""
+
+    def add_shop(
+        self: ShopifySimulator,
+        domain: str,
+        token: str | None = None,
+        plan: str = "standard",
+        name: str | None = None,
+        currency: str = "USD",
+        location_name: str = "Main Warehouse",
+    ) -> ShopData:
+        """A shop with the app installed (``token``) and one location."""
+        with self._lock:
+            shop = ShopData(
+                id=self.ids.next(),
+                domain=domain,
+                name=name or domain.split(".")[0].title(),
+                email=f"owner@{domain}",
+                token=token or f"shpat_{secrets.token_hex(16)}",
+                plan=plan,
+                currency=currency,
+            )
+            self.shops[domain] = shop
+        self.add_location(domain, location_name)
+        return shop
+
+    def shop(self: ShopifySimulator, domain: str) -> ShopData:
+        return self.shops[domain]
+
+    def reinstall(self: ShopifySimulator, shop: ShopData) -> None:
+        """Give a shop whose app was uninstalled a fresh token (the OAuth exchange does this)."""
+        if not shop.token:
+            shop.token = f"shpat_{secrets.token_hex(16)}"
+
+    def add_location(
+        self: ShopifySimulator, domain: str, name: str, address: dict[str, Any] | None = None
+    ) -> Location:
+        shop = self.shops[domain]
+        with self._lock:
+            location = Location(
+                self.ids.next(),
+                name,
+                address
+                or {
+                    "address1": "1 Depot Road",
+                    "address2": None,
+                    "city": "Newark",
+                    "provinceCode": "NJ",
+                    "countryCode": "US",
+                    "zip": "07102",
+                },
+            )
+            shop.locations[location.id] = location
+            for item in shop.items.values():
+                shop.levels[(item.id, location.id)] = Level(item.id, location.id, 0, 0, self.clock.now())
+        return location
+
+    def add_product(
+        self: ShopifySimulator,
+        domain: str,
+        title: str,
+        variants: list[dict[str, Any]],
+        handle: str | None = None,
+    ) -> Product:
+        """A product; each variant dict has ``sku``, ``price``, optionally ``title``, ``available``, ``grams``.
+
+        ``available`` is stocked at the first location; other locations start at 0.
+        """
+        shop = self.shops[domain]
+        now = self.clock.now()
+        with self._lock:
+            product = Product(self.ids.next(), title, handle or title.lower().replace(" ", "-"), now, now)
+            first_location = min(shop.locations)
+            for position, spec in enumerate(variants, start=1):
+                variant = Variant(
+                    self.ids.next(),
+                    product.id,
+                    spec["sku"],
+                    spec.get("title", "Default Title"),
+                    Decimal(str(spec["price"])),
+                    self.ids.next(),
+                    position,
+                    now,
+                    now,
+                    spec.get("grams", 0),
+                )
+                shop.variants[variant.id] = variant
+                shop.items[variant.inventory_item_id] = InventoryItem(
+                    variant.inventory_item_id, variant.id, variant.sku
+                )
+                for location_id in shop.locations:
+                    stock = int(spec.get("available", 0)) if location_id == first_location else 0
+                    shop.levels[(variant.inventory_item_id, location_id)] = Level(
+                        variant.inventory_item_id, location_id, stock, stock, now
+                    )
+                product.variant_ids.append(variant.id)
+            shop.products[product.id] = product
+        return product
+
+    def update_product(self: ShopifySimulator, domain: str, product_id: int, **changes: Any) -> Product:
+        """Change product fields (``title``, ``status``, ...) and raise products/update."""
+        shop = self.shops[domain]
+        with self._lock:
+            product = shop.products[product_id]
+            for key, value in changes.items():
+                setattr(product, key, value)
+            product.updated_at = self.clock.now()
+            self.emit(shop, "products/update", payloads_shop.product(shop, product))
+        return product
+
+    def set_inventory(
+        self: ShopifySimulator, domain: str, sku: str, available: int, location_id: int | None = None
+    ) -> Level:
+        """The merchant sets stock in the admin: inventory_levels/update follows."""
+        shop = self.shops[domain]
+        with self._lock:
+            variant = shop.variant_by_sku(sku)
+            if variant is None:
+                raise KeyError(f"no variant with SKU {sku!r} in {domain}")
+            level = shop.levels[(variant.inventory_item_id, location_id or min(shop.locations))]
+            delta = available - level.available
+            level.available, level.on_hand = available, level.on_hand + delta
+            level.updated_at = self.clock.now()
+            self.emit(shop, "inventory_levels/update", payloads_shop.inventory_level(level))
+        return level
+
+    def place_order(
+        self: ShopifySimulator,
+        domain: str,
+        lines: list[tuple[str, int]],
+        email: str = "ada@example.com",
+        shipping_address: dict[str, Any] | None = None,
+        shipping_price: str = "5.00",
+        test: bool = False,
+    ) -> Order:
+        """A customer checks out ``(sku, quantity)`` lines: stock is committed and orders/create raised."""
+        shop = self.shops[domain]
+        now = self.clock.now()
+        with self._lock:
+            location_id = min(shop.locations)
+            items = []
+            for sku, quantity in lines:
+                variant = shop.variant_by_sku(sku)
+                if variant is None:
+                    raise KeyError(f"no variant with SKU {sku!r} in {domain}")
+                product = shop.products[variant.product_id]
+                items.append(
+                    LineItem(
+                        self.ids.next(),
+                        product.title,
+                        sku,
+                        quantity,
+                        variant.price,
+                        variant.id,
+                        product.id,
+                        variant.title,
+                        variant.grams,
+                    )
+                )
+            shop.order_number += 1
+            order = Order(
+                self.ids.next(),
+                shop.order_number,
+                email,
+                now,
+                now,
+                shop.currency,
+                items,
+                dict(shipping_address or DEFAULT_ADDRESS),
+                Decimal(shipping_price),
+                test=test,
+            )
+            fo = FulfillmentOrder(
+                self.ids.next(),
+                order.id,
+                location_id,
+                [FulfillmentOrderLine(self.ids.next(), li.id, li.quantity, li.quantity) for li in items],
+            )
+            shop.fulfillment_orders[fo.id] = fo
+            order.fulfillment_order_ids.append(fo.id)
+            shop.orders[order.id] = order
+            self.emit(shop, "orders/create", payloads.order(shop, order))
+            for item in items:
+                level = shop.levels[(shop.variants[item.variant_id or 0].inventory_item_id, location_id)]
+                level.available -= item.quantity
+                level.updated_at = now
+                self.emit(shop, "inventory_levels/update", payloads_shop.inventory_level(level))
+        return order
+
+    def update_order(self: ShopifySimulator, domain: str, order_id: int, **changes: Any) -> Order:
+        """The merchant edits an order (``note``, ``tags``, ...): orders/updated follows."""
+        shop = self.shops[domain]
+        with self._lock:
+            order = shop.orders[order_id]
+            for key, value in changes.items():
+                setattr(order, key, value)
+            order.updated_at = self.clock.now()
+            self.emit(shop, "orders/updated", payloads.order(shop, order))
+        return order
+
+    def cancel_order(self: ShopifySimulator, domain: str, order_id: int, reason: str = "customer") -> Order:
+        """The merchant cancels: orders/cancelled, then orders/updated."""
+        shop = self.shops[domain]
+        with self._lock:
+            order = shop.orders[order_id]
+            order.cancelled_at = order.updated_at = self.clock.now()
+            order.cancel_reason, order.closed = reason, True
+            for fo_id in order.fulfillment_order_ids:
+                shop.fulfillment_orders[fo_id].status = "CLOSED"
+            self.emit(shop, "orders/cancelled", payloads.order(shop, order))
+            self.emit(shop, "orders/updated", payloads.order(shop, order))
+        return order
+
+    def request_return(
+        self: ShopifySimulator, domain: str, order_id: int, lines: list[tuple[int, int]]
+    ) -> Return:
+        """A customer asks to return ``(fulfillment line id, quantity)``: returns/request follows."""
+        shop = self.shops[domain]
+        with self._lock:
+            order = shop.orders[order_id]
+            ret = Return(
+                self.ids.next(),
+                order.id,
+                f"{order.name}-R{len(order.return_ids) + 1}",
+                self.clock.now(),
+                [ReturnLine(self.ids.next(), line_id, quantity) for line_id, quantity in lines],
+            )
+            shop.returns[ret.id] = ret
+            order.return_ids.append(ret.id)
+            self.emit(shop, "returns/request", payloads_returns.return_(shop, ret))
+        return ret
+
+    def uninstall_app(self: ShopifySimulator, domain: str) -> None:
+        """The merchant removes the app: the token stops working and app/uninstalled is sent."""
+        shop = self.shops[domain]
+        with self._lock:
+            self.emit(shop, "app/uninstalled", payloads_shop.shop(shop, min(shop.locations, default=None)))
+            shop.token = ""
+
+    def request_customer_data(self: ShopifySimulator, domain: str, customer_email: str) -> None:
+        shop, customer, orders = self._customer(domain, customer_email)
+        self.emit(
+            shop,
+            "customers/data_request",
+            payloads_shop.customers_data_request(shop, customer, orders, self.ids.next()),
+        )
+
+    def redact_customer(self: ShopifySimulator, domain: str, customer_email: str) -> None:
+        shop, customer, orders = self._customer(domain, customer_email)
+        self.emit(shop, "customers/redact", payloads_shop.customers_redact(shop, customer, orders))
+
+    def redact_shop(self: ShopifySimulator, domain: str) -> None:
+        shop = self.shops[domain]
+        self.emit(shop, "shop/redact", payloads_shop.shop_redact(shop))
+
+    def _customer(
+        self: ShopifySimulator, domain: str, email: str
+    ) -> tuple[ShopData, dict[str, Any], list[int]]:
+        shop = self.shops[domain]
+        orders = [o.id for o in shop.orders.values() if o.email == email]
+        customer_id = (orders[0] + 2) if orders else self.ids.next()
+        return shop, {"id": customer_id, "email": email, "phone": None}, orders

@@ -1,0 +1,271 @@
+"""GraphQL views of the stored data: plain dicts, with callables for fields that take arguments.
+
+graphql-core's default resolver reads dict keys and calls callables with
+``(info, **args)``, so these views are all the resolvers the read side needs.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sandbox.shopify.ids import gid, iso_utc
+from sandbox.shopify.paging import connection
+from sandbox.shopify.store import (
+    Fulfillment,
+    FulfillmentOrder,
+    InventoryItem,
+    LineItem,
+    Location,
+    Order,
+    Product,
+    Refund,
+    Return,
+    ShopData,
+    Subscription,
+    Variant,
+)
+
+PLAN_NAMES = {"standard": "Basic", "advanced": "Advanced", "plus": "Shopify Plus", "enterprise": "Enterprise"}
+
+
+def money(amount: Decimal, currency: str) -> dict[str, Any]:
+    return {"shopMoney": {"amount": str(amount), "currencyCode": currency}}
+
+
+def by_id(item: Any) -> tuple[int]:
+    return (item.id,)
+
+
+def shop_view(shop: ShopData) -> dict[str, Any]:
+    return {
+        "id": gid("Shop", shop.id),
+        "name": shop.name,
+        "email": shop.email,
+        "myshopifyDomain": shop.domain,
+        "currencyCode": shop.currency,
+        "ianaTimezone": shop.timezone,
+        "plan": {
+            "publicDisplayName": PLAN_NAMES.get(shop.plan, shop.plan),
+            "shopifyPlus": shop.plan in ("plus", "enterprise"),
+            "partnerDevelopment": False,
+        },
+    }
+
+
+def location_view(location: Location) -> dict[str, Any]:
+    return {
+        "id": gid("Location", location.id),
+        "legacyResourceId": str(location.id),
+        "name": location.name,
+        "isActive": location.active,
+        "fulfillsOnlineOrders": location.fulfills_online_orders,
+        "address": dict(location.address),
+    }
+
+
+def product_view(product: Product) -> dict[str, Any]:
+    return {
+        "id": gid("Product", product.id),
+        "legacyResourceId": str(product.id),
+        "title": product.title,
+        "handle": product.handle,
+        "status": product.status,
+        "updatedAt": iso_utc(product.updated_at),
+    }
+
+
+def variant_view(shop: ShopData, variant: Variant) -> dict[str, Any]:
+    return {
+        "id": gid("ProductVariant", variant.id),
+        "legacyResourceId": str(variant.id),
+        "sku": variant.sku,
+        "title": variant.title,
+        "price": str(variant.price),
+        "updatedAt": iso_utc(variant.updated_at),
+        "product": lambda info, **a: product_view(shop.products[variant.product_id]),
+        "inventoryItem": lambda info, **a: item_view(shop, shop.items[variant.inventory_item_id]),
+    }
+
+
+def level_view(shop: ShopData, item_id: int, location_id: int) -> dict[str, Any]:
+    level = shop.levels[(item_id, location_id)]
+    quantities = {"available": level.available, "on_hand": level.on_hand}
+
+    def pick(info: Any, names: list[str], **_: Any) -> list[dict[str, Any]]:
+        return [
+            {"name": n, "quantity": quantities.get(n, 0), "updatedAt": iso_utc(level.updated_at)}
+            for n in names
+        ]
+
+    return {
+        "id": gid("InventoryLevel", location_id) + f"?inventory_item_id={item_id}",
+        "updatedAt": iso_utc(level.updated_at),
+        "location": location_view(shop.locations[location_id]),
+        "item": lambda info, **a: item_view(shop, shop.items[item_id]),
+        "quantities": pick,
+    }
+
+
+def item_view(shop: ShopData, item: InventoryItem) -> dict[str, Any]:
+    def levels(info: Any, **args: Any) -> dict[str, Any]:
+        keys = [key for key in shop.levels if key[0] == item.id]
+        return connection(keys, args, lambda k: level_view(shop, *k), lambda k: (k[1],))
+
+    return {
+        "id": gid("InventoryItem", item.id),
+        "legacyResourceId": str(item.id),
+        "sku": item.sku,
+        "tracked": item.tracked,
+        "inventoryLevels": levels,
+    }
+
+
+def line_item_view(shop: ShopData, order: Order, line: LineItem) -> dict[str, Any]:
+    variant = shop.variants.get(line.variant_id) if line.variant_id else None
+    return {
+        "id": gid("LineItem", line.id),
+        "sku": line.sku,
+        "name": line.title if not line.variant_title else f"{line.title} - {line.variant_title}",
+        "quantity": line.quantity,
+        "currentQuantity": line.quantity - line.refunded,
+        "requiresShipping": line.requires_shipping,
+        "variant": {"id": gid("ProductVariant", variant.id)} if variant else None,
+        "originalUnitPriceSet": money(line.price, order.currency),
+    }
+
+
+def fulfillment_order_view(shop: ShopData, fo: FulfillmentOrder) -> dict[str, Any]:
+    order = shop.orders[fo.order_id]
+    lines = {li.id: li for li in order.line_items}
+
+    def line_items(info: Any, **args: Any) -> dict[str, Any]:
+        def view(line: Any) -> dict[str, Any]:
+            return {
+                "id": gid("FulfillmentOrderLineItem", line.id),
+                "totalQuantity": line.total,
+                "remainingQuantity": line.remaining,
+                "lineItem": line_item_view(shop, order, lines[line.line_item_id]),
+            }
+
+        return connection(fo.lines, args, view, by_id)
+
+    location = shop.locations[fo.location_id]
+    return {
+        "id": gid("FulfillmentOrder", fo.id),
+        "status": fo.status,
+        "requestStatus": fo.request_status,
+        "assignedLocation": {"name": location.name, "location": location_view(location)},
+        "lineItems": line_items,
+    }
+
+
+def order_view(shop: ShopData, order: Order) -> dict[str, Any]:
+    def fulfillment_orders(info: Any, **args: Any) -> dict[str, Any]:
+        items = [shop.fulfillment_orders[i] for i in order.fulfillment_order_ids]
+        return connection(items, args, lambda fo: fulfillment_order_view(shop, fo), by_id)
+
+    def line_items(info: Any, **args: Any) -> dict[str, Any]:
+        return connection(order.line_items, args, lambda li: line_item_view(shop, order, li), by_id)
+
+    return {
+        "id": gid("Order", order.id),
+        "legacyResourceId": str(order.id),
+        "name": order.name,
+        "email": order.email,
+        "createdAt": iso_utc(order.created_at),
+        "updatedAt": iso_utc(order.updated_at),
+        "processedAt": iso_utc(order.created_at),
+        "cancelledAt": iso_utc(order.cancelled_at) if order.cancelled_at else None,
+        "cancelReason": order.cancel_reason,
+        "closed": order.closed,
+        "test": order.test,
+        "tags": list(order.tags),
+        "note": order.note,
+        "displayFinancialStatus": order.financial_status,
+        "displayFulfillmentStatus": fulfillment_status(shop, order),
+        "currencyCode": order.currency,
+        "totalPriceSet": money(order.total, order.currency),
+        "shippingAddress": dict(order.shipping_address),
+        "lineItems": line_items,
+        "fulfillmentOrders": fulfillment_orders,
+    }
+
+
+def fulfillment_status(shop: ShopData, order: Order) -> str:
+    """UNFULFILLED / PARTIALLY_FULFILLED / FULFILLED from the fulfillment orders' remaining work."""
+    orders = [shop.fulfillment_orders[i] for i in order.fulfillment_order_ids]
+    remaining = sum(line.remaining for fo in orders for line in fo.lines)
+    total = sum(line.total for fo in orders for line in fo.lines)
+    if remaining == total:
+        return "UNFULFILLED"
+    return "FULFILLED" if remaining == 0 else "PARTIALLY_FULFILLED"
+
+
+def fulfillment_view(shop: ShopData, fulfillment: Fulfillment) -> dict[str, Any]:
+    order = shop.orders[fulfillment.order_id]
+    lines = {li.id: li for li in order.line_items}
+
+    def line_items(info: Any, **args: Any) -> dict[str, Any]:
+        def view(line: Any) -> dict[str, Any]:
+            return {
+                "id": gid("FulfillmentLineItem", line.id),
+                "quantity": line.quantity,
+                "lineItem": line_item_view(shop, order, lines[line.line_item_id]),
+            }
+
+        return connection(fulfillment.lines, args, view, by_id)
+
+    def tracking(info: Any, first: int | None = None, **_: Any) -> list[dict[str, Any]]:
+        return [dict(t) for t in fulfillment.tracking][:first]
+
+    return {
+        "id": gid("Fulfillment", fulfillment.id),
+        "status": fulfillment.status,
+        "createdAt": iso_utc(fulfillment.created_at),
+        "trackingInfo": tracking,
+        "fulfillmentLineItems": line_items,
+    }
+
+
+def return_view(shop: ShopData, ret: Return) -> dict[str, Any]:
+    return {
+        "id": gid("Return", ret.id),
+        "name": ret.name,
+        "status": ret.status,
+        "order": {"id": gid("Order", ret.order_id)},
+    }
+
+
+def refund_view(shop: ShopData, refund: Refund) -> dict[str, Any]:
+    order = shop.orders[refund.order_id]
+    lines = {li.id: li for li in order.line_items}
+
+    def refund_lines(info: Any, **args: Any) -> dict[str, Any]:
+        def view(line: Any) -> dict[str, Any]:
+            return {
+                "quantity": line.quantity,
+                "restockType": line.restock_type,
+                "lineItem": line_item_view(shop, order, lines[line.line_item_id]),
+            }
+
+        return connection(refund.lines, args, view, by_id)
+
+    return {
+        "id": gid("Refund", refund.id),
+        "createdAt": iso_utc(refund.created_at),
+        "note": refund.note,
+        "totalRefundedSet": money(refund.amount, order.currency),
+        "refundLineItems": refund_lines,
+    }
+
+
+def subscription_view(sub: Subscription) -> dict[str, Any]:
+    return {
+        "id": gid("WebhookSubscription", sub.id),
+        "topic": sub.topic,
+        "uri": sub.uri,
+        "format": sub.format,
+        "createdAt": iso_utc(sub.created_at),
+        "updatedAt": iso_utc(sub.updated_at),
+    }
