@@ -107,3 +107,14 @@ def receiver(_receiver_server: tuple[Switch, RunningServer]) -> Receiver:
 def shipment(client: easypost.EasyPostClient) -> Any:
     """A created (not bought) domestic shipment SF -> Redondo Beach, 15.4 oz."""
     return client.shipment.create(to_address=REDONDO, from_address=SF, parcel=PARCEL, reference="order-1")
+
+
+@pytest.fixture
+def test_key() -> str:
+    return TEST_KEY
+
+
+@pytest.fixture
+def prod_client(server: RunningServer) -> easypost.EasyPostClient:
+    """The official client with the production key (objects and events in mode "production")."""
+    return easypost.EasyPostClient(PROD_KEY, api_base=server.url + "/v2")
