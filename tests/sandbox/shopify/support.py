@@ -1,0 +1,21 @@
+"""Constants and helpers shared by the Shopify simulator tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[3]
+DOCUMENTS = ROOT / "connectors" / "shopify" / "graphql"
+SHOP = "demo.myshopify.com"
+TOKEN = "shpat_test_token"
+SECRET = "test-app-secret"
+API_KEY = "test-api-key"
+ENDPOINT = "/admin/api/2026-10/graphql.json"
+
+GraphQL = Callable[..., tuple[int, dict[str, Any]]]
+
+
+def document(name: str) -> str:
+    return (DOCUMENTS / f"{name}.graphql").read_text()
