@@ -48,7 +48,8 @@ class Store:
         return next(self._note_ids)
 
     def now(self) -> float:
-        return self.clock.now()
+        # WordPress stores dates to the second; sub-second times would break exclusive date filters.
+        return float(int(self.clock.now()))
 
     def local_date(self, ts: float | None) -> str | None:
         """A timestamp as the site's local time, WordPress style (no zone designator)."""
