@@ -7,7 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from .addresses import build_address
+from .addresses import build_address, verify
 from .common import ApiError, IdMaker, Json, fee_amount, iso, money, not_found, param_required
 from .parcels import build_customs_info, build_parcel
 from .rates import INTERNATIONAL_ZONE, build_rates, zone
@@ -158,6 +158,10 @@ class Shipping:
         if rate is None:
             raise ApiError(422, "SHIPMENT.POSTAGE.FAILURE", "The rate does not belong to this shipment.")
         code = self._tracking_code(rate["carrier"])
+        verified, errors = verify(shipment["to_address"], now)
+        if not errors:
+            # Buying verifies the destination in place, as EasyPost's bought shipments show.
+            shipment["to_address"].update(verified)
         label = self._label(now, host, shipment["options"])
         shipment.update(
             {
@@ -181,6 +185,7 @@ class Shipping:
             origin=shipment["from_address"],
             destination=shipment["to_address"],
             is_return=shipment["is_return"],
+            weight=shipment["parcel"]["weight"],
         )
         shipment["tracker"] = tracker
         self.by_tracking_code[code] = shipment_id

@@ -57,6 +57,11 @@ TEST_CODES: dict[str, tuple[str, int]] = {
     "EZ6000000006": ("failure", 5),
     "EZ7000000007": ("unknown", 1),
 }
+# Where standalone (and test-code) trackers travel, as EasyPost's test mode reports them.
+TEST_ORIGIN: Json = {"city": "HOUSTON", "state": "TX", "country": None, "zip": "77063"}
+TEST_DESTINATION: Json = {"city": "CHARLESTON", "state": "SC", "country": None, "zip": "29401"}
+# The service carriers report for a standalone tracker (a label's tracker has its own).
+DEFAULT_SERVICES = {"USPS": "First-Class Package Service", "UPS": "UPS Ground", "FedEx": "FEDEX_GROUND"}
 FINAL = frozenset({"delivered", "return_to_sender", "failure"})
 
 
@@ -67,6 +72,10 @@ def detect_carrier(code: str) -> str:
     if code.isdigit() and len(code) in (12, 15):
         return "FedEx"
     return "USPS"
+
+
+def _place_name(place: Json) -> str:
+    return f"{place.get('city') or ''} {place.get('state') or ''}, {place.get('zip') or ''}".strip()
 
 
 def _location(place: Json | None) -> Json:
@@ -131,7 +140,7 @@ class Tracking:
             "fees": [],
             "carrier_detail": {
                 "object": "CarrierDetail",
-                "service": extra.get("service"),
+                "service": extra.get("service") or DEFAULT_SERVICES.get(carrier),
                 "container_type": None,
                 "est_delivery_date_local": None,
                 "est_delivery_time_local": None,
@@ -151,11 +160,24 @@ class Tracking:
         self.by_code[(code, carrier.upper())] = tracker_id
         span = float(extra.get("span") or 3 * DAY)  # type: ignore[arg-type]
         plan = Plan(self.scripts.pop(code, "normal"), now, span)
-        plan.origin, plan.destination = extra.get("origin"), extra.get("destination")  # type: ignore[assignment]
+        plan.origin = extra.get("origin") or TEST_ORIGIN  # type: ignore[assignment]
+        plan.destination = extra.get("destination") or TEST_DESTINATION  # type: ignore[assignment]
+        self._describe_route(tracker, plan)
+        tracker["est_delivery_date"] = iso(now + span)
+        tracker["carrier_detail"]["est_delivery_date_local"] = tracker["est_delivery_date"][:10]
+        tracker["weight"] = extra.get("weight")
         self.plans[tracker_id] = plan
         if code in TEST_CODES:
             self._start_at_test_status(tracker, plan, now)
         return tracker, True
+
+    @staticmethod
+    def _describe_route(tracker: Json, plan: Plan) -> None:
+        detail = tracker["carrier_detail"]
+        origin, destination = plan.origin or TEST_ORIGIN, plan.destination or TEST_DESTINATION
+        detail["origin_location"] = _place_name(origin).upper()
+        detail["origin_tracking_location"] = _location(origin)
+        detail["destination_location"] = _place_name(destination).upper()
 
     def _start_at_test_status(self, tracker: Json, plan: Plan, now: float) -> None:
         plan.scenario, taken = TEST_CODES[tracker["tracking_code"]]
@@ -210,11 +232,13 @@ class Tracking:
                     "source": tracker["carrier"],
                     "carrier_code": "",
                     "tracking_location": _location(place),
+                    "est_delivery_date": None,
                 }
             )
             tracker["status"], tracker["status_detail"] = step.status, step.detail
             plan.applied += 1
         tracker["est_delivery_date"] = iso(plan.base + plan.span)
+        tracker["carrier_detail"]["est_delivery_date_local"] = tracker["est_delivery_date"][:10]
         tracker["finalized"] = tracker["status"] in FINAL
         if tracker["finalized"]:
             plan.frozen = True

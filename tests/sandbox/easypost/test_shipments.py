@@ -46,6 +46,10 @@ def test_buy_sets_label_tracking_code_selected_rate_tracker_and_fees(
     bought = client.shipment.buy(shipment.id, rate=rate)
 
     assert bought.selected_rate.id == rate.id
+    assert (bought.to_address.street1, bought.to_address.verifications.delivery.success) == (
+        "179 N HARBOR DR",
+        True,
+    )
     assert bought.tracking_code.startswith("1Z999AA1") and len(bought.tracking_code) == 18
     assert bought.postage_label.label_url.endswith(".png")
     assert bought.tracker.tracking_code == bought.tracking_code

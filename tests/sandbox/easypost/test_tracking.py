@@ -71,7 +71,7 @@ def test_label_tracker_progresses_to_delivered(
     ]
     assert tracker.est_delivery_date == "2027-01-17T08:00:00Z"
     assert [d.tracking_location.city for d in tracker.tracking_details] == [
-        "San Francisco", "San Francisco", "San Francisco", "Redondo Beach", "Redondo Beach",
+        "San Francisco", "San Francisco", "San Francisco", "REDONDO BEACH", "REDONDO BEACH",
     ]  # fmt: skip
     assert client.shipment.retrieve(shipment.id).tracker.status == "delivered"
     updates = sim.events_sent("tracker.updated")
