@@ -55,7 +55,7 @@ class Document:
 
 # graphql-core's messages, mapped to the codes and wording of Shopify's GraphQL server.
 _UNDEFINED_FIELD = re.compile(r"Cannot query field '(?P<field>\w+)' on type '(?P<type>\w+)'")
-_MISSING_ARGUMENT = re.compile(r"Field '(?P<field>\w+)' argument '(?P<arg>\w+)' of type .* is required")
+_MISSING_ARGUMENT = re.compile(r"Argument '\w+\.(?P<field>\w+)\((?P<arg>\w+):\)' of type .* is required")
 _UNKNOWN_ARGUMENT = re.compile(r"Unknown argument '(?P<arg>\w+)' on field '(?P<type>\w+)\.(?P<field>\w+)'")
 
 

@@ -103,7 +103,7 @@ class ShopSeeding:
         variants: list[dict[str, Any]],
         handle: str | None = None,
     ) -> Product:
-        """A product; each variant dict has ``sku``, ``price``, optionally ``title``, ``available``, ``grams``.
+        """A product; variant dicts have ``sku``, ``price``, optionally ``title``, ``available``, ``grams``.
 
         ``available`` is stocked at the first location; other locations start at 0.
         """

@@ -47,7 +47,9 @@ def gql(sim: ShopifySimulator) -> GraphQL:
     """POST a document to the simulator in-process; returns (status, JSON body)."""
     client = Client(sim)
 
-    def call(query: str, variables: dict[str, Any] | None = None, token: str = TOKEN) -> tuple[int, dict[str, Any]]:
+    def call(
+        query: str, variables: dict[str, Any] | None = None, token: str = TOKEN
+    ) -> tuple[int, dict[str, Any]]:
         resp = client.post(
             ENDPOINT,
             data=json.dumps({"query": query, "variables": variables or {}}),

@@ -36,19 +36,30 @@ def test_wrong_token_is_401_with_shopifys_body(gql: GraphQL) -> None:
 def test_unknown_version_is_404(sim: ShopifySimulator) -> None:
     from werkzeug.test import Client
 
-    resp = Client(sim).post("/admin/api/2019-01/graphql.json", json={"query": "{ shop { name } }"},
-                            headers={"X-Shopify-Access-Token": TOKEN})
+    resp = Client(sim).post(
+        "/admin/api/2019-01/graphql.json",
+        json={"query": "{ shop { name } }"},
+        headers={"X-Shopify-Access-Token": TOKEN},
+    )
     assert resp.status_code == 404
     assert json.loads(resp.get_data()) == {"errors": "Not Found"}
 
 
 def test_shop_is_found_by_host_then_by_token(sim: ShopifySimulator, served: RunningServer) -> None:
     sim.add_shop("second.myshopify.com", token="shpat_second")
-    by_token = requests.post(served.url + ENDPOINT, json={"query": "{ shop { myshopifyDomain } }"},
-                             headers={"X-Shopify-Access-Token": "shpat_second"}, timeout=5)
+    by_token = requests.post(
+        served.url + ENDPOINT,
+        json={"query": "{ shop { myshopifyDomain } }"},
+        headers={"X-Shopify-Access-Token": "shpat_second"},
+        timeout=5,
+    )
     assert by_token.json()["data"]["shop"]["myshopifyDomain"] == "second.myshopify.com"
-    wrong_shop = requests.post(served.url + ENDPOINT, json={"query": "{ shop { myshopifyDomain } }"},
-                               headers={"X-Shopify-Access-Token": "shpat_second", "Host": SHOP}, timeout=5)
+    wrong_shop = requests.post(
+        served.url + ENDPOINT,
+        json={"query": "{ shop { myshopifyDomain } }"},
+        headers={"X-Shopify-Access-Token": "shpat_second", "Host": SHOP},
+        timeout=5,
+    )
     assert wrong_shop.status_code == 401
 
 

@@ -53,10 +53,15 @@ def test_without_idempotent_directive_is_rejected_and_changes_nothing(gql: Graph
 
 
 def test_sets_quantity_when_change_from_matches(gql: GraphQL, shop: ShopData) -> None:
-    _, body = gql(document("inventory_set_quantities"), {"input": _input(shop, 4, 10), "idempotencyKey": "k-1"})
+    _, body = gql(
+        document("inventory_set_quantities"), {"input": _input(shop, 4, 10), "idempotencyKey": "k-1"}
+    )
     payload = body["data"]["inventorySetQuantities"]
     assert payload["userErrors"] == []
-    assert [(c["name"], c["delta"], c["quantityAfterChange"]) for c in payload["inventoryAdjustmentGroup"]["changes"]] == [
+    assert [
+        (c["name"], c["delta"], c["quantityAfterChange"])
+        for c in payload["inventoryAdjustmentGroup"]["changes"]
+    ] == [
         ("available", -6, 4),
         ("on_hand", -6, 4),
     ]
@@ -74,14 +79,18 @@ def test_repeated_key_returns_first_result_and_applies_once(gql: GraphQL, shop: 
 
 def test_repeated_key_with_other_parameters_is_a_mismatch(gql: GraphQL, shop: ShopData) -> None:
     gql(document("inventory_set_quantities"), {"input": _input(shop, 4, 10), "idempotencyKey": "k-2"})
-    _, body = gql(document("inventory_set_quantities"), {"input": _input(shop, 3, 4), "idempotencyKey": "k-2"})
+    _, body = gql(
+        document("inventory_set_quantities"), {"input": _input(shop, 3, 4), "idempotencyKey": "k-2"}
+    )
     errors = body["data"]["inventorySetQuantities"]["userErrors"]
     assert [e["code"] for e in errors] == ["IDEMPOTENCY_KEY_PARAMETER_MISMATCH"]
     assert _available(shop) == 4
 
 
 def test_stale_change_from_quantity_is_refused(gql: GraphQL, shop: ShopData) -> None:
-    _, body = gql(document("inventory_set_quantities"), {"input": _input(shop, 4, 9), "idempotencyKey": "k-3"})
+    _, body = gql(
+        document("inventory_set_quantities"), {"input": _input(shop, 4, 9), "idempotencyKey": "k-3"}
+    )
     payload = body["data"]["inventorySetQuantities"]
     assert payload["inventoryAdjustmentGroup"] is None
     assert payload["userErrors"] == [
@@ -95,7 +104,9 @@ def test_stale_change_from_quantity_is_refused(gql: GraphQL, shop: ShopData) -> 
 
 
 def test_null_change_from_quantity_skips_the_check(gql: GraphQL, shop: ShopData) -> None:
-    _, body = gql(document("inventory_set_quantities"), {"input": _input(shop, 2, None), "idempotencyKey": "k-4"})
+    _, body = gql(
+        document("inventory_set_quantities"), {"input": _input(shop, 2, None), "idempotencyKey": "k-4"}
+    )
     assert body["data"]["inventorySetQuantities"]["userErrors"] == []
     assert _available(shop) == 2
 
@@ -129,9 +140,16 @@ def test_refund_create_requires_idempotent_and_replays(
     order = sim.place_order("demo.myshopify.com", [("TOTE-RED", 2)])
     refund_input = {
         "orderId": f"gid://shopify/Order/{order.id}",
-        "refundLineItems": [{"lineItemId": f"gid://shopify/LineItem/{order.line_items[0].id}", "quantity": 1}],
+        "refundLineItems": [
+            {"lineItemId": f"gid://shopify/LineItem/{order.line_items[0].id}", "quantity": 1}
+        ],
         "transactions": [
-            {"orderId": f"gid://shopify/Order/{order.id}", "amount": "20.00", "gateway": "bogus", "kind": "REFUND"}
+            {
+                "orderId": f"gid://shopify/Order/{order.id}",
+                "amount": "20.00",
+                "gateway": "bogus",
+                "kind": "REFUND",
+            }
         ],
     }
     bare = document("refund_create").replace(" @idempotent(key: $idempotencyKey)", "")

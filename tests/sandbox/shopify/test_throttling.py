@@ -7,7 +7,7 @@ import pytest
 from sandbox.harness import FakeClock
 from sandbox.shopify import ShopifySimulator
 from sandbox.shopify.cost import PLANS, LeakyBucket
-from tests.sandbox.shopify.support import SHOP, GraphQL
+from tests.sandbox.shopify.support import SHOP, GraphQL, document
 
 # 2 + 250 x 1 = 252 requested; with 250 variants in the shop it is also the actual cost.
 EXPENSIVE = "{ productVariants(first: 250) { nodes { id sku } } }"
@@ -53,13 +53,17 @@ def test_unused_requested_cost_is_refunded(gql: GraphQL) -> None:
 
 
 def test_mutation_costs_ten(gql: GraphQL) -> None:
-    _, body = gql('mutation { webhookSubscriptionDelete(id: "gid://shopify/WebhookSubscription/1") { userErrors { message } } }')
+    _, body = gql(document("webhook_subscription_delete"), {"id": "gid://shopify/WebhookSubscription/1"})
     assert body["extensions"]["cost"]["requestedQueryCost"] == 10
     assert body["extensions"]["cost"]["actualQueryCost"] == 10
 
 
 def test_query_over_1000_points_is_refused_without_charge(gql: GraphQL) -> None:
-    query = "{ productVariants(first: 250) { nodes { id product { id } inventoryItem { id } } } orders(first: 250) { nodes { id } } }"
+    # 2 + 250 x 3 for the variants, 2 + 250 x 1 for the orders
+    query = (
+        "{ productVariants(first: 250) { nodes { id product { id } inventoryItem { id } } }"
+        " orders(first: 250) { nodes { id } } }"
+    )
     _, body = gql(query)
     assert body["errors"][0]["extensions"] == {"code": "MAX_COST_EXCEEDED", "cost": 1004, "maxCost": 1000}
     assert body["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 2000
