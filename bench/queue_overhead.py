@@ -1,0 +1,96 @@
+"""No-op jobs per second through Waybill's job machinery vs bare RQ, same Redis, same run.
+
+Waybill's path: deterministic unique job id, Retry intervals with jitter fixed at
+enqueue, the wrapper (log context, metrics, failure classification) and the
+process runtime; the database is up but a no-op touches nothing. A second
+figure runs a job that also claims an effects-ledger key and writes a timeline
+entry, the per-job database work a real side effect adds.
+
+    python -m bench.queue_overhead [--jobs N] [--database-url URL] [--redis-url URL]
+
+Last line: ratio=... ours_jobs_s=... bare_jobs_s=... ledger_jobs_s=...
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from typing import Any
+
+from redis import Redis
+from rq import Queue, SimpleWorker
+
+import bench._jobs  # noqa: F401  (registers the ledger job)
+from telemetry import JOB_OUTCOMES
+
+
+def _drain(queue: Queue) -> float:
+    worker = SimpleWorker([queue], connection=queue.connection)
+    started = time.perf_counter()
+    worker.work(burst=True, logging_level="ERROR")
+    return time.perf_counter() - started
+
+
+def run_bare(conn: Redis, jobs: int) -> float:
+    queue = Queue("bench-bare", connection=conn)
+    queue.empty()
+    for _ in range(jobs):
+        queue.enqueue("bench._jobs.bare_noop", result_ttl=0)
+    return jobs / _drain(queue)
+
+
+def run_ours(rt: Any, name: str, jobs: int) -> float:
+    queue = rt.queue.queues["intake"]
+    queue.empty()
+    for n in range(jobs):
+        kwargs = {"n": n} if name == "bench_ledger_noop" else {}
+        rt.enqueue(name, job_id=f"bench-{name}-{n}", **kwargs)
+    return jobs / _drain(queue)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=3000)
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13"))
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    args = parser.parse_args()
+
+    from db.session import upgrade
+    from settings import load_settings
+    from sync.runtime import build_runtime, install
+    from telemetry import configure_logging
+
+    tmp = tempfile.mkdtemp(prefix="wb-bench-")
+    db_url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    upgrade(db_url)
+    settings = load_settings(
+        {"database_url": db_url, "redis_url": args.redis_url, "var_dir": tmp, "mode": "production",
+         "secret_key": "bZ0m3s9xq3ZJ8wFv4Vb1Gx4Q9a0vYQ2o6m1L8h5c7dE="},
+        environ={},
+    )
+    configure_logging("ERROR")
+    rt = build_runtime(settings, migrate=False)
+    install(rt)
+    conn = Redis.from_url(args.redis_url)
+    conn.flushdb()
+    # Warm both paths (imports, connections), then alternate to share machine noise.
+    run_bare(conn, 100)
+    run_ours(rt, "noop", 100)
+    bare, ours = [], []
+    for _ in range(3):
+        bare.append(run_bare(conn, args.jobs))
+        ours.append(run_ours(rt, "noop", args.jobs))
+    ledger = run_ours(rt, "bench_ledger_noop", min(args.jobs, 1000))
+    conn.flushdb()
+    done = JOB_OUTCOMES.labels("noop", "done")._value.get()
+    if done != 100 + 3 * args.jobs:
+        raise SystemExit(f"only {done} of {100 + 3 * args.jobs} no-op jobs ran through the wrapper")
+    bare_s, ours_s = max(bare), max(ours)
+    print(f"database={db_url.split(':')[0]} jobs={args.jobs} runs=3 (best of each)")
+    print(f"ratio={ours_s / bare_s:.2f} ours_jobs_s={ours_s:.0f} bare_jobs_s={bare_s:.0f} ledger_jobs_s={ledger:.0f}")
+
+
+if __name__ == "__main__":
+    main()
