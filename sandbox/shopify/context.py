@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ MAX_INPUT_ARRAY = 250
 IDEMPOTENCY_REQUIRED = "The @idempotent directive is required for this mutation but was not provided."
 
 Resolver = Callable[..., dict[str, Any]]
+Info = GraphQLResolveInfo[Any]
 
 
 @dataclass
@@ -29,12 +30,12 @@ class Context:
     emit: Callable[[ShopData, str, dict[str, Any]], None]
 
 
-def ctx(info: GraphQLResolveInfo) -> Context:
+def ctx(info: Info) -> Context:
     context: Context = info.context
     return context
 
 
-def user_error(field: list[str | int], message: str, code: str | None = None) -> dict[str, Any]:
+def user_error(field: Sequence[object], message: str, code: str | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {"field": [str(part) for part in field], "message": message}
     if code is not None:
         error["code"] = code
@@ -64,7 +65,7 @@ def _oversized(value: Any, path: list[str]) -> tuple[list[str], int] | None:
 def limit_inputs(resolver: Resolver) -> Resolver:
     """Reject input arrays over Shopify's 250-item limit before the mutation acts."""
 
-    def checked(info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+    def checked(info: Info, **args: Any) -> dict[str, Any]:
         found = _oversized(args, [])
         if found:
             path, size = found
@@ -77,12 +78,12 @@ def limit_inputs(resolver: Resolver) -> Resolver:
     return checked
 
 
-def idempotency_key(info: GraphQLResolveInfo) -> str | None:
+def idempotency_key(info: Info) -> str | None:
     for directive in info.field_nodes[0].directives or ():
         if directive.name.value == "idempotent":
             for arg in directive.arguments or ():
                 if arg.name.value == "key":
-                    variables = getattr(info.variable_values, "coerced", info.variable_values)
+                    variables: dict[str, Any] = getattr(info.variable_values, "coerced", {})
                     value = value_from_ast_untyped(arg.value, variables)
                     return str(value) if value is not None else None
     return None
@@ -91,7 +92,7 @@ def idempotency_key(info: GraphQLResolveInfo) -> str | None:
 def idempotent(name: str, payload_key: str, resolver: Resolver) -> Resolver:
     """Require ``@idempotent(key:)``; a repeated key answers the first result and does not act again."""
 
-    def guarded(info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+    def guarded(info: Info, **args: Any) -> dict[str, Any]:
         key = idempotency_key(info)
         if not key:
             raise GraphQLError(IDEMPOTENCY_REQUIRED, extensions={"code": "BAD_REQUEST"})
@@ -102,7 +103,8 @@ def idempotent(name: str, payload_key: str, resolver: Resolver) -> Resolver:
             if stored[:2] != (name, fingerprint):
                 message = "The same idempotency key cannot be used with different operation parameters."
                 return failed(payload_key, [user_error([], message, "IDEMPOTENCY_KEY_PARAMETER_MISMATCH")])
-            return stored[2]
+            replay: dict[str, Any] = stored[2]
+            return replay
         payload = resolver(info, **args)
         shop.idempotency[key] = (name, fingerprint, payload)
         return payload

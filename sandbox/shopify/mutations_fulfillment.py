@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLResolveInfo
-
 from sandbox.shopify import payloads, views
-from sandbox.shopify.context import ctx, failed, user_error
+from sandbox.shopify.context import Info, ctx, failed, user_error
 from sandbox.shopify.ids import gid, iso_utc, parse_gid
 from sandbox.shopify.store import Fulfillment, FulfillmentLine, FulfillmentOrder, ShopData
 
@@ -65,9 +63,7 @@ def _plan(
     return plan, None
 
 
-def fulfillment_create(
-    info: GraphQLResolveInfo, fulfillment: dict[str, Any], message: str | None = None
-) -> dict[str, Any]:
+def fulfillment_create(info: Info, fulfillment: dict[str, Any], message: str | None = None) -> dict[str, Any]:
     context = ctx(info)
     shop = context.shop
     plan, error = _plan(shop, fulfillment["lineItemsByFulfillmentOrder"])
@@ -96,7 +92,7 @@ def fulfillment_create(
 
 
 def fulfillment_tracking_info_update(
-    info: GraphQLResolveInfo,
+    info: Info,
     fulfillmentId: str,
     trackingInfoInput: dict[str, Any],
     notifyCustomer: bool | None = None,
@@ -112,7 +108,7 @@ def fulfillment_tracking_info_update(
     return {"fulfillment": views.fulfillment_view(shop, found), "userErrors": []}
 
 
-def fulfillment_event_create(info: GraphQLResolveInfo, fulfillmentEvent: dict[str, Any]) -> dict[str, Any]:
+def fulfillment_event_create(info: Info, fulfillmentEvent: dict[str, Any]) -> dict[str, Any]:
     context = ctx(info)
     shop = context.shop
     found = shop.fulfillments.get(parse_gid(fulfillmentEvent["fulfillmentId"], "Fulfillment") or -1)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLError, GraphQLResolveInfo
+from graphql import GraphQLError
 
 from sandbox.shopify import payloads_shop as payloads
-from sandbox.shopify.context import ctx, failed, user_error
+from sandbox.shopify.context import Info, ctx, failed, user_error
 from sandbox.shopify.ids import gid, parse_gid
 from sandbox.shopify.store import AdjustmentGroup, Level, ShopData
 
@@ -86,7 +86,7 @@ def _apply(level: Level, name: str, quantity: int, now: float) -> int:
     return delta
 
 
-def inventory_set_quantities(info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+def inventory_set_quantities(info: Info, input: dict[str, Any]) -> dict[str, Any]:
     context = ctx(info)
     shop = context.shop
     name, quantities = input["name"], input["quantities"]

@@ -5,10 +5,8 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from graphql import GraphQLResolveInfo
-
 from sandbox.shopify import views
-from sandbox.shopify.context import Resolver, ctx, failed, idempotent, limit_inputs, user_error
+from sandbox.shopify.context import Info, Resolver, ctx, failed, idempotent, limit_inputs, user_error
 from sandbox.shopify.ids import gid, parse_gid
 from sandbox.shopify.mutations_fulfillment import (
     fulfillment_create,
@@ -29,7 +27,7 @@ from sandbox.shopify.store import RiskAssessment, Subscription
 MAX_RISK_FACTS = 20
 
 
-def refund_create(info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+def refund_create(info: Info, input: dict[str, Any]) -> dict[str, Any]:
     context = ctx(info)
     order = context.shop.orders.get(parse_gid(input["orderId"], "Order") or -1)
     if order is None:
@@ -57,9 +55,7 @@ def refund_create(info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, 
     return {"refund": views.refund_view(context.shop, refund), "userErrors": []}
 
 
-def order_risk_assessment_create(
-    info: GraphQLResolveInfo, orderRiskAssessmentInput: dict[str, Any]
-) -> dict[str, Any]:
+def order_risk_assessment_create(info: Info, orderRiskAssessmentInput: dict[str, Any]) -> dict[str, Any]:
     context = ctx(info)
     data = orderRiskAssessmentInput
     order = context.shop.orders.get(parse_gid(data["orderId"], "Order") or -1)
@@ -79,7 +75,7 @@ def order_risk_assessment_create(
 
 
 def webhook_subscription_create(
-    info: GraphQLResolveInfo, topic: str, webhookSubscription: dict[str, Any]
+    info: Info, topic: str, webhookSubscription: dict[str, Any]
 ) -> dict[str, Any]:
     context = ctx(info)
     shop = context.shop
@@ -115,7 +111,7 @@ def webhook_subscription_create(
     return {"webhookSubscription": views.subscription_view(sub), "userErrors": []}
 
 
-def webhook_subscription_delete(info: GraphQLResolveInfo, id: str) -> dict[str, Any]:
+def webhook_subscription_delete(info: Info, id: str) -> dict[str, Any]:
     shop = ctx(info).shop
     sub = shop.subscriptions.pop(parse_gid(id, "WebhookSubscription") or -1, None)
     if sub is None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from graphql import GraphQLResolveInfo
-
 from sandbox.shopify import payloads, payloads_returns, views
-from sandbox.shopify.context import Context, ctx, failed, user_error
+from sandbox.shopify.context import Context, Info, ctx, failed, user_error
 from sandbox.shopify.ids import gid, parse_gid
 from sandbox.shopify.store import Order, Refund, RefundLine, Return, ReturnLine, ShopData
 
@@ -53,7 +51,7 @@ def open_return(context: Context, order: Order, items: list[dict[str, Any]], sta
     return ret
 
 
-def return_create(info: GraphQLResolveInfo, returnInput: dict[str, Any]) -> dict[str, Any]:
+def return_create(info: Info, returnInput: dict[str, Any]) -> dict[str, Any]:
     context = ctx(info)
     order = context.shop.orders.get(parse_gid(returnInput["orderId"], "Order") or -1)
     if order is None:
@@ -67,7 +65,7 @@ def return_create(info: GraphQLResolveInfo, returnInput: dict[str, Any]) -> dict
 
 
 def _transition(
-    info: GraphQLResolveInfo, return_id: str, field: list[str], allowed: str, to: str
+    info: Info, return_id: str, field: list[str], allowed: str, to: str
 ) -> tuple[Context, Return | None, dict[str, Any] | None]:
     context = ctx(info)
     ret = context.shop.returns.get(parse_gid(return_id, "Return") or -1)
@@ -80,7 +78,7 @@ def _transition(
     return context, ret, None
 
 
-def return_approve_request(info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+def return_approve_request(info: Info, input: dict[str, Any]) -> dict[str, Any]:
     context, ret, error = _transition(info, input["id"], ["input", "id"], "REQUESTED", "OPEN")
     if ret is None:
         return error or {}
@@ -88,7 +86,7 @@ def return_approve_request(info: GraphQLResolveInfo, input: dict[str, Any]) -> d
     return {"return": views.return_view(context.shop, ret), "userErrors": []}
 
 
-def return_decline_request(info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+def return_decline_request(info: Info, input: dict[str, Any]) -> dict[str, Any]:
     context, ret, error = _transition(info, input["id"], ["input", "id"], "REQUESTED", "DECLINED")
     if ret is None:
         return error or {}
@@ -97,7 +95,7 @@ def return_decline_request(info: GraphQLResolveInfo, input: dict[str, Any]) -> d
     return {"return": views.return_view(context.shop, ret), "userErrors": []}
 
 
-def return_close(info: GraphQLResolveInfo, id: str) -> dict[str, Any]:
+def return_close(info: Info, id: str) -> dict[str, Any]:
     context, ret, error = _transition(info, id, ["id"], "OPEN", "CLOSED")
     if ret is None:
         return error or {}
@@ -105,7 +103,7 @@ def return_close(info: GraphQLResolveInfo, id: str) -> dict[str, Any]:
     return {"return": views.return_view(context.shop, ret), "userErrors": []}
 
 
-def return_process(info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+def return_process(info: Info, input: dict[str, Any]) -> dict[str, Any]:
     context = ctx(info)
     shop = context.shop
     ret = shop.returns.get(parse_gid(input["returnId"], "Return") or -1)

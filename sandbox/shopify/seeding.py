@@ -23,7 +23,10 @@ from sandbox.shopify.store import (
 )
 
 if TYPE_CHECKING:
-    from sandbox.shopify.simulator import ShopifySimulator
+    import threading
+
+    from sandbox.harness import Clock
+    from sandbox.shopify.ids import IdSource
 
 DEFAULT_ADDRESS = {
     "name": "Ada Lovelace",
@@ -41,8 +44,21 @@ DEFAULT_ADDRESS = {
 class ShopSeeding:
     """Mixed into :class:`ShopifySimulator`; every method takes the shop's domain."""
 
+    state: dict[str, Any]
+    ids: IdSource
+    clock: Clock
+    _lock: threading.RLock
+
+    @property
+    def shops(self) -> dict[str, ShopData]:
+        shops: dict[str, ShopData] = self.state["shops"]
+        return shops
+
+    def emit(self, shop: ShopData, topic: str, payload: dict[str, Any]) -> None:
+        raise NotImplementedError
+
     def add_shop(
-        self: ShopifySimulator,
+        self,
         domain: str,
         token: str | None = None,
         plan: str = "standard",
@@ -65,17 +81,15 @@ class ShopSeeding:
         self.add_location(domain, location_name)
         return shop
 
-    def shop(self: ShopifySimulator, domain: str) -> ShopData:
+    def shop(self, domain: str) -> ShopData:
         return self.shops[domain]
 
-    def reinstall(self: ShopifySimulator, shop: ShopData) -> None:
+    def reinstall(self, shop: ShopData) -> None:
         """Give a shop whose app was uninstalled a fresh token (the OAuth exchange does this)."""
         if not shop.token:
             shop.token = f"shpat_{secrets.token_hex(16)}"
 
-    def add_location(
-        self: ShopifySimulator, domain: str, name: str, address: dict[str, Any] | None = None
-    ) -> Location:
+    def add_location(self, domain: str, name: str, address: dict[str, Any] | None = None) -> Location:
         shop = self.shops[domain]
         with self._lock:
             location = Location(
@@ -97,7 +111,7 @@ class ShopSeeding:
         return location
 
     def add_product(
-        self: ShopifySimulator,
+        self,
         domain: str,
         title: str,
         variants: list[dict[str, Any]],
@@ -138,7 +152,7 @@ class ShopSeeding:
             shop.products[product.id] = product
         return product
 
-    def update_product(self: ShopifySimulator, domain: str, product_id: int, **changes: Any) -> Product:
+    def update_product(self, domain: str, product_id: int, **changes: Any) -> Product:
         """Change product fields (``title``, ``status``, ...) and raise products/update."""
         shop = self.shops[domain]
         with self._lock:
@@ -149,9 +163,7 @@ class ShopSeeding:
             self.emit(shop, "products/update", payloads_shop.product(shop, product))
         return product
 
-    def set_inventory(
-        self: ShopifySimulator, domain: str, sku: str, available: int, location_id: int | None = None
-    ) -> Level:
+    def set_inventory(self, domain: str, sku: str, available: int, location_id: int | None = None) -> Level:
         """The merchant sets stock in the admin: inventory_levels/update follows."""
         shop = self.shops[domain]
         with self._lock:
@@ -166,7 +178,7 @@ class ShopSeeding:
         return level
 
     def place_order(
-        self: ShopifySimulator,
+        self,
         domain: str,
         lines: list[tuple[str, int]],
         email: str = "ada@example.com",
@@ -228,7 +240,7 @@ class ShopSeeding:
                 self.emit(shop, "inventory_levels/update", payloads_shop.inventory_level(level))
         return order
 
-    def update_order(self: ShopifySimulator, domain: str, order_id: int, **changes: Any) -> Order:
+    def update_order(self, domain: str, order_id: int, **changes: Any) -> Order:
         """The merchant edits an order (``note``, ``tags``, ...): orders/updated follows."""
         shop = self.shops[domain]
         with self._lock:
@@ -239,7 +251,7 @@ class ShopSeeding:
             self.emit(shop, "orders/updated", payloads.order(shop, order))
         return order
 
-    def cancel_order(self: ShopifySimulator, domain: str, order_id: int, reason: str = "customer") -> Order:
+    def cancel_order(self, domain: str, order_id: int, reason: str = "customer") -> Order:
         """The merchant cancels: orders/cancelled, then orders/updated."""
         shop = self.shops[domain]
         with self._lock:
@@ -252,9 +264,7 @@ class ShopSeeding:
             self.emit(shop, "orders/updated", payloads.order(shop, order))
         return order
 
-    def request_return(
-        self: ShopifySimulator, domain: str, order_id: int, lines: list[tuple[int, int]]
-    ) -> Return:
+    def request_return(self, domain: str, order_id: int, lines: list[tuple[int, int]]) -> Return:
         """A customer asks to return ``(fulfillment line id, quantity)``: returns/request follows."""
         shop = self.shops[domain]
         with self._lock:
@@ -271,14 +281,14 @@ class ShopSeeding:
             self.emit(shop, "returns/request", payloads_returns.return_(shop, ret))
         return ret
 
-    def uninstall_app(self: ShopifySimulator, domain: str) -> None:
+    def uninstall_app(self, domain: str) -> None:
         """The merchant removes the app: the token stops working and app/uninstalled is sent."""
         shop = self.shops[domain]
         with self._lock:
             self.emit(shop, "app/uninstalled", payloads_shop.shop(shop, min(shop.locations, default=None)))
             shop.token = ""
 
-    def request_customer_data(self: ShopifySimulator, domain: str, customer_email: str) -> None:
+    def request_customer_data(self, domain: str, customer_email: str) -> None:
         shop, customer, orders = self._customer(domain, customer_email)
         self.emit(
             shop,
@@ -286,17 +296,15 @@ class ShopSeeding:
             payloads_shop.customers_data_request(shop, customer, orders, self.ids.next()),
         )
 
-    def redact_customer(self: ShopifySimulator, domain: str, customer_email: str) -> None:
+    def redact_customer(self, domain: str, customer_email: str) -> None:
         shop, customer, orders = self._customer(domain, customer_email)
         self.emit(shop, "customers/redact", payloads_shop.customers_redact(shop, customer, orders))
 
-    def redact_shop(self: ShopifySimulator, domain: str) -> None:
+    def redact_shop(self, domain: str) -> None:
         shop = self.shops[domain]
         self.emit(shop, "shop/redact", payloads_shop.shop_redact(shop))
 
-    def _customer(
-        self: ShopifySimulator, domain: str, email: str
-    ) -> tuple[ShopData, dict[str, Any], list[int]]:
+    def _customer(self, domain: str, email: str) -> tuple[ShopData, dict[str, Any], list[int]]:
         shop = self.shops[domain]
         orders = [o.id for o in shop.orders.values() if o.email == email]
         customer_id = (orders[0] + 2) if orders else self.ids.next()

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from graphql import GraphQLObjectType, OperationDefinitionNode, execute
+from graphql import GraphQLObjectType, OperationDefinitionNode, execute_sync
 from werkzeug.wrappers import Request, Response
 
 from sandbox.harness import Clock, Faults, Simulator, json_response
@@ -80,11 +80,6 @@ class ShopifySimulator(ShopSeeding, Simulator):
         self.ids = IdSource()
         self.grants: dict[str, oauth.Grant] = {}
         self.buckets: dict[str, LeakyBucket] = {}
-
-    @property
-    def shops(self) -> dict[str, ShopData]:
-        shops: dict[str, ShopData] = self.state["shops"]
-        return shops
 
     def snapshot(self) -> Any:
         return {domain: _summary(shop) for domain, shop in self.shops.items()}
@@ -174,7 +169,7 @@ class ShopifySimulator(ShopSeeding, Simulator):
         with self._lock:
             context = Context(shop, self.ids, self.clock.now(), self.emit)
             root = MUTATION_ROOT if is_mutation else query_root(shop)
-            result = execute(
+            result = execute_sync(
                 self.documents.schema,
                 doc.ast,
                 root,
