@@ -32,12 +32,17 @@ Handler = Callable[..., tuple[int, Any]]
 
 @dataclass
 class Call:
-    """What a handler gets: the key's mode, the JSON body, the query args and the host URL."""
+    """What a handler gets: the key's mode, the JSON body, the query args and the request."""
 
     mode: str
     body: Json
     args: Any
-    host: str
+    request: Request | None = None
+
+    @property
+    def host(self) -> str:
+        """The simulator's own base URL (for label URLs); computed only when asked, it is not cheap."""
+        return self.request.host_url if self.request is not None else "http://sandbox.invalid/"
 
 
 class EasyPostSimulator(Simulator):
@@ -119,9 +124,7 @@ class EasyPostSimulator(Simulator):
         if scripted is not None:
             return status_error(scripted).response()
         body = request.get_json(silent=True) if request.method in ("POST", "PATCH", "PUT") else None
-        call = Call(
-            "production" if key.startswith("EZAK") else "test", body or {}, request.args, request.host_url
-        )
+        call = Call("production" if key.startswith("EZAK") else "test", body or {}, request.args, request)
         try:
             with self._lock:
                 status, payload = handler(self, call, **values)

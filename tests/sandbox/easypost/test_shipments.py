@@ -254,7 +254,7 @@ def test_prices_are_deterministic_across_simulators(clock: FakeClock) -> None:
         from sandbox.easypost.simulator import Call
 
         body = {"shipment": {"to_address": REDONDO, "from_address": SF, "parcel": PARCEL}}
-        _, shipment = create_shipment(sim, Call("test", body, {}, "http://sandbox/"))
+        _, shipment = create_shipment(sim, Call("test", body, {}))
         return [(r["carrier"], r["service"], r["rate"]) for r in shipment["rates"]]
 
     assert prices(EasyPostSimulator(clock=clock, seed=1)) == prices(
