@@ -8,7 +8,10 @@ type its ``edges``/``nodes``/``pageInfo`` and the matching ``*Edge`` type.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 SCHEMA_VERSION = "2026-10"
+SDL_PATH = Path(__file__).resolve().parent / "schema" / f"admin-{SCHEMA_VERSION}.graphql"
 
 FIELDS: dict[str, tuple[str, ...]] = {
     "QueryRoot": (

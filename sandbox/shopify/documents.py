@@ -28,7 +28,7 @@ from graphql import (
     validate,
 )
 
-from sandbox.shopify.trim_schema import SDL_PATH
+from sandbox.shopify.allowlist import SDL_PATH
 
 MAX_CACHED_DOCUMENTS = 512
 

@@ -35,10 +35,9 @@ from graphql import (
     specified_directives,
 )
 
-from sandbox.shopify.allowlist import DIRECTIVES, FIELDS, SCHEMA_VERSION
+from sandbox.shopify.allowlist import DIRECTIVES, FIELDS, SCHEMA_VERSION, SDL_PATH
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-SDL_PATH = PACKAGE_DIR / "schema" / f"admin-{SCHEMA_VERSION}.graphql"
 REFERENCE_FILE = f"shopify/admin-graphql-{SCHEMA_VERSION}.introspection.json.gz"
 HEADER = (
     f"# Trimmed Shopify Admin GraphQL schema, version {SCHEMA_VERSION}.\n"
