@@ -53,11 +53,13 @@ def _session_key(rt: Runtime) -> bytes:
 
 
 def _register(app: Flask) -> None:
+    import webhooks
     from web import api, cli, console, ops
 
     app.register_blueprint(ops.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(console.bp)
+    app.register_blueprint(webhooks.bp)
     cli.register(app)
 
 

@@ -1,0 +1,1 @@
+"""EasyPost: shipments, labels, trackers and their webhooks."""

@@ -1,0 +1,1 @@
+"""Shopify: Admin GraphQL client, OAuth, webhooks and order mappers."""

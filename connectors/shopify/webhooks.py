@@ -1,0 +1,35 @@
+"""Shopify webhook signatures and headers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+HEADERS = ("Hmac-Sha256", "Topic", "Shop-Domain", "API-Version", "Webhook-Id", "Event-Id", "Triggered-At")
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A Shopify header with or without the ``X-Shopify-`` prefix (newer deliveries drop ``X-``)."""
+    return headers.get(f"X-Shopify-{name}") or headers.get(f"Shopify-{name}")
+
+
+def sign(secret: str, body: bytes) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def verify_signature(secret: str, body: bytes, signature: str | None) -> bool:
+    """``X-Shopify-Hmac-Sha256`` is base64(HMAC-SHA256(app secret, raw body)); constant time."""
+    if not signature or not secret:
+        return False
+    return hmac.compare_digest(sign(secret, body).encode(), signature.strip().encode())
+
+
+def dedupe_key(headers: Mapping[str, str]) -> str | None:
+    """The event id survives re-deliveries of the same event; older deliveries only have a webhook id."""
+    event_id = header(headers, "Event-Id")
+    if event_id:
+        return f"event:{event_id}"
+    webhook_id = header(headers, "Webhook-Id")
+    return f"webhook:{webhook_id}" if webhook_id else None

@@ -1,0 +1,107 @@
+"""What every receiver shares: bounded body reads, inbox commits, answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from flask import Response, current_app, jsonify, request
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from db.models import InboxEvent, InboxState, Platform
+from sync.intake import HANDLERS, enqueue_event
+from sync.runtime import Runtime
+from telemetry import WEBHOOKS
+
+log = structlog.get_logger("waybill.webhooks")
+
+
+class Refused(Exception):
+    """Answer with ``status`` and store nothing."""
+
+    def __init__(self, status: int, message: str, outcome: str) -> None:
+        super().__init__(message)
+        self.status, self.message, self.outcome = status, message, outcome
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["waybill"]
+    return rt
+
+
+def raw_body() -> bytes:
+    """The exact bytes received; 413 before reading past the configured limit."""
+    limit = runtime().settings.webhooks.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise Refused(413, f"body over {limit} bytes", "too_large")
+    try:
+        return request.get_data(cache=True)
+    except RequestEntityTooLarge as exc:
+        raise Refused(413, f"body over {limit} bytes", "too_large") from exc
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        # Python keeps JSON integers exact, so 64-bit ids survive; floats never carry ids.
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Refused(400, "body is not JSON", "bad_json") from exc
+
+
+def refused(platform: Platform, err: Refused) -> tuple[Response, int]:
+    WEBHOOKS.labels(str(platform), err.outcome).inc()
+    log.info("webhook.refused", platform=str(platform), outcome=err.outcome, status=err.status)
+    return jsonify(error=err.message), err.status
+
+
+def commit(
+    platform: Platform,
+    topic: str,
+    dedupe_key: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    store_id: int | None = None,
+    account_id: int | None = None,
+) -> tuple[Response, int]:
+    """Commit the event to the inbox (once per dedupe key), then enqueue it."""
+    rt = runtime()
+    handled = (platform, topic) in HANDLERS
+    try:
+        with rt.session() as s:
+            event = InboxEvent(
+                platform=platform,
+                topic=topic,
+                dedupe_key=dedupe_key[:255],
+                body=body,
+                headers=dict(headers),
+                store_id=store_id,
+                account_id=account_id,
+                state=InboxState.pending if handled else InboxState.ignored,
+            )
+            s.add(event)
+            s.flush()
+            event_id = event.id
+    except IntegrityError:
+        WEBHOOKS.labels(str(platform), "duplicate").inc()
+        return jsonify(status="duplicate"), 200
+    except SQLAlchemyError as exc:
+        WEBHOOKS.labels(str(platform), "db_unavailable").inc()
+        log.error("webhook.db_unavailable", platform=str(platform), error=type(exc).__name__)
+        return jsonify(error="temporarily unavailable"), 503
+    if not handled:
+        WEBHOOKS.labels(str(platform), "ignored").inc()
+        return jsonify(status="ignored"), 200
+    try:
+        enqueue_event(rt, event_id)
+    except Exception as exc:  # the inbox holds it; the sweeper enqueues it later
+        log.warning("webhook.enqueue_failed", event_id=event_id, error=type(exc).__name__)
+    WEBHOOKS.labels(str(platform), "accepted").inc()
+    return jsonify(status="accepted"), 200
+
+
+def selected(headers: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    """The headers worth keeping (never a signature)."""
+    return {name: headers[name] for name in names if headers.get(name)}
