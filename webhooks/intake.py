@@ -11,6 +11,7 @@ from flask import Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from connectors.shopify.webhooks import HeaderSource
 from db.models import InboxEvent, InboxState, Platform
 from sync.intake import HANDLERS, enqueue_event
 from sync.runtime import Runtime
@@ -102,6 +103,6 @@ def commit(
     return jsonify(status="accepted"), 200
 
 
-def selected(headers: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
+def selected(headers: HeaderSource, names: tuple[str, ...]) -> dict[str, str]:
     """The headers worth keeping (never a signature)."""
-    return {name: headers[name] for name in names if headers.get(name)}
+    return {name: value for name in names if (value := headers.get(name))}

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from connectors.shopify import webhooks as shopify
 from db.models import Platform, Store, StoreState
 from webhooks import bp
-from webhooks.intake import Refused, commit, parse_json, raw_body, refused, runtime
+from webhooks.intake import Refused, commit, parse_json, raw_body, refused, runtime, selected
 
 # Shopify sends these to a shop after it uninstalled the app (shop/redact comes 48 h later).
 AFTER_UNINSTALL = {"shop/redact", "customers/redact", "customers/data_request"}
@@ -56,4 +56,4 @@ def _store(domain: str, topic: str) -> Store:
 
 
 def _kept() -> dict[str, str]:
-    return {name: request.headers[name] for name in KEEP if request.headers.get(name)}
+    return selected(request.headers, KEEP)

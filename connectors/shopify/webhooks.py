@@ -5,12 +5,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping
+from typing import Protocol
+
+class HeaderSource(Protocol):
+    """Anything with ``get(name)``: a dict or Flask's case-insensitive ``request.headers``."""
+
+    def get(self, key: str) -> str | None: ...
+
 
 HEADERS = ("Hmac-Sha256", "Topic", "Shop-Domain", "API-Version", "Webhook-Id", "Event-Id", "Triggered-At")
 
 
-def header(headers: Mapping[str, str], name: str) -> str | None:
+def header(headers: HeaderSource, name: str) -> str | None:
     """A Shopify header with or without the ``X-Shopify-`` prefix (newer deliveries drop ``X-``)."""
     return headers.get(f"X-Shopify-{name}") or headers.get(f"Shopify-{name}")
 
@@ -26,7 +32,7 @@ def verify_signature(secret: str, body: bytes, signature: str | None) -> bool:
     return hmac.compare_digest(sign(secret, body).encode(), signature.strip().encode())
 
 
-def dedupe_key(headers: Mapping[str, str]) -> str | None:
+def dedupe_key(headers: HeaderSource) -> str | None:
     """The event id survives re-deliveries of the same event; older deliveries only have a webhook id."""
     event_id = header(headers, "Event-Id")
     if event_id:
