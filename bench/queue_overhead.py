@@ -66,8 +66,13 @@ def main() -> None:
     db_url = args.database_url or f"sqlite:///{tmp}/bench.db"
     upgrade(db_url)
     settings = load_settings(
-        {"database_url": db_url, "redis_url": args.redis_url, "var_dir": tmp, "mode": "production",
-         "secret_key": "bZ0m3s9xq3ZJ8wFv4Vb1Gx4Q9a0vYQ2o6m1L8h5c7dE="},
+        {
+            "database_url": db_url,
+            "redis_url": args.redis_url,
+            "var_dir": tmp,
+            "mode": "production",
+            "secret_key": "bZ0m3s9xq3ZJ8wFv4Vb1Gx4Q9a0vYQ2o6m1L8h5c7dE=",
+        },
         environ={},
     )
     configure_logging("ERROR")
@@ -89,7 +94,10 @@ def main() -> None:
         raise SystemExit(f"only {done} of {100 + 3 * args.jobs} no-op jobs ran through the wrapper")
     bare_s, ours_s = max(bare), max(ours)
     print(f"database={db_url.split(':')[0]} jobs={args.jobs} runs=3 (best of each)")
-    print(f"ratio={ours_s / bare_s:.2f} ours_jobs_s={ours_s:.0f} bare_jobs_s={bare_s:.0f} ledger_jobs_s={ledger:.0f}")
+    print(
+        f"ratio={ours_s / bare_s:.2f} ours_jobs_s={ours_s:.0f} bare_jobs_s={bare_s:.0f} "
+        f"ledger_jobs_s={ledger:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,12 @@ def _shopify() -> tuple[Any, dict[str, Any]]:
     sim.add_shop("bench.myshopify.com", token=TOKEN, plan="plus")
     body = json.dumps({"query": "{ shop { name } }"})
     headers = {"X-Shopify-Access-Token": TOKEN, "Content-Type": "application/json"}
-    return sim, {"method": "POST", "path": "/admin/api/2026-10/graphql.json", "body": body, "headers": headers}
+    return sim, {
+        "method": "POST",
+        "path": "/admin/api/2026-10/graphql.json",
+        "body": body,
+        "headers": headers,
+    }
 
 
 def _woocommerce() -> tuple[Any, dict[str, Any]]:
@@ -48,8 +53,12 @@ def _woocommerce() -> tuple[Any, dict[str, Any]]:
     ck, cs = sim.create_key("read_write")
     product = sim.add_product("Bench tee", sku="BENCH-1", stock=5)
     auth = base64.b64encode(f"{ck}:{cs}".encode()).decode()
-    return sim, {"method": "GET", "path": f"/wp-json/wc/v3/products/{product}", "body": None,
-                 "headers": {"Authorization": f"Basic {auth}"}}
+    return sim, {
+        "method": "GET",
+        "path": f"/wp-json/wc/v3/products/{product}",
+        "body": None,
+        "headers": {"Authorization": f"Basic {auth}"},
+    }
 
 
 def _easypost() -> tuple[Any, dict[str, Any]]:
@@ -80,8 +89,9 @@ def _serve(name: str, ready: Any, stop: Any) -> None:
     server = serve(sim)
     if spec["method"] == "address":
         client = spec["client"].EasyPostClient(EP_KEY, api_base=server.url + "/v2")
-        address = client.address.create(street1="417 Montgomery St", city="San Francisco", state="CA",
-                                        zip="94104", country="US")
+        address = client.address.create(
+            street1="417 Montgomery St", city="San Francisco", state="CA", zip="94104", country="US"
+        )
         auth = {"Authorization": f"Bearer {EP_KEY}"}
         spec = {"method": "GET", "path": f"/v2/addresses/{address.id}", "body": None, "headers": auth}
     ready.put((server.port, spec))
