@@ -7,6 +7,7 @@ import hashlib
 import hmac
 from typing import Protocol
 
+
 class HeaderSource(Protocol):
     """Anything with ``get(name)``: a dict or Flask's case-insensitive ``request.headers``."""
 
