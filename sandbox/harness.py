@@ -175,6 +175,23 @@ class WebhookDispatcher:
                 heapq.heappush(self._heap, _Pending(due, next(self._seq), url, topic, build, on_result))
             self._cond.notify_all()
 
+    def submit_after(
+        self,
+        delay_s: float,
+        url: str,
+        topic: str,
+        build: Callable[[], tuple[dict[str, str], bytes]],
+        on_result: Callable[[Delivery], None] | None = None,
+    ) -> None:
+        """One delivery due ``delay_s`` from now on the simulator clock (a platform's retry).
+
+        Fault duplication does not apply: a retry is the platform's own second attempt.
+        """
+        with self._cond:
+            due = self._clock.now() + delay_s
+            heapq.heappush(self._heap, _Pending(due, next(self._seq), url, topic, build, on_result))
+            self._cond.notify_all()
+
     def pending(self) -> int:
         with self._cond:
             return len(self._heap)

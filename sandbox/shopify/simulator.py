@@ -9,7 +9,7 @@ from typing import Any
 from graphql import GraphQLObjectType, OperationDefinitionNode, execute_sync
 from werkzeug.wrappers import Request, Response
 
-from sandbox.harness import Clock, Faults, Simulator, json_response
+from sandbox.harness import Clock, Faults, Simulator, WebhookDispatcher, json_response
 from sandbox.shopify import oauth
 from sandbox.shopify.allowlist import SCHEMA_VERSION
 from sandbox.shopify.context import Context
@@ -20,7 +20,7 @@ from sandbox.shopify.mutations_misc import MUTATION_ROOT
 from sandbox.shopify.queries import query_root
 from sandbox.shopify.seeding import ShopSeeding
 from sandbox.shopify.store import ShopData, Subscription
-from sandbox.shopify.webhooks import DEFAULT_RETRY_SCHEDULE_S, ScheduledDispatcher, WebhookSender
+from sandbox.shopify.webhooks import DEFAULT_RETRY_SCHEDULE_S, WebhookSender
 
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 RATE_LIMIT_DOCS = "https://shopify.dev/api/usage/rate-limits"
@@ -51,7 +51,7 @@ class ShopifySimulator(ShopSeeding, Simulator):
         self.throttle_mode = throttle_mode
         self.documents = DocumentCache()
         super().__init__(clock=clock, faults=faults)
-        self.webhooks = ScheduledDispatcher(lambda: self.faults, self.clock)
+        self.webhooks = WebhookDispatcher(lambda: self.faults, self.clock)
         self.sender = WebhookSender(
             self.webhooks,
             api_secret,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import heapq
 import hmac
 import json
 import uuid
@@ -12,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.harness import Delivery, WebhookDispatcher, _Pending
+from sandbox.harness import Delivery, WebhookDispatcher
 from sandbox.shopify.ids import IdSource
 from sandbox.shopify.store import ShopData, Subscription
 
@@ -42,30 +41,12 @@ def sign(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-class ScheduledDispatcher(WebhookDispatcher):
-    """The harness dispatcher, plus deliveries due at a later time (for retries on the simulator clock)."""
-
-    def submit_after(
-        self,
-        delay_s: float,
-        url: str,
-        topic: str,
-        build: Callable[[], tuple[dict[str, str], bytes]],
-        on_result: Callable[[Delivery], None] | None = None,
-    ) -> None:
-        # The harness has no delayed submit; its queue is keyed by due time, so push onto it directly.
-        with self._cond:
-            due = self._clock.now() + delay_s
-            heapq.heappush(self._heap, _Pending(due, next(self._seq), url, topic, build, on_result))
-            self._cond.notify_all()
-
-
 class WebhookSender:
     """Builds and sends the events of every shop of one app."""
 
     def __init__(
         self,
-        dispatcher: ScheduledDispatcher,
+        dispatcher: WebhookDispatcher,
         api_secret: str,
         api_version: str,
         ids: Callable[[], IdSource],
