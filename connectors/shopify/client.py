@@ -1,0 +1,265 @@
+"""Shopify Admin GraphQL transport: a small ``requests`` client that paces itself on Shopify's bucket.
+
+Not ShopifyAPI's GraphQL client: that one goes through urllib with no timeout,
+prints error bodies and ignores throttling. This one sends Waybill's documents
+(``connectors/shopify/graphql/*.graphql``), waits before a query the bucket cannot
+afford, retries THROTTLED answers inside the call up to ``max_wait_s`` and maps every
+other failure to Waybill's error classes (``connectors.errors``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+import structlog
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+
+from connectors.errors import Rejected, error_for_exception, error_for_status, retry_after_s
+from connectors.shopify.throttle import REGISTRY, ThrottleState
+from core.errors import Retryable
+
+log = structlog.get_logger("waybill.shopify")
+
+GRAPHQL_DIR = Path(__file__).resolve().parent / "graphql"
+_DOCUMENT_NAME = re.compile(r"^[a-z0-9_]+$")
+# Below a millisecond a wait is rounding noise in the refill arithmetic (0.1 point at 100/s).
+_MIN_WAIT_S = 0.001
+# Only when Shopify says nothing about its bucket (no Retry-After, no throttleStatus).
+_UNKNOWN_THROTTLE_WAIT_S = 1.0
+# GraphQL error codes that are Shopify's trouble, not ours; every other code is a refusal.
+RETRYABLE_ERROR_CODES = frozenset({"INTERNAL_SERVER_ERROR"})
+
+
+@functools.cache
+def load_document(name: str) -> str:
+    """Text of ``connectors/shopify/graphql/<name>.graphql`` (read once per process)."""
+    if not _DOCUMENT_NAME.match(name):
+        raise ValueError(f"not a document name: {name!r}")
+    return (GRAPHQL_DIR / f"{name}.graphql").read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=512)
+def is_mutation(text: str) -> bool:
+    """Whether the document's operation is a mutation (unparseable text counts as a query)."""
+    try:
+        document = parse(text, no_location=True)
+    except GraphQLError:
+        return False
+    return any(
+        isinstance(d, OperationDefinitionNode) and d.operation is OperationType.MUTATION
+        for d in document.definitions
+    )
+
+
+def user_errors(data: dict[str, Any], field: str) -> list[dict[str, Any]]:
+    """``data[field]["userErrors"]`` (empty when the mutation succeeded)."""
+    payload = data.get(field) or {}
+    errors = payload.get("userErrors") if isinstance(payload, dict) else None
+    return list(errors or [])
+
+
+def _root_and_headers(shop: str, base_url: str | None) -> tuple[str, dict[str, str]]:
+    """The origin to call, and a ``Host`` header naming the shop when that origin is a sandbox."""
+    if base_url:
+        return base_url.rstrip("/"), {"Host": shop}
+    return f"https://{shop}", {}
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _summary(body: Any) -> str:
+    """A short, body-free description of an error answer (Shopify's own error text only)."""
+    if isinstance(body, dict):
+        for key in ("errors", "error_description", "error"):
+            if body.get(key):
+                return str(body[key])[:200]
+    return "no error description"
+
+
+def _graphql_error(label: str, errors: list[Any]) -> Exception:
+    codes = [str((e.get("extensions") or {}).get("code", "")) for e in errors if isinstance(e, dict)]
+    messages = [str(e.get("message", "")) if isinstance(e, dict) else str(e) for e in errors]
+    text = f"{label}: " + "; ".join(f"{c}: {m}" if c else m for c, m in zip(codes, messages, strict=False))
+    if codes and all(code in RETRYABLE_ERROR_CODES for code in codes):
+        return Retryable(text[:500])
+    return Rejected(text[:500])
+
+
+def _is_throttled(errors: Any) -> bool:
+    return isinstance(errors, list) and any(
+        isinstance(e, dict) and (e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors
+    )
+
+
+def exchange_code(
+    shop: str,
+    api_key: str,
+    api_secret: str,
+    code: str,
+    *,
+    base_url: str | None = None,
+    session: requests.Session | None = None,
+    timeout_s: float = 10.0,
+) -> tuple[str, str]:
+    """Trade an OAuth authorization code for the shop's offline token: ``(access_token, scope)``.
+
+    A code works once; a used, expired or foreign code answers 400, raised as ``Rejected``.
+    Not retried here: a lost answer may have consumed the code.
+    """
+    root, headers = _root_and_headers(shop, base_url)
+    http = session or requests.Session()
+    try:
+        response = http.post(
+            f"{root}/admin/oauth/access_token",
+            json={"client_id": api_key, "client_secret": api_secret, "code": code},
+            headers={**headers, "Accept": "application/json"},
+            timeout=timeout_s,
+        )
+    except requests.RequestException as exc:
+        raise error_for_exception(exc, "shopify oauth access_token") from exc
+    body = _json(response)
+    error = error_for_status(
+        response.status_code, f"shopify oauth access_token: {_summary(body)}", response.headers
+    )
+    if error is not None:
+        raise error
+    token = body.get("access_token") if isinstance(body, dict) else None
+    if not isinstance(token, str) or not token:
+        raise Rejected("shopify oauth access_token: no access_token in the answer")
+    return token, str(body.get("scope") or "")
+
+
+class ShopifyClient:
+    """One shop's Admin GraphQL endpoint; pacing state is shared per shop across the process."""
+
+    def __init__(
+        self,
+        shop: str,
+        token: str,
+        api_version: str = "2026-10",
+        *,
+        base_url: str | None = None,
+        session: requests.Session | None = None,
+        timeout_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait_s: float = 30.0,
+    ) -> None:
+        self.shop = shop
+        self.api_version = api_version
+        root, host = _root_and_headers(shop, base_url)
+        self.endpoint = f"{root}/admin/api/{api_version}/graphql.json"
+        self._headers = {
+            **host,
+            "X-Shopify-Access-Token": token,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        # A sandbox serves many shops on one origin, and two sandboxes may reuse a domain.
+        self._bucket_key = f"{root}|{shop}" if base_url else shop
+        self._http = session or requests.Session()
+        self._timeout_s = timeout_s
+        self._clock = clock
+        self._sleep = sleep
+        self.max_wait_s = max_wait_s
+
+    def __repr__(self) -> str:
+        return f"ShopifyClient(shop={self.shop!r}, api_version={self.api_version!r})"
+
+    @property
+    def throttle(self) -> ThrottleState | None:
+        """The last ``throttleStatus`` seen for this shop by any client in the process."""
+        return REGISTRY.state(self._bucket_key)
+
+    def execute(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run Waybill's document ``document`` (file name without ``.graphql``); returns ``data``."""
+        return self._send(load_document(document), variables, document)
+
+    def query(self, text: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run a raw GraphQL document; returns ``data``."""
+        return self._send(text, variables, "query")
+
+    # -- the call loop
+    def _send(self, text: str, variables: dict[str, Any] | None, label: str) -> dict[str, Any]:
+        payload = json.dumps({"query": text, "variables": variables or {}})
+        # A mutation whose answer was lost may have happened: the effects ledger decides, not us.
+        transport_retries = 0 if is_mutation(text) else 1
+        waited = 0.0
+        while True:
+            waited = self._pace(text, label, waited)
+            try:
+                response = self._http.post(
+                    self.endpoint, data=payload, headers=self._headers, timeout=self._timeout_s
+                )
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                if transport_retries > 0:
+                    transport_retries -= 1
+                    log.info(
+                        "shopify.retry_transport", shop=self.shop, document=label, error=type(exc).__name__
+                    )
+                    continue
+                raise error_for_exception(exc, f"shopify {label}") from exc
+            except requests.RequestException as exc:
+                raise error_for_exception(exc, f"shopify {label}") from exc
+            outcome = self._interpret(response, text, label)
+            if isinstance(outcome, dict):
+                return outcome
+            waited = self._wait(outcome, waited, label, "throttled")
+
+    def _pace(self, text: str, label: str, waited: float) -> float:
+        """Wait until the bucket can afford this document's expected cost; returns the total waited."""
+        cost = REGISTRY.expected_cost(self._bucket_key, text)
+        while True:
+            wait = REGISTRY.reserve(self._bucket_key, cost, self._clock())
+            if wait < _MIN_WAIT_S:
+                return waited
+            waited = self._wait(wait, waited, label, "pacing")
+
+    def _wait(self, wait: float, waited: float, label: str, why: str) -> float:
+        """Sleep ``wait`` seconds if the call's budget allows, else give the job back as ``Retryable``."""
+        if waited + wait > self.max_wait_s:
+            raise Retryable(f"shopify {label}: throttled, bucket needs {wait:.2f}s more", wait_s=wait)
+        log.info("shopify.throttle_wait", shop=self.shop, document=label, wait_s=round(wait, 3), reason=why)
+        self._sleep(wait)
+        return waited + wait
+
+    def _interpret(self, response: requests.Response, text: str, label: str) -> dict[str, Any] | float:
+        """The ``data`` of a good answer, or the seconds to wait before retrying a throttled one."""
+        body = _json(response)
+        extensions = body.get("extensions") if isinstance(body, dict) else None
+        state = REGISTRY.observe(self._bucket_key, text, extensions, self._clock())
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if response.status_code == 429 or (response.status_code == 200 and _is_throttled(errors)):
+            return self._throttle_wait(response, state, text)
+        error = error_for_status(response.status_code, f"shopify {label}: {_summary(body)}", response.headers)
+        if error is not None:
+            raise error
+        if not isinstance(body, dict):
+            raise Retryable(f"shopify {label}: HTTP {response.status_code} answer is not JSON")
+        if errors:
+            raise _graphql_error(f"shopify {label}", errors if isinstance(errors, list) else [errors])
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise Rejected(f"shopify {label}: answer has no data")
+        return data
+
+    def _throttle_wait(self, response: requests.Response, state: ThrottleState | None, text: str) -> float:
+        """The longer of Retry-After and the refill time from the throttleStatus (both are lower bounds)."""
+        after = retry_after_s(response.headers) or 0.0
+        refill = 0.0
+        if state is not None:
+            refill = state.wait_for(REGISTRY.expected_cost(self._bucket_key, text), self._clock())
+        wait = max(after, refill)
+        return wait if wait >= _MIN_WAIT_S else _UNKNOWN_THROTTLE_WAIT_S
