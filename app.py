@@ -54,13 +54,16 @@ def _session_key(rt: Runtime) -> bytes:
 
 def _register(app: Flask) -> None:
     import webhooks
-    from web import api, cli, console, ops
+    from web import api, cli, cli_orders, cli_shops, console, install, ops
 
     app.register_blueprint(ops.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(install.bp)
     cli.register(app)
+    for group in (cli_shops.shops_cli, cli_orders.orders_cli, cli_orders.sync_cli):
+        app.cli.add_command(group)
 
 
 def _instrument(app: Flask) -> None:

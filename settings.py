@@ -73,6 +73,7 @@ class QueueSettings(_Strict):
 
 class ShopifySettings(_Strict):
     api_version: str = "2026-10"
+    base_url: str | None = None  # sandbox mode only: where the simulated shops live
     api_key: str | None = None
     api_secret: SecretStr | None = None
     scopes: str = "read_orders"
@@ -89,6 +90,10 @@ class WebhookSettings(_Strict):
 
 class InboxSettings(_Strict):
     sweep_after_s: float = Field(30, ge=0)
+
+
+class ReconcileSettings(_Strict):
+    initial_lookback_s: float = Field(86400, ge=0)  # how far back the first poll of a new store looks
 
 
 class EffectsSettings(_Strict):
@@ -114,6 +119,7 @@ class Settings(_Strict):
     schedules: dict[str, float] = {}
     inbox: InboxSettings = InboxSettings()
     effects: EffectsSettings = EffectsSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
     testing: bool = False
 
     @field_validator("public_url")

@@ -210,3 +210,42 @@ class DeadLetter(Base):
     failed_at: Mapped[datetime] = mapped_column(default=utcnow)
     state: Mapped[str] = mapped_column(String(20), default="dead")  # dead | retry_requested | retried
     retried_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Order(Base):
+    """An order as Waybill holds it: the canonical order (``data``) plus what we decided."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("store_id", "platform_order_id", name="uq_orders_store_platform_order"),
+        Index("ix_orders_account_updated", "account_id", "platform_updated_at"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[Platform] = mapped_column(_enum(Platform))
+    platform_order_id: Mapped[str] = mapped_column(String(40))  # exact 64-bit id, as text
+    number: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320), default=None, index=True)
+    stage: Mapped[str] = mapped_column(String(32), default="received")
+    financial_status: Mapped[str] = mapped_column(String(32))
+    fulfillment_status: Mapped[str] = mapped_column(String(32))
+    cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
+    platform_updated_at: Mapped[datetime] = mapped_column()
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    redacted_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DataExport(Base):
+    """What Waybill holds about one customer, prepared for a privacy data request."""
+
+    __tablename__ = "data_exports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    request_id: Mapped[str] = mapped_column(String(64))
+    customer_email: Mapped[str | None] = mapped_column(String(320), default=None)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,5 +1,5 @@
-"""Imports every module that registers jobs, so a worker knows them all."""
+"""Imports every module that registers jobs or inbox handlers, so a worker knows them all."""
 
-from sync import intake, maintenance
+from sync import intake, maintenance, orders, privacy, reconcile
 
-__all__ = ["intake", "maintenance"]
+__all__ = ["intake", "maintenance", "orders", "privacy", "reconcile"]

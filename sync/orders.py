@@ -1,0 +1,157 @@
+"""Order intake: map a platform order to the canonical one and keep the newest version.
+
+Webhooks and reconciliation both arrive through the inbox and end here, so a
+missed webhook recovered by polling and a late duplicate meet the same rule: an
+update older than (or as old as) what is held changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from connectors.shopify.orders import order_from_graphql, order_from_webhook
+from connectors.woocommerce.orders import order_from_rest
+from core.errors import Retryable
+from core.orders import Order, is_newer
+from db.models import InboxEvent, Platform, Store, StoreState, utcnow
+from db.models import Order as OrderRow
+from db.timeline import record
+from sync.intake import handles
+
+if TYPE_CHECKING:
+    from sync.runtime import Runtime
+
+log = structlog.get_logger("waybill.orders")
+
+Mapper = Callable[[Mapping[str, Any]], Order]
+MAPPERS: dict[tuple[Platform, str], Mapper] = {
+    (Platform.shopify, "orders/create"): order_from_webhook,
+    (Platform.shopify, "orders/updated"): order_from_webhook,
+    (Platform.shopify, "orders/cancelled"): order_from_webhook,
+    (Platform.shopify, "reconcile/order"): order_from_graphql,
+    (Platform.woocommerce, "order.created"): order_from_rest,
+    (Platform.woocommerce, "order.updated"): order_from_rest,
+    (Platform.woocommerce, "reconcile/order"): order_from_rest,
+}
+
+
+def load_event(rt: Runtime, event_id: int) -> tuple[InboxEvent, Store | None]:
+    with rt.session() as s:
+        event = s.get(InboxEvent, event_id)
+        assert event is not None
+        store = s.get(Store, event.store_id) if event.store_id is not None else None
+        s.expunge_all()
+        return event, store
+
+
+@handles(Platform.shopify, "orders/create", "orders/updated", "orders/cancelled", "reconcile/order")
+@handles(Platform.woocommerce, "order.created", "order.updated", "reconcile/order")
+def handle_order(rt: Runtime, event_id: int) -> None:
+    event, store = load_event(rt, event_id)
+    if store is None or store.state is not StoreState.active:
+        log.info("order.store_inactive", event_id=event_id)
+        return
+    order = MAPPERS[(event.platform, event.topic)](json.loads(event.body))
+    with rt.session() as s:
+        try:
+            upsert_order(s, store, order, actor=f"{event.platform}:{event.topic}")
+            s.flush()
+        except IntegrityError as exc:  # another worker inserted the same new order first
+            raise Retryable("order inserted concurrently; retry as an update") from exc
+
+
+@handles(Platform.woocommerce, "order.deleted")
+def handle_woo_deleted(rt: Runtime, event_id: int) -> None:
+    """A WooCommerce order moved to the trash: treated as cancelled on the storefront."""
+    event, store = load_event(rt, event_id)
+    order_id = str(json.loads(event.body).get("id", ""))
+    if store is None or not order_id:
+        return
+    with rt.session() as s:
+        row = s.scalar(
+            select(OrderRow).where(OrderRow.store_id == store.id, OrderRow.platform_order_id == order_id)
+        )
+        if row is not None and row.stage != "cancelled":
+            row.stage = "cancelled"
+            row.cancelled_at = row.cancelled_at or utcnow()
+            record(
+                s,
+                row.account_id,
+                f"order:{row.id}",
+                "woocommerce:order.deleted",
+                "order.cancelled",
+                "deleted on the storefront",
+            )
+
+
+def upsert_order(s: Session, store: Store, order: Order, actor: str) -> OrderRow:
+    """Insert the order or apply a strictly newer version; every outcome lands on its timeline."""
+    row = s.scalar(
+        select(OrderRow).where(OrderRow.store_id == store.id, OrderRow.platform_order_id == order.order_id)
+    )
+    if row is None:
+        row = OrderRow(
+            account_id=store.account_id,
+            store_id=store.id,
+            platform=store.platform,
+            platform_order_id=order.order_id,
+            stage="cancelled" if order.is_cancelled else "received",
+        )
+        _apply(row, order)
+        s.add(row)
+        s.flush()
+        record(
+            s,
+            row.account_id,
+            f"order:{row.id}",
+            actor,
+            "order.received",
+            f"{order.number}: {len(order.line_items)} line(s), {order.total.amount} {order.currency}",
+        )
+        return row
+    held = Order.from_dict(row.data)
+    if not is_newer(order, held):
+        record(
+            s,
+            row.account_id,
+            f"order:{row.id}",
+            actor,
+            "order.update_ignored",
+            f"version of {order.updated_at.isoformat()} is not newer than {held.updated_at.isoformat()}",
+        )
+        return row
+    was_cancelled = row.stage == "cancelled"
+    _apply(row, order)
+    if order.is_cancelled and not was_cancelled:
+        row.stage = "cancelled"
+        record(
+            s, row.account_id, f"order:{row.id}", actor, "order.cancelled", order.cancel_reason or "cancelled"
+        )
+    else:
+        record(
+            s,
+            row.account_id,
+            f"order:{row.id}",
+            actor,
+            "order.updated",
+            f"{order.financial_status}/{order.fulfillment_status}",
+        )
+    return row
+
+
+def _apply(row: OrderRow, order: Order) -> None:
+    row.number = order.number
+    row.email = order.email
+    row.financial_status = str(order.financial_status)
+    row.fulfillment_status = str(order.fulfillment_status)
+    row.cancelled_at = order.cancelled_at
+    row.platform_updated_at = order.updated_at
+    row.data = order.to_dict()
+    row.updated_at = utcnow()

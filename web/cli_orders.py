@@ -1,0 +1,91 @@
+"""`flask --app app orders ...` and `flask --app app sync ...`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from db.models import Order, Store, StoreState
+from db.timeline import entries
+from sync.reconcile import reconcile_store
+from web.cli import rt
+
+orders_cli = AppGroup("orders", help="Orders Waybill holds.")
+sync_cli = AppGroup("sync", help="Reconciliation with the storefronts.")
+
+
+def order_summary(o: Order) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "store_id": o.store_id,
+        "platform": str(o.platform),
+        "platform_order_id": o.platform_order_id,
+        "number": o.number,
+        "stage": o.stage,
+        "financial_status": o.financial_status,
+        "fulfillment_status": o.fulfillment_status,
+        "total": o.data.get("total"),
+        "updated_at": o.platform_updated_at.isoformat(),
+    }
+
+
+@orders_cli.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--store", "store_id", type=int, help="Only this store's orders.")
+@click.option("--limit", default=100, show_default=True)
+def list_orders(as_json: bool, store_id: int | None, limit: int) -> None:
+    """The newest orders first."""
+    query = select(Order).order_by(Order.platform_updated_at.desc(), Order.id.desc()).limit(limit)
+    if store_id is not None:
+        query = query.where(Order.store_id == store_id)
+    with rt().session() as s:
+        items = [order_summary(o) for o in s.scalars(query)]
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    for i in items:
+        total = i["total"] or {}
+        click.echo(
+            f"{i['id']:>6}  {i['platform']:<12} {i['number']:<12} {i['stage']:<12} "
+            f"{i['financial_status']:<18} {total.get('amount')} {total.get('currency')}"
+        )
+
+
+@orders_cli.command("show")
+@click.argument("order_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+def show_order(order_id: int, as_json: bool) -> None:
+    """One order: the canonical order and its timeline (who did what, and why)."""
+    with rt().session() as s:
+        order = s.get(Order, order_id)
+        if order is None:
+            raise click.ClickException(f"no order {order_id}")
+        timeline = [
+            {"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "reason": e.reason, "data": e.data}
+            for e in entries(s, order.account_id, f"order:{order.id}")
+        ]
+        item = {**order_summary(order), "order": order.data, "timeline": timeline}
+    if as_json:
+        click.echo(json.dumps(item, indent=2))
+        return
+    click.echo(
+        f"order {item['id']} {item['number']} ({item['platform']} {item['platform_order_id']}) "
+        f"{item['stage']}"
+    )
+    for e in timeline:
+        click.echo(f"  {e['at']}  {e['actor']:<28} {e['action']:<24} {e['reason'] or ''}")
+
+
+@sync_cli.command("reconcile")
+@click.option("--store", "store_id", type=int, help="Only this store (default: every active store).")
+def reconcile(store_id: int | None) -> None:
+    """Poll the storefronts for changed orders and repair webhook subscriptions, now."""
+    with rt().session() as s:
+        query = select(Store.id).where(Store.state == StoreState.active)
+        ids = [store_id] if store_id is not None else list(s.scalars(query))
+    for sid in ids:
+        click.echo(json.dumps(reconcile_store(rt(), sid)))
