@@ -58,9 +58,6 @@ def _optional_rest_id(payload: Mapping[str, Any] | None, kind: str, what: str) -
     return rest_id(payload, kind, what)
 
 
-# ---- REST (webhook bodies) -------------------------------------------------------------
-
-
 def _rest_money(payload: Mapping[str, Any], key: str, currency: str, what: str) -> Money:
     """``<key>_set.shop_money`` (the shop's currency), else the plain ``<key>`` string."""
     money_set = payload.get(f"{key}_set") or {}
@@ -163,9 +160,6 @@ def order_from_webhook(payload: Mapping[str, Any]) -> Order:
         created_at=created_at,
         updated_at=utc_time(payload.get("updated_at") or payload["created_at"], f"{where}.updated_at"),
     )
-
-
-# ---- GraphQL (reconciliation) ----------------------------------------------------------
 
 
 def _bag(node: Mapping[str, Any], key: str, currency: str, what: str) -> Money:
@@ -273,7 +267,9 @@ def order_from_graphql(node: Mapping[str, Any]) -> Order:
     else:
         order_id = exact_id(require(node, "legacyResourceId", where), where)
     total_set = require(node, "totalPriceSet", where)
-    currency = str(node.get("currencyCode") or require(total_set["shopMoney"], "currencyCode", where))
+    currency = str(
+        node.get("currencyCode") or require(require(total_set, "shopMoney", where), "currencyCode", where)
+    )
     lines = tuple(_graphql_line(line, currency) for line in _nodes(node.get("lineItems")))
     customer = node.get("customer") or {}
     cancelled_at, reason = node.get("cancelledAt"), text(node.get("cancelReason"))

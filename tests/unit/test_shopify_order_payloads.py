@@ -15,8 +15,8 @@ from core.orders import FinancialStatus, FulfillmentStatus
 
 
 def test_ids_above_2_53_survive_from_the_raw_body() -> None:
-    body = '{"id": 9007199254740993, "name": "#1", "currency": "USD", "created_at": "2024-01-01T00:00:00Z",'
-    body += ' "subtotal_price": "0.00", "total_price": "0.00", "total_tax": "0.00", "total_discounts": "0.00"}'
+    body = '{"id": 9007199254740993, "name": "#1", "currency": "USD", "created_at": "2024-01-01T00:00:00Z", '
+    body += '"subtotal_price": "0.00", "total_price": "0.00", "total_tax": "0.00", "total_discounts": "0"}'
     order = order_from_webhook(json.loads(body))
     assert order.order_id == "9007199254740993"
     assert order.gid == "gid://shopify/Order/9007199254740993"

@@ -1,0 +1,225 @@
+"""Canonical order types: exact JSON form, round trip, UTC only, and which version is newer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.addresses import Address
+from core.money import Money, format_amount, parse_amount
+from core.orders import FinancialStatus, FulfillmentStatus, LineItem, Order, ShippingMethod, is_newer
+
+T0 = datetime(2024, 5, 2, 14, 15, 30, tzinfo=UTC)
+
+
+def eur(amount: str) -> Money:
+    return Money(Decimal(amount), "EUR")
+
+
+ORDER = Order(
+    platform="woocommerce",
+    order_id="1542",
+    gid=None,
+    number="#1542",
+    currency="EUR",
+    email=None,
+    customer_id=None,
+    browser_ip=None,
+    billing_address=None,
+    shipping_address=Address(name="Ana", country_code="PT"),
+    line_items=(
+        LineItem(
+            line_id="1",
+            sku=None,
+            product_id="7",
+            variant_id=None,
+            title="Tin",
+            quantity=3,
+            unit_price=eur("1.10"),
+            grams=None,
+            requires_shipping=True,
+        ),
+    ),
+    subtotal=eur("3.30"),
+    total=eur("3.30"),
+    total_tax=eur("0.00"),
+    total_shipping=eur("0"),
+    total_discounts=eur("0E-2"),
+    shipping_method=ShippingMethod(code=None, title="Pickup", price=eur("0.00")),
+    financial_status=FinancialStatus.PAID,
+    fulfillment_status=FulfillmentStatus.UNFULFILLED,
+    cancelled_at=T0 + timedelta(hours=1),
+    cancel_reason=None,
+    tags=("a", "b"),
+    note="n",
+    created_at=T0,
+    updated_at=T0 + timedelta(microseconds=5),
+)
+
+
+def test_to_dict_is_exact_json() -> None:
+    no_address = dict.fromkeys(("company", "line1", "line2", "city", "province_code", "postal_code", "phone"))
+    assert ORDER.to_dict() == {
+        "platform": "woocommerce",
+        "order_id": "1542",
+        "gid": None,
+        "number": "#1542",
+        "currency": "EUR",
+        "email": None,
+        "customer_id": None,
+        "browser_ip": None,
+        "billing_address": None,
+        "shipping_address": {**no_address, "name": "Ana", "country_code": "PT"},
+        "line_items": [
+            {
+                "line_id": "1",
+                "sku": None,
+                "product_id": "7",
+                "variant_id": None,
+                "title": "Tin",
+                "quantity": 3,
+                "unit_price": {"amount": "1.10", "currency": "EUR"},
+                "grams": None,
+                "requires_shipping": True,
+            }
+        ],
+        "subtotal": {"amount": "3.30", "currency": "EUR"},
+        "total": {"amount": "3.30", "currency": "EUR"},
+        "total_tax": {"amount": "0.00", "currency": "EUR"},
+        "total_shipping": {"amount": "0", "currency": "EUR"},
+        "total_discounts": {"amount": "0.00", "currency": "EUR"},
+        "shipping_method": {"code": None, "title": "Pickup", "price": {"amount": "0.00", "currency": "EUR"}},
+        "financial_status": "paid",
+        "fulfillment_status": "unfulfilled",
+        "cancelled_at": "2024-05-02T15:15:30+00:00",
+        "cancel_reason": None,
+        "tags": ["a", "b"],
+        "note": "n",
+        "created_at": "2024-05-02T14:15:30+00:00",
+        "updated_at": "2024-05-02T14:15:30.000005+00:00",
+    }
+
+
+def test_from_dict_reads_what_to_dict_wrote() -> None:
+    assert Order.from_dict(json.loads(json.dumps(ORDER.to_dict()))) == ORDER
+
+
+@pytest.mark.parametrize("field", ["created_at", "updated_at", "cancelled_at"])
+def test_times_must_be_utc(field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        replace(ORDER, **{field: datetime(2024, 1, 1)})
+    with pytest.raises(ValueError, match=field):
+        replace(ORDER, **{field: datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=2)))})
+
+
+def test_stored_times_without_zone_are_refused() -> None:
+    data = ORDER.to_dict() | {"created_at": "2024-05-02T14:15:30"}
+    with pytest.raises(ValueError, match="no zone"):
+        Order.from_dict(data)
+
+
+def test_stored_times_in_another_zone_are_read_as_utc() -> None:
+    data = ORDER.to_dict() | {"created_at": "2024-05-02T16:15:30+02:00"}
+    assert Order.from_dict(data).created_at == T0
+
+
+def test_is_newer_compares_modification_times() -> None:
+    later = replace(ORDER, updated_at=ORDER.updated_at + timedelta(seconds=1))
+    assert is_newer(later, ORDER) is True
+    assert is_newer(ORDER, later) is False
+    assert is_newer(replace(ORDER, note="other"), ORDER) is False  # equal time: not newer
+
+
+def test_is_cancelled() -> None:
+    assert ORDER.is_cancelled is True
+    assert replace(ORDER, cancelled_at=None).is_cancelled is False
+
+
+@pytest.mark.parametrize(
+    "bad", [1.5, "1e3", "NaN", "Infinity", "", " ", "1.", ".5", True, Decimal("NaN"), None]
+)
+def test_parse_amount_refuses_what_is_not_a_plain_decimal(bad: object) -> None:
+    with pytest.raises(ValueError):
+        parse_amount(bad)
+
+
+@pytest.mark.parametrize(
+    ("raw", "exact"), [("12.50", "12.50"), ("-3.5", "-3.5"), (7, "7"), (" 0.10 ", "0.10")]
+)
+def test_parse_amount_keeps_the_digits(raw: object, exact: str) -> None:
+    assert format_amount(parse_amount(raw)) == exact
+
+
+def test_money_refuses_floats_and_missing_currency() -> None:
+    with pytest.raises(ValueError):
+        Money(1.5, "USD")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        Money(Decimal("1.50"), "")
+
+
+def test_format_amount_never_uses_exponents() -> None:
+    assert format_amount(Decimal("0E-8")) == "0.00000000"
+    assert format_amount(Decimal("1E+3")) == "1000"
+
+
+texts = st.none() | st.text(max_size=12)
+ids = st.integers(min_value=0, max_value=2**64 - 1).map(str)
+amounts = st.decimals(allow_nan=False, allow_infinity=False)
+currencies = st.sampled_from(["USD", "EUR", "JPY", "KWD"])
+moneys = st.builds(Money, amount=amounts, currency=currencies)
+utc_times = st.datetimes(timezones=st.just(UTC))
+addresses = st.none() | st.builds(Address, *[texts] * 9)
+line_items = st.builds(
+    LineItem,
+    line_id=ids,
+    sku=texts,
+    product_id=st.none() | ids,
+    variant_id=st.none() | ids,
+    title=st.text(max_size=12),
+    quantity=st.integers(min_value=0, max_value=10_000),
+    unit_price=moneys,
+    grams=st.none() | st.integers(min_value=0, max_value=10**6),
+    requires_shipping=st.booleans(),
+)
+orders = st.builds(
+    Order,
+    platform=st.sampled_from(["shopify", "woocommerce"]),
+    order_id=ids,
+    gid=texts,
+    number=st.text(max_size=8),
+    currency=currencies,
+    email=texts,
+    customer_id=st.none() | ids,
+    browser_ip=texts,
+    billing_address=addresses,
+    shipping_address=addresses,
+    line_items=st.lists(line_items, max_size=3).map(tuple),
+    subtotal=moneys,
+    total=moneys,
+    total_tax=moneys,
+    total_shipping=moneys,
+    total_discounts=moneys,
+    shipping_method=st.none()
+    | st.builds(ShippingMethod, code=texts, title=st.text(max_size=8), price=moneys),
+    financial_status=st.sampled_from(FinancialStatus),
+    fulfillment_status=st.sampled_from(FulfillmentStatus),
+    cancelled_at=st.none() | utc_times,
+    cancel_reason=texts,
+    tags=st.lists(st.text(max_size=6), max_size=3).map(tuple),
+    note=texts,
+    created_at=utc_times,
+    updated_at=utc_times,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(orders)
+def test_json_round_trip(order: Order) -> None:
+    stored = json.dumps(order.to_dict())
+    assert Order.from_dict(json.loads(stored)) == order
