@@ -93,3 +93,29 @@ def test_woocommerce_order_examples_map_with_the_examples_numbers(reference_dir:
         expected_total = order.subtotal.amount + order.total_shipping.amount + order.total_tax.amount
         fees = sum((Decimal(fee["total"]) for fee in body.get("fee_lines") or []), Decimal(0))
         assert expected_total + fees == order.total.amount, name
+
+
+def selection(shape: dict[str, Any]) -> str:
+    """A GraphQL selection set with the keys of a JSON object (connections get ``first: 5``)."""
+    parts = []
+    for key, value in shape.items():
+        args = "(first: 5)" if key == "lineItems" else ""
+        if isinstance(value, list):
+            value = value[0] if value and isinstance(value[0], dict) else None
+        parts.append(f"{key}{args} {selection(value)}" if isinstance(value, dict) else key)
+    return "{ " + " ".join(parts) + " }"
+
+
+def test_every_field_the_graphql_mapper_can_read_exists_in_admin_2026_10(reference_dir: Path) -> None:
+    """The all-fields node fixture is a valid answer shape, so documents may select any of its fields."""
+    from graphql import parse, validate
+
+    from sandbox.shopify.trim_schema import load_full_schema
+
+    fixture = (
+        Path(__file__).resolve().parents[1] / "fixtures" / "shopify" / "order_node__cancelled_all_fields.json"
+    )
+    node = json.loads(fixture.read_text(encoding="utf-8"))
+    document = 'query { order(id: "gid://shopify/Order/1") ' + selection(node) + " }"
+    errors = validate(load_full_schema(reference_dir), parse(document))
+    assert [e.message for e in errors] == []
