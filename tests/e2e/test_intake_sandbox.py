@@ -1,0 +1,199 @@
+"""No order missed, none twice: 100 orders through lossy, duplicated, reordered webhooks."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.shopify.client import ShopifyClient
+from connectors.shopify.orders import order_from_graphql
+from connectors.woocommerce.orders import order_from_rest
+from core.orders import Order
+from db.models import Order as OrderRow
+from db.models import Platform, Store
+from sandbox.harness import Faults, RunningServer, serve
+from sandbox.shopify import ShopifySimulator
+from sandbox.woocommerce import WooCommerceSimulator
+from sync.reconcile import reconcile_store
+from sync.stores import ensure_webhooks, save_store
+from tests.conftest import drain
+
+SHOP, TOKEN = "lossy.myshopify.com", "shpat_" + "1" * 32
+APP_KEY, APP_SECRET = "app-key", "app-secret"
+SKUS = [("TEE", "19.00"), ("MUG", "14.50"), ("CAP", "24.00")]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def platforms() -> Iterator[tuple[ShopifySimulator, WooCommerceSimulator, RunningServer, RunningServer]]:
+    shopify = ShopifySimulator(api_key=APP_KEY, api_secret=APP_SECRET)
+    shopify.add_shop(SHOP, token=TOKEN, plan="plus")
+    woo = WooCommerceSimulator(allow_http_callback=True)
+    for sku, price in SKUS:
+        shopify.add_product(SHOP, sku, [{"sku": sku, "price": price, "available": 1000, "grams": 200}])
+        woo.add_product(sku, sku=sku, price=price, stock=1000)
+    shop_server, woo_server = serve(shopify), serve(woo)
+    woo.bind(woo_server.url)
+    yield shopify, woo, shop_server, woo_server
+    shop_server.stop()
+    woo_server.stop()
+
+
+@pytest.fixture
+def waybill(config: dict[str, Any], platforms: Any) -> Iterator[Any]:
+    """Waybill served over HTTP (the simulators deliver webhooks to it) on the test's backend."""
+    from app import create_app
+    from db.session import upgrade
+
+    port = free_port()
+    config.update(
+        sandbox=True,
+        public_url=f"http://127.0.0.1:{port}",
+        shopify={"api_key": APP_KEY, "api_secret": APP_SECRET, "base_url": platforms[2].url},
+    )
+    if config.get("mode") == "production":
+        upgrade(config["database_url"])
+    app = create_app(config)
+    server = serve(app, port=port)
+    yield app.extensions["waybill"]
+    server.stop()
+    app.extensions["waybill"].close()
+
+
+def connect(rt: Any, woo: WooCommerceSimulator, woo_url: str) -> tuple[int, int]:
+    shop_id = save_store(rt, Platform.shopify, SHOP, {"access_token": TOKEN}, None, account_name="m")
+    ck, cs = woo.create_key("read_write")
+    woo_id = save_store(
+        rt,
+        Platform.woocommerce,
+        woo_url,
+        {"consumer_key": ck, "consumer_secret": cs},
+        "read_write",
+        account_name="m",
+    )
+    assert ensure_webhooks(rt, shop_id) and ensure_webhooks(rt, woo_id)
+    woo.deliver_webhooks()  # the creation pings
+    return shop_id, woo_id
+
+
+def place(shopify: ShopifySimulator, woo: WooCommerceSimulator, n: int) -> None:
+    sku, _ = SKUS[n % len(SKUS)]
+    address = {
+        "first_name": "Buyer",
+        "last_name": str(n),
+        "address1": f"{n} Main St",
+        "city": "Springfield",
+        "province_code": "IL",
+        "zip": "62701",
+        "country_code": "US",
+    }
+    shopify.place_order(SHOP, [(sku, 1 + n % 3)], email=f"buyer{n}@example.com", shipping_address=address)
+    woo.place_order(
+        [(sku, 1 + n % 3)],
+        billing={"first_name": "Buyer", "last_name": str(n), "email": f"buyer{n}@example.com"},
+        shipping={
+            "first_name": "Buyer",
+            "last_name": str(n),
+            "address_1": f"{n} Main St",
+            "city": "Springfield",
+            "state": "IL",
+            "postcode": "62701",
+            "country": "US",
+        },
+        shipping_total="4.00",
+    )
+
+
+def held_orders(rt: Any) -> dict[tuple[int, str], Order]:
+    with rt.session() as s:
+        return {
+            (r.store_id, r.platform_order_id): Order.from_dict(r.data) for r in s.scalars(select(OrderRow))
+        }
+
+
+def essentials(order: Order) -> tuple[Any, ...]:
+    lines = tuple((li.sku, li.quantity, li.unit_price) for li in order.line_items)
+    return (
+        order.order_id,
+        order.total,
+        order.subtotal,
+        order.total_tax,
+        order.total_shipping,
+        lines,
+        order.shipping_address,
+        order.email,
+    )
+
+
+def test_100_orders_survive_duplicated_reordered_and_dropped_webhooks(waybill: Any, platforms: Any) -> None:
+    rt = waybill
+    shopify, woo, shop_server, woo_server = platforms
+    shop_id, woo_id = connect(rt, woo, woo_server.url)
+    lossy = {"seed": 11, "webhook_drop_rate": 0.2, "webhook_duplicates": 2, "webhook_reorder": True}
+    shopify.faults, woo.faults = Faults(**lossy), Faults(**lossy)
+    for n in range(45):
+        place(shopify, woo, n)
+    shopify.faults, woo.faults = Faults(webhook_drop_rate=1.0), Faults(webhook_drop_rate=1.0)
+    for n in range(45, 50):  # these orders' webhooks never arrive at all
+        place(shopify, woo, n)
+    shopify.deliver_due()
+    woo.deliver_webhooks()
+    drain(rt)
+    before = held_orders(rt)
+    assert len(before) <= 90  # at least the ten silent orders are missing
+
+    shopify.faults, woo.faults = Faults(), Faults()
+    reconcile_store(rt, shop_id)
+    reconcile_store(rt, woo_id)
+    drain(rt)
+
+    held = held_orders(rt)
+    with rt.session() as s:
+        assert s.scalar(select(func.count(OrderRow.id))) == 100
+        assert s.scalar(select(func.count(func.distinct(OrderRow.platform_order_id)))) == 100
+    client = ShopifyClient(SHOP, TOKEN, base_url=shop_server.url)
+    for order_id in shopify.shops[SHOP].orders:
+        node = client.execute("order", {"id": f"gid://shopify/Order/{order_id}"})["order"]
+        assert essentials(held[(shop_id, str(order_id))]) == essentials(order_from_graphql(node))
+    woo_ids = [int(k) for k in woo.snapshot()["orders"]]
+    assert len(woo_ids) == 50
+    for order_id in woo_ids:
+        assert essentials(held[(woo_id, str(order_id))]) == essentials(order_from_rest(woo.order(order_id)))
+
+
+def test_reconciliation_repairs_deleted_subscriptions_and_disabled_webhooks(
+    waybill: Any, platforms: Any
+) -> None:
+    rt = waybill
+    shopify, woo, _shop_server, woo_server = platforms
+    shop_id, woo_id = connect(rt, woo, woo_server.url)
+    shop = shopify.shops[SHOP]
+    shop.subscriptions.clear()  # Shopify removed them (e.g. after failed deliveries)
+    hook_id = int(next(iter(woo.snapshot()["webhooks"])))
+    _disable(woo, hook_id)
+
+    shop_result = reconcile_store(rt, shop_id)
+    woo_result = reconcile_store(rt, woo_id)
+
+    assert len(shop_result["webhooks_repaired"]) == len(shop.subscriptions) > 0
+    assert {s.uri for s in shop.subscriptions.values()} == {f"{rt.settings.public_url}/webhooks/shopify"}
+    assert [r for r in woo_result["webhooks_repaired"] if "re-enabled" in r]
+    assert woo.webhook(hook_id)["status"] == "active"
+    with rt.session() as s:
+        store = s.get(Store, woo_id)
+        assert store is not None and store.settings["webhooks"]["ok"] is True
+
+
+def _disable(woo: WooCommerceSimulator, hook_id: int) -> None:
+    """The store disabled the webhook after repeated delivery failures."""
+    with woo._lock:
+        woo.hub.hooks[hook_id]["status"] = "disabled"
