@@ -14,9 +14,8 @@ from db.models import Platform, Store, StoreState, utcnow
 from db.timeline import record
 
 if TYPE_CHECKING:
-    from connectors.woocommerce.client import WooClient
-
     from connectors.shopify.client import ShopifyClient
+    from connectors.woocommerce.client import WooClient
     from sync.runtime import Runtime
 
 log = structlog.get_logger("waybill.stores")
