@@ -29,8 +29,9 @@ log = structlog.get_logger("waybill.shopify")
 
 GRAPHQL_DIR = Path(__file__).resolve().parent / "graphql"
 _DOCUMENT_NAME = re.compile(r"^[a-z0-9_]+$")
-# Below a millisecond a wait is rounding noise in the refill arithmetic (0.1 point at 100/s).
-_MIN_WAIT_S = 0.001
+# Added to every wait computed from the refill arithmetic: Shopify reports whole points
+# (rounded down) and waking exactly on the boundary can leave a fraction of a point short.
+MARGIN_S = 0.001
 # Only when Shopify says nothing about its bucket (no Retry-After, no throttleStatus).
 _UNKNOWN_THROTTLE_WAIT_S = 1.0
 # GraphQL error codes that are Shopify's trouble, not ours; every other code is a refusal.
@@ -223,9 +224,9 @@ class ShopifyClient:
         cost = REGISTRY.expected_cost(self._bucket_key, text)
         while True:
             wait = REGISTRY.reserve(self._bucket_key, cost, self._clock())
-            if wait < _MIN_WAIT_S:
+            if wait <= 0:
                 return waited
-            waited = self._wait(wait, waited, label, "pacing")
+            waited = self._wait(wait + MARGIN_S, waited, label, "pacing")
 
     def _wait(self, wait: float, waited: float, label: str, why: str) -> float:
         """Sleep ``wait`` seconds if the call's budget allows, else give the job back as ``Retryable``."""
@@ -261,5 +262,5 @@ class ShopifyClient:
         refill = 0.0
         if state is not None:
             refill = state.wait_for(REGISTRY.expected_cost(self._bucket_key, text), self._clock())
-        wait = max(after, refill)
-        return wait if wait >= _MIN_WAIT_S else _UNKNOWN_THROTTLE_WAIT_S
+        wait = max(after, refill + MARGIN_S if refill > 0 else 0.0)
+        return wait if wait > 0 else _UNKNOWN_THROTTLE_WAIT_S

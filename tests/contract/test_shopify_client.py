@@ -10,7 +10,14 @@ import requests
 import responses
 
 from connectors.errors import AuthError, NotFound, Rejected
-from connectors.shopify.client import ShopifyClient, exchange_code, is_mutation, load_document, user_errors
+from connectors.shopify.client import (
+    MARGIN_S,
+    ShopifyClient,
+    exchange_code,
+    is_mutation,
+    load_document,
+    user_errors,
+)
 from connectors.shopify.throttle import REGISTRY, ThrottleState
 from core.errors import Retryable
 from tests.contract.conftest import FakeTime
@@ -199,7 +206,7 @@ def test_throttled_then_success_waits_exactly_the_refill_time(
     mocked.post(URL, json=throttled(requested=252, available=236))
     mocked.post(URL, json=ok(SHOP_DATA))
     assert client(fake_time).query("{ productVariants(first: 250) { nodes { id } } }") == SHOP_DATA
-    assert fake_time.sleeps == [0.16]  # (252 - 236) / 100 points per second
+    assert fake_time.sleeps == [(252 - 236) / 100 + MARGIN_S]  # 100 points per second
     assert len(mocked.calls) == 2
 
 
@@ -209,7 +216,7 @@ def test_throttled_mutation_is_retried_because_it_never_ran(
     mocked.post(URL, json=throttled(requested=10, available=4, maximum=100, rate=2))
     mocked.post(URL, json=ok({"webhookSubscriptionDelete": {"userErrors": []}}))
     client(fake_time).execute("webhook_subscription_delete", {"id": "gid://shopify/WebhookSubscription/1"})
-    assert fake_time.sleeps == [3.0]  # (10 - 4) / 2
+    assert fake_time.sleeps == [(10 - 4) / 2 + MARGIN_S]
 
 
 def test_http_429_honours_retry_after(mocked: responses.RequestsMock, fake_time: FakeTime) -> None:
@@ -226,7 +233,7 @@ def test_http_429_waits_the_longer_of_retry_after_and_the_refill(
     mocked.post(URL, json=body, status=429, headers={"Retry-After": "1"})
     mocked.post(URL, json=ok(SHOP_DATA))
     client(fake_time).query("{ shop { id } }")
-    assert fake_time.sleeps == [4.0]  # (500 - 100) / 100 beats Retry-After: 1
+    assert fake_time.sleeps == [(500 - 100) / 100 + MARGIN_S]  # beats Retry-After: 1
 
 
 def test_throttling_beyond_the_budget_raises_retryable_with_the_wait(
@@ -235,7 +242,7 @@ def test_throttling_beyond_the_budget_raises_retryable_with_the_wait(
     mocked.post(URL, json=throttled(requested=1000, available=0, maximum=1000, rate=10))
     with pytest.raises(Retryable) as caught:
         client(fake_time).query("{ shop { id } }")
-    assert caught.value.wait_s == 100.0
+    assert caught.value.wait_s == (1000 - 0) / 10 + MARGIN_S
     assert fake_time.sleeps == []
     assert len(mocked.calls) == 1
 
@@ -260,7 +267,7 @@ def test_paces_before_a_query_the_bucket_cannot_afford(
     fake_time.advance(1.0)  # 100 + 50 refilled
     shopify.query(costly)
     # Requested 300 last time, 150 available now: (300 - 150) / 50 s before sending.
-    assert fake_time.sleeps == [3.0]
+    assert fake_time.sleeps == [(300 - 150) / 50 + MARGIN_S]
     assert len(mocked.calls) == 2
 
 
@@ -271,7 +278,7 @@ def test_unknown_document_is_assumed_to_cost_fifty(
     shopify = client(fake_time)
     shopify.query("{ productVariants(first: 100) { nodes { id } } }")
     shopify.query("{ shop { id } }")  # never sent before: 50 points expected, 30 there
-    assert fake_time.sleeps == [2.0]
+    assert fake_time.sleeps == [(50 - 30) / 10 + MARGIN_S]
 
 
 def test_pacing_is_shared_by_every_client_of_the_shop(
@@ -281,7 +288,7 @@ def test_pacing_is_shared_by_every_client_of_the_shop(
     mocked.post(URL, json=ok(SHOP_DATA, cost(200, 200, 0.0, 1000.0, 100.0)))
     client(fake_time).query(costly)
     client(fake_time).query(costly)  # a second object, as another worker thread would build
-    assert fake_time.sleeps == [2.0]
+    assert fake_time.sleeps == [(200 - 0) / 100 + MARGIN_S]
 
 
 def test_pacing_longer_than_the_budget_gives_the_job_back_unsent(
@@ -293,7 +300,7 @@ def test_pacing_longer_than_the_budget_gives_the_job_back_unsent(
     shopify.query(costly)
     with pytest.raises(Retryable) as caught:
         shopify.query(costly)
-    assert caught.value.wait_s == 90.0
+    assert caught.value.wait_s == (900 - 0) / 10 + MARGIN_S
     assert len(mocked.calls) == 1
 
 
