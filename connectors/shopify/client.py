@@ -143,7 +143,11 @@ def exchange_code(
 
 
 class ShopifyClient:
-    """One shop's Admin GraphQL endpoint; pacing state is shared per shop across the process."""
+    """One shop's Admin GraphQL endpoint; pacing state is shared per shop across the process.
+
+    Clients of one shop read the shared state with their own ``clock``, so they must
+    use the same one (the default, ``time.monotonic``; tests inject one fake clock).
+    """
 
     def __init__(
         self,
