@@ -54,7 +54,7 @@ def line_item(line: LineItem, currency: str, fulfilled: int = 0) -> dict[str, An
         "fulfillment_status": "fulfilled" if fulfilled >= line.quantity else None,
         "gift_card": False,
         "grams": line.grams,
-        "name": line.title,
+        "name": line.name,
         "price": str(line.price),
         "price_set": money_set(line.price, currency),
         "product_exists": line.product_id is not None,
@@ -70,7 +70,7 @@ def line_item(line: LineItem, currency: str, fulfilled: int = 0) -> dict[str, An
         "total_discount_set": money_set(ZERO, currency),
         "variant_id": line.variant_id,
         "variant_inventory_management": "shopify" if line.variant_id else None,
-        "variant_title": line.variant_title,
+        "variant_title": line.variant_label,
         "vendor": None,
         "tax_lines": [],
         "duties": [],
@@ -83,7 +83,7 @@ def _shipping_line(order: Order) -> dict[str, Any]:
     return {
         "id": order.id + 1,
         "carrier_identifier": None,
-        "code": "Standard",
+        "code": order.shipping_method,
         "current_discounted_price_set": money_set(price, c),
         "discounted_price": str(price),
         "discounted_price_set": money_set(price, c),
@@ -93,14 +93,14 @@ def _shipping_line(order: Order) -> dict[str, Any]:
         "price_set": money_set(price, c),
         "requested_fulfillment_service_id": None,
         "source": "shopify",
-        "title": "Standard",
+        "title": order.shipping_method,
         "tax_lines": [],
         "discount_allocations": [],
     }
 
 
 def _customer(order: Order, shop: ShopData) -> dict[str, Any]:
-    customer_id = order.id + 2
+    customer_id = order.customer_id
     addr = address(order.shipping_address)
     default = {
         "id": order.id + 3,

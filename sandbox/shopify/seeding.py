@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.shopify import payloads, payloads_returns, payloads_shop
 from sandbox.shopify.store import (
+    DEFAULT_VARIANT_TITLE,
     FulfillmentOrder,
     FulfillmentOrderLine,
     InventoryItem,
@@ -39,6 +40,22 @@ DEFAULT_ADDRESS = {
     "zip": "11201",
     "phone": "+15555550123",
 }
+
+
+def mailing_address(data: dict[str, Any]) -> dict[str, Any]:
+    """An address in the store's (GraphQL) keys; REST keys (``first_name``, ``province_code``...) work too."""
+    name = data.get("name") or " ".join(str(data[k]) for k in ("first_name", "last_name") if data.get(k))
+    return {
+        "name": name or None,
+        "company": data.get("company"),
+        "address1": data.get("address1"),
+        "address2": data.get("address2"),
+        "city": data.get("city"),
+        "provinceCode": data.get("provinceCode") or data.get("province_code"),
+        "countryCode": data.get("countryCode") or data.get("country_code"),
+        "zip": data.get("zip"),
+        "phone": data.get("phone"),
+    }
 
 
 class ShopSeeding:
@@ -131,7 +148,7 @@ class ShopSeeding:
                     self.ids.next(),
                     product.id,
                     spec["sku"],
-                    spec.get("title", "Default Title"),
+                    spec.get("title", DEFAULT_VARIANT_TITLE),
                     Decimal(str(spec["price"])),
                     self.ids.next(),
                     position,
@@ -219,7 +236,7 @@ class ShopSeeding:
                 now,
                 shop.currency,
                 items,
-                dict(shipping_address or DEFAULT_ADDRESS),
+                mailing_address(shipping_address) if shipping_address else dict(DEFAULT_ADDRESS),
                 Decimal(shipping_price),
                 test=test,
             )

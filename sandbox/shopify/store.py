@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+DEFAULT_VARIANT_TITLE = "Default Title"
+
 
 @dataclass
 class Location:
@@ -74,6 +76,16 @@ class LineItem:
     requires_shipping: bool = True
     refunded: int = 0
 
+    @property
+    def variant_label(self) -> str | None:
+        """The variant's title as line items show it: None for a product's default variant."""
+        return None if self.variant_title in (None, "", DEFAULT_VARIANT_TITLE) else self.variant_title
+
+    @property
+    def name(self) -> str:
+        """Shopify's line name (REST ``name``, GraphQL ``name``): ``Product - Variant``, or the product."""
+        return f"{self.title} - {self.variant_label}" if self.variant_label else self.title
+
 
 @dataclass
 class Order:
@@ -86,6 +98,7 @@ class Order:
     line_items: list[LineItem]
     shipping_address: dict[str, str | None]
     shipping_price: Decimal = Decimal("0.00")
+    shipping_method: str = "Standard"
     financial_status: str = "PAID"
     cancelled_at: float | None = None
     cancel_reason: str | None = None
@@ -101,6 +114,11 @@ class Order:
     @property
     def name(self) -> str:
         return f"#{self.number}"
+
+    @property
+    def customer_id(self) -> int:
+        """The buyer's customer record (one per order in the sandbox)."""
+        return self.id + 2
 
     @property
     def subtotal(self) -> Decimal:

@@ -26,6 +26,7 @@ from sandbox.shopify.store import (
     Variant,
 )
 
+ZERO = Decimal("0.00")
 PLAN_NAMES = {"standard": "Basic", "advanced": "Advanced", "plus": "Shopify Plus", "enterprise": "Enterprise"}
 
 
@@ -121,16 +122,25 @@ def item_view(shop: ShopData, item: InventoryItem) -> dict[str, Any]:
     }
 
 
+def mailing_address_view(address: dict[str, Any]) -> dict[str, Any]:
+    """A ``MailingAddress`` from the stored address (the webhook's ``*_address`` holds the same)."""
+    view = {k: v for k, v in address.items() if k != "countryCode"}
+    return {**view, "countryCodeV2": address.get("countryCode")}
+
+
 def line_item_view(shop: ShopData, order: Order, line: LineItem) -> dict[str, Any]:
     variant = shop.variants.get(line.variant_id) if line.variant_id else None
     return {
         "id": gid("LineItem", line.id),
         "sku": line.sku,
-        "name": line.title if not line.variant_title else f"{line.title} - {line.variant_title}",
+        "name": line.name,
         "quantity": line.quantity,
         "currentQuantity": line.quantity - line.refunded,
         "requiresShipping": line.requires_shipping,
+        "product": {"id": gid("Product", line.product_id)} if line.product_id is not None else None,
         "variant": {"id": gid("ProductVariant", variant.id)} if variant else None,
+        # The webhook's ``grams``, in the unit it is kept in.
+        "weight": {"unit": "GRAMS", "value": float(line.grams)},
         "originalUnitPriceSet": money(line.price, order.currency),
     }
 
@@ -177,7 +187,7 @@ def order_view(shop: ShopData, order: Order) -> dict[str, Any]:
         "updatedAt": iso_utc(order.updated_at),
         "processedAt": iso_utc(order.created_at),
         "cancelledAt": iso_utc(order.cancelled_at) if order.cancelled_at else None,
-        "cancelReason": order.cancel_reason,
+        "cancelReason": order.cancel_reason.upper() if order.cancel_reason else None,  # enum: CUSTOMER
         "closed": order.closed,
         "test": order.test,
         "tags": list(order.tags),
@@ -185,8 +195,21 @@ def order_view(shop: ShopData, order: Order) -> dict[str, Any]:
         "displayFinancialStatus": order.financial_status,
         "displayFulfillmentStatus": fulfillment_status(shop, order),
         "currencyCode": order.currency,
+        # The sandbox's checkouts record no browser (the webhook's browser_ip is null too).
+        "clientIp": None,
+        "customer": {"id": gid("Customer", order.customer_id)},
         "totalPriceSet": money(order.total, order.currency),
-        "shippingAddress": dict(order.shipping_address),
+        "subtotalPriceSet": money(order.subtotal, order.currency),
+        "totalTaxSet": money(ZERO, order.currency),
+        "totalShippingPriceSet": money(order.shipping_price, order.currency),
+        "totalDiscountsSet": money(ZERO, order.currency),
+        "shippingLine": {
+            "code": order.shipping_method,
+            "title": order.shipping_method,
+            "originalPriceSet": money(order.shipping_price, order.currency),
+        },
+        "billingAddress": mailing_address_view(order.shipping_address),
+        "shippingAddress": mailing_address_view(order.shipping_address),
         "lineItems": line_items,
         "fulfillmentOrders": fulfillment_orders,
     }
