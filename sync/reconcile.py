@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("waybill.reconcile")
 OVERLAP = timedelta(minutes=5)  # platforms' updated_at and our clock are not in lockstep
-# An order in orders_updated_since.graphql costs about 86 points (20 line items with
-# variants and prices); 10 a page keeps a request under Shopify's 1,000-point cap.
+# An order in orders_updated_since.graphql costs about 91 points (12 line items with
+# variants, prices and weights, addresses, totals); 10 a page costs 912, under
+# Shopify's 1,000-point cap. Orders with more lines are completed by their webhooks.
 SHOPIFY_PAGE = 10
 
 
