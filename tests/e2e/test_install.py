@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from db.models import Account, InboxEvent, Platform, StoreState
 from db.timeline import entries
-from sandbox.harness import Faults
+from sandbox.harness import Faults, RunningServer
 from sandbox.woocommerce import WooCommerceSimulator
 from sync.reconcile import reconcile_store
 from sync.stores import SHOPIFY_TOPICS
@@ -348,12 +348,14 @@ def test_forged_key_posts_are_refused_and_store_nothing(
 
 
 @pytest.fixture
-def strict_app(app: Flask, config: dict[str, Any]) -> Iterator[Flask]:
-    """A second app on the same database, outside sandbox mode."""
+def strict_app(app: Flask, config: dict[str, Any], waybill_server: RunningServer) -> Iterator[Flask]:
+    """A second app on the same database, outside sandbox mode, served at ``public_url`` instead."""
     from app import create_app
 
     strict = create_app({**config, "sandbox": False})
+    waybill_server.app.target = strict
     yield strict
+    waybill_server.app.target = app
     strict.extensions["waybill"].close()
 
 
@@ -367,6 +369,18 @@ def test_store_urls_that_could_reach_inside_are_refused_outside_sandbox_mode(
         added = cli(strict_app, "shops", "add-woocommerce", "--url", url, "--key", "ck_1", "--secret", "cs_1")
         assert added.exit_code == 1, url
     assert stores(rt) == []
+
+
+def test_a_public_ipv6_store_url_keeps_its_brackets(strict_app: Flask, public_url: str) -> None:
+    url = "https://[2606:4700:4700::1111]:8443/shop"
+    page = requests.get(
+        f"{public_url}/install/woocommerce",
+        params={"store_url": url},
+        allow_redirects=False,
+        timeout=HTTP_TIMEOUT_S,
+    )
+    assert page.status_code == 302
+    assert page.headers["Location"].startswith(f"{url}/wc-auth/v1/authorize?")
 
 
 def test_cli_connects_both_stores_into_one_account_and_lists_their_webhook_health(
