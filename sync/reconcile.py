@@ -29,8 +29,10 @@ log = structlog.get_logger("waybill.reconcile")
 OVERLAP = timedelta(minutes=5)  # platforms' updated_at and our clock are not in lockstep
 # An order in orders_updated_since.graphql costs about 91 points (12 line items with
 # variants, prices and weights, addresses, totals); 10 a page costs 912, under
-# Shopify's 1,000-point cap. An order with more than 12 lines needs its lines paged
-# (not done yet: such an order recovered only by polling is held with its first 12).
+# Shopify's 1,000-point cap. A page that may have cut an order's lines (12 came back)
+# is not fed: a partial order must never replace a complete one. Such orders are
+# counted as `incomplete` and noted on the store's timeline.
+LINES_PER_ORDER = 12
 SHOPIFY_PAGE = 10
 
 
@@ -60,14 +62,29 @@ def reconcile_store(rt: Runtime, store_id: int) -> dict[str, Any]:
     since = _cursor(rt, store)
     fetch = _shopify_orders if store.platform is Platform.shopify else _woo_orders
     found, queued, newest = 0, 0, since
+    incomplete: list[str] = []
     for order_id, updated_at, body in fetch(rt, store, since):
         found += 1
-        queued += _feed(rt, store, order_id, updated_at, body)
         newest = max(newest, updated_at)
+        if body is None:
+            incomplete.append(order_id)
+            continue
+        queued += _feed(rt, store, order_id, updated_at, body)
     with rt.session() as s:
         row = s.get(Store, store_id)
         if row is not None:
             row.settings = {**(row.settings or {}), "order_cursor": (newest - OVERLAP).isoformat()}
+            if incomplete:
+                record(
+                    s,
+                    row.account_id,
+                    f"store:{store_id}",
+                    "reconcile",
+                    "orders.incomplete",
+                    f"{len(incomplete)} changed order(s) with {LINES_PER_ORDER}+ lines "
+                    "not recovered by polling",
+                    {"orders": incomplete},
+                )
             if queued:
                 record(
                     s,
@@ -82,6 +99,7 @@ def reconcile_store(rt: Runtime, store_id: int) -> dict[str, Any]:
         "store_id": store_id,
         "found": found,
         "queued": queued,
+        "incomplete": len(incomplete),
         "webhooks_repaired": repaired,
         "webhook_error": webhook_error,
     }
@@ -129,7 +147,9 @@ def _shopify_orders(rt: Runtime, store: Store, since: datetime) -> Any:
         )["orders"]
         for node in page["nodes"]:
             updated = datetime.fromisoformat(node["updatedAt"].replace("Z", "+00:00"))
-            yield node["id"].rsplit("/", 1)[-1], updated, json.dumps(node).encode()
+            lines = (node.get("lineItems") or {}).get("nodes") or []
+            body = json.dumps(node).encode() if len(lines) < LINES_PER_ORDER else None
+            yield node["id"].rsplit("/", 1)[-1], updated, body
         if not page["pageInfo"]["hasNextPage"]:
             return
         after = page["pageInfo"]["endCursor"]

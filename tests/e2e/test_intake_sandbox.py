@@ -192,3 +192,21 @@ def _disable(woo: WooCommerceSimulator, hook_id: int) -> None:
     """The store disabled the webhook after repeated delivery failures."""
     with woo._lock:
         woo.hub.hooks[hook_id]["status"] = "disabled"
+
+
+def test_polling_never_stores_an_order_whose_lines_may_be_cut(waybill: Any, platforms: Any) -> None:
+    rt = waybill
+    shopify, woo, _shop_server, woo_server = platforms
+    shop_id, _ = connect(rt, woo, woo_server.url)
+    many = [(f"PART-{i}", 1) for i in range(12)]
+    for sku, _qty in many:
+        shopify.add_product(SHOP, sku, [{"sku": sku, "price": "1.00", "available": 10}])
+    shopify.faults = Faults(webhook_drop_rate=1.0)
+    shopify.place_order(SHOP, many)
+    shopify.place_order(SHOP, [("TEE", 1)])
+    shopify.deliver_due()
+    shopify.faults = Faults()
+    result = reconcile_store(rt, shop_id)
+    drain(rt)
+    assert (result["found"], result["queued"], result["incomplete"]) == (2, 1, 1)
+    assert [o.line_items[0].sku for o in held_orders(rt).values()] == ["TEE"]
