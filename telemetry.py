@@ -25,6 +25,10 @@ JOB_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 
+RECONCILE_REPAIRS = Counter(
+    "waybill_reconcile_repairs_total", "What reconciliation found and repaired", ["platform", "kind"]
+)
+
 _SENSITIVE = re.compile(
     r"(secret|token|password|passwd|api_key|apikey|authorization|cookie|hmac|signature|credential|"
     r"email|phone|address|name_on|first_name|last_name|customer)",

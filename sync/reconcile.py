@@ -21,6 +21,7 @@ from db.timeline import record
 from sync.intake import enqueue_event
 from sync.jobs import job, safe_job_id
 from sync.stores import ensure_webhooks, shopify_client, woo_client
+from telemetry import RECONCILE_REPAIRS
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime
@@ -103,6 +104,10 @@ def reconcile_store(rt: Runtime, store_id: int) -> dict[str, Any]:
         "webhooks_repaired": repaired,
         "webhook_error": webhook_error,
     }
+    platform = str(store.platform)
+    RECONCILE_REPAIRS.labels(platform, "orders_recovered").inc(queued)
+    RECONCILE_REPAIRS.labels(platform, "orders_incomplete").inc(len(incomplete))
+    RECONCILE_REPAIRS.labels(platform, "webhooks_repaired").inc(len(repaired))
     log.info("reconcile.store", **{k: v for k, v in summary.items() if k != "webhook_error"})
     return summary
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.accounts import account_for_token
-from db.models import Store
+from db.models import DataExport, Store
 from db.timeline import entries
 from sync.runtime import Runtime
 from web.openapi import document
@@ -112,6 +112,38 @@ def store_timeline(store_id: int) -> Response:
                 for e in rows
             ]
         )
+
+
+@bp.get("/data-exports")
+@authenticated
+def data_exports() -> Response:
+    """Privacy data requests prepared for the merchant (newest first)."""
+    with runtime().session() as s:
+        rows = s.scalars(
+            select(DataExport).where(DataExport.account_id == g.account_id).order_by(DataExport.id.desc())
+        )
+        return jsonify(
+            exports=[
+                {
+                    "id": r.id,
+                    "store_id": r.store_id,
+                    "request_id": r.request_id,
+                    "created_at": r.created_at.isoformat(),
+                }
+                for r in rows
+            ]
+        )
+
+
+@bp.get("/data-exports/<int:export_id>")
+@authenticated
+def data_export(export_id: int) -> Response:
+    """One export: everything Waybill holds about that customer."""
+    with runtime().session() as s:
+        row = s.get(DataExport, export_id)
+        if row is None or row.account_id != g.account_id:
+            abort(404)
+        return jsonify(id=row.id, store_id=row.store_id, request_id=row.request_id, data=row.data)
 
 
 @bp.errorhandler(404)

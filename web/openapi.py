@@ -35,6 +35,8 @@ def _get(
 
 _STORE_ID = [{"name": "store_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 
+_EXPORT_ID = [{"name": "export_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+
 PATHS: dict[str, Any] = {
     "/api/v1/openapi.json": _get("This document", "Object", auth=False),
     "/api/v1/account": _get("The merchant account the token belongs to", "Account"),
@@ -43,9 +45,34 @@ PATHS: dict[str, Any] = {
     "/api/v1/stores/{store_id}/timeline": _get(
         "What happened to a store, and why", "Timeline", params=_STORE_ID
     ),
+    "/api/v1/data-exports": _get("Privacy data requests prepared for the merchant", "DataExportList"),
+    "/api/v1/data-exports/{export_id}": _get("One privacy data export", "DataExport", params=_EXPORT_ID),
+}
+
+_EXPORT_SUMMARY = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "store_id": {"type": "integer"},
+        "request_id": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+    },
 }
 
 SCHEMAS: dict[str, Any] = {
+    "DataExportList": {
+        "type": "object",
+        "properties": {"exports": {"type": "array", "items": _EXPORT_SUMMARY}},
+    },
+    "DataExport": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "store_id": {"type": "integer"},
+            "request_id": {"type": "string"},
+            "data": {"type": "object", "description": "the customer's orders and their timelines"},
+        },
+    },
     "Object": {"type": "object"},
     "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]},
     "Account": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}},

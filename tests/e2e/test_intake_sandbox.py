@@ -20,6 +20,7 @@ from sandbox.shopify import ShopifySimulator
 from sandbox.woocommerce import WooCommerceSimulator
 from sync.reconcile import reconcile_store
 from sync.stores import ensure_webhooks, save_store
+from telemetry import RECONCILE_REPAIRS
 from tests.conftest import drain
 
 SHOP, TOKEN = "lossy.myshopify.com", "shpat_" + "1" * 32
@@ -147,9 +148,11 @@ def test_100_orders_survive_duplicated_reordered_and_dropped_webhooks(waybill: A
     assert len(before) <= 90  # at least the ten silent orders are missing
 
     shopify.faults, woo.faults = Faults(), Faults()
+    recovered = RECONCILE_REPAIRS.labels("shopify", "orders_recovered")._value.get()
     reconcile_store(rt, shop_id)
     reconcile_store(rt, woo_id)
     drain(rt)
+    assert RECONCILE_REPAIRS.labels("shopify", "orders_recovered")._value.get() - recovered >= 5
 
     held = held_orders(rt)
     with rt.session() as s:

@@ -97,3 +97,28 @@ def test_console_requires_login_and_accepts_a_token(client: Any, rt: Any) -> Non
     assert client.post("/login", data={"token": token}).status_code == 302
     page = client.get("/").data.decode()
     assert "delta.myshopify.com" in page and "epsilon" not in page
+
+
+def test_data_exports_are_the_merchants_own(client: Any, rt: Any) -> None:
+    from db.models import DataExport
+
+    token_a, store_a = make_merchant(rt, "exp-a", "exp-a.myshopify.com")
+    _token_b, store_b = make_merchant(rt, "exp-b", "exp-b.myshopify.com")
+    with rt.session() as s:
+        mine = DataExport(
+            account_id=s.get(Store, store_a).account_id,
+            store_id=store_a,
+            request_id="r1",
+            data={"orders": [{"order": {"number": "#1"}}]},
+        )
+        theirs = DataExport(account_id=s.get(Store, store_b).account_id, store_id=store_b, request_id="r2")
+        s.add_all([mine, theirs])
+        s.flush()
+        mine_id, theirs_id = mine.id, theirs.id
+    auth = {"Authorization": f"Bearer {token_a}"}
+    listed = client.get("/api/v1/data-exports", headers=auth).json["exports"]
+    assert [e["request_id"] for e in listed] == ["r1"]
+    assert client.get(f"/api/v1/data-exports/{mine_id}", headers=auth).json["data"]["orders"][0]["order"] == {
+        "number": "#1"
+    }
+    assert client.get(f"/api/v1/data-exports/{theirs_id}", headers=auth).status_code == 404
