@@ -136,11 +136,13 @@ def test_reinstalling_keeps_one_store_and_one_subscription_per_topic(
     again = install_shopify(browser, public_url)
 
     assert again.status_code == 200
+    assert f"{SHOP} is connected and its webhooks are registered." in again.text
     (store,) = stores(rt)
     assert (store.id, store.account_id) == (first.id, first.account_id)
     assert rt.vault.decrypt_json(store.credentials) == {"access_token": shopify.shop(SHOP).token}
     assert subscriptions(shopify) == expected_subscriptions(public_url)
     assert shopify.calls["oauth.access_token"] == 2
+    assert shopify.calls["webhookSubscriptionCreate"] == len(SHOPIFY_TOPICS)  # none asked for twice
 
 
 @pytest.mark.parametrize("signed_in_first", [True, False], ids=["sign-in-first", "sign-in-between"])

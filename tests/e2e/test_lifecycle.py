@@ -63,6 +63,12 @@ def event_bodies(rt: Any) -> dict[str, list[bytes]]:
     return out
 
 
+def naming(rt: Any, email: str) -> list[str]:
+    """Topics of the inbox events whose stored body still contains ``email``."""
+    with rt.session() as s:
+        return sorted(e.topic for e in s.scalars(select(InboxEvent)) if email.encode() in e.body)
+
+
 def kept(order: Order) -> dict[str, Any]:
     return {k: order.data[k] for k in KEPT}
 
@@ -143,6 +149,21 @@ def test_customer_redaction_erases_their_personal_data_only(
     assert bodies[grace] == bodies_before[grace]
     with rt.session() as s:
         assert list(s.scalars(select(DataExport))) == []
+
+
+def test_after_customer_redaction_no_stored_event_names_the_customer(
+    rt: Any, shopify: ShopifySandbox, store: Store
+) -> None:
+    place(shopify, ADA)
+    place(shopify, GRACE)
+    shopify.request_customer_data(SHOP, ADA)
+    deliver(shopify, rt)
+    assert naming(rt, ADA) == ["customers/data_request", "orders/create"]
+
+    shopify.redact_customer(SHOP, ADA)
+    deliver(shopify, rt)
+
+    assert (naming(rt, ADA), naming(rt, GRACE)) == ([], ["orders/create"])
 
 
 def test_export_and_redaction_match_the_customers_address_exactly(
