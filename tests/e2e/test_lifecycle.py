@@ -14,12 +14,13 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from db.models import DataExport, InboxEvent, Order, Store, StoreState
+from db.accounts import get_or_create_account, issue_token
+from db.models import Account, DataExport, InboxEvent, Order, Store, StoreState
 from db.timeline import entries
 from sandbox.harness import Delivery
 from sync.reconcile import reconcile_store
 from tests.conftest import drain
-from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, stores
+from tests.e2e.conftest import HTTP_TIMEOUT_S, SHOP, ShopifySandbox, install_shopify, stores
 
 ADA, GRACE = "ada@example.com", "grace@example.com"
 PERSONAL = ("email", "customer_id", "browser_ip", "billing_address", "shipping_address", "note")
@@ -69,6 +70,21 @@ def naming(rt: Any, email: str) -> list[str]:
         return sorted(e.topic for e in s.scalars(select(InboxEvent)) if email.encode() in e.body)
 
 
+def token_for(rt: Any, account_id: int | None) -> str:
+    """An API token for the account (None: a new, unrelated account)."""
+    with rt.session() as s:
+        account = s.get(Account, account_id) if account_id else get_or_create_account(s, "someone else")
+        return issue_token(s, account)
+
+
+def api(public_url: str, path: str, token: str, status: int = 200) -> Any:
+    answer = requests.get(
+        f"{public_url}/api/v1{path}", headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT_S
+    )
+    assert answer.status_code == status, answer.text
+    return answer.json()
+
+
 def kept(order: Order) -> dict[str, Any]:
     return {k: order.data[k] for k in KEPT}
 
@@ -102,7 +118,26 @@ def test_uninstall_erases_the_token_and_later_orders_are_refused(
     assert late not in event_bodies(rt)
 
 
-def test_data_request_exports_that_customers_orders(rt: Any, shopify: ShopifySandbox, store: Store) -> None:
+def test_reinstalling_after_uninstall_stores_the_new_token_and_orders_flow_again(
+    rt: Any, shopify: ShopifySandbox, store: Store, browser: requests.Session, public_url: str
+) -> None:
+    shopify.uninstall_app(SHOP)
+    deliver(shopify, rt)
+
+    assert install_shopify(browser, public_url).status_code == 200
+    order_id = place(shopify, GRACE)
+    answers = deliver(shopify, rt)
+
+    (row,) = stores(rt)
+    assert (row.id, row.state, row.uninstalled_at) == (store.id, StoreState.active, None)
+    assert rt.vault.decrypt_json(row.credentials) == {"access_token": shopify.shop(SHOP).token}
+    assert answers == [("orders/create", 200), ("inventory_levels/update", 200)]
+    assert orders(rt)[order_id].email == GRACE
+
+
+def test_data_request_exports_that_customers_orders_for_the_merchant(
+    rt: Any, shopify: ShopifySandbox, store: Store, public_url: str
+) -> None:
     ada = sorted([place(shopify, ADA), place(shopify, ADA, "MUG-12OZ", 2)])
     place(shopify, GRACE)
     deliver(shopify, rt)
@@ -119,6 +154,11 @@ def test_data_request_exports_that_customers_orders(rt: Any, shopify: ShopifySan
     assert sorted(o["order"]["order_id"] for o in exported) == ada
     assert {o["order"]["email"] for o in exported} == {ADA}
     assert all(o["timeline"][0]["action"] == "order.received" for o in exported)
+    merchant, stranger = token_for(rt, store.account_id), token_for(rt, None)
+    listed = api(public_url, "/data-exports", merchant)
+    assert [(e["id"], e["store_id"]) for e in listed["exports"]] == [(export.id, store.id)]
+    assert api(public_url, f"/data-exports/{export.id}", merchant)["data"] == export.data
+    assert api(public_url, f"/data-exports/{export.id}", stranger, status=404) == {"error": "not found"}
 
 
 def test_customer_redaction_erases_their_personal_data_only(
