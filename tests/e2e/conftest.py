@@ -13,9 +13,10 @@ Fixtures:
   the simulators and ``browser`` reach at ``public_url``.
 - ``public_url``: where the served app answers (``http://127.0.0.1:<port>``).
 - ``shopify``: a :class:`ShopifySandbox` with shops :data:`SHOP` and :data:`OTHER_SHOP`
-  (the :data:`CATALOG` SKUs in stock), a fake clock set to the wall clock (Waybill checks
-  OAuth timestamps against real time), and privacy topics sent to Waybill. Webhooks go
-  out when the test calls ``shopify.deliver_due()``.
+  (the :data:`CATALOG` SKUs in stock), its ``fake_clock`` set to the wall clock (Waybill
+  checks OAuth timestamps against real time) and privacy topics sent to Waybill. Webhooks
+  go out when the test calls ``shopify.deliver_due()``; retries wait for the fake clock.
+- ``waybill_server``, ``shopify_server``, ``woo_server`` (session): the running servers.
 - ``woo``: a WooCommerce store with the :data:`CATALOG` products, approving key requests;
   ``woo_url`` is its home URL. Webhooks go out on ``woo.deliver_webhooks()``.
 - ``browser``: a ``requests.Session`` playing the merchant's browser (follows redirects
@@ -71,6 +72,12 @@ class ShopifySandbox(ShopifySimulator):
     """
 
     on_token_granted: Callable[[], None] | None = None
+
+    @property
+    def fake_clock(self) -> FakeClock:
+        """The simulator's clock (a fake one here): ``advance`` moves it, negative seconds too."""
+        assert isinstance(self.clock, FakeClock)
+        return self.clock
 
     def dispatch(self, request: Request) -> Response:
         response = super().dispatch(request)
@@ -132,9 +139,7 @@ def shopify(shopify_server: RunningServer, public_url: str) -> ShopifySandbox:
     sim: ShopifySandbox = shopify_server.app
     sim.reset()
     sim.on_token_granted = None
-    clock = sim.clock
-    assert isinstance(clock, FakeClock)
-    clock.advance(time.time() - clock.now())
+    sim.fake_clock.advance(time.time() - sim.fake_clock.now())
     sim.set_compliance_uri(f"{public_url}/webhooks/shopify")
     for domain in (SHOP, OTHER_SHOP):
         sim.add_shop(domain)

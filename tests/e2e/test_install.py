@@ -205,7 +205,7 @@ def test_callback_for_another_shop_than_started_is_refused_even_when_signed(
 def test_callback_with_a_stale_timestamp_is_refused(
     rt: Any, shopify: ShopifySandbox, browser: requests.Session, public_url: str
 ) -> None:
-    shopify.clock.advance(-700)  # the shop signed this callback over eleven minutes ago
+    shopify.fake_clock.advance(-700)  # the shop signed this callback over eleven minutes ago
     params = start(browser, public_url)
     assert int(params["timestamp"]) < time.time() - 600
     page = callback(browser, public_url, params)

@@ -166,7 +166,7 @@ def test_customer_redaction_erases_their_personal_data_only(
 ) -> None:
     ada = [place(shopify, ADA), place(shopify, ADA, "MUG-12OZ", 2)]
     grace = place(shopify, GRACE)
-    shopify.clock.advance(60)
+    shopify.fake_clock.advance(60)
     shopify.update_order(SHOP, int(ada[0]), note="Leave with the neighbour at 12")
     shopify.request_customer_data(SHOP, ADA)
     deliver(shopify, rt)
