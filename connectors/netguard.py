@@ -29,10 +29,28 @@ def check_store_url(url: str, allow_private: bool = False) -> str:
         raise UnsafeUrl("store URL must not carry credentials, a query or a fragment")
     if not allow_private:
         for address in _resolve(parts.hostname, parts.port or 443):
-            if not address.is_global or address.is_multicast:
+            if not _public(address):
                 raise UnsafeUrl(f"store URL resolves to a non-public address ({address})")
+    host = parts.hostname.lower()
+    host = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets
     port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.hostname.lower()}{port}{parts.path.rstrip('/')}"
+    return f"{parts.scheme}://{host}{port}{parts.path.rstrip('/')}"
+
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Global and not multicast, including any IPv4 address embedded in an IPv6 one."""
+    if not address.is_global or address.is_multicast:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return _public(embedded)
+    return True
 
 
 def _resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import DataExport, InboxEvent, Order, Platform, Store, StoreState, utcnow
@@ -107,6 +107,7 @@ def handle_customer_redact(rt: Runtime, event_id: int) -> None:
                 select(DataExport).where(DataExport.store_id == store.id, DataExport.customer_email == email)
             ):
                 s.delete(export)
+        _erase_privacy_requests(s, store.id, email)
         record(
             s,
             store.account_id,
@@ -150,7 +151,8 @@ def _customer(payload: dict[str, Any], ids_key: str) -> tuple[str | None, set[st
 def _orders_of(s: Session, store_id: int, email: str | None, ids: set[str]) -> list[Order]:
     clauses = []
     if email:
-        clauses.append(Order.email.ilike(email))
+        # Exact (case-insensitive) match: a LIKE pattern would let '_' and '%' match others.
+        clauses.append(func.lower(Order.email) == email)
     if ids:
         clauses.append(Order.platform_order_id.in_(ids))
     if not clauses:
@@ -167,6 +169,20 @@ def _redact(s: Session, store: Store, orders: list[Order]) -> None:
     # The raw events of these orders carry the same personal data.
     for inbox in s.scalars(select(InboxEvent).where(InboxEvent.store_id == store.id)):
         if _event_order_id(inbox.body) in ids:
+            inbox.body = REDACTED_BODY
+
+
+def _erase_privacy_requests(s: Session, store_id: int, email: str | None) -> None:
+    """The data-request and redact events themselves name the customer: erase them too."""
+    topics = ("customers/data_request", "customers/redact")
+    for inbox in s.scalars(
+        select(InboxEvent).where(InboxEvent.store_id == store_id, InboxEvent.topic.in_(topics))
+    ):
+        try:
+            customer = json.loads(inbox.body).get("customer") or {}
+        except (ValueError, AttributeError):
+            continue
+        if email and str(customer.get("email", "")).lower() == email:
             inbox.body = REDACTED_BODY
 
 
