@@ -12,7 +12,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -147,18 +147,30 @@ class Server:
 
     def cpu_s(self) -> float:
         """User + system CPU seconds of the master and its workers, so far."""
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # gone meanwhile
-            if entry.name == str(self.pid) or fields[1] == str(self.pid):
-                total += int(fields[11]) + int(fields[12])
-        return total / ticks
+        return cpu_seconds(lambda pid, ppid, _cmd: self.pid in (pid, ppid))
+
+
+def cpu_seconds(match: Callable[[int, int, str], bool]) -> float:
+    """CPU seconds used so far by the processes ``match(pid, ppid, cmdline)`` selects."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue  # gone meanwhile
+        if match(int(entry.name), int(fields[1]), cmdline):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def backends_cpu_s(db_url: str) -> float:
+    """CPU seconds of the PostgreSQL backends serving ``db_url``'s database (their process
+    title names it); the server's shared WAL writer and checkpointer are not included."""
+    title = f" {db_url.rsplit('/', 1)[1]} "
+    return cpu_seconds(lambda _pid, _ppid, cmd: cmd.startswith("postgres:") and title in cmd)
 
 
 @contextmanager
