@@ -14,6 +14,7 @@ import click
 import structlog
 from flask import Flask, Response, g, request
 
+from db.store_lookup import forget as forget_stores
 from settings import Settings, SettingsError, load_settings
 from sync.runtime import Runtime, build_runtime, install
 from telemetry import HTTP_REQUESTS, configure_logging
@@ -30,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     under_cli = click.get_current_context(silent=True) is not None
     rt = build_runtime(settings, check=not under_cli)
     install(rt)
+    forget_stores()  # a cache keyed by a previous app's objects must not leak into this one
     app = Flask(__name__)
     app.config.update(
         TESTING=settings.testing,

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import threading
+import time
 from typing import Any
 
 import structlog
@@ -67,10 +69,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     queues = [rt.queue.queues[name] for name in (args.queues or settings.queue.names)]
     worker_class: Any = Worker if args.fork else SimpleWorker
+    _start_pump(rt.queue)
     worker = worker_class(queues, connection=rt.queue.connection)
     log.info("worker.start", queues=[q.name for q in queues])
     worker.work(burst=args.burst, with_scheduler=True, logging_level="WARNING")
     return 0
+
+
+def _start_pump(queue: RedisJobQueue) -> None:
+    """Move the web tier's hand-offs into RQ (every worker pumps; BRPOP shares them out)."""
+
+    def pump() -> None:
+        while True:
+            try:
+                queue.pump(block_s=1.0)
+            except Exception as exc:  # Redis blip: the sweeper covers what is missed
+                log.warning("worker.pump_failed", error=type(exc).__name__)
+                time.sleep(1)
+
+    threading.Thread(target=pump, name="waybill-handoff-pump", daemon=True).start()
 
 
 def _run_scheduler(scheduler: Scheduler) -> int:

@@ -44,6 +44,11 @@ def enqueue_event(rt: Runtime, event_id: int) -> bool:
     return rt.enqueue("process_inbox_event", job_id=inbox_job_id(event_id), event_id=event_id)
 
 
+def hand_off_event(rt: Runtime, event_id: int) -> None:
+    """The web tier's cheap enqueue (see ``RedisJobQueue.hand_off``)."""
+    rt.queue.hand_off("process_inbox_event", {"event_id": event_id}, inbox_job_id(event_id))
+
+
 @job("process_inbox_event", queue="intake")
 def process_inbox_event(rt: Runtime, event_id: int) -> str:
     """Run the event's handler once; a finished event is never processed again."""

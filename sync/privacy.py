@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import DataExport, InboxEvent, Order, Platform, Store, StoreState, utcnow
+from db.store_lookup import forget as forget_stores
 from db.timeline import entries, record
 from sync.intake import handles
 from sync.orders import load_event
@@ -48,6 +49,7 @@ def handle_uninstalled(rt: Runtime, event_id: int) -> None:
                 "store.uninstalled",
                 "the merchant removed the app; token erased",
             )
+    forget_stores()
 
 
 @handles(Platform.shopify, "customers/data_request")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -29,11 +30,13 @@ if TYPE_CHECKING:
     from sync.runtime import Runtime
 
 log = structlog.get_logger("waybill.queue")
+HANDOFF_KEY = "waybill:handoff"
 LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 class JobQueue(Protocol):
     def enqueue(self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0) -> bool: ...
+    def hand_off(self, name: str, kwargs: dict[str, Any], job_id: str) -> None: ...
     def is_live(self, job_id: str) -> bool: ...
     def depth(self) -> dict[str, int]: ...
     def ping(self) -> None: ...
@@ -121,6 +124,29 @@ class RedisJobQueue:
         existing.delete()
         return True
 
+    def hand_off(self, name: str, kwargs: dict[str, Any], job_id: str) -> None:
+        """Enqueue later, from a worker: one cheap LPUSH on the web tier's hot path.
+
+        Building an RQ job costs more CPU than the rest of a webhook's intake; workers
+        move hand-offs into RQ (:meth:`pump`). If one is lost between the two, the
+        inbox sweeper enqueues its event from the database.
+        """
+        self.connection.lpush(HANDOFF_KEY, json.dumps([name, kwargs, job_id]))
+
+    def pump(self, block_s: float = 1.0, batch: int = 100) -> int:
+        """Move up to ``batch`` hand-offs into RQ; waits up to ``block_s`` for the first."""
+        moved = 0
+        item = self.connection.brpop([HANDOFF_KEY], timeout=block_s) if block_s > 0 else None
+        while moved < batch:
+            raw = item[1] if item else self.connection.rpop(HANDOFF_KEY)
+            item = None
+            if raw is None:
+                break
+            name, kwargs, job_id = json.loads(raw)  # type: ignore[arg-type]
+            self.enqueue(name, kwargs, job_id=job_id)
+            moved += 1
+        return moved
+
     def is_live(self, job_id: str) -> bool:
         try:
             return Job.fetch(job_id, connection=self.connection).get_status(refresh=True) in LIVE_STATUSES
@@ -173,6 +199,9 @@ class EmbeddedJobQueue:
     def _push(self, msg: JobMessage, delay_s: float) -> None:
         heapq.heappush(self._heap, (time.monotonic() + delay_s, next(self._seq), msg))
         self._cond.notify()
+
+    def hand_off(self, name: str, kwargs: dict[str, Any], job_id: str) -> None:
+        self.enqueue(name, kwargs, job_id=job_id)
 
     def is_live(self, job_id: str) -> bool:
         with self._cond:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from db.accounts import get_or_create_account
 from db.models import Platform, Store, StoreState, utcnow
+from db.store_lookup import forget as forget_stores
 from db.timeline import record
 
 if TYPE_CHECKING:
@@ -68,7 +69,9 @@ def save_store(
         store.uninstalled_at = None
         s.flush()
         record(s, store.account_id, f"store:{store.id}", actor, "store.installed", f"{platform} {domain}")
-        return store.id
+        store_id = store.id
+    forget_stores()
+    return store_id
 
 
 def _account(s: Session, account_id: int | None, name: str | None, domain: str) -> int:

@@ -156,6 +156,8 @@ def drain(rt: Any, timeout_s: float = 30) -> None:
     from sync.runtime import install
 
     install(rt)
+    while rt.queue.pump(block_s=0):  # what receivers handed off, as a worker's pump would
+        pass
     queues = list(rt.queue.queues.values())
     worker = SimpleWorker(queues, connection=rt.queue.connection)
     for _ in range(100):

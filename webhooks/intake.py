@@ -8,12 +8,16 @@ from typing import Any
 
 import structlog
 from flask import Response, current_app, jsonify, request
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from connectors.shopify.webhooks import HeaderSource
-from db.models import InboxEvent, InboxState, Platform
-from sync.intake import HANDLERS, enqueue_event
+from db.models import InboxEvent, InboxState, Platform, utcnow
+from sync.intake import HANDLERS, hand_off_event
 from sync.runtime import Runtime
 from telemetry import WEBHOOKS
 
@@ -70,37 +74,51 @@ def commit(
     """Commit the event to the inbox (once per dedupe key), then enqueue it."""
     rt = runtime()
     handled = (platform, topic) in HANDLERS
+    values = {
+        "platform": platform,
+        "topic": topic,
+        "dedupe_key": dedupe_key[:255],
+        "body": body,
+        "headers": dict(headers),
+        "store_id": store_id,
+        "account_id": account_id,
+        "attempts": 0,
+        "state": InboxState.pending if handled else InboxState.ignored,
+        "received_at": utcnow(),
+    }
     try:
         with rt.session() as s:
-            event = InboxEvent(
-                platform=platform,
-                topic=topic,
-                dedupe_key=dedupe_key[:255],
-                body=body,
-                headers=dict(headers),
-                store_id=store_id,
-                account_id=account_id,
-                state=InboxState.pending if handled else InboxState.ignored,
-            )
-            s.add(event)
-            s.flush()
-            event_id = event.id
-    except IntegrityError:
-        WEBHOOKS.labels(str(platform), "duplicate").inc()
-        return jsonify(status="duplicate"), 200
+            event_id = s.scalar(_insert(s, values))
     except SQLAlchemyError as exc:
         WEBHOOKS.labels(str(platform), "db_unavailable").inc()
         log.error("webhook.db_unavailable", platform=str(platform), error=type(exc).__name__)
         return jsonify(error="temporarily unavailable"), 503
+    if event_id is None:
+        WEBHOOKS.labels(str(platform), "duplicate").inc()
+        return jsonify(status="duplicate"), 200
     if not handled:
         WEBHOOKS.labels(str(platform), "ignored").inc()
         return jsonify(status="ignored"), 200
     try:
-        enqueue_event(rt, event_id)
+        hand_off_event(rt, event_id)
     except Exception as exc:  # the inbox holds it; the sweeper enqueues it later
         log.warning("webhook.enqueue_failed", event_id=event_id, error=type(exc).__name__)
     WEBHOOKS.labels(str(platform), "accepted").inc()
     return jsonify(status="accepted"), 200
+
+
+def _insert(s: Session, values: dict[str, Any]) -> Any:
+    """One statement: insert unless the dedupe key is known (no exception on duplicates)."""
+    table = InboxEvent.__table__
+    assert isinstance(table, Table)
+    dialect = s.get_bind().dialect.name
+    builder = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        builder(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["platform", "dedupe_key"])
+        .returning(table.c.id)
+    )
 
 
 def selected(headers: HeaderSource, names: tuple[str, ...]) -> dict[str, str]:

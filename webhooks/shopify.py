@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask import Response, request
-from sqlalchemy import select
 
 from connectors.shopify import webhooks as shopify
-from db.models import Platform, Store, StoreState
+from db.models import Platform
+from db.store_lookup import StoreRef, find_store
 from webhooks import bp
 from webhooks.intake import Refused, commit, parse_json, raw_body, refused, runtime, selected
 
@@ -45,12 +45,11 @@ def receive_shopify() -> tuple[Response, int]:
     )
 
 
-def _store(domain: str, topic: str) -> Store:
-    with runtime().session() as s:
-        store = s.scalar(select(Store).where(Store.platform == Platform.shopify, Store.domain == domain))
+def _store(domain: str, topic: str) -> StoreRef:
+    store = find_store(runtime().sessions, runtime().vault, Platform.shopify, domain=domain)
     if store is None:
         raise Refused(401, "unknown shop", "unknown_store")
-    if store.state is not StoreState.active and topic not in AFTER_UNINSTALL:
+    if not store.active and topic not in AFTER_UNINSTALL:
         raise Refused(401, "shop is not installed", "uninstalled_store")
     return store
 

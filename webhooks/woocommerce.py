@@ -7,7 +7,8 @@ import hashlib
 from flask import Response, jsonify, request
 
 from connectors.woocommerce import webhooks as woo
-from db.models import Platform, Store, StoreState
+from db.models import Platform
+from db.store_lookup import StoreRef, find_store
 from webhooks import bp
 from webhooks.intake import Refused, commit, parse_json, raw_body, refused, runtime, selected
 
@@ -47,13 +48,10 @@ def receive_woocommerce(store_id: int) -> tuple[Response, int]:
     )
 
 
-def _store(store_id: int) -> tuple[Store, str | None]:
-    rt = runtime()
-    with rt.session() as s:
-        store = s.get(Store, store_id)
-    if store is None or store.platform is not Platform.woocommerce:
+def _store(store_id: int) -> tuple[StoreRef, str | None]:
+    store = find_store(runtime().sessions, runtime().vault, Platform.woocommerce, store_id=store_id)
+    if store is None:
         raise Refused(401, "unknown store", "unknown_store")
-    if store.state is not StoreState.active:
+    if not store.active:
         raise Refused(401, "store is not installed", "uninstalled_store")
-    secret = rt.vault.decrypt(store.webhook_secret) if store.webhook_secret else None
-    return store, secret
+    return store, store.webhook_secret

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import socket
 import subprocess
@@ -72,6 +75,7 @@ def test_gunicorn_workers_and_scheduler_run_jobs_end_to_end(
         "REDIS_URL": redis_url,
         "WAYBILL_SECRET_KEY": SECRET,
         "WAYBILL_CONFIG": str(site),
+        "SHOPIFY_API_SECRET": "app-secret",
         "WAYBILL_VAR_DIR": str(tmp_path / "var"),
         "WAYBILL_LOG_LEVEL": "WARNING",
     }
@@ -131,6 +135,36 @@ def test_gunicorn_workers_and_scheduler_run_jobs_end_to_end(
                 return conn.execute(text("SELECT state FROM inbox_events")).scalar() == "ignored"
 
         wait_for(swept, 30, "the sweeper to requeue the stranded event")
+        # A signed webhook through gunicorn is handed off, pumped into RQ by a worker, handled.
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO accounts (name, created_at) VALUES ('m', now())"))
+            conn.execute(
+                text(
+                    "INSERT INTO stores (account_id, platform, domain, state, settings, created_at)"
+                    " SELECT id, 'shopify', 'p.myshopify.com', 'active', '{}', now() FROM accounts"
+                )
+            )
+        body = b'{"id": 1}'
+        sig = base64.b64encode(hmac.new(b"app-secret", body, hashlib.sha256).digest()).decode()
+        answer = requests.post(
+            f"{base}/webhooks/shopify",
+            data=body,
+            timeout=5,
+            headers={
+                "X-Shopify-Hmac-Sha256": sig,
+                "X-Shopify-Topic": "app/uninstalled",
+                "Content-Type": "application/json",
+                "X-Shopify-Shop-Domain": "p.myshopify.com",
+                "X-Shopify-Event-Id": "e-1",
+            },
+        )
+        assert answer.json() == {"status": "accepted"}
+
+        def uninstalled() -> bool:
+            with engine.connect() as conn:
+                return conn.execute(text("SELECT state FROM stores")).scalar() == "uninstalled"
+
+        wait_for(uninstalled, 20, "a worker to handle the webhook")
         engine.dispose()
         redis_proc.kill()
         redis_proc.wait()
