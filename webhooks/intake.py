@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -12,7 +13,6 @@ from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from connectors.shopify.webhooks import HeaderSource
@@ -87,8 +87,8 @@ def commit(
         "received_at": utcnow(),
     }
     try:
-        with rt.session() as s:
-            event_id = s.scalar(_insert(s, values))
+        with rt.engine.begin() as conn:
+            event_id = conn.execute(_insert_statement(conn.dialect.name), values).scalar()
     except SQLAlchemyError as exc:
         WEBHOOKS.labels(str(platform), "db_unavailable").inc()
         log.error("webhook.db_unavailable", platform=str(platform), error=type(exc).__name__)
@@ -107,17 +107,14 @@ def commit(
     return jsonify(status="accepted"), 200
 
 
-def _insert(s: Session, values: dict[str, Any]) -> Any:
-    """One statement: insert unless the dedupe key is known (no exception on duplicates)."""
+@functools.cache
+def _insert_statement(dialect: str) -> Any:
+    """One statement, built once: insert unless the dedupe key is known (no exception on duplicates)."""
     table = InboxEvent.__table__
     assert isinstance(table, Table)
-    dialect = s.get_bind().dialect.name
     builder = pg_insert if dialect == "postgresql" else sqlite_insert
     return (
-        builder(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["platform", "dedupe_key"])
-        .returning(table.c.id)
+        builder(table).on_conflict_do_nothing(index_elements=["platform", "dedupe_key"]).returning(table.c.id)
     )
 
 
