@@ -9,6 +9,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.errors import Retryable
 from db.accounts import get_or_create_account
 from db.models import Platform, Store, StoreState, utcnow
 from db.store_lookup import forget as forget_stores
@@ -128,8 +129,6 @@ def ensure_webhooks(rt: Runtime, store_id: int, actor: str = "reconcile") -> lis
             if not health["ok"]:
                 record(s, row.account_id, f"store:{store_id}", actor, "webhooks.failed", health["error"])
     if not health["ok"]:
-        from core.errors import Retryable
-
         raise Retryable(str(health["error"]))
     return repaired
 
