@@ -12,7 +12,7 @@ from flask import Response, current_app, jsonify, request
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from connectors.shopify.webhooks import HeaderSource
@@ -87,8 +87,7 @@ def commit(
         "received_at": utcnow(),
     }
     try:
-        with rt.engine.begin() as conn:
-            event_id = conn.execute(_insert_statement(conn.dialect.name), values).scalar()
+        event_id = _insert_event(rt, values)
     except SQLAlchemyError as exc:
         WEBHOOKS.labels(str(platform), "db_unavailable").inc()
         log.error("webhook.db_unavailable", platform=str(platform), error=type(exc).__name__)
@@ -105,6 +104,19 @@ def commit(
         log.warning("webhook.enqueue_failed", event_id=event_id, error=type(exc).__name__)
     WEBHOOKS.labels(str(platform), "accepted").inc()
     return jsonify(status="accepted"), 200
+
+
+def _insert_event(rt: Runtime, values: dict[str, Any]) -> int | None:
+    """Insert once; a pooled connection found dead (database restarted) is retried once."""
+    for attempt in (1, 2):
+        try:
+            with rt.engine.begin() as conn:
+                event_id: int | None = conn.execute(_insert_statement(conn.dialect.name), values).scalar()
+                return event_id
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    return None
 
 
 @functools.cache

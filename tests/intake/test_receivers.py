@@ -240,3 +240,32 @@ def test_easypost_event_signed_with_the_nfkd_secret(client: Any, rt: Any) -> Non
     }
     with rt.session() as s:
         assert s.scalar(select(func.count(InboxEvent.id))) == 1
+
+
+def test_a_database_restart_costs_no_webhook(config: dict[str, Any], postgres_url: str) -> None:
+    """Pooled connections killed under the receiver: the insert is retried on a fresh one."""
+    from sqlalchemy import create_engine, text
+
+    from app import create_app
+    from db.session import upgrade
+
+    upgrade(postgres_url)
+    app = create_app({**config, "database_url": postgres_url})
+    rt, client = app.extensions["waybill"], app.test_client()
+    try:
+        add_store(rt, "shopify", "acme.myshopify.com")
+        assert shopify_post(client, b"{}", event_id="warm").status_code == 200  # a pooled connection exists
+        admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            killed = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
+        admin.dispose()
+        assert killed >= 1
+        assert shopify_post(client, b"{}", event_id="after-restart").json == {"status": "accepted"}
+        assert len(inbox(rt)) == 2
+    finally:
+        rt.close()
