@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 TOKEN = "shpat_" + "0" * 32
-EP_KEY = "EZTKbench0000000000000000000000"
+EP_KEY = "EZTK-sandbox-bench-key"
 
 
 def _pin(cpu: int) -> None:

@@ -27,7 +27,7 @@ from sandbox.woocommerce import WooCommerceSimulator
 ROOT = Path(__file__).resolve().parents[1]
 SHOP = "demo-outfitters.myshopify.com"
 APP_KEY, APP_SECRET = "demo-app-key", "demo-app-secret"
-EP_KEY, EP_WEBHOOK_SECRET = "EZTKdemo00000000000000000000000", "demo-easypost-secret"
+EP_KEY, EP_WEBHOOK_SECRET = "EZTK-sandbox-demo-key", "demo-easypost-secret"
 CATALOG = [
     ("TEE-BLK-M", "Black tee, M", "19.00", 40),
     ("TEE-WHT-M", "White tee, M", "19.00", 35),

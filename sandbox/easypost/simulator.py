@@ -18,7 +18,7 @@ from .refunds import public_refund, settle
 from .shipments import Shipping
 from .tracking import DAY, Tracking
 
-DEFAULT_TEST_KEY = "EZTK0000sandbox0000test0000key"
+DEFAULT_TEST_KEY = "EZTK-sandbox-test-key"
 APIKEY_REQUIRED = ApiError(
     401, "APIKEY.REQUIRED", "Missing API key. Send your API key as the Basic Auth username."
 )

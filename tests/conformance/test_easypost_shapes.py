@@ -22,7 +22,7 @@ from sandbox.easypost import EasyPostSimulator
 from sandbox.easypost.samples import CUSTOMS_INFO, PARCEL, REDONDO, SF
 from sandbox.harness import FakeClock
 
-KEY = "EZTKconformance0000000000000000"
+KEY = "EZTK-sandbox-conformance-key"
 # The request EasyPost's recordings were made with (client-library fixture "full").
 FULL_SHIPMENT = {
     "to_address": REDONDO,

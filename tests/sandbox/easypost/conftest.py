@@ -16,8 +16,8 @@ from sandbox.easypost import EasyPostSimulator
 from sandbox.easypost.samples import PARCEL, REDONDO, SF
 from sandbox.harness import FakeClock, RunningServer, serve
 
-TEST_KEY = "EZTKsandboxtestkey0000000000000001"
-PROD_KEY = "EZAKsandboxprodkey0000000000000001"
+TEST_KEY = "EZTK-sandbox-test-key-1"
+PROD_KEY = "EZAK-sandbox-prod-key-1"
 SECRET = "sécret"  # non-ASCII on purpose: EasyPost NFKD-normalises the secret before signing
 
 
