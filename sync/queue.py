@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
@@ -104,7 +105,7 @@ class RedisJobQueue:
         for _ in range(2):
             try:
                 if delay_s > 0:
-                    queue.enqueue_in(_seconds(delay_s), rq_entry, asdict(msg), **options)
+                    queue.enqueue_in(timedelta(seconds=delay_s), rq_entry, asdict(msg), **options)
                 else:
                     queue.enqueue(rq_entry, asdict(msg), **options)
                 return True
@@ -158,12 +159,6 @@ class RedisJobQueue:
 
     def ping(self) -> None:
         self.connection.ping()
-
-
-def _seconds(value: float) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=value)
 
 
 # --------------------------------------------------------------------------- embedded

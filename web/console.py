@@ -1,4 +1,4 @@
-"""The merchant console: sign in with an API token, see stores, the inbox and failed jobs."""
+"""The merchant console: sign in with an API token, see your stores and your inbox."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from flask import (
 from sqlalchemy import func, select
 
 from db.accounts import account_for_token
-from db.models import Account, DeadLetter, InboxEvent, Store
+from db.models import Account, InboxEvent, Store
 from sync.runtime import Runtime
 
 bp = Blueprint("console", __name__)
@@ -44,8 +44,7 @@ HOME = PAGE.replace(
 {% if stores %}<table><tr><th>Platform</th><th>Store</th><th>State</th></tr>{% for s in stores %}
 <tr><td>{{ s.platform }}</td><td>{{ s.domain }}</td><td>{{ s.state }}</td></tr>{% endfor %}
 </table>{% else %}<p>No store connected yet. Try the sandbox demo: <code>make demo</code>.</p>{% endif %}
-<h2>Inbox</h2><p>{% for state, n in inbox %}{{ state }}: {{ n }} &nbsp; {% else %}empty{% endfor %}</p>
-<h2>Failed jobs</h2><p>{{ dead }} waiting for an operator (<code>flask --app app jobs failed</code>).</p>""",
+<h2>Inbox</h2><p>{% for state, n in inbox %}{{ state }}: {{ n }} &nbsp; {% else %}empty{% endfor %}</p>""",
 )
 
 
@@ -92,5 +91,4 @@ def home() -> Any:
                 .group_by(InboxEvent.state)
             )
         )
-        dead = s.scalar(select(func.count(DeadLetter.id)).where(DeadLetter.state == "dead")) or 0
-        return render_template_string(HOME, account=account.name, stores=stores, inbox=inbox, dead=dead)
+        return render_template_string(HOME, account=account.name, stores=stores, inbox=inbox)

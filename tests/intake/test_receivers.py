@@ -30,15 +30,18 @@ def secrets(config: dict[str, Any]) -> None:
 
 @pytest.fixture(autouse=True)
 def handled_topics() -> Any:
-    # Receivers enqueue only topics that have a handler; register test ones.
-    added = [
+    # Receivers enqueue only topics that have a handler; register test ones, then remove them.
+    wanted = [
         (Platform.shopify, "orders/create"),
         (Platform.woocommerce, "order.created"),
         (Platform.easypost, "tracker.updated"),
     ]
+    added = [key for key in wanted if key not in HANDLERS]
     for key in added:
-        HANDLERS.setdefault(key, lambda rt, event_id: None)
+        HANDLERS[key] = lambda rt, event_id: None
     yield
+    for key in added:
+        HANDLERS.pop(key)
 
 
 def add_store(rt: Any, platform: str, domain: str, state: StoreState = StoreState.active) -> int:
