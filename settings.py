@@ -101,6 +101,19 @@ class EffectsSettings(_Strict):
     wait_poll_s: float = Field(0.05, gt=0)
 
 
+class InventorySettings(_Strict):
+    location: str = "default"  # the ledger location every channel publishes (one per store for now)
+    push_delay_s: float = Field(0.0, ge=0)  # wait before a push job runs, to gather more changes
+    settle_s: float = Field(2.0, ge=0)  # wait before a channel's reported level is read as a merchant edit
+    heal: Literal["ledger", "channel", "report"] = "ledger"  # what an audit does with a difference
+    default_buffer: str | None = None  # e.g. "2" (units) or "10%" held back from every channel
+    low_stock_threshold: int | None = Field(None, ge=0)  # default per-SKU alert threshold
+    lead_time_days: float = Field(14, gt=0)
+    service_level: float = Field(0.95, gt=0, lt=1)
+    velocity_alpha: float = Field(0.3, gt=0, le=1)
+    history_days: int = Field(56, ge=1, le=730)
+
+
 class Settings(_Strict):
     mode: Literal["embedded", "production"] = "embedded"
     sandbox: bool = False
@@ -120,6 +133,7 @@ class Settings(_Strict):
     inbox: InboxSettings = InboxSettings()
     effects: EffectsSettings = EffectsSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
+    inventory: InventorySettings = InventorySettings()
     testing: bool = False
 
     @field_validator("public_url")

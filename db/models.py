@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     MetaData,
     String,
     Text,
@@ -233,6 +235,7 @@ class Order(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
     platform_updated_at: Mapped[datetime] = mapped_column()
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    hold_reason: Mapped[str | None] = mapped_column(Text, default=None)  # why it must not ship yet
     redacted_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -249,3 +252,105 @@ class DataExport(Base):
     customer_email: Mapped[str | None] = mapped_column(String(320), default=None)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StockItem(Base):
+    """One SKU at one location in a merchant's stock ledger: available = on_hand - reserved."""
+
+    __tablename__ = "stock_items"
+    __table_args__ = (UniqueConstraint("account_id", "sku", "location", name="uq_stock_items_sku_location"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    sku: Mapped[str] = mapped_column(String(255))
+    location: Mapped[str] = mapped_column(String(64), default="default")
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    low_stock_threshold: Mapped[int | None] = mapped_column(Integer, default=None)
+    low_stock_since: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StockMovement(Base):
+    """An immutable ledger entry: what moved, why, and from where. ``key`` makes it happen once."""
+
+    __tablename__ = "stock_movements"
+    __table_args__ = (
+        UniqueConstraint("account_id", "key", name="uq_stock_movements_key"),
+        Index("ix_stock_movements_item_at", "stock_item_id", "at"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    stock_item_id: Mapped[int] = mapped_column(ForeignKey("stock_items.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(200))
+    on_hand_delta: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_delta: Mapped[int] = mapped_column(Integer, default=0)
+    on_hand_after: Mapped[int] = mapped_column(Integer)
+    reserved_after: Mapped[int] = mapped_column(Integer)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="SET NULL"), default=None)
+    order_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("orders.id", ondelete="SET NULL"),
+        default=None,
+    )
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CatalogLink(Base):
+    """A SKU on one channel: where its stock lives there and what we know of its level."""
+
+    __tablename__ = "catalog_links"
+    __table_args__ = (
+        UniqueConstraint("store_id", "sku", name="uq_catalog_links_store_sku"),
+        Index("ix_catalog_links_item", "store_id", "inventory_item_id"),
+        Index("ix_catalog_links_product", "store_id", "product_id", "variant_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    sku: Mapped[str] = mapped_column(String(255))
+    location: Mapped[str] = mapped_column(String(64), default="default")  # the ledger location it publishes
+    product_id: Mapped[int] = mapped_column(BigInteger)  # Shopify product / WooCommerce product or parent
+    variant_id: Mapped[int | None] = mapped_column(
+        BigInteger, default=None
+    )  # Shopify variant / Woo variation
+    inventory_item_id: Mapped[int | None] = mapped_column(BigInteger, default=None)  # Shopify only
+    location_id: Mapped[int | None] = mapped_column(BigInteger, default=None)  # Shopify location
+    title: Mapped[str | None] = mapped_column(String(500), default=None)
+    tracked: Mapped[bool] = mapped_column(default=True)
+    # What the channel shows, as far as we know, and when (the platform's time); kept current by our
+    # writes, by the channel's own sales (orders we ingest) and by what the channel tells us.
+    channel_qty: Mapped[int | None] = mapped_column(Integer, default=None)
+    channel_qty_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_pushed: Mapped[int | None] = mapped_column(Integer, default=None)
+    pushed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The latest value the channel reported (webhook or read), not yet settled into the ledger.
+    observed_qty: Mapped[int | None] = mapped_column(Integer, default=None)
+    observed_at: Mapped[datetime | None] = mapped_column(default=None)
+    observed_received_at: Mapped[datetime | None] = mapped_column(default=None)
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StockBuffer(Base):
+    """Safety stock held back from one channel: per SKU, or the channel default (``sku`` = "*")."""
+
+    __tablename__ = "stock_buffers"
+    __table_args__ = (UniqueConstraint("store_id", "sku", name="uq_stock_buffers_store_sku"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    sku: Mapped[str] = mapped_column(String(255), default="*")
+    kind: Mapped[str] = mapped_column(String(16))  # absolute | percent
+    value: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+
+
+class StockDirty(Base):
+    """A (channel, SKU) whose published level must be pushed; rows coalesce repeated changes."""
+
+    __tablename__ = "stock_dirty"
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(255), primary_key=True)
+    marked_at: Mapped[datetime] = mapped_column(default=utcnow)

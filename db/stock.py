@@ -1,0 +1,271 @@
+"""The stock ledger's repository: items, immutable movements, channel links, push marks.
+
+Every change to a level is a :class:`StockMovement` with a unique ``key`` per account,
+written in the same transaction as the level change, so replaying the event that caused
+it changes nothing. Levels change by atomic ``UPDATE ... SET x = x + d`` statements,
+so concurrent orders for the last unit serialise on the row (PostgreSQL row lock,
+SQLite's ``BEGIN IMMEDIATE``) and exactly as many are covered as there is stock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from core.inventory import Buffer, published, resolve_buffer
+from db.models import (
+    CatalogLink,
+    Store,
+    StockBuffer,
+    StockDirty,
+    StockItem,
+    StockMovement,
+    StoreState,
+    utcnow,
+)
+
+# Why stock moved; every movement carries one.
+REASONS = (
+    "initial_import",  # the first level, read from a channel
+    "order_reserved",  # an order was received: held for it
+    "order_released",  # the order was cancelled: released
+    "order_shipped",  # the order left the building: on hand and reserved both fall
+    "return_restocked",  # a returned item went back on the shelf
+    "manual_adjustment",  # an operator moved stock by a delta
+    "count_correction",  # an operator counted and set the level
+    "channel_edit",  # a merchant changed the level in a storefront's admin
+    "channel_sale",  # bookkeeping only: the channel decremented its own level for its sale
+    "channel_restock",  # bookkeeping only: the channel restored its own level (cancellation)
+)
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What one movement did: the level before and after, and whether it was new."""
+
+    item_id: int
+    sku: str
+    on_hand: int
+    reserved: int
+    on_hand_delta: int
+    reserved_delta: int
+    applied: bool
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+    @property
+    def available_before(self) -> int:
+        return (self.on_hand - self.on_hand_delta) - (self.reserved - self.reserved_delta)
+
+
+def _insert(s: Session) -> type[pg_insert] | type[sqlite_insert]:  # type: ignore[valid-type]
+    return pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def ensure_item(s: Session, account_id: int, sku: str, location: str) -> int:
+    """The id of the (SKU, location) item, created at zero if new (race-free)."""
+    table = StockItem.__table__
+    now = utcnow()
+    s.execute(
+        _insert(s)(table)
+        .values(
+            account_id=account_id,
+            sku=sku,
+            location=location,
+            on_hand=0,
+            reserved=0,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["account_id", "sku", "location"])
+    )
+    item_id = s.scalar(
+        select(StockItem.id).where(
+            StockItem.account_id == account_id, StockItem.sku == sku, StockItem.location == location
+        )
+    )
+    assert item_id is not None
+    return item_id
+
+
+def find_item(s: Session, account_id: int, sku: str, location: str) -> StockItem | None:
+    return s.scalar(
+        select(StockItem).where(
+            StockItem.account_id == account_id, StockItem.sku == sku, StockItem.location == location
+        )
+    )
+
+
+def movement_exists(s: Session, account_id: int, key: str) -> bool:
+    found = s.scalar(
+        select(StockMovement.id).where(StockMovement.account_id == account_id, StockMovement.key == key)
+    )
+    return found is not None
+
+
+def move(
+    s: Session,
+    item: StockItem | int,
+    *,
+    account_id: int,
+    key: str,
+    reason: str,
+    source: str,
+    on_hand: int = 0,
+    reserved: int = 0,
+    store_id: int | None = None,
+    order_id: int | None = None,
+    note: str | None = None,
+) -> Moved | None:
+    """Apply one movement once. ``None`` when ``key`` was already applied.
+
+    A concurrent duplicate fails on the unique key at flush (``IntegrityError``) and
+    its transaction rolls back whole, level change included; the caller retries.
+    """
+    if reason not in REASONS:
+        raise ValueError(f"unknown stock movement reason {reason!r}")
+    if movement_exists(s, account_id, key):
+        return None
+    item_id = item if isinstance(item, int) else item.id
+    row = s.execute(
+        update(StockItem)
+        .where(StockItem.id == item_id, StockItem.account_id == account_id)
+        .values(
+            on_hand=StockItem.on_hand + on_hand,
+            reserved=StockItem.reserved + reserved,
+            updated_at=utcnow(),
+        )
+        .returning(StockItem.on_hand, StockItem.reserved, StockItem.sku)
+        .execution_options(synchronize_session=False)
+    ).one()
+    s.add(
+        StockMovement(
+            account_id=account_id,
+            stock_item_id=item_id,
+            key=key[:255],
+            reason=reason,
+            source=source[:200],
+            on_hand_delta=on_hand,
+            reserved_delta=reserved,
+            on_hand_after=row.on_hand,
+            reserved_after=row.reserved,
+            store_id=store_id,
+            order_id=order_id,
+            note=note,
+        )
+    )
+    s.flush()
+    # Objects loaded before the UPDATE would show stale levels: refresh them.
+    if isinstance(item, StockItem):
+        s.refresh(item)
+    return Moved(item_id, row.sku, row.on_hand, row.reserved, on_hand, reserved, True)
+
+
+def tracked_links(s: Session, account_id: int, skus: Iterable[str]) -> list[CatalogLink]:
+    """The account's links for ``skus`` on active stores."""
+    wanted = sorted(set(skus))
+    if not wanted:
+        return []
+    return list(
+        s.scalars(
+            select(CatalogLink)
+            .join(Store, Store.id == CatalogLink.store_id)
+            .where(
+                CatalogLink.account_id == account_id,
+                CatalogLink.sku.in_(wanted),
+                CatalogLink.tracked.is_(True),
+                Store.state == StoreState.active,
+            )
+        )
+    )
+
+
+def mark_dirty(s: Session, account_id: int, skus: Iterable[str]) -> set[int]:
+    """Mark every active channel's link for ``skus`` as needing a push; returns the store ids.
+
+    A mark already present is refreshed (``marked_at`` moves on), so a push that read
+    the old mark does not delete the new one.
+    """
+    stores: set[int] = set()
+    now = utcnow()
+    table = StockDirty.__table__
+    for link in tracked_links(s, account_id, skus):
+        stmt = _insert(s)(table).values(store_id=link.store_id, sku=link.sku, marked_at=now)
+        s.execute(stmt.on_conflict_do_update(index_elements=["store_id", "sku"], set_={"marked_at": now}))
+        stores.add(link.store_id)
+    return stores
+
+
+def dirty_marks(s: Session, store_id: int, limit: int = 10_000) -> list[StockDirty]:
+    return list(
+        s.scalars(
+            select(StockDirty)
+            .where(StockDirty.store_id == store_id)
+            .order_by(StockDirty.marked_at)
+            .limit(limit)
+        )
+    )
+
+
+def clear_marks(s: Session, store_id: int, marks: Sequence[tuple[str, datetime]]) -> None:
+    """Delete the marks that were pushed, unless they were refreshed meanwhile."""
+    for sku, marked_at in marks:
+        row = s.get(StockDirty, (store_id, sku))
+        if row is not None and row.marked_at <= marked_at:
+            s.delete(row)
+    s.flush()
+
+
+def buffers_for(s: Session, store_id: int) -> tuple[dict[str, Buffer], Buffer | None]:
+    """A channel's per-SKU buffers and its default (``sku`` = ``*``)."""
+    per_sku: dict[str, Buffer] = {}
+    default: Buffer | None = None
+    for row in s.scalars(select(StockBuffer).where(StockBuffer.store_id == store_id)):
+        buffer = Buffer(row.kind, Decimal(row.value))  # type: ignore[arg-type]
+        if row.sku == "*":
+            default = buffer
+        else:
+            per_sku[row.sku] = buffer
+    return per_sku, default
+
+
+def parse_buffer(text: str | None) -> Buffer | None:
+    """``"2"`` -> 2 units; ``"10%"`` -> 10 percent; empty -> none."""
+    if text is None or not str(text).strip():
+        return None
+    raw = str(text).strip()
+    if raw.endswith("%"):
+        return Buffer("percent", Decimal(raw[:-1].strip()))
+    return Buffer("absolute", Decimal(raw))
+
+
+def published_levels(
+    s: Session, store: Store, skus: Iterable[str], location: str, fallback: Buffer | None = None
+) -> dict[str, int]:
+    """What ``store`` should show for each SKU: max(0, available - the channel's buffer)."""
+    wanted = sorted(set(skus))
+    per_sku, default = buffers_for(s, store.id)
+    default = default or fallback
+    items = {
+        item.sku: item
+        for item in s.scalars(
+            select(StockItem).where(
+                StockItem.account_id == store.account_id,
+                StockItem.location == location,
+                StockItem.sku.in_(wanted),
+            )
+        )
+    }
+    return {
+        sku: published(item.on_hand - item.reserved, resolve_buffer(sku, per_sku, default))
+        for sku, item in items.items()
+    }
