@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 from core.inventory import Buffer, published, resolve_buffer
 from db.models import (
     CatalogLink,
-    Store,
     StockBuffer,
     StockDirty,
     StockItem,
     StockMovement,
+    Store,
     StoreState,
     utcnow,
 )
