@@ -1,0 +1,177 @@
+"""Stock decisions: what a channel may show, reservations, push batches, audits, low stock.
+
+Pure functions over plain data. The ledger itself lives in ``db/``; ``sync/`` loads it,
+asks these functions what to do, and acts through the connectors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal, NamedTuple, TypeVar
+
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+
+BufferKind = Literal["absolute", "percent"]
+
+# The platform maxima for one write (ARCHITECTURE.md, principle 5).
+SHOPIFY_MAX_QUANTITIES = 250
+WOO_MAX_BATCH = 100
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """Safety stock a channel keeps back: ``value`` units, or ``value`` percent of available."""
+
+    kind: BufferKind
+    value: Decimal
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("absolute", "percent"):
+            raise ValueError(f"buffer kind must be 'absolute' or 'percent', got {self.kind!r}")
+        if not isinstance(self.value, Decimal) or not self.value.is_finite():
+            raise ValueError(f"buffer value must be a finite Decimal, got {self.value!r}")
+        if self.value < 0:
+            raise ValueError(f"buffer value must be >= 0, got {self.value}")
+        if self.kind == "percent" and self.value > 100:
+            raise ValueError(f"a percent buffer must be <= 100, got {self.value}")
+
+    def units(self, available: int) -> int:
+        """Whole units held back from ``available`` (rounded up: safety stock errs on the safe side)."""
+        if available <= 0:
+            return 0
+        if self.kind == "absolute":
+            return math.ceil(self.value)
+        return math.ceil(Decimal(available) * self.value / 100)
+
+
+def published(available: int, buffer: Buffer | None) -> int:
+    """What a channel shows: ``max(0, available - buffer units)``; never negative."""
+    if available <= 0:
+        return 0
+    held = buffer.units(available) if buffer is not None else 0
+    return max(0, available - held)
+
+
+def resolve_buffer(sku: str, per_sku: Mapping[str, Buffer], default: Buffer | None) -> Buffer | None:
+    """The SKU's own buffer if it has one, else the channel's default (which may be none)."""
+    return per_sku.get(sku, default)
+
+
+@dataclass(frozen=True)
+class StockPosition:
+    """One SKU at one location. ``available`` below zero means more was sold than exists."""
+
+    on_hand: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+def reserve(position: StockPosition, quantity: int) -> tuple[StockPosition, bool]:
+    """Reserve ``quantity`` units: the new position, and whether stock fully covered them.
+
+    The reservation is recorded even when it is not covered, so the ledger keeps
+    counting what was promised; the caller flags that order oversold and holds it.
+    """
+    if quantity <= 0:
+        raise ValueError(f"a reservation needs a positive quantity, got {quantity}")
+    covered = position.available >= quantity
+    return StockPosition(position.on_hand, position.reserved + quantity), covered
+
+
+def chunks(items: Sequence[T], size: int) -> list[list[T]]:
+    """``items`` in consecutive lists of at most ``size``, order kept (no empty list)."""
+    if size < 1:
+        raise ValueError(f"chunk size must be >= 1, got {size}")
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+class WooStockUpdate(NamedTuple):
+    """A level to write: a simple product (``variation_id`` None) or a variation of ``product_id``."""
+
+    product_id: int
+    variation_id: int | None
+    quantity: int
+
+
+class WooBatch(NamedTuple):
+    """One WooCommerce batch call: ``products/batch`` when ``parent_id`` is None,
+    else ``products/{parent_id}/variations/batch``."""
+
+    parent_id: int | None
+    updates: tuple[WooStockUpdate, ...]
+
+
+def plan_woo_batches(updates: Sequence[WooStockUpdate], size: int = WOO_MAX_BATCH) -> list[WooBatch]:
+    """The fewest WooCommerce batch calls that write ``updates``.
+
+    Simple products go first, in chunks of ``size``; then each parent's variations, in
+    chunks of ``size``, parents in the order first seen. Order within a batch is kept.
+    """
+    if size < 1:
+        raise ValueError(f"batch size must be >= 1, got {size}")
+    simple: list[WooStockUpdate] = []
+    by_parent: dict[int, list[WooStockUpdate]] = {}
+    for update in updates:
+        if update.variation_id is None:
+            simple.append(update)
+        else:
+            by_parent.setdefault(update.product_id, []).append(update)
+    batches = [WooBatch(None, tuple(chunk)) for chunk in chunks(simple, size)]
+    for parent, variations in by_parent.items():
+        batches.extend(WooBatch(parent, tuple(chunk)) for chunk in chunks(variations, size))
+    return batches
+
+
+def coalesce(movements: Iterable[K]) -> list[K]:
+    """Distinct ``(channel_key, sku)`` pairs in first-seen order: one write per pair."""
+    return list(dict.fromkeys(movements))
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """A channel level that disagrees with the ledger.
+
+    ``channel`` is None when the channel has no level for the SKU; ``difference`` is
+    ``channel - expected`` (positive: the channel shows more than the ledger allows),
+    None when the channel has no level.
+    """
+
+    sku: str
+    channel: int | None
+    expected: int
+    difference: int | None
+
+
+def compare_levels(expected: Mapping[str, int], channel: Mapping[str, int | None]) -> list[Discrepancy]:
+    """Every ledger SKU whose channel level differs (missing counts as differing), sorted by SKU.
+
+    SKUs the channel has but the ledger does not are not stock differences: the
+    catalog import reports them as unmapped.
+    """
+    found: list[Discrepancy] = []
+    for sku in sorted(expected):
+        want, seen = expected[sku], channel.get(sku)
+        if seen is None:
+            found.append(Discrepancy(sku, None, want, None))
+        elif seen != want:
+            found.append(Discrepancy(sku, seen, want, seen - want))
+    return found
+
+
+def low_stock(
+    available: Mapping[str, int], thresholds: Mapping[str, int], default_threshold: int | None
+) -> list[str]:
+    """SKUs at or below their threshold (per SKU, else the default; none means no alert), sorted."""
+    low: list[str] = []
+    for sku in sorted(available):
+        threshold = thresholds.get(sku, default_threshold)
+        if threshold is not None and available[sku] <= threshold:
+            low.append(sku)
+    return low
