@@ -9,8 +9,10 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from core.errors import Permanent, Retryable
 from db.models import Order, Store, StoreState
 from db.timeline import entries
+from sync.catalog import import_catalog
 from sync.reconcile import reconcile_store
 from web.cli import rt
 
@@ -89,3 +91,41 @@ def reconcile(store_id: int | None) -> None:
         ids = [store_id] if store_id is not None else list(s.scalars(query))
     for sid in ids:
         click.echo(json.dumps(reconcile_store(rt(), sid)))
+
+
+@sync_cli.command("catalog")
+@click.option("--store", "store_id", type=int, help="Only this store (default: every active store).")
+@click.option("--json", "as_json", is_flag=True)
+def catalog(store_id: int | None, as_json: bool) -> None:
+    """Import the storefronts' catalogs now: link SKUs, seed the ledger, report what was not linked."""
+    with rt().session() as s:
+        query = select(Store.id).where(Store.state == StoreState.active).order_by(Store.id)
+        ids = [store_id] if store_id is not None else list(s.scalars(query))
+    results: list[dict[str, Any]] = []
+    for sid in ids:
+        try:
+            results.append(import_catalog(rt(), store_id=sid))
+        except (Permanent, Retryable) as exc:  # one store's trouble does not stop the others
+            results.append({"store_id": sid, "error": f"{type(exc).__name__}: {exc}"})
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    for r in results:
+        if r.get("skipped"):
+            click.echo(f"store {r['store_id']}: skipped (not an active store)")
+            continue
+        if r.get("error"):
+            click.echo(f"store {r['store_id']}: failed: {r['error']}")
+            continue
+        click.echo(
+            f"store {r['store_id']} ({r['platform']}): {r['mapped']} mapped, "
+            f"{r['unmapped_count']} without SKU, {len(r['duplicates'])} duplicated SKU(s), "
+            f"{r['untracked']} untracked"
+        )
+        for e in r["unmapped"]:
+            variant = f" variant {e['variant_id']}" if e["variant_id"] is not None else ""
+            click.echo(f"  no SKU: product {e['product_id']}{variant}  {e['title']}")
+        for sku, ids_ in r["duplicates"].items():
+            click.echo(f"  duplicated SKU {sku}: " + ", ".join(str(i) for i in ids_))
+        if r["no_level"]:
+            click.echo("  tracked, but no level at the location we publish to: " + ", ".join(r["no_level"]))

@@ -1,0 +1,144 @@
+"""A channel's catalog as SKUs: one entry per sellable thing, and which SKUs can be linked.
+
+Pure: the connectors turn platform pages into :class:`CatalogEntry` values and
+:func:`map_skus` decides which SKUs map to exactly one entry. A SKU that two entries
+of one store share is reported, never linked: guessing which one the stock belongs
+to would publish levels to the wrong product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One sellable thing on a channel (a Shopify variant, a WooCommerce product or variation).
+
+    ``available`` is the level the channel shows (Shopify: "available" at the chosen
+    location; WooCommerce: ``stock_quantity``), ``None`` when the channel keeps none.
+    ``level_at`` is the platform's time of that level (Shopify: the level's
+    ``updatedAt``; WooCommerce: ``date_modified_gmt``), UTC-aware.
+    """
+
+    sku: str | None
+    product_id: int
+    variant_id: int | None
+    title: str
+    tracked: bool
+    available: int | None = None
+    level_at: datetime | None = None
+    inventory_item_id: int | None = None
+    location_id: int | None = None
+
+    @property
+    def entry_id(self) -> int:
+        """The id of the sellable thing: the variant (variation) when there is one, else the product."""
+        return self.variant_id if self.variant_id is not None else self.product_id
+
+    @property
+    def clean_sku(self) -> str:
+        """The SKU without surrounding whitespace ("" when there is none)."""
+        return (self.sku or "").strip()
+
+
+@dataclass(frozen=True)
+class CatalogReport:
+    """What :func:`map_skus` found: SKUs to link, entries without SKU, SKUs held by several entries."""
+
+    mapped: dict[str, CatalogEntry]
+    unmapped: list[CatalogEntry] = field(default_factory=list)
+    duplicates: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def untracked(self) -> int:
+        """Mapped SKUs whose channel does not track stock."""
+        return sum(1 for entry in self.mapped.values() if not entry.tracked)
+
+
+def map_skus(entries: Iterable[CatalogEntry]) -> CatalogReport:
+    """Map each SKU held by exactly one entry to it.
+
+    Blank or whitespace-only SKUs are unmapped. SKUs are compared after stripping
+    surrounding whitespace and otherwise exactly (case matters, as on both platforms).
+    A SKU held by two or more entries is in ``duplicates`` with their entry ids (in
+    the order given) and not in ``mapped``.
+    """
+    by_sku: dict[str, list[CatalogEntry]] = {}
+    unmapped: list[CatalogEntry] = []
+    for entry in entries:
+        sku = entry.clean_sku
+        if not sku:
+            unmapped.append(entry)
+            continue
+        by_sku.setdefault(sku, []).append(entry)
+    mapped: dict[str, CatalogEntry] = {}
+    duplicates: dict[str, list[int]] = {}
+    for sku, held in by_sku.items():
+        if len(held) == 1:
+            mapped[sku] = held[0]
+        else:
+            duplicates[sku] = [e.entry_id for e in held]
+    return CatalogReport(mapped, unmapped, duplicates)
+
+
+def exact_id(value: Any) -> int:
+    """An id as an exact int: from an int, a decimal string or a ``gid://shopify/Type/123`` string.
+
+    Never through float: ids above 2**53 would be rounded. Booleans, floats and
+    anything else that is not a whole decimal number raise ``ValueError``.
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not an id: {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("gid://"):
+            text = text.rsplit("/", 1)[-1].split("?", 1)[0]
+        if text.isascii() and text.isdigit():
+            return int(text)
+    raise ValueError(f"not an id: {value!r}")
+
+
+def optional_id(value: Any) -> int | None:
+    """:func:`exact_id`, with ``None``, ``0`` and ``""`` read as no id."""
+    if value is None or value == "" or value == 0:
+        return None
+    return exact_id(value)
+
+
+def whole_quantity(value: Any) -> int | None:
+    """A stock level as an int (``None`` stays ``None``); "12" and 12.0 are 12, 12.5 is refused."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        raise ValueError(f"not a whole quantity: {value!r}")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        sign = -1 if text[0] == "-" else 1
+        digits = text[1:] if text[0] in "+-" else text
+        whole, _, fraction = digits.partition(".")
+        if whole.isascii() and whole.isdigit() and (not fraction or set(fraction) == {"0"}):
+            return sign * int(whole)
+    raise ValueError(f"not a whole quantity: {value!r}")
+
+
+def utc_time(value: Any) -> datetime | None:
+    """An ISO 8601 time as a UTC-aware datetime; a time without offset is read as UTC."""
+    if not value:
+        return None
+    text = str(value).strip().replace("Z", "+00:00")
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

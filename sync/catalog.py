@@ -1,0 +1,275 @@
+"""Catalog import: link each channel's SKUs to the stock ledger.
+
+``import_catalog`` reads a store's whole catalog (Shopify variants with their level at
+the location we publish to; WooCommerce products and variations), maps SKUs (a SKU
+held by two entries of one store is reported, never linked) and then, in one
+transaction:
+
+- upserts the store's :class:`CatalogLink` rows (ids and title follow the channel)
+  and deletes the links whose SKU disappeared or became duplicated;
+- records what the channel showed (``channel_qty``/``channel_qty_at``) on links that are
+  new or have no pending observation, unless we already know a newer level;
+- seeds the ledger: a SKU with no stock item in the account gets one, set to this
+  channel's level by an ``initial_import`` movement (key ``import:<sku>``), so the first
+  store imported wins and later stores' differences are left to the audit;
+- keeps the report in ``Store.settings["catalog"]`` and on the store's timeline;
+- marks for a push the links whose channel level differs from what should be published,
+  and enqueues ``push_stock`` for the store.
+
+``catalog_all`` (scheduled hourly) enqueues an import per active store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from connectors.shopify import catalog as shopify_catalog
+from connectors.woocommerce import catalog as woo_catalog
+from core.catalog import CatalogEntry, CatalogReport, map_skus
+from db import stock
+from db.models import CatalogLink, Platform, StockDirty, Store, StoreState, utcnow
+from db.timeline import record
+from sync.jobs import job, safe_job_id
+from sync.stores import shopify_client, woo_client
+
+if TYPE_CHECKING:
+    from sync.runtime import Runtime
+
+log = structlog.get_logger("waybill.catalog")
+REPORT_UNMAPPED = 50  # entries without SKU kept in the store's report
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A store's catalog as read, and the Shopify location its levels are from."""
+
+    entries: list[CatalogEntry]
+    location_id: int | None = None
+
+
+@job("catalog_all", queue="inventory")
+def catalog_all(rt: Runtime) -> int:
+    """Enqueue a catalog import for every active store."""
+    with rt.session() as s:
+        ids = list(s.scalars(select(Store.id).where(Store.state == StoreState.active).order_by(Store.id)))
+    for store_id in ids:
+        rt.enqueue("import_catalog", job_id=safe_job_id("import-catalog", store_id), store_id=store_id)
+    return len(ids)
+
+
+@job("import_catalog", queue="inventory")
+def import_catalog(rt: Runtime, store_id: int) -> dict[str, Any]:
+    """Read the store's catalog, link its SKUs and seed the ledger; returns the summary."""
+    with rt.session() as s:
+        store = s.get(Store, store_id)
+        if store is None or store.state is not StoreState.active:
+            return {"store_id": store_id, "skipped": True}
+        s.expunge(store)
+    fetched = fetch(rt, store)
+    report = map_skus(fetched.entries)
+    with rt.session() as s:
+        summary = apply_catalog(rt, s, store_id, report, fetched.location_id)
+    if summary.get("skipped"):
+        return summary
+    if summary["dirty"]:
+        rt.enqueue(
+            "push_stock",
+            job_id=safe_job_id("push-stock", store_id),
+            delay_s=rt.settings.inventory.push_delay_s,
+            store_id=store_id,
+        )
+    log.info(
+        "catalog.imported",
+        store_id=store_id,
+        mapped=summary["mapped"],
+        unmapped=summary["unmapped_count"],
+        duplicates=len(summary["duplicates"]),
+        untracked=summary["untracked"],
+        seeded=summary["seeded"],
+        dirty=summary["dirty"],
+    )
+    return summary
+
+
+def fetch(rt: Runtime, store: Store) -> Fetched:
+    """The store's catalog entries (I/O only)."""
+    if store.platform is Platform.shopify:
+        override = (store.settings or {}).get("inventory_location_id")
+        found = shopify_catalog.fetch_catalog(shopify_client(rt, store), override)
+        return Fetched(found.entries, found.location.id)
+    return Fetched(woo_catalog.fetch_catalog(woo_client(rt, store)).entries)
+
+
+def report_settings(report: CatalogReport, imported_at: datetime) -> dict[str, Any]:
+    """What ``Store.settings["catalog"]`` keeps of an import."""
+    return {
+        "imported_at": imported_at.isoformat(),
+        "mapped": len(report.mapped),
+        "unmapped": [
+            {"product_id": e.product_id, "variant_id": e.variant_id, "title": e.title}
+            for e in report.unmapped[:REPORT_UNMAPPED]
+        ],
+        "unmapped_count": len(report.unmapped),
+        "duplicates": {sku: list(ids) for sku, ids in sorted(report.duplicates.items())},
+        "untracked": report.untracked,
+        # Tracked, but the channel shows no level for them (Shopify: not stocked at our location).
+        "no_level": sorted(sku for sku, e in report.mapped.items() if e.tracked and e.available is None),
+    }
+
+
+def apply_catalog(
+    rt: Runtime, s: Session, store_id: int, report: CatalogReport, location_id: int | None
+) -> dict[str, Any]:
+    """Write one import into the database (the caller's transaction); returns the summary."""
+    store = s.get(Store, store_id)
+    if store is None:
+        return {"store_id": store_id, "skipped": True}
+    account_id = store.account_id
+    location = rt.settings.inventory.location
+    now = utcnow()
+    links = {
+        link.sku: link for link in s.scalars(select(CatalogLink).where(CatalogLink.store_id == store_id))
+    }
+
+    gone = sorted(sku for sku in links if sku not in report.mapped)
+    if gone:
+        s.execute(delete(CatalogLink).where(CatalogLink.store_id == store_id, CatalogLink.sku.in_(gone)))
+        s.execute(delete(StockDirty).where(StockDirty.store_id == store_id, StockDirty.sku.in_(gone)))
+
+    for sku, entry in report.mapped.items():
+        link = links.get(sku)
+        if link is None:
+            link = CatalogLink(account_id=account_id, store_id=store_id, sku=sku)
+            s.add(link)
+            new = True
+        else:
+            new = False
+        moved_location = link.location_id != location_id
+        link.location = location
+        link.product_id = entry.product_id
+        link.variant_id = entry.variant_id
+        link.inventory_item_id = entry.inventory_item_id
+        link.location_id = location_id
+        link.title = entry.title[:500]
+        link.tracked = entry.tracked
+        link.imported_at = now
+        if new or moved_location or link.observed_qty is None:
+            _record_level(link, entry, force=new or moved_location)
+    s.flush()
+
+    seeded = _seed_ledger(s, account_id, store_id, report, location)
+    dirty = _mark_differences(rt, s, store, report, location)
+
+    saved = report_settings(report, now)
+    # Other jobs keep their own keys in the settings: re-read them under a row lock before writing.
+    s.refresh(store, with_for_update=True)
+    store.settings = {**(store.settings or {}), "catalog": saved}
+    record(
+        s,
+        account_id,
+        f"store:{store_id}",
+        "catalog",
+        "catalog.imported",
+        f"{saved['mapped']} SKU(s) linked, {saved['unmapped_count']} without SKU, "
+        f"{len(saved['duplicates'])} duplicated SKU(s) not linked, {saved['untracked']} untracked",
+        {
+            "mapped": saved["mapped"],
+            "unmapped": saved["unmapped_count"],
+            "duplicates": saved["duplicates"],
+            "untracked": saved["untracked"],
+            "removed": gone,
+            "seeded": seeded,
+        },
+    )
+    return {
+        "store_id": store_id,
+        "platform": str(store.platform),
+        **saved,
+        "removed": gone,
+        "seeded": seeded,
+        "dirty": dirty,
+    }
+
+
+def _record_level(link: CatalogLink, entry: CatalogEntry, force: bool) -> None:
+    """Take the channel's level as read, unless we already know a newer one (a push or a sale)."""
+    if not entry.tracked or entry.available is None:
+        if force or not entry.tracked:
+            link.channel_qty = link.channel_qty_at = None
+        return
+    known_at, read_at = link.channel_qty_at, entry.level_at
+    if not force and known_at is not None and read_at is not None and read_at < known_at:
+        return
+    link.channel_qty = entry.available
+    link.channel_qty_at = entry.level_at
+
+
+def _seed_ledger(
+    s: Session, account_id: int, store_id: int, report: CatalogReport, location: str
+) -> list[str]:
+    """Create the stock items this account lacks, at this channel's level; returns their SKUs."""
+    seeded: list[str] = []
+    for sku, entry in sorted(report.mapped.items()):
+        if not entry.tracked or entry.available is None:
+            continue
+        if stock.find_item(s, account_id, sku, location) is not None:
+            continue
+        item_id = stock.ensure_item(s, account_id, sku, location)
+        moved = stock.move(
+            s,
+            item_id,
+            account_id=account_id,
+            key=f"import:{sku}",
+            reason="initial_import",
+            source=f"store:{store_id}",
+            on_hand=entry.available,
+            store_id=store_id,
+            note=f"level read from the channel's catalog ({entry.title})"[:500],
+        )
+        if moved is not None:
+            seeded.append(sku)
+    return seeded
+
+
+def _mark_differences(rt: Runtime, s: Session, store: Store, report: CatalogReport, location: str) -> int:
+    """Mark this store's links whose channel level differs from the published one; returns how many."""
+    tracked = sorted(sku for sku, entry in report.mapped.items() if entry.tracked)
+    no_level = {sku for sku, entry in report.mapped.items() if entry.tracked and entry.available is None}
+    if not tracked:
+        return 0
+    fallback = stock.parse_buffer(rt.settings.inventory.default_buffer)
+    levels = stock.published_levels(s, store, tracked, location, fallback)
+    links = s.scalars(
+        select(CatalogLink).where(CatalogLink.store_id == store.id, CatalogLink.sku.in_(tracked))
+    )
+    # A link whose channel shows no level is left alone: on Shopify the item is not stocked at
+    # our location and a write there would be refused (the report lists them as "no_level").
+    differ = [
+        link.sku
+        for link in links
+        if link.observed_qty is None
+        and link.sku in levels
+        and link.sku not in no_level
+        and link.channel_qty != levels[link.sku]
+    ]
+    mark_store_dirty(s, store.id, differ)
+    return len(differ)
+
+
+def mark_store_dirty(s: Session, store_id: int, skus: list[str]) -> None:
+    """Mark (or refresh) ``skus`` of one store for a push; other channels are not touched."""
+    if not skus:
+        return
+    now = utcnow()
+    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for sku in skus:
+        stmt = insert(StockDirty).values(store_id=store_id, sku=sku, marked_at=now)
+        s.execute(stmt.on_conflict_do_update(index_elements=["store_id", "sku"], set_={"marked_at": now}))

@@ -1,0 +1,253 @@
+"""The pure halves of the catalog connectors: platform pages -> entries, location choice, page size."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from graphql import FieldNode, OperationDefinitionNode, SelectionSetNode, parse
+
+from connectors.shopify.catalog import (
+    MAX_QUERY_COST,
+    ShopifyLocation,
+    choose_location,
+    entries_from_page,
+    locations_from_page,
+    variants_page_size,
+)
+from connectors.shopify.client import load_document
+from connectors.woocommerce.catalog import entries_from_products, entries_from_variations
+from core.catalog import CatalogEntry
+from core.errors import Permanent
+from sandbox.shopify.cost import CostModel
+from sandbox.shopify.documents import trimmed_schema
+
+BIG = 2**63 - 7  # an id a float would round
+
+
+def level(location: int, available: int, at: str = "2026-03-01T10:00:00Z") -> dict[str, Any]:
+    return {
+        "updatedAt": at,
+        "location": {"id": f"gid://shopify/Location/{location}"},
+        "quantities": [{"name": "available", "quantity": available}],
+    }
+
+
+def variant(
+    variant_id: int,
+    sku: str | None,
+    levels: list[dict[str, Any]],
+    title: str = "Default Title",
+    tracked: bool = True,
+    product_id: int = 10,
+) -> dict[str, Any]:
+    return {
+        "id": f"gid://shopify/ProductVariant/{variant_id}",
+        "legacyResourceId": str(variant_id),
+        "sku": sku,
+        "title": title,
+        "product": {
+            "id": f"gid://shopify/Product/{product_id}",
+            "legacyResourceId": str(product_id),
+            "title": "Tee",
+        },
+        "inventoryItem": {
+            "id": f"gid://shopify/InventoryItem/{variant_id + 1}",
+            "legacyResourceId": str(variant_id + 1),
+            "tracked": tracked,
+            "inventoryLevels": {"nodes": levels},
+        },
+    }
+
+
+def page(*nodes: dict[str, Any]) -> dict[str, Any]:
+    return {"productVariants": {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": list(nodes)}}
+
+
+def shape(selection_set: SelectionSetNode | None) -> dict[str, Any] | None:
+    if selection_set is None:
+        return None
+    return {
+        s.name.value: shape(s.selection_set) for s in selection_set.selections if isinstance(s, FieldNode)
+    }
+
+
+def value_shape(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, list):
+        return value_shape(value[0]) if value and isinstance(value[0], dict) else None
+    if isinstance(value, dict):
+        return {key: value_shape(item) for key, item in value.items()}
+    return None
+
+
+def test_the_test_page_has_the_documents_shape() -> None:
+    (operation,) = parse(load_document("catalog_variants")).definitions
+    assert isinstance(operation, OperationDefinitionNode)
+    assert value_shape(page(variant(1, "A", [level(5, 1)]))) == shape(operation.selection_set)
+
+
+def test_shopify_variants_become_entries_with_the_level_at_our_location() -> None:
+    nodes = [
+        variant(
+            BIG, "TEE-M", [level(5, 3, "2026-03-01T10:00:00Z"), level(7, 9)], title="M", product_id=BIG - 1
+        ),
+        variant(20, "  ", [level(5, 0)]),
+        variant(30, "MUG", [level(7, 4)]),  # not stocked at location 5
+        variant(40, "GIFT", [], tracked=False),
+    ]
+    tee, blank, mug, gift = entries_from_page(page(*nodes), location_id=5)
+    assert tee == CatalogEntry(
+        sku="TEE-M",
+        product_id=BIG - 1,
+        variant_id=BIG,
+        title="Tee - M",
+        tracked=True,
+        available=3,
+        level_at=datetime(2026, 3, 1, 10, tzinfo=UTC),
+        inventory_item_id=BIG + 1,
+        location_id=5,
+    )
+    assert blank.title == "Tee" and blank.clean_sku == "" and blank.available == 0
+    assert (mug.available, mug.level_at, mug.tracked) == (None, None, True)
+    assert (gift.available, gift.tracked, gift.inventory_item_id) == (None, False, 41)
+
+
+def test_negative_available_is_kept() -> None:
+    (oversold,) = entries_from_page(page(variant(1, "A", [level(5, -2)])), location_id=5)
+    assert oversold.available == -2
+
+
+def loc(id_: int, active: bool = True, online: bool = True) -> ShopifyLocation:
+    return ShopifyLocation(id_, f"L{id_}", active, online)
+
+
+@pytest.mark.parametrize(
+    ("locations", "override", "chosen"),
+    [
+        ([loc(9), loc(3), loc(5)], None, 3),
+        ([loc(3, online=False), loc(5)], None, 5),
+        ([loc(3, active=False), loc(5)], None, 5),
+        ([loc(3), loc(5, online=False)], "5", 5),  # the store's setting wins, online or not
+        ([loc(3), loc(5)], 5, 5),
+        ([loc(3), loc(BIG)], f"gid://shopify/Location/{BIG}", BIG),
+    ],
+)
+def test_choose_location(locations: list[ShopifyLocation], override: Any, chosen: int) -> None:
+    assert choose_location(locations, override).id == chosen
+
+
+@pytest.mark.parametrize(
+    ("locations", "override"),
+    [
+        ([], None),
+        ([loc(3, online=False)], None),
+        ([loc(3, active=False)], None),
+        ([loc(3)], 4),
+        ([loc(3, False)], 3),
+    ],
+)
+def test_choose_location_refuses(locations: list[ShopifyLocation], override: Any) -> None:
+    with pytest.raises(Permanent):
+        choose_location(locations, override)
+
+
+def test_locations_from_shop_and_locations() -> None:
+    data = {
+        "shop": {"id": "gid://shopify/Shop/1"},
+        "locations": {
+            "pageInfo": {"hasNextPage": False, "endCursor": None},
+            "nodes": [
+                {
+                    "id": f"gid://shopify/Location/{BIG}",
+                    "legacyResourceId": str(BIG),
+                    "name": "Depot",
+                    "isActive": True,
+                    "fulfillsOnlineOrders": False,
+                }
+            ],
+        },
+    }
+    assert locations_from_page(data) == [ShopifyLocation(BIG, "Depot", True, False)]
+
+
+def requested_cost(first: int, levels_first: int) -> int:
+    (operation,) = parse(load_document("catalog_variants")).definitions
+    assert isinstance(operation, OperationDefinitionNode)
+    model = CostModel({}, {"first": first, "levelsFirst": levels_first})
+    root = trimmed_schema().query_type
+    assert root is not None
+    return model.requested(operation, root)
+
+
+@pytest.mark.parametrize("levels_first", [1, 2, 5, 20, 100, 250])
+def test_page_size_is_the_largest_the_cost_limit_allows(levels_first: int) -> None:
+    size = variants_page_size(levels_first)
+    assert 1 <= size <= 250
+    assert requested_cost(size, levels_first) <= MAX_QUERY_COST
+    if size < 250 and requested_cost(1, levels_first) * 2 <= MAX_QUERY_COST:
+        assert requested_cost(size + 1, levels_first) > MAX_QUERY_COST
+
+
+def test_one_location_pages_124_variants() -> None:
+    assert variants_page_size(1) == 124
+
+
+# -- WooCommerce
+
+
+def product(id_: int, sku: str, kind: str = "simple", manage: Any = True, qty: Any = 5) -> dict[str, Any]:
+    return {
+        "id": id_,
+        "name": f"P{id_}",
+        "type": kind,
+        "sku": sku,
+        "manage_stock": manage,
+        "stock_quantity": qty if manage is True else None,
+        "date_modified_gmt": "2026-03-01T10:00:00",
+    }
+
+
+def test_woo_products_become_entries() -> None:
+    products = [
+        product(1, "A"),
+        product(2, "", qty=None, manage=False),
+        product(3, "", kind="variable", manage=False),  # a container: its variations are the entries
+        product(4, "V", kind="variable", manage=True, qty=7),  # stock kept on the parent
+        product(5, "G", kind="grouped", manage=False),
+        product(6, "E", kind="external", manage=False),
+    ]
+    simple, no_stock, parent = entries_from_products(products)
+    assert simple == CatalogEntry(
+        sku="A",
+        product_id=1,
+        variant_id=None,
+        title="P1",
+        tracked=True,
+        available=5,
+        level_at=datetime(2026, 3, 1, 10, tzinfo=UTC),
+    )
+    assert (no_stock.product_id, no_stock.tracked, no_stock.available) == (2, False, None)
+    assert (parent.product_id, parent.variant_id, parent.available) == (4, None, 7)
+
+
+def test_woo_variations_carry_their_parent() -> None:
+    parent = product(BIG - 1, "", kind="variable", manage=False)
+    variations = [
+        {
+            "id": BIG,
+            "sku": "V-BLK",
+            "manage_stock": True,
+            "stock_quantity": 3,
+            "date_modified_gmt": "2026-03-01T10:00:00",
+            "attributes": [{"name": "Color", "option": "Black"}, {"name": "Size", "option": "M"}],
+        },
+        {"id": 9, "sku": "V-INH", "manage_stock": "parent", "stock_quantity": 3, "attributes": []},
+        {"id": 8, "sku": "V-NAMED", "name": "Own name", "manage_stock": False, "stock_quantity": None},
+    ]
+    black, inherits, named = entries_from_variations(parent, variations)
+    assert (black.product_id, black.variant_id, black.title) == (BIG - 1, BIG, f"P{BIG - 1} - Black, M")
+    assert (black.tracked, black.available, black.entry_id) == (True, 3, BIG)
+    # Stock managed on the parent: the variation itself has no level of its own to publish.
+    assert (inherits.tracked, inherits.available) == (False, None)
+    assert named.title == "Own name"
