@@ -1,0 +1,128 @@
+"""Shopify stock writes: ``inventorySetQuantities`` requests and what their answers mean.
+
+Pure helpers (no I/O): ``sync/stock_push.py`` sends the requests through the client and the
+effects ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from core.orders import parse_time
+
+DOCUMENT = "inventory_set_quantities"
+LEVEL_DOCUMENT = "inventory_item_levels"
+QUANTITY_NAME = "available"
+# Shopify's reason for a level set to what the ledger says it is.
+REASON = "correction"
+STALE = "CHANGE_FROM_QUANTITY_STALE"
+
+
+def item_gid(item_id: int) -> str:
+    return f"gid://shopify/InventoryItem/{item_id}"
+
+
+def location_gid(location_id: int) -> str:
+    return f"gid://shopify/Location/{location_id}"
+
+
+def gid_id(gid: str) -> int:
+    return int(str(gid).rsplit("/", 1)[-1])
+
+
+@dataclass(frozen=True)
+class SetQuantity:
+    """One absolute level to set; ``change_from`` is what we believe the shop shows (None: unknown)."""
+
+    inventory_item_id: int
+    location_id: int
+    quantity: int
+    change_from: int | None
+
+
+def set_quantities_input(quantities: Sequence[SetQuantity], reference_uri: str) -> dict[str, Any]:
+    """The ``input`` of ``inventorySetQuantities`` (compare-and-set on every quantity)."""
+    return {
+        "name": QUANTITY_NAME,
+        "reason": REASON,
+        "referenceDocumentUri": reference_uri,
+        "quantities": [
+            {
+                "inventoryItemId": item_gid(q.inventory_item_id),
+                "locationId": location_gid(q.location_id),
+                "quantity": q.quantity,
+                "changeFromQuantity": q.change_from,
+            }
+            for q in quantities
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class QuantityError:
+    """A userError: ``index`` is the quantity it names (None when it names none)."""
+
+    index: int | None
+    code: str
+    message: str
+
+    @property
+    def stale(self) -> bool:
+        return self.code == STALE
+
+
+@dataclass(frozen=True)
+class SetResult:
+    """An answer: applied (``created_at`` is the adjustment group's time) or refused whole (``errors``)."""
+
+    created_at: datetime | None
+    errors: tuple[QuantityError, ...]
+
+    @property
+    def applied(self) -> bool:
+        return not self.errors and self.created_at is not None
+
+
+def _index(field: Any) -> int | None:
+    # ["input", "quantities", 3, "changeFromQuantity"]
+    if isinstance(field, list) and len(field) >= 3 and field[1] == "quantities":
+        try:
+            return int(field[2])
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def parse_set_result(data: Mapping[str, Any]) -> SetResult:
+    """Read ``data`` of an ``inventorySetQuantities`` answer (Shopify refuses the whole call on any error)."""
+    payload = data.get("inventorySetQuantities") or {}
+    errors = tuple(
+        QuantityError(_index(e.get("field")), str(e.get("code") or ""), str(e.get("message") or ""))
+        for e in payload.get("userErrors") or []
+    )
+    group = payload.get("inventoryAdjustmentGroup") or {}
+    created = group.get("createdAt")
+    return SetResult(parse_time(str(created)) if created and not errors else None, errors)
+
+
+@dataclass(frozen=True)
+class ShopLevel:
+    """The ``available`` quantity at one location and the level's ``updatedAt``."""
+
+    quantity: int
+    updated_at: datetime
+
+
+def parse_item_level(data: Mapping[str, Any], location_id: int) -> ShopLevel | None:
+    """The level at ``location_id`` from an ``InventoryItemLevels`` answer (None if not stocked there)."""
+    item = data.get("inventoryItem") or {}
+    for node in (item.get("inventoryLevels") or {}).get("nodes") or []:
+        if gid_id(node["location"]["id"]) != location_id:
+            continue
+        for q in node.get("quantities") or []:
+            if q.get("name") == QUANTITY_NAME and q.get("quantity") is not None:
+                return ShopLevel(int(q["quantity"]), parse_time(str(node["updatedAt"])))
+    return None

@@ -1,0 +1,95 @@
+"""WooCommerce stock writes: batch requests and their per-item answers.
+
+Pure helpers (no I/O). A batch call carries at most 100 items; WooCommerce answers
+each item on its own (an item that failed carries ``error`` and the rest still apply).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from core.inventory import WooBatch
+
+
+def batch_path(parent_id: int | None) -> str:
+    """``products/batch`` for simple products, ``products/<parent>/variations/batch`` for variations."""
+    return "products/batch" if parent_id is None else f"products/{parent_id}/variations/batch"
+
+
+def batch_body(batch: WooBatch) -> dict[str, Any]:
+    """Set each item's stock (managed) to its quantity."""
+    return {
+        "update": [
+            {
+                "id": u.variation_id if u.variation_id is not None else u.product_id,
+                "stock_quantity": u.quantity,
+                "manage_stock": True,
+            }
+            for u in batch.updates
+        ]
+    }
+
+
+def gmt(stamp: str) -> datetime:
+    """WooCommerce's ``date_modified_gmt`` (written without a zone) as an aware UTC time."""
+    value = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One item of a batch answer: the stock it now has and when, or the error."""
+
+    id: int
+    stock_quantity: int | None
+    modified_at: datetime | None
+    error: str | None
+
+
+def trim_reply(reply: Any) -> dict[str, Any]:
+    """What a batch answer says about stock, small enough to keep in the effects ledger."""
+    items: list[dict[str, Any]] = []
+    updates = reply.get("update") if isinstance(reply, Mapping) else None
+    for row in updates or []:
+        if not isinstance(row, Mapping):
+            continue
+        error = row.get("error")
+        if error:
+            text = (
+                f"{error.get('code', '')}: {error.get('message', '')}"
+                if isinstance(error, Mapping)
+                else str(error)
+            )
+            items.append({"id": int(row.get("id") or 0), "error": text[:300]})
+        else:
+            items.append(
+                {
+                    "id": int(row["id"]),
+                    "stock_quantity": row.get("stock_quantity"),
+                    "date_modified_gmt": row.get("date_modified_gmt"),
+                }
+            )
+    return {"update": items}
+
+
+def parse_trimmed(result: Mapping[str, Any]) -> dict[int, ItemResult]:
+    """Per item id, from :func:`trim_reply`'s output."""
+    out: dict[int, ItemResult] = {}
+    for row in result.get("update") or []:
+        if row.get("error"):
+            out[int(row["id"])] = ItemResult(int(row["id"]), None, None, str(row["error"]))
+            continue
+        qty = row.get("stock_quantity")
+        stamp = row.get("date_modified_gmt")
+        out[int(row["id"])] = ItemResult(
+            int(row["id"]), int(qty) if qty is not None else None, gmt(stamp) if stamp else None, None
+        )
+    return out
+
+
+def missing(batch: Sequence[int], results: Mapping[int, ItemResult]) -> list[int]:
+    """Ids sent that the answer does not mention (treated as failed)."""
+    return [i for i in batch if i not in results]

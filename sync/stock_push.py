@@ -1,0 +1,476 @@
+"""Real-time stock push: every marked (channel, SKU) gets the level the ledger publishes.
+
+A movement marks the SKU on every channel (``StockDirty``, one row per channel and
+SKU, so changes inside the push delay coalesce into one write) and enqueues
+``push_stock`` for each channel. The job, holding the store's stock lock (one writer
+or settler per store):
+
+1. reads the store's marks and their links; computes the published level per SKU
+   (the channel's buffers, else ``inventory.default_buffer``);
+2. drops marks with nothing to write: no link, untracked, no stock item, or the channel
+   already shows the level (those marks are cleared);
+3. writes the rest, batched to the platform maximum, each call through the effects
+   ledger (key ``stock:<store>:<sha256 of the batch, marks' times included>``, so a
+   retried job replays a recorded call and a later identical write is a new one);
+4. after each call, in one transaction: the links learn what the channel shows
+   (``channel_qty``/``channel_qty_at`` from the platform's answer, ``last_pushed``,
+   ``pushed_at``) and exactly the marks read are cleared (``clear_marks`` with their
+   ``marked_at``: a mark refreshed meanwhile stays and is written next round).
+
+It loops (at most :data:`MAX_ROUNDS`) until no mark is left other than those it keeps
+on purpose: links with a pending observation (the settle step re-marks them) and
+writes that failed (recorded on the store's timeline; the sweep retries them).
+Marks are only deleted after a write succeeded, so a crash leaves them for the next run.
+
+Shopify: ``inventorySetQuantities`` with up to 250 quantities, compare-and-set on
+``changeFromQuantity`` (what the link says the shop shows) and ``@idempotent`` (the
+effects-ledger key: a call whose answer was lost is replayed by Shopify, not applied
+twice). A stale compare-and-set refuses the whole call: the stale items' levels are
+read back and recorded as an observation (``observed_*``) for ``sync/inventory.py`` to
+settle, and the rest of the batch is sent again without them.
+
+WooCommerce: ``products/batch`` and ``products/<parent>/variations/batch`` with up to
+100 items; an item that failed (``error`` in the answer) keeps its mark.
+
+``sweep_stock`` (scheduled) runs :data:`SWEEP_STEPS`: callables ``step(rt)`` that other
+modules append to at import time. This module's own step enqueues a push for every
+store with marks older than :data:`MISSED_AFTER_S` (a push missed by a race).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import select
+
+from connectors.shopify import inventory as shopify_stock
+from connectors.woocommerce import inventory as woo_stock
+from core.errors import Permanent
+from core.inventory import SHOPIFY_MAX_QUANTITIES, WooStockUpdate, chunks, plan_woo_batches
+from db.models import CatalogLink, Platform, StockDirty, Store, StoreState, utcnow
+from db.stock import clear_marks, dirty_marks, parse_buffer, published_levels
+from db.timeline import record
+from sync.inventory import store_lock
+from sync.jobs import job, safe_job_id
+from sync.stores import shopify_client, woo_client
+
+if TYPE_CHECKING:
+    from connectors.shopify.client import ShopifyClient
+    from sync.runtime import Runtime
+
+log = structlog.get_logger("waybill.stock_push")
+
+MAX_ROUNDS = 10
+MISSED_AFTER_S = 1.0  # a mark older than this with no push running was missed
+EFFECT_KIND = "stock_push"
+ACTOR = "stock_push"
+LEVELS_FIRST = 50  # locations read when a compare-and-set was stale
+
+
+@dataclass(frozen=True)
+class Write:
+    """One SKU to write on one channel: the mark it answers and the link's ids."""
+
+    link_id: int
+    sku: str
+    marked_at: datetime
+    target: int
+    current: int | None  # what we believe the channel shows (compare-and-set)
+    product_id: int
+    variant_id: int | None
+    inventory_item_id: int | None
+    location_id: int | None
+
+    def content(self) -> list[Any]:
+        """What makes this write this write (for the effects-ledger key)."""
+        return [
+            self.sku,
+            self.product_id,
+            self.variant_id,
+            self.inventory_item_id,
+            self.location_id,
+            self.target,
+            self.current,
+            self.marked_at.isoformat(),
+        ]
+
+
+@dataclass
+class Outcome:
+    """What one call (or one round) did, per SKU."""
+
+    # sku -> (write, what the channel shows, the platform's time, whether our compare-and-set passed)
+    written: dict[str, tuple[Write, int, datetime | None, bool]] = field(default_factory=dict)
+    observed: dict[str, tuple[Write, int, datetime]] = field(default_factory=dict)
+    failed: dict[str, tuple[Write, str]] = field(default_factory=dict)
+
+    def merge(self, other: Outcome) -> None:
+        self.written.update(other.written)
+        self.observed.update(other.observed)
+        self.failed.update(other.failed)
+
+
+@dataclass
+class Plan:
+    writes: list[Write]
+    cleared: int
+    deferred: set[str]
+
+
+def effect_key(store_id: int, parts: Any) -> str:
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    return f"stock:{store_id}:{digest}"[:255]
+
+
+def schedule_push(rt: Runtime, store_ids: Iterable[int]) -> None:
+    """Enqueue ``push_stock`` for each store (a queued push also writes the marks made meanwhile)."""
+    for store_id in sorted(set(store_ids)):
+        rt.enqueue(
+            "push_stock",
+            job_id=safe_job_id("push-stock", store_id),
+            delay_s=rt.settings.inventory.push_delay_s,
+            store_id=store_id,
+        )
+
+
+@job("push_stock", queue="inventory")
+def push_stock(rt: Runtime, store_id: int) -> dict[str, Any]:
+    """Write the store's marked SKUs; returns counts (written, observed, failed, cleared, rounds)."""
+    summary = {"store_id": store_id, "written": 0, "observed": 0, "failed": 0, "cleared": 0, "rounds": 0}
+    with rt.session() as s:
+        store = s.get(Store, store_id)
+        if store is None or store.state is not StoreState.active:
+            return {**summary, "skipped": True}
+        s.expunge(store)
+    deferred: set[str] = set()
+    with store_lock(rt, store_id):
+        for _ in range(MAX_ROUNDS):
+            plan = _plan(rt, store, deferred)
+            if plan is None:
+                break
+            summary["rounds"] += 1
+            summary["cleared"] += plan.cleared
+            deferred |= plan.deferred
+            if not plan.writes:
+                continue
+            writer = _write_shopify if store.platform is Platform.shopify else _write_woo
+            outcome = writer(rt, store, plan.writes)
+            summary["written"] += len(outcome.written)
+            summary["observed"] += len(outcome.observed)
+            summary["failed"] += len(outcome.failed)
+            deferred |= set(outcome.observed) | set(outcome.failed)
+    if summary["written"] or summary["failed"] or summary["observed"]:
+        log.info("stock.pushed", **summary)
+    return summary
+
+
+def _plan(rt: Runtime, store: Store, deferred: set[str]) -> Plan | None:
+    """The writes this round; clears the marks with nothing to write. None when no mark is left."""
+    settings = rt.settings.inventory
+    with rt.session() as s:
+        marks = [m for m in dirty_marks(s, store.id) if m.sku not in deferred]
+        if not marks:
+            return None
+        skus = [m.sku for m in marks]
+        links = {
+            link.sku: link
+            for link in s.scalars(
+                select(CatalogLink).where(CatalogLink.store_id == store.id, CatalogLink.sku.in_(skus))
+            )
+        }
+        targets: dict[str, int] = {}
+        by_location: dict[str, list[str]] = {}
+        for sku, row in links.items():
+            by_location.setdefault(row.location or settings.location, []).append(sku)
+        fallback = parse_buffer(settings.default_buffer)
+        for location, group in by_location.items():
+            targets.update(published_levels(s, store, group, location, fallback))
+        writes: list[Write] = []
+        done: list[tuple[str, datetime]] = []
+        waiting: set[str] = set()
+        for mark in marks:
+            link = links.get(mark.sku)
+            if link is not None and link.tracked and link.observed_qty is not None:
+                waiting.add(mark.sku)  # settled first; the settle marks it again
+                continue
+            target = targets.get(mark.sku)
+            incomplete = (
+                link is not None
+                and store.platform is Platform.shopify
+                and (link.inventory_item_id is None or link.location_id is None)
+            )
+            if link is None or not link.tracked or target is None or incomplete:
+                done.append((mark.sku, mark.marked_at))  # nothing this channel can publish
+                continue
+            if link.channel_qty == target:
+                done.append((mark.sku, mark.marked_at))  # the channel already shows it
+                continue
+            writes.append(
+                Write(
+                    link.id,
+                    link.sku,
+                    mark.marked_at,
+                    target,
+                    link.channel_qty,
+                    link.product_id,
+                    link.variant_id,
+                    link.inventory_item_id,
+                    link.location_id,
+                )
+            )
+        clear_marks(s, store.id, done)
+    writes.sort(key=lambda w: w.sku)
+    return Plan(writes, len(done), waiting)
+
+
+def _commit(rt: Runtime, store: Store, outcome: Outcome) -> None:
+    """Links learn what the channel shows; the written marks are cleared; failures are recorded."""
+    now = utcnow()
+    with rt.session() as s:
+        for write, qty, at, cas in outcome.written.values():
+            link = s.get(CatalogLink, write.link_id)
+            if link is None:
+                continue
+            shown = qty
+            if (
+                cas
+                and write.current is not None
+                and link.channel_qty is not None
+                and link.channel_qty != write.current
+            ):
+                # The compare-and-set passed, so the shop showed `current` when we wrote: a
+                # sale counted on the link since then happened after our write.
+                shown = qty + (link.channel_qty - write.current)
+            link.channel_qty = shown
+            if at is not None and (link.channel_qty_at is None or at >= link.channel_qty_at):
+                link.channel_qty_at = at
+            link.last_pushed = write.target
+            link.pushed_at = now
+        for write, qty, at in outcome.observed.values():
+            link = s.get(CatalogLink, write.link_id)
+            if link is None:
+                continue
+            if link.observed_at is None or at >= link.observed_at:
+                link.observed_qty, link.observed_at = qty, at
+            if link.observed_received_at is None:
+                link.observed_received_at = now
+        clear_marks(s, store.id, [(w.sku, w.marked_at) for w, _, _, _ in outcome.written.values()])
+        if outcome.failed:
+            reasons = sorted({why for _, why in outcome.failed.values()})
+            record(
+                s,
+                store.account_id,
+                f"store:{store.id}",
+                ACTOR,
+                "stock.push_failed",
+                f"{len(outcome.failed)} stock write(s) refused: {'; '.join(reasons)[:400]}",
+                {"skus": {sku: why for sku, (_, why) in sorted(outcome.failed.items())[:200]}},
+            )
+        if outcome.observed:
+            record(
+                s,
+                store.account_id,
+                f"store:{store.id}",
+                ACTOR,
+                "stock.push_stale",
+                f"{len(outcome.observed)} level(s) changed on the channel before our write: "
+                "left for the settle step",
+                {"skus": {sku: qty for sku, (_, qty, _) in sorted(outcome.observed.items())[:200]}},
+            )
+
+
+# --- Shopify ------------------------------------------------------------------------
+
+
+def _write_shopify(rt: Runtime, store: Store, writes: Sequence[Write]) -> Outcome:
+    client = shopify_client(rt, store)
+    total = Outcome()
+    for batch in chunks(list(writes), SHOPIFY_MAX_QUANTITIES):
+        pending = list(batch)
+        while pending:
+            outcome, pending = _shopify_call(rt, store, client, pending)
+            _commit(rt, store, outcome)
+            total.merge(outcome)
+    return total
+
+
+def _shopify_call(
+    rt: Runtime, store: Store, client: ShopifyClient, pending: list[Write]
+) -> tuple[Outcome, list[Write]]:
+    """One ``inventorySetQuantities``; returns what it did and what must be sent again."""
+    outcome = Outcome()
+    quantities = [
+        shopify_stock.SetQuantity(w.inventory_item_id or 0, w.location_id or 0, w.target, w.current)
+        for w in pending
+    ]
+    payload = shopify_stock.set_quantities_input(quantities, f"waybill://stock-push/{store.id}")
+    key = effect_key(store.id, [w.content() for w in pending])
+
+    def act(progress: Any) -> dict[str, Any]:
+        data = client.execute(shopify_stock.DOCUMENT, {"input": payload, "idempotencyKey": key})
+        return _trim_shopify(data)
+
+    try:
+        data = rt.ledger.run(
+            key,
+            EFFECT_KIND,
+            {"store_id": store.id, "input": payload},
+            act,
+            recover=None,
+            account_id=store.account_id,
+        )
+    except Permanent as exc:
+        for w in pending:
+            outcome.failed[w.sku] = (w, f"{type(exc).__name__}: {exc}"[:300])
+        return outcome, []
+    result = shopify_stock.parse_set_result(data)
+    if result.applied:
+        for w in pending:
+            outcome.written[w.sku] = (w, w.target, result.created_at, True)
+        return outcome, []
+    stale: list[Write] = []
+    refused: set[int] = set()
+    for error in result.errors:
+        if error.index is None or not 0 <= error.index < len(pending):
+            continue
+        refused.add(error.index)
+        if error.stale:
+            stale.append(pending[error.index])
+        else:
+            w = pending[error.index]
+            outcome.failed[w.sku] = (w, f"{error.code}: {error.message}"[:300])
+    if not refused:  # refused as a whole, naming no quantity
+        why = "; ".join(f"{e.code}: {e.message}" for e in result.errors)[:300]
+        for w in pending:
+            outcome.failed[w.sku] = (w, why)
+        return outcome, []
+    for w in stale:
+        level = _read_level(client, w)
+        if level is None:
+            outcome.failed[w.sku] = (w, "the item is no longer stocked at the location")
+        elif level.quantity == w.target:
+            # The shop already shows what we publish (e.g. our own earlier write whose answer
+            # was lost): nothing to settle.
+            outcome.written[w.sku] = (w, level.quantity, level.updated_at, False)
+        else:
+            outcome.observed[w.sku] = (w, level.quantity, level.updated_at)
+    return outcome, [w for i, w in enumerate(pending) if i not in refused]
+
+
+def _trim_shopify(data: dict[str, Any]) -> dict[str, Any]:
+    """What the effects ledger keeps of an answer: the group's time and the userErrors."""
+    payload = data.get("inventorySetQuantities") or {}
+    group = payload.get("inventoryAdjustmentGroup") or None
+    return {
+        "inventorySetQuantities": {
+            "inventoryAdjustmentGroup": {"id": group.get("id"), "createdAt": group.get("createdAt")}
+            if group
+            else None,
+            "userErrors": payload.get("userErrors") or [],
+        }
+    }
+
+
+def _read_level(client: ShopifyClient, write: Write) -> shopify_stock.ShopLevel | None:
+    data = client.execute(
+        shopify_stock.LEVEL_DOCUMENT,
+        {"id": shopify_stock.item_gid(write.inventory_item_id or 0), "levelsFirst": LEVELS_FIRST},
+    )
+    return shopify_stock.parse_item_level(data, write.location_id or 0)
+
+
+# --- WooCommerce --------------------------------------------------------------------
+
+
+def _write_woo(rt: Runtime, store: Store, writes: Sequence[Write]) -> Outcome:
+    client = woo_client(rt, store)
+    by_item: dict[tuple[int | None, int], Write] = {}
+    updates: list[WooStockUpdate] = []
+    for w in writes:
+        updates.append(WooStockUpdate(w.product_id, w.variant_id, w.target))
+        parent = w.product_id if w.variant_id is not None else None
+        by_item[(parent, w.variant_id if w.variant_id is not None else w.product_id)] = w
+    total = Outcome()
+    for batch in plan_woo_batches(updates):
+        path = woo_stock.batch_path(batch.parent_id)
+        body = woo_stock.batch_body(batch)
+        sent = [by_item[(batch.parent_id, int(item["id"]))] for item in body["update"]]
+        key = effect_key(store.id, [path, [w.content() for w in sent]])
+
+        def act(progress: Any, path: str = path, body: dict[str, Any] = body) -> dict[str, Any]:
+            return woo_stock.trim_reply(client.post(path, body))
+
+        outcome = Outcome()
+        try:
+            result = rt.ledger.run(
+                key,
+                EFFECT_KIND,
+                {"store_id": store.id, "path": path, "body": body},
+                act,
+                recover=None,  # setting an absolute level again is harmless
+                account_id=store.account_id,
+            )
+        except Permanent as exc:
+            for w in sent:
+                outcome.failed[w.sku] = (w, f"{type(exc).__name__}: {exc}"[:300])
+        else:
+            items = woo_stock.parse_trimmed(result)
+            for item, w in zip(body["update"], sent, strict=True):
+                found = items.get(int(item["id"]))
+                if found is None:
+                    outcome.failed[w.sku] = (w, "not in the batch answer")
+                elif found.error is not None:
+                    outcome.failed[w.sku] = (w, found.error)
+                else:
+                    qty = found.stock_quantity if found.stock_quantity is not None else w.target
+                    outcome.written[w.sku] = (w, qty, found.modified_at, False)
+        _commit(rt, store, outcome)
+        total.merge(outcome)
+    return total
+
+
+# --- the sweep ----------------------------------------------------------------------
+
+SweepStep = Callable[["Runtime"], Any]
+# Run by `sweep_stock` in order, each on its own (one failing does not stop the others).
+# Other modules append their steps at import time, e.g. `SWEEP_STEPS.append(settle_due)`.
+SWEEP_STEPS: list[SweepStep] = []
+
+
+def enqueue_missed_pushes(rt: Runtime) -> int:
+    """Enqueue ``push_stock`` for every active store with marks older than :data:`MISSED_AFTER_S`."""
+    cutoff = utcnow() - timedelta(seconds=MISSED_AFTER_S)
+    with rt.session() as s:
+        ids = set(
+            s.scalars(
+                select(StockDirty.store_id)
+                .join(Store, Store.id == StockDirty.store_id)
+                .where(StockDirty.marked_at <= cutoff, Store.state == StoreState.active)
+                .distinct()
+            )
+        )
+    schedule_push(rt, ids)
+    return len(ids)
+
+
+SWEEP_STEPS.append(enqueue_missed_pushes)
+
+
+@job("sweep_stock", queue="inventory")
+def sweep_stock(rt: Runtime) -> dict[str, Any]:
+    """Run every :data:`SWEEP_STEPS` step; returns each step's result (or its error)."""
+    results: dict[str, Any] = {}
+    for step in list(SWEEP_STEPS):
+        name = getattr(step, "__qualname__", repr(step))
+        try:
+            results[name] = step(rt)
+        except Exception as exc:
+            log.error("stock.sweep_step_failed", step=name, error=f"{type(exc).__name__}: {exc}")
+            results[name] = f"{type(exc).__name__}: {exc}"
+    return results
