@@ -71,6 +71,7 @@ MISSED_AFTER_S = 1.0  # a mark older than this with no push running was missed
 EFFECT_KIND = "stock_push"
 ACTOR = "stock_push"
 LEVELS_FIRST = 50  # locations read when a compare-and-set was stale
+CHUNK = 500  # ids per IN (...) list
 
 
 @dataclass(frozen=True)
@@ -232,9 +233,27 @@ def _plan(rt: Runtime, store: Store, deferred: set[str]) -> Plan | None:
 def _commit(rt: Runtime, store: Store, outcome: Outcome) -> None:
     """Links learn what the channel shows; the written marks are cleared; failures are recorded."""
     now = utcnow()
-    with rt.session() as s:
+    with rt.session() as s, s.no_autoflush:
+        # One read each for the links and the marks: the loops below then find them in the session.
+        ids = [w.link_id for w, _, _, _ in outcome.written.values()]
+        ids += [w.link_id for w, _, _ in outcome.observed.values()]
+        rows = {
+            link.id: link
+            for start in range(0, len(ids), CHUNK)
+            for link in s.scalars(select(CatalogLink).where(CatalogLink.id.in_(ids[start : start + CHUNK])))
+        }
+        written = [w.sku for w, _, _, _ in outcome.written.values()]
+        held = [  # referenced, so the session's identity map keeps them for clear_marks
+            mark
+            for start in range(0, len(written), CHUNK)
+            for mark in s.scalars(
+                select(StockDirty).where(
+                    StockDirty.store_id == store.id, StockDirty.sku.in_(written[start : start + CHUNK])
+                )
+            )
+        ]
         for write, qty, at, cas in outcome.written.values():
-            link = s.get(CatalogLink, write.link_id)
+            link = rows.get(write.link_id)
             if link is None:
                 continue
             shown = qty
@@ -253,7 +272,7 @@ def _commit(rt: Runtime, store: Store, outcome: Outcome) -> None:
             link.last_pushed = write.target
             link.pushed_at = now
         for write, qty, at in outcome.observed.values():
-            link = s.get(CatalogLink, write.link_id)
+            link = rows.get(write.link_id)
             if link is None:
                 continue
             if link.observed_at is None or at >= link.observed_at:
@@ -261,6 +280,7 @@ def _commit(rt: Runtime, store: Store, outcome: Outcome) -> None:
             if link.observed_received_at is None:
                 link.observed_received_at = now
         clear_marks(s, store.id, [(w.sku, w.marked_at) for w, _, _, _ in outcome.written.values()])
+        del held
         if outcome.failed:
             reasons = sorted({why for _, why in outcome.failed.values()})
             record(

@@ -1,0 +1,206 @@
+"""bench/inventory's world: a Shopify and a WooCommerce simulator on loopback, one merchant
+with both connected to an embedded (or PostgreSQL) Waybill, catalogs imported.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.wrappers import Request, Response
+
+from db.models import Platform, StockItem
+from db.stock import mark_dirty, move
+from sandbox.harness import RunningServer, serve
+from sandbox.shopify import ShopifySimulator
+from sandbox.woocommerce import WooCommerceSimulator
+from sync import catalog
+from sync.runtime import Runtime
+from sync.stores import ensure_webhooks, save_store
+
+SHOP = "bench-north.myshopify.com"
+API_KEY, API_SECRET = "bench-app-key", "bench-app-secret"
+ACCOUNT = "Bench Trading"
+LOCATION = "default"
+START_QTY = 20
+
+
+class TimedShopify(ShopifySimulator):
+    """The Shopify simulator, adding up the time it spends serving each GraphQL operation."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.busy_s: dict[str, float] = {}
+
+    def dispatch(self, request: Request) -> Response:
+        started = time.perf_counter()
+        response = super().dispatch(request)
+        body = request.get_data()
+        op = "inventorySetQuantities" if b"inventorySetQuantities" in body else "other"
+        with self._lock:
+            self.busy_s[op] = self.busy_s.get(op, 0.0) + time.perf_counter() - started
+        return response
+
+
+@dataclass
+class World:
+    rt: Runtime
+    app: Flask
+    shopify: TimedShopify
+    woo: WooCommerceSimulator
+    shopify_store_id: int
+    woo_store_id: int
+    shopify_skus: list[str]
+    woo_simple: list[str]
+    woo_variations: dict[int, list[str]]  # parent product id -> variation SKUs
+
+
+def seed_shopify(sim: TimedShopify, count: int) -> list[str]:
+    # Imported at Enterprise limits to keep the setup short; the push runs on Standard (standard_plan).
+    sim.add_shop(SHOP, plan="enterprise")
+    skus = [f"SKU-{i:05d}" for i in range(count)]
+    for start in range(0, count, 100):  # 100 variants a product, Shopify's classic limit
+        sim.add_product(
+            SHOP,
+            f"Product {start // 100}",
+            [
+                {"sku": s, "title": s, "price": "5.00", "available": START_QTY}
+                for s in skus[start : start + 100]
+            ],
+        )
+    return skus
+
+
+def seed_woo(
+    sim: WooCommerceSimulator, skus: list[str], simple: int, per_parent: int
+) -> tuple[list[str], dict[int, list[str]]]:
+    """``simple`` simple products, then variable products of ``per_parent`` variations for the rest."""
+    simple_skus = skus[:simple]
+    for sku in simple_skus:
+        sim.add_product(sku, sku=sku, stock=START_QTY)
+    parents: dict[int, list[str]] = {}
+    rest = skus[simple:]
+    for start in range(0, len(rest), per_parent):
+        group = rest[start : start + per_parent]
+        pid = sim.add_product(f"Variable {start // per_parent}", type="variable")
+        for n, sku in enumerate(group):
+            sim.add_variation(pid, sku, stock=START_QTY, attributes=[{"name": "Size", "option": str(n)}])
+        parents[pid] = group
+    return simple_skus, parents
+
+
+@contextmanager
+def world(
+    tmp: str,
+    shopify_skus: int,
+    woo_simple: int,
+    woo_per_parent: int,
+    database_url: str | None = None,
+    settle_s: float = 2.0,
+) -> Iterator[World]:
+    """Both simulators and Waybill served on loopback, both stores connected and imported."""
+    from app import create_app
+
+    shopify = TimedShopify(api_key=API_KEY, api_secret=API_SECRET)
+    woo = WooCommerceSimulator(allow_http_callback=True)
+    shop_server: RunningServer = serve(shopify)
+    woo_server: RunningServer = serve(woo)
+    woo.bind(woo_server.url)
+    mount: dict[str, Flask] = {}
+
+    def waybill(environ: dict[str, Any], start_response: Any) -> Any:
+        return mount["app"](environ, start_response)
+
+    app_server: RunningServer = serve(waybill)
+    try:
+        skus = seed_shopify(shopify, shopify_skus)
+        simple, parents = seed_woo(woo, skus, woo_simple, woo_per_parent)
+        config: dict[str, Any] = {
+            "var_dir": f"{tmp}/var",
+            "database_url": database_url or f"sqlite:///{tmp}/waybill.db",
+            "sandbox": True,
+            "public_url": app_server.url,
+            "log_level": "WARNING",
+            "shopify": {"api_key": API_KEY, "api_secret": API_SECRET, "base_url": shop_server.url},
+            "inventory": {"settle_s": settle_s},
+            "schedules": {},
+        }
+        app = create_app(config)
+        mount["app"] = app
+        rt: Runtime = app.extensions["waybill"]
+        token = shopify.shops[SHOP].token
+        shop_id = save_store(
+            rt,
+            Platform.shopify,
+            SHOP,
+            {"access_token": token},
+            "read_inventory,write_inventory",
+            account_name=ACCOUNT,
+        )
+        key, secret = woo.create_key()
+        woo_id = save_store(
+            rt,
+            Platform.woocommerce,
+            woo_server.url,
+            {"consumer_key": key, "consumer_secret": secret},
+            "read_write",
+            account_name=ACCOUNT,
+        )
+        for store_id in (shop_id, woo_id):
+            catalog.import_catalog(rt, store_id=store_id)
+            ensure_webhooks(rt, store_id, actor="bench")
+        yield World(rt, app, shopify, woo, shop_id, woo_id, skus, simple, parents)
+    finally:
+        if "app" in mount:
+            mount["app"].extensions["waybill"].close()
+        for server in (app_server, woo_server, shop_server):
+            server.stop()
+
+
+def recount(rt: Runtime, account_id: int, skus: list[str], delta: int, tag: str) -> set[int]:
+    """A stock count moving every SKU by ``delta`` (one movement each); marks them on every channel."""
+    with rt.session() as s:
+        items = {
+            i.sku: i.id
+            for i in s.scalars(
+                select(StockItem).where(StockItem.account_id == account_id, StockItem.location == LOCATION)
+            )
+        }
+        for sku in skus:
+            move(
+                s,
+                items[sku],
+                account_id=account_id,
+                key=f"bench:{tag}:{sku}",
+                reason="count_correction",
+                source="bench",
+                on_hand=delta,
+            )
+        return mark_dirty(s, account_id, skus)
+
+
+def standard_plan(sim: TimedShopify, shopify_base_url: str) -> None:
+    """Move the shop to the Standard plan with a fresh (full) bucket; the client forgets its estimate."""
+    from connectors.shopify.throttle import REGISTRY
+
+    with sim._lock:
+        sim.shops[SHOP].plan = "standard"
+        sim.buckets.pop(SHOP, None)
+    REGISTRY.forget(f"{shopify_base_url.rstrip('/')}|{SHOP}")
+
+
+def wait_for_full_bucket(sim: TimedShopify, timeout_s: float = 60.0) -> float:
+    """Wait until the shop's bucket has refilled (the catalog import drained it); returns the wait."""
+    started = time.perf_counter()
+    bucket = sim.bucket(sim.shops[SHOP])
+    while time.perf_counter() - started < timeout_s:
+        status = bucket.status()
+        if status["currentlyAvailable"] >= status["maximumAvailable"]:
+            break
+        time.sleep(0.2)
+    return time.perf_counter() - started
