@@ -55,8 +55,9 @@ def _session_key(rt: Runtime) -> bytes:
 
 
 def _register(app: Flask) -> None:
+    import web.api_inventory  # noqa: F401  (adds its routes to api.bp, which must happen before registering)
     import webhooks
-    from web import api, cli, cli_orders, cli_shops, console, install, ops
+    from web import api, cli, cli_orders, cli_shops, cli_stock, console, install, ops
 
     app.register_blueprint(ops.bp)
     app.register_blueprint(api.bp)
@@ -64,7 +65,7 @@ def _register(app: Flask) -> None:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(install.bp)
     cli.register(app)
-    for group in (cli_shops.shops_cli, cli_orders.orders_cli, cli_orders.sync_cli):
+    for group in (cli_shops.shops_cli, cli_orders.orders_cli, cli_orders.sync_cli, cli_stock.stock_cli):
         app.cli.add_command(group)
 
 
