@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import sys
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +17,7 @@ from db.store_lookup import forget as forget_stores
 from settings import Settings, SettingsError, load_settings
 from sync.runtime import Runtime, build_runtime, install
 from telemetry import HTTP_REQUESTS, configure_logging
+from webhooks import mount, request_id
 
 log = structlog.get_logger("waybill.app")
 
@@ -44,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["waybill"] = rt
     _register(app)
     _instrument(app)
+    mount(app)  # the receivers answer ahead of Flask's request handling
     return app
 
 
@@ -56,13 +57,11 @@ def _session_key(rt: Runtime) -> bytes:
 
 def _register(app: Flask) -> None:
     import web.api_inventory  # noqa: F401  (adds its routes to api.bp, which must happen before registering)
-    import webhooks
     from web import api, cli, cli_orders, cli_shops, cli_stock, console, install, ops
 
     app.register_blueprint(ops.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(console.bp)
-    app.register_blueprint(webhooks.bp)
     app.register_blueprint(install.bp)
     cli.register(app)
     for group in (cli_shops.shops_cli, cli_orders.orders_cli, cli_orders.sync_cli, cli_stock.stock_cli):
@@ -73,8 +72,7 @@ def _instrument(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
-        rid = request.headers.get("X-Request-Id", "")
-        g.request_id = rid if 0 < len(rid) <= 64 and rid.isprintable() else uuid.uuid4().hex
+        g.request_id = request_id(request.headers.get("X-Request-Id", ""))
         structlog.contextvars.bind_contextvars(request_id=g.request_id)
 
     @app.after_request

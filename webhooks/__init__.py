@@ -1,12 +1,22 @@
 """The inbound HTTP edge: verify, dedupe, commit to the inbox, enqueue, answer.
 
-No outside call happens here; platforms get their 2xx in milliseconds.
+No outside call happens here; platforms get their 2xx in milliseconds. The
+receivers are served by :class:`webhooks.router.WebhookRouter`, mounted in front
+of the Flask app (see :func:`mount`).
 """
 
-from flask import Blueprint
+from __future__ import annotations
 
-bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+from typing import TYPE_CHECKING
 
-from webhooks import easypost, shopify, woocommerce  # noqa: E402  (routes register on bp)
+from webhooks.router import WebhookRouter, request_id
 
-__all__ = ["bp", "easypost", "shopify", "woocommerce"]
+if TYPE_CHECKING:
+    from flask import Flask
+
+__all__ = ["WebhookRouter", "mount", "request_id"]
+
+
+def mount(app: Flask) -> None:
+    """Serve ``POST /webhooks/...`` ahead of Flask; the test client goes through it too."""
+    app.wsgi_app = WebhookRouter(app.wsgi_app, lambda: app.extensions["waybill"])  # type: ignore[method-assign]

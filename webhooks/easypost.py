@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Response, request
-
 from connectors.easypost import webhooks as easypost
 from db.models import Platform
-from webhooks import bp
-from webhooks.intake import Refused, commit, parse_json, raw_body, refused, runtime
+from webhooks.intake import Answer, Delivery, Refused, commit, parse_json, refused
 
 
-@bp.post("/easypost")
-def receive_easypost() -> tuple[Response, int]:
+def receive_easypost(delivery: Delivery) -> Answer:
+    rt = delivery.rt
     try:
-        body = raw_body()
-        secret = runtime().settings.easypost.webhook_secret
-        signature = request.headers.get("X-Hmac-Signature")
+        body = delivery.body()
+        secret = rt.settings.easypost.webhook_secret
+        signature = delivery.headers.get("X-Hmac-Signature")
         if secret is None or not easypost.verify_signature(secret.get_secret_value(), body, signature):
             raise Refused(401, "invalid signature", "bad_signature")
         event = parse_json(body)
@@ -24,4 +21,4 @@ def receive_easypost() -> tuple[Response, int]:
         topic = str(event.get("description") or "")
     except Refused as err:
         return refused(Platform.easypost, err)
-    return commit(Platform.easypost, topic, str(event["id"]), body, {})
+    return commit(rt, Platform.easypost, topic, str(event["id"]), body, {})

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Response, request
-
 from connectors.shopify import webhooks as shopify
 from db.models import Platform
 from db.store_lookup import StoreRef, find_store
-from webhooks import bp
-from webhooks.intake import Refused, commit, parse_json, raw_body, refused, runtime, selected
+from sync.runtime import Runtime
+from webhooks.intake import Answer, Delivery, Refused, check_json, commit, refused, selected
 
 # Shopify sends these to a shop after it uninstalled the app (shop/redact comes 48 h later).
 AFTER_UNINSTALL = {"shop/redact", "customers/redact", "customers/data_request"}
@@ -17,42 +15,39 @@ KEEP = tuple(
 )
 
 
-@bp.post("/shopify")
-def receive_shopify() -> tuple[Response, int]:
+def receive_shopify(delivery: Delivery) -> Answer:
+    rt, headers = delivery.rt, delivery.headers
     try:
-        body = raw_body()
-        secret = runtime().settings.shopify.api_secret
-        signature = shopify.header(request.headers, "Hmac-Sha256")
+        body = delivery.body()
+        secret = rt.settings.shopify.api_secret
+        signature = shopify.header(headers, "Hmac-Sha256")
         if secret is None or not shopify.verify_signature(secret.get_secret_value(), body, signature):
             raise Refused(401, "invalid signature", "bad_signature")
-        topic = shopify.header(request.headers, "Topic") or ""
-        domain = (shopify.header(request.headers, "Shop-Domain") or "").lower()
-        key = shopify.dedupe_key(request.headers)
+        topic = shopify.header(headers, "Topic") or ""
+        domain = (shopify.header(headers, "Shop-Domain") or "").lower()
+        key = shopify.dedupe_key(headers)
         if not topic or not domain or not key:
             raise Refused(400, "missing Shopify topic, shop domain or webhook id header", "bad_headers")
-        parse_json(body)
-        store = _store(domain, topic)
+        check_json(body)
+        store = _store(rt, domain, topic)
     except Refused as err:
         return refused(Platform.shopify, err)
     return commit(
+        rt,
         Platform.shopify,
         topic,
         f"{domain}:{key}",
         body,
-        _kept(),
+        selected(headers, KEEP),
         store_id=store.id,
         account_id=store.account_id,
     )
 
 
-def _store(domain: str, topic: str) -> StoreRef:
-    store = find_store(runtime().sessions, runtime().vault, Platform.shopify, domain=domain)
+def _store(rt: Runtime, domain: str, topic: str) -> StoreRef:
+    store = find_store(rt.sessions, rt.vault, Platform.shopify, domain=domain)
     if store is None:
         raise Refused(401, "unknown shop", "unknown_store")
     if not store.active and topic not in AFTER_UNINSTALL:
         raise Refused(401, "shop is not installed", "uninstalled_store")
     return store
-
-
-def _kept() -> dict[str, str]:
-    return selected(request.headers, KEEP)

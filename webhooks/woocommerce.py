@@ -3,53 +3,60 @@
 from __future__ import annotations
 
 import hashlib
-
-from flask import Response, jsonify, request
+from urllib.parse import parse_qsl
 
 from connectors.woocommerce import webhooks as woo
 from db.models import Platform
 from db.store_lookup import StoreRef, find_store
-from webhooks import bp
-from webhooks.intake import Refused, commit, parse_json, raw_body, refused, runtime, selected
+from sync.runtime import Runtime
+from webhooks.intake import Answer, Delivery, Refused, check_json, commit, refused, selected
 
 KEEP = tuple(f"X-WC-Webhook-{n}" for n in ("Source", "Topic", "Resource", "Event", "ID", "Delivery-ID"))
+FORM = "application/x-www-form-urlencoded"
 
 
-@bp.post("/woocommerce/<int:store_id>")
-def receive_woocommerce(store_id: int) -> tuple[Response, int]:
+def receive_woocommerce(delivery: Delivery, store_id: int) -> Answer:
+    rt, headers = delivery.rt, delivery.headers
     try:
-        body = raw_body()
-        store, secret = _store(store_id)
-        has_wc = any(k.lower().startswith("x-wc-webhook-") for k in request.headers.keys())  # noqa: SIM118 (werkzeug Headers)
-        if woo.is_ping(request.content_type, set(request.form.keys()), has_wc):
-            return jsonify(status="pong"), 200
-        if secret is None or not woo.verify_signature(
-            secret, body, request.headers.get("X-WC-Webhook-Signature")
-        ):
+        body = delivery.body()
+        store, secret = _store(rt, store_id)
+        if _is_ping(delivery, body):
+            return Answer(200, {"status": "pong"})
+        if secret is None or not woo.verify_signature(secret, body, headers.get("X-WC-Webhook-Signature")):
             raise Refused(401, "invalid signature", "bad_signature")
-        topic = request.headers.get("X-WC-Webhook-Topic", "")
-        delivery = request.headers.get("X-WC-Webhook-Delivery-ID", "")
-        if not topic or not delivery:
+        topic = headers.get("X-WC-Webhook-Topic", "")
+        delivery_id = headers.get("X-WC-Webhook-Delivery-ID", "")
+        if not topic or not delivery_id:
             raise Refused(400, "missing X-WC-Webhook-Topic or -Delivery-ID", "bad_headers")
-        parse_json(body)
+        check_json(body)
     except Refused as err:
         return refused(Platform.woocommerce, err)
     # The delivery id is a hash of the webhook id and the current second, so two resources
     # changed in the same second share it: the body tells them apart, a re-delivery does not.
-    key = f"{store_id}:{delivery}:{hashlib.sha256(body).hexdigest()[:32]}"
+    key = f"{store_id}:{delivery_id}:{hashlib.sha256(body).hexdigest()[:32]}"
     return commit(
+        rt,
         Platform.woocommerce,
         topic,
         key,
         body,
-        selected(request.headers, KEEP),
+        selected(headers, KEEP),
         store_id=store.id,
         account_id=store.account_id,
     )
 
 
-def _store(store_id: int) -> tuple[StoreRef, str | None]:
-    store = find_store(runtime().sessions, runtime().vault, Platform.woocommerce, store_id=store_id)
+def _is_ping(delivery: Delivery, body: bytes) -> bool:
+    content_type = delivery.content_type
+    if not content_type.startswith(FORM):
+        return False
+    has_wc = any(k.lower().startswith("x-wc-webhook-") for k in delivery.headers.names())
+    form_keys = {k for k, _ in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)}
+    return woo.is_ping(content_type, form_keys, has_wc)
+
+
+def _store(rt: Runtime, store_id: int) -> tuple[StoreRef, str | None]:
+    store = find_store(rt.sessions, rt.vault, Platform.woocommerce, store_id=store_id)
     if store is None:
         raise Refused(401, "unknown store", "unknown_store")
     if not store.active:

@@ -31,6 +31,9 @@ def secrets(config: dict[str, Any]) -> None:
 @pytest.fixture(autouse=True)
 def handled_topics() -> Any:
     # Receivers enqueue only topics that have a handler; register test ones, then remove them.
+    # The real handlers register first, so that removing ours never removes one of theirs.
+    import sync.tasks  # noqa: F401
+
     wanted = [
         (Platform.shopify, "orders/create"),
         (Platform.woocommerce, "order.created"),
