@@ -201,10 +201,42 @@ class Order:
         )
 
 
-def is_newer(incoming: Order, held: Order) -> bool:
-    """Whether ``incoming`` is a later version of ``held`` (an equal ``updated_at`` is not newer).
+_FULFILLMENT_RANK = {
+    FulfillmentStatus.UNKNOWN: 0,
+    FulfillmentStatus.UNFULFILLED: 1,
+    FulfillmentStatus.PARTIAL: 2,
+    FulfillmentStatus.FULFILLED: 3,
+}
+_FINANCIAL_RANK = {
+    FinancialStatus.UNKNOWN: 0,
+    FinancialStatus.PENDING: 1,
+    FinancialStatus.AUTHORIZED: 2,
+    FinancialStatus.PARTIALLY_PAID: 3,
+    FinancialStatus.PAID: 4,
+    FinancialStatus.PARTIALLY_REFUNDED: 5,
+    FinancialStatus.REFUNDED: 6,
+    FinancialStatus.VOIDED: 6,
+}
 
-    Platforms deliver webhooks late, twice and out of order; only a strictly later
-    modification time may replace what is held.
+
+def progress(order: Order) -> tuple[int, int, int]:
+    """How far an order has moved: cancelled, then fulfilment, then payment (each only goes forward)."""
+    return (
+        int(order.cancelled_at is not None),
+        _FULFILLMENT_RANK[order.fulfillment_status],
+        _FINANCIAL_RANK[order.financial_status],
+    )
+
+
+def is_newer(incoming: Order, held: Order) -> bool:
+    """Whether ``incoming`` is a later version of ``held``.
+
+    Platforms deliver webhooks late, twice and out of order; a later modification time
+    replaces what is held. Their times have one-second resolution, so at an equal time
+    the version that has moved further (cancelled, fulfilled, paid) wins: an order
+    cancelled in the second it was created is still cancelled, and a duplicate changes
+    nothing.
     """
-    return incoming.updated_at > held.updated_at
+    if incoming.updated_at != held.updated_at:
+        return incoming.updated_at > held.updated_at
+    return progress(incoming) > progress(held)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -67,8 +68,9 @@ class Moved:
         return (self.on_hand - self.on_hand_delta) - (self.reserved - self.reserved_delta)
 
 
-def _insert(s: Session) -> type[pg_insert] | type[sqlite_insert]:  # type: ignore[valid-type]
-    return pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+def _insert(s: Session, table: Any) -> Any:
+    """An INSERT that knows ON CONFLICT on either database."""
+    return pg_insert(table) if s.get_bind().dialect.name == "postgresql" else sqlite_insert(table)
 
 
 def ensure_item(s: Session, account_id: int, sku: str, location: str) -> int:
@@ -76,7 +78,7 @@ def ensure_item(s: Session, account_id: int, sku: str, location: str) -> int:
     table = StockItem.__table__
     now = utcnow()
     s.execute(
-        _insert(s)(table)
+        _insert(s, table)
         .values(
             account_id=account_id,
             sku=sku,
@@ -199,7 +201,7 @@ def mark_dirty(s: Session, account_id: int, skus: Iterable[str]) -> set[int]:
     now = utcnow()
     table = StockDirty.__table__
     for link in tracked_links(s, account_id, skus):
-        stmt = _insert(s)(table).values(store_id=link.store_id, sku=link.sku, marked_at=now)
+        stmt = _insert(s, table).values(store_id=link.store_id, sku=link.sku, marked_at=now)
         s.execute(stmt.on_conflict_do_update(index_elements=["store_id", "sku"], set_={"marked_at": now}))
         stores.add(link.store_id)
     return stores

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -24,6 +25,8 @@ from db.models import InboxEvent, Platform, Store, StoreState, utcnow
 from db.models import Order as OrderRow
 from db.timeline import record
 from sync.intake import handles
+from sync.inventory import apply_order
+from sync.stock_push import schedule_push
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime
@@ -58,13 +61,26 @@ def handle_order(rt: Runtime, event_id: int) -> None:
     if store is None or store.state is not StoreState.active:
         log.info("order.store_inactive", event_id=event_id)
         return
-    order = MAPPERS[(event.platform, event.topic)](json.loads(event.body))
+    payload = json.loads(event.body)
+    order = MAPPERS[(event.platform, event.topic)](payload)
     with rt.session() as s:
         try:
-            upsert_order(s, store, order, actor=f"{event.platform}:{event.topic}")
+            row, changed = upsert_order(s, store, order, actor=f"{event.platform}:{event.topic}")
             s.flush()
-        except IntegrityError as exc:  # another worker inserted the same new order first
-            raise Retryable("order inserted concurrently; retry as an update") from exc
+            # Reserve, release or ship the order's stock in the same transaction (an
+            # older version changed nothing, and its status must not move stock).
+            if changed:
+                stock = apply_order(s, store, row, row_order(row), rt.settings.inventory, payload)
+                s.flush()
+        except IntegrityError as exc:  # another worker inserted the same order or movement first
+            raise Retryable("order or stock movement written concurrently; retry") from exc
+    if changed:
+        schedule_push(rt, stock.dirty_stores)
+
+
+def row_order(row: OrderRow) -> Order:
+    """The canonical order as held (the newest version seen)."""
+    return Order.from_dict(row.data)
 
 
 @handles(Platform.woocommerce, "order.deleted")
@@ -78,21 +94,28 @@ def handle_woo_deleted(rt: Runtime, event_id: int) -> None:
         row = s.scalar(
             select(OrderRow).where(OrderRow.store_id == store.id, OrderRow.platform_order_id == order_id)
         )
-        if row is not None and row.stage != "cancelled":
-            row.stage = "cancelled"
-            row.cancelled_at = row.cancelled_at or utcnow()
-            record(
-                s,
-                row.account_id,
-                f"order:{row.id}",
-                "woocommerce:order.deleted",
-                "order.cancelled",
-                "deleted on the storefront",
-            )
+        if row is None or row.stage == "cancelled":
+            return
+        row.stage = "cancelled"
+        row.cancelled_at = row.cancelled_at or utcnow()
+        record(
+            s,
+            row.account_id,
+            f"order:{row.id}",
+            "woocommerce:order.deleted",
+            "order.cancelled",
+            "deleted on the storefront",
+        )
+        # Trashing does not give WooCommerce its stock back, so the channel is left as is.
+        cancelled = replace(row_order(row), cancelled_at=row.cancelled_at, cancel_reason="deleted")
+        stock = apply_order(s, store, row, cancelled, rt.settings.inventory, payload=None)
+    schedule_push(rt, stock.dirty_stores)
 
 
-def upsert_order(s: Session, store: Store, order: Order, actor: str) -> OrderRow:
-    """Insert the order or apply a strictly newer version; every outcome lands on its timeline."""
+def upsert_order(s: Session, store: Store, order: Order, actor: str) -> tuple[OrderRow, bool]:
+    """Insert the order or apply a strictly newer version; every outcome lands on its timeline.
+
+    Returns the row and whether it changed."""
     row = s.scalar(
         select(OrderRow).where(OrderRow.store_id == store.id, OrderRow.platform_order_id == order.order_id)
     )
@@ -115,7 +138,7 @@ def upsert_order(s: Session, store: Store, order: Order, actor: str) -> OrderRow
             "order.received",
             f"{order.number}: {len(order.line_items)} line(s), {order.total.amount} {order.currency}",
         )
-        return row
+        return row, True
     held = Order.from_dict(row.data)
     if not is_newer(order, held):
         record(
@@ -126,7 +149,7 @@ def upsert_order(s: Session, store: Store, order: Order, actor: str) -> OrderRow
             "order.update_ignored",
             f"version of {order.updated_at.isoformat()} is not newer than {held.updated_at.isoformat()}",
         )
-        return row
+        return row, False
     was_cancelled = row.stage == "cancelled"
     _apply(row, order)
     if order.is_cancelled and not was_cancelled:
@@ -143,7 +166,7 @@ def upsert_order(s: Session, store: Store, order: Order, actor: str) -> OrderRow
             "order.updated",
             f"{order.financial_status}/{order.fulfillment_status}",
         )
-    return row
+    return row, True
 
 
 def _apply(row: OrderRow, order: Order) -> None:

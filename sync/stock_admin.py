@@ -19,8 +19,8 @@ from core.inventory import Buffer
 from db.models import CatalogLink, StockBuffer, StockItem, Store
 from db.stock import ensure_item, mark_dirty, move, parse_buffer
 from db.timeline import record
-from sync import stock_push  # noqa: F401  (registers push_stock, which schedule_pushes enqueues)
-from sync.inventory import _low_stock_check, schedule_pushes
+from sync.inventory import low_stock_check
+from sync.stock_push import schedule_push
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime
@@ -129,10 +129,10 @@ def _apply(
             f"{why}: {note}" if note else why,
             {"on_hand_delta": delta, "on_hand": moved.on_hand, "available": moved.available},
         )
-        _low_stock_check(s, item, moved.available, inv.low_stock_threshold)
+        low_stock_check(s, item, moved.available, inv.low_stock_threshold)
         stores = mark_dirty(s, account_id, [sku])
         result = Level(sku, moved.on_hand, moved.reserved, applied=True, on_hand_delta=delta)
-    schedule_pushes(rt, stores)
+    schedule_push(rt, stores)
     return result
 
 
@@ -223,7 +223,7 @@ def set_threshold(rt: Runtime, account_id: int, sku: str, threshold: int | None,
             item.low_stock_since = None  # no threshold at all: nothing is low
         else:
             # A new threshold may already be crossed (alert now) or no longer be (clear).
-            _low_stock_check(s, item, item.on_hand - item.reserved, default)
+            low_stock_check(s, item, item.on_hand - item.reserved, default)
 
 
 def parse_buffer_text(text: str) -> Buffer:
@@ -284,5 +284,5 @@ def set_buffer(
             else list(s.scalars(select(CatalogLink.sku).where(CatalogLink.store_id == store_id)))
         )
         stores = mark_dirty(s, account_id, skus)
-    schedule_pushes(rt, stores)
+    schedule_push(rt, stores)
     return buffer

@@ -56,8 +56,8 @@ from core.inventory import SHOPIFY_MAX_QUANTITIES, WooStockUpdate, chunks, plan_
 from db.models import CatalogLink, Platform, StockDirty, Store, StoreState, utcnow
 from db.stock import clear_marks, dirty_marks, parse_buffer, published_levels
 from db.timeline import record
-from sync.inventory import store_lock
 from sync.jobs import job, safe_job_id
+from sync.locks import store_lock
 from sync.stores import shopify_client, woo_client
 
 if TYPE_CHECKING:

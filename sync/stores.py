@@ -14,6 +14,7 @@ from db.accounts import get_or_create_account
 from db.models import Platform, Store, StoreState, utcnow
 from db.store_lookup import forget as forget_stores
 from db.timeline import record
+from sync.jobs import safe_job_id
 
 if TYPE_CHECKING:
     from connectors.shopify.client import ShopifyClient
@@ -94,6 +95,11 @@ def woo_client(rt: Runtime, store: Store) -> WooClient:
 
     creds = rt.vault.decrypt_json(store.credentials or b"")
     return WooClient(store.domain, creds["consumer_key"], creds["consumer_secret"])
+
+
+def import_catalog_soon(rt: Runtime, store_id: int) -> None:
+    """A newly connected store's catalog is imported in the background (links SKUs, seeds the ledger)."""
+    rt.enqueue("import_catalog", job_id=safe_job_id("import-catalog", store_id), store_id=store_id)
 
 
 def ensure_webhooks(rt: Runtime, store_id: int, actor: str = "reconcile") -> list[str]:

@@ -1,5 +1,15 @@
 """Imports every module that registers jobs or inbox handlers, so a worker knows them all."""
 
-from sync import intake, maintenance, orders, privacy, reconcile
+from sync import catalog, intake, inventory, maintenance, orders, privacy, reconcile, stock_audit, stock_push
 
-__all__ = ["intake", "maintenance", "orders", "privacy", "reconcile"]
+__all__ = [
+    "catalog",
+    "intake",
+    "inventory",
+    "maintenance",
+    "orders",
+    "privacy",
+    "reconcile",
+    "stock_audit",
+    "stock_push",
+]

@@ -21,10 +21,11 @@ from sqlalchemy import create_engine, text
 
 BACKEND = os.environ.get("WAYBILL_TEST_BACKEND", "embedded")
 PG_URL = os.environ.get("WAYBILL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-# One Redis database per xdist worker (gw0 -> 15, gw1 -> 14, ...), so flushes never collide.
+# One Redis database per xdist worker (gw0 -> 15, gw1 -> 14, ...), so flushes never collide;
+# WAYBILL_TEST_REDIS_DB moves the first one down, for two test runs on one machine.
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 _REDIS_BASE = os.environ.get("WAYBILL_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
-REDIS_URL = f"{_REDIS_BASE}/{15 - _WORKER}"
+REDIS_URL = f"{_REDIS_BASE}/{int(os.environ.get('WAYBILL_TEST_REDIS_DB', '15')) - _WORKER}"
 SECRET = "bZ0m3s9xq3ZJ8wFv4Vb1Gx4Q9a0vYQ2o6m1L8h5c7dE="  # a Fernet key used only by tests
 
 for _var in ("DATABASE_URL", "REDIS_URL", "WAYBILL_SECRET_KEY", "WAYBILL_CONFIG", "WAYBILL_MODE"):

@@ -14,6 +14,7 @@ from db.models import Order, Store, StoreState
 from db.timeline import entries
 from sync.catalog import import_catalog
 from sync.reconcile import reconcile_store
+from sync.stock_audit import inventory_audit
 from web.cli import rt
 
 orders_cli = AppGroup("orders", help="Orders Waybill holds.")
@@ -129,3 +130,40 @@ def catalog(store_id: int | None, as_json: bool) -> None:
             click.echo(f"  duplicated SKU {sku}: " + ", ".join(str(i) for i in ids_))
         if r["no_level"]:
             click.echo("  tracked, but no level at the location we publish to: " + ", ".join(r["no_level"]))
+
+
+@sync_cli.command("inventory-audit")
+@click.option("--store", "store_id", type=int, help="Only this store (default: every active store).")
+@click.option(
+    "--heal",
+    type=click.Choice(["ledger", "channel", "report"]),
+    help="What to do with a difference (default: inventory.heal in config).",
+)
+@click.option("--json", "as_json", is_flag=True)
+def inventory_audit_cmd(store_id: int | None, heal: str | None, as_json: bool) -> None:
+    """Compare every channel's stock levels with the ledger now, and heal the differences."""
+    with rt().session() as s:
+        query = select(Store.id).where(Store.state == StoreState.active).order_by(Store.id)
+        ids = [store_id] if store_id is not None else list(s.scalars(query))
+    results: list[dict[str, Any]] = []
+    for sid in ids:
+        try:
+            results.append(inventory_audit(rt(), store_id=sid, heal=heal))
+        except (Permanent, Retryable) as exc:  # one store's trouble does not stop the others
+            results.append({"store_id": sid, "error": f"{type(exc).__name__}: {exc}"})
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    for r in results:
+        if r.get("skipped") or r.get("error"):
+            click.echo(
+                f"store {r['store_id']}: " + (f"failed: {r['error']}" if r.get("error") else "skipped")
+            )
+            continue
+        click.echo(
+            f"store {r['store_id']} ({r['platform']}): {r['checked']} SKU(s) checked, {r['found']} "
+            f"difference(s), {r['healed']} healed ({r['policy']}), {r['skipped_in_flight']} in flight"
+        )
+        for d in r["discrepancies"]:
+            shown = "no level" if d["channel"] is None else d["channel"]
+            click.echo(f"  {d['sku']}: channel {shown}, ledger publishes {d['expected']} -> {d['outcome']}")

@@ -13,7 +13,7 @@ from connectors.netguard import UnsafeUrl, check_store_url
 from connectors.shopify.oauth import valid_shop_domain
 from core.errors import Retryable
 from db.models import Account, Platform, Store
-from sync.stores import ensure_webhooks, save_store
+from sync.stores import ensure_webhooks, import_catalog_soon, save_store
 from web.cli import rt
 
 shops_cli = AppGroup("shops", help="Connected stores.")
@@ -27,6 +27,7 @@ def _connect(
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"store {store_id} {platform} {domain} connected")
+    import_catalog_soon(rt(), store_id)
     try:
         repaired = ensure_webhooks(rt(), store_id, actor="cli")
         click.echo(f"webhooks registered: {', '.join(repaired) or 'all present'}")

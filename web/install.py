@@ -26,7 +26,7 @@ from connectors.shopify import oauth
 from core.errors import Retryable
 from db.models import Platform
 from sync.runtime import Runtime
-from sync.stores import ensure_webhooks, save_store
+from sync.stores import ensure_webhooks, import_catalog_soon, save_store
 
 bp = Blueprint("install", __name__, url_prefix="/install")
 WOO_TOKEN_MAX_AGE_S = 3600
@@ -109,6 +109,7 @@ def _finish_shopify(rt: Runtime, shop: str, code: str) -> Any:
 
 
 def _webhooks_page(rt: Runtime, store_id: int, name: str) -> Any:
+    import_catalog_soon(rt, store_id)
     try:
         ensure_webhooks(rt, store_id, actor="install")
     except Retryable as exc:

@@ -43,3 +43,13 @@ UNKNOWN = StatusMeaning(_F.UNKNOWN, _S.UNKNOWN, False)
 def status_meaning(word: str | None) -> StatusMeaning:
     """What a WooCommerce order status says about payment, fulfilment and cancellation."""
     return STATUSES.get((word or "").lower(), UNKNOWN)
+
+
+# wc_maybe_reduce_stock_levels runs when an order reaches one of these statuses;
+# wc_maybe_increase_stock_levels gives the stock back on cancelled and pending.
+STOCK_REDUCING = frozenset({"processing", "completed", "on-hold"})
+
+
+def reduces_stock(word: str | None) -> bool:
+    """Whether WooCommerce holds the order's units off its own stock in this status."""
+    return (word or "").lower() in STOCK_REDUCING

@@ -35,8 +35,9 @@ QUERIES_WITHOUT_IDS: dict[str, dict[str, Any]] = {
     "orders_updated_since": {"first": 5, "query": SINCE},
     "inventory_levels": {"first": 10, "levelsFirst": 5},
     "webhook_subscriptions": {"first": 10},
+    "catalog_variants": {"first": 10, "levelsFirst": 5},
 }
-NEEDS_AN_ID = {"order", "order_fulfillment_orders"}
+NEEDS_AN_ID = {"order", "order_fulfillment_orders", "inventory_item_levels"}
 
 
 # -- Shopify fixtures
@@ -112,6 +113,13 @@ def test_every_query_document_without_ids_runs(
         [{"name": "available", "quantity": 5}, {"name": "on_hand", "quantity": 7}],
     )
     assert data["webhook_subscriptions"]["webhookSubscriptions"]["nodes"] == []
+    [variant] = data["catalog_variants"]["productVariants"]["nodes"]
+    levels = variant["inventoryItem"]["inventoryLevels"]["nodes"]
+    assert (variant["sku"], variant["inventoryItem"]["tracked"]) == ("TOTE-RED", True)
+    assert levels[0]["quantities"] == [{"name": "available", "quantity": 5}]
+    item_gid = variant["inventoryItem"]["id"]
+    one = client.execute("inventory_item_levels", {"id": item_gid, "levelsFirst": 5})["inventoryItem"]
+    assert one["inventoryLevels"]["nodes"][0]["quantities"] == [{"name": "available", "quantity": 5}]
     assert client.throttle is not None and client.throttle.maximum_available == 2000.0
 
 

@@ -136,6 +136,28 @@ def test_is_newer_compares_modification_times() -> None:
     assert is_newer(replace(ORDER, note="other"), ORDER) is False  # equal time: not newer
 
 
+@pytest.mark.parametrize(
+    ("change", "wins"),
+    [
+        ({"cancelled_at": None}, False),  # ORDER is cancelled: an uncancelled copy at the same second loses
+        ({"fulfillment_status": FulfillmentStatus.FULFILLED}, True),
+        ({"financial_status": FinancialStatus.REFUNDED}, True),
+        ({"financial_status": FinancialStatus.PENDING}, False),
+        ({"tags": ("other",)}, False),
+    ],
+)
+def test_at_an_equal_time_the_version_that_moved_further_wins(change: dict[str, object], wins: bool) -> None:
+    assert is_newer(replace(ORDER, **change), ORDER) is wins  # type: ignore[arg-type]
+    if wins:
+        assert is_newer(ORDER, replace(ORDER, **change)) is False  # type: ignore[arg-type]
+
+
+def test_a_cancellation_in_the_second_of_creation_is_newer() -> None:
+    open_order = replace(ORDER, cancelled_at=None, cancel_reason=None)
+    assert is_newer(ORDER, open_order) is True
+    assert is_newer(open_order, ORDER) is False
+
+
 def test_is_cancelled() -> None:
     assert ORDER.is_cancelled is True
     assert replace(ORDER, cancelled_at=None).is_cancelled is False

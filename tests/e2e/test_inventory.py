@@ -1,0 +1,297 @@
+"""The stock ledger end to end: one Shopify shop and one WooCommerce store of one merchant.
+
+Orders, merchant edits and audits travel through the real receivers, inbox, queue and
+database; only the storefronts are simulated. Levels are read back from the simulators.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from core.errors import Retryable
+from db.models import InboxEvent, InboxState, Order, Platform, StockItem, StockMovement, Store, TimelineEntry
+from sandbox.harness import Faults
+from sandbox.woocommerce import WooCommerceSimulator
+from sync import catalog, inventory, stock_audit, stock_push  # noqa: F401  (registers their jobs)
+from sync.intake import process_inbox_event
+from tests.conftest import drain
+from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, install_woocommerce, sign_in, stores
+
+LAST = "LAST-UNITS"
+ORDER_TOPICS = ("orders/create", "order.created", "order.updated")
+
+
+@pytest.fixture
+def config(config: dict[str, Any]) -> dict[str, Any]:
+    # Tests deliver a sale's order before its level report, so nothing needs to wait.
+    config["inventory"] = {"settle_s": 0}
+    return config
+
+
+@pytest.fixture
+def channels(
+    rt: Any,
+    shopify: ShopifySandbox,
+    woo: WooCommerceSimulator,
+    woo_url: str,
+    browser: requests.Session,
+    public_url: str,
+) -> tuple[Store, Store]:
+    """Both storefronts of one merchant, installed (Shopify first: its catalog seeds the ledger)."""
+    shopify.add_product(SHOP, "Last units", [{"sku": LAST, "price": "30.00", "available": 10, "grams": 100}])
+    woo.add_product("Last units", sku=LAST, price="30.00", stock=10)
+    sign_in(browser, public_url, rt, "North Wind Trading")
+    assert install_shopify(browser, public_url).status_code == 200
+    assert install_woocommerce(browser, public_url, woo_url).status_code == 200
+    shop_store, woo_store = stores(rt)
+    assert shop_store.platform is Platform.shopify and woo_store.platform is Platform.woocommerce
+    flush(shopify, woo, rt)  # installing enqueued both catalog imports: the queue runs them
+    return shop_store, woo_store
+
+
+def flush(shopify: ShopifySandbox, woo: WooCommerceSimulator, rt: Any) -> None:
+    """Deliver what both storefronts queued and run every job it caused, until quiet."""
+    for _ in range(10):
+        sent = len(shopify.deliver_due()) + len(woo.deliver_webhooks())
+        drain(rt)
+        if not sent:
+            return
+    raise AssertionError("the storefronts kept sending webhooks")
+
+
+def shopify_level(shopify: ShopifySandbox, sku: str) -> int:
+    shop = shopify.shops[SHOP]
+    variant = shop.variant_by_sku(sku)
+    assert variant is not None
+    return int(
+        sum(level.available for (item, _), level in shop.levels.items() if item == variant.inventory_item_id)
+    )
+
+
+def woo_level(woo: WooCommerceSimulator, sku: str) -> int:
+    (product,) = [p for p in woo.store.products.values() if p.get("sku") == sku]
+    return int(product["stock_quantity"])
+
+
+def ledger(rt: Any, sku: str) -> tuple[int, int]:
+    with rt.session() as s:
+        item = s.scalar(select(StockItem).where(StockItem.sku == sku))
+        assert item is not None
+        return item.on_hand, item.reserved
+
+
+def movements(rt: Any, reason: str) -> list[StockMovement]:
+    with rt.session() as s:
+        rows = list(
+            s.scalars(select(StockMovement).where(StockMovement.reason == reason).order_by(StockMovement.id))
+        )
+        s.expunge_all()
+        return rows
+
+
+def pending_order_events(rt: Any) -> list[int]:
+    with rt.session() as s:
+        return list(
+            s.scalars(
+                select(InboxEvent.id).where(
+                    InboxEvent.state == InboxState.pending, InboxEvent.topic.in_(ORDER_TOPICS)
+                )
+            )
+        )
+
+
+def process(rt: Any, event_id: int) -> None:
+    """One worker's attempts at an event (a concurrent insert of the same order asks for a retry)."""
+    for _ in range(5):
+        try:
+            process_inbox_event(rt, event_id=event_id)
+            return
+        except Retryable:
+            continue
+    raise AssertionError(f"event {event_id} kept failing")
+
+
+def test_the_first_channel_seeds_the_ledger_and_every_channel_is_linked(
+    rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
+) -> None:
+    assert ledger(rt, LAST) == (10, 0)
+    assert ledger(rt, "TEE-BLK-M") == (50, 0)
+    assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (10, 10)
+
+
+def test_fifty_parallel_orders_for_the_last_ten_units_ship_at_most_ten(
+    rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
+) -> None:
+    for n in range(25):
+        shopify.place_order(SHOP, [(LAST, 1)], email=f"s{n}@example.com")
+        woo.place_order(
+            [(LAST, 1)], billing={"first_name": "W", "last_name": str(n), "email": f"w{n}@example.com"}
+        )
+    shopify.deliver_due()
+    woo.deliver_webhooks()
+    events = pending_order_events(rt)
+    assert len(events) >= 50
+    with ThreadPoolExecutor(max_workers=8) as pool:  # the orders race for the stock, as workers would
+        list(pool.map(lambda event_id: process(rt, event_id), events))
+    flush(shopify, woo, rt)
+
+    with rt.session() as s:
+        orders = list(s.scalars(select(Order)))
+        approved = [o for o in orders if o.hold_reason is None]
+        held = [o for o in orders if o.hold_reason is not None]
+    assert len(orders) == 50
+    assert len(approved) == 10
+    assert len(held) == 40 and all(o.stage == "on_hold" and "oversold" in (o.hold_reason or "") for o in held)
+    assert ledger(rt, LAST) == (10, 50)
+    assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (0, 0)
+    assert movements(rt, "channel_edit") == []  # the channels' own sales were not read as merchant edits
+
+
+def test_a_merchant_edit_reaches_the_other_channel_and_is_not_echoed(
+    rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
+) -> None:
+    writes_before = len(shopify.shops[SHOP].inventory_writes)
+    shopify.set_inventory(SHOP, "TEE-BLK-M", 42)
+    flush(shopify, woo, rt)
+    assert woo_level(woo, "TEE-BLK-M") == 42
+    assert shopify_level(shopify, "TEE-BLK-M") == 42
+    assert ledger(rt, "TEE-BLK-M") == (42, 0)
+    assert len(shopify.shops[SHOP].inventory_writes) == writes_before  # nothing written back to Shopify
+    (edit,) = movements(rt, "channel_edit")
+    assert (edit.on_hand_delta, edit.on_hand_after) == (-8, 42)
+
+    (mug,) = [pid for pid, p in woo.store.products.items() if p.get("sku") == "MUG-12OZ"]
+    woo.edit_product(mug, stock_quantity=7)
+    flush(shopify, woo, rt)
+    assert shopify_level(shopify, "MUG-12OZ") == 7
+    assert woo_level(woo, "MUG-12OZ") == 7
+    assert ledger(rt, "MUG-12OZ") == (7, 0)
+    assert len(movements(rt, "channel_edit")) == 2  # one per edit: the echoes changed nothing
+    with rt.session() as s:
+        assert (
+            s.scalar(select(func.count(StockMovement.id)).where(StockMovement.reason == "channel_edit")) == 2
+        )
+
+
+def test_a_cancelled_order_releases_its_units_to_every_channel(
+    rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
+) -> None:
+    order = shopify.place_order(SHOP, [(LAST, 3)], email="c@example.com")
+    flush(shopify, woo, rt)
+    assert ledger(rt, LAST) == (10, 3)
+    assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (7, 7)
+    shopify.cancel_order(SHOP, order.id)
+    flush(shopify, woo, rt)
+    assert ledger(rt, LAST) == (10, 0)
+    assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (10, 10)
+    assert movements(rt, "channel_edit") == []
+
+
+def lose_webhooks(shopify: ShopifySandbox, woo: WooCommerceSimulator) -> None:
+    """The storefronts' webhooks from now on never arrive."""
+    shopify.faults, woo.faults = Faults(webhook_drop_rate=1.0), Faults(webhook_drop_rate=1.0)
+
+
+def test_an_audit_finds_every_level_changed_behind_our_back_and_the_ledger_wins(
+    rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
+) -> None:
+    shop_store, woo_store = channels
+    lose_webhooks(shopify, woo)
+    shopify.set_inventory(SHOP, "TEE-BLK-M", 3)
+    shopify.set_inventory(SHOP, LAST, 99)
+    (mug,) = [pid for pid, p in woo.store.products.items() if p.get("sku") == "MUG-12OZ"]
+    woo.edit_product(mug, stock_quantity=0)
+    flush(shopify, woo, rt)  # the webhooks are lost: Waybill has heard nothing
+    assert ledger(rt, "TEE-BLK-M") == (50, 0)
+
+    found = {
+        store.id: stock_audit.inventory_audit(rt, store_id=store.id, heal="ledger") for store in channels
+    }
+    drain(rt)
+    assert {(d["sku"], d["channel"], d["expected"]) for d in found[shop_store.id]["discrepancies"]} == {
+        ("TEE-BLK-M", 3, 50),
+        (LAST, 99, 10),
+    }
+    assert [(d["sku"], d["channel"], d["expected"]) for d in found[woo_store.id]["discrepancies"]] == [
+        ("MUG-12OZ", 0, 50)
+    ]
+    assert found[shop_store.id]["healed"] == 2 and found[woo_store.id]["healed"] == 1
+    # The ledger won: every channel shows it again, and the ledger did not move.
+    assert (shopify_level(shopify, "TEE-BLK-M"), shopify_level(shopify, LAST)) == (50, 10)
+    assert woo_level(woo, "MUG-12OZ") == 50
+    assert ledger(rt, "TEE-BLK-M") == (50, 0) and ledger(rt, LAST) == (10, 0)
+    assert movements(rt, "channel_edit") == []
+    with rt.session() as s:
+        notes = list(s.scalars(select(TimelineEntry).where(TimelineEntry.action == "stock.discrepancy")))
+        assert len(notes) == 3
+    # A second audit finds nothing left to heal.
+    again = [stock_audit.inventory_audit(rt, store_id=store.id)["found"] for store in channels]
+    assert again == [0, 0]
+
+
+def test_an_audit_that_trusts_the_channel_moves_the_ledger_and_the_other_channel(
+    rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
+) -> None:
+    shop_store, _ = channels
+    lose_webhooks(shopify, woo)
+    shopify.set_inventory(SHOP, "TEE-BLK-M", 44)
+    flush(shopify, woo, rt)
+
+    result = stock_audit.inventory_audit(rt, store_id=shop_store.id, heal="channel")
+    drain(rt)
+    assert [(d["sku"], d["outcome"]) for d in result["discrepancies"]] == [("TEE-BLK-M", "taken")]
+    assert ledger(rt, "TEE-BLK-M") == (44, 0)
+    assert woo_level(woo, "TEE-BLK-M") == 44
+    (edit,) = movements(rt, "channel_edit")
+    assert (edit.on_hand_delta, edit.store_id) == (-6, shop_store.id)
+
+
+def test_an_audit_in_report_mode_changes_nothing(
+    rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
+) -> None:
+    shop_store, _ = channels
+    lose_webhooks(shopify, woo)
+    shopify.set_inventory(SHOP, "MUG-12OZ", 1)
+    flush(shopify, woo, rt)
+    writes = len(shopify.shops[SHOP].inventory_writes)
+
+    result = stock_audit.inventory_audit(rt, store_id=shop_store.id, heal="report")
+    drain(rt)
+    assert [(d["sku"], d["channel"], d["outcome"]) for d in result["discrepancies"]] == [
+        ("MUG-12OZ", 1, "reported")
+    ]
+    assert result["healed"] == 0
+    assert shopify_level(shopify, "MUG-12OZ") == 1
+    assert len(shopify.shops[SHOP].inventory_writes) == writes
+    assert ledger(rt, "MUG-12OZ") == (50, 0)
+
+
+def test_the_audit_command_reports_and_heals_every_store(
+    app: Any, rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
+) -> None:
+    lose_webhooks(shopify, woo)
+    shopify.set_inventory(SHOP, "MUG-12OZ", 4)
+    flush(shopify, woo, rt)
+    runner = app.test_cli_runner()
+
+    reported = runner.invoke(args=["sync", "inventory-audit", "--heal", "report", "--json"])
+    assert reported.exit_code == 0, reported.output
+    by_store = {r["platform"]: r for r in json.loads(reported.output)}
+    assert [d["sku"] for d in by_store["shopify"]["discrepancies"]] == ["MUG-12OZ"]
+    assert by_store["woocommerce"]["found"] == 0
+    assert shopify_level(shopify, "MUG-12OZ") == 4
+
+    healed = runner.invoke(args=["sync", "inventory-audit"])
+    assert healed.exit_code == 0, healed.output
+    assert "MUG-12OZ: channel 4, ledger publishes 50 -> pushed" in healed.output
+    drain(rt)
+    assert shopify_level(shopify, "MUG-12OZ") == 50
+
+    bad = runner.invoke(args=["sync", "inventory-audit", "--heal", "guess"])
+    assert bad.exit_code != 0
