@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -114,6 +115,74 @@ class InventorySettings(_Strict):
     history_days: int = Field(56, ge=1, le=730)
 
 
+class RiskSettings(_Strict):
+    """Fraud and verification rules (core/risk.py): each rule's weight is added when it fires."""
+
+    approve_below: int = Field(30, ge=0)  # score < approve_below: approved
+    reject_at: int = Field(90, ge=1)  # score >= reject_at: rejected; in between: held for review
+    reject_action: Literal["cancel", "hold"] = "hold"  # what a rejection does on the storefront
+    high_value: Decimal = Field(Decimal("500"), ge=0)  # order total (shop currency) counted as high value
+    high_risk_countries: list[str] = []  # ISO 3166-1 alpha-2 codes of destinations held back
+    disposable_domains: list[str] = []  # e-mail domains added to the built-in list
+    velocity_window_h: float = Field(24, gt=0)
+    velocity_max_orders: int = Field(3, ge=1)  # more orders than this from one email/address/IP: fires
+    expedited_codes: list[str] = ["express", "overnight", "next_day", "priority", "expedited"]
+    verify_addresses: bool = True  # EasyPost address verification before approval
+    allowlist: list[str] = []  # trusted customer e-mails: never held by rules (per account in the API)
+    weights: dict[str, int] = {
+        "high_value": 25,
+        "country_mismatch": 20,
+        "address_mismatch": 10,
+        "high_risk_destination": 40,
+        "velocity": 30,
+        "disposable_email": 25,
+        "new_customer_expedited_high_value": 30,
+        "platform_risk_high": 60,
+        "platform_risk_medium": 25,
+        "address_undeliverable": 100,
+    }
+
+
+class Box(_Strict):
+    """A carton: inner dimensions in cm, weights in grams, cost in the shop currency."""
+
+    name: str
+    length_cm: Decimal = Field(gt=0)
+    width_cm: Decimal = Field(gt=0)
+    height_cm: Decimal = Field(gt=0)
+    tare_g: int = Field(0, ge=0)
+    max_weight_g: int = Field(gt=0)
+    cost: Decimal = Field(Decimal("0"), ge=0)
+
+
+class ServiceLevel(_Strict):
+    """What the buyer paid for: the most days delivery may take, and carrier services to prefer."""
+
+    max_days: int | None = Field(None, ge=1)  # None: any speed, cheapest wins
+
+
+class ShippingSettings(_Strict):
+    ship_from: dict[str, str] = {}  # the merchant's address: name, street1, city, state, zip, country, phone
+    boxes: list[Box] = []
+    default_item_grams: int = Field(500, gt=0)  # a line item with no weight
+    default_item_cm: list[Decimal] = [Decimal("20"), Decimal("15"), Decimal("10")]  # L x W x H when unknown
+    item_dimensions: dict[str, list[Decimal]] = {}  # SKU -> [L, W, H] in cm
+    bins: dict[str, str] = {}  # SKU -> bin location, for pick lists
+    service_levels: dict[str, ServiceLevel] = {
+        "standard": ServiceLevel(max_days=None),
+        "expedited": ServiceLevel(max_days=3),
+        "overnight": ServiceLevel(max_days=1),
+    }
+    method_map: dict[str, str] = {}  # buyer's shipping method code or title (lowercase) -> service level
+    default_level: str = "standard"
+    carriers_allow: list[str] = []  # empty: every carrier on the account
+    carriers_deny: list[str] = []
+    insure_above: Decimal | None = Field(None, ge=0)  # insure parcels whose contents are worth more
+    verify_packing: bool = False  # scanned SKUs must match the order before a label is bought
+    notify_customer: bool = True  # Shopify fulfilmentCreate notifyCustomer; WooCommerce customer note
+    customs_signer: str = "Shipping Manager"
+
+
 class Settings(_Strict):
     mode: Literal["embedded", "production"] = "embedded"
     sandbox: bool = False
@@ -134,6 +203,8 @@ class Settings(_Strict):
     effects: EffectsSettings = EffectsSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
     inventory: InventorySettings = InventorySettings()
+    risk: RiskSettings = RiskSettings()
+    shipping: ShippingSettings = ShippingSettings()
     testing: bool = False
 
     @field_validator("public_url")
