@@ -236,6 +236,10 @@ class Order(Base):
     platform_updated_at: Mapped[datetime] = mapped_column()
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     hold_reason: Mapped[str | None] = mapped_column(Text, default=None)  # why it must not ship yet
+    # The risk verdict: {"score", "decision", "facts": [{"rule", "weight", "detail"}], "reason"}.
+    risk: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Who reviewed a held order and what they decided: {"reviewer", "decision", "reason", "at"}.
+    review: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     redacted_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -354,3 +358,42 @@ class StockDirty(Base):
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True)
     sku: Mapped[str] = mapped_column(String(255), primary_key=True)
     marked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Shipment(Base):
+    """One parcel of one order: its box, the rates considered, the label bought, the write-back.
+
+    ``state``: planned (parcel chosen) -> created (EasyPost shipment exists, id committed)
+    -> purchased (label bought) -> fulfilled (written back to the storefront); voided
+    (label refunded) or failed (a clear reason in ``problem``).
+    """
+
+    __tablename__ = "shipments"
+    __table_args__ = (UniqueConstraint("order_id", "package", name="uq_shipments_order_package"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    package: Mapped[int] = mapped_column(Integer, default=1)  # 1, 2, ... when an order needs several parcels
+    state: Mapped[str] = mapped_column(String(16), default="planned")
+    parcel: Mapped[dict[str, Any]] = mapped_column(default=dict)  # core.shipping.Parcel.to_dict()
+    easypost_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)  # shp_...
+    rates: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # RateChoice.to_dict()
+    label: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # core.shipping.Label.to_dict()
+    tracking_code: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    fulfillment_ref: Mapped[str | None] = mapped_column(String(128), default=None)  # storefront's id/note
+    problem: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrustedCustomer(Base):
+    """A merchant's allowlist: customers whose orders the risk rules never hold."""
+
+    __tablename__ = "trusted_customers"
+    __table_args__ = (UniqueConstraint("account_id", "email", name="uq_trusted_customers_email"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))  # lower-cased
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
