@@ -83,6 +83,8 @@ class ShopifySettings(_Strict):
 class EasyPostSettings(_Strict):
     api_key: SecretStr | None = None
     webhook_secret: SecretStr | None = None
+    base_url: str | None = None  # sandbox mode only: where the simulated EasyPost lives ("/v2" is added)
+    timeout_s: float = Field(30, gt=0)
 
 
 class WebhookSettings(_Strict):

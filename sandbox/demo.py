@@ -67,7 +67,11 @@ def start_waybill(port: int, servers: dict[str, RunningServer]) -> Any:
             "port": port,
             "var_dir": str(ROOT / "var" / "demo"),
             "shopify": {"api_key": APP_KEY, "api_secret": APP_SECRET, "base_url": servers["shopify"].url},
-            "easypost": {"api_key": EP_KEY, "webhook_secret": EP_WEBHOOK_SECRET},
+            "easypost": {
+                "api_key": EP_KEY,
+                "webhook_secret": EP_WEBHOOK_SECRET,
+                "base_url": servers["easypost"].url,
+            },
             "schedules": {"sweep_inbox": 30, "requeue_dead_letters": 15, "reconcile_all": 60},
         }
     )

@@ -40,6 +40,7 @@ from werkzeug.wrappers import Request, Response
 
 from db.accounts import get_or_create_account, issue_token
 from db.models import Store
+from sandbox.easypost import EasyPostSimulator
 from sandbox.harness import FakeClock, RunningServer, serve
 from sandbox.shopify import ShopifySimulator
 from sandbox.woocommerce import WooCommerceSimulator
@@ -111,17 +112,39 @@ def woo_server() -> Iterator[RunningServer]:
     server.stop()
 
 
+EP_KEY, EP_WEBHOOK_SECRET = "EZTK-e2e-key", "e2e-easypost-secret"
+
+
+@pytest.fixture(scope="session")
+def easypost_server() -> Iterator[RunningServer]:
+    sim = EasyPostSimulator(api_keys=[EP_KEY], webhook_secret=EP_WEBHOOK_SECRET)
+    server = serve(sim)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def easypost(easypost_server: RunningServer) -> EasyPostSimulator:
+    """The EasyPost simulator, emptied and without faults, for this test."""
+    sim: EasyPostSimulator = easypost_server.app
+    sim.reset()
+    return sim
+
+
 @pytest.fixture
 def public_url(waybill_server: RunningServer) -> str:
     return waybill_server.url
 
 
 @pytest.fixture
-def config(config: dict[str, Any], public_url: str, shopify_server: RunningServer) -> dict[str, Any]:
+def config(
+    config: dict[str, Any], public_url: str, shopify_server: RunningServer, easypost_server: RunningServer
+) -> dict[str, Any]:
     config.update(
         sandbox=True,
         public_url=public_url,
         shopify={"api_key": APP_KEY, "api_secret": APP_SECRET, "base_url": shopify_server.url},
+        easypost={"api_key": EP_KEY, "webhook_secret": EP_WEBHOOK_SECRET, "base_url": easypost_server.url},
     )
     return config
 
