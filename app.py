@@ -56,7 +56,9 @@ def _session_key(rt: Runtime) -> bytes:
 
 
 def _register(app: Flask) -> None:
-    import web.api_inventory  # noqa: F401  (adds its routes to api.bp, which must happen before registering)
+    # These add their routes to api.bp, which must happen before registering it.
+    import web.api_inventory
+    import web.api_orders  # noqa: F401
     from web import api, cli, cli_orders, cli_shops, cli_stock, console, install, ops
 
     app.register_blueprint(ops.bp)

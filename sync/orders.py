@@ -24,6 +24,7 @@ from core.orders import Order, is_newer
 from db.models import InboxEvent, Platform, Store, StoreState, utcnow
 from db.models import Order as OrderRow
 from db.timeline import record
+from sync import pipeline
 from sync.intake import handles
 from sync.inventory import apply_order
 from sync.stock_push import schedule_push
@@ -65,7 +66,7 @@ def handle_order(rt: Runtime, event_id: int) -> None:
     order = MAPPERS[(event.platform, event.topic)](payload)
     with rt.session() as s:
         try:
-            row, changed = upsert_order(s, store, order, actor=f"{event.platform}:{event.topic}")
+            row, changed, before = upsert_order(s, store, order, actor=f"{event.platform}:{event.topic}")
             s.flush()
             # Reserve, release or ship the order's stock in the same transaction (an
             # older version changed nothing, and its status must not move stock).
@@ -74,8 +75,16 @@ def handle_order(rt: Runtime, event_id: int) -> None:
                 s.flush()
         except IntegrityError as exc:  # another worker inserted the same order or movement first
             raise Retryable("order or stock movement written concurrently; retry") from exc
-    if changed:
-        schedule_push(rt, stock.dirty_stores)
+        order_id, stage = row.id, row.stage
+    if not changed:
+        return
+    schedule_push(rt, stock.dirty_stores)
+    # The pipeline follows once the order is committed (its jobs read it back).
+    if order.is_cancelled:
+        if before is not None and before != "cancelled" and stage == "cancelled":
+            pipeline.stop_soon(rt, order_id, order.cancel_reason or "cancelled on the storefront")
+    else:
+        pipeline.start(rt, [order_id])
 
 
 def row_order(row: OrderRow) -> Order:
@@ -94,9 +103,10 @@ def handle_woo_deleted(rt: Runtime, event_id: int) -> None:
         row = s.scalar(
             select(OrderRow).where(OrderRow.store_id == store.id, OrderRow.platform_order_id == order_id)
         )
-        if row is None or row.stage == "cancelled":
+        if row is None or row.stage == "cancelled" or row.cancelled_at is not None:
             return
-        row.stage = "cancelled"
+        if row.stage != "rejected":  # a rejected order keeps its stage: it is the reason
+            row.stage = "cancelled"
         row.cancelled_at = row.cancelled_at or utcnow()
         record(
             s,
@@ -109,13 +119,16 @@ def handle_woo_deleted(rt: Runtime, event_id: int) -> None:
         # Trashing does not give WooCommerce its stock back, so the channel is left as is.
         cancelled = replace(row_order(row), cancelled_at=row.cancelled_at, cancel_reason="deleted")
         stock = apply_order(s, store, row, cancelled, rt.settings.inventory, payload=None)
+        row_id, stage = row.id, row.stage
     schedule_push(rt, stock.dirty_stores)
+    if stage == "cancelled":
+        pipeline.stop_soon(rt, row_id, "deleted on the storefront")
 
 
-def upsert_order(s: Session, store: Store, order: Order, actor: str) -> tuple[OrderRow, bool]:
+def upsert_order(s: Session, store: Store, order: Order, actor: str) -> tuple[OrderRow, bool, str | None]:
     """Insert the order or apply a strictly newer version; every outcome lands on its timeline.
 
-    Returns the row and whether it changed."""
+    Returns the row, whether it changed, and its stage before (None: new)."""
     row = s.scalar(
         select(OrderRow).where(OrderRow.store_id == store.id, OrderRow.platform_order_id == order.order_id)
     )
@@ -138,7 +151,7 @@ def upsert_order(s: Session, store: Store, order: Order, actor: str) -> tuple[Or
             "order.received",
             f"{order.number}: {len(order.line_items)} line(s), {order.total.amount} {order.currency}",
         )
-        return row, True
+        return row, True, None
     held = Order.from_dict(row.data)
     if not is_newer(order, held):
         record(
@@ -149,11 +162,14 @@ def upsert_order(s: Session, store: Store, order: Order, actor: str) -> tuple[Or
             "order.update_ignored",
             f"version of {order.updated_at.isoformat()} is not newer than {held.updated_at.isoformat()}",
         )
-        return row, False
-    was_cancelled = row.stage == "cancelled"
+        return row, False, row.stage
+    before = row.stage
+    was_cancelled = row.cancelled_at is not None or before == "cancelled"
     _apply(row, order)
     if order.is_cancelled and not was_cancelled:
-        row.stage = "cancelled"
+        # A rejected order keeps its stage: the storefront cancelled it because we asked.
+        if before != "rejected":
+            row.stage = "cancelled"
         record(
             s, row.account_id, f"order:{row.id}", actor, "order.cancelled", order.cancel_reason or "cancelled"
         )
@@ -166,7 +182,7 @@ def upsert_order(s: Session, store: Store, order: Order, actor: str) -> tuple[Or
             "order.updated",
             f"{order.financial_status}/{order.fulfillment_status}",
         )
-    return row, True
+    return row, True, before
 
 
 def _apply(row: OrderRow, order: Order) -> None:

@@ -1,6 +1,18 @@
 """Imports every module that registers jobs or inbox handlers, so a worker knows them all."""
 
-from sync import catalog, intake, inventory, maintenance, orders, privacy, reconcile, stock_audit, stock_push
+from sync import (
+    catalog,
+    intake,
+    inventory,
+    maintenance,
+    orders,
+    pipeline,
+    privacy,
+    reconcile,
+    stock_audit,
+    stock_push,
+    verdicts,
+)
 
 __all__ = [
     "catalog",
@@ -8,8 +20,10 @@ __all__ = [
     "inventory",
     "maintenance",
     "orders",
+    "pipeline",
     "privacy",
     "reconcile",
     "stock_audit",
     "stock_push",
+    "verdicts",
 ]

@@ -11,11 +11,13 @@ from sqlalchemy import select
 
 from core.errors import Permanent, Retryable
 from db.models import Order, Store, StoreState
-from db.timeline import entries
+from sync import pipeline
 from sync.catalog import import_catalog
 from sync.reconcile import reconcile_store
 from sync.stock_audit import inventory_audit
+from web.api_orders import order_detail
 from web.cli import rt
+from web.cli_stock import account_id_for, account_option
 
 orders_cli = AppGroup("orders", help="Orders Waybill holds.")
 sync_cli = AppGroup("sync", help="Reconciliation with the storefronts.")
@@ -62,25 +64,91 @@ def list_orders(as_json: bool, store_id: int | None, limit: int) -> None:
 @click.argument("order_id", type=int)
 @click.option("--json", "as_json", is_flag=True)
 def show_order(order_id: int, as_json: bool) -> None:
-    """One order: the canonical order and its timeline (who did what, and why)."""
+    """One order: its stage, risk verdict with the facts, review, parcels with the rates
+    considered and chosen, and its timeline (who did what, and why)."""
     with rt().session() as s:
         order = s.get(Order, order_id)
         if order is None:
             raise click.ClickException(f"no order {order_id}")
-        timeline = [
-            {"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "reason": e.reason, "data": e.data}
-            for e in entries(s, order.account_id, f"order:{order.id}")
-        ]
-        item = {**order_summary(order), "order": order.data, "timeline": timeline}
+        item = {**order_summary(order), **order_detail(s, order)}
     if as_json:
         click.echo(json.dumps(item, indent=2))
         return
     click.echo(
         f"order {item['id']} {item['number']} ({item['platform']} {item['platform_order_id']}) "
-        f"{item['stage']}"
+        f"{item['stage']}" + (f" - held: {item['hold_reason']}" if item["hold_reason"] else "")
     )
-    for e in timeline:
+    risk = item["risk"]
+    if risk:
+        click.echo(f"  risk: score {risk['score']}, {risk['decision']}: {risk['reason']}")
+        for fact in risk.get("facts", []):
+            click.echo(f"    +{fact['weight']:<4} {fact['rule']}: {fact['detail']}")
+    if item["review"]:
+        r = item["review"]
+        click.echo(f"  review: {r['decision']} by {r['reviewer']}: {r['reason']}")
+    for sh in item["shipments"]:
+        chosen = sh["rate_chosen"] or {}
+        price = (chosen.get("price") or {}).get("amount")
+        click.echo(
+            f"  parcel {sh['package']} {sh['state']}: {len(sh['rates_considered'])} rate(s) considered, "
+            f"chosen {chosen.get('carrier')} {chosen.get('service')} {price}"
+        )
+    for e in item["timeline"]:
         click.echo(f"  {e['at']}  {e['actor']:<28} {e['action']:<24} {e['reason'] or ''}")
+
+
+def _decide(decide: Any, order_id: int, reviewer: str, reason: str) -> None:
+    with rt().session() as s:
+        order = s.get(Order, order_id)
+        if order is None:
+            raise click.ClickException(f"no order {order_id}")
+        account_id = order.account_id
+    try:
+        result = decide(rt(), account_id, order_id, reviewer, reason)
+    except pipeline.ReviewError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"order {order_id}: {result['stage']}")
+
+
+@orders_cli.command("approve")
+@click.argument("order_id", type=int)
+@click.option("--reviewer", required=True, help="Who decided.")
+@click.option("--reason", required=True, help="Why (kept on the order's timeline).")
+def approve_order(order_id: int, reviewer: str, reason: str) -> None:
+    """Release a held order: it resumes at ready_to_ship."""
+    _decide(pipeline.approve, order_id, reviewer, reason)
+
+
+@orders_cli.command("reject")
+@click.argument("order_id", type=int)
+@click.option("--reviewer", required=True, help="Who decided.")
+@click.option("--reason", required=True, help="Why (kept on the order's timeline).")
+def reject_order(order_id: int, reviewer: str, reason: str) -> None:
+    """Refuse a held order: it is cancelled on the storefront."""
+    _decide(pipeline.reject, order_id, reviewer, reason)
+
+
+@orders_cli.command("trust")
+@click.argument("email")
+@click.option("--note", default=None, help="Why this customer is trusted.")
+@account_option
+def trust_customer(email: str, note: str | None, account_name: str | None) -> None:
+    """Add a customer to the account's allowlist: the risk rules never hold their orders."""
+    try:
+        added = pipeline.trust(rt(), account_id_for(account_name), email, note)
+    except pipeline.ReviewError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{email.strip().lower()}: " + ("trusted" if added else "already trusted"))
+
+
+@orders_cli.command("untrust")
+@click.argument("email")
+@account_option
+def untrust_customer(email: str, account_name: str | None) -> None:
+    """Remove a customer from the account's allowlist."""
+    if not pipeline.untrust(rt(), account_id_for(account_name), email):
+        raise click.ClickException(f"{email} is not on the allowlist")
+    click.echo(f"{email.strip().lower()}: no longer trusted")
 
 
 @sync_cli.command("reconcile")

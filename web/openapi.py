@@ -1,5 +1,5 @@
-"""The OpenAPI document of /api/v1. Every route added to web/api.py (or web/api_inventory.py) is listed here
-(a test fails when one is missing)."""
+"""The OpenAPI document of /api/v1. Every route added to web/api.py (or web/api_inventory.py,
+web/api_orders.py) is listed here (a test fails when one is missing)."""
 
 from __future__ import annotations
 
@@ -66,6 +66,69 @@ def _post(summary: str, request: str, schema: str, params: list[dict[str, Any]])
     }
 
 
+def _decide(summary: str) -> dict[str, Any]:
+    """POST /orders/{id}/approve|reject: idempotent for the same decision, 409 for another."""
+    return {
+        "post": {
+            "summary": summary,
+            "security": _AUTH,
+            "parameters": _ORDER_ID,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReviewRequest"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "decided (or already decided the same way): the order",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OrderDetail"}}},
+                },
+                "400": _ERROR,
+                "401": _ERROR,
+                "404": _ERROR,
+                "409": {**_ERROR, "description": "not on hold, decided otherwise, or still short of stock"},
+            },
+        }
+    }
+
+
+_ORDER_ID = [{"name": "order_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_STAGE_QUERY = [
+    {"name": "stage", "in": "query", "required": False, "schema": {"type": "string"}},
+    {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "maximum": 500}},
+]
+_TRUSTED_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TrustedCustomerRequest"}}},
+}
+_TRUSTED_OK = {
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TrustedCustomer"}}},
+}
+_TRUSTED: dict[str, Any] = {
+    **_get("The merchant's trusted customers (never held by the risk rules)", "TrustedCustomerList"),
+    "post": {
+        "summary": "Trust a customer: their orders are never held by the risk rules",
+        "security": _AUTH,
+        "requestBody": _TRUSTED_BODY,
+        "responses": {
+            "201": {"description": "added", **_TRUSTED_OK},
+            "200": {"description": "already trusted", **_TRUSTED_OK},
+            "400": _ERROR,
+            "401": _ERROR,
+        },
+    },
+    "delete": {
+        "summary": "Stop trusting a customer (e-mail in the JSON body or ?email=)",
+        "security": _AUTH,
+        "parameters": [{"name": "email", "in": "query", "required": False, "schema": {"type": "string"}}],
+        "responses": {
+            "200": {"description": "removed", **_TRUSTED_OK},
+            "400": _ERROR,
+            "401": _ERROR,
+            "404": _ERROR,
+        },
+    },
+}
+
 _SKU = [{"name": "sku", "in": "path", "required": True, "schema": {"type": "string"}}]
 
 _STORE_ID = [{"name": "store_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
@@ -100,6 +163,21 @@ PATHS: dict[str, Any] = {
         "StockLevel",
         _SKU,
     ),
+    "/api/v1/orders": {
+        "get": {
+            **_get("Orders, newest first; ?stage=on_hold for the review queue", "OrderList")["get"],
+            "parameters": _STAGE_QUERY,
+        }
+    },
+    "/api/v1/orders/{order_id}": _get(
+        "One order: stage, hold reason, risk verdict with its facts, review, parcels with the rates "
+        "considered and chosen, timeline",
+        "OrderDetail",
+        params=_ORDER_ID,
+    ),
+    "/api/v1/orders/{order_id}/approve": _decide("Approve a held order: it resumes at ready_to_ship"),
+    "/api/v1/orders/{order_id}/reject": _decide("Reject a held order: it is cancelled on the storefront"),
+    "/api/v1/trusted-customers": _TRUSTED,
     "/api/v1/inventory/{sku}/counts": _post(
         "Set on hand to a counted quantity (count correction); every channel is updated",
         "CountRequest",
@@ -168,7 +246,114 @@ _EXPORT_SUMMARY = {
     },
 }
 
+_FACT = {
+    "type": "object",
+    "properties": {"rule": {"type": "string"}, "weight": _INT, "detail": {"type": "string"}},
+}
+_ORDER_LINE = {
+    "type": "object",
+    "properties": {
+        "id": _INT,
+        "store_id": _INT,
+        "platform": {"type": "string", "enum": ["shopify", "woocommerce"]},
+        "platform_order_id": {"type": "string"},
+        "number": {"type": "string"},
+        "stage": {"type": "string"},
+        "hold_reason": {"type": ["string", "null"], "description": "why it must not ship yet"},
+        "financial_status": {"type": "string"},
+        "fulfillment_status": {"type": "string"},
+        "total": {"type": "object", "description": "{amount (decimal string), currency}"},
+        "score": {"type": ["integer", "null"], "description": "the risk score, once verified"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+}
+_SHIPMENT = {
+    "type": "object",
+    "properties": {
+        "id": _INT,
+        "package": _INT,
+        "state": {"type": "string"},
+        "parcel": {"type": "object"},
+        "easypost_id": {"type": ["string", "null"]},
+        "rates_considered": {
+            "type": "array",
+            "items": {"type": "object", "description": "a rate, whether it was eligible, and why"},
+        },
+        "rate_chosen": {"type": ["object", "null"]},
+        "rate_reason": {"type": ["string", "null"]},
+        "label": {"type": ["object", "null"]},
+        "tracking_code": {"type": ["string", "null"]},
+        "fulfillment_ref": {"type": ["string", "null"]},
+        "problem": {"type": ["string", "null"]},
+    },
+}
+
 SCHEMAS: dict[str, Any] = {
+    "OrderList": {"type": "object", "properties": {"orders": {"type": "array", "items": _ORDER_LINE}}},
+    "OrderDetail": {
+        "allOf": [
+            _ORDER_LINE,
+            {
+                "type": "object",
+                "properties": {
+                    "risk": {
+                        "type": ["object", "null"],
+                        "properties": {
+                            "score": _INT,
+                            "decision": {"type": "string", "enum": ["approve", "hold", "reject"]},
+                            "facts": {"type": "array", "items": _FACT},
+                            "reason": {"type": "string"},
+                        },
+                    },
+                    "review": {
+                        "type": ["object", "null"],
+                        "properties": {
+                            "reviewer": {"type": "string"},
+                            "decision": {"type": "string", "enum": ["approve", "reject"]},
+                            "reason": {"type": "string"},
+                            "at": {"type": "string", "format": "date-time"},
+                        },
+                    },
+                    "shipments": {"type": "array", "items": _SHIPMENT},
+                    "order": {"type": "object", "description": "the canonical order"},
+                    "timeline": {"$ref": "#/components/schemas/Timeline/properties/entries"},
+                },
+            },
+        ]
+    },
+    "ReviewRequest": {
+        "type": "object",
+        "required": ["reviewer", "reason"],
+        "properties": {
+            "reviewer": {"type": "string", "minLength": 1},
+            "reason": {"type": "string", "minLength": 1, "maxLength": 1000},
+        },
+    },
+    "TrustedCustomerRequest": {
+        "type": "object",
+        "required": ["email"],
+        "properties": {"email": {"type": "string", "format": "email"}, "note": {"type": "string"}},
+    },
+    "TrustedCustomer": {
+        "type": "object",
+        "properties": {"email": {"type": "string"}, "trusted": {"type": "boolean"}},
+    },
+    "TrustedCustomerList": {
+        "type": "object",
+        "properties": {
+            "customers": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "email": {"type": "string"},
+                        "note": {"type": ["string", "null"]},
+                        "created_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+            }
+        },
+    },
     "InventoryList": {
         "type": "object",
         "properties": {"location": {"type": "string"}, "items": {"type": "array", "items": _INVENTORY_ITEM}},

@@ -1,0 +1,466 @@
+"""The order pipeline's stage machine: verification, review, cancellation.
+
+received -> verifying -> approved -> ready_to_ship (then sync/shipping.py)
+                      -> on_hold (a person reviews: approve resumes, reject cancels)
+                      -> rejected (risk.reject_action "cancel": cancelled on the storefront)
+cancelled from any stage, when the storefront cancels (``cancel_order``).
+
+Every transition lands on the order's timeline with its reason. Each step reads the
+stage it starts from, so a job run twice, or late, changes nothing: the database says
+where the order is, and a sweep re-enqueues the verification of orders left without one.
+An order with ``hold_reason`` set (oversold, held by review) never reaches ready_to_ship.
+Storefront effects (the verdict written back, a cancellation) run as their own jobs
+(sync/verdicts.py), so a storefront outage never blocks a verdict already stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.addresses import Address
+from core.orders import Order, parse_time
+from core.shipping import AddressCheck
+from db.models import Order as OrderRow
+from db.models import StockItem, TrustedCustomer, utcnow
+from db.timeline import record
+from sync.jobs import job, safe_job_id
+from sync.stock_push import SWEEP_STEPS
+
+if TYPE_CHECKING:
+    from core.risk import RiskInput, RiskVerdict
+    from settings import RiskSettings
+    from sync.runtime import Runtime
+
+log = structlog.get_logger("waybill.pipeline")
+
+ACTOR = "pipeline"
+MAX_REASON = 1000
+VELOCITY_SCAN_LIMIT = 5000  # orders of one account read to count velocity (newest first)
+STALLED_AFTER = timedelta(seconds=60)  # a received/verifying order this old with no job is re-enqueued
+# An order still awaiting payment (WooCommerce pending, on-hold for a bank transfer) is not
+# verified yet: the update that says it was paid starts it.
+UNPAID = "pending"
+
+
+class ReviewError(Exception):
+    """A review decision that cannot be taken; ``status`` is the HTTP answer it maps to."""
+
+    status = 409
+
+
+class OrderNotFound(ReviewError):
+    status = 404
+
+
+class ReviewInputError(ReviewError):
+    status = 400
+
+
+# --- stages ---------------------------------------------------------------------------
+
+
+def move(s: Session, row: OrderRow, stage: str, actor: str, reason: str | None, data: Any = None) -> None:
+    """Change the order's stage and say why on its timeline."""
+    row.stage = stage
+    row.updated_at = utcnow()
+    record(s, row.account_id, f"order:{row.id}", actor, f"order.{stage}", reason, data)
+
+
+def verifiable(row: OrderRow) -> bool:
+    """Received, being verified, or held by the stock ledger (oversold) before it was verified."""
+    if row.stage in ("received", "verifying"):
+        return True
+    return row.stage == "on_hold" and row.risk is None and row.review is None
+
+
+def start(rt: Runtime, order_ids: Iterable[int]) -> None:
+    """Enqueue verification for the orders (just taken in) that wait for it."""
+    ids = list(order_ids)
+    if not ids:
+        return
+    with rt.session() as s:
+        rows = list(s.scalars(select(OrderRow).where(OrderRow.id.in_(ids))))
+        waiting = [r.id for r in rows if verifiable(r) and r.financial_status != UNPAID]
+    for order_id in waiting:
+        rt.enqueue("verify_order", job_id=safe_job_id("verify", order_id), order_id=order_id)
+
+
+def _lock(s: Session, order_id: int) -> OrderRow | None:
+    return s.get(OrderRow, order_id, with_for_update=True)
+
+
+# --- verification ---------------------------------------------------------------------
+
+
+@job("verify_order", queue="orders")
+def verify_order(rt: Runtime, order_id: int) -> str:
+    """Score the order and act on the verdict; returns the order's stage."""
+    from core.risk import RiskRules, assess
+
+    with rt.session() as s:
+        row = _lock(s, order_id)
+        if row is None:
+            return "missing"
+        if not verifiable(row):
+            return row.stage
+        if row.stage != "verifying":
+            move(s, row, "verifying", ACTOR, "verification started")
+        order = Order.from_dict(row.data)
+        inp = gather_input(s, row, order, rt.settings.risk)
+    check, skipped = address_check(rt, order)
+    verdict = assess(replace(inp, address_check=check), RiskRules.from_settings(rt.settings.risk))
+    with rt.session() as s:
+        row = _lock(s, order_id)
+        if row is None:
+            return "missing"
+        if row.stage != "verifying":  # cancelled (or decided) while the address was checked
+            return row.stage
+        if skipped:
+            record(s, row.account_id, f"order:{row.id}", ACTOR, "order.address_check_skipped", skipped)
+        stage = apply_verdict(s, row, verdict, rt.settings.risk)
+    after_verdict(rt, order_id, stage, verdict)
+    return stage
+
+
+def apply_verdict(s: Session, row: OrderRow, verdict: RiskVerdict, risk: RiskSettings) -> str:
+    """Store the verdict and move the order to where it says; returns the new stage."""
+    row.risk = {**verdict.to_dict(), "at": utcnow().isoformat()}
+    facts = [f.to_dict() for f in verdict.facts]
+    data = {"score": verdict.score, "decision": verdict.decision, "facts": facts}
+    record(s, row.account_id, f"order:{row.id}", ACTOR, "order.verified", verdict.reason, data)
+    held_for = row.hold_reason  # e.g. "oversold: ..." set by the stock ledger at intake
+    if verdict.decision == "approve":
+        move(s, row, "approved", ACTOR, verdict.reason)
+        if held_for:
+            move(s, row, "on_hold", ACTOR, held_for)
+        else:
+            move(s, row, "ready_to_ship", ACTOR, "approved and nothing holds it")
+    elif verdict.decision == "hold":
+        row.hold_reason = _joined(f"review: {verdict.reason}", held_for)
+        move(s, row, "on_hold", ACTOR, row.hold_reason)
+    elif risk.reject_action == "cancel":
+        row.hold_reason = None
+        move(s, row, "rejected", ACTOR, verdict.reason, {"action": "cancel on the storefront"})
+    else:
+        row.hold_reason = _joined(f"rejected by rules: {verdict.reason}", held_for)
+        move(s, row, "on_hold", ACTOR, row.hold_reason, {"action": "a person decides"})
+    return row.stage
+
+
+def _joined(reason: str, earlier: str | None) -> str:
+    return f"{reason}; {earlier}" if earlier else reason
+
+
+def after_verdict(rt: Runtime, order_id: int, stage: str, verdict: RiskVerdict) -> None:
+    """What follows a stored verdict, once committed: write it back; ship or cancel."""
+    write_back_soon(rt, order_id, 1)
+    if stage == "ready_to_ship":
+        ship_soon(rt, order_id)
+    elif stage == "rejected":
+        cancel_on_storefront_soon(rt, order_id)
+
+
+def write_back_soon(rt: Runtime, order_id: int, n: int) -> None:
+    """Verdict ``n`` of the order (1: the rules', 2: the reviewer's) goes to the storefront."""
+    rt.enqueue("write_back_verdict", job_id=safe_job_id("risk", order_id, n), order_id=order_id, n=n)
+
+
+def ship_soon(rt: Runtime, order_id: int) -> None:
+    rt.enqueue("ship_order", job_id=safe_job_id("ship", order_id), order_id=order_id)
+
+
+def cancel_on_storefront_soon(rt: Runtime, order_id: int) -> None:
+    rt.enqueue("cancel_on_storefront", job_id=safe_job_id("cancel", order_id), order_id=order_id)
+
+
+# --- what the rules look at -----------------------------------------------------------
+
+
+def address_key(address: Address | None) -> str | None:
+    """One shipping address however it was typed: country, postal code and first line."""
+    if address is None or not address.line1:
+        return None
+    parts = (address.country_code, address.postal_code, address.line1)
+    return "|".join(" ".join((p or "").upper().replace(",", " ").split()) for p in parts)
+
+
+def is_trusted(s: Session, account_id: int, email: str | None, risk: RiskSettings) -> bool:
+    if not email:
+        return False
+    email = email.strip().lower()
+    if email in {a.strip().lower() for a in risk.allowlist}:
+        return True
+    found = s.scalar(
+        select(TrustedCustomer.id).where(
+            TrustedCustomer.account_id == account_id, TrustedCustomer.email == email
+        )
+    )
+    return found is not None
+
+
+def gather_input(s: Session, row: OrderRow, order: Order, risk: RiskSettings) -> RiskInput:
+    """The order with its history: earlier orders, and how many came from the same
+    e-mail, address or IP inside the velocity window (address check added later)."""
+    from core.risk import RiskInput
+
+    email = (order.email or "").strip().lower() or None
+    prior = 0
+    if email:
+        same = s.execute(
+            select(OrderRow.id, OrderRow.data).where(
+                OrderRow.account_id == row.account_id, OrderRow.email == order.email, OrderRow.id != row.id
+            )
+        ).all()
+        prior = sum(1 for _id, data in same if _created(data) < order.created_at)
+    window = timedelta(hours=risk.velocity_window_h)
+    since = order.created_at - window
+    recent = s.scalars(
+        select(OrderRow.data)
+        .where(
+            OrderRow.account_id == row.account_id,
+            OrderRow.id != row.id,
+            OrderRow.platform_updated_at >= since,  # updated no earlier than created
+        )
+        .order_by(OrderRow.platform_updated_at.desc())
+        .limit(VELOCITY_SCAN_LIMIT)
+    )
+    by_email = by_address = by_ip = 0
+    here = address_key(order.shipping_address)
+    for data in recent:
+        if not since <= _created(data) <= order.created_at + window:
+            continue
+        other_email = (data.get("email") or "").strip().lower()
+        by_email += bool(email and other_email == email)
+        other_address = data.get("shipping_address")
+        by_address += bool(here and other_address and address_key(Address.from_dict(other_address)) == here)
+        by_ip += bool(order.browser_ip and data.get("browser_ip") == order.browser_ip)
+    return RiskInput(
+        order=order,
+        prior_orders=prior,
+        recent_by_email=by_email,
+        recent_by_address=by_address,
+        recent_by_ip=by_ip,
+        # The canonical order carries no platform verdict; reading Shopify's risk
+        # assessments would cost a query per order, so the rule stays silent for now.
+        platform_risk=None,
+        trusted=is_trusted(s, row.account_id, email, risk),
+    )
+
+
+def _created(data: dict[str, Any]) -> Any:
+    return parse_time(data["created_at"])
+
+
+def address_check(rt: Runtime, order: Order) -> tuple[AddressCheck | None, str | None]:
+    """EasyPost's verdict on the shipping address, or why none was asked for.
+
+    A ``Retryable`` from EasyPost propagates: the job retries, the order stays verifying."""
+    if not rt.settings.risk.verify_addresses:
+        return None, "address verification is off (risk.verify_addresses)"
+    if rt.settings.easypost.api_key is None:
+        return None, "no EasyPost key configured: address not verified"
+    if order.shipping_address is None or order.shipping_address.is_empty():
+        return None, "no shipping address to verify"
+    from sync.carriers import easypost_client
+
+    return easypost_client(rt).verify_address(order.shipping_address), None
+
+
+# --- review -----------------------------------------------------------------------------
+
+
+def _check_input(reviewer: str, reason: str) -> tuple[str, str]:
+    reviewer, reason = (reviewer or "").strip(), (reason or "").strip()
+    if not reviewer or not reason:
+        raise ReviewInputError("reviewer and reason are both required")
+    if len(reason) > MAX_REASON:
+        raise ReviewInputError(f"reason is longer than {MAX_REASON} characters")
+    if len(reviewer) > 200:
+        raise ReviewInputError("reviewer is longer than 200 characters")
+    return reviewer, reason
+
+
+def _reviewable(s: Session, account_id: int, order_id: int, decision: str) -> tuple[OrderRow, bool]:
+    """The held order, or (row, True) when the same decision was already taken."""
+    row = _lock(s, order_id)
+    if row is None or row.account_id != account_id:
+        raise OrderNotFound("not found")
+    if row.review is not None:
+        if row.review.get("decision") == decision:
+            return row, True
+        done = {"approve": "approved", "reject": "rejected"}.get(str(row.review.get("decision")), "decided")
+        raise ReviewError(f"order {order_id} was already {done} by {row.review.get('reviewer')}")
+    if row.stage != "on_hold":
+        raise ReviewError(f"order {order_id} is {row.stage}, not on hold: nothing to {decision}")
+    if row.risk is None:
+        raise ReviewError(f"order {order_id} has not been verified yet; decide once its verdict is in")
+    return row, False
+
+
+def still_short(s: Session, row: OrderRow, location: str) -> list[str]:
+    """SKUs of the order the stock ledger is still short of (available below zero)."""
+    from sync.inventory import order_quantities
+
+    skus = sorted(order_quantities(Order.from_dict(row.data)))
+    if not skus:
+        return []
+    items = s.scalars(
+        select(StockItem).where(
+            StockItem.account_id == row.account_id, StockItem.location == location, StockItem.sku.in_(skus)
+        )
+    )
+    return [f"{i.sku}: {i.on_hand - i.reserved} available" for i in items if i.on_hand - i.reserved < 0]
+
+
+def _review(reviewer: str, decision: str, reason: str) -> dict[str, Any]:
+    return {"reviewer": reviewer, "decision": decision, "reason": reason, "at": utcnow().isoformat()}
+
+
+def decision_summary(row: OrderRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "stage": row.stage,
+        "hold_reason": row.hold_reason,
+        "risk": row.risk,
+        "review": row.review,
+    }
+
+
+def approve(rt: Runtime, account_id: int, order_id: int, reviewer: str, reason: str) -> dict[str, Any]:
+    """A reviewer releases a held order: it resumes at ready_to_ship."""
+    reviewer, reason = _check_input(reviewer, reason)
+    with rt.session() as s:
+        row, repeated = _reviewable(s, account_id, order_id, "approve")
+        if repeated:
+            return decision_summary(row)
+        if "oversold" in (row.hold_reason or ""):
+            short = still_short(s, row, rt.settings.inventory.location)
+            if short:
+                raise ReviewError("still short of stock, cannot ship yet: " + "; ".join(short))
+        actor = f"reviewer:{reviewer}"[:100]
+        released = row.hold_reason
+        row.review = _review(reviewer, "approve", reason)
+        row.hold_reason = None
+        move(s, row, "approved", actor, reason, {"released": released})
+        move(s, row, "ready_to_ship", actor, "approved by a reviewer")
+        summary = decision_summary(row)
+    write_back_soon(rt, order_id, 2)
+    ship_soon(rt, order_id)
+    return summary
+
+
+def reject(rt: Runtime, account_id: int, order_id: int, reviewer: str, reason: str) -> dict[str, Any]:
+    """A reviewer refuses a held order: it is cancelled on the storefront."""
+    reviewer, reason = _check_input(reviewer, reason)
+    with rt.session() as s:
+        row, repeated = _reviewable(s, account_id, order_id, "reject")
+        if repeated:
+            return decision_summary(row)
+        actor = f"reviewer:{reviewer}"[:100]
+        released = row.hold_reason
+        row.review = _review(reviewer, "reject", reason)
+        row.hold_reason = None
+        move(s, row, "rejected", actor, reason, {"released": released, "action": "cancel on the storefront"})
+        summary = decision_summary(row)
+    write_back_soon(rt, order_id, 2)
+    cancel_on_storefront_soon(rt, order_id)
+    return summary
+
+
+def trust(rt: Runtime, account_id: int, email: str, note: str | None = None) -> bool:
+    """Add a customer to the merchant's allowlist; ``False`` when already there."""
+    email = (email or "").strip().lower()
+    if "@" not in email or len(email) > 320:
+        raise ReviewInputError("a valid e-mail address is required")
+    with rt.session() as s:
+        found = s.scalar(
+            select(TrustedCustomer).where(
+                TrustedCustomer.account_id == account_id, TrustedCustomer.email == email
+            )
+        )
+        if found is not None:
+            return False
+        s.add(TrustedCustomer(account_id=account_id, email=email, note=note))
+        record(s, account_id, f"customer:{email}", "merchant", "customer.trusted", note)
+    return True
+
+
+def untrust(rt: Runtime, account_id: int, email: str) -> bool:
+    """Remove a customer from the allowlist; ``False`` when not there."""
+    email = (email or "").strip().lower()
+    with rt.session() as s:
+        found = s.scalar(
+            select(TrustedCustomer).where(
+                TrustedCustomer.account_id == account_id, TrustedCustomer.email == email
+            )
+        )
+        if found is None:
+            return False
+        s.delete(found)
+        record(s, account_id, f"customer:{email}", "merchant", "customer.untrusted")
+    return True
+
+
+# --- cancellation -----------------------------------------------------------------------
+
+
+def cancel_order(rt: Runtime, order_id: int, reason: str) -> None:
+    """The storefront cancelled: the pipeline stops where it is and unused labels are voided.
+
+    The stock reservation was already released by the stock ledger (sync/inventory.py)."""
+    with rt.session() as s:
+        row = _lock(s, order_id)
+        if row is None:
+            return
+        if row.stage not in ("cancelled", "rejected"):
+            move(s, row, "cancelled", ACTOR, reason)
+        record(s, row.account_id, f"order:{row.id}", ACTOR, "order.pipeline_stopped", reason)
+    from sync.shipping import void_labels
+
+    voided = void_labels(rt, order_id, reason)
+    if voided:
+        log.info("pipeline.labels_voided", order_id=order_id, count=voided)
+
+
+@job("stop_order", queue="orders")
+def stop_order(rt: Runtime, order_id: int, reason: str) -> None:
+    """``cancel_order`` as a job: a failing label refund retries without the webhook."""
+    cancel_order(rt, order_id, reason)
+
+
+def stop_soon(rt: Runtime, order_id: int, reason: str) -> None:
+    rt.enqueue("stop_order", job_id=safe_job_id("stop", order_id), order_id=order_id, reason=reason)
+
+
+# --- sweep ------------------------------------------------------------------------------
+
+
+def resume_stalled(rt: Runtime) -> int:
+    """Orders left waiting for verification (a lost job) get it enqueued again."""
+    cutoff = utcnow() - STALLED_AFTER
+    with rt.session() as s:
+        ids = list(
+            s.scalars(
+                select(OrderRow.id)
+                .where(
+                    OrderRow.stage.in_(("received", "verifying")),
+                    OrderRow.financial_status != UNPAID,
+                    OrderRow.updated_at <= cutoff,
+                )
+                .limit(500)
+            )
+        )
+    for order_id in ids:
+        if not rt.queue.is_live(safe_job_id("verify", order_id)):
+            rt.enqueue("verify_order", job_id=safe_job_id("verify", order_id), order_id=order_id)
+    return len(ids)
+
+
+SWEEP_STEPS.append(resume_stalled)
