@@ -37,7 +37,7 @@ QUERIES_WITHOUT_IDS: dict[str, dict[str, Any]] = {
     "webhook_subscriptions": {"first": 10},
     "catalog_variants": {"first": 10, "levelsFirst": 5},
 }
-NEEDS_AN_ID = {"order", "order_fulfillment_orders", "inventory_item_levels"}
+NEEDS_AN_ID = {"order", "order_fulfillment_orders", "order_fulfillments", "inventory_item_levels"}
 
 
 # -- Shopify fixtures
