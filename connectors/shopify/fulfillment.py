@@ -99,7 +99,7 @@ def find_fulfillment(client: ShopifyClient, gid: str, tracking_number: str) -> s
 
 
 def allocate(
-    fulfillment_orders: list[Mapping[str, Any]], lines: Sequence[tuple[str, int]] | None
+    fulfillment_orders: Sequence[Mapping[str, Any]], lines: Sequence[tuple[str, int]] | None
 ) -> Allocation:
     """Which fulfilment-order line items, and how many of each, cover ``lines``.
 
