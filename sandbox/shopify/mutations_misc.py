@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sandbox.shopify import views
+from sandbox.shopify import payloads, views
 from sandbox.shopify.context import Info, Resolver, ctx, failed, idempotent, limit_inputs, user_error
 from sandbox.shopify.ids import gid, parse_gid
 from sandbox.shopify.mutations_fulfillment import (
@@ -74,6 +74,35 @@ def order_risk_assessment_create(info: Info, orderRiskAssessmentInput: dict[str,
     return {"orderRiskAssessment": {"riskLevel": data["riskLevel"], "facts": facts}, "userErrors": []}
 
 
+def order_cancel(
+    info: Info,
+    orderId: str,
+    reason: str,
+    restock: bool,
+    notifyCustomer: bool | None = None,
+    staffNote: str | None = None,
+    refundMethod: dict[str, Any] | None = None,
+    refund: bool | None = None,
+) -> dict[str, Any]:
+    """Cancel at once (Shopify runs a job; the sandbox's job is done when answered)."""
+    context = ctx(info)
+    shop = context.shop
+    order = shop.orders.get(parse_gid(orderId, "Order") or -1)
+    if order is None:
+        error = user_error(["orderId"], "Order does not exist.", "NOT_FOUND")
+        return {"job": None, "orderCancelUserErrors": [error]}
+    if order.cancelled_at is not None:
+        error = user_error(["orderId"], "Order has already been cancelled.", "INVALID")
+        return {"job": None, "orderCancelUserErrors": [error]}
+    order.cancelled_at = order.updated_at = context.now
+    order.cancel_reason, order.closed = reason.lower(), True
+    for fo_id in order.fulfillment_order_ids:
+        shop.fulfillment_orders[fo_id].status = "CLOSED"
+    context.emit(shop, "orders/cancelled", payloads.order(shop, order))
+    context.emit(shop, "orders/updated", payloads.order(shop, order))
+    return {"job": {"id": gid("Job", context.ids.next()), "done": True}, "orderCancelUserErrors": []}
+
+
 def webhook_subscription_create(
     info: Info, topic: str, webhookSubscription: dict[str, Any]
 ) -> dict[str, Any]:
@@ -130,6 +159,7 @@ _RESOLVERS: dict[str, Resolver] = {
         "inventorySetQuantities", "inventoryAdjustmentGroup", inventory_set_quantities
     ),
     "refundCreate": idempotent("refundCreate", "refund", refund_create),
+    "orderCancel": order_cancel,
     "orderRiskAssessmentCreate": order_risk_assessment_create,
     "returnCreate": return_create,
     "returnApproveRequest": return_approve_request,

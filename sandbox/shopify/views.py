@@ -178,6 +178,11 @@ def order_view(shop: ShopData, order: Order) -> dict[str, Any]:
     def line_items(info: Any, **args: Any) -> dict[str, Any]:
         return connection(order.line_items, args, lambda li: line_item_view(shop, order, li), by_id)
 
+    def fulfillments(info: Any, first: int | None = None, **_: Any) -> list[dict[str, Any]]:
+        # A plain list on Shopify, not a connection (``first`` caps it).
+        found = [shop.fulfillments[i] for i in order.fulfillment_ids]
+        return [fulfillment_view(shop, f) for f in found][:first]
+
     return {
         "id": gid("Order", order.id),
         "legacyResourceId": str(order.id),
@@ -212,6 +217,7 @@ def order_view(shop: ShopData, order: Order) -> dict[str, Any]:
         "shippingAddress": mailing_address_view(order.shipping_address),
         "lineItems": line_items,
         "fulfillmentOrders": fulfillment_orders,
+        "fulfillments": fulfillments,
     }
 
 
