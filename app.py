@@ -58,8 +58,9 @@ def _session_key(rt: Runtime) -> bytes:
 def _register(app: Flask) -> None:
     # These add their routes to api.bp, which must happen before registering it.
     import web.api_inventory
-    import web.api_orders  # noqa: F401
-    from web import api, cli, cli_orders, cli_shops, cli_stock, console, install, ops
+    import web.api_orders
+    import web.api_shipping  # noqa: F401
+    from web import api, cli, cli_orders, cli_ship, cli_shops, cli_stock, console, install, ops
 
     app.register_blueprint(ops.bp)
     app.register_blueprint(api.bp)
@@ -68,6 +69,7 @@ def _register(app: Flask) -> None:
     cli.register(app)
     for group in (cli_shops.shops_cli, cli_orders.orders_cli, cli_orders.sync_cli, cli_stock.stock_cli):
         app.cli.add_command(group)
+    app.cli.add_command(cli_ship.ship_cli)
 
 
 def _instrument(app: Flask) -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,7 @@ from db.models import Order as OrderRow
 from db.models import Platform, Shipment, Store, TimelineEntry, utcnow
 from db.timeline import record
 from sync.jobs import job, safe_job_id
+from sync.stock_push import SWEEP_STEPS
 
 if TYPE_CHECKING:
     from connectors.easypost.client import EasyPost
@@ -65,6 +67,8 @@ HOLD_PREFIX = "shipping: "
 OPEN_STATES = ("planned", "created")  # no label yet
 PACK_ACTIONS = ("pack.verified", "pack.mismatch")
 MAX_PROBLEM = 900
+STALLED_AFTER = timedelta(seconds=60)  # due work this old with no live job is enqueued again
+SWEEP_LIMIT = 500
 
 
 class ShippingError(Exception):
@@ -232,8 +236,15 @@ def scan_passed(s: Session, order_id: int) -> bool:
 def _plan(rt: Runtime, ctx: Context) -> str | None:
     """Creates the order's Shipment rows once; a packing problem holds the order (its stage returned)."""
     with rt.session() as s:
-        if s.scalar(select(Shipment.id).where(Shipment.order_id == ctx.order_id).limit(1)) is not None:
-            return None
+        packages = {
+            package: state
+            for package, state in s.execute(
+                select(Shipment.package, Shipment.state).where(Shipment.order_id == ctx.order_id)
+            ).tuples()
+        }
+    if any(state != "voided" for state in packages.values()):
+        return None
+    first = max(packages, default=0) + 1  # after voided labels, new parcels get new numbers (and keys)
     settings = rt.settings.shipping
     if ctx.order.shipping_address is None or ctx.order.shipping_address.is_empty():
         return _hold(rt, ctx.order_id, "the order has no shipping address")
@@ -253,7 +264,7 @@ def _plan(rt: Runtime, ctx: Context) -> str | None:
         with rt.session() as s:
             row = s.get(OrderRow, ctx.order_id)
             assert row is not None
-            for package, parcel in enumerate(plan.parcels, start=1):
+            for package, parcel in enumerate(plan.parcels, start=first):
                 s.add(
                     Shipment(
                         account_id=row.account_id,
@@ -726,6 +737,90 @@ def _void_failed(rt: Runtime, shipment_id: int, why: str) -> None:
         row = s.get(OrderRow, sh.order_id)
         assert row is not None
         _note(s, row, "shipment.void_failed", sh.problem, {"shipment_id": sh.id})
+
+
+# --- operators and the sweep ------------------------------------------------------------------
+
+
+def resume(rt: Runtime, order_id: int, actor: str) -> str:
+    """Release a shipping hold (the merchant fixed boxes, carriers or the address) and ship now.
+
+    Returns the stage ``ship_order`` left the order in. Holds that are not shipping's
+    (review, oversold) are left to their owners.
+    """
+    with rt.session() as s:
+        row = s.get(OrderRow, order_id, with_for_update=True)
+        if row is None:
+            raise OrderNotFound(f"order {order_id} not found")
+        if row.stage == "on_hold" and (row.hold_reason or "").startswith(HOLD_PREFIX):
+            was = row.hold_reason
+            row.hold_reason = None
+            row.stage = "ready_to_ship"
+            row.updated_at = utcnow()
+            record(s, row.account_id, f"order:{row.id}", actor, "order.ready_to_ship", f"released: {was}")
+    return str(ship_order(rt, order_id))
+
+
+def void_order(rt: Runtime, order_id: int, reason: str, actor: str) -> int:
+    """Void the order's unused labels on an operator's word; a live order waits on hold until
+    ``resume`` buys new ones. Returns how many labels were voided."""
+    voided = void_labels(rt, order_id, reason)
+    if not voided:
+        return 0
+    with rt.session() as s:
+        row = s.get(OrderRow, order_id, with_for_update=True)
+        if row is not None and not _cancelled(row) and row.stage in SHIPPABLE:
+            row.hold_reason = f"{HOLD_PREFIX}labels voided by {actor}: {reason}"[:MAX_PROBLEM]
+            move(s, row, "on_hold", row.hold_reason)
+    return voided
+
+
+def resume_stalled(rt: Runtime) -> int:
+    """Work the database says is due and no job carries (a lost job, an embedded restart):
+    orders waiting to ship and labels not yet written back. Returns how many were enqueued."""
+    cutoff = utcnow() - STALLED_AFTER
+    with rt.session() as s:
+        orders = list(
+            s.scalars(
+                select(OrderRow.id)
+                .where(
+                    OrderRow.stage.in_(("ready_to_ship", "packed")),
+                    OrderRow.hold_reason.is_(None),
+                    OrderRow.updated_at <= cutoff,
+                )
+                .limit(SWEEP_LIMIT)
+            )
+        )
+        parcels = list(
+            s.scalars(
+                select(Shipment.id)
+                .join(OrderRow, OrderRow.id == Shipment.order_id)
+                .where(
+                    Shipment.state == "purchased",
+                    Shipment.updated_at <= cutoff,
+                    OrderRow.stage.in_(("label_purchased", "partially_fulfilled")),
+                )
+                .limit(SWEEP_LIMIT)
+            )
+        )
+    verify = rt.settings.shipping.verify_packing
+    enqueued = 0
+    for order_id in orders:
+        if not rt.queue.is_live(safe_job_id("ship", order_id)):
+            if verify:
+                with rt.session() as s:
+                    if not scan_passed(s, order_id):
+                        continue
+            ship_soon(rt, order_id)
+            enqueued += 1
+    for shipment_id in parcels:
+        if not rt.queue.is_live(safe_job_id("fulfil", shipment_id)):
+            write_back_soon(rt, shipment_id)
+            enqueued += 1
+    return enqueued
+
+
+SWEEP_STEPS.append(resume_stalled)
 
 
 # --- pick and pack -----------------------------------------------------------------------------

@@ -459,6 +459,100 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+# --- pick and pack (web/api_shipping.py) ---------------------------------------------------
+
+_PICK_QUERY = [
+    {
+        "name": "order",
+        "in": "query",
+        "required": False,
+        "description": "an order id; repeat for several (default: every ready_to_ship order)",
+        "schema": {"type": "array", "items": {"type": "integer"}},
+        "style": "form",
+        "explode": True,
+    }
+]
+_PACK_RESULT = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/PackResult"}}}}
+PATHS["/api/v1/pick-list"] = {
+    "get": {
+        **_get("What to pick for a batch of orders: one line per SKU, in bin order", "PickList")["get"],
+        "parameters": _PICK_QUERY,
+    }
+}
+PATHS["/api/v1/pick-list"]["get"]["responses"].update({"400": _ERROR, "404": _ERROR})
+PATHS["/api/v1/orders/{order_id}/pack"] = {
+    "post": {
+        "summary": "Record a pack scan: the scanned SKUs are checked against the order before its label",
+        "security": _AUTH,
+        "parameters": _ORDER_ID,
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PackRequest"}}},
+        },
+        "responses": {
+            "200": {"description": "contents verified: the label is bought next", **_PACK_RESULT},
+            "422": {"description": "contents do not match: the order stays ready_to_ship", **_PACK_RESULT},
+            "400": _ERROR,
+            "401": _ERROR,
+            "404": _ERROR,
+            "409": {**_ERROR, "description": "the order is not ready to pack (stage or hold)"},
+        },
+    }
+}
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}, "description": "SKU: units"}
+SCHEMAS.update(
+    {
+        "PickList": {
+            "type": "object",
+            "properties": {
+                "lines": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "bin": {"type": ["string", "null"]},
+                            "sku": {"type": "string"},
+                            "title": {"type": "string"},
+                            "quantity": {"type": "integer"},
+                            "orders": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {"id": {"type": "integer"}, "number": {"type": "string"}},
+                                },
+                            },
+                        },
+                    },
+                },
+                "orders": {"type": "array", "items": {"type": "integer"}},
+                "units": {"type": "integer"},
+            },
+        },
+        "PackRequest": {
+            "type": "object",
+            "required": ["scanned", "actor"],
+            "properties": {
+                "scanned": {"type": "array", "items": {"type": "string"}, "description": "SKUs scanned"},
+                "actor": {"type": "string", "minLength": 1, "description": "who packed the parcel"},
+            },
+        },
+        "PackResult": {
+            "type": "object",
+            "properties": {
+                "order_id": {"type": "integer"},
+                "ok": {"type": "boolean"},
+                "message": {"type": "string"},
+                "missing": _COUNTS,
+                "extra": _COUNTS,
+                "unknown": {"type": "array", "items": {"type": "string"}},
+                "stage": {"type": "string"},
+                "error": {"type": "string", "description": "present when the contents do not match"},
+            },
+        },
+    }
+)
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",

@@ -1,0 +1,120 @@
+"""`flask --app app ship ...`: pick lists, pack scans, and shipping an order now or voiding its labels."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from core.errors import Permanent, Retryable
+from db.models import Order, Shipment
+from sync import shipping
+from web.cli import rt
+from web.cli_stock import account_id_for, account_option
+
+ship_cli = AppGroup("ship", help="Pick, pack and ship orders.")
+
+
+def _account_of(order_id: int) -> int:
+    with rt().session() as s:
+        order = s.get(Order, order_id)
+        if order is None:
+            raise click.ClickException(f"no order {order_id}")
+        return order.account_id
+
+
+@ship_cli.command("pick-list")
+@click.option(
+    "--order",
+    "order_ids",
+    type=int,
+    multiple=True,
+    help="An order to pick (repeat; default: every ready_to_ship order).",
+)
+@account_option
+@click.option("--json", "as_json", is_flag=True)
+def pick_list(order_ids: tuple[int, ...], account_name: str | None, as_json: bool) -> None:
+    """What to take from which bin, one line per SKU in walking order."""
+    account_id = (
+        _account_of(order_ids[0]) if order_ids and account_name is None else account_id_for(account_name)
+    )
+    try:
+        lines = shipping.pick_list_for(rt(), account_id, list(order_ids) or None)
+    except shipping.ShippingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(lines, indent=2))
+        return
+    if not lines:
+        click.echo("nothing to pick")
+    for line in lines:
+        orders = ", ".join(o["number"] for o in line["orders"])
+        click.echo(
+            f"{line['bin'] or '-':<10} {line['sku'] or '(no sku)':<20} {line['quantity']:>4}  "
+            f"{line['title']}  [{orders}]"
+        )
+
+
+@ship_cli.command("pack")
+@click.argument("order_id", type=int)
+@click.argument("codes", nargs=-1, required=True)
+@click.option("--actor", default="operator", show_default=True, help="Who packed the parcel.")
+def pack(order_id: int, codes: tuple[str, ...], actor: str) -> None:
+    """Check the scanned CODES (SKUs) against the order; a match lets its label be bought."""
+    try:
+        result = shipping.record_pack_scan(rt(), _account_of(order_id), order_id, list(codes), actor)
+    except shipping.ShippingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not result["ok"]:
+        raise click.ClickException(f"order {order_id}: contents do not match: {result['message']}")
+    click.echo(f"order {order_id}: {result['message']}")
+
+
+def _describe(order_id: int) -> list[str]:
+    with rt().session() as s:
+        rows = s.scalars(select(Shipment).where(Shipment.order_id == order_id).order_by(Shipment.package))
+        return [
+            f"  parcel {sh.package}: {sh.state} {sh.parcel.get('box')} "
+            f"{sh.tracking_code or ''} {sh.problem or ''}".rstrip()
+            for sh in rows
+        ]
+
+
+@ship_cli.command("run")
+@click.argument("order_id", type=int)
+@click.option("--actor", default="operator", show_default=True, help="Who asked (kept on the timeline).")
+def run(order_id: int, actor: str) -> None:
+    """Ship the order now: release a shipping hold, buy what is missing, write back what is bought."""
+    try:
+        stage = shipping.resume(rt(), order_id, actor)
+    except shipping.ShippingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except (Permanent, Retryable) as exc:
+        raise click.ClickException(f"order {order_id}: {type(exc).__name__}: {exc}") from exc
+    with rt().session() as s:
+        order = s.get(Order, order_id)
+        assert order is not None
+        held = f" - held: {order.hold_reason}" if order.hold_reason else ""
+    click.echo(f"order {order_id}: {stage}{held}")
+    for line in _describe(order_id):
+        click.echo(line)
+
+
+@ship_cli.command("void")
+@click.argument("order_id", type=int)
+@click.option(
+    "--reason", default="voided by an operator", show_default=True, help="Why (kept on the timeline)."
+)
+@click.option("--actor", default="operator", show_default=True, help="Who asked.")
+def void(order_id: int, reason: str, actor: str) -> None:
+    """Refund the order's unused labels; a live order waits on hold until `ship run` buys new ones."""
+    _account_of(order_id)
+    try:
+        count = shipping.void_order(rt(), order_id, reason, actor)
+    except (Permanent, Retryable) as exc:
+        raise click.ClickException(f"order {order_id}: {type(exc).__name__}: {exc}") from exc
+    click.echo(f"order {order_id}: {count} label(s) voided")
+    for line in _describe(order_id):
+        click.echo(line)
