@@ -180,6 +180,7 @@ class ShippingSettings(_Strict):
     carriers_allow: list[str] = []  # empty: every carrier on the account
     carriers_deny: list[str] = []
     insure_above: Decimal | None = Field(None, ge=0)  # insure parcels whose contents are worth more
+    auto_ship: bool = True  # approved orders get labels at once; false: they wait for `ship run` or the API
     verify_packing: bool = False  # scanned SKUs must match the order before a label is bought
     notify_customer: bool = True  # Shopify fulfilmentCreate notifyCustomer; WooCommerce customer note
     customs_signer: str = "Shipping Manager"

@@ -173,7 +173,9 @@ def write_back_soon(rt: Runtime, order_id: int, n: int) -> None:
 
 
 def ship_soon(rt: Runtime, order_id: int) -> None:
-    rt.enqueue("ship_order", job_id=safe_job_id("ship", order_id), order_id=order_id)
+    """Hand an order that is ready to ship to shipping, unless an operator starts each one."""
+    if rt.settings.shipping.auto_ship:
+        rt.enqueue("ship_order", job_id=safe_job_id("ship", order_id), order_id=order_id)
 
 
 def cancel_on_storefront_soon(rt: Runtime, order_id: int) -> None:

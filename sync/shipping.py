@@ -779,12 +779,14 @@ def resume_stalled(rt: Runtime) -> int:
     """Work the database says is due and no job carries (a lost job, an embedded restart):
     orders waiting to ship and labels not yet written back. Returns how many were enqueued."""
     cutoff = utcnow() - STALLED_AFTER
+    # Without auto_ship an operator starts each order: only orders already started resume.
+    stalled = ("ready_to_ship", "packed") if rt.settings.shipping.auto_ship else ("packed",)
     with rt.session() as s:
         orders = list(
             s.scalars(
                 select(OrderRow.id)
                 .where(
-                    OrderRow.stage.in_(("ready_to_ship", "packed")),
+                    OrderRow.stage.in_(stalled),
                     OrderRow.hold_reason.is_(None),
                     OrderRow.updated_at <= cutoff,
                 )

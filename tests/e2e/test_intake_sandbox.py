@@ -35,6 +35,14 @@ def free_port() -> int:
 
 
 @pytest.fixture
+def config(config: dict[str, Any]) -> dict[str, Any]:
+    # Intake is under test: approved orders wait in ready_to_ship instead of being shipped, so
+    # the storefronts send no fulfilment updates of their own.
+    config["shipping"] = {"auto_ship": False}
+    return config
+
+
+@pytest.fixture
 def platforms() -> Iterator[tuple[ShopifySimulator, WooCommerceSimulator, RunningServer, RunningServer]]:
     shopify = ShopifySimulator(api_key=APP_KEY, api_secret=APP_SECRET)
     shopify.add_shop(SHOP, token=TOKEN, plan="plus")

@@ -29,6 +29,14 @@ REDACTED_BODY = b'{"redacted": true}'
 
 
 @pytest.fixture
+def config(config: dict[str, Any]) -> dict[str, Any]:
+    # Intake is under test: approved orders wait in ready_to_ship instead of being shipped, so
+    # the storefronts send no fulfilment updates of their own.
+    config["shipping"] = {"auto_ship": False}
+    return config
+
+
+@pytest.fixture
 def store(rt: Any, shopify: ShopifySandbox, browser: requests.Session, public_url: str) -> Store:
     """SHOP installed through the real OAuth flow, its subscriptions pointing at the app."""
     assert install_shopify(browser, public_url).status_code == 200
