@@ -236,11 +236,11 @@ def scan_passed(s: Session, order_id: int) -> bool:
 def _plan(rt: Runtime, ctx: Context) -> str | None:
     """Creates the order's Shipment rows once; a packing problem holds the order (its stage returned)."""
     with rt.session() as s:
-        packages = {
-            package: state
-            for package, state in s.execute(
+        packages: dict[int, str] = {
+            row.package: row.state
+            for row in s.execute(
                 select(Shipment.package, Shipment.state).where(Shipment.order_id == ctx.order_id)
-            ).tuples()
+            )
         }
     if any(state != "voided" for state in packages.values()):
         return None
