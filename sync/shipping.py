@@ -805,14 +805,9 @@ def resume_stalled(rt: Runtime) -> int:
                 .limit(SWEEP_LIMIT)
             )
         )
-    verify = rt.settings.shipping.verify_packing
     enqueued = 0
     for order_id in orders:
-        if not rt.queue.is_live(safe_job_id("ship", order_id)):
-            if verify:
-                with rt.session() as s:
-                    if not scan_passed(s, order_id):
-                        continue
+        if not rt.queue.is_live(safe_job_id("ship", order_id)) and _may_start(rt, order_id):
             ship_soon(rt, order_id)
             enqueued += 1
     for shipment_id in parcels:
@@ -820,6 +815,21 @@ def resume_stalled(rt: Runtime) -> int:
             write_back_soon(rt, shipment_id)
             enqueued += 1
     return enqueued
+
+
+def _may_start(rt: Runtime, order_id: int) -> bool:
+    """Whether shipping may start without a person: packed orders were started already; a
+    ready one needs its pack scan (``verify_packing``) or ``auto_ship``."""
+    settings = rt.settings.shipping
+    with rt.session() as s:
+        row = s.get(OrderRow, order_id)
+        if row is None or row.stage not in ("ready_to_ship", "packed"):
+            return False
+        if row.stage == "packed":
+            return True
+        if settings.verify_packing:
+            return scan_passed(s, order_id)
+        return settings.auto_ship
 
 
 SWEEP_STEPS.append(resume_stalled)

@@ -285,3 +285,27 @@ def test_ship_run_leaves_holds_that_are_not_shippings_alone(rt: Any, app: Any, s
     ran = app.test_cli_runner().invoke(args=["ship", "run", str(held)])
     assert ran.exit_code == 0 and f"order {held}: on_hold - held: review: score 65" in ran.output
     assert trail(rt, held) == []
+
+
+@pytest.mark.parametrize("auto_ship", [True, False])
+def test_the_sweep_restarts_shipping_no_job_carries(
+    rt: Any, config: dict[str, Any], shop: dict[str, Any], auto_ship: bool
+) -> None:
+    from sync.shipping import resume_stalled
+
+    rt.settings.shipping.auto_ship = auto_ship
+    ids = shop["ids"]
+    long_ago = datetime(2026, 1, 1, tzinfo=UTC)
+    with rt.session() as s:
+        for key in ("a", "b", "held", "south"):
+            row = s.get(OrderRow, ids[key])
+            assert row is not None
+            row.updated_at = long_ago
+        packed = s.get(OrderRow, ids["b"])
+        assert packed is not None
+        packed.stage = "packed"
+    assert resume_stalled(rt) == (3 if auto_ship else 1)
+    assert rt.queue.is_live(safe_job_id("ship", ids["b"]))  # started before: always resumed
+    assert rt.queue.is_live(safe_job_id("ship", ids["a"])) is auto_ship
+    assert not rt.queue.is_live(safe_job_id("ship", ids["held"]))
+    assert resume_stalled(rt) == 0  # the jobs are live now: nothing enqueued twice
