@@ -8,6 +8,7 @@ refunds, trackers, fulfilments, order meta and notes) is read back from them.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -191,6 +192,26 @@ def test_an_approved_shopify_order_gets_one_label_a_tracker_and_one_fulfilment(
     reasons = dict(timeline(rt, order.id))
     assert reasons["order.packed"] == "packed without scan"
     assert (reasons["shipment.rates"] or "").startswith("rates considered (parcel 1): cheapest of")
+
+
+def test_orders_show_gives_the_risk_facts_the_rates_considered_and_the_one_chosen(
+    app: Any, rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
+) -> None:
+    placed = shopify.place_order(SHOP, [("MUG-12OZ", 1)], email="ada@example.com")
+    flush(shopify, woo, rt)
+    order = order_for(rt, channels[0], placed.id)
+    shown = app.test_cli_runner().invoke(args=["orders", "show", str(order.id), "--json"])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.output)
+    assert data["stage"] == "fulfilled"
+    assert data["risk"]["decision"] == "approve" and "facts" in data["risk"] and "score" in data["risk"]
+    (parcel,) = data["shipments"]
+    (sh,) = shipments(rt, order.id)
+    assert parcel["rate_chosen"] == (sh.rates or {})["chosen"] and parcel["rate_chosen"] is not None
+    assert parcel["rate_reason"].startswith("cheapest of")
+    considered = {r["rate_id"]: r for r in parcel["rates_considered"]}
+    assert considered[parcel["rate_chosen"]["rate_id"]]["reason"].startswith("chosen: ")
+    assert all(r["reason"] for r in considered.values())
 
 
 def test_a_woocommerce_order_is_completed_with_tracking_meta_and_a_note(
