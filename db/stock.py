@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -219,12 +219,17 @@ def dirty_marks(s: Session, store_id: int, limit: int = 10_000) -> list[StockDir
 
 
 def clear_marks(s: Session, store_id: int, marks: Sequence[tuple[str, datetime]]) -> None:
-    """Delete the marks that were pushed, unless they were refreshed meanwhile."""
-    for sku, marked_at in marks:
-        row = s.get(StockDirty, (store_id, sku))
-        if row is not None and row.marked_at <= marked_at:
-            s.delete(row)
+    """Delete the marks that were pushed, unless they were refreshed meanwhile (one executemany)."""
+    if not marks:
+        return
     s.flush()
+    table = cast(Table, StockDirty.__table__)
+    stmt = delete(table).where(
+        table.c.store_id == bindparam("b_store"),
+        table.c.sku == bindparam("b_sku"),
+        table.c.marked_at <= bindparam("b_marked", type_=table.c.marked_at.type),
+    )
+    s.execute(stmt, [{"b_store": store_id, "b_sku": sku, "b_marked": at} for sku, at in marks])
 
 
 def buffers_for(s: Session, store_id: int) -> tuple[dict[str, Buffer], Buffer | None]:
@@ -257,17 +262,14 @@ def published_levels(
     wanted = sorted(set(skus))
     per_sku, default = buffers_for(s, store.id)
     default = default or fallback
-    items = {
-        item.sku: item
-        for item in s.scalars(
-            select(StockItem).where(
-                StockItem.account_id == store.account_id,
-                StockItem.location == location,
-                StockItem.sku.in_(wanted),
-            )
+    rows = s.execute(
+        select(StockItem.sku, StockItem.on_hand, StockItem.reserved).where(
+            StockItem.account_id == store.account_id,
+            StockItem.location == location,
+            StockItem.sku.in_(wanted),
         )
-    }
+    )
     return {
-        sku: published(item.on_hand - item.reserved, resolve_buffer(sku, per_sku, default))
-        for sku, item in items.items()
+        sku: published(on_hand - reserved, resolve_buffer(sku, per_sku, default))
+        for sku, on_hand, reserved in rows
     }

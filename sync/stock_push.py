@@ -42,19 +42,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 
 from connectors.shopify import inventory as shopify_stock
 from connectors.woocommerce import inventory as woo_stock
 from core.errors import Permanent
 from core.inventory import SHOPIFY_MAX_QUANTITIES, WooStockUpdate, chunks, plan_woo_batches
 from db.models import CatalogLink, Platform, StockDirty, Store, StoreState, utcnow
-from db.stock import clear_marks, dirty_marks, parse_buffer, published_levels
+from db.stock import clear_marks, parse_buffer, published_levels
 from db.timeline import record
 from sync.jobs import job, safe_job_id
 from sync.locks import store_lock
@@ -72,6 +73,7 @@ EFFECT_KIND = "stock_push"
 ACTOR = "stock_push"
 LEVELS_FIRST = 50  # locations read when a compare-and-set was stale
 CHUNK = 500  # ids per IN (...) list
+MARKS_PER_ROUND = 10_000
 
 
 @dataclass(frozen=True)
@@ -175,14 +177,35 @@ def _plan(rt: Runtime, store: Store, deferred: set[str]) -> Plan | None:
     """The writes this round; clears the marks with nothing to write. None when no mark is left."""
     settings = rt.settings.inventory
     with rt.session() as s:
-        marks = [m for m in dirty_marks(s, store.id) if m.sku not in deferred]
+        # Plain rows, not ORM objects: a full push reads 10,000 marks, links and items here.
+        marks = [
+            m
+            for m in s.execute(
+                select(StockDirty.sku, StockDirty.marked_at)
+                .where(StockDirty.store_id == store.id)
+                .order_by(StockDirty.marked_at)
+                .limit(MARKS_PER_ROUND)
+            )
+            if m.sku not in deferred
+        ]
         if not marks:
             return None
         skus = [m.sku for m in marks]
         links = {
             link.sku: link
-            for link in s.scalars(
-                select(CatalogLink).where(CatalogLink.store_id == store.id, CatalogLink.sku.in_(skus))
+            for link in s.execute(
+                select(
+                    CatalogLink.id,
+                    CatalogLink.sku,
+                    CatalogLink.location,
+                    CatalogLink.tracked,
+                    CatalogLink.observed_qty,
+                    CatalogLink.channel_qty,
+                    CatalogLink.product_id,
+                    CatalogLink.variant_id,
+                    CatalogLink.inventory_item_id,
+                    CatalogLink.location_id,
+                ).where(CatalogLink.store_id == store.id, CatalogLink.sku.in_(skus))
             )
         }
         targets: dict[str, int] = {}
@@ -233,44 +256,54 @@ def _plan(rt: Runtime, store: Store, deferred: set[str]) -> Plan | None:
 def _commit(rt: Runtime, store: Store, outcome: Outcome) -> None:
     """Links learn what the channel shows; the written marks are cleared; failures are recorded."""
     now = utcnow()
+    table = cast(Table, CatalogLink.__table__)
     with rt.session() as s, s.no_autoflush:
-        # One read each for the links and the marks: the loops below then find them in the session.
-        ids = [w.link_id for w, _, _, _ in outcome.written.values()]
-        ids += [w.link_id for w, _, _ in outcome.observed.values()]
-        rows = {
-            link.id: link
-            for start in range(0, len(ids), CHUNK)
-            for link in s.scalars(select(CatalogLink).where(CatalogLink.id.in_(ids[start : start + CHUNK])))
-        }
-        written = [w.sku for w, _, _, _ in outcome.written.values()]
-        held = [  # referenced, so the session's identity map keeps them for clear_marks
-            mark
-            for start in range(0, len(written), CHUNK)
-            for mark in s.scalars(
-                select(StockDirty).where(
-                    StockDirty.store_id == store.id, StockDirty.sku.in_(written[start : start + CHUNK])
+        # What the written links hold now, in one read per chunk (no ORM objects: a full push
+        # commits 10,000 of these, and loading them dominated the push's own time).
+        written_ids = [w.link_id for w, _, _, _ in outcome.written.values()]
+        current: dict[int, tuple[int | None, datetime | None]] = {}
+        for start in range(0, len(written_ids), CHUNK):
+            chunk = written_ids[start : start + CHUNK]
+            for link_id, qty, at in s.execute(
+                select(CatalogLink.id, CatalogLink.channel_qty, CatalogLink.channel_qty_at).where(
+                    CatalogLink.id.in_(chunk)
                 )
-            )
-        ]
-        for write, qty, at, cas in outcome.written.values():
-            link = rows.get(write.link_id)
-            if link is None:
-                continue
-            shown = qty
-            if (
-                cas
-                and write.current is not None
-                and link.channel_qty is not None
-                and link.channel_qty != write.current
             ):
+                current[link_id] = (qty, at)
+        params: list[dict[str, Any]] = []
+        for write, qty, at, cas in outcome.written.values():
+            if write.link_id not in current:
+                continue
+            held_qty, held_at = current[write.link_id]
+            shown = qty
+            if cas and write.current is not None and held_qty is not None and held_qty != write.current:
                 # The compare-and-set passed, so the shop showed `current` when we wrote: a
                 # sale counted on the link since then happened after our write.
-                shown = qty + (link.channel_qty - write.current)
-            link.channel_qty = shown
-            if at is not None and (link.channel_qty_at is None or at >= link.channel_qty_at):
-                link.channel_qty_at = at
-            link.last_pushed = write.target
-            link.pushed_at = now
+                shown = qty + (held_qty - write.current)
+            new_at = at if at is not None and (held_at is None or at >= held_at) else held_at
+            params.append(
+                {"b_id": write.link_id, "b_qty": shown, "b_at": new_at, "b_last": write.target, "b_now": now}
+            )
+        if params:
+            s.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(
+                    channel_qty=bindparam("b_qty"),
+                    channel_qty_at=bindparam("b_at", type_=table.c.channel_qty_at.type),
+                    last_pushed=bindparam("b_last"),
+                    pushed_at=bindparam("b_now", type_=table.c.pushed_at.type),
+                ),
+                params,
+            )
+        observed_ids = [w.link_id for w, _, _ in outcome.observed.values()]
+        rows = {
+            link.id: link
+            for start in range(0, len(observed_ids), CHUNK)
+            for link in s.scalars(
+                select(CatalogLink).where(CatalogLink.id.in_(observed_ids[start : start + CHUNK]))
+            )
+        }
         for write, qty, at in outcome.observed.values():
             link = rows.get(write.link_id)
             if link is None:
@@ -279,8 +312,8 @@ def _commit(rt: Runtime, store: Store, outcome: Outcome) -> None:
                 link.observed_qty, link.observed_at = qty, at
             if link.observed_received_at is None:
                 link.observed_received_at = now
+        s.flush()
         clear_marks(s, store.id, [(w.sku, w.marked_at) for w, _, _, _ in outcome.written.values()])
-        del held
         if outcome.failed:
             reasons = sorted({why for _, why in outcome.failed.values()})
             record(
@@ -311,13 +344,47 @@ def _commit(rt: Runtime, store: Store, outcome: Outcome) -> None:
 def _write_shopify(rt: Runtime, store: Store, writes: Sequence[Write]) -> Outcome:
     client = shopify_client(rt, store)
     total = Outcome()
-    for batch in chunks(list(writes), SHOPIFY_MAX_QUANTITIES):
-        pending = list(batch)
-        while pending:
-            outcome, pending = _shopify_call(rt, store, client, pending)
-            _commit(rt, store, outcome)
-            total.merge(outcome)
+    with _Committer(rt, store) as committer:
+        for batch in chunks(list(writes), SHOPIFY_MAX_QUANTITIES):
+            pending = list(batch)
+            while pending:
+                outcome, pending = _shopify_call(rt, store, client, pending)
+                committer.submit(outcome)
+                total.merge(outcome)
     return total
+
+
+class _Committer:
+    """Commits each call's outcome on one background thread while the next call is in flight.
+
+    At most one commit is outstanding and they run in call order; leaving the block waits for
+    the last one and raises its error, so a push never reports what it has not recorded. A
+    crash before a commit leaves that call's marks in place: the next push replays the call
+    from the effects ledger (same key), never a second write.
+    """
+
+    def __init__(self, rt: Runtime, store: Store) -> None:
+        self._rt, self._store = rt, store
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stock-commit")
+        self._last: Future[None] | None = None
+
+    def submit(self, outcome: Outcome) -> None:
+        self._wait()
+        self._last = self._pool.submit(_commit, self._rt, self._store, outcome)
+
+    def _wait(self) -> None:
+        if self._last is not None:
+            last, self._last = self._last, None
+            last.result()
+
+    def __enter__(self) -> _Committer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 def _shopify_call(
@@ -417,42 +484,55 @@ def _write_woo(rt: Runtime, store: Store, writes: Sequence[Write]) -> Outcome:
         parent = w.product_id if w.variant_id is not None else None
         by_item[(parent, w.variant_id if w.variant_id is not None else w.product_id)] = w
     total = Outcome()
-    for batch in plan_woo_batches(updates):
-        path = woo_stock.batch_path(batch.parent_id)
-        body = woo_stock.batch_body(batch)
-        sent = [by_item[(batch.parent_id, int(item["id"]))] for item in body["update"]]
-        key = effect_key(store.id, [path, [w.content() for w in sent]])
-
-        def act(progress: Any, path: str = path, body: dict[str, Any] = body) -> dict[str, Any]:
-            return woo_stock.trim_reply(client.post(path, body))
-
-        outcome = Outcome()
-        try:
-            result = rt.ledger.run(
-                key,
-                EFFECT_KIND,
-                {"store_id": store.id, "path": path, "body": body},
-                act,
-                recover=None,  # setting an absolute level again is harmless
-                account_id=store.account_id,
-            )
-        except Permanent as exc:
-            for w in sent:
-                outcome.failed[w.sku] = (w, f"{type(exc).__name__}: {exc}"[:300])
-        else:
-            items = woo_stock.parse_trimmed(result)
-            for item, w in zip(body["update"], sent, strict=True):
-                found = items.get(int(item["id"]))
-                if found is None:
-                    outcome.failed[w.sku] = (w, "not in the batch answer")
-                elif found.error is not None:
-                    outcome.failed[w.sku] = (w, found.error)
-                else:
-                    qty = found.stock_quantity if found.stock_quantity is not None else w.target
-                    outcome.written[w.sku] = (w, qty, found.modified_at, False)
-        _commit(rt, store, outcome)
-        total.merge(outcome)
+    with _Committer(rt, store) as committer:
+        for batch in plan_woo_batches(updates):
+            total.merge(_woo_call(rt, store, client, batch, by_item, committer))
     return total
+
+
+def _woo_call(
+    rt: Runtime,
+    store: Store,
+    client: Any,
+    batch: Any,
+    by_item: dict[tuple[int | None, int], Write],
+    committer: _Committer,
+) -> Outcome:
+    """One batch call through the effects ledger; its outcome is committed in the background."""
+    path = woo_stock.batch_path(batch.parent_id)
+    body = woo_stock.batch_body(batch)
+    sent = [by_item[(batch.parent_id, int(item["id"]))] for item in body["update"]]
+    key = effect_key(store.id, [path, [w.content() for w in sent]])
+
+    def act(progress: Any, path: str = path, body: dict[str, Any] = body) -> dict[str, Any]:
+        return woo_stock.trim_reply(client.post(path, body))
+
+    outcome = Outcome()
+    try:
+        result = rt.ledger.run(
+            key,
+            EFFECT_KIND,
+            {"store_id": store.id, "path": path, "body": body},
+            act,
+            recover=None,  # setting an absolute level again is harmless
+            account_id=store.account_id,
+        )
+    except Permanent as exc:
+        for w in sent:
+            outcome.failed[w.sku] = (w, f"{type(exc).__name__}: {exc}"[:300])
+    else:
+        items = woo_stock.parse_trimmed(result)
+        for item, w in zip(body["update"], sent, strict=True):
+            found = items.get(int(item["id"]))
+            if found is None:
+                outcome.failed[w.sku] = (w, "not in the batch answer")
+            elif found.error is not None:
+                outcome.failed[w.sku] = (w, found.error)
+            else:
+                qty = found.stock_quantity if found.stock_quantity is not None else w.target
+                outcome.written[w.sku] = (w, qty, found.modified_at, False)
+    committer.submit(outcome)
+    return outcome
 
 
 # --- the sweep ----------------------------------------------------------------------
