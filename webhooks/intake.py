@@ -30,6 +30,7 @@ from db.models import InboxEvent, InboxState, Platform, utcnow
 from sync.intake import HANDLERS, hand_off_event
 from sync.runtime import Runtime
 from telemetry import WEBHOOKS
+from webhooks.pg_inbox import inbox_for
 
 log = structlog.get_logger("waybill.webhooks")
 
@@ -237,13 +238,16 @@ def _statement(dialect: Dialect) -> _Statement:
 def insert_event(engine: Engine, values: dict[str, Any]) -> int | None:
     """Insert the event, committed when this returns; None when its dedupe key is known.
 
-    The statement runs on a pooled DBAPI connection, without SQLAlchemy's per-statement
+    On PostgreSQL (psycopg) the insert is :mod:`webhooks.pg_inbox`'s prepared statement.
+    Elsewhere (SQLite) the statement runs on a pooled DBAPI connection, without SQLAlchemy's per-statement
     work. On PostgreSQL it runs in autocommit mode: one statement is its own transaction,
     committed (durably: synchronous_commit stays on) before the server answers, which
     spares the BEGIN and COMMIT round trips. A connection found dead (the database
     restarted) is retried once, on a new pool: after a restart every idle connection in
     the old one is dead too.
     """
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        return inbox_for(engine).insert(_pg_params(values))
     stmt = _statement(engine.dialect)
     params = stmt.params(values)
     for attempt in (1, 2):
@@ -272,3 +276,19 @@ def insert_event(engine: Engine, values: dict[str, Any]) -> int | None:
                 dbapi.autocommit = False  # type: ignore[union-attr]  # as the pool's other users expect
             conn.close()  # back to the pool (rolled back if the commit did not happen)
     return None
+
+
+def _pg_params(values: dict[str, Any]) -> tuple[bytes | None, ...]:
+    """The values as :data:`webhooks.pg_inbox.SQL` takes them: text, the body as bytes."""
+    store_id, account_id = values["store_id"], values["account_id"]
+    return (
+        str(values["platform"]).encode(),
+        values["topic"].encode(),
+        values["dedupe_key"].encode(),
+        values["body"],
+        orjson.dumps(values["headers"]),
+        None if store_id is None else b"%d" % store_id,
+        None if account_id is None else b"%d" % account_id,
+        str(values["state"]).encode(),
+        values["received_at"].isoformat().encode(),
+    )
