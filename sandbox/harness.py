@@ -352,9 +352,13 @@ class Simulator:
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
-        if self._url_map is None:
-            self._url_map = Map(self._rules, strict_slashes=False)
-        adapter = self._url_map.bind_to_environ(request.environ)
+        url_map = self._url_map
+        if url_map is None:
+            with self._lock:  # the first requests may arrive together: the rules bind to one map
+                if self._url_map is None:
+                    self._url_map = Map(self._rules, strict_slashes=False)
+                url_map = self._url_map
+        adapter = url_map.bind_to_environ(request.environ)
         try:
             endpoint, values = adapter.match()
         except Exception as exc:  # werkzeug HTTPException: NotFound, MethodNotAllowed

@@ -1,0 +1,337 @@
+"""Orders per minute through the whole pipeline, with 1, 2 and 4 worker processes.
+
+Sandbox Shopify (Standard plan), WooCommerce and EasyPost run in a process of their own
+at zero added latency. Waybill runs as in production: gunicorn serving the app (the
+webhook receivers), ``worker.py`` processes on Redis, PostgreSQL. For each worker count, on
+a fresh database and Redis db, one merchant's shop and store are connected (webhooks
+registered, catalogs imported); then ``--orders`` orders are placed on each storefront at
+once. The clock runs from the first order placed until the last order is fulfilled on
+Waybill's side (webhook received, risk verified with an EasyPost address check and the
+verdict written back, stock reserved and pushed to both channels, parcels chosen, rates
+compared, labels bought, trackers started, fulfilment or completion written back).
+
+    python -m bench.pipeline [--orders N] [--workers 1,2,4] [--database-url URL] [--redis-url URL]
+
+- ``orders_per_min_W``: orders fulfilled per minute with W worker processes.
+- ``cpu_ms_per_order``: CPU milliseconds Waybill's own processes (gunicorn and the workers)
+  spent per order, in the one-worker run; the simulators' process is excluded, and so are
+  PostgreSQL's and Redis's servers (their share is printed on the detail lines).
+- ``double_labels``: labels EasyPost sold beyond one per parcel, over all runs (goal 0). The
+  run also checks every order against the storefronts: each Shopify order has a
+  fulfilment and each WooCommerce order is completed.
+
+Last line:
+orders_per_min_1=... orders_per_min_2=... orders_per_min_4=... cpu_ms_per_order=... double_labels=...
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import yaml
+from redis import Redis
+from rq.registry import StartedJobRegistry
+from sqlalchemy import func, select
+
+from bench import _pipeline_sandbox as sandbox
+from bench._ingest_setup import (
+    ROOT,
+    Gunicorn,
+    Server,
+    _wait_ready,
+    backends_cpu_s,
+    cpu_seconds,
+    flushed_redis,
+    free_port,
+    fresh_database,
+    waybill_env,
+)
+from sync.queue import HANDOFF_KEY
+
+WEB = Gunicorn("gthread", 2, 4)
+WARM = 3  # orders on each storefront before the clock starts
+ACCOUNT = "Bench Pipeline Trading"
+
+
+def config(tmp: str, public_url: str, urls: dict[str, str]) -> str:
+    """Waybill's config for the run (a WAYBILL_CONFIG file: the same for gunicorn and workers)."""
+    data = {
+        "sandbox": True,  # the WooCommerce store is plain http on loopback
+        "public_url": public_url,
+        "shopify": {
+            "api_key": sandbox.API_KEY,
+            "api_secret": sandbox.API_SECRET,
+            "base_url": urls["shopify"],
+        },
+        "easypost": {
+            "api_key": sandbox.EP_KEY,
+            "webhook_secret": sandbox.EP_WEBHOOK_SECRET,
+            "base_url": urls["easypost"],
+        },
+        # Every buyer is new and the 2 x N orders come from one test network: not a velocity attack.
+        "risk": {"velocity_max_orders": 1_000_000},
+        "shipping": {"item_dimensions": {sandbox.CRATE: [40, 30, 30], sandbox.BOOK: [20, 14, 3]}},
+        "schedules": {},  # no scheduler: nothing but the orders' own jobs runs
+    }
+    path = os.path.join(tmp, "waybill.yaml")
+    with open(path, "w") as fh:
+        yaml.safe_dump(data, fh)
+    return path
+
+
+@contextmanager
+def serving(port: int, env: dict[str, str]) -> Iterator[Server]:
+    """gunicorn serving Waybill on ``port`` (known before it starts: it is in the config)."""
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(WEB.argv("app:create_app()", port), cwd=ROOT, env=env, stdout=log, stderr=log)
+        try:
+            _wait_ready(proc, f"http://127.0.0.1:{port}/readyz", log)
+            yield Server(port, proc.pid)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def connect(env: dict[str, str], info: dict[str, Any]) -> Any:
+    """The merchant's shop and store, saved, webhooks registered, catalogs imported."""
+    from db.models import Platform
+    from settings import load_settings
+    from sync import catalog
+    from sync.runtime import build_runtime
+    from sync.stores import ensure_webhooks, save_store
+
+    rt = build_runtime(load_settings(environ=env), migrate=False)
+    shop_id = save_store(
+        rt,
+        Platform.shopify,
+        sandbox.SHOP,
+        {"access_token": info["shopify_token"]},
+        "read_orders,write_orders,read_inventory,write_inventory,read_fulfillments,write_fulfillments",
+        account_name=ACCOUNT,
+    )
+    woo_id = save_store(
+        rt,
+        Platform.woocommerce,
+        info["urls"]["woocommerce"],
+        {"consumer_key": info["woo_key"], "consumer_secret": info["woo_secret"]},
+        "read_write",
+        account_name=ACCOUNT,
+    )
+    for store_id in (shop_id, woo_id):
+        catalog.import_catalog(rt, store_id=store_id)
+        missing = ensure_webhooks(rt, store_id, actor="bench")
+        if any("fail" in str(m).lower() for m in missing):
+            raise SystemExit(f"webhooks not registered for store {store_id}: {missing}")
+    return rt
+
+
+def start_workers(n: int, env: dict[str, str], log: Any) -> list[subprocess.Popen[bytes]]:
+    return [
+        subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=log, stderr=log)
+        for _ in range(n)
+    ]
+
+
+def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def queues_idle(rt: Any) -> bool:
+    conn: Redis = rt.queue.connection
+    for queue in rt.queue.queues.values():
+        if queue.count or StartedJobRegistry(queue=queue).count:
+            return False
+    return not conn.llen(HANDOFF_KEY)
+
+
+def wait_idle(rt: Any, procs: list[subprocess.Popen[bytes]], timeout_s: float = 120) -> None:
+    """Until the queues have been empty, with nothing running, for a second."""
+    deadline, quiet_since = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            raise SystemExit("a worker exited")
+        if queues_idle(rt):
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= 1.0:
+                return
+        else:
+            quiet_since = None
+        time.sleep(0.1)
+    raise SystemExit("the queues did not go quiet")
+
+
+def until_fulfilled(rt: Any, procs: list[subprocess.Popen[bytes]], count: int) -> None:
+    deadline = time.monotonic() + max(120.0, count * 2.0)
+    while True:
+        by_stage = stages(rt)
+        if by_stage.get("fulfilled", 0) >= count:
+            return
+        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+            raise SystemExit(f"{len(procs)} worker(s): not all {count} fulfilled: {dict(by_stage)}")
+        time.sleep(0.05)
+
+
+def stages(rt: Any) -> Counter[str]:
+    from db.models import Order
+
+    with rt.session() as s:
+        return Counter(
+            {stage: n for stage, n in s.execute(select(Order.stage, func.count()).group_by(Order.stage))}
+        )
+
+
+def run_once(workers: int, per_store: int, server_url: str, redis_url: str, log: Any) -> dict[str, Any]:
+    from db.models import Order, Platform, Shipment, Store
+
+    platforms = sandbox.start()
+    try:
+        with (
+            fresh_database(server_url) as db_url,
+            flushed_redis(redis_url),
+            tempfile.TemporaryDirectory() as tmp,
+        ):
+            port = free_port()
+            public = f"http://127.0.0.1:{port}"
+            env = waybill_env(db_url, redis_url, tmp)
+            env |= {"WAYBILL_CONFIG": config(tmp, public, platforms.info["urls"])}
+            env |= {"SHOPIFY_API_SECRET": sandbox.API_SECRET, "PYTHONPATH": str(ROOT)}
+            with serving(port, env) as web:
+                rt = connect(env, platforms.info)
+                procs = start_workers(workers, env, log)
+                try:
+                    wait_idle(rt, procs)  # the install's own jobs (catalog import, first pushes)
+                    pids = {p.pid for p in procs}
+
+                    def workers_cpu() -> float:
+                        return cpu_seconds(lambda pid, _ppid, _cmd: pid in pids)
+
+                    # Warm-up: a few orders through every path, so imports and first connections
+                    # are not counted.
+                    warm = platforms.ask("place", 0, WARM)
+                    until_fulfilled(rt, procs, len(warm))
+                    wait_idle(rt, procs)
+                    web0, workers0 = web.cpu_s(), workers_cpu()
+                    db0, sandbox0 = backends_cpu_s(db_url), platforms.ask("stats")["cpu_s"]
+                    started = time.perf_counter()
+                    placed = platforms.ask("place", WARM, per_store)
+                    total = len(placed)
+                    until_fulfilled(rt, procs, len(warm) + total)
+                    elapsed = time.perf_counter() - started
+                    wait_idle(rt, procs)  # their stock pushes and trackers: CPU counted up to here
+                    web_cpu, worker_cpu = web.cpu_s() - web0, workers_cpu() - workers0
+                    cpu = web_cpu + worker_cpu
+                    db_cpu = backends_cpu_s(db_url) - db0
+                    placed += warm
+                    stats = platforms.ask("stats")
+                finally:
+                    stop_workers(procs)
+                with rt.session() as s:
+                    stores = {st.id: st.platform for st in s.scalars(select(Store))}
+                    ours_orders = {
+                        (stores[o.store_id], int(o.platform_order_id)) for o in s.scalars(select(Order))
+                    }
+                    labelled = s.scalar(select(func.count()).where(Shipment.tracking_code.is_not(None))) or 0
+                rt.close()
+    finally:
+        platforms.stop()
+    expected = {(Platform(p), oid) for p, oid, _ in placed}
+    parcels = sum(n for _, _, n in placed)  # warm-up included: the checks cover every order
+    problems = []
+    if ours_orders != expected:
+        problems.append(f"orders held {len(ours_orders)} != placed {len(expected)}")
+    shop_ids = {oid for p, oid, _ in placed if p == "shopify"}
+    woo_ids = {oid for p, oid, _ in placed if p == "woocommerce"}
+    if set(stats["shopify_fulfilled"]) != shop_ids:
+        problems.append(f"Shopify fulfilments on {len(stats['shopify_fulfilled'])} of {len(shop_ids)} orders")
+    if set(stats["woo_completed"]) != woo_ids:
+        problems.append(f"WooCommerce completed {len(stats['woo_completed'])} of {len(woo_ids)} orders")
+    if labelled != parcels:
+        problems.append(f"parcels with labels {labelled} != parcels {parcels}")
+    double = stats["label_purchases"] - parcels
+    if problems:
+        print("  PROBLEMS: " + "; ".join(problems), flush=True)
+    return {
+        "workers": workers,
+        "orders": total,  # timed (the warm-up's are checked too, not counted)
+        "parcels": sum(n for _, _, n in placed[:total]),
+        "elapsed_s": elapsed,
+        "orders_per_min": total / elapsed * 60,
+        "cpu_ms_per_order": cpu * 1000 / total,
+        "web_cpu_ms_per_order": web_cpu * 1000 / total,
+        "worker_cpu_ms_per_order": worker_cpu * 1000 / total,
+        "db_cpu_ms_per_order": db_cpu * 1000 / total,
+        "sandbox_cpu_ms_per_order": (stats["cpu_s"] - sandbox0) * 1000 / total,
+        "double_labels": double,
+        "calls": stats["calls"],
+        "problems": problems,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--orders", type=int, default=100, help="orders placed on each storefront per run")
+    parser.add_argument("--workers", default="1,2,4", help="worker process counts, one run each")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://127.0.0.1:5432/test"),
+        help="a PostgreSQL server (a throw-away database is created on it per run)",
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"))
+    args = parser.parse_args()
+    counts = [int(w) for w in args.workers.split(",")]
+    print(
+        f"{args.orders} orders on each storefront per run; web: {WEB.describe()}; "
+        f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    results = []
+    with tempfile.TemporaryFile() as log:
+        for workers in counts:
+            r = run_once(workers, args.orders, args.database_url, args.redis_url, log)
+            results.append(r)
+            print(
+                f"workers={workers}: {r['orders']} orders ({r['parcels']} parcels) in {r['elapsed_s']:.1f} s "
+                f"= {r['orders_per_min']:.0f}/min; Waybill CPU {r['cpu_ms_per_order']:.0f} ms/order, "
+                f"PostgreSQL {r['db_cpu_ms_per_order']:.0f} ms/order, "
+                f"sandbox {r['sandbox_cpu_ms_per_order']:.0f} ms/order (web {r['web_cpu_ms_per_order']:.0f}, "
+                f"workers {r['worker_cpu_ms_per_order']:.0f}); calls {r['calls']}; "
+                f"double labels {r['double_labels']}",
+                flush=True,
+            )
+    base = results[0]["orders_per_min"]
+    print("scaling: " + ", ".join(f"{r['workers']}w x{r['orders_per_min'] / base:.2f}" for r in results))
+    if any(r["problems"] for r in results):
+        print("problems: " + " | ".join("; ".join(r["problems"]) for r in results if r["problems"]))
+    per_min = {r["workers"]: r["orders_per_min"] for r in results}
+    one = next((r for r in results if r["workers"] == 1), results[0])
+    print(
+        " ".join(f"orders_per_min_{w}={v:.0f}" for w, v in per_min.items())
+        + f" cpu_ms_per_order={one['cpu_ms_per_order']:.0f}"
+        + f" double_labels={sum(r['double_labels'] for r in results)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
