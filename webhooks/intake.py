@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import simdjson
 import structlog
 from sqlalchemy import Dialect, Engine, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -105,20 +107,30 @@ def parse_json(body: bytes) -> Any:
     """The document, exactly: Python keeps JSON integers exact, so 64-bit ids survive."""
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Refused(400, "body is not JSON", "bad_json") from exc
+
+
+_parsers = threading.local()
 
 
 def check_json(body: bytes) -> None:
     """400 unless ``body`` is JSON, for receivers that store the body without reading it.
 
-    orjson checks a 16 KB order in a third of json's time; what it refuses but json
-    accepts (NaN, numbers out of a double's range, lone surrogates) is asked of json,
-    so both accept the same documents.
+    simdjson validates a 16 KB order (grammar and UTF-8) in a sixth of orjson's time,
+    since it builds no Python objects for the document's contents. What it refuses but
+    json accepts (NaN, numbers out of a double's range or beyond 64 bits, lone
+    surrogates, UTF-16 bodies) is asked of json, so both accept the same documents, but
+    for nesting: simdjson takes up to 1,024 levels where json stops near 1,000 (as orjson
+    did; only signed bodies get here). A parser is kept per thread: it is not
+    thread-safe, and it reuses its buffers between documents.
     """
+    parser = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = _parsers.parser = simdjson.Parser()
     try:
-        orjson.loads(body)
-    except orjson.JSONDecodeError:
+        parser.parse(body)
+    except (ValueError, RuntimeError):  # simdjson's errors (UnicodeDecodeError, big integers, depth)
         parse_json(body)
 
 
