@@ -12,7 +12,7 @@ or settler per store):
 3. writes the rest, batched to the platform maximum, each call through the effects
    ledger (key ``stock:<store>:<sha256 of the batch, marks' times included>``, so a
    retried job replays a recorded call and a later identical write is a new one);
-4. after each call, in one transaction: the links learn what the channel shows
+4. after each batch's calls, in one transaction: the links learn what the channel shows
    (``channel_qty``/``channel_qty_at`` from the platform's answer, ``last_pushed``,
    ``pushed_at``) and exactly the marks read are cleared (``clear_marks`` with their
    ``marked_at``: a mark refreshed meanwhile stays and is written next round).
@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -74,6 +75,7 @@ ACTOR = "stock_push"
 LEVELS_FIRST = 50  # locations read when a compare-and-set was stale
 CHUNK = 500  # ids per IN (...) list
 MARKS_PER_ROUND = 10_000
+SHOPIFY_IN_FLIGHT = 2  # inventorySetQuantities calls at once (each batch's SKUs are its own)
 
 
 @dataclass(frozen=True)
@@ -342,15 +344,52 @@ def _commit(rt: Runtime, store: Store, outcome: Outcome) -> None:
 
 
 def _write_shopify(rt: Runtime, store: Store, writes: Sequence[Write]) -> Outcome:
+    """The batches, :data:`SHOPIFY_IN_FLIGHT` at a time; outcomes committed in batch order.
+
+    While Shopify answers one call, the next is claimed in the effects ledger and sent, so
+    Waybill's own work per call overlaps Shopify's instead of adding to it. The batches hold
+    disjoint SKUs; pacing reserves from the shop's one shared bucket estimate. If a call
+    fails, no further batch is started, the ones in flight finish and are committed, and
+    the error is raised: the marks of what was not committed stay for the next push.
+    """
     client = shopify_client(rt, store)
     total = Outcome()
-    with _Committer(rt, store) as committer:
-        for batch in chunks(list(writes), SHOPIFY_MAX_QUANTITIES):
-            pending = list(batch)
-            while pending:
-                outcome, pending = _shopify_call(rt, store, client, pending)
-                committer.submit(outcome)
-                total.merge(outcome)
+    batches = iter(chunks(list(writes), SHOPIFY_MAX_QUANTITIES))
+    with (
+        _Committer(rt, store) as committer,
+        ThreadPoolExecutor(SHOPIFY_IN_FLIGHT, thread_name_prefix="stock-call") as calls,
+    ):
+        in_flight: deque[Future[Outcome]] = deque()
+
+        def send_next() -> None:
+            batch = next(batches, None)
+            if batch is not None:
+                in_flight.append(calls.submit(_shopify_batch, rt, store, client, list(batch)))
+
+        for _ in range(SHOPIFY_IN_FLIGHT):
+            send_next()
+        failure: BaseException | None = None
+        while in_flight:
+            try:
+                outcome = in_flight.popleft().result()
+            except BaseException as exc:
+                failure = failure or exc
+                continue
+            committer.submit(outcome)
+            total.merge(outcome)
+            if failure is None:
+                send_next()
+        if failure is not None:
+            raise failure
+    return total
+
+
+def _shopify_batch(rt: Runtime, store: Store, client: ShopifyClient, batch: list[Write]) -> Outcome:
+    """One batch: sent again without its stale items until nothing of it is pending."""
+    total, pending = Outcome(), batch
+    while pending:
+        outcome, pending = _shopify_call(rt, store, client, pending)
+        total.merge(outcome)
     return total
 
 

@@ -215,6 +215,43 @@ def test_a_lost_answer_is_replayed_not_written_twice(
     assert {link.channel_qty for link in links(rt, store.id).values() if link.sku in skus} == {9}
 
 
+def test_calls_in_flight_together_commit_what_answered_and_leave_the_rest_marked(
+    rt: Any,
+    shopify: ShopifySandbox,
+    browser: requests.Session,
+    public_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    skus = add_shopify_skus(shopify, 700)  # three calls: 250, 250, 200
+    store = connect_shopify(rt, browser, public_url)
+    set_ledger(rt, store, {sku: 4 for sku in skus}, "in-flight")
+    sent: list[int] = []
+
+    def lose_the_second(op: str) -> bool:  # the second call's answer is lost after Shopify wrote it
+        if op != "inventorySetQuantities":
+            return False
+        sent.append(1)
+        return len(sent) == 2
+
+    monkeypatch.setattr(shopify, "lose_response", lose_the_second)
+    with pytest.raises(Retryable):
+        stock_push.push_stock(rt, store_id=store.id)
+    # Every call was sent (the third while the second was still out) and Shopify applied all.
+    assert len(sent) == 3 and len(shopify.shops[SHOP].inventory_writes) == 700
+    left = set(marks(rt, store.id))
+    assert len(left) == 250 and left < set(skus)  # only the lost call's SKUs stay marked
+    pushed = links(rt, store.id)
+    assert all(pushed[sku].last_pushed == 4 for sku in set(skus) - left)
+    assert all(pushed[sku].last_pushed != 4 for sku in left)
+
+    # The retry replays the lost call under its @idempotent key: nothing is written twice.
+    stock_push.push_stock(rt, store_id=store.id)
+    assert len(sent) == 4 and len(shopify.shops[SHOP].inventory_writes) == 700
+    assert marks(rt, store.id) == {}
+    shown = shop_levels(shopify)
+    assert {sku: shown[sku] for sku in skus} == {sku: 4 for sku in skus}
+
+
 def test_a_mark_refreshed_during_a_push_is_pushed_next_round(
     rt: Any,
     shopify: ShopifySandbox,
