@@ -1,5 +1,8 @@
 """bench/inventory's world: a Shopify and a WooCommerce simulator on loopback, one merchant
 with both connected to an embedded (or PostgreSQL) Waybill, catalogs imported.
+
+The Shopify simulator runs in a process of its own (``bench._shopify_process``), so the
+push's timing is not distorted by the simulator and Waybill sharing one interpreter.
 """
 
 from __future__ import annotations
@@ -12,12 +15,11 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.wrappers import Request, Response
 
+from bench._shopify_process import RemoteShopify
 from db.models import Platform, StockItem
 from db.stock import mark_dirty, move
 from sandbox.harness import RunningServer, serve
-from sandbox.shopify import ShopifySimulator
 from sandbox.woocommerce import WooCommerceSimulator
 from sync import catalog
 from sync.runtime import Runtime
@@ -30,28 +32,11 @@ LOCATION = "default"
 START_QTY = 20
 
 
-class TimedShopify(ShopifySimulator):
-    """The Shopify simulator, adding up the time it spends serving each GraphQL operation."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.busy_s: dict[str, float] = {}
-
-    def dispatch(self, request: Request) -> Response:
-        started = time.perf_counter()
-        response = super().dispatch(request)
-        body = request.get_data()
-        op = "inventorySetQuantities" if b"inventorySetQuantities" in body else "other"
-        with self._lock:
-            self.busy_s[op] = self.busy_s.get(op, 0.0) + time.perf_counter() - started
-        return response
-
-
 @dataclass
 class World:
     rt: Runtime
     app: Flask
-    shopify: TimedShopify
+    shopify: RemoteShopify  # in its own process
     woo: WooCommerceSimulator
     shopify_store_id: int
     woo_store_id: int
@@ -60,20 +45,21 @@ class World:
     woo_variations: dict[int, list[str]]  # parent product id -> variation SKUs
 
 
-def seed_shopify(sim: TimedShopify, count: int) -> list[str]:
+def seed_shopify(sim: RemoteShopify, count: int) -> tuple[list[str], str]:
+    """The shop's catalog; returns the SKUs and the shop's access token."""
     # Imported at Enterprise limits to keep the setup short; the push runs on Standard (standard_plan).
-    sim.add_shop(SHOP, plan="enterprise")
     skus = [f"SKU-{i:05d}" for i in range(count)]
-    for start in range(0, count, 100):  # 100 variants a product, Shopify's classic limit
-        sim.add_product(
-            SHOP,
+    products = [
+        (
             f"Product {start // 100}",
             [
                 {"sku": s, "title": s, "price": "5.00", "available": START_QTY}
                 for s in skus[start : start + 100]
             ],
         )
-    return skus
+        for start in range(0, count, 100)  # 100 variants a product, Shopify's classic limit
+    ]
+    return skus, sim.call("seed", SHOP, "enterprise", products)
 
 
 def seed_woo(
@@ -106,9 +92,8 @@ def world(
     """Both simulators and Waybill served on loopback, both stores connected and imported."""
     from app import create_app
 
-    shopify = TimedShopify(api_key=API_KEY, api_secret=API_SECRET)
+    shopify = RemoteShopify(API_KEY, API_SECRET)
     woo = WooCommerceSimulator(allow_http_callback=True)
-    shop_server: RunningServer = serve(shopify)
     woo_server: RunningServer = serve(woo)
     woo.bind(woo_server.url)
     mount: dict[str, Flask] = {}
@@ -118,7 +103,7 @@ def world(
 
     app_server: RunningServer = serve(waybill)
     try:
-        skus = seed_shopify(shopify, shopify_skus)
+        skus, token = seed_shopify(shopify, shopify_skus)
         simple, parents = seed_woo(woo, skus, woo_simple, woo_per_parent)
         config: dict[str, Any] = {
             "var_dir": f"{tmp}/var",
@@ -126,14 +111,14 @@ def world(
             "sandbox": True,
             "public_url": app_server.url,
             "log_level": "WARNING",
-            "shopify": {"api_key": API_KEY, "api_secret": API_SECRET, "base_url": shop_server.url},
+            "shopify": {"api_key": API_KEY, "api_secret": API_SECRET, "base_url": shopify.url},
             "inventory": {"settle_s": settle_s},
+            "shipping": {"auto_ship": False},  # the sales of the propagation runs are not shipped
             "schedules": {},
         }
         app = create_app(config)
         mount["app"] = app
         rt: Runtime = app.extensions["waybill"]
-        token = shopify.shops[SHOP].token
         shop_id = save_store(
             rt,
             Platform.shopify,
@@ -158,8 +143,9 @@ def world(
     finally:
         if "app" in mount:
             mount["app"].extensions["waybill"].close()
-        for server in (app_server, woo_server, shop_server):
+        for server in (app_server, woo_server):
             server.stop()
+        shopify.stop()
 
 
 def recount(rt: Runtime, account_id: int, skus: list[str], delta: int, tag: str) -> set[int]:
@@ -184,22 +170,19 @@ def recount(rt: Runtime, account_id: int, skus: list[str], delta: int, tag: str)
         return mark_dirty(s, account_id, skus)
 
 
-def standard_plan(sim: TimedShopify, shopify_base_url: str) -> None:
+def standard_plan(sim: RemoteShopify, shopify_base_url: str) -> None:
     """Move the shop to the Standard plan with a fresh (full) bucket; the client forgets its estimate."""
     from connectors.shopify.throttle import REGISTRY
 
-    with sim._lock:
-        sim.shops[SHOP].plan = "standard"
-        sim.buckets.pop(SHOP, None)
+    sim.call("set_plan", SHOP, "standard")
     REGISTRY.forget(f"{shopify_base_url.rstrip('/')}|{SHOP}")
 
 
-def wait_for_full_bucket(sim: TimedShopify, timeout_s: float = 60.0) -> float:
+def wait_for_full_bucket(sim: RemoteShopify, timeout_s: float = 60.0) -> float:
     """Wait until the shop's bucket has refilled (the catalog import drained it); returns the wait."""
     started = time.perf_counter()
-    bucket = sim.bucket(sim.shops[SHOP])
     while time.perf_counter() - started < timeout_s:
-        status = bucket.status()
+        status = sim.call("bucket", SHOP)
         if status["currentlyAvailable"] >= status["maximumAvailable"]:
             break
         time.sleep(0.2)
