@@ -5,8 +5,10 @@ SKU, so changes inside the push delay coalesce into one write) and enqueues
 ``push_stock`` for each channel. The job, holding the store's stock lock (one writer
 or settler per store):
 
-1. reads the store's marks and their links; computes the published level per SKU
-   (the channel's buffers, else ``inventory.default_buffer``);
+1. reads the store's marks in SKU order and their links; computes the published level
+   per SKU (the channel's buffers, else ``inventory.default_buffer``). Shopify's are
+   planned a page (:data:`PLAN_PAGE`) at a time, the next page while the first calls
+   are out; WooCommerce's a round at a time, since a parent's variations share a call;
 2. drops marks with nothing to write: no link, untracked, no stock item, or the channel
    already shows the level (those marks are cleared);
 3. writes the rest, batched to the platform maximum, each call through the effects
@@ -17,7 +19,7 @@ or settler per store):
    ``pushed_at``) and exactly the marks read are cleared (``clear_marks`` with their
    ``marked_at``: a mark refreshed meanwhile stays and is written next round).
 
-It loops (at most :data:`MAX_ROUNDS`) until no mark is left other than those it keeps
+Each pass over the marks is a round; it loops (at most :data:`MAX_ROUNDS`) until no mark is left other than those it keeps
 on purpose: links with a pending observation (the settle step re-marks them) and
 writes that failed (recorded on the store's timeline; the sweep retries them).
 Marks are only deleted after a write succeeded, so a crash leaves them for the next run.
@@ -40,9 +42,10 @@ store with marks older than :data:`MISSED_AFTER_S` (a push missed by a race).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -54,7 +57,7 @@ from sqlalchemy import Table, bindparam, select, update
 from connectors.shopify import inventory as shopify_stock
 from connectors.woocommerce import inventory as woo_stock
 from core.errors import Permanent
-from core.inventory import SHOPIFY_MAX_QUANTITIES, WooStockUpdate, chunks, plan_woo_batches
+from core.inventory import SHOPIFY_MAX_QUANTITIES, WooStockUpdate, plan_woo_batches
 from db.models import CatalogLink, Platform, StockDirty, Store, StoreState, utcnow
 from db.stock import clear_marks, parse_buffer, published_levels
 from db.timeline import record
@@ -75,6 +78,7 @@ ACTOR = "stock_push"
 LEVELS_FIRST = 50  # locations read when a compare-and-set was stale
 CHUNK = 500  # ids per IN (...) list
 MARKS_PER_ROUND = 10_000
+PLAN_PAGE = 1_000  # Shopify marks planned at a time (4 full calls), the next page while they are out
 SHOPIFY_IN_FLIGHT = 2  # inventorySetQuantities calls at once (each batch's SKUs are its own)
 
 
@@ -126,6 +130,8 @@ class Plan:
     writes: list[Write]
     cleared: int
     deferred: set[str]
+    last: str = ""  # the last SKU read (the next page starts after it)
+    fresh: int = 0  # marks read that were not already deferred
 
 
 def effect_key(store_id: int, parts: Any) -> str:
@@ -154,44 +160,74 @@ def push_stock(rt: Runtime, store_id: int) -> dict[str, Any]:
             return {**summary, "skipped": True}
         s.expunge(store)
     deferred: set[str] = set()
+    shopify = store.platform is Platform.shopify
     with store_lock(rt, store_id):
         for _ in range(MAX_ROUNDS):
-            plan = _plan(rt, store, deferred)
-            if plan is None:
+            # Shopify's calls start once the first page is planned; WooCommerce plans the round
+            # whole, since a parent's variations must share one batch call.
+            rnd = _Round(rt, store, deferred, PLAN_PAGE if shopify else MARKS_PER_ROUND)
+            writes = rnd.writes()
+            first = next(writes, None)
+            if not rnd.fresh:
                 break
             summary["rounds"] += 1
-            summary["cleared"] += plan.cleared
-            deferred |= plan.deferred
-            if not plan.writes:
-                continue
-            writer = _write_shopify if store.platform is Platform.shopify else _write_woo
-            outcome = writer(rt, store, plan.writes)
-            summary["written"] += len(outcome.written)
-            summary["observed"] += len(outcome.observed)
-            summary["failed"] += len(outcome.failed)
-            deferred |= set(outcome.observed) | set(outcome.failed)
+            if first is not None:
+                pending = itertools.chain([first], writes)
+                outcome = (
+                    _write_shopify(rt, store, pending) if shopify else _write_woo(rt, store, list(pending))
+                )
+                summary["written"] += len(outcome.written)
+                summary["observed"] += len(outcome.observed)
+                summary["failed"] += len(outcome.failed)
+                deferred |= set(outcome.observed) | set(outcome.failed)
+            summary["cleared"] += rnd.cleared
+            deferred |= rnd.waiting
     if summary["written"] or summary["failed"] or summary["observed"]:
         log.info("stock.pushed", **summary)
     return summary
 
 
-def _plan(rt: Runtime, store: Store, deferred: set[str]) -> Plan | None:
-    """The writes this round; clears the marks with nothing to write. None when no mark is left."""
+class _Round:
+    """One pass over the store's marks in SKU order, planned a page at a time as its writes
+    are taken, so the first calls go out while later pages are still being planned."""
+
+    def __init__(self, rt: Runtime, store: Store, deferred: set[str], page: int) -> None:
+        self._rt, self._store, self._deferred, self._page = rt, store, deferred, page
+        self.cleared = 0
+        self.fresh = 0  # marks read that were not deferred before the round
+        self.waiting: set[str] = set()
+
+    def writes(self) -> Iterator[Write]:
+        after: str | None = None
+        while True:
+            plan = _plan(self._rt, self._store, self._deferred, after, self._page)
+            if plan is None:
+                return
+            self.cleared += plan.cleared
+            self.fresh += plan.fresh
+            self.waiting |= plan.deferred
+            after = plan.last
+            yield from plan.writes
+
+
+def _plan(
+    rt: Runtime, store: Store, deferred: set[str], after: str | None = None, limit: int = MARKS_PER_ROUND
+) -> Plan | None:
+    """The writes for up to ``limit`` marks after SKU ``after``; clears the marks with nothing
+    to write. None when no mark is left there."""
     settings = rt.settings.inventory
     with rt.session() as s:
         # Plain rows, not ORM objects: a full push reads 10,000 marks, links and items here.
-        marks = [
-            m
-            for m in s.execute(
-                select(StockDirty.sku, StockDirty.marked_at)
-                .where(StockDirty.store_id == store.id)
-                .order_by(StockDirty.marked_at)
-                .limit(MARKS_PER_ROUND)
-            )
-            if m.sku not in deferred
-        ]
-        if not marks:
+        query = select(StockDirty.sku, StockDirty.marked_at).where(StockDirty.store_id == store.id)
+        if after is not None:
+            query = query.where(StockDirty.sku > after)
+        read = list(s.execute(query.order_by(StockDirty.sku).limit(limit)))
+        if not read:
             return None
+        last = read[-1].sku
+        marks = [m for m in read if m.sku not in deferred]
+        if not marks:
+            return Plan([], 0, set(), last, 0)
         skus = [m.sku for m in marks]
         links = {
             link.sku: link
@@ -252,7 +288,7 @@ def _plan(rt: Runtime, store: Store, deferred: set[str]) -> Plan | None:
             )
         clear_marks(s, store.id, done)
     writes.sort(key=lambda w: w.sku)
-    return Plan(writes, len(done), waiting)
+    return Plan(writes, len(done), waiting, last, len(marks))
 
 
 def _commit(rt: Runtime, store: Store, outcome: Outcome) -> None:
@@ -343,7 +379,7 @@ def _commit(rt: Runtime, store: Store, outcome: Outcome) -> None:
 # --- Shopify ------------------------------------------------------------------------
 
 
-def _write_shopify(rt: Runtime, store: Store, writes: Sequence[Write]) -> Outcome:
+def _write_shopify(rt: Runtime, store: Store, writes: Iterable[Write]) -> Outcome:
     """The batches, :data:`SHOPIFY_IN_FLIGHT` at a time; outcomes committed in batch order.
 
     While Shopify answers one call, the next is claimed in the effects ledger and sent, so
@@ -354,7 +390,7 @@ def _write_shopify(rt: Runtime, store: Store, writes: Sequence[Write]) -> Outcom
     """
     client = shopify_client(rt, store)
     total = Outcome()
-    batches = iter(chunks(list(writes), SHOPIFY_MAX_QUANTITIES))
+    batches = _batched(iter(writes), SHOPIFY_MAX_QUANTITIES)  # full batches across planned pages
     with (
         _Committer(rt, store) as committer,
         ThreadPoolExecutor(SHOPIFY_IN_FLIGHT, thread_name_prefix="stock-call") as calls,
@@ -382,6 +418,11 @@ def _write_shopify(rt: Runtime, store: Store, writes: Sequence[Write]) -> Outcom
         if failure is not None:
             raise failure
     return total
+
+
+def _batched(items: Iterator[Write], size: int) -> Iterator[list[Write]]:
+    while batch := list(itertools.islice(items, size)):
+        yield batch
 
 
 def _shopify_batch(rt: Runtime, store: Store, client: ShopifyClient, batch: list[Write]) -> Outcome:

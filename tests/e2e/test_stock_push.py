@@ -215,6 +215,31 @@ def test_a_lost_answer_is_replayed_not_written_twice(
     assert {link.channel_qty for link in links(rt, store.id).values() if link.sku in skus} == {9}
 
 
+def test_pages_planned_while_calls_are_out_still_fill_every_call(
+    rt: Any,
+    shopify: ShopifySandbox,
+    browser: requests.Session,
+    public_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stock_push, "PLAN_PAGE", 100)  # six pages for 600 marks
+    skus = add_shopify_skus(shopify, 600, available=5)
+    store = connect_shopify(rt, browser, public_url)
+    # Every sixth SKU keeps the level the shop shows: its mark is cleared, nothing written.
+    wanted = {sku: 5 if i % 6 == 0 else 8 for i, sku in enumerate(skus)}
+    assert set_ledger(rt, store, wanted, "paged") == {store.id}
+    before = shopify.calls["inventorySetQuantities"]
+
+    summary = stock_push.push_stock(rt, store_id=store.id)
+
+    # 500 writes in two full calls, though no page held more than 84 of them.
+    assert shopify.calls["inventorySetQuantities"] - before == 2
+    assert (summary["written"], summary["cleared"], summary["rounds"]) == (500, 100, 1)
+    shown = shop_levels(shopify)
+    assert {sku: shown[sku] for sku in skus} == wanted
+    assert marks(rt, store.id) == {}
+
+
 def test_calls_in_flight_together_commit_what_answered_and_leave_the_rest_marked(
     rt: Any,
     shopify: ShopifySandbox,
