@@ -19,9 +19,9 @@ or settler per store):
    ``pushed_at``) and exactly the marks read are cleared (``clear_marks`` with their
    ``marked_at``: a mark refreshed meanwhile stays and is written next round).
 
-Each pass over the marks is a round; it loops (at most :data:`MAX_ROUNDS`) until no mark is left other than those it keeps
-on purpose: links with a pending observation (the settle step re-marks them) and
-writes that failed (recorded on the store's timeline; the sweep retries them).
+Each pass over the marks is a round; it loops (at most :data:`MAX_ROUNDS`) until no
+mark is left other than those it keeps on purpose: links with a pending observation
+(the settle step re-marks them) and writes that failed (recorded on the store's timeline; the sweep retries them).
 Marks are only deleted after a write succeeded, so a crash leaves them for the next run.
 
 Shopify: ``inventorySetQuantities`` with up to 250 quantities, compare-and-set on
