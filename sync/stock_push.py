@@ -21,8 +21,9 @@ or settler per store):
 
 Each pass over the marks is a round; it loops (at most :data:`MAX_ROUNDS`) until no
 mark is left other than those it keeps on purpose: links with a pending observation
-(the settle step re-marks them) and writes that failed (recorded on the store's timeline; the sweep retries them).
-Marks are only deleted after a write succeeded, so a crash leaves them for the next run.
+(the settle step re-marks them) and writes that failed (recorded on the store's
+timeline; the sweep retries them). Marks are only deleted after a write succeeded, so
+a crash leaves them for the next run.
 
 Shopify: ``inventorySetQuantities`` with up to 250 quantities, compare-and-set on
 ``changeFromQuantity`` (what the link says the shop shows) and ``@idempotent`` (the
