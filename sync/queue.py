@@ -91,6 +91,12 @@ class RedisJobQueue:
         self.queues = {name: Queue(name, connection=self.connection) for name in settings.queue.names}
         self._links = HandOffLinks.for_connection(self.connection)  # None: hand off through redis-py
 
+    def close(self) -> None:
+        """Close the kept hand-off sockets and redis-py's pooled connections."""
+        if self._links is not None:
+            self._links.close()
+        self.connection.connection_pool.disconnect()
+
     def enqueue(self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0) -> bool:
         msg = build_message(self.settings, name, kwargs, job_id)
         queue = self.queues[msg.queue]
@@ -191,6 +197,7 @@ class HandOffLinks:
         self.address, self.connect_timeout, self.timeout = (host, port), connect_timeout, timeout
         self.setup = setup  # AUTH and SELECT, sent on every new socket
         self._idle: list[socket.socket] = []
+        self._closed = False
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._key = b"$%d\r\n%s\r\n" % (len(HANDOFF_KEY), HANDOFF_KEY.encode())
@@ -245,10 +252,16 @@ class HandOffLinks:
 
     def _give(self, sock: socket.socket) -> None:
         with self._lock:
-            if len(self._idle) < self.KEEP and self._pid == os.getpid():
+            if len(self._idle) < self.KEEP and self._pid == os.getpid() and not self._closed:
                 self._idle.append(sock)
                 return
         sock.close()
+
+    def close(self) -> None:
+        """Close the idle sockets (one in use is closed when given back after this)."""
+        with self._lock:
+            self._closed = True
+        self._drop_idle()
 
     def _drop_idle(self) -> None:
         with self._lock:

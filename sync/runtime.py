@@ -45,6 +45,8 @@ class Runtime:
     def close(self) -> None:
         if isinstance(self.queue, EmbeddedJobQueue):
             self.queue.stop()
+        elif isinstance(self.queue, RedisJobQueue):
+            self.queue.close()
         self.engine.dispose()
 
 

@@ -4,6 +4,7 @@ on kept libpq connections and the hand-off as a raw RESP write on kept sockets."
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -95,6 +96,25 @@ def test_a_broken_redis_socket_is_replaced_and_the_hand_off_kept(services: Any) 
     assert len(links._idle) == 1 and links._idle[0] is not kept
     drain(rt)
     assert sorted(PROCESSED) == sorted(event.id for event in inbox(rt))
+
+
+def test_closing_the_runtime_closes_the_kept_hand_off_sockets(services: Any) -> None:
+    rt, client = services.extensions["waybill"], services.test_client()
+    links: HandOffLinks = rt.queue._links
+    assert shopify_post(client, b"{}", topic=TOPIC, event_id="c").json == {"status": "accepted"}
+    [kept] = links._idle
+    port = kept.getsockname()[1]
+
+    def connected() -> bool:
+        return any(c["addr"].endswith(f":{port}") for c in redis(rt).client_list())
+
+    assert connected()
+    rt.close()
+    assert links._idle == [] and kept.fileno() == -1
+    deadline = time.monotonic() + 5
+    while connected() and time.monotonic() < deadline:  # Redis drops the client on its next loop
+        time.sleep(0.02)
+    assert not connected()
 
 
 def test_a_hand_off_redis_refuses_leaves_the_event_pending_and_the_socket_usable(services: Any) -> None:
