@@ -174,9 +174,12 @@ def backends_cpu_s(db_url: str) -> float:
 
 
 @contextmanager
-def serving(config: Gunicorn, target: str, env: dict[str, str], probe: str) -> Iterator[Server]:
-    """Run gunicorn on ``target`` until the block ends; yields it once ``probe`` answers 200."""
-    port = free_port()
+def serving(
+    config: Gunicorn, target: str, env: dict[str, str], probe: str, port: int | None = None
+) -> Iterator[Server]:
+    """Run gunicorn on ``target`` (on ``port``, else a free one) until the block ends; yields it
+    once ``probe`` answers 200."""
+    port = port or free_port()
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(config.argv(target, port), cwd=ROOT, env=env, stdout=log, stderr=log)
         try:

@@ -6,12 +6,11 @@ Waybill's. The parent drives it through a pipe: place orders, read what the plat
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing as mp
 import resource
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
+
+from bench._child import Child, answer
 
 SHOP = "bench-pipeline.myshopify.com"
 API_KEY, API_SECRET = "bench-pipeline-key", "bench-pipeline-secret"
@@ -38,37 +37,9 @@ def parcels_of(n: int) -> int:
     return 2 if n % 10 == 4 else 1
 
 
-@dataclass
-class Platforms:
-    """The parent's handle on the sandbox process."""
-
-    process: Any
-    conn: Connection
-    info: dict[str, Any]
-
-    def ask(self, *command: Any) -> Any:
-        self.conn.send(command)
-        answer = self.conn.recv()
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer
-
-    def stop(self) -> None:
-        with contextlib.suppress(EOFError, OSError):
-            self.ask("stop")
-        self.process.join(10)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
-
-
-def start() -> Platforms:
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    process = ctx.Process(target=_main, args=(child,), name="bench-pipeline-sandbox", daemon=True)
-    process.start()
-    info = parent.recv()
-    return Platforms(process, parent, info)
+def start() -> Child:
+    """The platforms' process; ``info`` holds their URLs and the credentials Waybill needs."""
+    return Child(_main, name="bench-pipeline-sandbox")
 
 
 def _main(conn: Connection) -> None:
@@ -97,20 +68,14 @@ def _main(conn: Connection) -> None:
             "woo_secret": secret,
         }
     )
-    handlers = {
-        "place": lambda start, count: _place(shopify, woo, start, count),
-        "stats": lambda: _stats(shopify, woo, easypost),
-    }
     try:
-        while True:
-            command, *args = conn.recv()
-            if command == "stop":
-                conn.send(None)
-                return
-            try:
-                conn.send(handlers[command](*args))
-            except Exception as exc:  # the parent raises it
-                conn.send(exc)
+        answer(
+            conn,
+            {
+                "place": lambda start, count: _place(shopify, woo, start, count),
+                "stats": lambda: _stats(shopify, woo, easypost),
+            },
+        )
     finally:
         for server in servers.values():
             server.app.webhooks.stop()

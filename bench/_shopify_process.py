@@ -14,15 +14,13 @@ of the spans (counts overlapping calls twice); ``cpu_s``, the serving threads' C
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing as mp
-import threading
 import time
 from multiprocessing.connection import Connection
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from bench._child import Child, answer
 from sandbox.shopify import ShopifySimulator
 
 
@@ -54,34 +52,12 @@ def union_s(spans: list[tuple[float, float]]) -> float:
     return total
 
 
-class RemoteShopify:
+class RemoteShopify(Child):
     """The parent's handle: each method is one round trip to the simulator's process."""
 
     def __init__(self, api_key: str, api_secret: str) -> None:
-        ctx = mp.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._lock = threading.Lock()
-        self._process = ctx.Process(
-            target=_main, args=(child, api_key, api_secret), name="bench-shopify", daemon=True
-        )
-        self._process.start()
-        self.url: str = self._conn.recv()
-
-    def call(self, method: str, *args: Any) -> Any:
-        with self._lock:
-            self._conn.send((method, args))
-            ok, value = self._conn.recv()
-        if not ok:
-            raise RuntimeError(f"sandbox Shopify {method}: {value}")
-        return value
-
-    def stop(self) -> None:
-        with contextlib.suppress(EOFError, OSError, RuntimeError):
-            self.call("stop")
-        self._process.join(10)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
+        super().__init__(_main, api_key, api_secret, name="bench-shopify")
+        self.url: str = self.info
 
 
 def _main(conn: Connection, api_key: str, api_secret: str) -> None:
@@ -142,15 +118,7 @@ def _main(conn: Connection, api_key: str, api_secret: str) -> None:
         "plan": lambda domain: sim.shops[domain].plan,
     }
     try:
-        while True:
-            method, args = conn.recv()
-            if method == "stop":
-                conn.send((True, None))
-                return
-            try:
-                conn.send((True, methods[method](*args)))
-            except Exception as exc:
-                conn.send((False, f"{type(exc).__name__}: {exc}"))
+        answer(conn, methods)
     finally:
         sim.webhooks.stop()
         server.stop()

@@ -211,9 +211,7 @@ class _Round:
             yield from plan.writes
 
 
-def _plan(
-    rt: Runtime, store: Store, deferred: set[str], after: str | None = None, limit: int = MARKS_PER_ROUND
-) -> Plan | None:
+def _plan(rt: Runtime, store: Store, deferred: set[str], after: str | None, limit: int) -> Plan | None:
     """The writes for up to ``limit`` marks after SKU ``after``; clears the marks with nothing
     to write. None when no mark is left there."""
     settings = rt.settings.inventory
