@@ -273,10 +273,12 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4", help="worker process counts, one run each")
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://127.0.0.1:5432/test"),
+        default=os.environ.get("WAYBILL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
         help="a PostgreSQL server (a throw-away database is created on it per run)",
     )
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"))
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("WAYBILL_BENCH_PIPELINE_REDIS_URL", "redis://127.0.0.1:6379/13")
+    )
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     print(
