@@ -65,9 +65,14 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before measuring")
     parser.add_argument("--worker-class", default="gthread", choices=["sync", "gthread"])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gthread worker")
     parser.add_argument("--clients", type=int, default=2, help="load generator processes")
-    parser.add_argument("--connections", type=int, default=4, help="keep-alive connections per process")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=8,
+        help="keep-alive connections per load process (default: as many in all as the server has threads)",
+    )
     parser.add_argument("--database-url", default=os.environ.get("WAYBILL_BENCH_PG_URL", PG_URL))
     parser.add_argument("--redis-url", default=os.environ.get("WAYBILL_BENCH_REDIS_URL", REDIS_URL))
     return parser.parse_args()

@@ -6,7 +6,7 @@ with no handler is recorded as ignored, never dropped silently.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -46,7 +46,12 @@ def enqueue_event(rt: Runtime, event_id: int) -> bool:
 
 def hand_off_event(rt: Runtime, event_id: int) -> None:
     """The web tier's cheap enqueue (see ``RedisJobQueue.hand_off``)."""
-    rt.queue.hand_off("process_inbox_event", {"event_id": event_id}, inbox_job_id(event_id))
+    hand_off_events(rt, [event_id])
+
+
+def hand_off_events(rt: Runtime, event_ids: Sequence[int]) -> None:
+    """:func:`hand_off_event` for several events in one Redis command."""
+    rt.queue.hand_off_many([("process_inbox_event", {"event_id": i}, inbox_job_id(i)) for i in event_ids])
 
 
 @job("process_inbox_event", queue="intake")

@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -36,12 +36,14 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("waybill.queue")
 HANDOFF_KEY = "waybill:handoff"
+HandOff = tuple[str, dict[str, Any], str]  # (job name, kwargs, job id)
 LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 class JobQueue(Protocol):
     def enqueue(self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0) -> bool: ...
     def hand_off(self, name: str, kwargs: dict[str, Any], job_id: str) -> None: ...
+    def hand_off_many(self, jobs: Sequence[HandOff]) -> None: ...
     def is_live(self, job_id: str) -> bool: ...
     def depth(self) -> dict[str, int]: ...
     def ping(self) -> None: ...
@@ -144,11 +146,17 @@ class RedisJobQueue:
         inbox sweeper enqueues its event from the database. Raises when Redis did not
         take it (unreachable, refused); the caller's inbox row still holds the event.
         """
-        payload = orjson.dumps([name, kwargs, job_id])
+        self.hand_off_many([(name, kwargs, job_id)])
+
+    def hand_off_many(self, jobs: Sequence[HandOff]) -> None:
+        """:meth:`hand_off` for several jobs in one LPUSH (all or none are taken)."""
+        if not jobs:
+            return
+        payloads = [orjson.dumps([name, kwargs, job_id]) for name, kwargs, job_id in jobs]
         if self._links is not None:
-            self._links.lpush(payload)
+            self._links.lpush(*payloads)
         else:
-            self.connection.lpush(HANDOFF_KEY, payload)
+            self.connection.lpush(HANDOFF_KEY, *payloads)
 
     def pump(self, block_s: float = 1.0, batch: int = 100) -> int:
         """Move up to ``batch`` hand-offs into RQ; waits up to ``block_s`` for the first."""
@@ -220,9 +228,10 @@ class HandOffLinks:
         host, port = str(kw.get("host") or "localhost"), int(kw.get("port") or 6379)
         return cls(host, port, setup, connect_timeout, timeout)
 
-    def lpush(self, payload: bytes) -> int:
-        """``LPUSH waybill:handoff payload``; the list's length after it."""
-        command = b"*3\r\n$5\r\nLPUSH\r\n%s$%d\r\n%s\r\n" % (self._key, len(payload), payload)
+    def lpush(self, *payloads: bytes) -> int:
+        """``LPUSH waybill:handoff payload...``; the list's length after it."""
+        head = b"*%d\r\n$5\r\nLPUSH\r\n%s" % (len(payloads) + 2, self._key)
+        command = head + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in payloads)
         sock, fresh = self._take()
         try:
             answer = _roundtrip(sock, command)
@@ -341,6 +350,10 @@ class EmbeddedJobQueue:
 
     def hand_off(self, name: str, kwargs: dict[str, Any], job_id: str) -> None:
         self.enqueue(name, kwargs, job_id=job_id)
+
+    def hand_off_many(self, jobs: Sequence[HandOff]) -> None:
+        for name, kwargs, job_id in jobs:
+            self.enqueue(name, kwargs, job_id=job_id)
 
     def is_live(self, job_id: str) -> bool:
         with self._cond:

@@ -12,11 +12,12 @@ import functools
 import json
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import psycopg
 import simdjson
 import structlog
 from sqlalchemy import Dialect, Engine, Table
@@ -29,12 +30,16 @@ from werkzeug.wsgi import get_input_stream
 
 from connectors.shopify.webhooks import HeaderSource
 from db.models import InboxEvent, InboxState, Platform, utcnow
-from sync.intake import HANDLERS, hand_off_event
+from sync.intake import HANDLERS, hand_off_events
 from sync.runtime import Runtime
 from telemetry import WEBHOOKS
-from webhooks.pg_inbox import inbox_for
+from webhooks.group import Combiner, Failed
+from webhooks.pg_inbox import PgInbox, inbox_for
 
 log = structlog.get_logger("waybill.webhooks")
+
+MAX_BATCH = 16  # webhooks stored by one statement at most
+MAX_IN_FLIGHT = 1  # statements one process runs at once (its threads wait for them, or lead the next)
 
 
 class Refused(Exception):
@@ -96,11 +101,26 @@ class Delivery:
         """The exact bytes received; 413 before reading past the configured limit."""
         if self._body is None:
             limit = self.rt.settings.webhooks.max_body_bytes
+            length = _content_length(self.environ)
+            if length is not None and length <= limit and not self.environ.get("wsgi.input_terminated"):
+                # The common case, read in one call: the server's stream stops at the length.
+                self._body = self.environ["wsgi.input"].read(length) if length else b""
+                if len(self._body) != length:
+                    raise Refused(400, "body shorter than its Content-Length", "incomplete_body")
+                return self._body
             try:
                 self._body = get_input_stream(self.environ, max_content_length=limit).read()
             except RequestEntityTooLarge as exc:
                 raise Refused(413, f"body over {limit} bytes", "too_large") from exc
         return self._body
+
+
+def _content_length(environ: dict[str, Any]) -> int | None:
+    """``CONTENT_LENGTH`` when it is a plain non-negative number, else None."""
+    value = environ.get("CONTENT_LENGTH")
+    if not value or not str(value).isdigit():
+        return None
+    return int(value)
 
 
 def parse_json(body: bytes) -> Any:
@@ -165,8 +185,9 @@ def commit(
         "received_at": utcnow(),
     }
     engine = rt.engine
+    group = _group(rt)
     try:
-        event_id = insert_event(engine, values)
+        event_id = insert_event(engine, values) if group is None else group(values)
     except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
         WEBHOOKS.labels(str(platform), "db_unavailable").inc()
         log.error("webhook.db_unavailable", platform=str(platform), error=type(exc).__name__)
@@ -177,12 +198,65 @@ def commit(
     if not handled:
         WEBHOOKS.labels(str(platform), "ignored").inc()
         return Answer(200, {"status": "ignored"})
-    try:
-        hand_off_event(rt, event_id)
-    except Exception as exc:  # the inbox holds it; the sweeper enqueues it later
-        log.warning("webhook.enqueue_failed", event_id=event_id, error=type(exc).__name__)
+    if group is None:  # the group hands its batch off itself
+        _hand_off(rt, [event_id])
     WEBHOOKS.labels(str(platform), "accepted").inc()
     return Answer(200, {"status": "accepted"})
+
+
+def _hand_off(rt: Runtime, event_ids: list[int]) -> None:
+    try:
+        hand_off_events(rt, event_ids)
+    except Exception as exc:  # the inbox holds them; the sweeper enqueues them later
+        for event_id in event_ids:
+            log.warning("webhook.enqueue_failed", event_id=event_id, error=type(exc).__name__)
+
+
+InboxGroup = Combiner[dict[str, Any], "int | None"]
+_groups: weakref.WeakKeyDictionary[Engine, InboxGroup] = weakref.WeakKeyDictionary()
+_groups_lock = threading.Lock()
+
+
+def _group(rt: Runtime) -> InboxGroup | None:
+    """On PostgreSQL (psycopg), the runtime's group commit: webhooks arriving together
+    are stored by one statement and handed off by one Redis command (see
+    :mod:`webhooks.group`). None elsewhere: SQLite has one writer at a time anyway."""
+    engine = rt.engine
+    found = _groups.get(engine)
+    if found is not None or engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
+        return found
+    runtime = weakref.ref(rt)  # the group lives as long as the engine, not the runtime
+
+    def store(batch: Sequence[dict[str, Any]]) -> Sequence[int | Failed | None]:
+        inbox = inbox_for(engine)
+        rows = [_pg_params(values) for values in batch]
+        try:
+            ids: list[int | Failed | None] = list(inbox.insert_many(rows))
+        except psycopg.OperationalError:
+            raise  # the database is unreachable: every webhook of the batch gets 503
+        except psycopg.Error:
+            if len(rows) == 1:
+                raise
+            ids = [_one(inbox, row) for row in rows]  # PostgreSQL refused a row: which one?
+        live = runtime()
+        pending = (i for i, v in zip(ids, batch, strict=True) if v["state"] == InboxState.pending)
+        handled = [i for i in pending if isinstance(i, int)]
+        if live is not None and handled:
+            _hand_off(live, handled)
+        return ids
+
+    with _groups_lock:
+        found = _groups.get(engine)
+        if found is None:
+            found = _groups[engine] = Combiner(store, max_batch=MAX_BATCH, max_in_flight=MAX_IN_FLIGHT)
+    return found
+
+
+def _one(inbox: PgInbox, row: Sequence[bytes | None]) -> int | Failed | None:
+    try:
+        return inbox.insert(row)
+    except psycopg.Error as exc:
+        return Failed(exc)
 
 
 def selected(headers: HeaderSource, names: tuple[str, ...]) -> dict[str, str]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
 from redis import Redis
@@ -18,7 +20,7 @@ from sync.intake import HANDLERS
 from sync.queue import HANDOFF_KEY, HandOffLinks
 from tests.conftest import SECRET, drain
 from tests.intake.test_receivers import APP_SECRET, add_store, inbox, shopify_post
-from webhooks.intake import insert_event
+from webhooks.intake import _group, insert_event
 from webhooks.pg_inbox import inbox_for
 
 TOPIC = "waybill/test-handoff"
@@ -242,3 +244,134 @@ def _insert_from_threads(rt: Any, prefix: str, threads: int, each: int) -> list[
         t.join()
     assert errors == []
     return ids
+
+
+# --------------------------------------------------------------------------- group commit
+
+
+@contextmanager
+def inbox_locked(postgres_url: str) -> Iterator[None]:
+    """Inserts into the inbox wait until the block ends (another session holds a SHARE lock)."""
+    dsn = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        conn.execute("LOCK TABLE inbox_events IN SHARE MODE")
+        yield
+        conn.rollback()
+
+
+def post_from_threads(app: Any, deliveries: list[tuple[str, str]]) -> list[Any]:
+    """``(event id, topic)`` each posted from its own thread; the answers in the same order."""
+    answers: list[Any] = [None] * len(deliveries)
+
+    def post(i: int, event_id: str, topic: str) -> None:
+        answers[i] = shopify_post(app.test_client(), b'{"id": 1}', topic=topic, event_id=event_id, shop=SHOP)
+
+    threads = [threading.Thread(target=post, args=(i, *d)) for i, d in enumerate(deliveries)]
+    for t in threads:
+        t.start()
+    return [threads, answers]
+
+
+def queued_behind_a_blocked_statement(
+    services: Any, postgres_url: str, later: list[tuple[str, str]]
+) -> tuple[list[Any], Any]:
+    """One webhook's statement waits on the locked inbox while ``later`` queue up behind it;
+    then the lock goes. The answers (first, then ``later``'s) and the process's group."""
+    rt = services.extensions["waybill"]
+    assert (
+        shopify_post(services.test_client(), b"{}", topic=TOPIC, event_id="warm", shop=SHOP).status_code
+        == 200
+    )
+    group = _group(rt)
+    assert group is not None
+    before = group.batches
+    with inbox_locked(postgres_url):
+        first_threads, first = post_from_threads(services, [("first", TOPIC)])
+        wait_until(lambda: group._running == 1)
+        threads, answers = post_from_threads(services, later)
+        wait_until(lambda: len(group._waiting) == len(later))
+    for t in first_threads + threads:
+        t.join(30)
+    assert group.batches - before == 2  # the blocked statement, then everything that queued behind it
+    return first + answers, group
+
+
+def post(app: Any, event_id: str) -> Any:
+    return shopify_post(app.test_client(), b"{}", topic=TOPIC, event_id=event_id, shop=SHOP)
+
+
+def keys(*event_ids: str) -> list[str]:
+    return sorted(f"{SHOP}:event:{k}" for k in event_ids)
+
+
+def wait_until(predicate: Any) -> None:
+    deadline = time.monotonic() + 15
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_webhooks_arriving_together_are_stored_by_one_statement_and_handed_off_once(
+    services: Any, postgres_url: str
+) -> None:
+    rt = services.extensions["waybill"]
+    later = [(f"e{i}", TOPIC) for i in range(6)] + [("dup", TOPIC), ("dup", TOPIC), ("first", TOPIC)]
+    answers, _ = queued_behind_a_blocked_statement(services, postgres_url, later)
+    statuses = [a.json["status"] for a in answers]
+    assert statuses[:7] == ["accepted"] * 7  # first, e0..e5
+    assert sorted(statuses[7:9]) == ["accepted", "duplicate"]  # the same event twice in one batch
+    assert statuses[9] == "duplicate"  # stored by the batch before
+    keys = [e.dedupe_key for e in inbox(rt)]
+    assert sorted(keys) == sorted(
+        f"{SHOP}:event:{k}" for k in ["warm", "first", "dup", *(f"e{i}" for i in range(6))]
+    )
+    handed = redis(rt).lrange(HANDOFF_KEY, 0, -1)
+    assert len(handed) == len(set(handed)) == 9  # one per stored event, none for a duplicate
+    assert {e.id for e in inbox(rt)} == {orjson.loads(h)[1]["event_id"] for h in handed}
+
+
+def test_a_row_postgresql_refuses_fails_alone_and_its_batch_is_stored(
+    services: Any, postgres_url: str
+) -> None:
+    rt = services.extensions["waybill"]
+    later = [("a", TOPIC), ("long", "t" * 101), ("b", TOPIC)]  # topic is VARCHAR(100)
+    answers, _ = queued_behind_a_blocked_statement(services, postgres_url, later)
+    assert [a.status_code for a in answers] == [200, 200, 503, 200]
+    assert sorted(e.dedupe_key for e in inbox(rt)) == sorted(
+        f"{SHOP}:event:{k}" for k in ["warm", "first", "a", "b"]
+    )
+    assert redis(rt).llen(HANDOFF_KEY) == 4
+
+
+def test_a_connection_killed_under_a_batch_is_replaced_and_every_webhook_kept(
+    services: Any, postgres_url: str
+) -> None:
+    rt = services.extensions["waybill"]
+    assert post(services, "warm").status_code == 200
+    group = _group(rt)
+    assert group is not None
+    with inbox_locked(postgres_url):
+        first_threads, first = post_from_threads(services, [("first", TOPIC)])
+        wait_until(lambda: group._running == 1)
+        threads, answers = post_from_threads(services, [("a", TOPIC), ("b", TOPIC)])
+        wait_until(lambda: len(group._waiting) == 2)
+        [pid] = backend_pids_in_use(rt)
+        terminate(rt, [pid])  # the leader's session dies while its statement waits
+    for t in first_threads + threads:
+        t.join(30)
+    assert [a.json["status"] for a in first + answers] == ["accepted"] * 3  # retried on a fresh session
+    assert sorted(e.dedupe_key for e in inbox(rt)) == keys("warm", "first", "a", "b")
+    assert redis(rt).llen(HANDOFF_KEY) == 4
+    assert pid not in backend_pids(rt)
+
+
+def backend_pids_in_use(rt: Any) -> list[int]:
+    """The intake's PostgreSQL sessions that are running a statement now."""
+    with rt.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND query LIKE 'INSERT INTO inbox_events%' AND state = 'active' AND pid <> pg_backend_pid()"
+            )
+        )
+        return [int(r[0]) for r in rows]
