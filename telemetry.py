@@ -25,6 +25,12 @@ JOB_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 
+INBOX_BATCH = Histogram(
+    "waybill_inbox_batch_size",
+    "Webhooks stored by one inbox statement (group commit, PostgreSQL)",
+    buckets=(1, 2, 4, 8, 16),
+)
+
 RECONCILE_REPAIRS = Counter(
     "waybill_reconcile_repairs_total", "What reconciliation found and repaired", ["platform", "kind"]
 )

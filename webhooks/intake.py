@@ -32,7 +32,7 @@ from connectors.shopify.webhooks import HeaderSource
 from db.models import InboxEvent, InboxState, Platform, utcnow
 from sync.intake import HANDLERS, hand_off_events
 from sync.runtime import Runtime
-from telemetry import WEBHOOKS
+from telemetry import INBOX_BATCH, WEBHOOKS
 from webhooks.group import Combiner, Failed
 from webhooks.pg_inbox import PgInbox, inbox_for
 
@@ -229,6 +229,7 @@ def _group(rt: Runtime) -> InboxGroup | None:
 
     def store(batch: Sequence[dict[str, Any]]) -> Sequence[int | Failed | None]:
         inbox = inbox_for(engine)
+        INBOX_BATCH.observe(len(batch))
         rows = [_pg_params(values) for values in batch]
         try:
             ids: list[int | Failed | None] = list(inbox.insert_many(rows))

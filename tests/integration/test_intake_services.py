@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import psycopg
 import pytest
+from prometheus_client import REGISTRY
 from redis import Redis
 from sqlalchemy import select, text
 
@@ -316,7 +317,11 @@ def test_webhooks_arriving_together_are_stored_by_one_statement_and_handed_off_o
 ) -> None:
     rt = services.extensions["waybill"]
     later = [(f"e{i}", TOPIC) for i in range(6)] + [("dup", TOPIC), ("dup", TOPIC), ("first", TOPIC)]
+    count, total = (REGISTRY.get_sample_value(f"waybill_inbox_batch_size_{k}") or 0 for k in ("count", "sum"))
     answers, _ = queued_behind_a_blocked_statement(services, postgres_url, later)
+    # The warm-up alone, then the blocked one alone, then the nine that queued behind it.
+    assert REGISTRY.get_sample_value("waybill_inbox_batch_size_count") == count + 3
+    assert REGISTRY.get_sample_value("waybill_inbox_batch_size_sum") == total + 11
     statuses = [a.json["status"] for a in answers]
     assert statuses[:7] == ["accepted"] * 7  # first, e0..e5
     assert sorted(statuses[7:9]) == ["accepted", "duplicate"]  # the same event twice in one batch
