@@ -15,7 +15,7 @@ from flask import Flask, Response, g, request
 
 from db.store_lookup import forget as forget_stores
 from settings import Settings, SettingsError, load_settings
-from sync.runtime import Runtime, build_runtime, install
+from sync.runtime import Runtime, build_runtime, freeze_boot_heap, install
 from telemetry import HTTP_REQUESTS, configure_logging
 from webhooks import mount, request_id
 
@@ -101,6 +101,7 @@ def run_embedded(settings: Settings | None = None) -> None:
         Scheduler(rt).start()
     else:
         log.warning("app.not_embedded", hint="REDIS_URL is set: run `python worker.py` and a scheduler too")
+    freeze_boot_heap()
     log.info("app.listening", url=rt.settings.public_url, port=rt.settings.port, mode=rt.settings.mode)
     _print_welcome(rt)
     serve(app, host="0.0.0.0", port=rt.settings.port, threads=8, ident="waybill")  # noqa: S104

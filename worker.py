@@ -22,7 +22,7 @@ from rq import SimpleWorker, Worker
 
 from settings import SettingsError, load_settings
 from sync.queue import RedisJobQueue
-from sync.runtime import build_runtime, install
+from sync.runtime import build_runtime, freeze_boot_heap, install
 from sync.schedule import Scheduler
 from telemetry import configure_logging
 
@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         raise
     install(rt)
+    freeze_boot_heap()
     if args.metrics_port:
         from prometheus_client import start_http_server
 

@@ -1,8 +1,11 @@
 """bench/inventory's world: a Shopify and a WooCommerce simulator on loopback, one merchant
 with both connected to an embedded (or PostgreSQL) Waybill, catalogs imported.
 
-The Shopify simulator runs in a process of its own (``bench._shopify_process``), so the
-push's timing is not distorted by the simulator and Waybill sharing one interpreter.
+Both simulators run in processes of their own (``bench._shopify_process``,
+``bench._woo_process``), as the platforms run on their own servers: sharing Waybill's
+interpreter, the Shopify simulator and Waybill slowed each other, and the WooCommerce
+store's 10,000 products made every full garbage collection in Waybill's process walk
+them too.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from bench._shopify_process import RemoteShopify
+from bench._woo_process import RemoteWoo
 from db.models import Platform, StockItem
 from db.stock import mark_dirty, move
 from sandbox.harness import RunningServer, serve
-from sandbox.woocommerce import WooCommerceSimulator
 from sync import catalog
 from sync.runtime import Runtime
 from sync.stores import ensure_webhooks, save_store
@@ -37,7 +40,7 @@ class World:
     rt: Runtime
     app: Flask
     shopify: RemoteShopify  # in its own process
-    woo: WooCommerceSimulator
+    woo: RemoteWoo  # in its own process
     shopify_store_id: int
     woo_store_id: int
     shopify_skus: list[str]
@@ -63,21 +66,11 @@ def seed_shopify(sim: RemoteShopify, count: int) -> tuple[list[str], str]:
 
 
 def seed_woo(
-    sim: WooCommerceSimulator, skus: list[str], simple: int, per_parent: int
+    sim: RemoteWoo, skus: list[str], simple: int, per_parent: int
 ) -> tuple[list[str], dict[int, list[str]]]:
     """``simple`` simple products, then variable products of ``per_parent`` variations for the rest."""
-    simple_skus = skus[:simple]
-    for sku in simple_skus:
-        sim.add_product(sku, sku=sku, stock=START_QTY)
-    parents: dict[int, list[str]] = {}
-    rest = skus[simple:]
-    for start in range(0, len(rest), per_parent):
-        group = rest[start : start + per_parent]
-        pid = sim.add_product(f"Variable {start // per_parent}", type="variable")
-        for n, sku in enumerate(group):
-            sim.add_variation(pid, sku, stock=START_QTY, attributes=[{"name": "Size", "option": str(n)}])
-        parents[pid] = group
-    return simple_skus, parents
+    simple_skus, parents = sim.call("seed", skus, simple, per_parent, START_QTY)
+    return list(simple_skus), {int(pid): list(group) for pid, group in parents.items()}
 
 
 @contextmanager
@@ -93,9 +86,7 @@ def world(
     from app import create_app
 
     shopify = RemoteShopify(API_KEY, API_SECRET)
-    woo = WooCommerceSimulator(allow_http_callback=True)
-    woo_server: RunningServer = serve(woo)
-    woo.bind(woo_server.url)
+    woo = RemoteWoo()
     mount: dict[str, Flask] = {}
 
     def waybill(environ: dict[str, Any], start_response: Any) -> Any:
@@ -127,11 +118,11 @@ def world(
             "read_inventory,write_inventory",
             account_name=ACCOUNT,
         )
-        key, secret = woo.create_key()
+        key, secret = woo.call("create_key")
         woo_id = save_store(
             rt,
             Platform.woocommerce,
-            woo_server.url,
+            woo.url,
             {"consumer_key": key, "consumer_secret": secret},
             "read_write",
             account_name=ACCOUNT,
@@ -143,9 +134,9 @@ def world(
     finally:
         if "app" in mount:
             mount["app"].extensions["waybill"].close()
-        for server in (app_server, woo_server):
-            server.stop()
+        app_server.stop()
         shopify.stop()
+        woo.stop()
 
 
 def recount(rt: Runtime, account_id: int, skus: list[str], delta: int, tag: str) -> set[int]:

@@ -57,6 +57,7 @@ from db.models import Store
 from db.stock import published_levels
 from sandbox.shopify.cost import PLANS
 from sync import stock_push
+from sync.runtime import freeze_boot_heap
 
 SHOPIFY_DOCUMENT = "inventory_set_quantities"
 
@@ -73,12 +74,7 @@ def _shopify_levels(w: World) -> dict[str, int]:
 
 
 def _woo_levels(w: World) -> dict[str, int]:
-    with w.woo.lock:
-        return {
-            p["sku"]: int(p["stock_quantity"])
-            for p in w.woo.store.products.values()
-            if p.get("sku") and p.get("stock_quantity") is not None
-        }
+    return dict(w.woo.call("levels"))
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -110,11 +106,11 @@ def full_push(w: World, n: int = 0) -> dict[str, Any]:
     shop_calls = int(after["calls"] - before["calls"])
     busy, busy_wall, busy_cpu = (after[k] - before[k] for k in ("busy_s", "wall_s", "cpu_s"))
 
-    woo_before = w.woo.calls["products.batch"] + w.woo.calls["variations.batch"]
+    woo_before = w.woo.call("batch_calls")
     started = time.perf_counter()
     woo_summary = stock_push.push_stock(w.rt, store_id=w.woo_store_id)
     woo_s = time.perf_counter() - started
-    woo_calls = w.woo.calls["products.batch"] + w.woo.calls["variations.batch"] - woo_before
+    woo_calls = w.woo.call("batch_calls") - woo_before
 
     n = len(w.shopify_skus)
     shop_min = math.ceil(n / 250)
@@ -164,14 +160,14 @@ def propagation(w: World, sales: int, timeout_s: float = 30.0) -> list[float]:
     """Seconds from a WooCommerce sale to the Shopify shop showing it, one sale at a time."""
     w.shopify.call("webhooks", "reset")  # the full push's own echoes are not part of this
     w.shopify.call("webhooks", "start")
-    w.woo.webhooks.reset()
-    w.woo.webhooks.start()
+    w.woo.call("webhooks", "reset")
+    w.woo.call("webhooks", "start")
     w.rt.queue.start()  # type: ignore[attr-defined]  (the embedded queue's worker threads)
     times: list[float] = []
     for sku in w.woo_simple[:sales]:
         before = w.shopify.call("available", SHOP, sku)
         started = time.perf_counter()
-        w.woo.place_order([(sku, 1)])
+        w.woo.call("place_order", [(sku, 1)])
         while (shown := w.shopify.call("available", SHOP, sku)) != before - 1:
             if time.perf_counter() - started > timeout_s:
                 raise TimeoutError(f"{sku}: Shopify still shows {shown}, expected {before - 1}")
@@ -200,7 +196,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="wb-bench-inventory-") as tmp:
         started = time.perf_counter()
         with world(tmp, args.skus, args.simple, args.per_parent, args.database_url) as w:
-            print(f"world ready in {time.perf_counter() - started:.1f}s")
+            frozen = freeze_boot_heap()  # as worker.py and app.py do once started
+            print(f"world ready in {time.perf_counter() - started:.1f}s; {frozen} start-up objects frozen")
             pushes = []
             for n in range(args.pushes):
                 print(f"-- full push {n + 1} of {args.pushes}")

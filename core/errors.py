@@ -22,5 +22,13 @@ class Retryable(WaybillError):
         self.wait_s = wait_s
 
 
+class NotAttempted(Retryable):
+    """Given up before reaching the outside system: nothing happened there.
+
+    Raised inside an effects-ledger action (say, a prepared call that an earlier call's
+    failure cancelled), it releases the claim instead of leaving its outcome unknown.
+    """
+
+
 class Permanent(WaybillError):
     """Will fail the same way every time (validation, auth, not found): do not retry."""

@@ -22,6 +22,10 @@ trace. On a later call with the same key:
   ``recover`` of ``None`` declares ``act`` safe to repeat (the outside system
   dedupes, as Shopify's ``@idempotent`` does).
 
+An ``act`` that gives up before reaching the outside system raises
+:class:`core.errors.NotAttempted`: a fresh claim is then removed (the key is free, as if
+never claimed) rather than left ``unknown``.
+
 Exactly one of any number of concurrent callers acts: the claim is a unique
 insert, and take-overs are compare-and-set updates on ``attempts``.
 """
@@ -39,11 +43,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.errors import Permanent, Retryable
+from core.errors import NotAttempted, Permanent, Retryable
 from db.models import Effect, EffectState, utcnow
 from db.session import session_scope
 
@@ -215,6 +219,9 @@ class EffectsLedger:
     def _guard(self, key: str, owner: str, call: Callable[[], Result | None]) -> Any:
         try:
             return call()
+        except NotAttempted:
+            self._release(key, owner)
+            raise
         except Permanent as exc:
             self._finish(key, owner, EffectState.failed, error=f"{type(exc).__name__}: {exc}")
             raise
@@ -222,6 +229,17 @@ class EffectsLedger:
             # The outside system may or may not have acted: leave it to recovery.
             self._finish(key, owner, EffectState.unknown, error=f"{type(exc).__name__}: {exc}")
             raise
+
+    def _release(self, key: str, owner: str) -> None:
+        """A claim whose action never reached the outside system: a fresh claim is removed;
+        one taken over from an unknown outcome stays unknown."""
+        with session_scope(self._factory) as s:
+            gone = s.execute(
+                delete(Effect).where(Effect.key == key, Effect.owner == owner, Effect.attempts == 1)
+            )
+            if getattr(gone, "rowcount", 0) == 1:
+                return
+        self._finish(key, owner, EffectState.unknown, error="not attempted after a take-over")
 
     def _finish(
         self, key: str, owner: str, state: EffectState, result: Result | None = None, error: str | None = None

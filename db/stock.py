@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.inventory import Buffer, published, resolve_buffer
+from db.bulk import Many
 from db.models import (
     CatalogLink,
     StockBuffer,
@@ -223,13 +224,21 @@ def clear_marks(s: Session, store_id: int, marks: Sequence[tuple[str, datetime]]
     if not marks:
         return
     s.flush()
+    _CLEAR_MARKS.run(s, [{"b_store": store_id, "b_sku": sku, "b_marked": at} for sku, at in marks])
+
+
+def _clear_marks_statement() -> Many:
     table = cast(Table, StockDirty.__table__)
-    stmt = delete(table).where(
-        table.c.store_id == bindparam("b_store"),
-        table.c.sku == bindparam("b_sku"),
-        table.c.marked_at <= bindparam("b_marked", type_=table.c.marked_at.type),
+    return Many(
+        delete(table).where(
+            table.c.store_id == bindparam("b_store"),
+            table.c.sku == bindparam("b_sku"),
+            table.c.marked_at <= bindparam("b_marked", type_=table.c.marked_at.type),
+        )
     )
-    s.execute(stmt, [{"b_store": store_id, "b_sku": sku, "b_marked": at} for sku, at in marks])
+
+
+_CLEAR_MARKS = _clear_marks_statement()
 
 
 def buffers_for(s: Session, store_id: int) -> tuple[dict[str, Buffer], Buffer | None]:

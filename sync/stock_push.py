@@ -45,20 +45,23 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import structlog
 from sqlalchemy import Table, bindparam, select, update
 
 from connectors.shopify import inventory as shopify_stock
 from connectors.woocommerce import inventory as woo_stock
-from core.errors import Permanent
+from core.errors import NotAttempted, Permanent
 from core.inventory import SHOPIFY_MAX_QUANTITIES, WooStockUpdate, plan_woo_batches
+from db.bulk import Many
 from db.models import CatalogLink, Platform, StockDirty, Store, StoreState, utcnow
 from db.stock import clear_marks, parse_buffer, published_levels
 from db.timeline import record
@@ -81,11 +84,16 @@ CHUNK = 500  # ids per IN (...) list
 MARKS_PER_ROUND = 10_000
 PLAN_PAGE = 1_000  # Shopify marks planned at a time (4 full calls), the next page while they are out
 SHOPIFY_IN_FLIGHT = 2  # inventorySetQuantities calls at once (each batch's SKUs are its own)
+SHOPIFY_READY = 2  # further batches claimed and built ahead, each sent the moment a call answers
 
 
-@dataclass(frozen=True)
-class Write:
-    """One SKU to write on one channel: the mark it answers and the link's ids."""
+class Write(NamedTuple):
+    """One SKU to write on one channel: the mark it answers and the link's ids.
+
+    A tuple of plain values, so the garbage collector stops tracking it (and the outcome
+    tuples holding it): a full push keeps 10,000 of them alive, which otherwise set off a
+    full collection, a pause of a tenth of a second, in the middle of the push.
+    """
 
     link_id: int
     sku: str
@@ -290,10 +298,26 @@ def _plan(rt: Runtime, store: Store, deferred: set[str], after: str | None, limi
     return Plan(writes, len(done), waiting, last, len(marks))
 
 
+def _links_pushed_statement() -> Many:
+    table = cast(Table, CatalogLink.__table__)
+    return Many(
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            channel_qty=bindparam("b_qty"),
+            channel_qty_at=bindparam("b_at", type_=table.c.channel_qty_at.type),
+            last_pushed=bindparam("b_last"),
+            pushed_at=bindparam("b_now", type_=table.c.pushed_at.type),
+        )
+    )
+
+
+_LINKS_PUSHED = _links_pushed_statement()
+
+
 def _commit(rt: Runtime, store: Store, outcome: Outcome) -> None:
     """Links learn what the channel shows; the written marks are cleared; failures are recorded."""
     now = utcnow()
-    table = cast(Table, CatalogLink.__table__)
     with rt.session() as s, s.no_autoflush:
         # What the written links hold now, in one read per chunk (no ORM objects: a full push
         # commits 10,000 of these, and loading them dominated the push's own time).
@@ -321,18 +345,7 @@ def _commit(rt: Runtime, store: Store, outcome: Outcome) -> None:
             params.append(
                 {"b_id": write.link_id, "b_qty": shown, "b_at": new_at, "b_last": write.target, "b_now": now}
             )
-        if params:
-            s.execute(
-                update(table)
-                .where(table.c.id == bindparam("b_id"))
-                .values(
-                    channel_qty=bindparam("b_qty"),
-                    channel_qty_at=bindparam("b_at", type_=table.c.channel_qty_at.type),
-                    last_pushed=bindparam("b_last"),
-                    pushed_at=bindparam("b_now", type_=table.c.pushed_at.type),
-                ),
-                params,
-            )
+        _LINKS_PUSHED.run(s, params)
         observed_ids = [w.link_id for w, _, _ in outcome.observed.values()]
         rows = {
             link.id: link
@@ -379,44 +392,79 @@ def _commit(rt: Runtime, store: Store, outcome: Outcome) -> None:
 
 
 def _write_shopify(rt: Runtime, store: Store, writes: Iterable[Write]) -> Outcome:
-    """The batches, :data:`SHOPIFY_IN_FLIGHT` at a time; outcomes committed in batch order.
+    """The batches, :data:`SHOPIFY_IN_FLIGHT` at Shopify at a time; outcomes committed in
+    batch order.
 
-    While Shopify answers one call, the next is claimed in the effects ledger and sent, so
-    Waybill's own work per call overlaps Shopify's instead of adding to it. The batches hold
-    disjoint SKUs; pacing reserves from the shop's one shared bucket estimate. If a call
-    fails, no further batch is started, the ones in flight finish and are committed, and
-    the error is raised: the marks of what was not committed stay for the next push.
+    Waybill's own work per call overlaps Shopify's instead of adding to it: while calls are
+    out, :data:`SHOPIFY_READY` more batches are planned, claimed in the effects ledger and
+    built, each waiting at the gate to be sent the moment a call in flight answers (before
+    that call's ledger entry and links are written). The batches hold disjoint SKUs; pacing
+    reserves from the shop's one shared bucket estimate. If a call fails, the gate closes:
+    prepared batches are not sent (their claims are released), the calls out finish and are
+    committed, and the error is raised: the marks of what was not committed stay for the
+    next push.
     """
     client = shopify_client(rt, store)
     total = Outcome()
     batches = _batched(iter(writes), SHOPIFY_MAX_QUANTITIES)  # full batches across planned pages
+    gate = _Gate(SHOPIFY_IN_FLIGHT)
     with (
         _Committer(rt, store) as committer,
-        ThreadPoolExecutor(SHOPIFY_IN_FLIGHT, thread_name_prefix="stock-call") as calls,
+        ThreadPoolExecutor(SHOPIFY_IN_FLIGHT + SHOPIFY_READY, thread_name_prefix="stock-call") as calls,
     ):
-        in_flight: deque[Future[Outcome]] = deque()
+        pending: deque[Future[Outcome]] = deque()
 
-        def send_next() -> None:
+        def prepare_next() -> None:
             batch = next(batches, None)
             if batch is not None:
-                in_flight.append(calls.submit(_shopify_batch, rt, store, client, list(batch)))
+                pending.append(calls.submit(_shopify_batch, rt, store, client, gate, list(batch)))
 
-        for _ in range(SHOPIFY_IN_FLIGHT):
-            send_next()
+        for _ in range(SHOPIFY_IN_FLIGHT + SHOPIFY_READY):
+            prepare_next()
         failure: BaseException | None = None
-        while in_flight:
+        while pending:
             try:
-                outcome = in_flight.popleft().result()
+                outcome = pending.popleft().result()
             except BaseException as exc:
-                failure = failure or exc
+                if failure is None:
+                    failure = exc
+                    gate.close()
                 continue
             committer.submit(outcome)
             total.merge(outcome)
             if failure is None:
-                send_next()
+                prepare_next()
         if failure is not None:
             raise failure
     return total
+
+
+class _Gate:
+    """At most ``slots`` calls at the platform at once; prepared calls wait here their turn.
+
+    A call that fails (other than a refusal) closes it, and so does the push on seeing a
+    failure: a call that had not been sent then gives up (``NotAttempted``).
+    """
+
+    def __init__(self, slots: int) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+        self._closed = threading.Event()
+
+    def close(self) -> None:
+        self._closed.set()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._slots:
+            if self._closed.is_set():
+                raise NotAttempted("not sent: an earlier call of this push failed")
+            try:
+                yield
+            except Permanent:
+                raise  # a refusal: recorded as failed writes, the push goes on
+            except BaseException:
+                self._closed.set()  # before the slot is free: no prepared call slips out
+                raise
 
 
 def _batched(items: Iterator[Write], size: int) -> Iterator[list[Write]]:
@@ -424,11 +472,13 @@ def _batched(items: Iterator[Write], size: int) -> Iterator[list[Write]]:
         yield batch
 
 
-def _shopify_batch(rt: Runtime, store: Store, client: ShopifyClient, batch: list[Write]) -> Outcome:
+def _shopify_batch(
+    rt: Runtime, store: Store, client: ShopifyClient, gate: _Gate, batch: list[Write]
+) -> Outcome:
     """One batch: sent again without its stale items until nothing of it is pending."""
     total, pending = Outcome(), batch
     while pending:
-        outcome, pending = _shopify_call(rt, store, client, pending)
+        outcome, pending = _shopify_call(rt, store, client, gate, pending)
         total.merge(outcome)
     return total
 
@@ -467,7 +517,7 @@ class _Committer:
 
 
 def _shopify_call(
-    rt: Runtime, store: Store, client: ShopifyClient, pending: list[Write]
+    rt: Runtime, store: Store, client: ShopifyClient, gate: _Gate, pending: list[Write]
 ) -> tuple[Outcome, list[Write]]:
     """One ``inventorySetQuantities``; returns what it did and what must be sent again."""
     outcome = Outcome()
@@ -479,7 +529,8 @@ def _shopify_call(
     key = effect_key(store.id, [w.content() for w in pending])
 
     def act(progress: Any) -> dict[str, Any]:
-        data = client.execute(shopify_stock.DOCUMENT, {"input": payload, "idempotencyKey": key})
+        with gate.slot():
+            data = client.execute(shopify_stock.DOCUMENT, {"input": payload, "idempotencyKey": key})
         return _trim_shopify(data)
 
     try:
@@ -517,7 +568,8 @@ def _shopify_call(
             outcome.failed[w.sku] = (w, why)
         return outcome, []
     for w in stale:
-        level = _read_level(client, w)
+        with gate.slot():
+            level = _read_level(client, w)
         if level is None:
             outcome.failed[w.sku] = (w, "the item is no longer stocked at the location")
         elif level.quantity == w.target:

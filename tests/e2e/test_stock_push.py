@@ -7,6 +7,7 @@ Calls are counted at the simulators (their per-operation counters and Shopify's
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -289,6 +290,62 @@ def test_calls_in_flight_together_commit_what_answered_and_leave_the_rest_marked
     assert marks(rt, store.id) == {}
     shown = shop_levels(shopify)
     assert {sku: shown[sku] for sku in skus} == {sku: 4 for sku in skus}
+
+
+def test_after_a_failed_call_the_prepared_calls_are_not_sent_and_free_their_keys(
+    rt: Any,
+    shopify: ShopifySandbox,
+    browser: requests.Session,
+    public_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    skus = sorted(add_shopify_skus(shopify, 1_500))  # six calls of 250, in SKU order
+    shopify.shops[SHOP].plan = "enterprise"  # a bucket for importing 1,500 variants on a still clock
+    shopify.buckets.pop(SHOP, None)
+    store = connect_shopify(rt, browser, public_url)
+    set_ledger(rt, store, {sku: 6 for sku in skus}, "gate")
+    assert (stock_push.SHOPIFY_IN_FLIGHT, stock_push.SHOPIFY_READY) == (2, 2)
+    # The first call to reach Shopify loses its answer at once; the other call out answers
+    # slowly, so the two prepared calls are still waiting for a slot when the failure is known.
+    serve: Callable[[Request], Response] = shopify.dispatch
+    lock, arrived, second = threading.Lock(), threading.local(), threading.Event()
+    sent: list[bytes] = []
+
+    def slow_but_the_first(request: Request) -> Response:
+        data = request.get_data()
+        arrived.first = False
+        if b"inventorySetQuantities" in data:
+            with lock:
+                sent.append(data)
+                arrived.first = len(sent) == 1
+            if arrived.first:
+                second.wait(10)  # fail once both calls are out
+            else:
+                second.set()
+                time.sleep(0.3)
+        return serve(request)
+
+    monkeypatch.setattr(shopify, "dispatch", slow_but_the_first)
+    monkeypatch.setattr(shopify, "lose_response", lambda op: op == "inventorySetQuantities" and arrived.first)
+    monkeypatch.setattr(shopify.faults, "hang_s", 0.0)  # lost at once: a 504
+    with pytest.raises(Retryable):
+        stock_push.push_stock(rt, store_id=store.id)
+    assert len(sent) == 2  # the failed call and the one out beside it; the prepared ones never left
+    left = set(marks(rt, store.id))
+    written = [sku for sku in skus if sku not in left]
+    assert len(written) == 250 and skus.index(written[-1]) - skus.index(written[0]) == 249  # one batch
+    shown = shop_levels(shopify)
+    assert {shown[sku] for sku in written} == {6}
+    with rt.session() as s:
+        states = sorted(e.state.value for e in s.scalars(select(Effect).where(Effect.kind == "stock_push")))
+    assert states == ["done", "unknown"]  # the prepared calls' claims were released
+
+    monkeypatch.setattr(shopify, "dispatch", serve)
+    monkeypatch.setattr(shopify, "lose_response", lambda op: False)
+    stock_push.push_stock(rt, store_id=store.id)
+    assert marks(rt, store.id) == {}
+    shown = shop_levels(shopify)
+    assert {sku: shown[sku] for sku in skus} == {sku: 6 for sku in skus}
 
 
 def test_a_mark_refreshed_during_a_push_is_pushed_next_round(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from core.errors import Permanent
+from core.errors import NotAttempted, Permanent
 from db.effects import EffectBusy, EffectConflict, EffectFailed, EffectsLedger, EffectState, Progress
 from db.session import make_engine, make_session_factory, upgrade
 
@@ -51,6 +51,33 @@ def test_outside_id_is_committed_before_the_call_returns(ledger: EffectsLedger) 
     record = ledger.get("label:2:1")
     assert record is not None
     assert (record.state, record.outside_id) == (EffectState.unknown, "shp_crash")
+
+
+def test_an_action_not_attempted_frees_its_key(ledger: EffectsLedger) -> None:
+    def give_up(progress: Progress) -> dict[str, Any]:
+        raise NotAttempted("cancelled before sending")
+
+    with pytest.raises(NotAttempted):
+        ledger.run("stock:1:a", "stock_push", {"batch": 1}, give_up)
+    assert ledger.get("stock:1:a") is None  # as if never claimed: no unknown outcome to recover
+    assert ledger.run("stock:1:a", "stock_push", {"batch": 1}, lambda p: {"ok": True}) == {"ok": True}
+    record = ledger.get("stock:1:a")
+    assert record is not None and (record.state, record.attempts) == (EffectState.done, 1)
+
+
+def test_not_attempted_after_a_take_over_keeps_the_outcome_unknown(ledger: EffectsLedger) -> None:
+    def lost(progress: Progress) -> dict[str, Any]:
+        raise TimeoutError("answer lost: Shopify may have applied it")
+
+    def give_up(progress: Progress) -> dict[str, Any]:
+        raise NotAttempted("cancelled before sending")
+
+    with pytest.raises(TimeoutError):
+        ledger.run("stock:1:b", "stock_push", {"batch": 2}, lost)
+    with pytest.raises(NotAttempted):
+        ledger.run("stock:1:b", "stock_push", {"batch": 2}, give_up)
+    record = ledger.get("stock:1:b")
+    assert record is not None and (record.state, record.attempts) == (EffectState.unknown, 2)
 
 
 def test_after_an_unknown_outcome_recovery_answers_instead_of_acting_again(ledger: EffectsLedger) -> None:
