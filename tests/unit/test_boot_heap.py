@@ -25,3 +25,13 @@ def test_start_up_objects_are_frozen_and_later_ones_are_not(unfrozen: None) -> N
     assert not any(id(x) in in_generations for x in booted)
     later = [[0]]
     assert id(later[0]) in {id(o) for o in gc.get_objects()}
+
+
+def test_gunicorn_workers_freeze_once_their_app_is_loaded(unfrozen: None) -> None:
+    import runpy
+    from pathlib import Path
+
+    conf = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
+    assert gc.get_freeze_count() == 0
+    conf["post_worker_init"](object())
+    assert gc.get_freeze_count() > 0
