@@ -10,7 +10,6 @@ transaction (engine events still fire).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +33,7 @@ class Many:
 
     def __init__(self, stmt: Executable) -> None:
         self._stmt = stmt
-        self._prepared: dict[str, _Prepared] = {}
-        self._lock = threading.Lock()
+        self._prepared: dict[str, _Prepared] = {}  # by dialect name; a race compiles twice, harmlessly
 
     def _prepare(self, dialect: Dialect) -> _Prepared:
         found = self._prepared.get(dialect.name)
@@ -46,9 +44,7 @@ class Many:
         positional = bool(compiled.positional)  # type: ignore[attr-defined]
         names = tuple(compiled.positiontup) if positional else tuple(binds)  # type: ignore[attr-defined]
         processors = tuple(binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
-        prepared = _Prepared(compiled.string, names, processors, positional)
-        with self._lock:
-            self._prepared[dialect.name] = prepared
+        prepared = self._prepared[dialect.name] = _Prepared(compiled.string, names, processors, positional)
         return prepared
 
     def run(self, s: Session, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -102,8 +102,9 @@ def freeze_boot_heap() -> int:
     SQLAlchemy's mappers, the GraphQL schema, the app); each full collection walks them
     all, a pause of about 0.1 s on every thread, in the middle of whatever runs (a full
     stock push stalled for it once per push). Called once from a process's entry point
-    (``worker.py``, ``app.py``) after start-up, as CPython's documentation advises for
-    long-lived servers. Returns how many objects are now frozen.
+    after start-up (``worker.py``, ``app.py``, gunicorn's ``post_worker_init`` in
+    ``gunicorn.conf.py``), as CPython's documentation advises for long-lived servers.
+    Returns how many objects are now frozen.
     """
     gc.collect()
     gc.freeze()
