@@ -5,21 +5,36 @@ plain http) but returns raw responses whatever their status, and over http it pu
 ``params=`` both in the signed URL and again through ``requests``. So this wrapper
 sets the timeout, passes query parameters inside the path only, and turns every
 outcome into data or one of Waybill's error classes (``connectors.errors``).
+
+The library's OAuth nonce is 8 digits from ``random`` (10^8 values), and WooCommerce
+refuses a nonce it has seen within its 15-minute window ("nonce has already been used"):
+at a few thousand calls a window, as a full stock push makes, a repeat is likely. Its
+nonces are replaced here by 160 random bits from the operating system.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 import requests
 import woocommerce
+import woocommerce.oauth
 
 from connectors.errors import error_for_exception, error_for_status
 from core.errors import Retryable
 
 PER_PAGE_MAX = 100
+
+
+def oauth_nonce() -> str:
+    """A one-time OAuth 1.0a nonce: 160 bits from the OS, 40 hex digits like the library's."""
+    return secrets.token_hex(20)
+
+
+woocommerce.oauth.OAuth.generate_nonce = staticmethod(oauth_nonce)  # type: ignore[method-assign]
 _NOT_JSON = object()  # a 2xx whose body does not parse, told apart from JSON null
 
 

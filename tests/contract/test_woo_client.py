@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import re
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
@@ -76,6 +77,19 @@ def test_http_signs_with_oauth_and_sends_each_parameter_once(mocked: responses.R
     # The signature WooCommerce computes over these parameters matches the one sent.
     expected = oauth_signature("GET", f"{HTTP_API}/products", params, CS, "sha256")
     assert params["oauth_signature"] == expected
+
+
+def test_oauth_nonces_come_from_the_os_not_the_random_module(mocked: responses.RequestsMock) -> None:
+    # The library's own nonce is 8 digits from `random`: the same seed gave the same nonce,
+    # and 10^8 values repeat within WooCommerce's 15-minute window at a few thousand calls.
+    mocked.get(any_query(f"{HTTP_API}/products"), json=[])
+    client = http_client()
+    for _ in range(2):
+        random.seed(1)
+        client.get("products")
+    nonces = [dict(parse_qsl(urlsplit(c.request.url).query))["oauth_nonce"] for c in mocked.calls]
+    assert nonces[0] != nonces[1]
+    assert all(re.fullmatch(r"[0-9a-f]{40}", n) for n in nonces)
 
 
 def test_query_already_in_the_path_is_kept_and_merged() -> None:
