@@ -43,6 +43,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["waybill"] = rt
     _register(app)
+    from web.security import init_security
+
+    init_security(app)  # CSRF, Origin checks, console sessions, security headers
     _instrument(app)
     mount(app)  # the receivers answer ahead of Flask's request handling
     return app

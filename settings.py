@@ -91,6 +91,11 @@ class WebhookSettings(_Strict):
     max_body_bytes: int = Field(2 * 1024 * 1024, gt=0)
 
 
+class ConsoleSettings(_Strict):
+    session_idle_minutes: float = Field(120, gt=0)  # a console session unused this long ends
+    session_max_hours: float = Field(12, gt=0)  # and every session ends this long after sign-in
+
+
 class InboxSettings(_Strict):
     sweep_after_s: float = Field(30, ge=0)
 
@@ -200,6 +205,7 @@ class Settings(_Strict):
     shopify: ShopifySettings = ShopifySettings()
     easypost: EasyPostSettings = EasyPostSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    console: ConsoleSettings = ConsoleSettings()
     queue: QueueSettings = QueueSettings()
     schedules: dict[str, float] = {}
     inbox: InboxSettings = InboxSettings()

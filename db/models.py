@@ -397,3 +397,36 @@ class TrustedCustomer(Base):
     email: Mapped[str] = mapped_column(String(320))  # lower-cased
     note: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsoleSession(Base):
+    """A signed-in console browser. The cookie holds a random key; only its hash is kept here.
+
+    A session is valid while it is not ended, its API token is not revoked, and it is
+    within the idle and absolute lifetimes (``console`` in config.yaml).
+    """
+
+    __tablename__ = "console_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PendingInstall(Base):
+    """WooCommerce keys delivered by the store's server, waiting for the browser that started the install.
+
+    They join no account until that browser comes back to the return URL; unclaimed rows
+    expire with the install token.
+    """
+
+    __tablename__ = "pending_installs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    nonce_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    domain: Mapped[str] = mapped_column(String(255))
+    credentials: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet token
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

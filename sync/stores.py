@@ -39,6 +39,18 @@ SHOPIFY_TOPICS = (
 WOO_TOPICS = ("order.created", "order.updated", "order.deleted", "product.updated")
 
 
+class StoreTaken(ValueError):
+    """The store is connected to another account; it never moves between accounts by an install."""
+
+
+def store_owner(s: Session, platform: Platform, domain: str) -> int | None:
+    """The account a store (any state) belongs to, if it is known."""
+    owner: int | None = s.scalar(
+        select(Store.account_id).where(Store.platform == platform, Store.domain == domain)
+    )
+    return owner
+
+
 def save_store(
     rt: Runtime,
     platform: Platform,
@@ -53,6 +65,8 @@ def save_store(
 
     The account is, in order: the store's own (re-install), the given id (a signed-in
     merchant adding a second channel), the named one, or a new one named after the store.
+    A store that belongs to another account than the given id or name raises
+    :class:`StoreTaken` and changes nothing.
     """
     with rt.session() as s:
         store = s.scalar(select(Store).where(Store.platform == platform, Store.domain == domain))
@@ -60,8 +74,10 @@ def save_store(
             owner = _account(s, account_id, account_name, domain)
             store = Store(account_id=owner, platform=platform, domain=domain)
             s.add(store)
-        elif account_name and _account(s, None, account_name, domain) != store.account_id:
-            raise ValueError(f"{domain} already belongs to another account")
+        elif (account_id is not None or account_name) and _account(
+            s, account_id, account_name, domain
+        ) != store.account_id:
+            raise StoreTaken(f"{domain} already belongs to another account")
         store.credentials = rt.vault.encrypt_json(credentials)
         if store.webhook_secret is None:
             store.webhook_secret = rt.vault.encrypt(secrets.token_urlsafe(32))

@@ -1,4 +1,8 @@
-"""The JSON API under /api/v1: bearer tokens, one merchant's data per token."""
+"""The JSON API under /api/v1: bearer tokens, one merchant's data per token.
+
+Only the ``Authorization: Bearer`` header authenticates here, never the console's session
+cookie; that is why these routes are exempt from CSRF tokens (``web.security``).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,8 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.accounts import account_for_token
-from db.models import DataExport, Store
+from db.accounts import account_for_token, revoke_token
+from db.models import ApiToken, DataExport, Store
 from db.timeline import entries
 from sync.runtime import Runtime
 from web.openapi import document
@@ -144,6 +148,37 @@ def data_export(export_id: int) -> Response:
         if row is None or row.account_id != g.account_id:
             abort(404)
         return jsonify(id=row.id, store_id=row.store_id, request_id=row.request_id, data=row.data)
+
+
+def token_json(row: ApiToken) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "prefix": row.prefix,
+        "created_at": row.created_at.isoformat(),
+        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
+
+
+@bp.get("/tokens")
+@authenticated
+def tokens() -> Response:
+    with runtime().session() as s:
+        rows = s.scalars(select(ApiToken).where(ApiToken.account_id == g.account_id).order_by(ApiToken.id))
+        return jsonify(tokens=[token_json(r) for r in rows])
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@authenticated
+def revoke(token_id: int) -> Response:
+    """Revoke one of the account's tokens (the caller's own too); its console sessions end."""
+    with runtime().session() as s:
+        row = s.get(ApiToken, token_id)
+        if row is None or row.account_id != g.account_id:
+            abort(404)
+        revoke_token(s, row)
+        s.flush()
+        return jsonify(token_json(row))
 
 
 @bp.errorhandler(404)

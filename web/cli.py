@@ -14,7 +14,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from db import session as dbsession
-from db.accounts import get_or_create_account, issue_token
+from db.accounts import find_tokens, get_or_create_account, issue_token, revoke_token
 from db.crypto import KEY_FILE_NAME, Vault, generate_key
 from db.models import Account, DeadLetter, Store, TimelineEntry, utcnow
 from sync.queue import RedisJobQueue
@@ -83,6 +83,26 @@ def accounts_token(name: str) -> None:
         if account is None:
             raise click.ClickException(f"no account named {name!r}; create it with `accounts create`")
         click.echo(issue_token(s, account))
+
+
+@accounts_cli.command("revoke")
+@click.argument("token_ref")
+def accounts_revoke(token_ref: str) -> None:
+    """Revoke an API token by its id or its prefix (e.g. wb_AbCdEfG); its console sessions end."""
+    with rt().session() as s:
+        rows = find_tokens(s, token_ref)
+        if not rows:
+            raise click.ClickException(f"no token matches {token_ref!r} (give its id or its prefix)")
+        if len(rows) > 1:
+            ids = ", ".join(str(r.id) for r in rows)
+            raise click.ClickException(f"{len(rows)} tokens match {token_ref!r} (ids {ids}); give the id")
+        row = rows[0]
+        already = row.revoked_at is not None
+        ended = revoke_token(s, row)
+        account = s.get(Account, row.account_id)
+        name = account.name if account else "?"
+        state = "was already revoked" if already else "revoked"
+        click.echo(f"token {row.id} {row.prefix}... of account {name} {state}; {ended} sessions ended")
 
 
 @jobs_cli.command("failed")

@@ -1,4 +1,8 @@
-"""The merchant console: sign in with an API token, see your stores and your inbox."""
+"""The merchant console: sign in with an API token, see your stores and your inbox.
+
+Signing in starts a server-side session (``db.accounts.start_session``); the cookie keeps
+only its random key. ``web.security`` checks that session on every request.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from flask import (
 )
 from sqlalchemy import func, select
 
-from db.accounts import account_for_token
+from db.accounts import end_session, start_session, token_for
 from db.models import Account, InboxEvent, Store
 from sync.runtime import Runtime
 
@@ -32,18 +36,30 @@ LOGIN = PAGE.replace(
     """
 <p>Sign in with your API token (<code>flask --app app accounts token NAME</code>).</p>
 {% if error %}<p style="color:#b00">{{ error }}</p>{% endif %}
-<form method="post"><input name="token" type="password" size="50" autofocus>
+<form method="post" action="{{ url_for('console.login') }}">
+<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
+<input type="hidden" name="next" value="{{ next }}">
+<input name="token" type="password" size="50" autofocus>
 <button>Sign in</button></form>""",
 )
 
 HOME = PAGE.replace(
     "{% block body %}{% endblock %}",
     """
-<p>{{ account }} &middot; <a href="{{ url_for('console.logout') }}">sign out</a></p>
+<form method="post" action="{{ url_for('console.logout') }}">{{ account }} &middot;
+<input type="hidden" name="csrf_token" value="{{ csrf_token() }}"><button>Sign out</button></form>
 <h2>Stores</h2>
 {% if stores %}<table><tr><th>Platform</th><th>Store</th><th>State</th></tr>{% for s in stores %}
 <tr><td>{{ s.platform }}</td><td>{{ s.domain }}</td><td>{{ s.state }}</td></tr>{% endfor %}
 </table>{% else %}<p>No store connected yet. Try the sandbox demo: <code>make demo</code>.</p>{% endif %}
+<h3>Connect a store</h3>
+<form method="post" action="{{ url_for('install.shopify_connect') }}">
+<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
+<input name="shop" placeholder="name.myshopify.com" size="40"> <button>Connect Shopify shop</button></form>
+<form method="get" action="{{ url_for('install.woo_start') }}">
+<input name="store_url" placeholder="https://shop.example.com" size="40">
+<button>Connect WooCommerce store</button>
+</form>
 <h2>Inbox</h2><p>{% for state, n in inbox %}{{ state }}: {{ n }} &nbsp; {% else %}empty{% endfor %}</p>""",
 )
 
@@ -53,29 +69,46 @@ def runtime() -> Runtime:
     return rt
 
 
+def safe_next(value: str | None) -> str:
+    """A path on this site to go back to after signing in (anything else goes home)."""
+    value = (value or "").strip()
+    if not value.startswith("/") or value.startswith(("//", "/\\")) or any(c in value for c in "\r\n\\"):
+        return ""
+    return value
+
+
+def login_url(back: str) -> str:
+    return url_for("console.login", next=back)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     error = None
-    if request.method == "POST":
+    back = safe_next(request.values.get("next"))
+    if request.method == "POST":  # CSRFProtect has checked the form's token (login CSRF)
         with runtime().session() as s:
-            account = account_for_token(s, request.form.get("token", "").strip())
-            if account is not None:
+            token = token_for(s, request.form.get("token", "").strip())
+            if token is not None:
+                end_session(s, str(session.get("sid", "")))
                 session.clear()
-                session["account_id"] = account.id
-                return redirect(url_for("console.home"))
+                session["sid"] = start_session(s, token)
+                session["account_id"] = token.account_id
+                return redirect(back or url_for("console.home"))
         error = "That token is not valid."
-    return render_template_string(LOGIN, error=error), (401 if error else 200)
+    return render_template_string(LOGIN, error=error, next=back), (401 if error else 200)
 
 
-@bp.get("/logout")
+@bp.post("/logout")
 def logout() -> Response:
+    with runtime().session() as s:
+        end_session(s, str(session.get("sid", "")))
     session.clear()
     return redirect(url_for("console.login"))  # type: ignore[return-value]
 
 
 @bp.get("/")
 def home() -> Any:
-    account_id = session.get("account_id")
+    account_id = session.get("account_id")  # web.security cleared it unless the session is live
     if account_id is None:
         return redirect(url_for("console.login"))
     with runtime().session() as s:

@@ -552,6 +552,45 @@ SCHEMAS.update(
     }
 )
 
+# API tokens: listing (never the tokens themselves) and revoking one, which also ends
+# every console session signed in with it.
+_TOKEN_ID = [{"name": "token_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_TIME_OR_NULL = {"type": ["string", "null"], "format": "date-time"}
+PATHS["/api/v1/tokens"] = _get("The account's API tokens (prefixes only, never the tokens)", "ApiTokenList")
+PATHS["/api/v1/tokens/{token_id}/revoke"] = {
+    "post": {
+        "summary": "Revoke a token: it stops working at once and its console sessions end",
+        "security": _AUTH,
+        "parameters": _TOKEN_ID,
+        "responses": {
+            "200": {
+                "description": "revoked (or already revoked): the token",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiToken"}}},
+            },
+            "401": _ERROR,
+            "404": _ERROR,
+        },
+    }
+}
+SCHEMAS.update(
+    {
+        "ApiToken": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "prefix": {"type": "string"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "last_used_at": _TIME_OR_NULL,
+                "revoked_at": _TIME_OR_NULL,
+            },
+        },
+        "ApiTokenList": {
+            "type": "object",
+            "properties": {"tokens": {"type": "array", "items": {"$ref": "#/components/schemas/ApiToken"}}},
+        },
+    }
+)
+
 
 def document() -> dict[str, Any]:
     return {

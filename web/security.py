@@ -1,0 +1,155 @@
+"""Browser-facing protections, set up by :func:`init_security` from ``create_app``.
+
+- CSRF: every state-changing request carries a token (Flask-WTF's CSRFProtect), the
+  console login included. Exempt is only what a browser cookie does not authenticate:
+  the webhook receivers (mounted ahead of Flask, so they never get here), the JSON API
+  under /api/v1 (bearer tokens only; it never reads the session cookie) and
+  WooCommerce's server-to-server key callback (bound to its install by a signed token).
+- Origin: a POST whose ``Origin`` (or, without one, ``Referer``) names another site is
+  refused before anything runs.
+- Console sessions: a signed-in cookie is honoured only while its server-side record
+  (``console_sessions``) is live: not signed out, its API token not revoked, within the
+  idle and absolute lifetimes (``console`` in config.yaml). Otherwise the cookie is
+  cleared and the browser is simply signed out.
+- Headers: a Content-Security-Policy that forbids framing (``frame-ancestors 'none'``)
+  except on the Shopify embedded app entry for a request Shopify signed for a shop
+  (framed only by that shop's admin), ``X-Content-Type-Options: nosniff``, and HSTS
+  when the public URL is https.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, g, render_template_string, request, session
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from connectors.shopify import oauth
+from db.accounts import live_session
+from sync.runtime import Runtime
+
+csrf = CSRFProtect()
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# Endpoints no browser cookie authenticates (see the module docstring).
+CSRF_EXEMPT_BLUEPRINTS = frozenset({"api"})
+CSRF_EXEMPT_ENDPOINTS = frozenset({"install.woo_callback"})
+# The app URL Shopify opens inside the shop admin (signed with the shop's query HMAC).
+EMBEDDED_ENTRY_ENDPOINTS = frozenset({"install.shopify_start"})
+SHOPIFY_ADMIN = "https://admin.shopify.com"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'"
+)
+HSTS = "max-age=31536000"
+
+REFUSED = """<!doctype html><html><head><meta charset="utf-8"><title>Waybill</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto">
+<h1>Refused</h1><p>{{ message }}</p><p><a href="/">Back to Waybill</a></p></body></html>"""
+
+
+def init_security(app: Flask) -> None:
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a token lives as long as its session
+    csrf.init_app(app)
+    from web import api, install
+
+    csrf.exempt(api.bp)
+    csrf.exempt(install.woo_callback)
+    app.before_request(_check_origin)
+    app.before_request(_check_console_session)
+    app.after_request(_headers)
+    app.register_error_handler(CSRFError, _csrf_refused)
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["waybill"]
+    return rt
+
+
+def _exempt() -> bool:
+    return request.blueprint in CSRF_EXEMPT_BLUEPRINTS or request.endpoint in CSRF_EXEMPT_ENDPOINTS
+
+
+def _origin(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default = 443 if parts.scheme == "https" else 80
+    host = parts.hostname.lower()
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def _ours() -> set[str | None]:
+    return {_origin(runtime().settings.public_url), _origin(request.host_url)} - {None}
+
+
+def _check_origin() -> Any:
+    """Refuse a cross-site POST by its Origin (or Referer) before any handler runs."""
+    if request.method in SAFE_METHODS or _exempt():
+        return None
+    given = request.headers.get("Origin")
+    if given is None and request.headers.get("Referer"):
+        given = request.headers["Referer"]
+    if given is None:
+        return None  # not a browser (browsers send Origin on every POST); the CSRF token still applies
+    if _origin(given) not in _ours():
+        return _refused("This request came from another site.", 403)
+    return None
+
+
+def _check_console_session() -> None:
+    """A signed-in cookie counts only while its server-side session is live."""
+    if "account_id" not in session or request.blueprint in CSRF_EXEMPT_BLUEPRINTS:
+        return
+    rt = runtime()
+    idle = timedelta(minutes=rt.settings.console.session_idle_minutes)
+    lifetime = timedelta(hours=rt.settings.console.session_max_hours)
+    with rt.session() as s:
+        row = live_session(s, str(session.get("sid", "")), idle, lifetime)
+        valid = row is not None and row.account_id == session.get("account_id")
+    if not valid:
+        session.clear()
+        return
+    g.account_id = session["account_id"]
+
+
+def _csrf_refused(exc: CSRFError) -> tuple[str, int]:
+    return _refused(
+        f"The form was refused ({exc.description.rstrip('.')}). Reload the page and try again.", 400
+    )
+
+
+def _refused(message: str, status: int) -> tuple[str, int]:
+    return render_template_string(REFUSED, message=message), status
+
+
+def embedded_shop() -> str | None:
+    """The shop of a request Shopify signed for the embedded app entry, if it is one."""
+    if request.endpoint not in EMBEDDED_ENTRY_ENDPOINTS or request.method != "GET":
+        return None
+    secret = runtime().settings.shopify.api_secret
+    params = {k: v for k, v in request.args.items()}
+    shop = params.get("shop", "").lower()
+    if secret is None or not params.get("hmac") or not oauth.valid_shop_domain(shop):
+        return None
+    if not oauth.verify_callback(params, secret.get_secret_value()):
+        return None
+    return shop if oauth.fresh_timestamp(params.get("timestamp"), time.time()) else None
+
+
+def _headers(response: Response) -> Response:
+    shop = embedded_shop()
+    ancestors = f"https://{shop} {SHOPIFY_ADMIN}" if shop else "'none'"
+    response.headers["Content-Security-Policy"] = f"{CSP}; frame-ancestors {ancestors}"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if runtime().settings.public_url.startswith("https://"):
+        response.headers["Strict-Transport-Security"] = HSTS
+    return response
