@@ -84,15 +84,40 @@ def start_waybill(port: int, servers: dict[str, RunningServer]) -> Any:
 
 
 def install_stores(public: str, shopify: ShopifySimulator, woo_url: str) -> None:
-    """Both installs as a merchant's browser would run them, one session so both join one account."""
+    """Both installs as a merchant's browser would run them: sign in, then connect each store
+    from the console with the form's CSRF token (one session, so both join one account)."""
     browser = requests.Session()
-    token = _demo_token()
-    browser.post(f"{public}/login", data={"token": token}, timeout=10)
+    login = browser.get(f"{public}/login", timeout=10)
+    signed = browser.post(
+        f"{public}/login", data={"token": _demo_token(), "csrf_token": _csrf(login.text)}, timeout=10
+    )
+    if signed.status_code != 200:
+        raise SystemExit(f"sign-in failed ({signed.status_code}): {signed.text[:300]}")
     shopify.set_compliance_uri(f"{public}/webhooks/shopify")
-    for url in (f"{public}/install/shopify?shop={SHOP}", f"{public}/install/woocommerce?store_url={woo_url}"):
-        page = browser.get(url, timeout=30)
+    pages = [
+        browser.post(
+            f"{public}/install/shopify", data={"shop": SHOP, "csrf_token": _csrf(signed.text)}, timeout=30
+        )
+    ]
+    confirm = browser.get(f"{public}/install/woocommerce", params={"store_url": woo_url}, timeout=30)
+    if confirm.status_code == 200:
+        form = {"store_url": woo_url, "csrf_token": _csrf(confirm.text)}
+        pages.append(browser.post(f"{public}/install/woocommerce", data=form, timeout=30))
+    else:
+        pages.append(confirm)
+    for page in pages:
         if page.status_code != 200 or "connected" not in page.text:
             raise SystemExit(f"install failed ({page.status_code}): {page.text[:300]}")
+
+
+def _csrf(html: str) -> str:
+    """The CSRF token of the form on a console page."""
+    import re
+
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    if found is None:
+        raise SystemExit("install failed: no form on the console page")
+    return found.group(1)
 
 
 def _demo_token() -> str:

@@ -22,12 +22,13 @@ Fixtures:
 - ``browser``: a ``requests.Session`` playing the merchant's browser (follows redirects
   across Waybill and the simulators, keeps Waybill's session cookie).
 
-Helpers: :func:`install_shopify`, :func:`install_woocommerce`, :func:`sign_in`,
-:func:`stores`.
+Helpers: :func:`install_shopify`, :func:`connect_shopify`, :func:`install_woocommerce`,
+:func:`sign_in`, :func:`csrf_token`, :func:`signed_in`, :func:`stores`.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -192,26 +193,73 @@ def browser() -> Iterator[requests.Session]:
         yield session
 
 
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(page: requests.Response) -> str:
+    """The CSRF token of the (first) form on ``page``."""
+    found = CSRF_FIELD.search(page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def signed_in(browser: requests.Session, public_url: str) -> bool:
+    home = browser.get(f"{public_url}/", allow_redirects=False, timeout=HTTP_TIMEOUT_S)
+    return home.status_code == 200
+
+
 def install_shopify(browser: requests.Session, public_url: str, shop: str = SHOP) -> requests.Response:
-    """The merchant installs the app on ``shop``; returns Waybill's last page."""
+    """The merchant installs the app on ``shop``; returns Waybill's last page.
+
+    A signed-in browser connects it from the console (:func:`connect_shopify`), so it joins
+    the signed-in account; otherwise it is Shopify's own install (the shop's own account).
+    """
+    if signed_in(browser, public_url):
+        return connect_shopify(browser, public_url, shop)
     return browser.get(f"{public_url}/install/shopify", params={"shop": shop}, timeout=HTTP_TIMEOUT_S)
 
 
+def connect_shopify(browser: requests.Session, public_url: str, shop: str = SHOP) -> requests.Response:
+    """A signed-in merchant connects ``shop`` from the console (POST with the form's CSRF token)."""
+    home = browser.get(f"{public_url}/", timeout=HTTP_TIMEOUT_S)
+    return browser.post(
+        f"{public_url}/install/shopify",
+        data={"shop": shop, "csrf_token": csrf_token(home)},
+        timeout=HTTP_TIMEOUT_S,
+    )
+
+
 def install_woocommerce(browser: requests.Session, public_url: str, store_url: str) -> requests.Response:
-    """The merchant connects the store and approves the key request; returns Waybill's last page."""
-    return browser.get(
+    """The signed-in merchant opens the install link, confirms, and the store approves the key
+    request; returns Waybill's last page."""
+    confirm = browser.get(
         f"{public_url}/install/woocommerce", params={"store_url": store_url}, timeout=HTTP_TIMEOUT_S
     )
+    assert confirm.status_code == 200, confirm.text
+    return browser.post(
+        f"{public_url}/install/woocommerce",
+        data={"store_url": store_url, "csrf_token": csrf_token(confirm)},
+        timeout=HTTP_TIMEOUT_S,
+    )
+
+
+def new_token(rt: Any, account: str) -> tuple[str, int]:
+    """A fresh API token for ``account`` (created if new) and the account's id."""
+    with rt.session() as s:
+        row = get_or_create_account(s, account)
+        token, account_id = issue_token(s, row), row.id
+    return token, int(account_id)
 
 
 def sign_in(browser: requests.Session, public_url: str, rt: Any, account: str) -> int:
     """Sign ``browser`` in to the console as ``account`` (created if new); returns the account id."""
-    with rt.session() as s:
-        row = get_or_create_account(s, account)
-        token, account_id = issue_token(s, row), row.id
-    page = browser.post(f"{public_url}/login", data={"token": token}, timeout=HTTP_TIMEOUT_S)
+    token, account_id = new_token(rt, account)
+    login = browser.get(f"{public_url}/login", timeout=HTTP_TIMEOUT_S)
+    page = browser.post(
+        f"{public_url}/login", data={"token": token, "csrf_token": csrf_token(login)}, timeout=HTTP_TIMEOUT_S
+    )
     assert page.status_code == 200, page.text
-    return int(account_id)
+    return account_id
 
 
 def stores(rt: Any) -> list[Store]:

@@ -34,6 +34,7 @@ from tests.e2e.conftest import (
     OTHER_SHOP,
     SHOP,
     ShopifySandbox,
+    csrf_token,
     install_shopify,
     install_woocommerce,
     sign_in,
@@ -286,6 +287,7 @@ def test_install_while_the_shop_is_down_saves_the_store_and_reconciliation_repai
 def test_woocommerce_install_registers_four_signed_webhooks_and_answers_the_ping(
     rt: Any, woo: WooCommerceSimulator, woo_url: str, browser: requests.Session, public_url: str
 ) -> None:
+    sign_in(browser, public_url, rt, "North Wind Trading")
     page = install_woocommerce(browser, public_url, woo_url)
 
     assert page.status_code == 200
@@ -315,15 +317,23 @@ def test_woocommerce_install_registers_four_signed_webhooks_and_answers_the_ping
         assert s.scalar(select(func.count(InboxEvent.id))) == 0
 
 
-def _woo_install_token(browser: requests.Session, public_url: str, woo_url: str) -> str:
-    begin = browser.get(
+def _woo_begin(browser: requests.Session, public_url: str, woo_url: str) -> requests.Response:
+    """The signed-in merchant confirms the install; Waybill's redirect to the store's key request."""
+    confirm = browser.get(
+        f"{public_url}/install/woocommerce", params={"store_url": woo_url}, timeout=HTTP_TIMEOUT_S
+    )
+    begin = browser.post(
         f"{public_url}/install/woocommerce",
-        params={"store_url": woo_url},
+        data={"store_url": woo_url, "csrf_token": csrf_token(confirm)},
         allow_redirects=False,
         timeout=HTTP_TIMEOUT_S,
     )
-    assert begin.status_code == 302
-    return query(begin.headers["Location"])["user_id"]
+    assert begin.status_code == 302, begin.text
+    return begin
+
+
+def _woo_install_token(browser: requests.Session, public_url: str, woo_url: str) -> str:
+    return query(_woo_begin(browser, public_url, woo_url).headers["Location"])["user_id"]
 
 
 def _post_keys(public_url: str, user_id: str, ck: str, cs: str) -> requests.Response:
@@ -339,6 +349,7 @@ def test_forged_key_posts_are_refused_and_store_nothing(
     rt: Any, woo: WooCommerceSimulator, woo_url: str, browser: requests.Session, public_url: str
 ) -> None:
     ck, cs = woo.create_key("read_write")
+    sign_in(browser, public_url, rt, "North Wind Trading")
     genuine = _woo_install_token(browser, public_url, woo_url)
     garbled = genuine[:-2] + ("AA" if not genuine.endswith("AA") else "BB")
     unsigned = json.dumps({"url": woo_url, "account": None})
@@ -373,15 +384,12 @@ def test_store_urls_that_could_reach_inside_are_refused_outside_sandbox_mode(
     assert stores(rt) == []
 
 
-def test_a_public_ipv6_store_url_keeps_its_brackets(strict_app: Flask, public_url: str) -> None:
+def test_a_public_ipv6_store_url_keeps_its_brackets(
+    strict_app: Flask, rt: Any, browser: requests.Session, public_url: str
+) -> None:
     url = "https://[2606:4700:4700::1111]:8443/shop"
-    page = requests.get(
-        f"{public_url}/install/woocommerce",
-        params={"store_url": url},
-        allow_redirects=False,
-        timeout=HTTP_TIMEOUT_S,
-    )
-    assert page.status_code == 302
+    sign_in(browser, public_url, rt, "North Wind Trading")
+    page = _woo_begin(browser, public_url, url)
     assert page.headers["Location"].startswith(f"{url}/wc-auth/v1/authorize?")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 from db.accounts import get_or_create_account, issue_token
@@ -92,9 +94,12 @@ def test_openapi_lists_every_api_route(app: Any, client: Any) -> None:
 
 def test_console_requires_login_and_accepts_a_token(client: Any, rt: Any) -> None:
     assert client.get("/").headers["Location"].endswith("/login")
-    assert client.post("/login", data={"token": "wb_wrong"}).status_code == 401
+    form = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").data.decode())
+    assert form is not None
+    csrf = form.group(1)
+    assert client.post("/login", data={"token": "wb_wrong", "csrf_token": csrf}).status_code == 401
     token, _ = make_merchant(rt, "delta", "delta.myshopify.com")
-    assert client.post("/login", data={"token": token}).status_code == 302
+    assert client.post("/login", data={"token": token, "csrf_token": csrf}).status_code == 302
     page = client.get("/").data.decode()
     assert "delta.myshopify.com" in page and "epsilon" not in page
 
