@@ -53,12 +53,12 @@ REFUSED = """<!doctype html><html><head><meta charset="utf-8"><title>Waybill</ti
 
 def init_security(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a token lives as long as its session
+    app.before_request(_check_origin)  # first: a cross-site POST is refused before anything else
     csrf.init_app(app)
     from web import api, install
 
     csrf.exempt(api.bp)
     csrf.exempt(install.woo_callback)
-    app.before_request(_check_origin)
     app.before_request(_check_console_session)
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _csrf_refused)
