@@ -44,7 +44,7 @@ from tests.e2e.conftest import (
     signed_in,
     stores,
 )
-from tests.e2e.test_install import callback, query, signed
+from tests.e2e.test_install import callback, query, signed, start
 
 EVIL = "https://evil.example"
 
@@ -219,10 +219,10 @@ def test_a_shopify_install_state_copied_to_another_browser_is_refused(
 def test_a_non_ascii_state_is_a_400_not_a_server_error(
     rt: Any, shopify: ShopifySandbox, browser: requests.Session, public_url: str
 ) -> None:
-    params = {"code": "x", "shop": SHOP, "timestamp": str(int(time.time())), "state": "\u00e9t\u00e9-\u2603"}
-    page = callback(browser, public_url, signed(params))
+    params = start(browser, public_url)  # an install is pending in this browser
+    page = callback(browser, public_url, signed(params, state="\u00e9t\u00e9-\u2603"))
     assert page.status_code == 400 and "not started from this browser" in page.text
-    assert stores(rt) == []
+    assert (stores(rt), shopify.calls["oauth.access_token"]) == ([], 0)
 
 
 def test_a_store_owned_by_another_account_is_refused_at_confirm_and_at_completion(
@@ -373,17 +373,32 @@ def test_the_api_revokes_only_the_callers_own_tokens(rt: Any, public_url: str) -
     mine, _ = new_token(rt, "North Wind Trading")
     theirs, _ = new_token(rt, "Other Co")
     with rt.session() as s:
-        their_id = s.scalar(select(ApiToken.id).order_by(ApiToken.id.desc()))
-    refused = requests.post(
-        f"{public_url}/api/v1/tokens/{their_id}/revoke",
-        headers={"Authorization": f"Bearer {mine}"},
-        timeout=HTTP_TIMEOUT_S,
+        my_id, their_id = s.scalars(select(ApiToken.id).order_by(ApiToken.id))
+
+    def revoke(token_id: int) -> requests.Response:
+        return requests.post(
+            f"{public_url}/api/v1/tokens/{token_id}/revoke",
+            headers={"Authorization": f"Bearer {mine}"},
+            timeout=HTTP_TIMEOUT_S,
+        )
+
+    def account(token: str) -> int:
+        answer = requests.get(
+            f"{public_url}/api/v1/account",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=HTTP_TIMEOUT_S,
+        )
+        return answer.status_code
+
+    listed = requests.get(
+        f"{public_url}/api/v1/tokens", headers={"Authorization": f"Bearer {mine}"}, timeout=HTTP_TIMEOUT_S
     )
-    assert refused.status_code == 404
-    ok = requests.get(
-        f"{public_url}/api/v1/account", headers={"Authorization": f"Bearer {theirs}"}, timeout=HTTP_TIMEOUT_S
-    )
-    assert ok.status_code == 200
+    assert [t["id"] for t in listed.json()["tokens"]] == [my_id]
+    assert mine not in listed.text
+    assert (revoke(their_id).status_code, account(theirs)) == (404, 200)
+    own = revoke(my_id)
+    assert own.status_code == 200 and own.json()["prefix"] == mine[:10]
+    assert (account(mine), account(theirs)) == (401, 200)
 
 
 @pytest.mark.parametrize("column", ["last_seen_at", "created_at"], ids=["idle", "absolute"])
