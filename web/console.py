@@ -70,9 +70,14 @@ def runtime() -> Runtime:
 
 
 def safe_next(value: str | None) -> str:
-    """A path on this site to go back to after signing in (anything else goes home)."""
+    """A path on this site to go back to after signing in (anything else goes home).
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so
+    ``/<tab>/evil.example`` would become ``//evil.example``: no control characters, spaces
+    or backslashes, and no ``//`` at the start.
+    """
     value = (value or "").strip()
-    if not value.startswith("/") or value.startswith(("//", "/\\")) or any(c in value for c in "\r\n\\"):
+    if not value.startswith("/") or value.startswith("//") or any(c <= " " or c == "\\" for c in value):
         return ""
     return value
 

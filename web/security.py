@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import structlog
 from flask import Flask, Response, current_app, g, render_template_string, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -32,6 +33,7 @@ from db.accounts import live_session
 from sync.runtime import Runtime
 
 csrf = CSRFProtect()
+log = structlog.get_logger("waybill.security")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # Endpoints no browser cookie authenticates (see the module docstring).
@@ -101,6 +103,7 @@ def _check_origin() -> Any:
     if given is None:
         return None  # not a browser (browsers send Origin on every POST); the CSRF token still applies
     if _origin(given) not in _ours():
+        log.warning("security.cross_site_post", path=request.path, origin=_origin(given) or "unparsable")
         return _refused("This request came from another site.", 403)
     return None
 
@@ -122,6 +125,7 @@ def _check_console_session() -> None:
 
 
 def _csrf_refused(exc: CSRFError) -> tuple[str, int]:
+    log.warning("security.csrf_refused", path=request.path, reason=exc.description)
     return _refused(
         f"The form was refused ({exc.description.rstrip('.')}). Reload the page and try again.", 400
     )

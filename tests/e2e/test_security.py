@@ -160,13 +160,15 @@ def test_install_link_without_a_session_asks_to_sign_in_and_comes_back(
     assert stores(rt) == [] and woo.calls["wc-auth.authorize"] == 0
     with requests.Session() as other:
         login = other.get(f"{public_url}/login", timeout=HTTP_TIMEOUT_S)
-        offsite = other.post(
-            f"{public_url}/login",
-            data={"token": token, "csrf_token": csrf_token(login), "next": "//evil.example/x"},
-            allow_redirects=False,
-            timeout=HTTP_TIMEOUT_S,
-        )
-        assert offsite.headers["Location"] == "/"  # only paths on this site
+        for offsite in ("//evil.example/x", "/\t/evil.example", "/\\evil.example", "https://evil.example/"):
+            login = other.get(f"{public_url}/login", timeout=HTTP_TIMEOUT_S)
+            answer = other.post(
+                f"{public_url}/login",
+                data={"token": token, "csrf_token": csrf_token(login), "next": offsite},
+                allow_redirects=False,
+                timeout=HTTP_TIMEOUT_S,
+            )
+            assert answer.headers["Location"] == "/", offsite  # only paths on this site
 
 
 def test_a_woocommerce_install_token_copied_to_another_browser_is_refused(
