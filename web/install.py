@@ -351,6 +351,8 @@ def woo_callback() -> tuple[Response, int]:
         return jsonify(error="the keys do not open the store's API"), 403
     nonce = _hash(str(install.get("n", "")))
     with rt.session() as s:
+        if s.get(Account, install["account"]) is None:
+            return jsonify(error="unknown or expired install"), 403
         expired = utcnow() - timedelta(seconds=WOO_TOKEN_MAX_AGE_S)
         s.execute(delete(PendingInstall).where(PendingInstall.created_at < expired))
         s.execute(delete(PendingInstall).where(PendingInstall.nonce_hash == nonce))
