@@ -82,3 +82,35 @@ def test_a_port_in_use_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
         f"free port: PORT={port + 1} ./waybill run"
     ]
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def _waybill(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", f"import entry; entry.main({args!r})"],
+        cwd=ROOT,
+        env={**os.environ, "WAYBILL_VAR_DIR": str(tmp_path / "var"), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_waybill_runs_with_a_lower_case_log_level_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    listed = _waybill(["orders", "list"], tmp_path, WAYBILL_LOG_LEVEL="debug")
+    assert listed.returncode == 0, listed.stderr
+    refused = _waybill(["orders", "list"], tmp_path, WAYBILL_LOG_LEVEL="chatty")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("waybill: invalid configuration:") and "'log_level'" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_a_key_can_be_generated_before_production_has_one(tmp_path: Path) -> None:
+    # The README's production lines export REDIS_URL, then WAYBILL_SECRET_KEY=$(./waybill keys generate).
+    made = _waybill(["keys", "generate"], tmp_path, REDIS_URL="redis://127.0.0.1:1/0")
+    assert made.returncode == 0, made.stderr
+    assert len(made.stdout.strip()) == 44  # a Fernet key
+    needs = _waybill(["orders", "list"], tmp_path, REDIS_URL="redis://127.0.0.1:1/0")
+    assert needs.returncode == 2
+    assert needs.stderr.strip() == (
+        "waybill: WAYBILL_SECRET_KEY is required in production mode (make one: ./waybill keys generate)"
+    )
