@@ -59,6 +59,24 @@ def _words(command: str) -> list[str]:
     return shlex.split(command.replace("[", " ").replace("]", " ").replace("|", " "))
 
 
+NEEDS_VENV = re.compile(r"^(python3?|flask|gunicorn|rq|alembic|pytest|pip|mypy|ruff)\s")
+
+
+def test_no_command_in_the_docs_needs_an_activated_virtualenv() -> None:
+    needs = []
+    for path in DOCS:
+        text = path.read_text()
+        lines = [
+            line.strip()
+            for info, body in FENCE.findall(text)
+            if info.strip() != "text"
+            for line in body.splitlines()
+        ]
+        spans = [" ".join(span.split()) for span in SPAN.findall(FENCE.sub("", text))]
+        needs += [f"{path.name}: {c}" for c in lines + spans if NEEDS_VENV.match(c)]
+    assert not needs, "use ./waybill, make or .venv/bin/...: " + "; ".join(needs)
+
+
 def test_the_docs_show_commands() -> None:
     shown = {c.split()[0] for _, c in COMMANDS}
     assert shown == {"./waybill", "make"}, shown
