@@ -138,6 +138,8 @@ def _print_welcome(rt: Runtime) -> None:
     with rt.session() as s:
         stores = s.scalar(select(func.count(Store.id))) or 0
     lines = [f"Waybill is running on http://localhost:{rt.settings.port} ({rt.settings.mode} mode)."]
+    if rt.settings.public_url != f"http://localhost:{rt.settings.port}":
+        lines.append(f"Platforms reach it at {rt.settings.public_url} (WAYBILL_PUBLIC_URL).")
     if not stores:
         lines += [
             "No store is connected yet. To see Waybill work without any account, run the sandbox demo:",
