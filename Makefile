@@ -2,21 +2,27 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+# The stamp names what was installed: it changes when the requirements or pyproject.toml do.
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | cksum | cut -d' ' -f1)
+WAYBILL := $(VENV)/bin/waybill
 PYTEST_ARGS ?=
 
-.PHONY: run test lint demo bench migrate worker scheduler clean
+.PHONY: setup run test lint demo bench migrate worker scheduler clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+## setup: the virtualenv in .venv with the pinned packages and the `waybill` command (./waybill runs it)
+setup: $(STAMP)
+
 ## run: the service in embedded mode (SQLite, in-process queue) on $$PORT (8000)
 run: $(STAMP)
-	$(PY) app.py
+	$(WAYBILL) run
 
 ## test: lint, then the whole suite on the backend in WAYBILL_TEST_BACKEND (embedded|services)
 test: $(STAMP) lint
@@ -25,7 +31,7 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy core connectors db sync web settings.py telemetry.py app.py worker.py
+	$(VENV)/bin/mypy core connectors db sync web settings.py telemetry.py app.py worker.py entry.py
 
 ## demo: Waybill with sandbox Shopify, WooCommerce and EasyPost on loopback
 demo: $(STAMP)
@@ -35,14 +41,17 @@ demo: $(STAMP)
 bench: $(STAMP)
 	@for b in bench/[a-z]*.py; do n=$$(basename $$b .py); echo "== $$n"; $(PY) -m bench.$$n || exit 1; done
 
+## migrate: the database to the latest migration (production; embedded mode migrates itself)
 migrate: $(STAMP)
-	$(VENV)/bin/flask --app app db upgrade
+	$(WAYBILL) db upgrade
 
+## worker: one RQ worker on every queue (production: needs REDIS_URL)
 worker: $(STAMP)
-	$(PY) worker.py
+	$(WAYBILL) worker
 
+## scheduler: the one scheduler of periodic jobs (production: needs REDIS_URL)
 scheduler: $(STAMP)
-	$(PY) worker.py --scheduler
+	$(WAYBILL) worker --scheduler
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

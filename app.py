@@ -1,4 +1,4 @@
-"""Waybill's Flask app. ``python app.py`` runs everything in one process (embedded mode)."""
+"""Waybill's Flask app. ``waybill run`` (or ``python app.py``) runs it all in one process (embedded mode)."""
 
 from __future__ import annotations
 
@@ -90,24 +90,47 @@ def _instrument(app: Flask) -> None:
         return response
 
 
+class PortInUse(Exception):
+    """The embedded service's port is taken (another Waybill, or another program)."""
+
+
 def run_embedded(settings: Settings | None = None) -> None:
-    """The web app, worker threads and the scheduler in one process."""
-    from waitress import serve
+    """The web app, worker threads and the scheduler in one process.
+
+    The port is bound before any thread starts, so a port in use stops the process
+    with :class:`PortInUse` and nothing else running."""
+    import errno
+
+    from waitress.server import create_server
 
     from sync.queue import EmbeddedJobQueue
     from sync.schedule import Scheduler
 
     app = create_app()
     rt: Runtime = app.extensions["waybill"]
+    port = rt.settings.port
+    try:
+        server = create_server(app, host="0.0.0.0", port=port, threads=8, ident="waybill")  # noqa: S104
+    except OSError as exc:
+        rt.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(
+                f"port {port} is already in use (is another Waybill running?); stop it or choose a free "
+                f"port: PORT={port + 1 if port < 65535 else 8040} ./waybill run"
+            ) from None
+        raise PortInUse(f"cannot listen on port {port}: {exc.strerror or exc}") from None
     if isinstance(rt.queue, EmbeddedJobQueue):
         rt.queue.start()
         Scheduler(rt).start()
     else:
-        log.warning("app.not_embedded", hint="REDIS_URL is set: run `python worker.py` and a scheduler too")
+        log.warning(
+            "app.not_embedded",
+            hint="REDIS_URL is set: run `./waybill worker` and `./waybill worker --scheduler` too",
+        )
     freeze_boot_heap()
-    log.info("app.listening", url=rt.settings.public_url, port=rt.settings.port, mode=rt.settings.mode)
+    log.info("app.listening", url=rt.settings.public_url, port=port, mode=rt.settings.mode)
     _print_welcome(rt)
-    serve(app, host="0.0.0.0", port=rt.settings.port, threads=8, ident="waybill")  # noqa: S104
+    server.run()
 
 
 def _print_welcome(rt: Runtime) -> None:
@@ -118,6 +141,8 @@ def _print_welcome(rt: Runtime) -> None:
     with rt.session() as s:
         stores = s.scalar(select(func.count(Store.id))) or 0
     lines = [f"Waybill is running on http://localhost:{rt.settings.port} ({rt.settings.mode} mode)."]
+    if rt.settings.public_url != f"http://localhost:{rt.settings.port}":
+        lines.append(f"Platforms reach it at {rt.settings.public_url} (WAYBILL_PUBLIC_URL).")
     if not stores:
         lines += [
             "No store is connected yet. To see Waybill work without any account, run the sandbox demo:",
@@ -126,14 +151,20 @@ def _print_welcome(rt: Runtime) -> None:
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
-if __name__ == "__main__":
+def main() -> int:
+    """``waybill run`` (and ``python app.py``): start-up problems are one line, not a traceback."""
     try:
         run_embedded()
-    except SettingsError as exc:
+    except (SettingsError, PortInUse) as exc:
         print(f"waybill: {exc}", file=sys.stderr)
-        sys.exit(2)
+        return 2
     except Exception as exc:  # start-up errors: say what is wrong, not a traceback
         if type(exc).__name__ in {"DatabaseNotReady", "SecretKeyError"}:
             print(f"waybill: {exc}", file=sys.stderr)
-            sys.exit(2)
+            return 2
         raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

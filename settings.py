@@ -197,7 +197,7 @@ class Settings(_Strict):
     database_url: str = ""
     redis_url: str | None = None
     secret_key: SecretStr | None = None
-    public_url: str = "http://localhost:8000"
+    public_url: str = ""  # unset: http://localhost:<port>, so callbacks follow PORT
     port: int = Field(8000, ge=1, le=65535)
     var_dir: Path = Path("var")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -216,10 +216,19 @@ class Settings(_Strict):
     shipping: ShippingSettings = ShippingSettings()
     testing: bool = False
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: Any) -> Any:
+        # WAYBILL_LOG_LEVEL=debug works as well as DEBUG; WARN is WARNING.
+        if isinstance(value, str):
+            value = value.strip().upper()
+            return "WARNING" if value == "WARN" else value
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
+        if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
@@ -253,6 +262,8 @@ class Settings(_Strict):
             self.var_dir = ROOT / self.var_dir
         if not self.database_url:
             self.database_url = f"sqlite:///{self.var_dir / 'waybill.db'}"
+        if not self.public_url:
+            self.public_url = f"http://localhost:{self.port}"
         if self.mode == "production" and not self.redis_url:
             raise ValueError("production mode needs REDIS_URL (redis_url)")
         return self

@@ -1,8 +1,10 @@
 """RQ worker entry point.
 
-    python worker.py [QUEUE ...]      work the named queues (default: all, in config order)
-    python worker.py --scheduler      run the one scheduler of periodic jobs
-    python worker.py --burst          work until the queues are empty, then exit
+    waybill worker [QUEUE ...]      work the named queues (default: all, in config order)
+    waybill worker --scheduler      run the one scheduler of periodic jobs
+    waybill worker --burst          work until the queues are empty, then exit
+
+(``python worker.py ...`` does the same.)
 
 Start any number of workers on any number of machines against the same Redis and
 database; start exactly one scheduler (a second one waits as a standby).
@@ -30,7 +32,7 @@ log = structlog.get_logger("waybill.worker")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Waybill worker")
+    parser = argparse.ArgumentParser(prog="waybill worker", description="Waybill worker")
     parser.add_argument("queues", nargs="*", help="queues to work (default: all)")
     parser.add_argument("--scheduler", action="store_true", help="run the periodic-job scheduler instead")
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(settings.log_level)
         if not settings.redis_url:
             print(
-                "waybill: worker.py needs REDIS_URL; without it `python app.py` runs jobs itself",
+                "waybill: the worker needs REDIS_URL; without it `./waybill run` runs jobs itself",
                 file=sys.stderr,
             )
             return 2

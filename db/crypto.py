@@ -2,7 +2,7 @@
 
 ``WAYBILL_SECRET_KEY`` may hold several comma-separated Fernet keys: the first
 encrypts, all decrypt (``MultiFernet``), so a key can be rotated without downtime:
-prepend the new key, run ``flask --app app keys rotate``, then drop the old one.
+prepend the new key, run ``waybill keys rotate``, then drop the old one.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Vault:
         except ValueError as exc:
             raise SecretKeyError(
                 "WAYBILL_SECRET_KEY must be Fernet keys (32 url-safe base64 bytes), comma-separated; "
-                "make one with `flask --app app keys generate`"
+                "make one with `./waybill keys generate`"
             ) from exc
 
     def encrypt(self, plaintext: str) -> bytes:

@@ -113,5 +113,5 @@ def check_ready(engine: Engine, url: str) -> None:
     if current != head:
         raise DatabaseNotReady(
             f"database is at migration {current or 'none'}, code needs {head}: "
-            "run `flask --app app db upgrade` (or `make migrate`) first"
+            "run `./waybill db upgrade` (or `make migrate`) first"
         )

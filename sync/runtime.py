@@ -57,7 +57,7 @@ def secret_key_for(settings: Settings) -> str:
     if settings.embedded:
         return embedded_key(settings.var_dir)
     raise SecretKeyError(
-        "WAYBILL_SECRET_KEY is required in production mode (make one: flask --app app keys generate)"
+        "WAYBILL_SECRET_KEY is required in production mode (make one: ./waybill keys generate)"
     )
 
 

@@ -1,7 +1,7 @@
 """The scheduler: enqueues periodic jobs (``schedules`` in config.yaml).
 
-Exactly one runs. In embedded mode it is a thread of ``python app.py``; in
-production ``python worker.py --scheduler``, which holds a Redis lock so a second
+Exactly one runs. In embedded mode it is a thread of ``waybill run``; in
+production ``waybill worker --scheduler``, which holds a Redis lock so a second
 scheduler started by mistake only waits as a standby. Periodic job ids are
 deterministic (``periodic-<name>``), so a run still queued is never doubled.
 """

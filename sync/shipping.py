@@ -2,7 +2,7 @@
 
 ready_to_ship -> packed -> label_purchased -> partially_fulfilled | fulfilled; a problem
 (nothing fits, no address, no eligible rate, every rate refused) puts the order on_hold
-with ``hold_reason`` "shipping: <why>" and ``flask --app app ship run ID`` resumes it.
+with ``hold_reason`` "shipping: <why>" and ``waybill ship run ID`` resumes it.
 
 ``ship_order`` (queue "shipping") plans the parcels once (one ``Shipment`` row per parcel,
 unique per order and package) and then, per parcel, walks the effects ledger:

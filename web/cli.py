@@ -1,4 +1,4 @@
-"""Operator commands: ``flask --app app <group> <command>``."""
+"""Operator commands: ``waybill <group> <command>`` (also ``flask --app app <group> <command>``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -13,12 +14,26 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from core.errors import Retryable
 from db import session as dbsession
 from db.accounts import find_tokens, get_or_create_account, issue_token, revoke_token
-from db.crypto import KEY_FILE_NAME, Vault, generate_key
+from db.crypto import KEY_FILE_NAME, SecretKeyError, Vault, generate_key
 from db.models import Account, DeadLetter, Store, TimelineEntry, utcnow
 from sync.queue import RedisJobQueue
 from sync.runtime import Runtime, secret_key_for
+
+# Ids as the database keeps them: a number beyond the column's range is bad input, refused
+# by click with the range, never an overflow inside the driver.
+SMALL_ID = click.IntRange(1, 2**31 - 1)  # accounts, stores, dead letters (32-bit keys)
+BIG_ID = click.IntRange(1, 2**63 - 1)  # orders (64-bit keys)
+
+
+def outside_failure(what: str, exc: Exception) -> str:
+    """One line for a storefront or carrier that failed or did not answer during a command."""
+    if isinstance(exc, Retryable):
+        return f"{what}: could not reach it or it is busy ({exc}); try again later"
+    return f"{what}: refused ({exc})"
+
 
 db_cli = AppGroup("db", help="Database migrations.")
 accounts_cli = AppGroup("accounts", help="Merchant accounts and API tokens.")
@@ -42,11 +57,20 @@ def rt() -> Runtime:
     return found
 
 
+def _migrate(step: Callable[[str, str], None], revision: str) -> None:
+    from alembic.util import CommandError
+
+    try:
+        step(runtime().settings.database_url, revision)
+    except CommandError as exc:  # an unknown revision: nothing was migrated
+        raise click.ClickException(f"{exc} (`./waybill db current` shows the revisions)") from exc
+
+
 @db_cli.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Migrate the database to REVISION (default: the latest)."""
-    dbsession.upgrade(runtime().settings.database_url, revision)
+    _migrate(dbsession.upgrade, revision)
     click.echo(f"database at {dbsession.current_revision(runtime().engine)}")
 
 
@@ -54,7 +78,7 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Migrate the database down to REVISION ('base' empties it)."""
-    dbsession.downgrade(runtime().settings.database_url, revision)
+    _migrate(dbsession.downgrade, revision)
     click.echo(f"database at {dbsession.current_revision(runtime().engine) or 'base'}")
 
 
@@ -133,7 +157,7 @@ def jobs_failed(as_json: bool) -> None:
 
 
 @jobs_cli.command("retry")
-@click.argument("dead_letter_id", type=int)
+@click.argument("dead_letter_id", type=SMALL_ID)
 def jobs_retry(dead_letter_id: int) -> None:
     """Run a failed job again (ID from `jobs failed`), with a fresh set of retries."""
     with rt().session() as s:
@@ -168,7 +192,7 @@ def jobs_ping(timeout: float) -> None:
     sys.exit(1)
 
 
-@keys_cli.command("generate")
+@keys_cli.command("generate", with_appcontext=False)
 def keys_generate() -> None:
     """Print a new key for WAYBILL_SECRET_KEY."""
     click.echo(generate_key())
@@ -180,7 +204,10 @@ def keys_rotate(new_key: str | None) -> None:
     """Re-encrypt every stored credential with the newest key."""
     settings = rt().settings
     old = secret_key_for(settings)
-    vault = Vault(f"{new_key},{old}" if new_key else old)
+    try:
+        vault = Vault(f"{new_key},{old}" if new_key else old)
+    except SecretKeyError as exc:  # a malformed --new-key: nothing is re-encrypted
+        raise click.ClickException(f"--new-key: {exc}") from exc
     count = 0
     with rt().session() as s:
         for store in s.scalars(select(Store)):

@@ -1,4 +1,4 @@
-"""`flask --app app orders ...` and `flask --app app sync ...`."""
+"""`waybill orders ...` and `waybill sync ...`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sync.catalog import import_catalog
 from sync.reconcile import reconcile_store
 from sync.stock_audit import inventory_audit
 from web.api_orders import order_detail
-from web.cli import rt
+from web.cli import BIG_ID, SMALL_ID, outside_failure, rt
 from web.cli_stock import account_id_for, account_option
 
 orders_cli = AppGroup("orders", help="Orders Waybill holds.")
@@ -40,7 +40,7 @@ def order_summary(o: Order) -> dict[str, Any]:
 
 @orders_cli.command("list")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--store", "store_id", type=int, help="Only this store's orders.")
+@click.option("--store", "store_id", type=SMALL_ID, help="Only this store's orders.")
 @click.option("--limit", default=100, show_default=True)
 def list_orders(as_json: bool, store_id: int | None, limit: int) -> None:
     """The newest orders first."""
@@ -61,7 +61,7 @@ def list_orders(as_json: bool, store_id: int | None, limit: int) -> None:
 
 
 @orders_cli.command("show")
-@click.argument("order_id", type=int)
+@click.argument("order_id", type=BIG_ID)
 @click.option("--json", "as_json", is_flag=True)
 def show_order(order_id: int, as_json: bool) -> None:
     """One order: its stage, risk verdict with the facts, review, parcels with the rates
@@ -111,7 +111,7 @@ def _decide(decide: Any, order_id: int, reviewer: str, reason: str) -> None:
 
 
 @orders_cli.command("approve")
-@click.argument("order_id", type=int)
+@click.argument("order_id", type=BIG_ID)
 @click.option("--reviewer", required=True, help="Who decided.")
 @click.option("--reason", required=True, help="Why (kept on the order's timeline).")
 def approve_order(order_id: int, reviewer: str, reason: str) -> None:
@@ -120,7 +120,7 @@ def approve_order(order_id: int, reviewer: str, reason: str) -> None:
 
 
 @orders_cli.command("reject")
-@click.argument("order_id", type=int)
+@click.argument("order_id", type=BIG_ID)
 @click.option("--reviewer", required=True, help="Who decided.")
 @click.option("--reason", required=True, help="Why (kept on the order's timeline).")
 def reject_order(order_id: int, reviewer: str, reason: str) -> None:
@@ -151,41 +151,71 @@ def untrust_customer(email: str, account_name: str | None) -> None:
     click.echo(f"{email.strip().lower()}: no longer trusted")
 
 
+def store_ids(store_id: int | None) -> list[int]:
+    """The store named by --store (which must exist and be active), or every active store."""
+    with rt().session() as s:
+        if store_id is None:
+            query = select(Store.id).where(Store.state == StoreState.active).order_by(Store.id)
+            return list(s.scalars(query))
+        store = s.get(Store, store_id)
+        if store is None:
+            raise click.ClickException(f"no store {store_id} (`./waybill shops list` shows the stores)")
+        if store.state is not StoreState.active:
+            raise click.ClickException(f"store {store_id} ({store.domain}) is {store.state}, not active")
+        return [store_id]
+
+
+def store_label(store_id: int) -> str:
+    with rt().session() as s:
+        store = s.get(Store, store_id)
+        return f"store {store_id}" + (f" ({store.platform} {store.domain})" if store is not None else "")
+
+
+def fail_if_any(failures: list[str]) -> None:
+    """Each store that failed is one line on stderr; any failure is a non-zero exit."""
+    if failures:
+        for line in failures:
+            click.echo(f"Error: {line}", err=True)
+        raise click.exceptions.Exit(1)
+
+
 @sync_cli.command("reconcile")
-@click.option("--store", "store_id", type=int, help="Only this store (default: every active store).")
+@click.option("--store", "store_id", type=SMALL_ID, help="Only this store (default: every active store).")
 def reconcile(store_id: int | None) -> None:
     """Poll the storefronts for changed orders and repair webhook subscriptions, now."""
-    with rt().session() as s:
-        query = select(Store.id).where(Store.state == StoreState.active)
-        ids = [store_id] if store_id is not None else list(s.scalars(query))
-    for sid in ids:
-        click.echo(json.dumps(reconcile_store(rt(), sid)))
+    failures: list[str] = []
+    for sid in store_ids(store_id):
+        try:
+            click.echo(json.dumps(reconcile_store(rt(), sid)))
+        except (Permanent, Retryable) as exc:  # one store's trouble does not stop the others
+            failures.append(outside_failure(store_label(sid), exc))
+    fail_if_any(failures)
 
 
 @sync_cli.command("catalog")
-@click.option("--store", "store_id", type=int, help="Only this store (default: every active store).")
+@click.option("--store", "store_id", type=SMALL_ID, help="Only this store (default: every active store).")
 @click.option("--json", "as_json", is_flag=True)
 def catalog(store_id: int | None, as_json: bool) -> None:
     """Import the storefronts' catalogs now: link SKUs, seed the ledger, report what was not linked."""
-    with rt().session() as s:
-        query = select(Store.id).where(Store.state == StoreState.active).order_by(Store.id)
-        ids = [store_id] if store_id is not None else list(s.scalars(query))
+    ids = store_ids(store_id)
     results: list[dict[str, Any]] = []
+    failures: list[str] = []
     for sid in ids:
         try:
             results.append(import_catalog(rt(), store_id=sid))
         except (Permanent, Retryable) as exc:  # one store's trouble does not stop the others
             results.append({"store_id": sid, "error": f"{type(exc).__name__}: {exc}"})
+            failures.append(outside_failure(store_label(sid), exc))
     if as_json:
         click.echo(json.dumps(results, indent=2))
+        fail_if_any(failures)
         return
     for r in results:
         if r.get("skipped"):
             click.echo(f"store {r['store_id']}: skipped (not an active store)")
             continue
         if r.get("error"):
-            click.echo(f"store {r['store_id']}: failed: {r['error']}")
-            continue
+            continue  # said on stderr below
         click.echo(
             f"store {r['store_id']} ({r['platform']}): {r['mapped']} mapped, "
             f"{r['unmapped_count']} without SKU, {len(r['duplicates'])} duplicated SKU(s), "
@@ -198,10 +228,11 @@ def catalog(store_id: int | None, as_json: bool) -> None:
             click.echo(f"  duplicated SKU {sku}: " + ", ".join(str(i) for i in ids_))
         if r["no_level"]:
             click.echo("  tracked, but no level at the location we publish to: " + ", ".join(r["no_level"]))
+    fail_if_any(failures)
 
 
 @sync_cli.command("inventory-audit")
-@click.option("--store", "store_id", type=int, help="Only this store (default: every active store).")
+@click.option("--store", "store_id", type=SMALL_ID, help="Only this store (default: every active store).")
 @click.option(
     "--heal",
     type=click.Choice(["ledger", "channel", "report"]),
@@ -210,24 +241,24 @@ def catalog(store_id: int | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def inventory_audit_cmd(store_id: int | None, heal: str | None, as_json: bool) -> None:
     """Compare every channel's stock levels with the ledger now, and heal the differences."""
-    with rt().session() as s:
-        query = select(Store.id).where(Store.state == StoreState.active).order_by(Store.id)
-        ids = [store_id] if store_id is not None else list(s.scalars(query))
+    ids = store_ids(store_id)
     results: list[dict[str, Any]] = []
+    failures: list[str] = []
     for sid in ids:
         try:
             results.append(inventory_audit(rt(), store_id=sid, heal=heal))
         except (Permanent, Retryable) as exc:  # one store's trouble does not stop the others
             results.append({"store_id": sid, "error": f"{type(exc).__name__}: {exc}"})
+            failures.append(outside_failure(store_label(sid), exc))
     if as_json:
         click.echo(json.dumps(results, indent=2))
+        fail_if_any(failures)
         return
     for r in results:
         if r.get("skipped") or r.get("error"):
-            click.echo(
-                f"store {r['store_id']}: " + (f"failed: {r['error']}" if r.get("error") else "skipped")
-            )
-            continue
+            if r.get("skipped"):
+                click.echo(f"store {r['store_id']}: skipped")
+            continue  # a failure is said on stderr below
         click.echo(
             f"store {r['store_id']} ({r['platform']}): {r['checked']} SKU(s) checked, {r['found']} "
             f"difference(s), {r['healed']} healed ({r['policy']}), {r['skipped_in_flight']} in flight"
@@ -235,3 +266,4 @@ def inventory_audit_cmd(store_id: int | None, heal: str | None, as_json: bool) -
         for d in r["discrepancies"]:
             shown = "no level" if d["channel"] is None else d["channel"]
             click.echo(f"  {d['sku']}: channel {shown}, ledger publishes {d['expected']} -> {d['outcome']}")
+    fail_if_any(failures)

@@ -1,4 +1,4 @@
-"""`flask --app app ship ...`: pick lists, pack scans, and shipping an order now or voiding its labels."""
+"""`waybill ship ...`: pick lists, pack scans, and shipping an order now or voiding its labels."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core.errors import Permanent, Retryable
 from db.models import Order, Shipment
 from sync import shipping
-from web.cli import rt
+from web.cli import BIG_ID, outside_failure, rt
 from web.cli_stock import account_id_for, account_option
 
 ship_cli = AppGroup("ship", help="Pick, pack and ship orders.")
@@ -29,7 +29,7 @@ def _account_of(order_id: int) -> int:
 @click.option(
     "--order",
     "order_ids",
-    type=int,
+    type=BIG_ID,
     multiple=True,
     help="An order to pick (repeat; default: every ready_to_ship order).",
 )
@@ -58,7 +58,7 @@ def pick_list(order_ids: tuple[int, ...], account_name: str | None, as_json: boo
 
 
 @ship_cli.command("pack")
-@click.argument("order_id", type=int)
+@click.argument("order_id", type=BIG_ID)
 @click.argument("codes", nargs=-1, required=True)
 @click.option("--actor", default="operator", show_default=True, help="Who packed the parcel.")
 def pack(order_id: int, codes: tuple[str, ...], actor: str) -> None:
@@ -83,27 +83,63 @@ def _describe(order_id: int) -> list[str]:
 
 
 @ship_cli.command("run")
-@click.argument("order_id", type=int)
+@click.argument("order_id", type=BIG_ID)
 @click.option("--actor", default="operator", show_default=True, help="Who asked (kept on the timeline).")
 def run(order_id: int, actor: str) -> None:
-    """Ship the order now: release a shipping hold, buy what is missing, write back what is bought."""
+    """Ship the order now: release a shipping hold, buy what is missing, write back what is bought.
+
+    Exits non-zero, saying why, when the order did not ship (held, waiting for its pack
+    scan, or at a stage with nothing to ship)."""
+    with rt().session() as s:
+        before = s.get(Order, order_id)
+        if before is None:
+            raise click.ClickException(f"no order {order_id}")
+        was = before.stage
     try:
         stage = shipping.resume(rt(), order_id, actor)
     except shipping.ShippingError as exc:
         raise click.ClickException(str(exc)) from exc
     except (Permanent, Retryable) as exc:
-        raise click.ClickException(f"order {order_id}: {type(exc).__name__}: {exc}") from exc
+        raise click.ClickException(outside_failure(f"order {order_id}", exc)) from exc
     with rt().session() as s:
         order = s.get(Order, order_id)
         assert order is not None
-        held = f" - held: {order.hold_reason}" if order.hold_reason else ""
+        reason = order.hold_reason
+    held = f" - held: {reason}" if reason else ""
     click.echo(f"order {order_id}: {stage}{held}")
     for line in _describe(order_id):
         click.echo(line)
+    why = _not_shipped(order_id, was, stage, reason)
+    if why:
+        raise click.ClickException(why)
+
+
+SHIPPED = ("label_purchased", "partially_fulfilled", "fulfilled")
+
+
+def _not_shipped(order_id: int, was: str, stage: str, reason: str | None) -> str | None:
+    """Why `ship run` left the order as it was, or None when it shipped (or had shipped)."""
+    if reason:
+        hint = ""
+        if not reason.startswith(shipping.HOLD_PREFIX):
+            hint = "; `ship run` releases only shipping holds"
+            if reason.startswith("review"):
+                hint += f" (decide it with `./waybill orders approve {order_id}` or `orders reject`)"
+        return f"order {order_id} was not shipped: it is on hold: {reason}{hint}"
+    if stage == shipping.AWAITING_SCAN:
+        return (
+            f"order {order_id} was not shipped: it waits for its pack scan "
+            f"(`./waybill ship pack {order_id} SKU...`)"
+        )
+    if stage in SHIPPED:
+        return None
+    if stage in shipping.SHIPPABLE and was in shipping.SHIPPABLE:
+        return f"order {order_id} was not shipped: it stopped at {stage} (see its parcels above)"
+    return f"order {order_id} was not shipped: nothing to ship while it is {stage}"
 
 
 @ship_cli.command("void")
-@click.argument("order_id", type=int)
+@click.argument("order_id", type=BIG_ID)
 @click.option(
     "--reason", default="voided by an operator", show_default=True, help="Why (kept on the timeline)."
 )
@@ -114,7 +150,7 @@ def void(order_id: int, reason: str, actor: str) -> None:
     try:
         count = shipping.void_order(rt(), order_id, reason, actor)
     except (Permanent, Retryable) as exc:
-        raise click.ClickException(f"order {order_id}: {type(exc).__name__}: {exc}") from exc
+        raise click.ClickException(outside_failure(f"order {order_id}", exc)) from exc
     click.echo(f"order {order_id}: {count} label(s) voided")
     for line in _describe(order_id):
         click.echo(line)

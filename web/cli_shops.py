@@ -1,4 +1,4 @@
-"""`flask --app app shops ...`: connect stores by hand and see their health."""
+"""`waybill shops ...`: connect stores by hand and see their health."""
 
 from __future__ import annotations
 
@@ -56,8 +56,8 @@ def add_woocommerce(url: str, key: str, secret: str, account: str | None) -> Non
     """Connect a WooCommerce store with REST API keys."""
     try:
         url = check_store_url(url, allow_private=rt().settings.sandbox)
-    except UnsafeUrl as exc:
-        raise click.ClickException(str(exc)) from exc
+    except (UnsafeUrl, ValueError) as exc:  # ValueError: a URL urllib cannot even split (https://[::1)
+        raise click.ClickException(f"--url: {exc}") from exc
     _connect(
         Platform.woocommerce, url, {"consumer_key": key, "consumer_secret": secret}, "read_write", account
     )

@@ -1,4 +1,4 @@
-"""`flask --app app stock ...`: the stock ledger for operators."""
+"""`waybill stock ...`: the stock ledger for operators."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import select
 from db.models import Account
 from sync import stock_admin
 from sync.stock_reports import forecast_json, sku_detail, sku_forecasts, stock_rows
-from web.cli import rt
+from web.cli import SMALL_ID, rt
 
 stock_cli = AppGroup("stock", help="The stock ledger: levels, movements, adjustments, forecasts.")
 
@@ -59,7 +59,7 @@ def list_stock(account_name: str | None, as_json: bool) -> None:
         _echo_json(rows)
         return
     if not rows:
-        click.echo("no SKUs in the ledger yet (import the catalogs: `flask --app app sync catalog`)")
+        click.echo("no SKUs in the ledger yet (import the catalogs: `./waybill sync catalog`)")
     for r in rows:
         low = "  LOW" if r["low_stock"] else ""
         shown = ", ".join(f"{c['store_id']}:{c['published']}" for c in r["channels"] if c["tracked"])
@@ -152,7 +152,7 @@ def count_stock(sku: str, qty: int, note: str | None, create: bool, account_name
     click.echo(_level(result))
 
 
-@stock_cli.command("threshold")
+@stock_cli.command("threshold", context_settings=NUMBERS_MAY_BE_NEGATIVE)
 @click.argument("sku")
 @click.argument("value")
 @account_option
@@ -178,7 +178,7 @@ def threshold_stock(sku: str, value: str, account_name: str | None) -> None:
 
 @stock_cli.command("buffer")
 @click.argument("value")
-@click.option("--store", "store_id", type=int, required=True, help="The channel (a store id).")
+@click.option("--store", "store_id", type=SMALL_ID, required=True, help="The channel (a store id).")
 @click.option("--sku", default="*", show_default=True, help="One SKU, or * for the channel's default.")
 @account_option
 def buffer_stock(value: str, store_id: int, sku: str, account_name: str | None) -> None:

@@ -34,7 +34,7 @@ table{border-collapse:collapse}td,th{padding:.3rem .8rem;border-bottom:1px solid
 LOGIN = PAGE.replace(
     "{% block body %}{% endblock %}",
     """
-<p>Sign in with your API token (<code>flask --app app accounts token NAME</code>).</p>
+<p>Sign in with your API token (<code>./waybill accounts token NAME</code>).</p>
 {% if error %}<p style="color:#b00">{{ error }}</p>{% endif %}
 <form method="post" action="{{ url_for('console.login') }}">
 <input type="hidden" name="csrf_token" value="{{ csrf_token() }}">

@@ -306,11 +306,11 @@ def test_an_unknown_location_setting_fails_that_store_only(
         assert row is not None
         row.settings = {**(row.settings or {}), "inventory_location_id": 404}
     result = app.test_cli_runner().invoke(args=["sync", "catalog"])
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    assert lines[0] == (
-        f"store {shop_store.id}: failed: Permanent: "
-        "inventory_location_id 404 is not an active location of the shop"
-    )
+    assert result.exit_code == 1, result.output  # the other store is imported; the failure is told
+    assert result.stderr.splitlines() == [
+        f"Error: store {shop_store.id} (shopify {shop_store.domain}): refused "
+        "(inventory_location_id 404 is not an active location of the shop)"
+    ]
+    lines = result.stdout.splitlines()
     assert any(line.startswith(f"store {woo_store.id} (woocommerce): 6 mapped") for line in lines)
     assert links(rt, shop_store.id) == {}

@@ -82,7 +82,7 @@ def test_gunicorn_workers_and_scheduler_run_jobs_end_to_end(
     flask = [sys.executable, "-m", "flask", "--app", "app"]
     # Production refuses an unmigrated database, saying what to run.
     refused = subprocess.run([sys.executable, "worker.py"], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert refused.returncode == 2 and "flask --app app db upgrade" in refused.stderr
+    assert refused.returncode == 2 and "./waybill db upgrade" in refused.stderr
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     port = free_port()
     procs = [

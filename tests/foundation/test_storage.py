@@ -58,7 +58,7 @@ def test_models_match_the_migrations(tmp_path: Path) -> None:
 
 def test_production_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
-    with pytest.raises(DatabaseNotReady, match="flask --app app db upgrade"):
+    with pytest.raises(DatabaseNotReady, match=r"\./waybill db upgrade"):
         check_ready(make_engine(url), url)
 
 

@@ -263,8 +263,12 @@ def test_the_ship_cli_picks_packs_and_releases_a_shipping_hold(
         assert row is not None
         row.hold_reason = "shipping: the order has no shipping address"
     ran = runner.invoke(args=["ship", "run", str(held), "--actor", "kim"])
-    assert ran.exit_code == 0, ran.output
+    assert ran.exit_code == 1, ran.output  # held again: said, and not a success
     assert f"order {held}: on_hold - held: shipping: the order has no shipping address" in ran.output
+    assert (
+        f"Error: order {held} was not shipped: it is on hold: shipping: the order has no shipping address"
+        in ran.stderr
+    )
     actions = [(e.actor, e.action) for e in trail(rt, held)]
     assert actions == [
         ("kim", "order.ready_to_ship"),
@@ -283,7 +287,11 @@ def test_ship_run_leaves_holds_that_are_not_shippings_alone(rt: Any, app: Any, s
         assert row is not None
         row.hold_reason = "review: score 65"
     ran = app.test_cli_runner().invoke(args=["ship", "run", str(held)])
-    assert ran.exit_code == 0 and f"order {held}: on_hold - held: review: score 65" in ran.output
+    assert ran.exit_code == 1 and f"order {held}: on_hold - held: review: score 65" in ran.output
+    assert (
+        f"Error: order {held} was not shipped: it is on hold: review: score 65; "
+        "`ship run` releases only shipping holds" in ran.stderr
+    )
     assert trail(rt, held) == []
 
 
