@@ -139,13 +139,22 @@ def test_a_body_that_is_not_an_object_is_kept_as_failed_and_given_to_no_worker(
     assert snapshot(rt) == held
 
 
-def test_a_woocommerce_order_with_mistyped_lines_is_refused(client: Any, rt: Any) -> None:
+WOO_MALFORMED = {
+    "line_items_object": {**WOO, "line_items": {"0": WOO["line_items"][0]}},
+    "id_2_64": {**WOO, "id": 2**64},
+    "customer_id_object": {**WOO, "customer_id": {"id": 7}},
+    "billing_list": {**WOO, "billing": [WOO["billing"]]},
+}
+
+
+@pytest.mark.parametrize("case", sorted(WOO_MALFORMED))
+def test_a_malformed_woocommerce_order_is_refused_at_once(client: Any, rt: Any, case: str) -> None:
     store_id = add_store(rt, "woocommerce", "https://shop.example")
-    body = json.dumps({**WOO, "line_items": {"0": WOO["line_items"][0]}}).encode()
-    assert woo_post(client, store_id, body).json == {"status": "accepted"}
+    assert woo_post(client, store_id, json.dumps(WOO_MALFORMED[case]).encode()).json == {"status": "accepted"}
     event_id = last_event_id(rt)
     assert run_inbox_job(rt, event_id) is Outcome.dead
-    assert event(rt, event_id).state is InboxState.failed
+    stored = event(rt, event_id)
+    assert stored.state is InboxState.failed and "MalformedPayload" in (stored.last_error or "")
     assert snapshot(rt) == []
 
 
