@@ -66,6 +66,7 @@ REDACTED = "[redacted]"
 _SUGGESTION = re.compile(r"\s*\(suggested: [^)]*\)")
 MIN_NEEDLE = 3  # shorter words would erase too much of other people's text
 MIN_NAME_PART = 4  # "Ada" alone is too common to erase; "Lovelace" is not
+MAX_KEY_PATTERNS = 200  # effects of at most this many orders and shipments are found by key
 
 
 @handles(Platform.shopify, "app/uninstalled")
@@ -305,7 +306,8 @@ def _erase(
     timeline = s.scalars(
         select(TimelineEntry).where(
             TimelineEntry.account_id == store.account_id,
-            func.lower(TimelineEntry.subject).in_(
+            # Customer subjects are written with the e-mail lower-cased (sync.pipeline.trust).
+            TimelineEntry.subject.in_(
                 [f"order:{i}" for i in ids] + [f"store:{store.id}"] + [f"customer:{e}" for e in emails]
             ),
         )
@@ -319,7 +321,7 @@ def _erase(
         moves = s.scalars(select(StockMovement).where(StockMovement.order_id.in_(ids)))
         report.each("stock_movements", moves, lambda m: _set(m, "note", eraser.text(m.note)))
     tied = {str(i) for i in ids | shipment_ids}
-    effects = s.scalars(select(Effect).where(Effect.account_id == store.account_id))
+    effects = s.scalars(select(Effect).where(Effect.account_id == store.account_id, *_keyed_by(tied)))
     report.each("effects", effects, lambda e: _erase_effect(e, eraser, tied))
     redacted: set[int] = set()
     inbox = s.scalars(select(InboxEvent).where(InboxEvent.store_id == store.id))
@@ -340,6 +342,16 @@ def _erase(
         )
         report.each("trusted_customers", trusted, lambda t: _delete(s, t))
     return report
+
+
+def _keyed_by(tied: set[str]) -> list[Any]:
+    """Effect keys that name one of these ids second (``label:<order>:...``, ``fulfil:<shipment>``);
+    for many ids, no filter (every effect of the account is looked at)."""
+    if len(tied) > MAX_KEY_PATTERNS:
+        return []
+    if not tied:
+        return [Effect.id.is_(None)]
+    return [or_(*(Effect.key.like(f"%:{i}") | Effect.key.like(f"%:{i}:%") for i in sorted(tied)))]
 
 
 def _set(row: Any, attr: str, value: Any) -> bool:

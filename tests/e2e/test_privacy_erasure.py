@@ -17,7 +17,19 @@ import requests
 from sqlalchemy import MetaData, select
 
 from db.accounts import get_or_create_account, issue_token
-from db.models import InboxEvent, InboxState, Order, Platform, Shipment, Store, TimelineEntry, utcnow
+from db.models import (
+    DeadLetter,
+    Effect,
+    EffectState,
+    InboxEvent,
+    InboxState,
+    Order,
+    Platform,
+    Shipment,
+    Store,
+    TimelineEntry,
+    utcnow,
+)
 from sandbox.easypost import EasyPostSimulator
 from sandbox.woocommerce import WooCommerceSimulator
 from sync.privacy import handle_customer_redact
@@ -159,7 +171,6 @@ def test_customer_redaction_leaves_no_trace_of_the_customer_in_any_column(
 ) -> None:
     held, clean, other = live_customer(rt, store, shopify, client, api)
     before = traces(rt)
-    print(sorted({(t[0], t[1]) for t in before}))
     assert {t[0] for t in before} >= {"orders", "inbox_events", "timeline_entries", "data_exports"}
 
     shopify.redact_customer(SHOP, EMAIL)
@@ -192,7 +203,8 @@ def test_shop_redaction_leaves_no_trace_of_any_customer_in_any_column(
 def test_a_malformed_stored_body_fails_alone_and_the_rest_is_redacted(
     rt: Any, store: Store, shopify: ShopifySandbox, client: Any, api: dict[str, str]
 ) -> None:
-    live_customer(rt, store, shopify, client, api)
+    held, _clean, _other = live_customer(rt, store, shopify, client, api)
+    order_id = order_row(rt, store, held).id
     bad = [
         b"[" * 100_000 + b"]" * 100_000,  # deeper than any parser goes
         b'\xff{"email": "' + EMAIL.encode() + b'"}',  # not UTF-8, and names the customer
@@ -213,6 +225,29 @@ def test_a_malformed_stored_body_fails_alone_and_the_rest_is_redacted(
                     received_at=utcnow(),
                 )
             )
+        # Copies the flows may leave: a carrier's answer in an effect (upper-cased, as carriers
+        # normalise addresses), a dead letter whose error quotes the e-mail.
+        s.add(
+            Effect(
+                key=f"shipment:{order_id}:9",
+                kind="easypost_shipment",
+                account_id=store.account_id,
+                fingerprint="0" * 64,
+                state=EffectState.done,
+                result={
+                    "to_address": {"name": NAME.upper(), "street1": STREET.upper(), "phone": "5555550199"}
+                },
+            )
+        )
+        s.add(
+            DeadLetter(
+                job_id="notify-1",
+                name="notify_customer",
+                queue="orders",
+                kwargs={"order_id": order_id, "to": EMAIL.lower()},
+                error=f"Permanent: mailbox {EMAIL.lower()} refused",
+            )
+        )
         redact = InboxEvent(
             platform=Platform.shopify,
             store_id=store.id,
