@@ -89,6 +89,11 @@ class EasyPostSettings(_Strict):
 
 class WebhookSettings(_Strict):
     max_body_bytes: int = Field(2 * 1024 * 1024, gt=0)
+    # Bodies nested deeper than this are refused (a Shopify order is about 6 levels deep).
+    max_depth: int = Field(64, ge=2, le=512)
+    # customers/redact and shop/redact triggered longer than this before they reached us are
+    # not acted on: Shopify retries for 4 hours, so older ones are replays (4 h + 1 h margin).
+    privacy_max_age_s: float = Field(5 * 3600, gt=0)
 
 
 class ConsoleSettings(_Strict):

@@ -154,6 +154,18 @@ def check_json(body: bytes) -> None:
         parse_json(body)
 
 
+_NOT_OBJECT = frozenset(b'["-0123456789tfn')
+
+
+def not_an_object(body: bytes) -> bool:
+    """Whether a valid JSON ``body`` is surely not an object: one look at its first byte.
+
+    Bodies json reads in UTF-16 or UTF-32 are left to the job's full check."""
+    start = body[3:] if body.startswith(b"\xef\xbb\xbf") else body
+    start = start.lstrip(b" \t\r\n")
+    return bool(start) and start[0] in _NOT_OBJECT
+
+
 def refused(platform: Platform, err: Refused) -> Answer:
     WEBHOOKS.labels(str(platform), err.outcome).inc()
     log.info("webhook.refused", platform=str(platform), outcome=err.outcome, status=err.status)
@@ -169,8 +181,15 @@ def commit(
     headers: Mapping[str, str],
     store_id: int | None = None,
     account_id: int | None = None,
+    refusal: str | None = None,
 ) -> Answer:
-    """Commit the event to the inbox (once per dedupe key), then hand it off to the workers."""
+    """Commit the event to the inbox (once per dedupe key), then hand it off to the workers.
+
+    With ``refusal`` (a signed body the edge already knows is unusable) the event is kept
+    as evidence in state ``failed`` with the reason, handed to no worker, and the platform
+    is answered 200 ``refused``: a 4xx would only make it send the same body again (Shopify
+    retries for 4 hours and may then delete the subscription; WooCommerce disables a
+    webhook after repeated failures)."""
     handled = (platform, topic) in HANDLERS
     values = {
         "platform": platform,
@@ -181,7 +200,7 @@ def commit(
         "store_id": store_id,
         "account_id": account_id,
         "attempts": 0,
-        "state": InboxState.pending if handled else InboxState.ignored,
+        "state": InboxState.failed if refusal else InboxState.pending if handled else InboxState.ignored,
         "received_at": utcnow(),
     }
     engine = rt.engine
@@ -195,6 +214,8 @@ def commit(
     if event_id is None:
         WEBHOOKS.labels(str(platform), "duplicate").inc()
         return Answer(200, {"status": "duplicate"})
+    if refusal:
+        return _refused_and_kept(rt, platform, topic, event_id, refusal)
     if not handled:
         WEBHOOKS.labels(str(platform), "ignored").inc()
         return Answer(200, {"status": "ignored"})
@@ -202,6 +223,23 @@ def commit(
         _hand_off(rt, [event_id])
     WEBHOOKS.labels(str(platform), "accepted").inc()
     return Answer(200, {"status": "accepted"})
+
+
+def _refused_and_kept(rt: Runtime, platform: Platform, topic: str, event_id: int, refusal: str) -> Answer:
+    """The rare path: note the reason on the stored event (a second, small statement)."""
+    WEBHOOKS.labels(str(platform), "refused_kept").inc()
+    log.warning(
+        "webhook.refused_kept", platform=str(platform), topic=topic, event_id=event_id, reason=refusal
+    )
+    try:
+        with rt.session() as s:
+            event = s.get(InboxEvent, event_id)
+            if event is not None:
+                event.last_error = f"refused: {refusal}"
+                event.processed_at = utcnow()
+    except SQLAlchemyError as exc:  # the event is stored and failed; only its reason is missing
+        log.warning("webhook.refusal_not_noted", event_id=event_id, error=type(exc).__name__)
+    return Answer(200, {"status": "refused"})
 
 
 def _hand_off(rt: Runtime, event_ids: list[int]) -> None:

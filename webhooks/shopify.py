@@ -6,7 +6,7 @@ from connectors.shopify import webhooks as shopify
 from db.models import Platform
 from db.store_lookup import StoreRef, find_store
 from sync.runtime import Runtime
-from webhooks.intake import Answer, Delivery, Refused, check_json, commit, refused, selected
+from webhooks.intake import Answer, Delivery, Refused, check_json, commit, not_an_object, refused, selected
 
 # Shopify sends these to a shop after it uninstalled the app (shop/redact comes 48 h later).
 AFTER_UNINSTALL = {"shop/redact", "customers/redact", "customers/data_request"}
@@ -41,6 +41,7 @@ def receive_shopify(delivery: Delivery) -> Answer:
         selected(headers, KEEP),
         store_id=store.id,
         account_id=store.account_id,
+        refusal="body is not a JSON object" if not_an_object(body) else None,
     )
 
 

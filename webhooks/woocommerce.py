@@ -9,7 +9,7 @@ from connectors.woocommerce import webhooks as woo
 from db.models import Platform
 from db.store_lookup import StoreRef, find_store
 from sync.runtime import Runtime
-from webhooks.intake import Answer, Delivery, Refused, check_json, commit, refused, selected
+from webhooks.intake import Answer, Delivery, Refused, check_json, commit, not_an_object, refused, selected
 
 KEEP = tuple(f"X-WC-Webhook-{n}" for n in ("Source", "Topic", "Resource", "Event", "ID", "Delivery-ID"))
 FORM = "application/x-www-form-urlencoded"
@@ -43,6 +43,7 @@ def receive_woocommerce(delivery: Delivery, store_id: int) -> Answer:
         selected(headers, KEEP),
         store_id=store.id,
         account_id=store.account_id,
+        refusal="body is not a JSON object" if not_an_object(body) else None,
     )
 
 

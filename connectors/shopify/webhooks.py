@@ -5,7 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import Protocol
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from connectors.payloads import MalformedPayload, json_type
 
 
 class HeaderSource(Protocol):
@@ -40,3 +45,64 @@ def dedupe_key(headers: HeaderSource) -> str | None:
         return f"event:{event_id}"
     webhook_id = header(headers, "Webhook-Id")
     return f"webhook:{webhook_id}" if webhook_id else None
+
+
+# --------------------------------------------------------------------------- body checks
+
+# Privacy topics that change what Waybill holds: a stale delivery of these is not acted on.
+STATE_CHANGING_PRIVACY = frozenset({"customers/redact", "shop/redact"})
+# Fields a mapper iterates or reads into: the wrong JSON type is refused before it runs.
+LISTS = frozenset(
+    {
+        "line_items",
+        "shipping_lines",
+        "tax_lines",
+        "discount_codes",
+        "discount_applications",
+        "note_attributes",
+        "fulfillments",
+        "refunds",
+        "refund_line_items",
+        "orders_to_redact",
+        "orders_requested",
+    }
+)
+OBJECTS = frozenset({"customer", "billing_address", "shipping_address", "data_request", "total_price_set"})
+
+
+def body_shop(payload: Mapping[str, Any]) -> str | None:
+    """The shop a body names (``shop_domain`` in privacy topics, ``myshopify_domain`` in
+    app/uninstalled), lower-cased; None when it names none."""
+    for key in ("shop_domain", "myshopify_domain"):
+        value = payload.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise MalformedPayload(f"{key}: a string expected, got a JSON {json_type(value)}")
+        return value.strip().lower()
+    return None
+
+
+def triggered_at(headers: HeaderSource) -> datetime | None:
+    """``X-Shopify-Triggered-At`` as an aware UTC time; None when absent.
+
+    Shopify writes ISO 8601 with up to nanoseconds (``2026-12-06T01:00:00.123456789Z``);
+    digits past microseconds are dropped. An unreadable value is refused."""
+    raw = header(headers, "Triggered-At")
+    if not raw:
+        return None
+    match = _ISO.match(raw.strip())
+    if match is None:
+        raise MalformedPayload("X-Shopify-Triggered-At is not an ISO 8601 time")
+    fraction = (match["fraction"] or "")[:6]
+    text = match["base"] + (f".{fraction}" if fraction else "") + (match["zone"].replace("Z", "+00:00"))
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise MalformedPayload("X-Shopify-Triggered-At is not an ISO 8601 time") from exc
+    return parsed.astimezone(UTC)
+
+
+_ISO = re.compile(
+    r"^(?P<base>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d+))?(?P<zone>Z|[+-]\d{2}:?\d{2})$"
+)

@@ -28,3 +28,10 @@ def is_ping(content_type: str | None, form_keys: set[str], has_wc_headers: bool)
         and (content_type or "").startswith("application/x-www-form-urlencoded")
         and form_keys == {"webhook_id"}
     )
+
+
+# Fields a mapper iterates or reads into: the wrong JSON type is refused before it runs.
+LISTS = frozenset(
+    {"line_items", "shipping_lines", "fee_lines", "coupon_lines", "tax_lines", "refunds", "meta_data"}
+)
+OBJECTS = frozenset({"billing", "shipping"})
