@@ -13,6 +13,7 @@ from db.models import Order, Shipment
 from sync import shipping
 from web.cli import rt
 from web.cli_stock import account_id_for, account_option
+from web.cli_work import report
 
 ship_cli = AppGroup("ship", help="Pick, pack and ship orders.")
 
@@ -70,6 +71,7 @@ def pack(order_id: int, codes: tuple[str, ...], actor: str) -> None:
     if not result["ok"]:
         raise click.ClickException(f"order {order_id}: contents do not match: {result['message']}")
     click.echo(f"order {order_id}: {result['message']}")
+    report(rt(), f"packed order {order_id}", order_id)
 
 
 def _describe(order_id: int) -> list[str]:
@@ -100,6 +102,7 @@ def run(order_id: int, actor: str) -> None:
     click.echo(f"order {order_id}: {stage}{held}")
     for line in _describe(order_id):
         click.echo(line)
+    report(rt(), f"ship run for order {order_id}", order_id)
 
 
 @ship_cli.command("void")
