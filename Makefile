@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: run test lint demo bench migrate worker scheduler clean
+.PHONY: run test lint demo demo-check bench migrate worker scheduler clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,9 +27,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy core connectors db sync web settings.py telemetry.py app.py worker.py
 
-## demo: Waybill with sandbox Shopify, WooCommerce and EasyPost on loopback
+## demo: Waybill with sandbox Shopify, WooCommerce and EasyPost on loopback (wipes var/demo first)
 demo: $(STAMP)
 	$(PY) -m sandbox.demo
+
+## demo-check: the demo for 5 minutes, then its figures; fails below 80 % fulfilled or on stock below 0
+demo-check: $(STAMP)
+	$(PY) -m sandbox.demo --check
 
 ## bench: every benchmark under bench/ (figures go to bench/README.md by hand)
 bench: $(STAMP)

@@ -269,8 +269,8 @@ class DemoOrders:
             for sku, shown in levels.items():
                 for value in shown.values():
                     self._note_lowest(sku, value)
-            # the review case falls on Shopify and WooCommerce in turn
-            slot = 7 if (n // REVIEW_EVERY) % 2 == 0 else 4
+            # three review cases on WooCommerce (odd n), then three on Shopify: every case meets both
+            slot = 7 if (n // (3 * REVIEW_EVERY)) % 2 == 0 else 4
             case = REVIEW_CASES[(n // REVIEW_EVERY) % len(REVIEW_CASES)] if n % REVIEW_EVERY == slot else None
             express = False
             if case in ("high_value_express", "disposable_high_value"):
