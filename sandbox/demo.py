@@ -47,6 +47,7 @@ SHOP = "demo-outfitters.myshopify.com"
 APP_KEY, APP_SECRET = "demo-app-key", "demo-app-secret"
 EP_KEY, EP_WEBHOOK_SECRET = "EZTK-sandbox-demo-key", "demo-easypost-secret"
 MIN_FULFILLED_RATIO = 0.8
+CLI_CONFIG = "demo.yaml"  # under the demo's var directory: what CLI commands point WAYBILL_CONFIG at
 IN_FLIGHT = frozenset({"received", "verifying", "approved", "ready_to_ship", "packed", "label_purchased"})
 
 
@@ -74,15 +75,48 @@ class Demo:
             server.stop()
 
 
+def _running_demo(var_dir: Path) -> int | None:
+    """The process id of a live demo using ``var_dir`` (written in its marker), if any."""
+    try:
+        pid = int((var_dir / MARKER).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    if pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def check_port(port: int) -> None:
+    """Refuse a port already in use before anything is wiped or started."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise SystemExit(f"port {port} is not free ({exc.strerror}); choose another with --port") from exc
+
+
 def reset_dir(var_dir: Path) -> None:
     """Start from a clean state: remove the demo's database and key (only a directory the demo made)."""
+    other = _running_demo(var_dir)
+    if other is not None:
+        raise SystemExit(
+            f"a demo (process {other}) is running on {var_dir}; stop it first or choose --var-dir"
+        )
     if var_dir.exists():
         names = {p.name for p in var_dir.iterdir()}
         if MARKER not in names and not names <= WAYBILL_FILES:
             raise SystemExit(f"{var_dir} holds files the demo did not make; choose another --var-dir")
         shutil.rmtree(var_dir)
     var_dir.mkdir(parents=True)
-    (var_dir / MARKER).write_text("made by `make demo`; wiped at every start\n")
+    (var_dir / MARKER).write_text(
+        f"{os.getpid()}\nmade by `make demo` (the process above); wiped at every start\n"
+    )
 
 
 def start_platforms(
@@ -114,6 +148,20 @@ def courier(easypost: EasyPostSimulator, speed: float, stop: threading.Event, ev
         easypost.advance(speed * every_s)
 
 
+def write_cli_config(var_dir: Path, settings: dict[str, Any]) -> Path:
+    """The demo's settings as a config file, so that CLI commands (``WAYBILL_CONFIG``) reach
+    the same database, simulators and service port as the running demo."""
+    import yaml
+
+    path = var_dir / CLI_CONFIG
+    header = (
+        "# Written by `make demo` for CLI commands: WAYBILL_CONFIG=<this file> flask --app app ...\n"
+        "# The keys are the local simulators' sandbox keys, not credentials of any real account.\n"
+    )
+    path.write_text(header + yaml.safe_dump(settings, sort_keys=False))
+    return path
+
+
 def start_waybill(
     port: int, servers: dict[str, RunningServer], var_dir: Path = DEMO_DIR
 ) -> tuple[Any, Any, Any]:
@@ -125,22 +173,22 @@ def start_waybill(
     from sync.schedule import Scheduler
 
     public = f"http://127.0.0.1:{port}"
-    app = create_app(
-        {
-            "sandbox": True,
-            "public_url": public,
-            "port": port,
-            "var_dir": str(var_dir),
-            "log_level": os.environ.get("WAYBILL_LOG_LEVEL", "WARNING").upper(),
-            "shopify": {"api_key": APP_KEY, "api_secret": APP_SECRET, "base_url": servers["shopify"].url},
-            "easypost": {
-                "api_key": EP_KEY,
-                "webhook_secret": EP_WEBHOOK_SECRET,
-                "base_url": servers["easypost"].url,
-            },
-            "schedules": {"sweep_inbox": 30, "requeue_dead_letters": 15, "reconcile_all": 60},
-        }
-    )
+    settings = {
+        "sandbox": True,
+        "public_url": public,
+        "port": port,
+        "var_dir": str(var_dir),
+        "log_level": os.environ.get("WAYBILL_LOG_LEVEL", "WARNING").upper(),
+        "shopify": {"api_key": APP_KEY, "api_secret": APP_SECRET, "base_url": servers["shopify"].url},
+        "easypost": {
+            "api_key": EP_KEY,
+            "webhook_secret": EP_WEBHOOK_SECRET,
+            "base_url": servers["easypost"].url,
+        },
+        "schedules": {"sweep_inbox": 30, "requeue_dead_letters": 15, "reconcile_all": 60},
+    }
+    write_cli_config(var_dir, settings)
+    app = create_app(settings)
     rt = app.extensions["waybill"]
     assert isinstance(rt.queue, EmbeddedJobQueue)
     rt.queue.start()
@@ -187,6 +235,7 @@ def start(
     port: int, var_dir: Path = DEMO_DIR, tracking_speed: float = 7200.0, opening_stock: int | None = None
 ) -> tuple[Demo, str]:
     """Everything but the order stream: platforms, Waybill, both stores installed; (demo, API token)."""
+    check_port(port)
     reset_dir(var_dir)
     servers, shopify, woo, easypost = start_platforms(opening_stock)
     app, http, scheduler = start_waybill(port, servers, var_dir)
@@ -310,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     minutes = args.minutes or (5.0 if args.check else 0.0)
     demo, token = start(args.port, args.var_dir.resolve(), args.tracking_speed)
     public = demo.public
-    env = f"WAYBILL_VAR_DIR={args.var_dir.resolve()}"
+    env = f"WAYBILL_CONFIG={args.var_dir.resolve() / CLI_CONFIG}"
     orders = DemoOrders(demo.shopify, demo.woo, SHOP, public, token)
     run_for = f"for {minutes:g} minute(s), then the figures" if minutes else "until Ctrl-C"
     print(
@@ -322,6 +371,7 @@ Waybill demo is running (a clean start: {args.var_dir} was wiped).
   one order:   {env} .venv/bin/flask --app app orders show 1
   approve:     {env} .venv/bin/flask --app app orders approve ID --reviewer you --reason "checked"
   stock:       {env} .venv/bin/flask --app app stock list
+  ping:        {env} .venv/bin/flask --app app jobs ping
   metrics:     {public}/metrics
   sandbox:     Shopify {demo.servers["shopify"].url}  WooCommerce {demo.servers["woocommerce"].url}  \
 EasyPost {demo.servers["easypost"].url}
