@@ -263,11 +263,11 @@ def figures(demo: Demo, orders: DemoOrders) -> dict[str, Any]:
         rows = [o for o in s.scalars(select(Order)) if (str(o.platform), o.platform_order_id) in wanted]
         stages = Counter(str(o.stage) for o in rows)
         for item in s.scalars(select(StockItem)):
-            orders._note_lowest(item.sku, item.on_hand - item.reserved)
-            orders._note_lowest(item.sku, item.on_hand)
+            orders.note_lowest(item.sku, item.on_hand - item.reserved)
+            orders.note_lowest(item.sku, item.on_hand)
     for sku, shown in orders.channel_levels().items():
         for value in shown.values():
-            orders._note_lowest(sku, value)
+            orders.note_lowest(sku, value)
     tracking = Counter(str(t.get("status")) for t in demo.easypost.trackers.values())
     placed = len(orders.placed)
     fulfilled = stages.get("fulfilled", 0)

@@ -217,14 +217,14 @@ class DemoOrders:
             }
         return levels
 
-    def _note_lowest(self, sku: str, value: int) -> None:
+    def note_lowest(self, sku: str, value: int) -> None:
         self.lowest_seen[sku] = min(value, self.lowest_seen.get(sku, value))
 
     def restock(self) -> dict[str, int]:
         """Book a supplier delivery for every SKU running low; returns the ledger after it."""
         ledger = self.ledger()
         for sku, available in ledger.items():
-            self._note_lowest(sku, available)
+            self.note_lowest(sku, available)
             if available < RESTOCK_BELOW:
                 answer = requests.post(
                     f"{self.api}/api/v1/inventory/{sku}/adjustments",
@@ -268,7 +268,7 @@ class DemoOrders:
             levels = self.channel_levels()
             for sku, shown in levels.items():
                 for value in shown.values():
-                    self._note_lowest(sku, value)
+                    self.note_lowest(sku, value)
             # three review cases on WooCommerce (odd n), then three on Shopify: every case meets both
             slot = 7 if (n // (3 * REVIEW_EVERY)) % 2 == 0 else 4
             case = REVIEW_CASES[(n // REVIEW_EVERY) % len(REVIEW_CASES)] if n % REVIEW_EVERY == slot else None
