@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 WAYBILL := $(VENV)/bin/waybill
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint demo bench migrate worker scheduler clean
+.PHONY: setup run test lint demo demo-check bench migrate worker scheduler clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,9 +33,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy core connectors db sync web settings.py telemetry.py app.py worker.py entry.py
 
-## demo: Waybill with sandbox Shopify, WooCommerce and EasyPost on loopback
+## demo: Waybill with sandbox Shopify, WooCommerce and EasyPost on loopback (wipes var/demo first)
 demo: $(STAMP)
 	$(PY) -m sandbox.demo
+
+## demo-check: the demo for 5 minutes, then its figures; fails below 80 % fulfilled or on stock below 0
+demo-check: $(STAMP)
+	$(PY) -m sandbox.demo --check
 
 ## bench: every benchmark under bench/ (figures go to bench/README.md by hand)
 bench: $(STAMP)

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,7 +29,7 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus, get_current_job
 
 from settings import Settings
-from sync.jobs import JOBS, JobMessage, Outcome, execute, retry_intervals
+from sync.jobs import JOBS, JobMessage, Outcome, Result, execute, retry_intervals
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime
@@ -317,6 +317,28 @@ def _read_answers(sock: socket.socket, count: int) -> list[bytes]:
 # --------------------------------------------------------------------------- embedded
 
 
+@dataclass(frozen=True)
+class JobRun:
+    """One attempt an embedded queue ran (kept only while :attr:`EmbeddedJobQueue.record` is a list)."""
+
+    name: str
+    job_id: str
+    kwargs: dict[str, Any]
+    attempt: int
+    outcome: str  # done, retry, dead, or crashed (the dead-letter write itself failed)
+    value: Any = None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, msg: JobMessage, result: Result | None) -> JobRun:
+        if result is None:
+            return cls(msg.name, msg.job_id, dict(msg.kwargs), msg.attempt, "crashed")
+        error = f"{type(result.error).__name__}: {result.error}" if result.error is not None else None
+        return cls(
+            msg.name, msg.job_id, dict(msg.kwargs), msg.attempt, result.outcome.value, result.value, error
+        )
+
+
 class EmbeddedJobQueue:
     """An in-process queue with worker threads that behaves like RQ for Waybill's jobs.
 
@@ -334,6 +356,8 @@ class EmbeddedJobQueue:
         self._threads: list[threading.Thread] = []
         self._stopping = False
         self._running = 0
+        # Set to a list to keep every attempt run (the CLI reports what it ran); None keeps nothing.
+        self.record: list[JobRun] | None = None
 
     def enqueue(self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0) -> bool:
         msg = build_message(self.settings, name, kwargs, job_id)
@@ -404,6 +428,29 @@ class EmbeddedJobQueue:
             self._perform(msg)
         raise TimeoutError("embedded queue did not become idle")
 
+    def run_due(self, wait_s: float = 5.0, timeout_s: float = 120.0) -> list[JobMessage]:
+        """Run in this thread every job due now or within ``wait_s``, and what they enqueue.
+
+        Returns the jobs left waiting longer than that (retries with a longer backoff),
+        soonest first, when nothing nearer is left or ``timeout_s`` has passed. The CLI
+        uses it to finish a command's follow-up work before it exits.
+        """
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            msg = self._next(block=False)
+            if msg is not None:
+                self._perform(msg)
+                continue
+            with self._cond:
+                if not self._heap and self._running == 0:
+                    return []
+                wait = self._heap[0][0] - time.monotonic() if self._heap else 0.05
+                if wait > wait_s and self._running == 0:
+                    return [m for _, _, m in sorted(self._heap)]
+            time.sleep(min(max(wait, 0.001), 0.05))
+        with self._cond:
+            return [m for _, _, m in sorted(self._heap)]
+
     def _next(self, block: bool) -> JobMessage | None:
         with self._cond:
             while not self._stopping:
@@ -428,6 +475,8 @@ class EmbeddedJobQueue:
         except Exception as exc:  # the dead-letter write itself failed (database down)
             log.error("job.crashed", job_id=msg.job_id, error=f"{type(exc).__name__}: {exc}")
             result = None
+        if self.record is not None:
+            self.record.append(JobRun.of(msg, result))
         with self._cond:
             self._running -= 1
             if result is not None and result.outcome is Outcome.retry:

@@ -165,21 +165,30 @@ def jobs_retry(dead_letter_id: int) -> None:
         if row is None or row.state != "dead":
             raise click.ClickException(f"no failed job {dead_letter_id}")
         row.state = "retry_requested"
-    if isinstance(rt().queue, RedisJobQueue):
-        from sync.maintenance import requeue_dead_letters
+    from sync.maintenance import requeue_dead_letters
+    from web.cli_work import report
 
-        requeue_dead_letters(rt())
+    requeue_dead_letters(rt())
+    if isinstance(rt().queue, RedisJobQueue):
         click.echo(f"job {dead_letter_id} enqueued")
     else:
-        click.echo(f"job {dead_letter_id} will be enqueued by the running app within seconds")
+        report(rt(), f"job {dead_letter_id} retried")
 
 
 @jobs_cli.command("ping")
 @click.option("--timeout", default=30.0, help="Seconds to wait for a worker.")
 def jobs_ping(timeout: float) -> None:
-    """Send a job through the queue and wait until a worker has run it."""
+    """Send a job through the queue and wait until a worker has run it.
+
+    In embedded mode the service's queue lives inside the service's process: the job
+    runs here, through this process's embedded queue and the shared database, and the
+    service (if one runs) is asked for its readiness on loopback.
+    """
     token = uuid.uuid4().hex
     rt().enqueue("ping", job_id=f"ping-{token}", token=token)
+    if not isinstance(rt().queue, RedisJobQueue):
+        _ping_embedded(token, timeout)
+        return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with rt().session() as s:
@@ -190,6 +199,35 @@ def jobs_ping(timeout: float) -> None:
         time.sleep(0.1)
     click.echo("no worker answered", err=True)
     sys.exit(1)
+
+
+def _ping_entry(token: str) -> TimelineEntry | None:
+    with rt().session() as s:
+        entry = s.scalar(select(TimelineEntry).where(TimelineEntry.subject == f"ping:{token}"))
+        if entry is not None:
+            s.expunge(entry)
+        return entry
+
+
+def _ping_embedded(token: str, timeout: float) -> None:
+    from web.cli_work import run_follow_up, service_status
+
+    run_follow_up(rt(), timeout_s=timeout)
+    entry = _ping_entry(token)
+    if entry is None:
+        click.echo("the ping job did not run here (see `jobs failed`)", err=True)
+        sys.exit(1)
+    click.echo(
+        f"pong from {entry.actor} (embedded mode: the job ran in this process, through the "
+        "embedded queue, and wrote its answer to the database the service uses)"
+    )
+    ready, said = service_status(rt())
+    if ready is None:
+        click.echo(f"service: {said}; the service is not running (start it with `make run`)")
+    else:
+        click.echo(f"service: {said}")
+    if ready is False:
+        sys.exit(1)
 
 
 @keys_cli.command("generate", with_appcontext=False)

@@ -18,6 +18,7 @@ from sync.stock_audit import inventory_audit
 from web.api_orders import order_detail
 from web.cli import BIG_ID, SMALL_ID, outside_failure, rt
 from web.cli_stock import account_id_for, account_option
+from web.cli_work import report
 
 orders_cli = AppGroup("orders", help="Orders Waybill holds.")
 sync_cli = AppGroup("sync", help="Reconciliation with the storefronts.")
@@ -108,6 +109,8 @@ def _decide(decide: Any, order_id: int, reviewer: str, reason: str) -> None:
     except pipeline.ReviewError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"order {order_id}: {result['stage']}")
+    verb = "approved" if decide is pipeline.approve else "rejected"
+    report(rt(), f"{verb} order {order_id}", order_id)
 
 
 @orders_cli.command("approve")

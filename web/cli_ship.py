@@ -13,6 +13,7 @@ from db.models import Order, Shipment
 from sync import shipping
 from web.cli import BIG_ID, outside_failure, rt
 from web.cli_stock import account_id_for, account_option
+from web.cli_work import report
 
 ship_cli = AppGroup("ship", help="Pick, pack and ship orders.")
 
@@ -70,6 +71,7 @@ def pack(order_id: int, codes: tuple[str, ...], actor: str) -> None:
     if not result["ok"]:
         raise click.ClickException(f"order {order_id}: contents do not match: {result['message']}")
     click.echo(f"order {order_id}: {result['message']}")
+    report(rt(), f"packed order {order_id}", order_id)
 
 
 def _describe(order_id: int) -> list[str]:
@@ -109,6 +111,11 @@ def run(order_id: int, actor: str) -> None:
     click.echo(f"order {order_id}: {stage}{held}")
     for line in _describe(order_id):
         click.echo(line)
+    report(rt(), f"ship run for order {order_id}", order_id)
+    with rt().session() as s:
+        after = s.get(Order, order_id)
+        assert after is not None
+        stage, reason = after.stage, after.hold_reason
     why = _not_shipped(order_id, was, stage, reason)
     if why:
         raise click.ClickException(why)

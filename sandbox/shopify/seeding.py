@@ -202,8 +202,12 @@ class ShopSeeding:
         shipping_address: dict[str, Any] | None = None,
         shipping_price: str = "5.00",
         test: bool = False,
+        shipping_method: str = "Standard",
     ) -> Order:
-        """A customer checks out ``(sku, quantity)`` lines: stock is committed and orders/create raised."""
+        """A customer checks out ``(sku, quantity)`` lines: stock is committed and orders/create raised.
+
+        ``shipping_method`` is the title of the shipping line the buyer chose (e.g. "Express").
+        """
         shop = self.shops[domain]
         now = self.clock.now()
         with self._lock:
@@ -238,6 +242,7 @@ class ShopSeeding:
                 items,
                 mailing_address(shipping_address) if shipping_address else dict(DEFAULT_ADDRESS),
                 Decimal(shipping_price),
+                shipping_method=shipping_method,
                 test=test,
             )
             fo = FulfillmentOrder(

@@ -18,6 +18,7 @@ from db.accounts import get_or_create_account, issue_token
 from db.models import Order as OrderRow
 from db.models import Shipment, StockItem, Store, StoreState, TimelineEntry, TrustedCustomer
 from db.stock import ensure_item, move
+from tests.conftest import BACKEND
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 VERDICT = {
@@ -339,12 +340,19 @@ def test_cli_approves_and_shows_the_facts(app: Any, rt: Any, shop: dict[str, Any
     )
     assert done.exit_code == 0, done.output
     assert f"order {order_id}: ready_to_ship" in done.output
+    # Embedded mode: the command runs the next steps itself; without an EasyPost key shipping
+    # stops at packed and says so. Production mode: they are queued for the workers.
+    if BACKEND == "embedded":
+        assert "ran its next steps here" in done.output and "EasyPost is not configured" in done.output
+    else:
+        assert "queued for the workers" in done.output
     again = runner.invoke(args=["orders", "reject", str(order_id), "--reviewer", "kim", "--reason", "no"])
     assert again.exit_code != 0 and "already approved" in again.output
     shown = json.loads(runner.invoke(args=["orders", "show", str(order_id), "--json"]).output)
     assert [f["rule"] for f in shown["risk"]["facts"]] == ["high_value", "high_risk_destination"]
-    assert shown["review"]["reviewer"] == "sam" and shown["stage"] == "ready_to_ship"
-    assert shown["shipments"] == []
+    stage = "packed" if BACKEND == "embedded" else "ready_to_ship"
+    assert shown["review"]["reviewer"] == "sam" and shown["stage"] == stage
+    assert [sh["state"] for sh in shown["shipments"]] == (["planned"] if BACKEND == "embedded" else [])
     trusted = runner.invoke(args=["orders", "trust", "Bo@Example.com", "--account", "beta"])
     assert trusted.exit_code == 0 and "bo@example.com: trusted" in trusted.output
     with rt.session() as s:
