@@ -129,7 +129,13 @@ def _split(url: str) -> tuple[SplitResult, int | None]:
     try:
         parts = urlsplit(text)
     except ValueError as exc:
-        raise UnsafeUrl("store URL is malformed (an IPv6 address needs both brackets)") from exc
+        authority = text.partition("//")[2].partition("/")[0]
+        reason = (
+            "has a malformed IPv6 address"
+            if "]" in authority
+            else "is malformed (an IPv6 address needs both brackets)"
+        )
+        raise UnsafeUrl(f"store URL {reason}") from exc
     try:
         port = parts.port
     except ValueError as exc:
