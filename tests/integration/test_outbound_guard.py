@@ -13,7 +13,7 @@ import json
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -78,7 +78,7 @@ def resolver(monkeypatch: pytest.MonkeyPatch) -> Resolver:
     return patched
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def connects(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every address a socket connects to; a non-loopback one is refused here (loopback only)."""
     seen: list[str] = []
@@ -305,67 +305,66 @@ PAGE = (
 ).encode()
 
 
-@pytest.fixture
-def sandbox_rt(config: dict[str, Any]) -> Iterator[Any]:
-    from app import create_app
+def _json(status: int, body: Any) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Content-Type": "application/json"}, json.dumps(body).encode()
 
-    app = create_app({**config, "sandbox": True})
-    yield app.extensions["waybill"]
-    app.extensions["waybill"].close()
+
+LONG = f"Contact {EMAIL}: STACK-TRACE-LINE " * 50
 
 
 @pytest.mark.parametrize(
-    "answer",
+    ("platform", "answer"),
     [
-        (500, {"Content-Type": "text/html"}, PAGE),
+        (Platform.woocommerce, (500, {"Content-Type": "text/html"}, PAGE)),
+        (Platform.woocommerce, _json(400, {"code": "rest_invalid_param", "message": LONG})),
+        (Platform.woocommerce, _json(403, {"code": f"{EMAIL} STACK-TRACE-LINE", "message": "no"})),
+        (Platform.shopify, _json(500, {"errors": LONG})),
         (
-            400,
-            {"Content-Type": "application/json"},
-            json.dumps(
-                {"code": "rest_invalid_param", "message": f"Contact {EMAIL}: STACK-TRACE-LINE " * 50}
-            ).encode(),
-        ),
-        (
-            403,
-            {"Content-Type": "application/json"},
-            json.dumps({"code": f"{EMAIL} STACK-TRACE-LINE", "message": "no"}).encode(),
+            Platform.shopify,
+            _json(200, {"errors": [{"message": LONG, "extensions": {"code": "BAD_REQUEST"}}]}),
         ),
     ],
-    ids=["html-500", "wp-error-400", "prose-in-code-403"],
+    ids=["woo-html-500", "woo-wp-error-400", "woo-prose-in-code-403", "shopify-500", "shopify-graphql-error"],
 )
 def test_a_store_error_body_reaches_no_timeline_dead_letter_or_log(
-    sandbox_rt: Any, answer: tuple[int, dict[str, str], bytes]
+    config: dict[str, Any], platform: Platform, answer: tuple[int, dict[str, str], bytes]
 ) -> None:
-    rt = sandbox_rt
+    from app import create_app
+
     with Site(lambda path: answer) as site:
-        store_id = save_store(
-            rt,
-            Platform.woocommerce,
-            f"http://127.0.0.1:{site.port}",
-            {"consumer_key": CK, "consumer_secret": CS},
-            "read_write",
-        )
-        with structlog.testing.capture_logs() as logs:
-            msg = JobMessage("reconcile_store", {"store_id": store_id}, "reconcile-store-1", "reconcile")
-            result = execute(rt, msg)
-        assert site.paths  # the store was called and answered with its page
-    assert result.outcome is Outcome.dead
-    with rt.session() as s:
-        letters = list(s.scalars(select(DeadLetter)))
-        timeline = list(s.scalars(select(TimelineEntry)))
-        store = s.get(Store, store_id)
-        assert store is not None
-        kept = [
-            *(d.error for d in letters),
-            *(f"{t.reason} {json.dumps(t.data)}" for t in timeline),
-            json.dumps(store.settings),
-            json.dumps(logs, default=str),
-        ]
-    status = str(answer[0])
-    assert any(f"HTTP {status}" in text for text in kept)
+        origin = f"http://127.0.0.1:{site.port}"
+        app = create_app({**config, "sandbox": True, "shopify": {"base_url": origin}})
+        rt = app.extensions["waybill"]
+        try:
+            if platform is Platform.woocommerce:
+                store_id = save_store(
+                    rt, platform, origin, {"consumer_key": CK, "consumer_secret": CS}, "read_write"
+                )
+            else:
+                store_id = save_store(rt, platform, "leaky.myshopify.com", {"access_token": "shpat_x"}, None)
+            with structlog.testing.capture_logs() as logs:
+                msg = JobMessage("reconcile_store", {"store_id": store_id}, "reconcile-store-1", "reconcile")
+                result = execute(rt, msg)
+            assert site.paths  # the store was called and answered with its page
+            assert result.outcome is Outcome.dead
+            with rt.session() as s:
+                letters = list(s.scalars(select(DeadLetter)))
+                timeline = list(s.scalars(select(TimelineEntry)))
+                store = s.get(Store, store_id)
+                assert store is not None
+                kept = [
+                    *(d.error for d in letters),
+                    *(f"{t.reason} {json.dumps(t.data)}" for t in timeline),
+                    json.dumps(store.settings),
+                    json.dumps(logs, default=str),
+                ]
+        finally:
+            rt.close()
     for text in kept:
         assert EMAIL not in text
         assert "STACK-TRACE-LINE" not in text
         assert "Fatal error" not in text
     [letter] = letters
     assert len(letter.error) < 200
+    if answer[0] != 200:
+        assert f"HTTP {answer[0]}" in letter.error
