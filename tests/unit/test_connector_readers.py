@@ -64,3 +64,13 @@ def test_require() -> None:
     assert require({"a": 0}, "a", "where") == 0
     with pytest.raises(MappingError, match=r"^where: missing required field 'b'$"):
         require({"b": None}, "b", "where")
+
+
+def test_mapping_errors_quote_values_briefly_and_never_an_email() -> None:
+    with pytest.raises(MappingError) as caught:
+        exact_id("jane.doe@example.com", "order.id")
+    assert "jane" not in str(caught.value) and "example.com" not in str(caught.value)
+    assert str(caught.value) == "order.id: id <str of 20 characters> is not a non-negative integer"
+    with pytest.raises(MappingError) as caught:
+        utc_time("x" * 5000, "order.created_at")
+    assert len(str(caught.value)) < 100
