@@ -12,7 +12,7 @@ at a few thousand calls a window, as a full stock push makes, a repeat is likely
 nonces are replaced here by 160 random bits from the operating system.
 
 The library sends through ``requests.request`` (a fresh, unguarded session per call);
-its sender is replaced here by one that requires the client's own session, a
+its sender is replaced here by one that uses the client's own session, a
 ``connectors.netguard.guarded_session``: every call checks the address it connects to
 and refuses redirects off the store's origin.
 """
@@ -44,8 +44,16 @@ def oauth_nonce() -> str:
 woocommerce.oauth.OAuth.generate_nonce = staticmethod(oauth_nonce)  # type: ignore[method-assign]
 
 
-def _send(method: str, url: str, *, session: requests.Session, **kwargs: Any) -> requests.Response:
-    """The library's sender: through the calling client's guarded session, never a bare one."""
+def _send(
+    method: str, url: str, *, session: requests.Session | None = None, **kwargs: Any
+) -> requests.Response:
+    """The library's sender: through the calling client's guarded session.
+
+    ``WooClient`` always passes its session; a bare ``woocommerce.API`` (the simulator's
+    own tests) keeps the library's behaviour.
+    """
+    if session is None:
+        return requests.request(method=method, url=url, **kwargs)
     return session.request(method=method, url=url, **kwargs)
 
 

@@ -12,13 +12,17 @@ import ipaddress
 import json
 import re
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import structlog
 from sqlalchemy import select
 
@@ -29,6 +33,7 @@ from connectors.netguard import (
     UnsafeAddress,
     UnsafeUrl,
     check_store_url,
+    guarded_session,
 )
 from connectors.shopify.client import ShopifyClient, exchange_code
 from connectors.woocommerce.client import WooClient
@@ -368,3 +373,61 @@ def test_a_store_error_body_reaches_no_timeline_dead_letter_or_log(
     assert len(letter.error) < 200
     if answer[0] != 200:
         assert f"HTTP {answer[0]}" in letter.error
+
+
+# --------------------------------------------------------------------------- TLS names the host
+
+
+def _certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for ``name`` (and its key), written under ``tmp_path``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def test_tls_names_the_store_while_connecting_to_the_checked_address(
+    tmp_path: Path, resolver: Resolver, connects: list[str]
+) -> None:
+    cert, key = _certificate(tmp_path, "store.test")
+    names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: names.append(name)  # type: ignore[assignment,misc,return-value]
+    with Site(lambda path: ok({"ok": True})) as site:
+        site.server.socket = context.wrap_socket(site.server.socket, server_side=True)
+        resolver.answer("store.test", "127.0.0.1")
+        with guarded_session(SANDBOX) as session:
+            answer = session.get(f"https://store.test:{site.port}/", verify=str(cert), timeout=5)
+            assert answer.json() == {"ok": True}
+        assert names == ["store.test"]  # SNI carries the name
+        assert site.hosts == [f"store.test:{site.port}"]
+        # The certificate is checked against the name, not the address connected to.
+        other_cert, _ = _certificate(tmp_path, "other.test")
+        with guarded_session(SANDBOX) as session, pytest.raises(requests.exceptions.SSLError):
+            session.get(f"https://store.test:{site.port}/", verify=str(other_cert), timeout=5)
+    assert set(connects) == {"127.0.0.1"}
