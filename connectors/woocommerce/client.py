@@ -52,9 +52,10 @@ def _send(
     ``WooClient`` always passes its session; a bare ``woocommerce.API`` (the simulator's
     own tests) keeps the library's behaviour.
     """
+    timeout = kwargs.pop("timeout", 10.0)  # the library always passes its own
     if session is None:
-        return requests.request(method=method, url=url, **kwargs)
-    return session.request(method=method, url=url, **kwargs)
+        return requests.request(method=method, url=url, timeout=timeout, **kwargs)
+    return session.request(method=method, url=url, timeout=timeout, **kwargs)
 
 
 woocommerce.api.request = _send
