@@ -80,23 +80,16 @@ def test_sandbox_mode_allows_loopback_only_not_other_private_addresses() -> None
             check_store_url(url, allow_private=True)
 
 
-def test_the_install_route_and_the_cli_answer_a_malformed_url_with_a_4xx_and_one_line(
-    config: dict[str, Any],
-) -> None:
-    from app import create_app
-
-    app = create_app({**config, "sandbox": False})
-    try:
-        client = app.test_client()
-        for url in ("https://127.0.0.1:99999", "https://[::1", "https://bücher.example"):
-            page = client.get("/install/woocommerce", query_string={"store_url": url})
-            assert 400 <= page.status_code < 500, (url, page.status_code)
-            added = app.test_cli_runner().invoke(
-                args=["shops", "add-woocommerce", "--url", url, "--key", "ck_1", "--secret", "cs_1"]
-            )
-            assert added.exit_code == 1, (url, added.output)
-            assert added.exception is None or isinstance(added.exception, SystemExit), added.exception
-            [line] = added.output.strip().splitlines()
-            assert line.startswith("Error: store URL"), line
-    finally:
-        app.extensions["waybill"].close()
+def test_the_install_route_and_the_cli_answer_a_malformed_url_with_a_4xx_and_one_line(app: Any) -> None:
+    assert not app.extensions["waybill"].settings.sandbox
+    client = app.test_client()
+    for url in ("https://127.0.0.1:99999", "https://[::1", "https://bücher.example"):
+        page = client.get("/install/woocommerce", query_string={"store_url": url})
+        assert 400 <= page.status_code < 500, (url, page.status_code)
+        added = app.test_cli_runner().invoke(
+            args=["shops", "add-woocommerce", "--url", url, "--key", "ck_1", "--secret", "cs_1"]
+        )
+        assert added.exit_code == 1, (url, added.output)
+        assert added.exception is None or isinstance(added.exception, SystemExit), added.exception
+        [line] = added.output.strip().splitlines()
+        assert line.startswith("Error: store URL"), line

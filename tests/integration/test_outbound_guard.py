@@ -290,15 +290,15 @@ def test_the_sandbox_allowance_reaches_the_simulators_and_nothing_else_private(
     assert outside(connects) == []
 
 
-def test_the_allowance_comes_from_the_settings(config: dict[str, Any]) -> None:
-    from app import create_app
+def test_the_allowance_comes_from_the_settings(app: Any, config: dict[str, Any]) -> None:
+    from app import create_app  # ``app`` has brought the database to the current migration
 
     for sandbox in (False, True):
-        app = create_app({**config, "sandbox": sandbox})
+        other = create_app({**config, "sandbox": sandbox})
         try:
-            assert address_policy(app.extensions["waybill"]) == AddressPolicy(allow_loopback=sandbox)
+            assert address_policy(other.extensions["waybill"]) == AddressPolicy(allow_loopback=sandbox)
         finally:
-            app.extensions["waybill"].close()
+            other.extensions["waybill"].close()
 
 
 # --------------------------------------------------------------------------- error bodies stay outside
@@ -332,14 +332,14 @@ LONG = f"Contact {EMAIL}: STACK-TRACE-LINE " * 50
     ids=["woo-html-500", "woo-wp-error-400", "woo-prose-in-code-403", "shopify-500", "shopify-graphql-error"],
 )
 def test_a_store_error_body_reaches_no_timeline_dead_letter_or_log(
-    config: dict[str, Any], platform: Platform, answer: tuple[int, dict[str, str], bytes]
+    app: Any, config: dict[str, Any], platform: Platform, answer: tuple[int, dict[str, str], bytes]
 ) -> None:
-    from app import create_app
+    from app import create_app  # ``app`` has brought the database to the current migration
 
     with Site(lambda path: answer) as site:
         origin = f"http://127.0.0.1:{site.port}"
-        app = create_app({**config, "sandbox": True, "shopify": {"base_url": origin}})
-        rt = app.extensions["waybill"]
+        sandbox_app = create_app({**config, "sandbox": True, "shopify": {"base_url": origin}})
+        rt = sandbox_app.extensions["waybill"]
         try:
             if platform is Platform.woocommerce:
                 store_id = save_store(
