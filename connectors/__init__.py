@@ -15,6 +15,19 @@ from typing import Any
 from core.errors import Permanent
 from core.money import Money, parse_amount
 
+MAX_SHOWN = 40
+
+
+def shown(value: object) -> str:
+    """A payload value as an error message may quote it: short, and never an e-mail address.
+
+    Mapping errors reach dead letters and timelines; the payload itself stays in the inbox.
+    """
+    text = repr(value)
+    if "@" in text:
+        return f"<{type(value).__name__} of {len(str(value))} characters>"
+    return text if len(text) <= MAX_SHOWN else f"{text[: MAX_SHOWN - 3]}..."
+
 
 class MappingError(Permanent):
     """A platform payload lacks a field Waybill needs, or carries it in an impossible form.
@@ -38,12 +51,12 @@ def exact_id(value: object, what: str) -> str:
     than none.
     """
     if isinstance(value, bool | float):
-        raise MappingError(f"{what}: id {value!r} is not an exact integer")
+        raise MappingError(f"{what}: id {shown(value)} is not an exact integer")
     if isinstance(value, int) and value >= 0:
         return str(value)
     if isinstance(value, str) and value.isascii() and value.isdigit():
         return str(int(value))
-    raise MappingError(f"{what}: id {value!r} is not a non-negative integer")
+    raise MappingError(f"{what}: id {shown(value)} is not a non-negative integer")
 
 
 def optional_id(value: object, what: str) -> str | None:
@@ -58,7 +71,7 @@ def amount(value: object, what: str) -> Decimal:
     try:
         return parse_amount(value)
     except ValueError as exc:
-        raise MappingError(f"{what}: {exc}") from exc
+        raise MappingError(f"{what}: amount {shown(value)} is not a decimal string") from exc
 
 
 def money(value: object, currency: str, what: str) -> Money:
@@ -72,14 +85,14 @@ def utc_time(value: object, what: str, *, naive_is_utc: bool = False) -> datetim
     fields are UTC written without a suffix).
     """
     if not isinstance(value, str):
-        raise MappingError(f"{what}: time {value!r} is not a string")
+        raise MappingError(f"{what}: time {shown(value)} is not a string")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise MappingError(f"{what}: {value!r} is not an ISO 8601 time") from exc
+        raise MappingError(f"{what}: {shown(value)} is not an ISO 8601 time") from exc
     if parsed.tzinfo is None:
         if not naive_is_utc:
-            raise MappingError(f"{what}: time {value!r} has no zone")
+            raise MappingError(f"{what}: time {shown(value)} has no zone")
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
 
@@ -95,5 +108,5 @@ def text(value: object) -> str | None:
 def whole_number(value: object, what: str) -> int:
     """A count (quantity, grams) that must be a JSON integer."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise MappingError(f"{what}: {value!r} is not an integer")
+        raise MappingError(f"{what}: {shown(value)} is not an integer")
     return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -20,6 +21,22 @@ class NotFound(Permanent):
 
 class Rejected(Permanent):
     """The platform refused the request as invalid (400/409/422 and other 4xx)."""
+
+
+# What an error message may keep of an outside answer: the HTTP status and the platform's
+# error code (an identifier such as ``woocommerce_rest_invalid_id``, ``THROTTLED``,
+# ``SHIPMENT.POSTAGE.EXISTS``). Never the message or body text: a store or carrier wrote
+# those, at any length, and they end up in timelines, dead letters and logs.
+MAX_CODE_LENGTH = 64
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
+
+
+def platform_code(value: object) -> str | None:
+    """``value`` if it is an error code (short, identifier characters only), else None."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return None
+    text = str(value)
+    return text if _CODE.fullmatch(text) else None
 
 
 RETRYABLE_STATUSES = {408, 425, 429, 500, 502, 503, 504}
@@ -58,7 +75,8 @@ def error_for_status(status: int, message: str, headers: Any = None) -> Exceptio
 
 
 def raise_for_response(response: requests.Response, what: str) -> None:
-    error = error_for_status(response.status_code, f"{what}: {response.text[:300]}", response.headers)
+    """Raise the error the response's status means; the message names the status, never the body."""
+    error = error_for_status(response.status_code, what, response.headers)
     if error is not None:
         raise error
 

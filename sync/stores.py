@@ -9,6 +9,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectors.netguard import AddressPolicy
 from core.errors import Retryable
 from db.accounts import get_or_create_account
 from db.models import Platform, Store, StoreState, utcnow
@@ -103,14 +104,25 @@ def shopify_client(rt: Runtime, store: Store) -> ShopifyClient:
 
     creds = rt.vault.decrypt_json(store.credentials or b"")
     base = rt.settings.shopify.base_url if rt.settings.sandbox else None
-    return ShopifyClient(store.domain, creds["access_token"], rt.settings.shopify.api_version, base_url=base)
+    return ShopifyClient(
+        store.domain,
+        creds["access_token"],
+        rt.settings.shopify.api_version,
+        base_url=base,
+        policy=address_policy(rt),
+    )
 
 
 def woo_client(rt: Runtime, store: Store) -> WooClient:
     from connectors.woocommerce.client import WooClient
 
     creds = rt.vault.decrypt_json(store.credentials or b"")
-    return WooClient(store.domain, creds["consumer_key"], creds["consumer_secret"])
+    return WooClient(store.domain, creds["consumer_key"], creds["consumer_secret"], policy=address_policy(rt))
+
+
+def address_policy(rt: Runtime) -> AddressPolicy:
+    """Which addresses calls to stores may reach: public ones, and loopback in sandbox mode."""
+    return AddressPolicy.for_settings(rt.settings.sandbox)
 
 
 def import_catalog_soon(rt: Runtime, store_id: int) -> None:

@@ -48,7 +48,14 @@ from connectors.shopify import oauth
 from core.errors import Retryable
 from db.models import Account, PendingInstall, Platform, utcnow
 from sync.runtime import Runtime
-from sync.stores import StoreTaken, ensure_webhooks, import_catalog_soon, save_store, store_owner
+from sync.stores import (
+    StoreTaken,
+    address_policy,
+    ensure_webhooks,
+    import_catalog_soon,
+    save_store,
+    store_owner,
+)
 
 bp = Blueprint("install", __name__, url_prefix="/install")
 WOO_TOKEN_MAX_AGE_S = 3600
@@ -230,8 +237,15 @@ def _finish_shopify(rt: Runtime, shop: str, code: str, account_id: int | None) -
     key, secret = rt.settings.shopify.api_key or "", rt.settings.shopify.api_secret
     try:
         token, scopes = exchange_code(
-            shop, key, secret.get_secret_value() if secret else "", code, base_url=base
+            shop,
+            key,
+            secret.get_secret_value() if secret else "",
+            code,
+            base_url=base,
+            policy=address_policy(rt),
         )
+    except UnsafeUrl as exc:
+        return page("Cannot install", str(exc), 400)
     except (Rejected, AuthError):
         return page("Cannot install", "Shopify refused the authorization code (used or expired).", 400)
     except Retryable:
@@ -372,7 +386,7 @@ def _keys_work(rt: Runtime, url: str, ck: str, cs: str) -> bool:
     from connectors.woocommerce.client import WooClient
 
     try:
-        WooClient(url, ck, cs, timeout_s=5).get_page("products", {"per_page": 1})
+        WooClient(url, ck, cs, timeout_s=5, policy=address_policy(rt)).get_page("products", {"per_page": 1})
         return True
     except Exception:
         return False

@@ -25,7 +25,7 @@ from easypost.errors.general.easypost_error import EasyPostError
 
 from connectors.easypost import mappers
 from connectors.easypost.mappers import ShipmentState
-from connectors.errors import Rejected, error_for_status
+from connectors.errors import Rejected, error_for_status, platform_code
 from core.addresses import Address
 from core.errors import Permanent, Retryable
 from core.shipping import AddressCheck, Label, Parcel, Rate
@@ -191,7 +191,7 @@ class EasyPost:
             return _VerifyFailed(getattr(exc, "errors", None) or [])
         if not isinstance(status, int):
             return Retryable(f"easypost {op}: unreadable answer")
-        message = f"easypost {op}: {code or 'error'}: {_message(exc)}"
+        message = f"easypost {op}: {platform_code(code) or 'no error code'}"
         error = error_for_status(status, message, self._last.headers)
         if error is None:  # a 2xx whose body did not parse
             return Retryable(f"easypost {op}: HTTP {status} answer is not JSON")
@@ -214,8 +214,3 @@ class _VerifyFailed(Rejected):
     def __init__(self, errors: Sequence[Any]) -> None:
         super().__init__("address verification failed")
         self.errors = list(errors)
-
-
-def _message(exc: EasyPostError) -> str:
-    # EasyPost's own message ("Unable to verify address."), never the request: it holds addresses.
-    return str(getattr(exc, "message", "") or "")[:200]

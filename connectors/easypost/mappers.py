@@ -181,6 +181,15 @@ def to_label(shipment: Mapping[str, Any]) -> Label | None:
     )
 
 
+MAX_MESSAGE = 120
+
+
+def brief(text: object) -> str:
+    """A carrier's message as Waybill keeps it (hold reasons, timelines): one line, 120 characters at most."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= MAX_MESSAGE else f"{line[: MAX_MESSAGE - 3]}..."
+
+
 def to_state(shipment: Mapping[str, Any]) -> ShipmentState:
     return ShipmentState(
         id=str(shipment["id"]),
@@ -189,7 +198,7 @@ def to_state(shipment: Mapping[str, Any]) -> ShipmentState:
         refund_status=shipment.get("refund_status"),
         reference=shipment.get("reference"),
         messages=tuple(
-            f"{m.get('carrier') or 'carrier'}: {m.get('message')}"
+            brief(f"{m.get('carrier') or 'carrier'}: {m.get('message')}")
             for m in shipment.get("messages") or []
             if isinstance(m, Mapping) and m.get("message")
         ),
@@ -201,7 +210,7 @@ def verified_check(verified: Mapping[str, Any]) -> AddressCheck:
     delivery = (verified.get("verifications") or {}).get("delivery") or {}
     if delivery and delivery.get("success") is False:
         return failed_check(delivery.get("errors") or [], None)
-    warnings = tuple(str(e.get("message")) for e in delivery.get("errors") or [] if e.get("message"))
+    warnings = tuple(brief(e.get("message")) for e in delivery.get("errors") or [] if e.get("message"))
     return AddressCheck(deliverable=True, messages=warnings)
 
 
@@ -211,10 +220,10 @@ def failed_check(errors: Sequence[Any], sent: Address | None) -> AddressCheck:
     corrections: dict[str, str] = {}
     for error in errors:
         if not isinstance(error, Mapping):
-            messages.append(str(error))
+            messages.append(brief(error))
             continue
         field = str(error.get("field") or "")
-        messages.append(str(error.get("message") or error.get("code") or "address not verified"))
+        messages.append(brief(error.get("message") or error.get("code") or "address not verified"))
         suggestion = error.get("suggestion")
         if suggestion and field in OURS_BY_EASYPOST:
             corrections[OURS_BY_EASYPOST[field]] = str(suggestion)

@@ -21,7 +21,8 @@ import requests
 import structlog
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 
-from connectors.errors import Rejected, error_for_exception, error_for_status, retry_after_s
+from connectors.errors import Rejected, error_for_exception, error_for_status, platform_code, retry_after_s
+from connectors.netguard import STRICT, AddressPolicy, guarded_session
 from connectors.shopify.throttle import REGISTRY, ThrottleState
 from core.errors import Retryable
 
@@ -81,21 +82,36 @@ def _json(response: requests.Response) -> Any:
 
 
 def _summary(body: Any) -> str:
-    """A short, body-free description of an error answer (Shopify's own error text only)."""
+    """An error answer's code (OAuth's ``error``, GraphQL's ``extensions.code``), never its text."""
     if isinstance(body, dict):
-        for key in ("errors", "error_description", "error"):
-            if body.get(key):
-                return str(body[key])[:200]
-    return "no error description"
+        code = platform_code(body.get("error"))
+        if code:
+            return code
+        errors = body.get("errors")
+        if isinstance(errors, list):
+            codes = _codes(errors)
+            if codes:
+                return ", ".join(codes)
+    return "no error code"
+
+
+def _codes(errors: list[Any]) -> list[str]:
+    """Distinct GraphQL error codes, at most five, each an identifier (messages are left out)."""
+    codes: list[str] = []
+    for error in errors:
+        extensions = error.get("extensions") if isinstance(error, dict) else None
+        code = platform_code(extensions.get("code")) if isinstance(extensions, dict) else None
+        if code and code not in codes:
+            codes.append(code)
+    return codes[:5]
 
 
 def _graphql_error(label: str, errors: list[Any]) -> Exception:
-    codes = [str((e.get("extensions") or {}).get("code", "")) for e in errors if isinstance(e, dict)]
-    messages = [str(e.get("message", "")) if isinstance(e, dict) else str(e) for e in errors]
-    text = f"{label}: " + "; ".join(f"{c}: {m}" if c else m for c, m in zip(codes, messages, strict=False))
+    codes = _codes(errors)
+    text = f"{label}: {', '.join(codes) or 'error without a code'} ({len(errors)} error(s))"
     if codes and all(code in RETRYABLE_ERROR_CODES for code in codes):
-        return Retryable(text[:500])
-    return Rejected(text[:500])
+        return Retryable(text)
+    return Rejected(text)
 
 
 def _is_throttled(errors: Any) -> bool:
@@ -111,23 +127,24 @@ def exchange_code(
     code: str,
     *,
     base_url: str | None = None,
-    session: requests.Session | None = None,
+    policy: AddressPolicy = STRICT,
     timeout_s: float = 10.0,
 ) -> tuple[str, str]:
     """Trade an OAuth authorization code for the shop's offline token: ``(access_token, scope)``.
 
     A code works once; a used, expired or foreign code answers 400, raised as ``Rejected``.
-    Not retried here: a lost answer may have consumed the code.
+    Not retried here: a lost answer may have consumed the code. ``policy`` says which
+    addresses the call may connect to (``AddressPolicy.for_settings(sandbox)``).
     """
     root, headers = _root_and_headers(shop, base_url)
-    http = session or requests.Session()
     try:
-        response = http.post(
-            f"{root}/admin/oauth/access_token",
-            json={"client_id": api_key, "client_secret": api_secret, "code": code},
-            headers={**headers, "Accept": "application/json"},
-            timeout=timeout_s,
-        )
+        with guarded_session(policy) as http:
+            response = http.post(
+                f"{root}/admin/oauth/access_token",
+                json={"client_id": api_key, "client_secret": api_secret, "code": code},
+                headers={**headers, "Accept": "application/json"},
+                timeout=timeout_s,
+            )
     except requests.RequestException as exc:
         raise error_for_exception(exc, "shopify oauth access_token") from exc
     body = _json(response)
@@ -156,7 +173,7 @@ class ShopifyClient:
         api_version: str = "2026-10",
         *,
         base_url: str | None = None,
-        session: requests.Session | None = None,
+        policy: AddressPolicy = STRICT,
         timeout_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -174,7 +191,7 @@ class ShopifyClient:
         }
         # A sandbox serves many shops on one origin, and two sandboxes may reuse a domain.
         self._bucket_key = f"{root}|{shop}" if base_url else shop
-        self._http = session or requests.Session()
+        self._http = guarded_session(policy)
         self._timeout_s = timeout_s
         self._clock = clock
         self._sleep = sleep

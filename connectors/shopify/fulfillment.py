@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connectors.errors import Rejected
+from connectors.errors import Rejected, platform_code
 from connectors.shopify.client import ShopifyClient
 
 FULFILLABLE = frozenset({"OPEN", "IN_PROGRESS"})
@@ -183,12 +183,16 @@ def _payload(data: Mapping[str, Any], field: str, errors_key: str) -> Mapping[st
 
 
 def _raise_user_errors(field: str, errors: list[Mapping[str, Any]]) -> None:
+    """A ``Rejected`` naming each error's field path and code (Shopify's message text is not copied)."""
     if errors:
-        text = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('field') or [])}: {e.get('message')}".lstrip(": ")
-            for e in errors
-        )
-        raise Rejected(f"shopify {field}: {text}"[:500])
+        text = "; ".join(_user_error_code(e) for e in errors[:5])
+        raise Rejected(f"shopify {field}: {text}"[:300])
+
+
+def _user_error_code(error: Mapping[str, Any]) -> str:
+    path = ".".join(p for p in (platform_code(str(p)) for p in error.get("field") or []) if p)
+    code = platform_code(error.get("code")) or "user error"
+    return f"{path}: {code}" if path else code
 
 
 def _describe(error: Mapping[str, Any]) -> str:

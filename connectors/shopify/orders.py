@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from connectors import MappingError, exact_id, money, require, text, utc_time, whole_number
+from connectors import MappingError, exact_id, money, require, shown, text, utc_time, whole_number
 from connectors.shopify import statuses
 from core.addresses import Address
 from core.money import Money
@@ -36,7 +36,7 @@ def gid_number(value: object, kind: str, what: str) -> str:
     """The numeric id in ``gid://shopify/<kind>/<n>``, exact, as a string."""
     match = _GID.match(value) if isinstance(value, str) else None
     if match is None or match["kind"] != kind:
-        raise MappingError(f"{what}: {value!r} is not a gid://shopify/{kind}/ id")
+        raise MappingError(f"{what}: {shown(value)} is not a gid://shopify/{kind}/ id")
     return str(int(match["number"]))
 
 

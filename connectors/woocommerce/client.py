@@ -10,6 +10,11 @@ The library's OAuth nonce is 8 digits from ``random`` (10^8 values), and WooComm
 refuses a nonce it has seen within its 15-minute window ("nonce has already been used"):
 at a few thousand calls a window, as a full stock push makes, a repeat is likely. Its
 nonces are replaced here by 160 random bits from the operating system.
+
+The library sends through ``requests.request`` (a fresh, unguarded session per call);
+its sender is replaced here by one that uses the client's own session, a
+``connectors.netguard.guarded_session``: every call checks the address it connects to
+and refuses redirects off the store's origin.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from urllib.parse import urlencode
 
 import requests
 import woocommerce
+import woocommerce.api
 import woocommerce.oauth
 
-from connectors.errors import error_for_exception, error_for_status
+from connectors.errors import error_for_exception, error_for_status, platform_code
+from connectors.netguard import STRICT, AddressPolicy, guarded_session
 from core.errors import Retryable
 
 PER_PAGE_MAX = 100
@@ -35,6 +42,23 @@ def oauth_nonce() -> str:
 
 
 woocommerce.oauth.OAuth.generate_nonce = staticmethod(oauth_nonce)  # type: ignore[method-assign]
+
+
+def _send(
+    method: str, url: str, *, session: requests.Session | None = None, **kwargs: Any
+) -> requests.Response:
+    """The library's sender: through the calling client's guarded session.
+
+    ``WooClient`` always passes its session; a bare ``woocommerce.API`` (the simulator's
+    own tests) keeps the library's behaviour.
+    """
+    timeout = kwargs.pop("timeout", 10.0)  # the library always passes its own
+    if session is None:
+        return requests.request(method=method, url=url, timeout=timeout, **kwargs)
+    return session.request(method=method, url=url, timeout=timeout, **kwargs)
+
+
+woocommerce.api.request = _send
 _NOT_JSON = object()  # a 2xx whose body does not parse, told apart from JSON null
 
 
@@ -72,10 +96,9 @@ def _json(response: requests.Response) -> Any:
 
 
 def _describe(body: Any) -> str:
-    """WooCommerce's ``code: message`` from a WP_Error body (never the whole body)."""
-    if isinstance(body, dict) and ("code" in body or "message" in body):
-        return f"{body.get('code', '')}: {body.get('message', '')}"[:300]
-    return "no error description"
+    """The error code of a WP_Error body (never its message nor the body: the store wrote those)."""
+    code = platform_code(body.get("code")) if isinstance(body, dict) else None
+    return code or "no error code"
 
 
 class WooClient:
@@ -89,8 +112,10 @@ class WooClient:
         *,
         timeout_s: float = 10.0,
         verify_ssl: bool = True,
+        policy: AddressPolicy = STRICT,
     ) -> None:
         self.store_url = store_url.rstrip("/")
+        self._http = guarded_session(policy)
         self._api = woocommerce.API(
             url=self.store_url,
             consumer_key=consumer_key,
@@ -143,10 +168,10 @@ class WooClient:
         what = f"woocommerce {method} {path.split('?')[0]}"
         endpoint = with_query(path, params, self._signed_in_url)
         senders: dict[str, Callable[[], requests.Response]] = {
-            "GET": lambda: self._api.get(endpoint),
-            "POST": lambda: self._api.post(endpoint, data),
-            "PUT": lambda: self._api.put(endpoint, data),
-            "DELETE": lambda: self._api.delete(endpoint),
+            "GET": lambda: self._api.get(endpoint, session=self._http),
+            "POST": lambda: self._api.post(endpoint, data, session=self._http),
+            "PUT": lambda: self._api.put(endpoint, data, session=self._http),
+            "DELETE": lambda: self._api.delete(endpoint, session=self._http),
         }
         try:
             response = senders[method]()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.errors import platform_code
 from core.inventory import WooBatch
 
 
@@ -58,12 +59,9 @@ def trim_reply(reply: Any) -> dict[str, Any]:
             continue
         error = row.get("error")
         if error:
-            text = (
-                f"{error.get('code', '')}: {error.get('message', '')}"
-                if isinstance(error, Mapping)
-                else str(error)
-            )
-            items.append({"id": int(row.get("id") or 0), "error": text[:300]})
+            # The error code only: the message is the store's text.
+            code = platform_code(error.get("code")) if isinstance(error, Mapping) else None
+            items.append({"id": int(row.get("id") or 0), "error": code or "error without a code"})
         else:
             items.append(
                 {

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from connectors.errors import NotFound
+from connectors.netguard import AddressPolicy
 from connectors.woocommerce.client import WooClient
 from connectors.woocommerce.fulfillment import (
     TRACKING_META,
@@ -44,7 +45,11 @@ def woo(server: tuple[WooCommerceSimulator, RunningServer]) -> tuple[WooCommerce
     sim.add_product("Canvas Tote", sku="TOTE-RED", stock=10)
     ck, cs = sim.create_key("read_write")
     order_id = sim.place_order([("TOTE-RED", 2)])
-    return sim, WooClient(running.url, ck, cs, timeout_s=5), str(order_id)
+    return (
+        sim,
+        WooClient(running.url, ck, cs, timeout_s=5, policy=AddressPolicy(allow_loopback=True)),
+        str(order_id),
+    )
 
 
 def _order(sim: WooCommerceSimulator, order_id: str) -> dict[str, Any]:

@@ -64,3 +64,23 @@ def test_require() -> None:
     assert require({"a": 0}, "a", "where") == 0
     with pytest.raises(MappingError, match=r"^where: missing required field 'b'$"):
         require({"b": None}, "b", "where")
+
+
+def test_mapping_errors_quote_values_briefly_and_never_an_email() -> None:
+    with pytest.raises(MappingError) as caught:
+        exact_id("jane.doe@example.com", "order.id")
+    assert "jane" not in str(caught.value) and "example.com" not in str(caught.value)
+    assert str(caught.value) == "order.id: id <str of 20 characters> is not a non-negative integer"
+    with pytest.raises(MappingError) as caught:
+        utc_time("x" * 5000, "order.created_at")
+    assert len(str(caught.value)) < 100
+
+
+def test_carrier_messages_are_kept_to_one_short_line() -> None:
+    from connectors.easypost.mappers import failed_check, to_state
+
+    check = failed_check([{"field": "street1", "message": "Address not found.\n" + "detail " * 400}], None)
+    [message] = check.messages
+    assert len(message) <= 120 and "\n" not in message and message.startswith("Address not found. detail")
+    state = to_state({"id": "shp_1", "messages": [{"carrier": "USPS", "message": "<html>" + "x" * 5000}]})
+    assert len(state.messages[0]) <= 120
