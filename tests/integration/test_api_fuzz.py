@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
@@ -23,7 +24,7 @@ from db.models import Store, StoreState
 from sync import stock_admin
 
 # Per operation; WAYBILL_FUZZ_EXAMPLES=500 for a longer local run.
-MAX_EXAMPLES = int(os.environ.get("WAYBILL_FUZZ_EXAMPLES", "50"))
+MAX_EXAMPLES = int(os.environ.get("WAYBILL_FUZZ_EXAMPLES", "30"))
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 
 
@@ -46,12 +47,14 @@ def run_schema(app: Any, token: str, max_examples: int = MAX_EXAMPLES) -> dict[s
     counts: dict[str, int] = {}
     for result in schema.get_all_operations():
         operation = result.ok()
-        _fuzz(operation, f"{operation.method.upper()} {operation.path}", auth, counts, max_examples)
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            label = f"{operation.method.upper()} {operation.path} ({mode.value})"
+            _fuzz(operation.as_strategy(mode), label, auth, counts, max_examples)
     return counts
 
 
 def _fuzz(
-    operation: Any, label: str, auth: dict[str, str], counts: dict[str, int], max_examples: int
+    strategy: Any, label: str, auth: dict[str, str], counts: dict[str, int], max_examples: int
 ) -> None:
     counts[label] = 0
 
@@ -62,7 +65,7 @@ def _fuzz(
         database=None,
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=operation.as_strategy())
+    @given(case=strategy)
     def fuzz(case: Any) -> None:
         counts[label] += 1
         case.call_and_validate(headers=auth, checks=CHECKS)
