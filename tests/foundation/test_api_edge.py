@@ -176,3 +176,10 @@ def test_unknown_methods_and_paths_collapse_to_one_label_each(client: Any) -> No
     assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
     assert endpoints <= {"unmatched", "webhooks.receive_shopify", "ops.metrics"}
     assert len(new) <= 10, sorted(new)
+
+
+def test_the_documented_stages_are_the_ones_the_api_accepts() -> None:
+    from web.api_orders import STAGES
+    from web.openapi import _STAGES
+
+    assert tuple(_STAGES) == STAGES

@@ -53,9 +53,7 @@ def run_schema(app: Any, token: str, max_examples: int = MAX_EXAMPLES) -> dict[s
     return counts
 
 
-def _fuzz(
-    strategy: Any, label: str, auth: dict[str, str], counts: dict[str, int], max_examples: int
-) -> None:
+def _fuzz(strategy: Any, label: str, auth: dict[str, str], counts: dict[str, int], max_examples: int) -> None:
     counts[label] = 0
 
     @settings(
