@@ -170,6 +170,8 @@ def trust() -> Any:
     body = request.get_json(silent=True)
     note = body.get("note") if isinstance(body, dict) else None
     if email is None:
+        if isinstance(body, dict):
+            return _error(400, "email is required (text)")
         return _error(400, "expected a JSON object: {email, note}")
     if note is not None and not isinstance(note, str):
         return _error(400, "note must be text")

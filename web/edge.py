@@ -30,8 +30,6 @@ from werkzeug.routing import IntegerConverter, Map
 from telemetry import count_request
 from webhooks.router import request_id
 
-log = structlog.get_logger("waybill.web")
-
 API_PREFIX = "/api/v1"
 MAX_ID = 2**31 - 1  # the largest INTEGER id PostgreSQL holds (stores, exports, shipments...)
 MAX_BIG_ID = 2**63 - 1  # the largest BIGINT id (orders, timeline entries, movements)

@@ -183,3 +183,16 @@ def test_the_documented_stages_are_the_ones_the_api_accepts() -> None:
     from web.openapi import _STAGES
 
     assert tuple(_STAGES) == STAGES
+
+
+def test_a_mistyped_field_is_named(client: Any, auth: dict[str, str]) -> None:
+    cases = [
+        ("/api/v1/trusted-customers", {"email": 5}, "email"),
+        ("/api/v1/trusted-customers", {"email": "a@b.example", "note": 5}, "note"),
+        ("/api/v1/orders/1/approve", {"reviewer": 5, "reason": "x"}, "reviewer"),
+        ("/api/v1/orders/1/pack", {"scanned": "TOTE", "actor": "ann"}, "scanned"),
+        (ADJUST, {"delta": "3", "note": "x"}, "delta"),
+        ("/api/v1/inventory/TOTE/counts", {"on_hand": 1.5}, "count"),
+    ]
+    for url, body, field in cases:
+        assert _json_error(client.post(url, json=body, headers=auth), 400).startswith(field), url
