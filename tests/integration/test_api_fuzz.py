@@ -98,3 +98,77 @@ def test_the_fuzz_run_catches_a_server_error(app: Any, rt: Any) -> None:
     finally:
         del PATHS["/api/v1/boom"]
     assert "Server error" in str(failed.value) and "/api/v1/boom" in str(failed.value)
+
+
+def test_real_answers_match_the_document(app: Any, client: Any, rt: Any) -> None:
+    """The fuzzer rarely finds a live id; these answers come from real objects, each checked
+    against the schema the document gives for its operation and status."""
+    from db.models import DataExport, TrustedCustomer
+    from tests.integration.test_review_api import held_order, merchant
+
+    account_id, store_id, auth = merchant(rt, "docs")
+    order_id = held_order(rt, account_id, store_id, "2001")
+    stock_admin.adjust(rt, account_id, "TOTE", 5, "opening stock", actor="test", create=True)
+    with rt.session() as s:
+        s.add(TrustedCustomer(account_id=account_id, email="kim@example.com", note="wholesale"))
+        export = DataExport(account_id=account_id, store_id=store_id, request_id="r1", data={"orders": []})
+        s.add(export)
+        s.flush()
+        export_id = export.id
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    review = {"reviewer": "sam", "reason": "called the customer"}
+    calls: list[tuple[str, str, str, dict[str, Any] | None, int]] = [
+        ("GET", "/api/v1/account", "/api/v1/account", None, 200),
+        ("GET", "/api/v1/stores", "/api/v1/stores", None, 200),
+        ("GET", "/api/v1/stores/{store_id}", f"/api/v1/stores/{store_id}", None, 200),
+        ("GET", "/api/v1/stores/{store_id}/timeline", f"/api/v1/stores/{store_id}/timeline", None, 200),
+        ("GET", "/api/v1/data-exports", "/api/v1/data-exports", None, 200),
+        ("GET", "/api/v1/data-exports/{export_id}", f"/api/v1/data-exports/{export_id}", None, 200),
+        ("GET", "/api/v1/inventory", "/api/v1/inventory", None, 200),
+        ("GET", "/api/v1/inventory/forecast", "/api/v1/inventory/forecast", None, 200),
+        ("GET", "/api/v1/inventory/{sku}", "/api/v1/inventory/TOTE", None, 200),
+        ("GET", "/api/v1/orders", "/api/v1/orders?stage=on_hold", None, 200),
+        ("GET", "/api/v1/orders/{order_id}", f"/api/v1/orders/{order_id}", None, 200),
+        ("GET", "/api/v1/trusted-customers", "/api/v1/trusted-customers", None, 200),
+        ("POST", "/api/v1/trusted-customers", "/api/v1/trusted-customers", {"email": "lee@example.com"}, 201),
+        ("POST", "/api/v1/trusted-customers", "/api/v1/trusted-customers", {"email": "lee@example.com"}, 200),
+        ("DELETE", "/api/v1/trusted-customers", "/api/v1/trusted-customers?email=lee@example.com", None, 200),
+        ("DELETE", "/api/v1/trusted-customers", "/api/v1/trusted-customers?email=lee@example.com", None, 404),
+        (
+            "POST",
+            "/api/v1/inventory/{sku}/adjustments",
+            "/api/v1/inventory/TOTE/adjustments",
+            {"delta": -1, "note": "torn"},
+            201,
+        ),
+        ("POST", "/api/v1/inventory/{sku}/counts", "/api/v1/inventory/TOTE/counts", {"on_hand": 9}, 201),
+        (
+            "POST",
+            "/api/v1/orders/{order_id}/pack",
+            f"/api/v1/orders/{order_id}/pack",
+            {"scanned": ["TOTE"], "actor": "sam"},
+            409,
+        ),
+        ("POST", "/api/v1/orders/{order_id}/approve", f"/api/v1/orders/{order_id}/approve", review, 200),
+        ("POST", "/api/v1/orders/{order_id}/approve", f"/api/v1/orders/{order_id}/approve", review, 200),
+        ("POST", "/api/v1/orders/{order_id}/reject", f"/api/v1/orders/{order_id}/reject", review, 409),
+        ("GET", "/api/v1/pick-list", f"/api/v1/pick-list?order={order_id}", None, 200),
+        (
+            "POST",
+            "/api/v1/orders/{order_id}/pack",
+            f"/api/v1/orders/{order_id}/pack",
+            {"scanned": [], "actor": "sam"},
+            422,
+        ),
+        (
+            "POST",
+            "/api/v1/orders/{order_id}/pack",
+            f"/api/v1/orders/{order_id}/pack",
+            {"scanned": ["TOTE"], "actor": "sam"},
+            200,
+        ),
+    ]
+    for method, template, url, body, status in calls:
+        resp = client.open(url, method=method, json=body, headers=auth)
+        assert resp.status_code == status, (method, url, resp.status_code, resp.json)
+        schema[template][method].validate_response(resp)
