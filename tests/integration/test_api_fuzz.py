@@ -1,7 +1,8 @@
 """The JSON API fuzzed against its own OpenAPI document (schemathesis, in process).
 
-Every operation in /api/v1/openapi.json gets generated requests (bounded, derandomized:
-the same examples on every run) with a valid bearer token, against a migrated database
+Every operation in /api/v1/openapi.json gets generated requests, valid ones and ones that
+break the document (out-of-range ids, wrong types, missing fields), bounded and
+derandomized (the same examples on every run), with a valid bearer token, against a migrated database
 holding a merchant, a store and a stock item. Each answer must not be a server error,
 must use a status code the document lists, and must match the schema it gives for it.
 """
@@ -76,8 +77,9 @@ def test_the_api_answers_every_generated_request_as_documented(app: Any, rt: Any
     started = time.monotonic()
     counts = run_schema(app, token)
     took = time.monotonic() - started
-    print(f"schemathesis: {len(counts)} operations, {sum(counts.values())} requests, {took:.1f} s")
-    assert len(counts) >= 20  # every documented operation was exercised
+    operations = {label.rsplit(" (", 1)[0] for label in counts}
+    print(f"schemathesis: {len(operations)} operations, {sum(counts.values())} requests, {took:.1f} s")
+    assert len(operations) >= 20  # every documented operation, with valid and invalid requests
     assert all(n > 0 for n in counts.values())
 
 
