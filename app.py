@@ -5,19 +5,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import sys
-import time
 from collections.abc import Mapping
 from typing import Any
 
 import click
 import structlog
-from flask import Flask, Response, g, request
+from flask import Flask
 
 from db.store_lookup import forget as forget_stores
 from settings import Settings, SettingsError, load_settings
 from sync.runtime import Runtime, build_runtime, freeze_boot_heap, install
-from telemetry import HTTP_REQUESTS, configure_logging
-from webhooks import mount, request_id
+from telemetry import configure_logging
+from web import edge
+from web.security import init_security
+from webhooks import mount
 
 log = structlog.get_logger("waybill.app")
 
@@ -42,11 +43,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
     )
     app.extensions["waybill"] = rt
+    edge.init_app(app)  # bounded ids, JSON API errors, input checks, metrics; before the routes
     _register(app)
-    from web.security import init_security
-
     init_security(app)  # CSRF, Origin checks, console sessions, security headers
-    _instrument(app)
     mount(app)  # the receivers answer ahead of Flask's request handling
     return app
 
@@ -73,21 +72,6 @@ def _register(app: Flask) -> None:
     for group in (cli_shops.shops_cli, cli_orders.orders_cli, cli_orders.sync_cli, cli_stock.stock_cli):
         app.cli.add_command(group)
     app.cli.add_command(cli_ship.ship_cli)
-
-
-def _instrument(app: Flask) -> None:
-    @app.before_request
-    def _start() -> None:
-        g.started = time.perf_counter()
-        g.request_id = request_id(request.headers.get("X-Request-Id", ""))
-        structlog.contextvars.bind_contextvars(request_id=g.request_id)
-
-    @app.after_request
-    def _finish(response: Response) -> Response:
-        HTTP_REQUESTS.labels(request.method, request.endpoint or "unmatched", str(response.status_code)).inc()
-        response.headers["X-Request-Id"] = g.get("request_id", "")
-        structlog.contextvars.unbind_contextvars("request_id")
-        return response
 
 
 class PortInUse(Exception):

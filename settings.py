@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import (
@@ -20,6 +21,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -200,7 +202,7 @@ class Settings(_Strict):
     mode: Literal["embedded", "production"] = "embedded"
     sandbox: bool = False
     database_url: str = ""
-    redis_url: str | None = None
+    redis_url: str | None = Field(None, validate_default=True)  # checked against mode (below)
     secret_key: SecretStr | None = None
     public_url: str = ""  # unset: http://localhost:<port>, so callbacks follow PORT
     port: int = Field(8000, ge=1, le=65535)
@@ -248,9 +250,11 @@ class Settings(_Strict):
 
     @field_validator("redis_url")
     @classmethod
-    def _redis_url(cls, value: str | None) -> str | None:
+    def _redis_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        if not value and info.data.get("mode") == "production":
+            raise ValueError("production mode needs REDIS_URL (redis_url)")
         return value or None
 
     @field_validator("schedules")
@@ -269,8 +273,6 @@ class Settings(_Strict):
             self.database_url = f"sqlite:///{self.var_dir / 'waybill.db'}"
         if not self.public_url:
             self.public_url = f"http://localhost:{self.port}"
-        if self.mode == "production" and not self.redis_url:
-            raise ValueError("production mode needs REDIS_URL (redis_url)")
         return self
 
     @property
@@ -284,7 +286,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except FileNotFoundError as exc:
         raise SettingsError(f"WAYBILL_CONFIG: file not found: {path}") from exc
     except yaml.YAMLError as exc:
-        raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
+        # The problem and where, never the file's text: a site file may hold values best not echoed.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not parseable"
+        raise SettingsError(f"{path}: not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise SettingsError(f"{path}: must be a mapping of settings")
     return data
@@ -313,13 +319,53 @@ def _drop_nulls(data: dict[str, Any]) -> dict[str, Any]:
     return {k: _drop_nulls(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None}
 
 
+_SECRET_WORDS = ("secret", "key", "token", "password", "credential")
+
+
+def shown_value(key: str, value: Any) -> str | None:
+    """What an error may echo of a setting's value, or ``None`` when nothing.
+
+    Secret settings show nothing; URLs lose their user and password; only short scalars are
+    shown (never a mapping, which could hold anything)."""
+    leaf = key.rsplit(".", 1)[-1].lower()
+    if not key or any(word in leaf for word in _SECRET_WORDS):
+        return None
+    if value is None or isinstance(value, bool | int | float):
+        return repr(value)
+    if not isinstance(value, str) or len(value) > 200:
+        return None
+    if leaf.endswith("url"):  # connection strings carry passwords; show only a parsed URL, masked
+        return _without_credentials(value) if "://" in value else None
+    if "@" in value:
+        return None
+    return repr(value)
+
+
+def _without_credentials(url: str) -> str | None:
+    """``url`` with any user, password and query (``?password=``) blanked out."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return None  # too malformed to tell where a password would be
+    if "@" not in parts.netloc and "@" in url:
+        return None  # a password may be in there, in a form not parsed as a URL
+    if "@" not in parts.netloc and not parts.query and not parts.fragment:
+        return repr(url)
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc="***@" + host + (f":{port}" if port else ""))
+    if parts.query or parts.fragment:
+        parts = parts._replace(query="***", fragment="")
+    return repr(urlunsplit(parts))
+
+
 def _describe(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        key = ".".join(str(p) for p in item["loc"]) or "settings"
-        secret = any(word in key for word in ("secret", "key", "token", "password"))
-        shown = "" if secret else f" (got {item.get('input')!r})"
-        lines.append(f"setting {key!r}: {item['msg']}{shown}")
+        key = ".".join(str(p) for p in item["loc"])
+        shown = shown_value(key, item.get("input"))
+        got = f" (got {shown})" if shown is not None else ""
+        lines.append(f"setting {key or 'settings'!r}: {item['msg']}{got}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 

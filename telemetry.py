@@ -16,6 +16,9 @@ import structlog
 from prometheus_client import Counter, Histogram
 
 HTTP_REQUESTS = Counter("waybill_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
+# Label values come from a fixed set, never from what a client sent: an unknown method is
+# "other", a path no route matched is "unmatched" (see count_request).
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 WEBHOOKS = Counter("waybill_webhooks_total", "Inbound webhooks by outcome", ["platform", "outcome"])
 JOB_OUTCOMES = Counter("waybill_jobs_total", "Job attempts by outcome", ["job", "outcome"])
 JOB_DURATION = Histogram(
@@ -34,6 +37,21 @@ INBOX_BATCH = Histogram(
 RECONCILE_REPAIRS = Counter(
     "waybill_reconcile_repairs_total", "What reconciliation found and repaired", ["platform", "kind"]
 )
+
+
+def count_request(method: str, endpoint: str | None, status: int) -> None:
+    """Count one HTTP answer under bounded labels.
+
+    ``endpoint`` is a route's name (``None`` when no route matched); ``method`` is what the
+    client sent, kept only when it is a standard one, so no request can mint a new series.
+    """
+    method = method.upper()
+    HTTP_REQUESTS.labels(
+        method if method in HTTP_METHODS else "other",
+        endpoint or "unmatched",
+        str(status) if 100 <= status <= 599 else "other",
+    ).inc()
+
 
 _SENSITIVE = re.compile(
     r"(secret|token|password|passwd|api_key|apikey|authorization|cookie|hmac|signature|credential|"

@@ -105,7 +105,7 @@ def orders() -> Any:
         return jsonify(orders=[order_line(o) for o in s.scalars(query)])
 
 
-@bp.get("/orders/<int:order_id>")
+@bp.get("/orders/<bigid:order_id>")
 @authenticated
 def order(order_id: int) -> Any:
     with runtime().session() as s:
@@ -143,14 +143,14 @@ def _decide(order_id: int, decide: Any) -> Any:
         return jsonify(order_detail(s, row))
 
 
-@bp.post("/orders/<int:order_id>/approve")
+@bp.post("/orders/<bigid:order_id>/approve")
 @authenticated
 def approve(order_id: int) -> Any:
     """Release a held order: it resumes at ready_to_ship."""
     return _decide(order_id, pipeline.approve)
 
 
-@bp.post("/orders/<int:order_id>/reject")
+@bp.post("/orders/<bigid:order_id>/reject")
 @authenticated
 def reject(order_id: int) -> Any:
     """Refuse a held order: it is cancelled on the storefront."""
@@ -170,6 +170,8 @@ def trust() -> Any:
     body = request.get_json(silent=True)
     note = body.get("note") if isinstance(body, dict) else None
     if email is None:
+        if isinstance(body, dict):
+            return _error(400, "email is required (text)")
         return _error(400, "expected a JSON object: {email, note}")
     if note is not None and not isinstance(note, str):
         return _error(400, "note must be text")

@@ -12,6 +12,7 @@ from flask import g, jsonify, request
 
 from sync import shipping
 from web.api import _error, authenticated, bp, runtime
+from web.edge import MAX_BIG_ID, parse_id
 
 MAX_SCANS = 1000  # codes in one pack scan
 MAX_ORDERS = 500  # orders in one pick list
@@ -22,9 +23,9 @@ MAX_ORDERS = 500  # orders in one pick list
 def pick_list() -> Any:
     """One line per SKU in walking (bin) order, for ?order=ID... or every ready_to_ship order."""
     raw = request.args.getlist("order")
-    try:
-        ids = [int(value) for value in raw] if raw else None
-    except ValueError:
+    parsed = [parse_id(value, MAX_BIG_ID) for value in raw]
+    ids = [i for i in parsed if i is not None] if raw else None
+    if ids is not None and len(ids) < len(parsed):
         return _error(400, "order must be an order id (a whole number), repeated for several")
     if ids is not None and len(ids) > MAX_ORDERS:
         return _error(400, f"at most {MAX_ORDERS} orders in one pick list")
@@ -36,7 +37,7 @@ def pick_list() -> Any:
     return jsonify(lines=lines, orders=orders, units=sum(line["quantity"] for line in lines))
 
 
-@bp.post("/orders/<int:order_id>/pack")
+@bp.post("/orders/<bigid:order_id>/pack")
 @authenticated
 def pack(order_id: int) -> Any:
     """Check the scanned SKUs against the order: 200 when they match (the label is bought next),

@@ -1,5 +1,10 @@
 """The OpenAPI document of /api/v1. Every route added to web/api.py (or web/api_inventory.py,
-web/api_orders.py) is listed here (a test fails when one is missing)."""
+web/api_orders.py, web/api_shipping.py) is listed here (a test fails when one is missing).
+
+Error answers are listed for every operation by ``_with_errors`` (what web/edge.py and the
+views answer: 400, 401, 404, 413, 415), each ``{"error": "..."}``; the fuzz test
+(tests/integration/test_api_fuzz.py) holds the API to this document.
+"""
 
 from __future__ import annotations
 
@@ -91,10 +96,32 @@ def _decide(summary: str) -> dict[str, Any]:
     }
 
 
-_ORDER_ID = [{"name": "order_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+# web/edge.py: a larger id in a path is not found (INTEGER ids; orders are BIGINT)
+_ID = {"type": "integer", "format": "int32", "minimum": 1, "maximum": 2**31 - 1}
+_BIG_ID = {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}
+_ORDER_ID = [{"name": "order_id", "in": "path", "required": True, "schema": _BIG_ID}]
+_STAGES = [
+    "received",
+    "verifying",
+    "approved",
+    "on_hold",
+    "rejected",
+    "ready_to_ship",
+    "packed",
+    "label_purchased",
+    "partially_fulfilled",
+    "fulfilled",
+    "cancelled",
+]
 _STAGE_QUERY = [
-    {"name": "stage", "in": "query", "required": False, "schema": {"type": "string"}},
-    {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "maximum": 500}},
+    {"name": "stage", "in": "query", "required": False, "schema": {"type": "string", "enum": _STAGES}},
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "1 to 500 (default 100); values outside are clamped",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+    },
 ]
 _TRUSTED_BODY = {
     "required": True,
@@ -129,11 +156,11 @@ _TRUSTED: dict[str, Any] = {
     },
 }
 
-_SKU = [{"name": "sku", "in": "path", "required": True, "schema": {"type": "string"}}]
+_SKU = [{"name": "sku", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}]
 
-_STORE_ID = [{"name": "store_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_STORE_ID = [{"name": "store_id", "in": "path", "required": True, "schema": _ID}]
 
-_EXPORT_ID = [{"name": "export_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+_EXPORT_ID = [{"name": "export_id", "in": "path", "required": True, "schema": _ID}]
 
 PATHS: dict[str, Any] = {
     "/api/v1/openapi.json": _get("This document", "Object", auth=False),
@@ -467,7 +494,7 @@ _PICK_QUERY = [
         "in": "query",
         "required": False,
         "description": "an order id; repeat for several (default: every ready_to_ship order)",
-        "schema": {"type": "array", "items": {"type": "integer"}},
+        "schema": {"type": "array", "items": _BIG_ID},
         "style": "form",
         "explode": True,
     }
@@ -592,11 +619,42 @@ SCHEMAS.update(
 )
 
 
+_ERRORS = {
+    "400": "bad input: the message names the parameter or field",
+    "401": "missing, invalid or revoked bearer token",
+    "404": "not found (another merchant's id is not found either)",
+    "413": "the body is larger than the limit",
+    "415": "the body is not JSON (send Content-Type: application/json)",
+}
+
+
+def _with_errors(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation with the error answers it can give, each an ``Error`` object."""
+    out: dict[str, Any] = {}
+    for path, item in paths.items():
+        out[path] = {}
+        for method, op in item.items():
+            codes = ["400"]
+            if op.get("security"):
+                codes.append("401")
+            if "{" in path or op["responses"].get("404"):
+                codes.append("404")
+            if "requestBody" in op:
+                codes += ["413", "415"]
+            responses = dict(op["responses"])
+            for code in codes:
+                known = responses.get(code)
+                description = known["description"] if known and known is not _ERROR else _ERRORS[code]
+                responses[code] = {**_ERROR, "description": description}
+            out[path][method] = {**op, "responses": responses}
+    return out
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Waybill API", "version": "1"},
-        "paths": PATHS,
+        "paths": _with_errors(PATHS),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

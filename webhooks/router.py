@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 
 from sync.runtime import Runtime
-from telemetry import HTTP_REQUESTS
+from telemetry import count_request
 from webhooks.easypost import receive_easypost
 from webhooks.intake import Answer, Delivery
 from webhooks.shopify import receive_shopify
@@ -70,7 +70,7 @@ class WebhookRouter:
             answer = self._answer(method, receive, environ)
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
-        HTTP_REQUESTS.labels(method, endpoint, str(answer.status)).inc()
+        count_request(method, endpoint, answer.status)
         body = json.dumps(answer.payload, separators=(",", ":")).encode() + b"\n"
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         if answer.status == 405:

@@ -84,7 +84,7 @@ def test_tokens_are_stored_hashed(rt: Any) -> None:
 def test_openapi_lists_every_api_route(app: Any, client: Any) -> None:
     doc = client.get("/api/v1/openapi.json").json
     routes = {
-        rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1")
     }

@@ -50,7 +50,7 @@ def test_waybill_config_file_is_merged_over_defaults(tmp_path: Path) -> None:
         ({"PORT": "70000"}, "port"),
         ({"REDIS_URL": "http://nope"}, "redis_url"),
         ({"DATABASE_URL": "mysql://x"}, "database_url"),
-        ({"WAYBILL_MODE": "production"}, "settings"),  # production without Redis
+        ({"WAYBILL_MODE": "production"}, "redis_url"),  # production without Redis
         ({"WAYBILL_PUBLIC_URL": "ftp://x"}, "public_url"),
     ],
 )
