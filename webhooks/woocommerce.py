@@ -56,7 +56,12 @@ def _is_ping(delivery: Delivery, body: bytes) -> bool:
     return woo.is_ping(content_type, form_keys, has_wc)
 
 
+MAX_STORE_ID = 2**31 - 1  # stores.id is an INTEGER column: a larger id names no store
+
+
 def _store(rt: Runtime, store_id: int) -> tuple[StoreRef, str | None]:
+    if store_id > MAX_STORE_ID:
+        raise Refused(401, "unknown store", "unknown_store")
     store = find_store(rt.sessions, rt.vault, Platform.woocommerce, store_id=store_id)
     if store is None:
         raise Refused(401, "unknown store", "unknown_store")

@@ -234,6 +234,15 @@ def test_woocommerce_unknown_store_is_refused(client: Any, rt: Any) -> None:
     assert inbox(rt) == []
 
 
+@pytest.mark.parametrize("store_id", [2**31, 2**63, 10**30])
+def test_woocommerce_store_ids_beyond_the_column_are_unknown_not_a_server_error(
+    client: Any, rt: Any, store_id: int
+) -> None:
+    answer = woo_post(client, store_id, b"{}")
+    assert answer.status_code == 401 and answer.json == {"error": "unknown store"}
+    assert inbox(rt) == []
+
+
 def test_easypost_event_signed_with_the_nfkd_secret(client: Any, rt: Any) -> None:
     body = json.dumps({"id": "evt_1", "object": "Event", "description": "tracker.updated"}).encode()
     key = unicodedata.normalize("NFKD", EP_SECRET).encode()
