@@ -5,8 +5,8 @@ with no handler is recorded as ignored, never dropped silently.
 
 Before its handler runs, a storefront event's body is checked (:func:`screen`): a
 JSON object, nested at most ``webhooks.max_depth`` levels, ids whole numbers within
-64 bits, arrays and objects where the mappers expect them, and for Shopify the shop
-the body names equal to the ``X-Shopify-Shop-Domain`` it came with. A body that fails
+64 bits, arrays and objects where the mappers expect them, and the platform's own
+checks against the delivery's headers (``connectors.screening``). A body that fails
 is refused as ``Permanent``: the event is marked failed with the reason and the job
 goes to the dead-letter list at once, with no retries and nothing changed. A
 ``customers/redact`` or ``shop/redact`` triggered longer than
@@ -16,7 +16,6 @@ marked ignored with the reason, logged, and noted on the store's timeline.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,9 +23,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy import select
 
-from connectors.payloads import MalformedPayload, check_shape
-from connectors.shopify import webhooks as shopify_webhooks
-from connectors.woocommerce import webhooks as woo_webhooks
+from connectors.screening import screen_webhook
 from core.errors import Permanent
 from db.models import DeadLetter, InboxEvent, InboxState, Platform, utcnow
 from db.timeline import record
@@ -105,12 +102,6 @@ def process_inbox_event(rt: Runtime, event_id: int) -> str:
     return "done"
 
 
-STOREFRONT_SHAPES: dict[Platform, tuple[frozenset[str], frozenset[str]]] = {
-    Platform.shopify: (shopify_webhooks.LISTS, shopify_webhooks.OBJECTS),
-    Platform.woocommerce: (woo_webhooks.LISTS, woo_webhooks.OBJECTS),
-}
-
-
 def screen(
     rt: Runtime,
     platform: Platform,
@@ -123,32 +114,18 @@ def screen(
 
     Raises ``MalformedPayload`` (``Permanent``) for a body to refuse; returns why the
     event must not be acted on (a stale privacy request), or None to go ahead."""
-    shapes = STOREFRONT_SHAPES.get(platform)
-    if shapes is None or topic.startswith("reconcile/"):  # EasyPost; our own reconcile events
+    if topic.startswith("reconcile/"):  # our own reconcile events
         return None
     settings = rt.settings.webhooks
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise MalformedPayload(f"body is not JSON a parser can read ({type(exc).__name__})") from exc
-    check_shape(payload, max_depth=settings.max_depth, lists=shapes[0], objects=shapes[1])
-    if platform is not Platform.shopify:
-        return None
-    header_shop = (shopify_webhooks.header(headers, "Shop-Domain") or "").strip().lower()
-    named = shopify_webhooks.body_shop(payload)
-    if named is not None and named != header_shop:
-        raise MalformedPayload("the shop the body names is not the X-Shopify-Shop-Domain it came with")
-    if topic in shopify_webhooks.STATE_CHANGING_PRIVACY:
-        triggered = shopify_webhooks.triggered_at(headers)
-        if triggered is not None:
-            age = (received_at - triggered).total_seconds()
-            if age > settings.privacy_max_age_s:
-                limit = int(settings.privacy_max_age_s)
-                return (
-                    f"stale: triggered {triggered.isoformat()}, {int(age)} s before it was received "
-                    f"(more than {limit} s, past the platform's retry window); not acted on"
-                )
-    return None
+    return screen_webhook(
+        str(platform),
+        topic,
+        body,
+        headers,
+        received_at,
+        max_depth=settings.max_depth,
+        privacy_max_age_s=settings.privacy_max_age_s,
+    )
 
 
 def _not_acted_on(

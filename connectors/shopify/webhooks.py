@@ -106,3 +106,30 @@ def triggered_at(headers: HeaderSource) -> datetime | None:
 _ISO = re.compile(
     r"^(?P<base>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d+))?(?P<zone>Z|[+-]\d{2}:?\d{2})$"
 )
+
+
+def screen(
+    topic: str, payload: Mapping[str, Any], headers: HeaderSource, received_at: datetime, max_age_s: float
+) -> str | None:
+    """Shopify's checks of a well-shaped body against its headers.
+
+    Raises ``MalformedPayload`` when the shop the body names is not the
+    ``X-Shopify-Shop-Domain`` it came with; returns why a state-changing privacy request
+    triggered more than ``max_age_s`` before it was received must not be acted on (past
+    Shopify's retry window: not a delivery Shopify would still make), or None."""
+    header_shop = (header(headers, "Shop-Domain") or "").strip().lower()
+    named = body_shop(payload)
+    if named is not None and named != header_shop:
+        raise MalformedPayload("the shop the body names is not the X-Shopify-Shop-Domain it came with")
+    if topic not in STATE_CHANGING_PRIVACY:
+        return None
+    triggered = triggered_at(headers)
+    if triggered is None:
+        return None
+    age = (received_at - triggered).total_seconds()
+    if age <= max_age_s:
+        return None
+    return (
+        f"stale: triggered {triggered.isoformat()}, {int(age)} s before it was received "
+        f"(more than {int(max_age_s)} s, past the platform's retry window); not acted on"
+    )
