@@ -16,20 +16,8 @@ from db.models import Order, Shipment, TrustedCustomer
 from db.timeline import entries
 from sync import pipeline
 from web.api import _error, authenticated, bp, runtime
+from web.openapi import STAGES
 
-STAGES = (
-    "received",
-    "verifying",
-    "approved",
-    "on_hold",
-    "rejected",
-    "ready_to_ship",
-    "packed",
-    "label_purchased",
-    "partially_fulfilled",
-    "fulfilled",
-    "cancelled",
-)
 LIST_LIMIT = 500
 
 

@@ -100,7 +100,7 @@ def _decide(summary: str) -> dict[str, Any]:
 _ID = {"type": "integer", "format": "int32", "minimum": 1, "maximum": 2**31 - 1}
 _BIG_ID = {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}
 _ORDER_ID = [{"name": "order_id", "in": "path", "required": True, "schema": _BIG_ID}]
-_STAGES = [
+STAGES = (  # the stages GET /orders?stage= accepts (web/api_orders.py)
     "received",
     "verifying",
     "approved",
@@ -112,9 +112,9 @@ _STAGES = [
     "partially_fulfilled",
     "fulfilled",
     "cancelled",
-]
+)
 _STAGE_QUERY = [
-    {"name": "stage", "in": "query", "required": False, "schema": {"type": "string", "enum": _STAGES}},
+    {"name": "stage", "in": "query", "required": False, "schema": {"type": "string", "enum": list(STAGES)}},
     {
         "name": "limit",
         "in": "query",
