@@ -53,6 +53,8 @@ def list_orders(as_json: bool, store_id: int | None, limit: int) -> None:
     if as_json:
         click.echo(json.dumps(items, indent=2))
         return
+    if not items:
+        click.echo("no orders" + (f" from store {store_id}" if store_id is not None else " yet"))
     for i in items:
         total = i["total"] or {}
         click.echo(

@@ -89,6 +89,8 @@ def list_shops(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(items, indent=2))
         return
+    if not items:
+        click.echo("no store connected yet (connect one from the console, or try `make demo`)")
     for i in items:
         health = {
             True: "webhooks ok",

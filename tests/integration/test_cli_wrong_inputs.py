@@ -145,3 +145,14 @@ def test_a_malformed_new_key_is_refused_before_anything_is_re_encrypted(app: Any
 def test_an_unknown_migration_revision_is_one_line(app: Any, command: str) -> None:
     result = app.test_cli_runner().invoke(args=["db", command, "nonsense"])
     assert "Can't locate revision identified by 'nonsense'" in _refused(result)
+
+
+def test_empty_lists_say_so_instead_of_printing_nothing(app: Any) -> None:
+    runner = app.test_cli_runner()
+    shops = runner.invoke(args=["shops", "list"])
+    orders = runner.invoke(args=["orders", "list"])
+    of_store = runner.invoke(args=["orders", "list", "--store", "3"])
+    assert (shops.exit_code, orders.exit_code, of_store.exit_code) == (0, 0, 0)
+    assert shops.output.startswith("no store connected yet")
+    assert orders.output == "no orders yet\n" and of_store.output == "no orders from store 3\n"
+    assert runner.invoke(args=["orders", "list", "--json"]).output.strip() == "[]"
