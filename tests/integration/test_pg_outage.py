@@ -5,7 +5,8 @@ no traceback; jobs that were running wait for it without spending their retries.
 it is back, every event committed before the outage and every event the platform sends
 again is processed: none lost, none stored twice.
 
-The server stopped is the module's own (``private_postgres``), never the shared one.
+The PostgreSQL stopped is the module's own (``private_postgres``), never the shared one;
+Redis is the test's own too, so no other test run on the machine can flush or drain it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,10 +27,12 @@ from typing import Any
 
 import pytest
 import requests
+from redis import Redis
+from rq.worker_registration import REDIS_WORKER_KEYS
 from sqlalchemy import create_engine, text
 
 from settings import load_settings
-from tests.conftest import SECRET, PrivatePostgres
+from tests.conftest import BACKEND, SECRET, PrivatePostgres
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "shopify" / "orders_cancelled__customer.json"
@@ -123,7 +127,30 @@ class Processes:
 
 
 @pytest.fixture
-def production(private_postgres: PrivatePostgres, redis_url: str, tmp_path: Path) -> Iterator[Any]:
+def private_redis() -> Iterator[str]:
+    """A Redis of this test's own: nothing else on the machine reads or flushes it."""
+    server = shutil.which("redis-server")
+    if server is None:
+        if BACKEND == "services" or os.environ.get("CI") == "true":
+            pytest.fail("redis-server not installed")
+        pytest.skip("redis-server not installed (runs in CI's services pass)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        wait_for(lambda: Redis.from_url(url).ping(), 10, "the private Redis")
+        yield url
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def production(private_postgres: PrivatePostgres, private_redis: str, tmp_path: Path) -> Iterator[Any]:
     from db.session import upgrade
 
     url = private_postgres.url()
@@ -154,7 +181,7 @@ def production(private_postgres: PrivatePostgres, redis_url: str, tmp_path: Path
     env = {
         **os.environ,
         "DATABASE_URL": url,
-        "REDIS_URL": redis_url,
+        "REDIS_URL": private_redis,
         "WAYBILL_SECRET_KEY": SECRET,
         "WAYBILL_CONFIG": str(site),
         "SHOPIFY_API_SECRET": APP_SECRET,
@@ -163,7 +190,7 @@ def production(private_postgres: PrivatePostgres, redis_url: str, tmp_path: Path
     }
     procs = Processes(env, tmp_path)
     try:
-        yield private_postgres, engine, procs
+        yield private_postgres, engine, procs, private_redis
     finally:
         procs.stop_all()
         engine.dispose()
@@ -172,7 +199,7 @@ def production(private_postgres: PrivatePostgres, redis_url: str, tmp_path: Path
 
 
 def test_postgresql_outage_answers_503_and_loses_nothing(production: Any) -> None:
-    server, engine, procs = production
+    server, engine, procs, redis_url = production
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     gunicorn = ["-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-k", "gthread", "-w", "1", "--threads", "4"]
@@ -180,7 +207,8 @@ def test_postgresql_outage_answers_503_and_loses_nothing(production: Any) -> Non
     worker = procs.start("worker", "worker.py")
     procs.start("scheduler", "worker.py", "--scheduler")
     wait_for(lambda: requests.get(f"{base}/readyz", timeout=2).status_code == 200, 60, "readyz 200")
-    time.sleep(1.0)  # the worker is up and listening (readyz says only the web tier is)
+    # The worker has started (its start-up checks the database) and registered with RQ.
+    wait_for(lambda: Redis.from_url(redis_url).scard(REDIS_WORKER_KEYS) >= 1, 60, "the worker")
 
     # Events committed before the outage, whose jobs run only once it has begun: the
     # worker is paused (SIGSTOP), so their hand-offs wait in Redis.
