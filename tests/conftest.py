@@ -88,15 +88,17 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
-PG_BIN = Path(os.environ.get("WAYBILL_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
-
-
 def _pg_bin() -> Path | None:
-    """Where initdb and pg_ctl are: WAYBILL_TEST_PG_BIN, Debian's place, else the PATH."""
-    if (PG_BIN / "initdb").exists() and (PG_BIN / "pg_ctl").exists():
-        return PG_BIN
+    """Where initdb and pg_ctl are: WAYBILL_TEST_PG_BIN, else Debian's place (the newest
+    version installed), else the PATH."""
+    versions = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if p.parent.name.isdigit()]
+    debian = sorted(versions, key=lambda p: int(p.parent.name), reverse=True)
+    given = os.environ.get("WAYBILL_TEST_PG_BIN")
+    for bindir in [Path(given)] if given else debian:
+        if (bindir / "initdb").exists() and (bindir / "pg_ctl").exists():
+            return bindir
     initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    return Path(initdb).parent if initdb and pg_ctl else None
+    return Path(initdb).parent if initdb and pg_ctl and not given else None
 
 
 class PrivatePostgres:
