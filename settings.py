@@ -46,6 +46,18 @@ class RetryPolicy(_Strict):
     jitter: float = Field(0.25, ge=0, le=1)
 
 
+class OutagePolicy(_Strict):
+    """How jobs wait for a backing service that is down (the database, Redis): waits grow
+    from ``base_s`` by half the outage so far, at most ``max_s``, +/- ``jitter``; none
+    spends a retry. A job still failing for the outage ``give_up_s`` after it began is
+    dead-lettered (when the database takes the record)."""
+
+    base_s: float = Field(1.0, gt=0)
+    max_s: float = Field(15.0, gt=0)
+    jitter: float = Field(0.25, ge=0, le=1)
+    give_up_s: float = Field(21600.0, gt=0)
+
+
 class QueueSettings(_Strict):
     names: list[str] = ["intake", "orders", "inventory", "shipping", "tracking", "returns", "reconcile"]
     embedded_threads: int = Field(4, ge=1, le=64)
@@ -53,6 +65,7 @@ class QueueSettings(_Strict):
     failure_ttl_s: int = Field(604800, gt=0)
     retry: RetryPolicy = RetryPolicy()
     retry_by_queue: dict[str, dict[str, float]] = {}
+    outage: OutagePolicy = OutagePolicy()
 
     @field_validator("names")
     @classmethod

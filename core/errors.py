@@ -30,5 +30,17 @@ class NotAttempted(Retryable):
     """
 
 
+class ServiceDown(WaybillError):
+    """A backing service of Waybill's own (the database, Redis) cannot be reached.
+
+    Not a ``Retryable``: nothing outside failed and no attempt is spent on it; the job
+    waits for the service (``queue.outage`` in config.yaml). ``service`` names it.
+    """
+
+    def __init__(self, service: str, message: str) -> None:
+        super().__init__(message)
+        self.service = service
+
+
 class Permanent(WaybillError):
     """Will fail the same way every time (validation, auth, not found): do not retry."""

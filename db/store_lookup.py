@@ -5,6 +5,11 @@ cache spares a database transaction per webhook. This process forgets the cache
 whenever it installs or uninstalls a store; another process may accept an event
 for a just-uninstalled store for up to ``TTL_S``, and its handler, which checks the
 store's state before acting, then does nothing on its behalf.
+
+A look-up the database cannot answer raises one of :data:`STORE_LOOKUP_FAILED`
+(the receivers answer 503). A pooled connection found dead (the database restarted
+since it was last used) is replaced and the look-up tried once more, as the inbox
+insert does.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.crypto import Vault
@@ -21,6 +27,7 @@ from db.models import Platform, Store, StoreState
 from db.session import session_scope
 
 TTL_S = 5.0
+STORE_LOOKUP_FAILED = (SQLAlchemyError,)  # the database could not answer (unreachable, refused)
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,12 @@ def find_store(
         hit = _cache.get(key)
     if hit is not None and hit[0] > now:
         return hit[1]
-    ref = _load(sessions, vault, platform, domain, store_id)
+    try:
+        ref = _load(sessions, vault, platform, domain, store_id)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        ref = _load(sessions, vault, platform, domain, store_id)  # on a fresh connection
     with _lock:
         if len(_cache) > 10_000:
             _cache.clear()

@@ -2,7 +2,13 @@
 
 A job is a function ``fn(rt, **kwargs)`` registered with :func:`job`. The wrapper
 binds a log context, times the job, classifies its failure and decides: done,
-retry later, or dead (recorded in ``dead_letters`` for an operator to retry).
+retry later, wait for a backing service, or dead (recorded in ``dead_letters`` for an
+operator to retry).
+
+A failure that says the database or Redis is down (:func:`sync.outage.down_service`)
+is nobody's fault and ends when the service returns: the job waits for it
+(``queue.outage``) and tries again without spending one of its retries, so an outage
+of any length short of ``queue.outage.give_up_s`` leaves every job's budget whole.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ import structlog
 from core.errors import Permanent, Retryable
 from db.models import DeadLetter
 from db.session import session_scope
-from settings import RetryPolicy
+from settings import OutagePolicy, RetryPolicy
+from sync.outage import down_service
 from telemetry import JOB_DURATION, JOB_OUTCOMES
 
 if TYPE_CHECKING:
@@ -79,6 +86,9 @@ class JobMessage:
     queue: str
     intervals: list[float] = field(default_factory=list)
     attempt: int = 1
+    # When this job first failed for the current outage of a backing service (Unix time,
+    # as it crosses processes); None while it is not waiting for one.
+    outage_since: float | None = None
 
     @property
     def final(self) -> bool:
@@ -89,9 +99,20 @@ class JobMessage:
         return max(planned, asked_s or 0)
 
 
+def outage_wait(policy: OutagePolicy, waited_s: float, rng: random.Random | None = None) -> float:
+    """The wait before trying again ``waited_s`` into an outage: ``base_s`` at first,
+    then half the time waited so far (so the waits grow by half each time), at most
+    ``max_s``, +/- ``jitter``."""
+    rng = rng or random.Random()
+    wait = min(policy.max_s, max(policy.base_s, waited_s / 2))
+    wait *= 1 + rng.uniform(-policy.jitter, policy.jitter)
+    return round(max(0.01, wait), 2)
+
+
 class Outcome(enum.Enum):
     done = "done"
     retry = "retry"
+    wait = "wait"  # a backing service is down: try again later, the attempt not counted
     dead = "dead"
 
 
@@ -116,6 +137,10 @@ def execute(rt: Runtime, msg: JobMessage) -> Result:
         except Permanent as exc:
             return _dead(rt, msg, exc, bound)
         except Exception as exc:
+            service = down_service(exc)
+            if service is not None:
+                return _wait_for(rt, msg, exc, service, bound)
+            msg.outage_since = None
             if msg.final:
                 return _dead(rt, msg, exc, bound)
             wait = msg.next_wait(exc.wait_s if isinstance(exc, Retryable) else None)
@@ -124,16 +149,36 @@ def execute(rt: Runtime, msg: JobMessage) -> Result:
             return Result(Outcome.retry, exc, wait)
         finally:
             JOB_DURATION.labels(msg.name).observe(time.perf_counter() - started)
+    msg.outage_since = None
     JOB_OUTCOMES.labels(msg.name, "done").inc()
     return Result(Outcome.done, value=value)
+
+
+def _wait_for(rt: Runtime, msg: JobMessage, exc: BaseException, service: str, bound: Any) -> Result:
+    """Wait for ``service`` without spending an attempt; dead once the outage has lasted
+    ``queue.outage.give_up_s`` for this job (if the database takes the record then: if not,
+    the queue drops the job and the inbox sweeper re-derives it from the database)."""
+    policy = rt.settings.queue.outage
+    now = time.time()
+    since = msg.outage_since if msg.outage_since is not None else now
+    waited = max(0.0, now - since)
+    if waited >= policy.give_up_s:
+        msg.outage_since = None
+        return _dead(rt, msg, exc, bound, f"{service} down for {round(waited)} s: ")
+    msg.outage_since = since
+    wait = outage_wait(policy, waited)
+    # One line, no traceback: during an outage every job says the same thing.
+    bound.warning("job.service_down", service=service, error=type(exc).__name__, wait_s=wait)
+    JOB_OUTCOMES.labels(msg.name, "wait").inc()
+    return Result(Outcome.wait, exc, wait)
 
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
-def _dead(rt: Runtime, msg: JobMessage, exc: BaseException, bound: Any) -> Result:
-    bound.error("job.dead", error=_describe(exc))
+def _dead(rt: Runtime, msg: JobMessage, exc: BaseException, bound: Any, why: str = "") -> Result:
+    bound.error("job.dead", error=why + _describe(exc))
     JOB_OUTCOMES.labels(msg.name, "dead").inc()
     with session_scope(rt.sessions) as s:
         s.add(
@@ -142,7 +187,7 @@ def _dead(rt: Runtime, msg: JobMessage, exc: BaseException, bound: Any) -> Resul
                 name=msg.name,
                 queue=msg.queue,
                 kwargs=msg.kwargs,
-                error=_describe(exc),
+                error=(why + _describe(exc))[:2000],
                 attempts=msg.attempt,
             )
         )

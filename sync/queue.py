@@ -28,8 +28,10 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus, get_current_job
 
+from core.errors import ServiceDown
 from settings import Settings
 from sync.jobs import JOBS, JobMessage, Outcome, Result, execute, retry_intervals
+from sync.outage import down_service
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime
@@ -70,18 +72,59 @@ def rq_entry(message: dict[str, Any]) -> Any:
     rq_job = get_current_job()
     if rq_job is not None and rq_job.retries_left is not None:
         msg.attempt = len(msg.intervals) - rq_job.retries_left + 1
+    if rq_job is not None:
+        msg.outage_since = rq_job.meta.get(OUTAGE_SINCE)
     result = execute(current(), msg)
+    if rq_job is not None:
+        _keep_outage_start(rq_job, msg.outage_since)
     if result.outcome is Outcome.done:
         return result.value
     assert result.error is not None
     if rq_job is not None:
-        if result.outcome is Outcome.dead:
+        if result.outcome is Outcome.wait:
+            wait_without_spending_a_retry(rq_job, result.wait_s)
+            # RQ logs each failure with its traceback: during an outage, a short one of
+            # this call alone, not the driver's whole chain for every job every few seconds.
+            service = down_service(result.error) or "service"
+            error = type(result.error).__name__
+            raise ServiceDown(service, f"{service} down ({error}): waiting {result.wait_s} s") from None
+        elif result.outcome is Outcome.dead:
             rq_job.retries_left = 0  # already dead-lettered; RQ must not retry
         elif rq_job.retry_intervals and result.wait_s:
             index = max(len(rq_job.retry_intervals) - (rq_job.retries_left or 0), 0)
             if index < len(rq_job.retry_intervals):
                 rq_job.retry_intervals[index] = max(rq_job.retry_intervals[index], round(result.wait_s))
     raise result.error
+
+
+OUTAGE_SINCE = "waybill_outage_since"  # RQ job meta: when the job began waiting for a service
+
+
+def _keep_outage_start(rq_job: Job, since: float | None) -> None:
+    """Carry the outage's start to the job's next run (RQ saves meta with the retry)."""
+    if since is None:
+        rq_job.meta.pop(OUTAGE_SINCE, None)
+    else:
+        rq_job.meta[OUTAGE_SINCE] = since
+
+
+def wait_without_spending_a_retry(rq_job: Job, wait_s: float) -> None:
+    """Have RQ run the job again in ``wait_s`` with as many retries left as it has now.
+
+    RQ's retry takes the interval at ``len(intervals) - retries_left`` and then takes one
+    off ``retries_left``. Giving back one retry and putting ``wait_s`` at that index
+    leaves the count and the intervals still to come as they were: the index is one
+    already used (or, on the first attempt, ``wait_s`` goes in front of the list)."""
+    wait = max(1, round(wait_s))  # RQ schedules in whole seconds
+    intervals = list(rq_job.retry_intervals or [])
+    left = rq_job.retries_left or 0
+    index = len(intervals) - left - 1
+    if index >= 0:
+        intervals[index] = wait
+    else:
+        intervals.insert(0, wait)
+    rq_job.retry_intervals = intervals
+    rq_job.retries_left = left + 1
 
 
 class RedisJobQueue:
@@ -479,8 +522,9 @@ class EmbeddedJobQueue:
             self.record.append(JobRun.of(msg, result))
         with self._cond:
             self._running -= 1
-            if result is not None and result.outcome is Outcome.retry:
-                msg.attempt += 1
+            if result is not None and result.outcome in (Outcome.retry, Outcome.wait):
+                if result.outcome is Outcome.retry:  # a wait for a service spends no attempt
+                    msg.attempt += 1
                 self._push(msg, result.wait_s)
             else:
                 self._live.pop(msg.job_id, None)

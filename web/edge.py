@@ -13,7 +13,11 @@ What a client sends never reaches the database unchecked:
   unpaired surrogate (PostgreSQL and UTF-8 refuse both); numbers in a body must be finite
   and fit 64 bits; a body is JSON (``application/json``), at most ``MAX_DEPTH`` levels deep.
   Each refusal is a 400 naming the parameter or field.
-* Every error under /api/v1 (400, 401, 404, 405, 413, 415, 500) is ``{"error": "..."}``.
+* Every error under /api/v1 (400, 401, 404, 405, 413, 415, 500, 503) is ``{"error": "..."}``.
+
+A request that fails because the database (or Redis) cannot serve it now is a 503 with
+``Retry-After`` on every route, logged as one line without a traceback: JSON under
+/api/v1, a short page elsewhere. It is never a 500: nothing is wrong with the request.
 """
 
 from __future__ import annotations
@@ -22,19 +26,34 @@ import math
 import time
 from typing import Any
 
+import psycopg
+import redis.exceptions
 import structlog
 from flask import Flask, Response, g, jsonify, request
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter, Map
 
+from sync.outage import DATABASE, database_error, down_service
 from telemetry import count_request
-from webhooks.router import request_id
+from webhooks.router import RETRY_AFTER_S, request_id
 
 API_PREFIX = "/api/v1"
 MAX_ID = 2**31 - 1  # the largest INTEGER id PostgreSQL holds (stores, exports, shipments...)
 MAX_BIG_ID = 2**63 - 1  # the largest BIGINT id (orders, timeline entries, movements)
 MAX_DEPTH = 32  # nesting of a JSON body
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# What a backing service raises when it is down or cannot serve the request now.
+_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa_exc.DBAPIError,  # OperationalError, InterfaceError, a dead connection of any kind
+    sa_exc.TimeoutError,  # no pooled connection came free in time
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+log = structlog.get_logger("waybill.web")
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -78,6 +97,8 @@ def init_app(app: Flask) -> None:
     app.url_map.converters["bigid"] = BigIdConverter
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _server_error)
+    for error in _UNAVAILABLE:
+        app.register_error_handler(error, _unavailable)
     app.before_request(_start)
     app.before_request(_check_api_input)
     app.after_request(_finish)
@@ -114,6 +135,23 @@ def _server_error(exc: InternalServerError) -> Any:
     if not is_api():
         return exc
     return error_response(500, "internal error")
+
+
+def _unavailable(exc: Exception) -> Any:
+    service = down_service(exc)
+    if service is None:
+        if not database_error(exc):
+            raise exc  # a database error that is a bug (a constraint, bad SQL): Flask's 500
+        service = DATABASE
+    endpoint = request.endpoint or "unmatched"
+    log.error("http.unavailable", service=service, error=type(exc).__name__, endpoint=endpoint)
+    message = f"temporarily unavailable: the {service} cannot be reached; try again shortly"
+    if is_api():
+        response = error_response(503, message)
+    else:
+        response = Response(f"503 Service Unavailable: {message}.\n", 503, mimetype="text/plain")
+    response.headers["Retry-After"] = RETRY_AFTER_S
+    return response
 
 
 # --- input checks ------------------------------------------------------------------------

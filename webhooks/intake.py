@@ -166,6 +166,16 @@ def not_an_object(body: bytes) -> bool:
     return bool(start) and start[0] in _NOT_OBJECT
 
 
+def unavailable(platform: Platform | str, exc: BaseException) -> Answer:
+    """503: the database could not store or look up the event; the platform sends it again.
+
+    One log line per request, naming the error's type only: during an outage every
+    request fails the same way, and a traceback each would bury the logs."""
+    WEBHOOKS.labels(str(platform), "db_unavailable").inc()
+    log.error("webhook.db_unavailable", platform=str(platform), error=type(exc).__name__)
+    return Answer(503, {"error": "temporarily unavailable"})
+
+
 def refused(platform: Platform, err: Refused) -> Answer:
     WEBHOOKS.labels(str(platform), err.outcome).inc()
     log.info("webhook.refused", platform=str(platform), outcome=err.outcome, status=err.status)
@@ -208,9 +218,7 @@ def commit(
     try:
         event_id = insert_event(engine, values) if group is None else group(values)
     except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
-        WEBHOOKS.labels(str(platform), "db_unavailable").inc()
-        log.error("webhook.db_unavailable", platform=str(platform), error=type(exc).__name__)
-        return Answer(503, {"error": "temporarily unavailable"})
+        return unavailable(platform, exc)
     if event_id is None:
         WEBHOOKS.labels(str(platform), "duplicate").inc()
         return Answer(200, {"status": "duplicate"})

@@ -18,10 +18,11 @@ from typing import Any
 
 import structlog
 
+from sync.outage import database_error, down_service
 from sync.runtime import Runtime
 from telemetry import count_request
 from webhooks.easypost import receive_easypost
-from webhooks.intake import Answer, Delivery
+from webhooks.intake import Answer, Delivery, unavailable
 from webhooks.shopify import receive_shopify
 from webhooks.woocommerce import receive_woocommerce
 
@@ -42,6 +43,7 @@ STATUS |= {
     500: "500 INTERNAL SERVER ERROR",
     503: "503 SERVICE UNAVAILABLE",
 }
+RETRY_AFTER_S = "5"  # what a 503 asks the sender to wait (platforms keep their own schedules)
 
 
 def request_id(header: str) -> str:
@@ -67,7 +69,7 @@ class WebhookRouter:
         structlog.contextvars.bind_contextvars(request_id=rid)
         method = str(environ.get("REQUEST_METHOD", "GET"))
         try:
-            answer = self._answer(method, receive, environ)
+            answer = self._answer(method, receive, environ, endpoint.rsplit("receive_", 1)[-1])
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
         count_request(method, endpoint, answer.status)
@@ -75,6 +77,8 @@ class WebhookRouter:
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
         if answer.status == 405:
             headers.append(("Allow", "POST"))
+        if answer.status == 503:
+            headers.append(("Retry-After", RETRY_AFTER_S))
         start_response(
             f"{answer.status} {HTTPStatus(answer.status).phrase}", [*headers, ("X-Request-Id", rid)]
         )
@@ -91,11 +95,15 @@ class WebhookRouter:
         store_id = int(woo.group(1))
         return "webhooks.receive_woocommerce", lambda delivery: receive_woocommerce(delivery, store_id)
 
-    def _answer(self, method: str, receive: Receiver, environ: dict[str, Any]) -> Answer:
+    def _answer(self, method: str, receive: Receiver, environ: dict[str, Any], platform: str) -> Answer:
         if method != "POST":
             return Answer(405, {"error": "method not allowed"})
         try:
             return receive(Delivery(environ, self.runtime()))
-        except Exception:
+        except Exception as exc:
+            if database_error(exc) or down_service(exc) is not None:
+                # A backing service failed where the receiver did not expect it: still an
+                # outage (503, one line), never a 500 with a traceback per request.
+                return unavailable(platform, exc)
             log.exception("webhook.failed", path=environ.get("PATH_INFO"))
             return Answer(500, {"error": "internal error"})

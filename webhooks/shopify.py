@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from connectors.shopify import webhooks as shopify
 from db.models import Platform
-from db.store_lookup import StoreRef, find_store
+from db.store_lookup import STORE_LOOKUP_FAILED, StoreRef, find_store
 from sync.runtime import Runtime
-from webhooks.intake import Answer, Delivery, Refused, check_json, commit, not_an_object, refused, selected
+from webhooks.intake import (
+    Answer,
+    Delivery,
+    Refused,
+    check_json,
+    commit,
+    not_an_object,
+    refused,
+    selected,
+    unavailable,
+)
 
 # Shopify sends these to a shop after it uninstalled the app (shop/redact comes 48 h later).
 AFTER_UNINSTALL = {"shop/redact", "customers/redact", "customers/data_request"}
@@ -32,6 +42,8 @@ def receive_shopify(delivery: Delivery) -> Answer:
         store = _store(rt, domain, topic)
     except Refused as err:
         return refused(Platform.shopify, err)
+    except STORE_LOOKUP_FAILED as exc:  # the database is unreachable, cached store or not
+        return unavailable(Platform.shopify, exc)
     return commit(
         rt,
         Platform.shopify,

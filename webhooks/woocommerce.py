@@ -7,9 +7,19 @@ from urllib.parse import parse_qsl
 
 from connectors.woocommerce import webhooks as woo
 from db.models import Platform
-from db.store_lookup import StoreRef, find_store
+from db.store_lookup import STORE_LOOKUP_FAILED, StoreRef, find_store
 from sync.runtime import Runtime
-from webhooks.intake import Answer, Delivery, Refused, check_json, commit, not_an_object, refused, selected
+from webhooks.intake import (
+    Answer,
+    Delivery,
+    Refused,
+    check_json,
+    commit,
+    not_an_object,
+    refused,
+    selected,
+    unavailable,
+)
 
 KEEP = tuple(f"X-WC-Webhook-{n}" for n in ("Source", "Topic", "Resource", "Event", "ID", "Delivery-ID"))
 FORM = "application/x-www-form-urlencoded"
@@ -31,6 +41,8 @@ def receive_woocommerce(delivery: Delivery, store_id: int) -> Answer:
         check_json(body)
     except Refused as err:
         return refused(Platform.woocommerce, err)
+    except STORE_LOOKUP_FAILED as exc:  # the database is unreachable, cached store or not
+        return unavailable(Platform.woocommerce, exc)
     # The delivery id is a hash of the webhook id and the current second, so two resources
     # changed in the same second share it: the body tells them apart, a re-delivery does not.
     key = f"{store_id}:{delivery_id}:{hashlib.sha256(body).hexdigest()[:32]}"
