@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "shopify" / "orders_create__basic.json"
 SHOP = "drill.myshopify.com"
 APP_SECRET = "app-secret"
-SWEEP_S = 10  # the drills' sweep interval (schedules.sweep_inbox)
+SWEEP_S = 20  # the drills' sweep interval (schedules.sweep_inbox)
 
 
 def _redis_server() -> str:
@@ -65,9 +65,9 @@ class Site:
         return f"redis://127.0.0.1:{self.redis_port}/0"
 
     def start_redis(self) -> None:
+        args = ["--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         self.redis = subprocess.Popen(
-            [_redis_server(), "--port", str(self.redis_port), *("--bind", "127.0.0.1")]
-            + ["--save", "", "--appendonly", "no"],
+            [_redis_server(), *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -177,11 +177,11 @@ class Site:
                 )
             ).all()
         redis = Redis.from_url(self.redis_url)
-        queues = {
-            q: (len(queue), queue.started_job_registry.get_job_ids(), queue.scheduled_job_registry.get_job_ids())
-            for q in ("intake", "orders")
-            for queue in [Queue(q, connection=redis)]
-        }
+        queues = {}
+        for name in ("intake", "orders"):
+            queue = Queue(name, connection=redis)
+            started = queue.started_job_registry.get_job_ids()
+            queues[name] = (len(queue), started, queue.scheduled_job_registry.get_job_ids())
         return f"inbox {dict((str(a), b) for a, b in states)}; queues {queues}; sessions {sessions}"
 
     def all_processed(self, n: int) -> bool:
