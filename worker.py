@@ -85,9 +85,8 @@ def main(argv: list[str] | None = None) -> int:
 def _work(queue: RedisJobQueue, names: list[str], worker_class: Any, burst: bool) -> int:
     """Run RQ workers until asked to stop, outliving Redis outages.
 
-    The worker talks to Redis over connections of its own (not the hand-off pool, whose
-    5 s socket timeout would cut RQ's blocking dequeue short and make an idle worker back
-    off for up to a minute). When RQ's loop ends on a Redis error, the process waits for
+    Each worker talks to Redis over connections of its own (:func:`build_worker`).
+    When RQ's loop ends on a Redis error, the process waits for
     Redis with backoff and starts a fresh worker; only a stop request (SIGTERM, SIGINT)
     or ``--burst`` ends it.
     """
@@ -97,10 +96,8 @@ def _work(queue: RedisJobQueue, names: list[str], worker_class: Any, burst: bool
     _start_heartbeat(queue, current, stop)
     wait = 0.5
     while not stop.is_set():
-        connection = Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True)
-        queues = [Queue(name, connection=connection) for name in names]
-        worker = worker_class(queues, connection=connection, name=f"{WORKER_PREFIX}{uuid.uuid4().hex}")
-        worker.max_connection_wait_time = REDIS_WAIT_MAX_S  # RQ's dequeue backoff (default 60 s)
+        worker = build_worker(queue, names, worker_class)
+        connection = worker.connection
         current[0] = worker.name
         queue.keep_alive_quietly(worker.name)
         log.info("worker.start", queues=names, worker=worker.name)
@@ -126,6 +123,21 @@ def _work(queue: RedisJobQueue, names: list[str], worker_class: Any, burst: bool
         log.info("worker.redis_back")
     stop.set()
     return 0
+
+
+def build_worker(queue: RedisJobQueue, names: list[str], worker_class: Any) -> Any:
+    """An RQ worker for ``names`` on Redis connections of its own.
+
+    Not ``queue.connection``: its pool serves the hand-off pump with a 5 s socket
+    timeout, and a pooled connection made before RQ raises the timeout keeps it, so RQ's
+    blocking dequeue (up to 405 s) timed out on it and backed off (1, 2, 4, 8, 16 s...)
+    while jobs waited."""
+    url = queue.settings.redis_url or ""
+    connection = Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True)
+    queues = [Queue(name, connection=connection) for name in names]
+    worker = worker_class(queues, connection=connection, name=f"{WORKER_PREFIX}{uuid.uuid4().hex}")
+    worker.max_connection_wait_time = REDIS_WAIT_MAX_S  # RQ's dequeue backoff (default 60 s)
+    return worker
 
 
 def _redis_answers(url: str) -> bool:

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,13 +27,16 @@ from typing import Any
 import pytest
 import requests
 from redis import Redis
-from rq import Queue
+from rq import Queue, SimpleWorker
 from rq.job import Job
 from sqlalchemy import Engine, create_engine, text
 
+from settings import load_settings
 from sync.jobs import JobMessage
+from sync.queue import RedisJobQueue
 from tests.conftest import SECRET
 from tests.e2e.test_production import free_port, wait_for
+from worker import build_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "shopify" / "orders_create__basic.json"
@@ -298,3 +302,39 @@ def test_an_idle_worker_picks_up_a_job_after_30_s_of_quiet_in_under_1_s(site: Si
     print(f"\nIdle drill: the job waited {waited_s:.3f} s for the worker after 30 s of quiet")
     assert waited_s < 1.0
     assert worker.poll() is None
+
+
+def test_a_workers_blocking_dequeue_is_not_cut_short_by_the_hand_off_timeout(redis_url: str) -> None:
+    """The idle stall's mechanism, in less time: hand-off connections with a 1 s socket
+    timeout (5 s in production) made before the worker starts (by the pump thread of
+    `worker.py` and whatever else used the pool), then 8 s of quiet. A worker whose
+    blocking dequeue gets such a connection times out, backs off 1, 2, 4 s (the same
+    connection comes back to it each time) and misses the job by seconds. In a running
+    worker it gets one by chance, which is why the stall came and went."""
+    handoff = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=1)
+    queue = RedisJobQueue(load_settings({"redis_url": redis_url}, environ={}), connection=handoff)
+    pumps = [threading.Thread(target=queue.pump, kwargs={"block_s": 0.2}) for _ in range(3)]
+    for pump in pumps:  # the pool now holds three connections made with the 1 s timeout
+        pump.start()
+    for pump in pumps:
+        pump.join()
+    worker = build_worker(queue, ["reconcile"], SimpleWorker)
+    jobs = Queue("reconcile", connection=Redis.from_url(redis_url))
+    sent: list[Job] = []
+
+    def producer() -> None:  # the worker runs in this test's main thread (RQ's signals)
+        sent.append(jobs.enqueue("time.time"))
+        wait_for(lambda: sent[0].get_status(refresh=True) == "finished", 30, "a first job")
+        time.sleep(8)
+        sent.append(jobs.enqueue("time.time"))
+
+    threading.Thread(target=producer, daemon=True).start()
+    worker.work(max_jobs=2, max_idle_time=30, logging_level="ERROR")
+    job = sent[-1]
+    job.refresh()  # type: ignore[no-untyped-call]
+    assert job.started_at is not None and job.enqueued_at is not None
+    waited_s = (job.started_at - job.enqueued_at).total_seconds()
+    print(f"\nIdle worker: the job waited {waited_s:.3f} s after 8 s of quiet")
+    assert waited_s < 1.0
+    worker.connection.close()
+    queue.close()
