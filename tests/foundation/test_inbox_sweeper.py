@@ -99,3 +99,15 @@ def test_one_sweep_requeues_the_whole_backlog_batch_after_batch(
         assert sorted(seen) == lost
     finally:
         HANDLERS.pop((Platform.shopify, "test/backlog"))
+
+
+def test_a_scheduler_that_regains_redis_sweeps_the_inbox_at_once(rt: Any) -> None:
+    from sync.schedule import Scheduler
+
+    scheduler = Scheduler(rt)
+    scheduler.schedules = {"sweep_inbox": 60}
+    assert scheduler.tick(now=1000.0) == ["sweep_inbox"]
+    drain(rt)
+    assert scheduler.tick(now=1001.0) == []  # not due for a minute
+    scheduler.regained()  # Redis was away: what came in meanwhile was not handed off
+    assert scheduler.tick(now=1002.0) == ["sweep_inbox"]
