@@ -17,18 +17,24 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from typing import Any
 
 import structlog
-from rq import SimpleWorker, Worker
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import Queue, SimpleWorker, Worker
+from rq.exceptions import StopRequested
 
 from settings import SettingsError, load_settings
-from sync.queue import RedisJobQueue
+from sync.queue import ALIVE_EVERY_S, WORKER_PREFIX, RedisJobQueue
 from sync.runtime import build_runtime, freeze_boot_heap, install
 from sync.schedule import Scheduler
 from telemetry import configure_logging
 
 log = structlog.get_logger("waybill.worker")
+REDIS_WAIT_MAX_S = 2.0  # longest wait between two tries to reach Redis again
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,13 +76,92 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"waybill: unknown queue(s) {unknown}; configured: {settings.queue.names}", file=sys.stderr)
         return 2
-    queues = [rt.queue.queues[name] for name in (args.queues or settings.queue.names)]
+    names = args.queues or settings.queue.names
     worker_class: Any = Worker if args.fork else SimpleWorker
     _start_pump(rt.queue)
-    worker = worker_class(queues, connection=rt.queue.connection)
-    log.info("worker.start", queues=[q.name for q in queues])
-    worker.work(burst=args.burst, with_scheduler=True, logging_level="WARNING")
+    return _work(rt.queue, names, worker_class, burst=args.burst)
+
+
+def _work(queue: RedisJobQueue, names: list[str], worker_class: Any, burst: bool) -> int:
+    """Run RQ workers until asked to stop, outliving Redis outages.
+
+    Each worker talks to Redis over connections of its own (:func:`build_worker`).
+    When RQ's loop ends on a Redis error, the process waits for
+    Redis with backoff and starts a fresh worker; only a stop request (SIGTERM, SIGINT)
+    or ``--burst`` ends it.
+    """
+    url = queue.settings.redis_url or ""
+    stop = threading.Event()
+    current: list[str] = [""]
+    _start_heartbeat(queue, current, stop)
+    wait = 0.5
+    while not stop.is_set():
+        worker = build_worker(queue, names, worker_class)
+        connection = worker.connection
+        current[0] = worker.name
+        queue.keep_alive_quietly(worker.name)
+        log.info("worker.start", queues=names, worker=worker.name)
+        started = time.monotonic()
+        try:
+            worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("worker.redis_lost", error=type(exc).__name__)
+        except StopRequested:
+            break
+        finally:
+            connection.close()
+        if burst or getattr(worker, "_shutdown_requested_date", None) is not None:
+            break
+        # RQ's loop ended on an error (Redis went away): wait for Redis, then go on.
+        signal.signal(signal.SIGTERM, lambda _sig, _frame: stop.set())
+        signal.signal(signal.SIGINT, lambda _sig, _frame: stop.set())
+        if time.monotonic() - started > 60:
+            wait = 0.5
+        while not stop.is_set() and not _redis_answers(url):
+            stop.wait(wait)
+            wait = min(wait * 2, REDIS_WAIT_MAX_S)
+        log.info("worker.redis_back")
+    stop.set()
     return 0
+
+
+def build_worker(queue: RedisJobQueue, names: list[str], worker_class: Any) -> Any:
+    """An RQ worker for ``names`` on Redis connections of its own.
+
+    Not ``queue.connection``: its pool serves the hand-off pump with a 5 s socket
+    timeout, and a pooled connection made before RQ raises the timeout keeps it, so RQ's
+    blocking dequeue (up to 405 s) timed out on it and backed off (1, 2, 4, 8, 16 s...)
+    while jobs waited."""
+    url = queue.settings.redis_url or ""
+    connection = Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True)
+    queues = [Queue(name, connection=connection) for name in names]
+    worker = worker_class(queues, connection=connection, name=f"{WORKER_PREFIX}{uuid.uuid4().hex}")
+    worker.max_connection_wait_time = REDIS_WAIT_MAX_S  # RQ's dequeue backoff (default 60 s)
+    return worker
+
+
+def _redis_answers(url: str) -> bool:
+    try:
+        with Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1) as probe:
+            return bool(probe.ping())
+    except Exception:
+        return False
+
+
+def _start_heartbeat(queue: RedisJobQueue, current: list[str], stop: threading.Event) -> None:
+    """Keep this worker's liveness key fresh, so a killed worker's jobs are handed back
+    within seconds (``RedisJobQueue.reap``), and hand back those of dead workers."""
+
+    def beat() -> None:
+        while not stop.wait(ALIVE_EVERY_S):
+            if current[0]:
+                queue.keep_alive_quietly(current[0])
+            try:
+                queue.reap()
+            except Exception as exc:  # Redis blip: the next beat tries again
+                log.warning("worker.reap_failed", error=type(exc).__name__)
+
+    threading.Thread(target=beat, name="waybill-heartbeat", daemon=True).start()
 
 
 def _start_pump(queue: RedisJobQueue) -> None:

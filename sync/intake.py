@@ -16,6 +16,7 @@ marked ignored with the reason, logged, and noted on the store's timeline.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,8 @@ log = structlog.get_logger("waybill.intake")
 
 Handler = Callable[["Runtime", int], None]
 HANDLERS: dict[tuple[Platform, str], Handler] = {}
-SWEEP_BATCH = 500
+SWEEP_BATCH = 500  # events read and checked per round of a sweep
+SWEEP_BUDGET_S = 45.0  # one sweep stops starting rounds after this long (the interval is 60 s)
 
 
 def handles(platform: Platform, *topics: str) -> Callable[[Handler], Handler]:
@@ -154,28 +156,43 @@ def _finish(event: InboxEvent, state: InboxState, error: str | None) -> None:
 
 @job("sweep_inbox", queue="intake")
 def sweep_inbox(rt: Runtime) -> int:
-    """Re-enqueue unfinished events that have no live job (e.g. Redis lost its queue)."""
+    """Re-enqueue unfinished events that have no live job (e.g. Redis lost its queue).
+
+    Works through the whole backlog in one run, ``SWEEP_BATCH`` events at a time in id
+    order, until none is left or ``SWEEP_BUDGET_S`` has passed (the next sweep goes on
+    from the start: what this one enqueued is live by then and skipped)."""
     cutoff = utcnow() - timedelta(seconds=rt.settings.inbox.sweep_after_s)
-    with rt.session() as s:
-        ids = list(
-            s.scalars(
-                select(InboxEvent.id)
-                .where(InboxEvent.state.in_([InboxState.pending, InboxState.processing]))
-                .where(InboxEvent.received_at <= cutoff)
-                .order_by(InboxEvent.id)
-                .limit(SWEEP_BATCH)
+    deadline = time.monotonic() + SWEEP_BUDGET_S
+    count, after = 0, 0
+    while True:
+        with rt.session() as s:
+            ids = list(
+                s.scalars(
+                    select(InboxEvent.id)
+                    .where(InboxEvent.state.in_([InboxState.pending, InboxState.processing]))
+                    .where(InboxEvent.received_at <= cutoff)
+                    .where(InboxEvent.id > after)
+                    .order_by(InboxEvent.id)
+                    .limit(SWEEP_BATCH)
+                )
             )
-        )
-        job_ids = [inbox_job_id(i) for i in ids]
-        dead = set(
-            s.scalars(
-                select(DeadLetter.job_id).where(DeadLetter.job_id.in_(job_ids), DeadLetter.state == "dead")
+            job_ids = [inbox_job_id(i) for i in ids]
+            dead = set(
+                s.scalars(
+                    select(DeadLetter.job_id).where(
+                        DeadLetter.job_id.in_(job_ids), DeadLetter.state == "dead"
+                    )
+                )
             )
-        )
-    count = 0
-    for event_id, job_id in zip(ids, job_ids, strict=True):
-        if job_id not in dead and not rt.queue.is_live(job_id) and enqueue_event(rt, event_id):
-            count += 1
+        for event_id, job_id in zip(ids, job_ids, strict=True):
+            if job_id not in dead and not rt.queue.is_live(job_id) and enqueue_event(rt, event_id):
+                count += 1
+        if len(ids) < SWEEP_BATCH:
+            break
+        if time.monotonic() >= deadline:
+            log.warning("inbox.sweep_budget_spent", requeued=count, next_after=ids[-1])
+            break
+        after = ids[-1]
     if count:
         log.info("inbox.swept", requeued=count)
     return count

@@ -77,6 +77,12 @@ def handle_order(rt: Runtime, event_id: int) -> None:
             raise Retryable("order or stock movement written concurrently; retry") from exc
         order_id, stage = row.id, row.stage
     if not changed:
+        # Held already: maybe this very event, re-run because its first run committed the
+        # order but could not enqueue the next step. Make sure that step is queued
+        # (``start`` reads the stage and uses the step's fixed job id: a no-op when the
+        # order has moved on or its verification is queued or running).
+        if not order.is_cancelled and stage != "cancelled":
+            pipeline.start(rt, [order_id])
         return
     schedule_push(rt, stock.dirty_stores)
     # The pipeline follows once the order is committed (its jobs read it back).

@@ -38,6 +38,14 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("waybill.queue")
 HANDOFF_KEY = "waybill:handoff"
+# Each `waybill worker` names itself WORKER_PREFIX + a random hex and keeps the key
+# ALIVE_KEY % name alive (ALIVE_TTL_S, renewed every ALIVE_EVERY_S) from a thread of its
+# own. A STARTED job whose worker has such a name and no such key is abandoned: its
+# worker was killed, and nothing will finish it.
+WORKER_PREFIX = "waybill-"
+ALIVE_KEY = "waybill:alive:%s"
+ALIVE_TTL_S = 10
+ALIVE_EVERY_S = 2.0
 HandOff = tuple[str, dict[str, Any], str]  # (job name, kwargs, job id)
 LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
@@ -176,7 +184,7 @@ class RedisJobQueue:
             existing = Job.fetch(job_id, connection=self.connection)
         except NoSuchJobError:
             return True
-        if existing.get_status(refresh=True) in LIVE_STATUSES:
+        if self._status(existing) in LIVE_STATUSES:
             return False
         existing.delete()
         return True
@@ -216,10 +224,77 @@ class RedisJobQueue:
         return moved
 
     def is_live(self, job_id: str) -> bool:
+        """Queued, scheduled or running; a job left STARTED by a dead worker is not live
+        (it is handed back to its queue first, see :meth:`reap`)."""
         try:
-            return Job.fetch(job_id, connection=self.connection).get_status(refresh=True) in LIVE_STATUSES
+            return self._status(Job.fetch(job_id, connection=self.connection)) in LIVE_STATUSES
         except NoSuchJobError:
             return False
+
+    def _status(self, job: Job) -> JobStatus | None:
+        status = job.get_status(refresh=True)
+        if status == JobStatus.STARTED and self.abandoned(job):
+            self.reap()
+            try:
+                status = job.get_status(refresh=True)
+            except NoSuchJobError:
+                return None
+        return status
+
+    def abandoned(self, job: Job) -> bool:
+        """Whether ``job`` was started by a Waybill worker that no longer heartbeats."""
+        name = job.worker_name or ""
+        return name.startswith(WORKER_PREFIX) and not self.connection.exists(ALIVE_KEY % name)
+
+    def keep_alive(self, worker_name: str) -> None:
+        """One heartbeat of a running worker (see ``ALIVE_KEY``)."""
+        self.connection.set(ALIVE_KEY % worker_name, b"1", ex=ALIVE_TTL_S)
+
+    def keep_alive_quietly(self, worker_name: str) -> None:
+        """:meth:`keep_alive`, logging instead of raising while Redis is away."""
+        try:
+            self.keep_alive(worker_name)
+        except Exception as exc:
+            log.warning("worker.heartbeat_failed", error=type(exc).__name__)
+
+    def reap(self) -> int:
+        """Hand back the jobs that dead workers left STARTED; returns how many.
+
+        Their entries in RQ's StartedJobRegistry are marked expired and RQ's own
+        abandoned-job handling runs on them: a job with retries left goes back to its
+        queue at once (counting one attempt), one without is marked failed, and its
+        work is re-derived from the database by the sweepers. One process at a time
+        (RQ's per-queue maintenance lock), so a job is never handed back twice.
+        """
+        reaped = 0
+        for queue in self.queues.values():
+            registry = queue.started_job_registry
+            stale: list[str] = []
+            for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+                try:
+                    job = Job.fetch(job_id, connection=self.connection)
+                except NoSuchJobError:
+                    continue
+                if self.abandoned(job):
+                    stale.append(f"{job_id}:{execution_id}")
+            if not stale or not queue.acquire_maintenance_lock():
+                continue
+            self.connection.expire(queue.registry_cleaning_key, 30)  # RQ's 899 s is for its own pass
+            try:
+                self.connection.zadd(registry.key, dict.fromkeys(stale, 1), xx=True)
+                registry.cleanup()
+                # RQ schedules the retry after the job's next interval; run it now instead,
+                # as the scheduler that would move it may have died with the worker.
+                scheduled = queue.scheduled_job_registry
+                for job_id in {key.split(":", 1)[0] for key in stale}:
+                    if job_id in scheduled:
+                        scheduled.remove(job_id)
+                        queue.enqueue_job(Job.fetch(job_id, connection=self.connection))
+                reaped += len(stale)
+            finally:
+                self.connection.delete(queue.registry_cleaning_key)
+            log.warning("queue.reaped", queue=queue.name, jobs=len(stale))
+        return reaped
 
     def depth(self) -> dict[str, int]:
         return {name: q.count for name, q in self.queues.items()}

@@ -49,12 +49,24 @@ class Scheduler:
     def run(self, poll_s: float = 1.0) -> None:
         """Tick until stopped; in production only while holding the scheduler lock."""
         lock = _RedisLock(self.rt.settings.redis_url) if self.rt.settings.redis_url else None
+        held = True
         while not self._stop.is_set():
-            if lock is None or lock.hold():
+            was_held, held = held, lock is None or lock.hold()
+            if held:
+                if not was_held:
+                    self.regained()
                 self.tick()
             self._stop.wait(poll_s)
         if lock is not None:
             lock.release()
+
+    def regained(self) -> None:
+        """After Redis was away (or another scheduler held the lease): sweep the inbox now.
+
+        Whatever the web tier took in meanwhile was not handed off, and Redis may have come
+        back empty; the sweep re-enqueues it without waiting out its interval."""
+        if "sweep_inbox" in self.schedules:
+            self._next["sweep_inbox"] = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="waybill-scheduler", daemon=True)

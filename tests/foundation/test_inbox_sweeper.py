@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from db.models import DeadLetter, InboxEvent, InboxState, Platform, utcnow
@@ -82,3 +83,31 @@ def test_dead_lettered_events_wait_for_an_operator(rt: Any) -> None:
     assert sweep_inbox(rt) == 0
     with rt.session() as s:
         assert s.get(InboxEvent, event_id).state is InboxState.pending
+
+
+def test_one_sweep_requeues_the_whole_backlog_batch_after_batch(
+    rt: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+    HANDLERS[(Platform.shopify, "test/backlog")] = lambda rt_, event_id: seen.append(event_id)
+    monkeypatch.setattr(intake, "SWEEP_BATCH", 3)
+    try:
+        lost = [add_event(rt, "test/backlog", f"backlog-{n}") for n in range(8)]
+        assert sweep_inbox(rt) == 8  # three rounds of three in one sweep, not three per sweep
+        assert sweep_inbox(rt) == 0
+        drain(rt)
+        assert sorted(seen) == lost
+    finally:
+        HANDLERS.pop((Platform.shopify, "test/backlog"))
+
+
+def test_a_scheduler_that_regains_redis_sweeps_the_inbox_at_once(rt: Any) -> None:
+    from sync.schedule import Scheduler
+
+    scheduler = Scheduler(rt)
+    scheduler.schedules = {"sweep_inbox": 60}
+    assert scheduler.tick(now=1000.0) == ["sweep_inbox"]
+    drain(rt)
+    assert scheduler.tick(now=1001.0) == []  # not due for a minute
+    scheduler.regained()  # Redis was away: what came in meanwhile was not handed off
+    assert scheduler.tick(now=1002.0) == ["sweep_inbox"]
