@@ -7,7 +7,9 @@
 (``python worker.py ...`` does the same.)
 
 Start any number of workers on any number of machines against the same Redis and
-database; start exactly one scheduler (a second one waits as a standby).
+database; start exactly one scheduler (a second one waits as a standby). The scheduler
+also moves retries whose wait has passed back onto their queues: without one running,
+retries wait.
 """
 
 from __future__ import annotations
@@ -75,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     _start_pump(rt.queue)
     worker = worker_class(queues, connection=rt.queue.connection)
     log.info("worker.start", queues=[q.name for q in queues])
-    worker.work(burst=args.burst, with_scheduler=True, logging_level="WARNING")
+    # RQ's scheduler would run as a forked child of this worker, holding copies of its
+    # connections after the worker dies: the scheduler process (--scheduler) runs it instead.
+    worker.work(burst=args.burst, with_scheduler=False, logging_level="WARNING")
     return 0
 
 
