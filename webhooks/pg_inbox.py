@@ -151,6 +151,9 @@ class PgInbox:
             engine.dispose(close=False)
 
     def close_idle(self) -> None:
+        if self._pid != os.getpid():  # a forked child: closing would end the parent's sessions
+            self._forget_at_fork()
+            return
         with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:
