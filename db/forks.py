@@ -21,6 +21,7 @@ object). The hook is installed once per process with ``os.register_at_fork``.
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -33,17 +34,19 @@ log = structlog.get_logger("waybill.forks")
 # (weak reference to an owner, what a forked child does with it)
 _hooks: list[tuple[weakref.ref[Any], Callable[[Any], None]]] = []
 _installed = False
+_register_lock = threading.Lock()  # taken by registrations in this process, never in a child
 T = TypeVar("T")
 
 
 def at_fork(owner: T, forget: Callable[[T], None]) -> None:
     """Run ``forget(owner)`` in every child forked from now on, while ``owner`` lives."""
     global _installed
-    if not _installed:
-        os.register_at_fork(after_in_child=_after_fork_in_child)
-        _installed = True
-    _hooks[:] = [(ref, fn) for ref, fn in _hooks if ref() is not None]
-    _hooks.append((weakref.ref(owner), forget))  # type: ignore[arg-type]
+    with _register_lock:
+        if not _installed:
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _installed = True
+        _hooks[:] = [(ref, fn) for ref, fn in _hooks if ref() is not None]
+        _hooks.append((weakref.ref(owner), forget))  # type: ignore[arg-type]
 
 
 def _after_fork_in_child() -> None:
