@@ -266,11 +266,14 @@ def workers_up(rt: Runtime, count: int) -> bool:
     return len(Worker.all(connection=rt.queue.connection)) >= count  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("mode", [[], ["--fork"]], ids=["simple", "forking"])
 def test_workers_fork_no_scheduler_and_the_scheduler_process_moves_due_retries(
-    production: dict[str, Any],
+    production: dict[str, Any], mode: list[str]
 ) -> None:
+    """Workers fork no scheduler (a forking worker forks only the work horse of a job, which
+    opens its own connections); the scheduler process moves a due job onto its queue."""
     rt, start = production["rt"], production["start"]
-    worker = start()
+    worker = start(*mode)
     wait_for(lambda: workers_up(rt, 1), 60, "the worker to register")
     time.sleep(2)  # RQ would have forked its scheduler by now
     assert children_of(worker.pid) == [], "a worker forked a child that would hold its connections"
@@ -279,7 +282,7 @@ def test_workers_fork_no_scheduler_and_the_scheduler_process_moves_due_retries(
     assert rt.queue.enqueue("process_inbox_event", {"event_id": event_id}, inbox_job_id(event_id), delay_s=1)
     start("--scheduler")
     wait_for(lambda: event_state(rt, event_id) == "done", 60, "the delayed job to run")
-    assert children_of(worker.pid) == []
+    wait_for(lambda: children_of(worker.pid) == [], 10, "no child of the worker left")
 
 
 def test_a_sigkilled_worker_holding_stock_locks_does_not_stop_another_workers_order(
