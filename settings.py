@@ -116,6 +116,21 @@ class ConsoleSettings(_Strict):
     session_max_hours: float = Field(12, gt=0)  # and every session ends this long after sign-in
 
 
+class DatabaseSettings(_Strict):
+    """PostgreSQL session limits and TCP keepalives (SQLite ignores them). 0 turns one off."""
+
+    # A transaction left idle this long is ended by PostgreSQL (its locks released).
+    idle_in_transaction_timeout_s: float = Field(30, ge=0)
+    # A statement running this long is cancelled. Migrations run without this limit.
+    statement_timeout_s: float = Field(60, ge=0)
+    # TCP keepalives, on both ends: a peer that vanished is found in about
+    # idle + interval x count seconds; unacknowledged data for tcp_user_timeout_s also ends it.
+    keepalive_idle_s: int = Field(10, ge=0)
+    keepalive_interval_s: int = Field(5, ge=0)
+    keepalive_count: int = Field(3, ge=0)
+    tcp_user_timeout_s: float = Field(30, ge=0)
+
+
 class InboxSettings(_Strict):
     sweep_after_s: float = Field(30, ge=0)
 
@@ -226,6 +241,7 @@ class Settings(_Strict):
     easypost: EasyPostSettings = EasyPostSettings()
     webhooks: WebhookSettings = WebhookSettings()
     console: ConsoleSettings = ConsoleSettings()
+    database: DatabaseSettings = DatabaseSettings()
     queue: QueueSettings = QueueSettings()
     schedules: dict[str, float] = {}
     inbox: InboxSettings = InboxSettings()

@@ -7,7 +7,9 @@
 (``python worker.py ...`` does the same.)
 
 Start any number of workers on any number of machines against the same Redis and
-database; start exactly one scheduler (a second one waits as a standby).
+database; start exactly one scheduler (a second one waits as a standby). The scheduler
+also moves retries whose wait has passed back onto their queues: without one running,
+retries wait.
 """
 
 from __future__ import annotations
@@ -103,7 +105,9 @@ def _work(queue: RedisJobQueue, names: list[str], worker_class: Any, burst: bool
         log.info("worker.start", queues=names, worker=worker.name)
         started = time.monotonic()
         try:
-            worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+            # RQ's scheduler would run as a forked child of this worker, holding copies of its
+            # connections after the worker dies: the scheduler process (--scheduler) does its work.
+            worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
         except (RedisConnectionError, RedisTimeoutError) as exc:
             log.warning("worker.redis_lost", error=type(exc).__name__)
         except StopRequested:

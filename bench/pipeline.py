@@ -77,7 +77,7 @@ def config(tmp: str, public_url: str, urls: dict[str, str]) -> str:
         # Every buyer is new and the 2 x N orders come from one test network: not a velocity attack.
         "risk": {"velocity_max_orders": 1_000_000},
         "shipping": {"item_dimensions": {sandbox.CRATE: [40, 30, 30], sandbox.BOOK: [20, 14, 3]}},
-        "schedules": {},  # no scheduler: nothing but the orders' own jobs runs
+        "schedules": {},  # no periodic jobs: nothing but the orders' own jobs (and their retries) runs
     }
     path = os.path.join(tmp, "waybill.yaml")
     with open(path, "w") as fh:
@@ -117,10 +117,10 @@ def connect(env: dict[str, str], info: dict[str, Any]) -> Any:
 
 
 def start_workers(n: int, env: dict[str, str], log: Any) -> list[subprocess.Popen[bytes]]:
-    return [
-        subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=log, stderr=log)
-        for _ in range(n)
-    ]
+    """``n`` workers and the scheduler process, which moves retries whose wait has passed
+    back onto their queues (workers do not run RQ's scheduler)."""
+    commands = [[sys.executable, "worker.py"]] * n + [[sys.executable, "worker.py", "--scheduler"]]
+    return [subprocess.Popen(c, cwd=ROOT, env=env, stdout=log, stderr=log) for c in commands]
 
 
 def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:

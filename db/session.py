@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from db.forks import make_engine_fork_safe
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -21,8 +24,83 @@ class DatabaseNotReady(Exception):
     """The database is unreachable or not migrated; the message says what to do."""
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine tuned for Waybill's access pattern on SQLite or PostgreSQL."""
+@dataclass(frozen=True)
+class SessionLimits:
+    """What every Waybill session on PostgreSQL runs under (``database`` in config.yaml).
+
+    A client that dies or vanishes in the middle of a transaction must not keep its row
+    locks: PostgreSQL ends a transaction left idle longer than ``idle_in_transaction_s``,
+    cancels a statement running longer than ``statement_s``, and TCP keepalives (both
+    ends) and ``TCP_USER_TIMEOUT`` find a peer whose machine or network went away. 0 turns
+    one off. Values already in the database URL's query win over these.
+    """
+
+    idle_in_transaction_s: float = 30
+    statement_s: float = 60
+    keepalive_idle_s: int = 10
+    keepalive_interval_s: int = 5
+    keepalive_count: int = 3
+    tcp_user_timeout_s: float = 30
+
+    def server_settings(self) -> dict[str, int]:
+        """Session settings sent at connection start (milliseconds and seconds, as PostgreSQL counts)."""
+        wanted = {
+            "idle_in_transaction_session_timeout": round(self.idle_in_transaction_s * 1000),
+            "statement_timeout": round(self.statement_s * 1000),
+            # The server's side of the same keepalives: a vanished client is found too.
+            "tcp_keepalives_idle": self.keepalive_idle_s,
+            "tcp_keepalives_interval": self.keepalive_interval_s,
+            "tcp_keepalives_count": self.keepalive_count,
+            "tcp_user_timeout": round(self.tcp_user_timeout_s * 1000),
+        }
+        return {name: value for name, value in wanted.items() if value > 0}
+
+    def connect_params(self) -> dict[str, str]:
+        """libpq connection parameters: the client's keepalives and the session settings."""
+        params: dict[str, str] = {}
+        if self.keepalive_idle_s or self.keepalive_interval_s or self.keepalive_count:
+            params["keepalives"] = "1"
+            for name, value in (
+                ("keepalives_idle", self.keepalive_idle_s),
+                ("keepalives_interval", self.keepalive_interval_s),
+                ("keepalives_count", self.keepalive_count),
+            ):
+                if value > 0:
+                    params[name] = str(value)
+        if self.tcp_user_timeout_s > 0:
+            params["tcp_user_timeout"] = str(round(self.tcp_user_timeout_s * 1000))
+        options = " ".join(f"-c {name}={value}" for name, value in self.server_settings().items())
+        if options:
+            params["options"] = options
+        return params
+
+
+def with_session_limits(url: str, limits: SessionLimits) -> str:
+    """``url`` (PostgreSQL) with ``limits`` in its query, so every connection made from it
+    (the engine's pool and the receivers' own libpq connections) runs under them. What the
+    URL already says wins; its own ``options`` come after ours, so theirs take effect."""
+    parsed = make_url(url)
+    query: dict[str, str | tuple[str, ...]] = dict(parsed.query)
+    for name, value in limits.connect_params().items():
+        if name == "options" and isinstance(query.get("options"), str):
+            query["options"] = f"{value} {query['options']}"
+        else:
+            query.setdefault(name, value)
+    return parsed.set(query=query).render_as_string(hide_password=False)
+
+
+def make_engine(url: str, limits: SessionLimits | None = None, **kwargs: Any) -> Engine:
+    """An engine tuned for Waybill's access pattern on SQLite or PostgreSQL.
+
+    On PostgreSQL every session runs under ``limits`` (default: :class:`SessionLimits`'s
+    defaults). Forked children of this process never use its connections (db/forks.py).
+    """
+    engine = _make_engine(url, limits or SessionLimits(), **kwargs)
+    make_engine_fork_safe(engine)
+    return engine
+
+
+def _make_engine(url: str, limits: SessionLimits, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -47,7 +125,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # time. A connection found dead fails its statement and is discarded with the
     # pool's other connections; callers retry (receivers once, jobs by policy).
     kwargs.setdefault("pool_recycle", 1800)
-    return create_engine(url, pool_pre_ping=False, **kwargs)
+    return create_engine(with_session_limits(url, limits), pool_pre_ping=False, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -29,6 +29,7 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus, get_current_job
 
 from core.errors import ServiceDown
+from db.forks import at_fork, detach_fd, make_redis_fork_safe
 from settings import Settings
 from sync.jobs import JOBS, JobMessage, Outcome, Result, execute, retry_intervals
 from sync.outage import down_service
@@ -141,6 +142,7 @@ class RedisJobQueue:
         self.connection = connection or Redis.from_url(
             settings.redis_url or "", socket_connect_timeout=2, socket_timeout=5
         )
+        make_redis_fork_safe(self.connection)  # a forked child opens its own (db/forks.py)
         self.queues = {name: Queue(name, connection=self.connection) for name in settings.queue.names}
         self._links = HandOffLinks.for_connection(self.connection)  # None: hand off through redis-py
 
@@ -327,6 +329,13 @@ class HandOffLinks:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._key = b"$%d\r\n%s\r\n" % (len(HANDOFF_KEY), HANDOFF_KEY.encode())
+        at_fork(self, HandOffLinks._forget_at_fork)
+
+    def _forget_at_fork(self) -> None:
+        """In a forked child: let go of the parent's kept sockets (db/forks.py)."""
+        for sock in self._idle:
+            detach_fd(sock.fileno())
+        self._idle, self._pid, self._lock = [], os.getpid(), threading.Lock()
 
     @classmethod
     def for_connection(cls, redis: Redis) -> HandOffLinks | None:

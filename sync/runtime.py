@@ -18,8 +18,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.crypto import SecretKeyError, Vault, embedded_key
 from db.effects import EffectsLedger
-from db.session import check_ready, make_engine, make_session_factory, session_scope, upgrade
-from settings import Settings
+from db.session import (
+    SessionLimits,
+    check_ready,
+    make_engine,
+    make_session_factory,
+    session_scope,
+    upgrade,
+)
+from settings import DatabaseSettings, Settings
 from sync.queue import EmbeddedJobQueue, JobQueue, RedisJobQueue
 
 _current: Runtime | None = None
@@ -67,7 +74,7 @@ def build_runtime(settings: Settings, migrate: bool | None = None, check: bool =
     import sync.tasks  # noqa: F401  (registers the jobs)
 
     vault = Vault(secret_key_for(settings))
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, session_limits(settings.database))
     if migrate if migrate is not None else settings.embedded:
         upgrade(settings.database_url)
     if check:
@@ -80,6 +87,18 @@ def build_runtime(settings: Settings, migrate: bool | None = None, check: bool =
     else:
         rt.queue = EmbeddedJobQueue(settings, lambda: rt)
     return rt
+
+
+def session_limits(db: DatabaseSettings) -> SessionLimits:
+    """The PostgreSQL session limits and keepalives of ``database`` in config.yaml."""
+    return SessionLimits(
+        idle_in_transaction_s=db.idle_in_transaction_timeout_s,
+        statement_s=db.statement_timeout_s,
+        keepalive_idle_s=db.keepalive_idle_s,
+        keepalive_interval_s=db.keepalive_interval_s,
+        keepalive_count=db.keepalive_count,
+        tcp_user_timeout_s=db.tcp_user_timeout_s,
+    )
 
 
 def install(rt: Runtime) -> None:

@@ -4,10 +4,17 @@ Exactly one runs. In embedded mode it is a thread of ``waybill run``; in
 production ``waybill worker --scheduler``, which holds a Redis lock so a second
 scheduler started by mistake only waits as a standby. Periodic job ids are
 deterministic (``periodic-<name>``), so a run still queued is never doubled.
+
+In production the active scheduler also does the work of RQ's scheduler, in its own
+process: every second it moves the jobs whose wait has passed (retries, delayed jobs)
+from RQ's scheduled registries onto their queues. Workers do not run RQ's scheduler:
+RQ would fork it from a worker, as a child that inherits the worker's connections and
+outlives it (db/forks.py says why that froze order intake).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -15,6 +22,9 @@ from typing import TYPE_CHECKING
 
 import structlog
 from redis import Redis
+from rq.scheduler import RQScheduler
+
+from db.forks import make_redis_fork_safe
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime
@@ -50,13 +60,20 @@ class Scheduler:
         """Tick until stopped; in production only while holding the scheduler lock."""
         lock = _RedisLock(self.rt.settings.redis_url) if self.rt.settings.redis_url else None
         held = True
+        due = _DueJobs(self.rt) if lock is not None else None
         while not self._stop.is_set():
             was_held, held = held, lock is None or lock.hold()
             if held:
                 if not was_held:
                     self.regained()
                 self.tick()
+                if due is not None:
+                    due.move()
+            elif due is not None:
+                due.release()
             self._stop.wait(poll_s)
+        if due is not None:
+            due.release()
         if lock is not None:
             lock.release()
 
@@ -78,11 +95,41 @@ class Scheduler:
             self._thread.join(timeout=5)
 
 
+class _DueJobs:
+    """RQ's scheduler, run in this process: moves due scheduled jobs onto their queues.
+
+    RQ's per-queue scheduler locks still apply (a worker of an older release, started with
+    RQ's scheduler, keeps moving the queues it holds), but nothing is forked.
+    """
+
+    def __init__(self, rt: Runtime) -> None:
+        from sync.queue import RedisJobQueue
+
+        assert isinstance(rt.queue, RedisJobQueue)
+        self.rq = RQScheduler(list(rt.queue.queues), connection=rt.queue.connection, logging_level="WARNING")
+        make_redis_fork_safe(self.rq.connection)
+
+    def move(self) -> None:
+        try:
+            self.rq.acquire_locks()  # type: ignore[no-untyped-call]  # acquires or renews; never forks
+            if self.rq.acquired_locks:
+                self.rq.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
+        except Exception as exc:  # Redis blip: the next tick tries again
+            log.warning("scheduler.due_jobs_failed", error=type(exc).__name__)
+
+    def release(self) -> None:
+        if not self.rq.acquired_locks:
+            return
+        with contextlib.suppress(Exception):  # the locks expire on their own
+            self.rq.release_locks()  # type: ignore[no-untyped-call]
+
+
 class _RedisLock:
     """A renewable lease so that one scheduler is active across machines."""
 
     def __init__(self, url: str, ttl_s: int = 15) -> None:
         self.redis = Redis.from_url(url, socket_timeout=5)
+        make_redis_fork_safe(self.redis)
         self.token = uuid.uuid4().hex
         self.ttl_s = ttl_s
         self.held = False

@@ -11,8 +11,9 @@ batches), which halves PostgreSQL's CPU per row: the commit and its flush cost a
 as much as storing a 16 KB body.
 
 Connections are the intake's own, one per concurrently running statement, kept on a
-stack: taken for one insert and given back. They come from the engine's URL and are
-closed when the engine is disposed.
+stack: taken for one insert and given back. They come from the engine's URL, so they run
+under the same session limits and keepalives as the engine's (db.session.SessionLimits),
+and are closed when the engine is disposed. A forked child lets go of them (db/forks.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from collections.abc import Sequence
 import psycopg
 from psycopg import pq
 from sqlalchemy import Engine, event
+
+from db.forks import at_fork, detach_fd, socket_fd
 
 STATEMENT = b"waybill_inbox_insert_%d"  # one prepared statement per batch size
 COLUMNS = b"platform, topic, dedupe_key, body, headers, store_id, account_id, attempts, state, received_at"
@@ -59,6 +62,16 @@ class PgInbox:
         self._idle: list[psycopg.Connection[tuple[object, ...]]] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self._opened: weakref.WeakSet[psycopg.Connection[tuple[object, ...]]] = weakref.WeakSet()
+        at_fork(self, PgInbox._forget_at_fork)
+
+    def _forget_at_fork(self) -> None:
+        """In a forked child: let go of every connection inherited, idle or in use."""
+        for conn in list(self._opened):
+            detach_fd(socket_fd(conn))
+        self._opened = weakref.WeakSet()
+        self._idle, self._pid = [], os.getpid()
+        self._lock = threading.Lock()
 
     def insert(self, params: Row) -> int | None:
         """Insert one row: its id, or None when its dedupe key is known (see :meth:`insert_many`)."""
@@ -125,6 +138,7 @@ class PgInbox:
     def _open(self) -> psycopg.Connection[tuple[object, ...]]:
         conn = psycopg.connect(*self._args, **{**self._kwargs, "autocommit": True})
         _prepared[conn] = set()
+        self._opened.add(conn)
         return conn
 
     def _dead_server(self) -> None:
@@ -137,6 +151,9 @@ class PgInbox:
             engine.dispose(close=False)
 
     def close_idle(self) -> None:
+        if self._pid != os.getpid():  # a forked child: closing would end the parent's sessions
+            self._forget_at_fork()
+            return
         with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:

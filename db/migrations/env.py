@@ -26,6 +26,12 @@ def run_online() -> None:
     url = config.get_main_option("sqlalchemy.url") or ""
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # A migration may rewrite a large table: no session limit applies to it, whatever
+            # the role, the database or PGOPTIONS set (the app's sessions have their own).
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.exec_driver_sql("SET idle_in_transaction_session_timeout = 0")
+            connection.commit()
         # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
         context.configure(
             connection=connection,
