@@ -143,7 +143,9 @@ def test_an_outage_longer_than_give_up_s_is_dead_lettered(rt: Any) -> None:
     [dead] = dead_letters(rt)
     assert dead.job_id == "long-outage" and dead.attempts == 1  # no attempt was spent meanwhile
     assert dead.error.startswith("database down for ")
-    assert 3 <= CALLS["l"] < 100
+    # At least one wait (the outage is measured from the first failure, so the call that
+    # gives up is a later one); how many fit in 0.05 s depends on how the queue runs due jobs.
+    assert 2 <= CALLS["l"] < 100
 
 
 def test_the_embedded_queue_records_waits_as_not_attempts(rt: Any) -> None:
