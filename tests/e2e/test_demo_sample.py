@@ -8,7 +8,6 @@ parcels' trackers advance.
 
 from __future__ import annotations
 
-import socket
 import threading
 from pathlib import Path
 
@@ -17,19 +16,13 @@ import pytest
 from sandbox import demo
 from sandbox.demo_orders import DemoOrders, run_stream
 from tests.conftest import BACKEND
+from tests.procs import free_port
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "embedded", reason="the demo runs Waybill in embedded mode whatever the backend: run it once"
 )
 
 ORDERS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_a_demo_sample_mostly_ships_holds_a_few_for_clear_reasons_and_never_oversells(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,16 +22,11 @@ from sync.reconcile import reconcile_store
 from sync.stores import ensure_webhooks, save_store
 from telemetry import RECONCILE_REPAIRS
 from tests.conftest import drain
+from tests.procs import free_port
 
 SHOP, TOKEN = "lossy.myshopify.com", "shpat_" + "1" * 32
 APP_KEY, APP_SECRET = "app-key", "app-secret"
 SKUS = [("TEE", "19.00"), ("MUG", "14.50"), ("CAP", "24.00")]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -42,22 +42,13 @@ from settings import load_settings
 from sync.intake import inbox_job_id, process_inbox_event
 from sync.runtime import Runtime, build_runtime
 from tests.conftest import SECRET
+from tests.procs import wait_for
 from webhooks.intake import insert_event
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests/fixtures/shopify/orders_create__basic.json"
 SHOP = "fork-safe.myshopify.com"
 RECOVERY_BOUND_S = 30  # the bound: another worker completes an order within 30 s
-
-
-def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def alive(pid: int) -> bool:

@@ -33,6 +33,7 @@ from sqlalchemy import create_engine, text
 
 from settings import load_settings
 from tests.conftest import BACKEND, SECRET, PrivatePostgres
+from tests.procs import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "shopify" / "orders_cancelled__customer.json"
@@ -41,27 +42,6 @@ SHOP = "outage.myshopify.com"
 BEFORE = 30  # events committed before the outage, still queued when it begins
 DURING = 40  # events sent during the outage (each answered 503, then sent again)
 OUTAGE_S = 8.0  # longer than the store cache (5 s) and than the intake jobs' retry budget
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except Exception:  # not there yet
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def order_body(n: int) -> bytes:

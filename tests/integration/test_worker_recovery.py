@@ -35,7 +35,7 @@ from settings import load_settings
 from sync.jobs import JobMessage
 from sync.queue import RedisJobQueue
 from tests.conftest import SECRET
-from tests.e2e.test_production import free_port, wait_for
+from tests.procs import free_port, wait_for
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parents[2]
