@@ -65,7 +65,11 @@ class MerchantActions:
         payment_method: str = "stripe",
         **fields: Any,
     ) -> int:
-        """A checkout: created pending (``order.created``), then paid (stock reduced, ``order.updated``)."""
+        """A checkout: created pending (``order.created``), then paid (stock reduced, ``order.updated``).
+
+        Both in the same second; ``status="pending"`` stops after the first step, and
+        :meth:`pay_order` is the payment arriving later.
+        """
         lines = [
             {"sku" if isinstance(ref, str) else "product_id": ref, "quantity": qty} for ref, qty in items
         ]
@@ -86,6 +90,20 @@ class MerchantActions:
                 orders.set_status(self.store, record, orders.validate_status(status))
                 self.store.on_event("order.updated", record["id"])
             return int(record["id"])
+
+    def pay_order(self, order_id: int, transaction_id: str = "") -> bool:
+        """The buyer's payment completes (the gateway calls ``payment_complete``): ``order.updated``.
+
+        The order becomes processing with ``date_paid`` now, and its stock is reduced now,
+        as WooCommerce reduces it at payment. ``False`` (nothing happens) unless the order
+        is pending, on hold, failed or cancelled.
+        """
+        with self._lock:
+            record = self.store.order(order_id)
+            if not orders.pay_order(self.store, record, transaction_id):
+                return False
+            self.store.on_event("order.updated", order_id)
+            return True
 
     def edit_order(self, order_id: int, **changes: Any) -> None:
         """The merchant saves the order in WP admin (status, addresses, meta...): ``order.updated``."""

@@ -24,6 +24,10 @@ STATUS_LABELS = {
 REDUCES_STOCK = frozenset({"processing", "completed", "on-hold"})
 RESTORES_STOCK = frozenset({"cancelled", "pending"})
 PAID_STATUSES = frozenset({"processing", "completed"})
+# WC_Order::payment_complete only acts on an order in one of these statuses.
+PAYABLE_STATUSES = frozenset({"on-hold", "pending", "failed", "cancelled"})
+# Line item meta wc_reduce_stock_levels writes: the units it took off the product.
+REDUCED_STOCK_KEY = "_reduced_stock"
 BILLING_FIELDS = (
     "first_name",
     "last_name",
@@ -114,9 +118,11 @@ def new_order(store: Store, data: dict[str, Any], created_via: str = "rest-api")
     store.apply_meta(record, data.get("meta_data"))
     store.orders[record["id"]] = record
     store.on_event("order.created", record["id"])
-    status = "processing" if data.get("set_paid") else data.get("status", "pending")
+    status = data.get("status", "pending")
     if status != "pending":
         set_status(store, record, status)
+    if data.get("set_paid"):
+        pay_order(store, record, str(data.get("transaction_id") or ""))
     return record
 
 
@@ -138,24 +144,72 @@ def set_status(store: Store, record: Record, status: str) -> None:
         record["paid"] = now
     if status == "completed":
         record["completed"] = now
-    if status in REDUCES_STOCK and not record["stock_reduced"]:
-        _move_stock(store, record, -1)
-        record["stock_reduced"] = True
-    elif status in RESTORES_STOCK and record["stock_reduced"]:
-        _move_stock(store, record, +1)
-        record["stock_reduced"] = False
     add_note(
         store, record, f"Order status changed from {STATUS_LABELS.get(old, old)} to {STATUS_LABELS[status]}."
     )
+    # The status hooks run after the status is saved, as woocommerce_order_status_<status> does.
+    if status in REDUCES_STOCK:
+        maybe_reduce_stock(store, record)
+    elif status in RESTORES_STOCK:
+        maybe_restore_stock(store, record)
     store.touch(record)
 
 
-def _move_stock(store: Store, record: Record, sign: int) -> None:
+def pay_order(store: Store, record: Record, transaction_id: str = "") -> bool:
+    """``WC_Order::payment_complete``: paid now, processing, stock reduced; ``False`` if not payable."""
+    if record["status"] not in PAYABLE_STATUSES:
+        return False
+    if transaction_id:
+        record["transaction_id"] = transaction_id
+    if record["paid"] is None:
+        record["paid"] = store.now()
+    set_status(store, record, "processing")
+    maybe_reduce_stock(store, record)  # the woocommerce_payment_complete hook
+    return True
+
+
+def maybe_reduce_stock(store: Store, record: Record) -> None:
+    """``wc_maybe_reduce_stock_levels``: once per order (the order's ``_order_stock_reduced`` flag)."""
+    if record["stock_reduced"]:
+        return
     for item in record["line_items"]:
-        product = store.products.get(item["variation_id"] or item["product_id"])
-        if product is not None:
-            catalog.adjust_stock(store, product, sign * item["quantity"])
-            product["total_sales"] = max(0, product["total_sales"] - sign * item["quantity"])
+        product = _stocked_product(store, item)
+        if product is None or _reduced(item):
+            continue  # wc_reduce_stock_levels takes each line once
+        catalog.adjust_stock(store, product, -item["quantity"])
+        product["total_sales"] += item["quantity"]
+        item["meta_data"].append(
+            {"id": store.next_meta_id(), "key": REDUCED_STOCK_KEY, "value": str(item["quantity"])}
+        )
+    record["stock_reduced"] = True
+
+
+def maybe_restore_stock(store: Store, record: Record) -> None:
+    """``wc_maybe_increase_stock_levels``: give back what each line's ``_reduced_stock`` says, remove it."""
+    if not record["stock_reduced"]:
+        return
+    for item in record["line_items"]:
+        product = _stocked_product(store, item)
+        units = _reduced(item)
+        if product is None or not units:
+            continue
+        catalog.adjust_stock(store, product, units)
+        product["total_sales"] = max(0, product["total_sales"] - units)
+        item["meta_data"] = [m for m in item["meta_data"] if m["key"] != REDUCED_STOCK_KEY]
+    record["stock_reduced"] = False
+
+
+def _stocked_product(store: Store, item: Record) -> Record | None:
+    product = store.products.get(item["variation_id"] or item["product_id"])
+    if product is None or not product["manage_stock"] or product["stock_quantity"] is None:
+        return None
+    return product
+
+
+def _reduced(item: Record) -> int:
+    """The units ``_reduced_stock`` says were taken for this line (0: none)."""
+    entry = next((m for m in item["meta_data"] if m["key"] == REDUCED_STOCK_KEY), None)
+    return int(entry["value"]) if entry is not None else 0
 
 
 def update_order(store: Store, record: Record, data: dict[str, Any]) -> None:
@@ -170,8 +224,8 @@ def update_order(store: Store, record: Record, data: dict[str, Any]) -> None:
     store.apply_meta(record, data.get("meta_data"))
     if "status" in data:
         set_status(store, record, validate_status(data["status"]))
-    if data.get("set_paid") and record["paid"] is None:
-        set_status(store, record, "processing")
+    if data.get("set_paid"):
+        pay_order(store, record)
     store.touch(record)
     store.on_event("order.updated", record["id"])
 

@@ -47,6 +47,9 @@ class Store:
     def next_note_id(self) -> int:
         return next(self._note_ids)
 
+    def next_meta_id(self) -> int:
+        return next(self._meta_ids)
+
     def now(self) -> float:
         # WordPress stores dates to the second; sub-second times would break exclusive date filters.
         return float(int(self.clock.now()))
@@ -86,7 +89,7 @@ class Store:
             if target is None:
                 target = next((m for m in meta if m["key"] == entry["key"]), None)
             if target is None:
-                meta.append({"id": next(self._meta_ids), "key": entry["key"], "value": entry.get("value")})
+                meta.append({"id": self.next_meta_id(), "key": entry["key"], "value": entry.get("value")})
             else:
                 target["key"], target["value"] = entry["key"], entry.get("value")
 

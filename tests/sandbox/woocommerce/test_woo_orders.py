@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sandbox.harness import FakeClock
+
 from .conftest import Store
 
 
@@ -31,6 +35,89 @@ def test_pending_order_keeps_stock_until_paid_and_cancel_restores(store: Store) 
     cancelled = store.api().put(f"orders/{oid}", {"status": "cancelled"}).json()
     assert cancelled["status"] == "cancelled"
     assert store.sim.product(pid)["stock_quantity"] == 5
+
+
+def reduced_stock(order: dict[str, Any]) -> list[str | None]:
+    """Each line's ``_reduced_stock`` meta value (``None``: the line has none)."""
+    return [
+        next((m["value"] for m in item["meta_data"] if m["key"] == "_reduced_stock"), None)
+        for item in order["line_items"]
+    ]
+
+
+def store_clock(store: Store) -> FakeClock:
+    """Put the store's dates on a clock the test moves (whole seconds, as WordPress keeps them)."""
+    clock = FakeClock(start=1_800_000_000.0)
+    store.sim.store.clock = clock
+    return clock
+
+
+def test_a_pending_order_takes_stock_only_when_paid_later_and_records_it_per_line(store: Store) -> None:
+    clock = store_clock(store)
+    pid = store.sim.add_product("Shirt", sku="SH-1", stock=5)
+    free = store.sim.add_product("Gift card", sku="GIFT")  # stock not managed: nothing to take
+    oid = store.sim.place_order([("SH-1", 2), ("GIFT", 1)], status="pending")
+    pending = store.sim.order(oid)
+    assert (pending["status"], pending["date_paid_gmt"], reduced_stock(pending)) == (
+        "pending",
+        None,
+        [None, None],
+    )
+    assert store.sim.product(pid)["stock_quantity"] == 5
+
+    clock.advance(90)
+    assert store.sim.pay_order(oid, transaction_id="ch_123") is True
+    paid = store.sim.order(oid)
+    assert paid["status"] == "processing" and paid["transaction_id"] == "ch_123"
+    assert paid["date_created_gmt"] == "2027-01-15T08:00:00"
+    assert paid["date_paid_gmt"] == "2027-01-15T08:01:30"  # the payment's time, not the order's
+    assert reduced_stock(paid) == ["2", None]
+    assert store.sim.product(pid)["stock_quantity"] == 3
+    assert store.sim.product(free)["stock_quantity"] is None
+
+    # Paid again, or moved on to completed: the order's stock was taken once already.
+    assert store.sim.pay_order(oid) is False
+    store.sim.edit_order(oid, status="completed")
+    assert store.sim.product(pid)["stock_quantity"] == 3
+    assert reduced_stock(store.sim.order(oid)) == ["2", None]
+
+
+def test_set_paid_over_rest_is_the_payment(store: Store) -> None:
+    clock = store_clock(store)
+    pid = store.sim.add_product("Mug", sku="MUG", stock=4)
+    oid = store.sim.place_order([("MUG", 1)], status="pending")
+    clock.advance(5)
+    body = store.api().put(f"orders/{oid}", {"set_paid": True}).json()
+    assert (body["status"], body["date_paid_gmt"], reduced_stock(body)) == (
+        "processing",
+        "2027-01-15T08:00:05",
+        ["1"],
+    )
+    assert store.sim.product(pid)["stock_quantity"] == 3
+    again = store.api().put(f"orders/{oid}", {"set_paid": True}).json()
+    assert again["date_paid_gmt"] == "2027-01-15T08:00:05"
+    assert store.sim.product(pid)["stock_quantity"] == 3
+
+
+def test_on_hold_takes_stock_without_a_payment_date_and_cancel_gives_back_what_was_taken(
+    store: Store,
+) -> None:
+    pid = store.sim.add_product("Shirt", sku="SH-1", stock=5)
+    oid = store.sim.place_order([("SH-1", 2)], status="on-hold", payment_method="bacs")
+    held = store.sim.order(oid)
+    assert (held["date_paid_gmt"], reduced_stock(held)) == (None, ["2"])
+    assert store.sim.product(pid)["stock_quantity"] == 3
+    store.sim.edit_order(oid, status="processing")  # the transfer arrived: no second reduction
+    assert store.sim.product(pid)["stock_quantity"] == 3
+    assert store.sim.order(oid)["date_paid_gmt"] is not None
+
+    store.sim.edit_order(oid, status="cancelled")
+    cancelled = store.sim.order(oid)
+    assert reduced_stock(cancelled) == [None]  # wc_increase_stock_levels removes the meta
+    assert store.sim.product(pid)["stock_quantity"] == 5
+    store.sim.edit_order(oid, status="pending")
+    store.sim.edit_order(oid, status="cancelled")
+    assert store.sim.product(pid)["stock_quantity"] == 5  # given back once
 
 
 def test_variation_line_item(store: Store) -> None:
