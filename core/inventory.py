@@ -9,8 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal, NamedTuple, TypeVar
+
+from core.orders import require_utc
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -71,6 +74,22 @@ class StockPosition:
     @property
     def available(self) -> int:
         return self.on_hand - self.reserved
+
+
+@dataclass(frozen=True)
+class StockTaken:
+    """What an order says about its units on the selling channel's own stock level.
+
+    ``at`` is when the channel took them off its level (a platform takes them at
+    creation, or only at payment); ``None`` means the channel holds none of them now:
+    not taken yet (an unpaid order) or given back (a cancellation).
+    """
+
+    at: datetime | None
+
+    def __post_init__(self) -> None:
+        if self.at is not None:
+            require_utc(self.at, "stock taken at")
 
 
 def reserve(position: StockPosition, quantity: int) -> tuple[StockPosition, bool]:

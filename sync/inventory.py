@@ -29,7 +29,8 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connectors.woocommerce.statuses import reduces_stock
+from connectors.order_stock import stock_taken
+from core.inventory import StockTaken
 from core.orders import FulfillmentStatus, Order, parse_time
 from db.models import CatalogLink, Platform, StockItem, StockMovement, Store, StoreState, utcnow
 from db.models import Order as OrderRow
@@ -87,20 +88,6 @@ def order_quantities(order: Order) -> dict[str, int]:
     return dict(out)
 
 
-def channel_reduced(store: Store, payload: Mapping[str, Any] | None) -> bool | None:
-    """Whether the channel lowered its own stock for this order (``None``: not known).
-
-    Shopify commits stock when the order is created. WooCommerce reduces it when the
-    order reaches processing, on-hold or completed, and restores it when the order goes
-    back to pending or is cancelled.
-    """
-    if store.platform is Platform.shopify:
-        return True
-    if payload is None:
-        return None
-    return reduces_stock(str(payload.get("status") or ""))
-
-
 def apply_order(
     s: Session,
     store: Store,
@@ -120,7 +107,9 @@ def apply_order(
         target = "shipped"
     else:
         target = "reserved"
-    reduced = channel_reduced(store, payload)
+    # When the channel itself took the units (at creation, or only at payment): the
+    # connectors read it from the payload; None without one (nothing is known then).
+    taken = stock_taken(store.platform, payload, order)
     location = inv.location
     source = f"order:{row.id}"
     for sku in sorted(wanted):  # one lock order for every transaction: no deadlocks
@@ -176,8 +165,9 @@ def apply_order(
         if moved is not None:
             result.changed_skus.add(sku)
             low_stock_check(s, item, moved.available, inv.low_stock_threshold)
-        if reduced is not None:
-            _channel_bookkeeping(s, store, row, order, item, qty, reduced)
+        if taken is not None and _channel_bookkeeping(s, store, row, order, item, qty, taken):
+            # The channel now shows less (more) than the ledger publishes: push it back.
+            result.changed_skus.add(sku)
     if result.shortages:
         _hold_oversold(s, row, result.shortages)
     result.dirty_stores = mark_dirty(s, store.account_id, result.changed_skus)
@@ -201,15 +191,21 @@ def _order_position(s: Session, order_id: int, item_id: int) -> tuple[int, bool]
 
 
 def _channel_bookkeeping(
-    s: Session, store: Store, row: OrderRow, order: Order, item: StockItem, qty: int, reduced: bool
-) -> None:
-    """Follow the selling channel's own level: it fell when it sold, rose when it restocked."""
+    s: Session, store: Store, row: OrderRow, order: Order, item: StockItem, qty: int, taken: StockTaken
+) -> bool:
+    """Follow the selling channel's own level: it fell when it took the units, rose when it gave them back.
+
+    The level we know (``channel_qty`` at ``channel_qty_at``) already counts a change the
+    channel made before that time, and not one made after it: the comparison uses when
+    the channel took the units (``taken.at``), which is not always the order's creation.
+    Returns whether ``channel_qty`` moved.
+    """
     link = s.scalar(select(CatalogLink).where(CatalogLink.store_id == store.id, CatalogLink.sku == item.sku))
     if link is None:
-        return
+        return False
     sale_key = f"order:{row.id}:{item.sku}:channel_sale"
     sold = _movement_exists(s, store.account_id, sale_key)
-    if reduced and not sold:
+    if taken.at is not None and not sold:
         move(
             s,
             item,
@@ -221,11 +217,10 @@ def _channel_bookkeeping(
             order_id=row.id,
             note=f"{qty} sold on the channel",
         )
-        if link.channel_qty is not None and (
-            link.channel_qty_at is None or order.created_at >= link.channel_qty_at
-        ):
+        if link.channel_qty is not None and (link.channel_qty_at is None or taken.at >= link.channel_qty_at):
             link.channel_qty -= qty
-    elif not reduced and sold and store.platform is Platform.woocommerce:
+            return True
+    elif taken.at is None and sold:
         restock_key = f"order:{row.id}:{item.sku}:channel_restock"
         if not _movement_exists(s, store.account_id, restock_key):
             move(
@@ -243,6 +238,8 @@ def _channel_bookkeeping(
                 link.channel_qty_at is None or order.updated_at >= link.channel_qty_at
             ):
                 link.channel_qty += qty
+                return True
+    return False
 
 
 def _movement_exists(s: Session, account_id: int, key: str) -> bool:

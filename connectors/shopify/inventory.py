@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.orders import parse_time
+from core.inventory import StockTaken
+from core.orders import Order, parse_time
 
 DOCUMENT = "inventory_set_quantities"
 LEVEL_DOCUMENT = "inventory_item_levels"
@@ -126,3 +127,12 @@ def parse_item_level(data: Mapping[str, Any], location_id: int) -> ShopLevel | N
             if q.get("name") == QUANTITY_NAME and q.get("quantity") is not None:
                 return ShopLevel(int(q["quantity"]), parse_time(str(node["updatedAt"])))
     return None
+
+
+def stock_taken(payload: Mapping[str, Any], order: Order) -> StockTaken:
+    """Shopify commits an order's units when the order is created, and keeps them taken.
+
+    A cancellation gives them back only when the merchant chooses to restock; Waybill
+    then pushes the ledger's level after the release.
+    """
+    return StockTaken(order.created_at)

@@ -11,8 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors import utc_time
 from connectors.errors import platform_code
-from core.inventory import WooBatch
+from connectors.woocommerce.statuses import reduces_stock
+from core.inventory import StockTaken, WooBatch
+from core.orders import Order
+
+# Line item meta wc_reduce_stock_levels writes: the units it took off the product.
+REDUCED_STOCK_KEY = "_reduced_stock"
 
 
 def batch_path(parent_id: int | None) -> str:
@@ -91,3 +97,41 @@ def parse_trimmed(result: Mapping[str, Any]) -> dict[int, ItemResult]:
 def missing(batch: Sequence[int], results: Mapping[int, ItemResult]) -> list[int]:
     """Ids sent that the answer does not mention (treated as failed)."""
     return [i for i in batch if i not in results]
+
+
+def stock_taken(payload: Mapping[str, Any], order: Order) -> StockTaken:
+    """When WooCommerce took the order's units off its own stock (``at=None``: it holds none now).
+
+    ``wc_maybe_reduce_stock_levels`` takes them at payment (``payment_complete``, REST
+    ``set_paid``) or on a move to processing, on-hold or completed, never at creation,
+    and writes ``_reduced_stock`` on each line it took; cancelled or pending gives them
+    back and removes it. Lines without that meta at all (stores or payloads that do not
+    show it) fall back to the status. The time is the payment's (``date_paid_gmt``); an
+    order on hold has none, and its last change (the payload's ``date_modified``) is
+    the nearest known time.
+    """
+    held = _lines_reduced(payload)
+    taken = held if held is not None else reduces_stock(str(payload.get("status") or ""))
+    if not taken:
+        return StockTaken(None)
+    paid = payload.get("date_paid_gmt")
+    if paid:
+        return StockTaken(
+            utc_time(paid, f"WooCommerce order {payload.get('id')!r}.date_paid_gmt", naive_is_utc=True)
+        )
+    return StockTaken(order.updated_at)
+
+
+def _lines_reduced(payload: Mapping[str, Any]) -> bool | None:
+    """Whether any line says it took stock (``_reduced_stock``); ``None``: no line carries the key."""
+    seen = False
+    for line in payload.get("line_items") or []:
+        if not isinstance(line, Mapping):
+            continue
+        for meta in line.get("meta_data") or []:
+            if isinstance(meta, Mapping) and meta.get("key") == REDUCED_STOCK_KEY:
+                seen = True
+                # PHP truthiness, as wc_increase_stock_levels tests it: "", "0" and 0 took nothing.
+                if meta.get("value") not in (None, "", "0", 0, False):
+                    return True
+    return False if seen else None

@@ -7,6 +7,7 @@ database; only the storefronts are simulated. Levels are read back from the simu
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 
 from core.errors import Retryable
 from db.models import InboxEvent, InboxState, Order, Platform, StockItem, StockMovement, Store, TimelineEntry
-from sandbox.harness import Faults
+from sandbox.harness import FakeClock, Faults
 from sandbox.woocommerce import WooCommerceSimulator
 from sync import catalog, inventory, stock_audit, stock_push  # noqa: F401  (registers their jobs)
 from sync.intake import process_inbox_event
@@ -194,6 +195,72 @@ def test_a_cancelled_order_releases_its_units_to_every_channel(
     assert ledger(rt, LAST) == (10, 0)
     assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (10, 10)
     assert movements(rt, "channel_edit") == []
+
+
+@pytest.fixture
+def woo_clock(woo: WooCommerceSimulator, channels: tuple[Store, Store]) -> FakeClock:
+    """The WooCommerce store's dates on a clock the test moves (it keeps whole seconds)."""
+    clock = FakeClock(start=float(int(time.time())))
+    woo.store.clock = clock  # the next test's reset makes a new store on the wall clock again
+    return clock
+
+
+def pay_later(
+    rt: Any, shopify: ShopifySandbox, woo: WooCommerceSimulator, clock: FakeClock, qty: int = 1
+) -> int:
+    """A WooCommerce checkout paid later: created pending, the ledger pushes, then the payment."""
+    order_id = woo.place_order([(LAST, qty)], status="pending")
+    clock.advance(2)  # the push lands in a later second than the order's creation
+    flush(shopify, woo, rt)
+    assert ledger(rt, LAST) == (10, qty)
+    assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (10 - qty, 10 - qty)
+    clock.advance(2)
+    assert woo.pay_order(order_id)  # WooCommerce takes the units now, from the level just pushed
+    flush(shopify, woo, rt)
+    return order_id
+
+
+def test_a_pending_order_paid_after_a_push_costs_no_unit(
+    rt: Any,
+    channels: tuple[Store, Store],
+    shopify: ShopifySandbox,
+    woo: WooCommerceSimulator,
+    woo_clock: FakeClock,
+) -> None:
+    pay_later(rt, shopify, woo, woo_clock)
+    assert ledger(rt, LAST) == (10, 1)
+    assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (9, 9)
+    assert movements(rt, "channel_edit") == []  # WooCommerce's own sale is not a merchant edit
+    assert len(movements(rt, "channel_sale")) == 1
+
+
+def test_a_paid_order_cancelled_gives_its_unit_back_once_and_replayed_webhooks_change_nothing(
+    rt: Any,
+    channels: tuple[Store, Store],
+    shopify: ShopifySandbox,
+    woo: WooCommerceSimulator,
+    woo_clock: FakeClock,
+) -> None:
+    order_id = pay_later(rt, shopify, woo, woo_clock, qty=2)
+    assert ledger(rt, LAST) == (10, 2)
+    assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (8, 8)
+    woo_clock.advance(2)
+    woo.edit_order(order_id, status="cancelled")  # WooCommerce gives the 2 units back itself
+    flush(shopify, woo, rt)
+    assert ledger(rt, LAST) == (10, 0)
+    assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (10, 10)
+
+    delivered = [
+        d for d in woo.webhooks.log if d.status == 200 and d.topic.startswith(("order.", "product."))
+    ]
+    assert {d.topic for d in delivered} >= {"order.created", "order.updated", "product.updated"}
+    for d in delivered:  # every order and product webhook of the story, delivered again
+        assert requests.post(d.url, data=d.body, headers=d.headers, timeout=10).status_code == 200
+    flush(shopify, woo, rt)
+    assert ledger(rt, LAST) == (10, 0)
+    assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (10, 10)
+    assert movements(rt, "channel_edit") == []
+    assert (len(movements(rt, "channel_sale")), len(movements(rt, "channel_restock"))) == (1, 1)
 
 
 def lose_webhooks(shopify: ShopifySandbox, woo: WooCommerceSimulator) -> None:
