@@ -206,28 +206,48 @@ def woo_clock(woo: WooCommerceSimulator, channels: tuple[Store, Store]) -> FakeC
 
 
 def pay_later(
-    rt: Any, shopify: ShopifySandbox, woo: WooCommerceSimulator, clock: FakeClock, qty: int = 1
+    rt: Any,
+    shopify: ShopifySandbox,
+    woo: WooCommerceSimulator,
+    clock: FakeClock,
+    qty: int = 1,
+    order_first: bool = False,
 ) -> int:
-    """A WooCommerce checkout paid later: created pending, the ledger pushes, then the payment."""
+    """A WooCommerce checkout paid later: created pending, the ledger pushes, then the payment.
+
+    The payment's webhooks arrive as WooCommerce fires them (the product's level first),
+    or with ``order_first`` the order's first and the product's after it.
+    """
     order_id = woo.place_order([(LAST, qty)], status="pending")
     clock.advance(2)  # the push lands in a later second than the order's creation
     flush(shopify, woo, rt)
     assert ledger(rt, LAST) == (10, qty)
     assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (10 - qty, 10 - qty)
     clock.advance(2)
+    if order_first:
+        woo.faults = Faults(webhook_drop_rate=1.0)  # the payment's own deliveries are lost...
     assert woo.pay_order(order_id)  # WooCommerce takes the units now, from the level just pushed
     flush(shopify, woo, rt)
+    if order_first:
+        woo.faults = Faults()  # ...and arrive again one after the other
+        (product_id,) = [pid for pid, p in woo.store.products.items() if p.get("sku") == LAST]
+        woo.store.on_event("order.updated", order_id)
+        flush(shopify, woo, rt)
+        woo.store.on_event("product.updated", product_id)
+        flush(shopify, woo, rt)
     return order_id
 
 
+@pytest.mark.parametrize("order_first", [False, True], ids=["level_first", "order_first"])
 def test_a_pending_order_paid_after_a_push_costs_no_unit(
     rt: Any,
     channels: tuple[Store, Store],
     shopify: ShopifySandbox,
     woo: WooCommerceSimulator,
     woo_clock: FakeClock,
+    order_first: bool,
 ) -> None:
-    pay_later(rt, shopify, woo, woo_clock)
+    pay_later(rt, shopify, woo, woo_clock, order_first=order_first)
     assert ledger(rt, LAST) == (10, 1)
     assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (9, 9)
     assert movements(rt, "channel_edit") == []  # WooCommerce's own sale is not a merchant edit
