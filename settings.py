@@ -206,7 +206,7 @@ class ServiceLevel(_Strict):
 class ShippingSettings(_Strict):
     ship_from: dict[str, str] = {}  # the merchant's address: name, street1, city, state, zip, country, phone
     boxes: list[Box] = []
-    default_item_grams: int = Field(500, gt=0)  # a line item with no weight
+    default_item_grams: int = Field(500, gt=0)  # a unit neither its order line nor the catalog weighs
     default_item_cm: list[Decimal] = [Decimal("20"), Decimal("15"), Decimal("10")]  # L x W x H when unknown
     item_dimensions: dict[str, list[Decimal]] = {}  # SKU -> [L, W, H] in cm
     bins: dict[str, str] = {}  # SKU -> bin location, for pick lists

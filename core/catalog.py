@@ -11,7 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any
+
+Dims = tuple[Decimal, Decimal, Decimal]
+CENTIMETRE_STEP = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,9 @@ class CatalogEntry:
     location; WooCommerce: ``stock_quantity``), ``None`` when the channel keeps none.
     ``level_at`` is the platform's time of that level (Shopify: the level's
     ``updatedAt``; WooCommerce: ``date_modified_gmt``), UTC-aware.
+    ``grams`` (one unit) and ``dims_cm`` (length, width, height) are what the channel's
+    catalog says of the thing, converted by :func:`to_grams` and :func:`to_centimetres`;
+    ``None`` when it says nothing usable.
     """
 
     sku: str | None
@@ -33,6 +40,8 @@ class CatalogEntry:
     level_at: datetime | None = None
     inventory_item_id: int | None = None
     location_id: int | None = None
+    grams: int | None = None
+    dims_cm: Dims | None = None
 
     @property
     def entry_id(self) -> int:
@@ -142,3 +151,49 @@ def utc_time(value: Any) -> datetime | None:
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def measure(value: Any) -> Decimal | None:
+    """A weight or length as the platform wrote it ("1.5", 1.5, 2) as a positive Decimal.
+
+    Blank, zero, negative and unreadable values are ``None``: a catalog that says "0" or
+    nothing has not weighed the thing. Floats go through their shortest repr, never
+    through binary digits (1.1 is 1.1, not 1.100000000000000088...).
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    text = repr(value) if isinstance(value, float) else str(value).strip()
+    if not text:
+        return None
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not number.is_finite() or number <= 0:
+        return None
+    return number
+
+
+def to_grams(value: Any, grams_per_unit: Decimal) -> int | None:
+    """A weight in some unit as whole grams, rounded up (a parcel never weighs less on a label).
+
+    ``to_grams("2.5", Decimal("453.59237"))`` (2.5 lb) is 1134; ``to_grams("0.5", 1000)`` is 500.
+    """
+    number = measure(value)
+    if number is None:
+        return None
+    return int((number * grams_per_unit).to_integral_value(rounding=ROUND_CEILING))
+
+
+def to_centimetres(values: tuple[Any, Any, Any], cm_per_unit: Decimal) -> Dims | None:
+    """Length, width and height in some unit as centimetres, each rounded up to 0.01 cm.
+
+    ``None`` unless all three are known and positive: a box cannot be chosen from two sides.
+    """
+    numbers = [measure(v) for v in values]
+    if any(n is None for n in numbers):
+        return None
+    length, width, height = (
+        (n * cm_per_unit).quantize(CENTIMETRE_STEP, rounding=ROUND_CEILING) for n in numbers if n is not None
+    )
+    return length, width, height

@@ -7,6 +7,11 @@ takes the smallest box (volume, then cost, then name) that holds everything; oth
 splits first-fit decreasing by volume into the largest box and then shrinks each parcel to
 the smallest box that holds it. Anything that fits no box ends in a clear problem, never a
 crash.
+
+What one unit weighs: the order line's own weight when it has one (Shopify lines carry
+grams), else what the channel's catalog says (``known``, by line id), else the default.
+What it measures: the merchant's ``item_dimensions`` for its SKU, else the catalog, else
+the default. :func:`unweighed` names the lines left at the default weight.
 """
 
 from __future__ import annotations
@@ -57,6 +62,14 @@ class BoxSpec:
 
 
 @dataclass(frozen=True)
+class Measure:
+    """What a channel's catalog says one unit weighs (grams) and measures (L, W, H in cm)."""
+
+    grams: int | None = None
+    dims_cm: tuple[Decimal, Decimal, Decimal] | None = None
+
+
+@dataclass(frozen=True)
 class PackPlan:
     parcels: tuple[Parcel, ...]
     problem: str | None = None
@@ -69,21 +82,53 @@ def _dims(values: Sequence[Decimal]) -> tuple[Decimal, Decimal, Decimal]:
     return a, b, c
 
 
+def _ships(line: LineItem) -> bool:
+    return line.requires_shipping and line.quantity > 0
+
+
+def _line_grams(line: LineItem) -> int | None:
+    return line.grams if line.grams and line.grams > 0 else None
+
+
+def unit_grams(line: LineItem, known: Measure | None) -> int | None:
+    """One unit's weight: the line's own, else the catalog's; ``None`` when neither says."""
+    own = _line_grams(line)
+    if own is not None:
+        return own
+    if known is not None and known.grams and known.grams > 0:
+        return known.grams
+    return None
+
+
+def unweighed(lines: Sequence[LineItem], known: Mapping[str, Measure] | None = None) -> list[LineItem]:
+    """The lines that ship and whose weight neither the line nor the catalog gives."""
+    known = known or {}
+    return [line for line in lines if _ships(line) and unit_grams(line, known.get(line.line_id)) is None]
+
+
 def pack_items(
     lines: Sequence[LineItem],
     dims: Mapping[str, Sequence[Decimal]],
     default_grams: int,
     default_cm: Sequence[Decimal],
+    known: Mapping[str, Measure] | None = None,
 ) -> list[PackItem]:
     """One PackItem per unit of every line that needs shipping."""
     fallback = _dims(default_cm)
+    known = known or {}
     items: list[PackItem] = []
     for line in lines:
-        if not line.requires_shipping or line.quantity <= 0:
+        if not _ships(line):
             continue
         sku = (line.sku or "").strip()
-        grams = line.grams if line.grams and line.grams > 0 else default_grams
-        size = _dims(dims[sku]) if sku and sku in dims else fallback
+        measured = known.get(line.line_id)
+        grams = unit_grams(line, measured) or default_grams
+        if sku and sku in dims:
+            size = _dims(dims[sku])
+        elif measured is not None and measured.dims_cm is not None:
+            size = _dims(measured.dims_cm)
+        else:
+            size = fallback
         unit = PackItem(
             sku=sku or line.title,
             grams=grams,

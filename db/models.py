@@ -335,6 +335,11 @@ class CatalogLink(Base):
     observed_qty: Mapped[int | None] = mapped_column(Integer, default=None)
     observed_at: Mapped[datetime | None] = mapped_column(default=None)
     observed_received_at: Mapped[datetime | None] = mapped_column(default=None)
+    # What the channel's catalog says one unit weighs and measures (grams; L x W x H in cm), for parcels.
+    grams: Mapped[int | None] = mapped_column(Integer, default=None)
+    length_cm: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), default=None)
+    width_cm: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), default=None)
+    height_cm: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), default=None)
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -5,8 +5,9 @@ the location we publish to; WooCommerce products and variations), maps SKUs (a S
 held by two entries of one store is reported, never linked) and then, in one
 transaction:
 
-- upserts the store's :class:`CatalogLink` rows (ids and title follow the channel)
-  and deletes the links whose SKU disappeared or became duplicated;
+- upserts the store's :class:`CatalogLink` rows (ids, title, weight in grams and
+  dimensions in cm follow the channel) and deletes the links whose SKU disappeared or
+  became duplicated;
 - records what the channel showed (``channel_qty``/``channel_qty_at``) on links that are
   new or have no pending observation, unless we already know a newer level;
 - seeds the ledger: a SKU with no stock item in the account gets one, set to this
@@ -17,12 +18,15 @@ transaction:
   and enqueues ``push_stock`` for the store.
 
 ``catalog_all`` (scheduled hourly) enqueues an import per active store.
+``measures_for`` hands parcel planning what the catalog says each order line weighs and measures.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -34,6 +38,8 @@ from sqlalchemy.orm import Session
 from connectors.shopify import catalog as shopify_catalog
 from connectors.woocommerce import catalog as woo_catalog
 from core.catalog import CatalogEntry, CatalogReport, map_skus
+from core.orders import LineItem
+from core.parcels import Measure
 from db import stock
 from db.models import CatalogLink, Platform, StockDirty, Store, StoreState, utcnow
 from db.timeline import record
@@ -160,6 +166,8 @@ def apply_catalog(
         link.location_id = location_id
         link.title = entry.title[:500]
         link.tracked = entry.tracked
+        link.grams = entry.grams
+        link.length_cm, link.width_cm, link.height_cm = entry.dims_cm or (None, None, None)
         link.imported_at = now
         if new or moved_location or link.observed_qty is None:
             _record_level(link, entry, force=new or moved_location)
@@ -273,3 +281,34 @@ def mark_store_dirty(s: Session, store_id: int, skus: list[str]) -> None:
     for sku in skus:
         stmt = insert(StockDirty).values(store_id=store_id, sku=sku, marked_at=now)
         s.execute(stmt.on_conflict_do_update(index_elements=["store_id", "sku"], set_={"marked_at": now}))
+
+
+def measures_for(s: Session, store_id: int, lines: Sequence[LineItem]) -> dict[str, Measure]:
+    """What the store's catalog says of each line's unit, by line id (lines it knows nothing of are left out).
+
+    A line is matched to its variant (variation) id, else to its product when it has no
+    variant, else to its SKU: ids survive a SKU being edited on the order's channel.
+    """
+    links = list(s.scalars(select(CatalogLink).where(CatalogLink.store_id == store_id)))
+    by_variant = {link.variant_id: link for link in links if link.variant_id is not None}
+    by_product = {link.product_id: link for link in links if link.variant_id is None}
+    by_sku = {link.sku: link for link in links}
+    found: dict[str, Measure] = {}
+    for line in lines:
+        link = None
+        if line.variant_id and line.variant_id.isdigit():
+            link = by_variant.get(int(line.variant_id))
+        elif line.product_id and line.product_id.isdigit():
+            link = by_product.get(int(line.product_id))
+        if link is None and line.sku:
+            link = by_sku.get(line.sku.strip())
+        if link is None:
+            continue
+        sides = (link.length_cm, link.width_cm, link.height_cm)
+        dims = None
+        if all(side is not None for side in sides):
+            length, width, height = (Decimal(str(side)) for side in sides)
+            dims = (length, width, height)
+        if link.grams is not None or dims is not None:
+            found[line.line_id] = Measure(grams=link.grams, dims_cm=dims)
+    return found

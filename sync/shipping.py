@@ -43,7 +43,15 @@ from sqlalchemy.orm import Session
 from core.errors import Permanent
 from core.money import Money
 from core.orders import Order
-from core.parcels import BoxSpec, choose_parcels, customs_lines, needs_customs, pack_items
+from core.parcels import (
+    BoxSpec,
+    Measure,
+    choose_parcels,
+    customs_lines,
+    needs_customs,
+    pack_items,
+    unweighed,
+)
 from core.picking import pick_list, verify_packing
 from core.rates import RatePolicy, choose_rate, insurance_for, service_level_for
 from core.shipping import Label, PackItem, Parcel, Rate, RateChoice
@@ -51,6 +59,7 @@ from db.effects import EffectRecord, Progress
 from db.models import Order as OrderRow
 from db.models import Platform, Shipment, Store, TimelineEntry, utcnow
 from db.timeline import record
+from sync.catalog import measures_for
 from sync.jobs import job, safe_job_id
 from sync.stock_push import SWEEP_STEPS
 
@@ -248,12 +257,17 @@ def _plan(rt: Runtime, ctx: Context) -> str | None:
     settings = rt.settings.shipping
     if ctx.order.shipping_address is None or ctx.order.shipping_address.is_empty():
         return _hold(rt, ctx.order_id, "the order has no shipping address")
+    with rt.session() as s:
+        row = s.get(OrderRow, ctx.order_id)
+        store_id = row.store_id if row is not None else None
+        known = measures_for(s, store_id, ctx.order.line_items) if store_id is not None else {}
     try:
         items = pack_items(
             ctx.order.line_items,
             settings.item_dimensions,
             settings.default_item_grams,
             settings.default_item_cm,
+            known,
         )
     except ValueError as exc:  # a malformed item_dimensions entry
         return _hold(rt, ctx.order_id, str(exc))
@@ -275,11 +289,29 @@ def _plan(rt: Runtime, ctx: Context) -> str | None:
                         parcel=parcel_to_json(parcel),
                     )
                 )
+            _note_default_weights(s, row, ctx.order, known, settings.default_item_grams)
             boxes = [f"{p.box} ({p.weight_g} g)" for p in plan.parcels]
             _note(s, row, "shipment.planned", f"{len(boxes)} parcel(s): {', '.join(boxes)}")
     except IntegrityError:
         pass  # another run planned them first: its rows stand
     return None
+
+
+def _note_default_weights(
+    s: Session, row: OrderRow, order: Order, known: Mapping[str, Measure], default_grams: int
+) -> None:
+    """Say on the timeline which lines were weighed at the default: neither line nor catalog knew."""
+    guessed = unweighed(order.line_items, known)
+    if not guessed:
+        return
+    names = ", ".join((line.sku or line.title) for line in guessed)
+    _note(
+        s,
+        row,
+        "shipment.default_weight",
+        f"no weight known for {names}: {default_grams} g a unit assumed"[:MAX_PROBLEM],
+        {"lines": [line.line_id for line in guessed], "grams": default_grams},
+    )
 
 
 def _shipment_ids(rt: Runtime, order_id: int, states: Sequence[str]) -> list[int]:

@@ -4,6 +4,10 @@ I/O (:func:`fetch_catalog`) is kept apart from the mapping of pages to entries
 (:func:`choose_location`, :func:`entries_from_page`), which are pure and tested on
 payload shapes alone. Ids come from ``legacyResourceId`` (a decimal string) or the
 ``gid://`` id, parsed straight to int: never through float.
+
+A variant's weight is its inventory item's ``measurement.weight`` (``value`` a Float in
+``unit`` GRAMS, KILOGRAMS, OUNCES or POUNDS), kept as whole grams rounded up
+(``core.catalog.to_grams``). Shopify keeps no dimensions for variants.
 """
 
 from __future__ import annotations
@@ -12,13 +16,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from core.catalog import CatalogEntry, exact_id, utc_time, whole_quantity
+from connectors.shopify.orders import GRAMS_PER_UNIT
+from core.catalog import CatalogEntry, exact_id, to_grams, utc_time, whole_quantity
 from core.errors import Permanent
 
 # Shopify refuses a query whose requested cost exceeds 1,000 points, and a connection's
 # `first` above 250. The catalog document (catalog_variants.graphql) requests
-# 2 + first x (5 + 3 x levelsFirst): variant 1, product 1, inventory item 1, levels
-# connection 2, and per level 1 + location 1 + quantities 1.
+# 2 + first x (7 + 3 x levelsFirst): variant 1, product 1, inventory item 1, its measurement 1
+# and weight 1, levels connection 2, and per level 1 + location 1 + quantities 1.
 MAX_QUERY_COST = 1000
 MAX_PAGE = 250
 LOCATIONS_PAGE = 100
@@ -48,7 +53,7 @@ class ShopifyCatalog:
 
 def variants_page_size(levels_first: int, max_cost: int = MAX_QUERY_COST) -> int:
     """The largest page of ``CatalogVariants`` whose requested cost stays within ``max_cost``."""
-    per_variant = 5 + 3 * max(1, levels_first)
+    per_variant = 7 + 3 * max(1, levels_first)
     return max(1, min(MAX_PAGE, (max_cost - 2) // per_variant))
 
 
@@ -92,6 +97,13 @@ def variant_title(product_title: str, variant_title: str | None) -> str:
     return f"{product_title} - {variant_title}"
 
 
+def variant_grams(item: dict[str, Any]) -> int | None:
+    """An inventory item's ``measurement.weight`` in grams (``None``: absent, zero, unknown unit)."""
+    weight = (item.get("measurement") or {}).get("weight") or {}
+    factor = GRAMS_PER_UNIT.get(str(weight.get("unit")))
+    return to_grams(weight.get("value"), factor) if factor is not None else None
+
+
 def entry_from_variant(node: dict[str, Any], location_id: int) -> CatalogEntry:
     """One ``productVariants`` node -> an entry carrying the level at ``location_id``."""
     product = node.get("product") or {}
@@ -119,6 +131,7 @@ def entry_from_variant(node: dict[str, Any], location_id: int) -> CatalogEntry:
         level_at=level_at,
         inventory_item_id=exact_id(item_ref) if item_ref is not None else None,
         location_id=location_id,
+        grams=variant_grams(item),
     )
 
 

@@ -12,27 +12,71 @@ Which documents become entries:
 
 ``tracked`` is ``manage_stock is True``; the level is ``stock_quantity`` and its time
 ``date_modified_gmt`` (UTC; WooCommerce writes it without an offset).
+
+Weight and dimensions: order lines carry none, so the catalog is where parcels get them.
+Products and variations hold ``weight`` and ``dimensions`` (strings) in the store's units,
+the settings ``woocommerce_weight_unit`` (kg, g, lbs, oz) and ``woocommerce_dimension_unit``
+(m, cm, mm, in, yd), read once per import. A variation without its own value shows its
+parent's (WooCommerce does this in the REST body; the parent is used again here in case
+it does not). Grams are rounded up to the whole gram, centimetres up to 0.01 cm
+(``core.catalog.to_grams``, ``to_centimetres``); an unknown unit leaves them unread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol
 
-from core.catalog import CatalogEntry, exact_id, utc_time, whole_quantity
+import structlog
+
+from core.catalog import CatalogEntry, Dims, exact_id, to_centimetres, to_grams, utc_time, whole_quantity
+from core.errors import Permanent
+
+log = structlog.get_logger("waybill.woocommerce.catalog")
 
 PER_PAGE = 100
 NO_STOCK_TYPES = frozenset({"grouped", "external"})
+WEIGHT_UNIT_SETTING = "settings/products/woocommerce_weight_unit"
+DIMENSION_UNIT_SETTING = "settings/products/woocommerce_dimension_unit"
+# The choices WooCommerce offers for the two settings, and their exact size in grams / centimetres.
+GRAMS_PER_UNIT = {
+    "kg": Decimal(1000),
+    "g": Decimal(1),
+    "lbs": Decimal("453.59237"),
+    "oz": Decimal("28.349523125"),
+}
+CM_PER_UNIT = {
+    "m": Decimal(100),
+    "cm": Decimal(1),
+    "mm": Decimal("0.1"),
+    "in": Decimal("2.54"),
+    "yd": Decimal("91.44"),
+}
 
 
 class RestClient(Protocol):
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any: ...
     def iterate(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Units:
+    """The store's measuring units as factors to grams and centimetres (``None``: unknown unit)."""
+
+    grams_per_unit: Decimal | None = GRAMS_PER_UNIT["kg"]
+    cm_per_unit: Decimal | None = CM_PER_UNIT["cm"]
+
+    @classmethod
+    def named(cls, weight_unit: Any, dimension_unit: Any) -> Units:
+        return cls(GRAMS_PER_UNIT.get(str(weight_unit)), CM_PER_UNIT.get(str(dimension_unit)))
 
 
 @dataclass(frozen=True)
 class WooCatalog:
     entries: list[CatalogEntry] = field(default_factory=list)
+    units: Units = field(default_factory=Units)
 
 
 def _tracked(document: dict[str, Any]) -> bool:
@@ -43,8 +87,36 @@ def _level(document: dict[str, Any]) -> int | None:
     return whole_quantity(document.get("stock_quantity")) if _tracked(document) else None
 
 
-def entry_from_product(product: dict[str, Any]) -> CatalogEntry:
+def grams(document: dict[str, Any], units: Units, parent: dict[str, Any] | None = None) -> int | None:
+    """The document's ``weight`` in grams (its parent's when it has none), ``None`` when unknown."""
+    if units.grams_per_unit is None:
+        return None
+    found = to_grams(document.get("weight"), units.grams_per_unit)
+    if found is None and parent is not None:
+        found = to_grams(parent.get("weight"), units.grams_per_unit)
+    return found
+
+
+def _sides(document: dict[str, Any]) -> tuple[Any, Any, Any]:
+    dims = document.get("dimensions")
+    if not isinstance(dims, dict):
+        return None, None, None
+    return dims.get("length"), dims.get("width"), dims.get("height")
+
+
+def dims_cm(document: dict[str, Any], units: Units, parent: dict[str, Any] | None = None) -> Dims | None:
+    """The document's ``dimensions`` in cm (else its parent's), ``None`` when unknown."""
+    if units.cm_per_unit is None:
+        return None
+    found = to_centimetres(_sides(document), units.cm_per_unit)
+    if found is None and parent is not None:
+        found = to_centimetres(_sides(parent), units.cm_per_unit)
+    return found
+
+
+def entry_from_product(product: dict[str, Any], units: Units | None = None) -> CatalogEntry:
     """A product's own entry (simple products; variable parents that manage stock)."""
+    units = units or Units()
     return CatalogEntry(
         sku=product.get("sku"),
         product_id=exact_id(product["id"]),
@@ -53,6 +125,8 @@ def entry_from_product(product: dict[str, Any]) -> CatalogEntry:
         tracked=_tracked(product),
         available=_level(product),
         level_at=utc_time(product.get("date_modified_gmt")),
+        grams=grams(product, units),
+        dims_cm=dims_cm(product, units),
     )
 
 
@@ -65,7 +139,10 @@ def variation_title(parent: dict[str, Any], variation: dict[str, Any]) -> str:
     return f"{name} - {', '.join(options)}" if options else name
 
 
-def entry_from_variation(parent: dict[str, Any], variation: dict[str, Any]) -> CatalogEntry:
+def entry_from_variation(
+    parent: dict[str, Any], variation: dict[str, Any], units: Units | None = None
+) -> CatalogEntry:
+    units = units or Units()
     return CatalogEntry(
         sku=variation.get("sku"),
         product_id=exact_id(parent["id"]),
@@ -74,6 +151,8 @@ def entry_from_variation(parent: dict[str, Any], variation: dict[str, Any]) -> C
         tracked=_tracked(variation),
         available=_level(variation),
         level_at=utc_time(variation.get("date_modified_gmt")),
+        grams=grams(variation, units, parent),
+        dims_cm=dims_cm(variation, units, parent),
     )
 
 
@@ -81,7 +160,9 @@ def is_variable(product: dict[str, Any]) -> bool:
     return product.get("type") == "variable"
 
 
-def entries_from_products(products: Iterable[dict[str, Any]]) -> list[CatalogEntry]:
+def entries_from_products(
+    products: Iterable[dict[str, Any]], units: Units | None = None
+) -> list[CatalogEntry]:
     """Entries for one page of ``products`` (variable products' variations are read separately)."""
     out: list[CatalogEntry] = []
     for product in products:
@@ -90,26 +171,42 @@ def entries_from_products(products: Iterable[dict[str, Any]]) -> list[CatalogEnt
             continue
         if kind == "variable" and not _tracked(product):
             continue
-        out.append(entry_from_product(product))
+        out.append(entry_from_product(product, units))
     return out
 
 
 def entries_from_variations(
-    parent: dict[str, Any], variations: Iterable[dict[str, Any]]
+    parent: dict[str, Any], variations: Iterable[dict[str, Any]], units: Units | None = None
 ) -> list[CatalogEntry]:
-    return [entry_from_variation(parent, variation) for variation in variations]
+    return [entry_from_variation(parent, variation, units) for variation in variations]
+
+
+def _setting(client: RestClient, path: str) -> Any:
+    """A setting's ``value``; ``None`` when the store refuses or lacks it (weights are then left unread)."""
+    try:
+        body = client.get(path)
+    except Permanent as exc:
+        log.warning("woocommerce.setting_unreadable", setting=path.rsplit("/", 1)[-1], error=str(exc)[:200])
+        return None
+    return body.get("value") if isinstance(body, dict) else None
+
+
+def fetch_units(client: RestClient) -> Units:
+    """The store's weight and dimension units (two reads of the settings API)."""
+    return Units.named(_setting(client, WEIGHT_UNIT_SETTING), _setting(client, DIMENSION_UNIT_SETTING))
 
 
 def fetch_catalog(client: RestClient) -> WooCatalog:
-    """Every product (100 a page) and every variation of the variable ones (100 a page)."""
+    """The store's units, every product (100 a page) and every variation of the variable ones (100 a page)."""
+    units = fetch_units(client)
     entries: list[CatalogEntry] = []
     variable: list[dict[str, Any]] = []
     for product in client.iterate("products", {"per_page": PER_PAGE, "orderby": "id", "order": "asc"}):
-        entries += entries_from_products([product])
+        entries += entries_from_products([product], units)
         if is_variable(product):
             variable.append(product)
     for parent in variable:
         path = f"products/{exact_id(parent['id'])}/variations"
         variations = client.iterate(path, {"per_page": PER_PAGE, "orderby": "id", "order": "asc"})
-        entries += entries_from_variations(parent, variations)
-    return WooCatalog(entries=entries)
+        entries += entries_from_variations(parent, variations, units)
+    return WooCatalog(entries=entries, units=units)

@@ -232,7 +232,7 @@ def order(shop: ShopData, order: Order) -> dict[str, Any]:
         "taxes_included": False,
         "test": order.test,
         "token": f"{order.id:x}",
-        "total_weight": sum(li.grams for li in order.line_items),
+        "total_weight": sum(li.grams * li.quantity for li in order.line_items),
         "updated_at": iso_offset(order.updated_at),
         "user_id": None,
         "billing_address": address(order.shipping_address),

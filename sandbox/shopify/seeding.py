@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from sandbox.shopify import payloads, payloads_returns, payloads_shop
@@ -40,6 +40,19 @@ DEFAULT_ADDRESS = {
     "zip": "11201",
     "phone": "+15555550123",
 }
+
+
+GRAMS_PER_UNIT = {
+    "GRAMS": Decimal(1),
+    "KILOGRAMS": Decimal(1000),
+    "OUNCES": Decimal("28.349523125"),
+    "POUNDS": Decimal("453.59237"),
+}
+
+
+def line_grams(value: Decimal, unit: str) -> int:
+    """A variant's weight as the whole grams its order lines show (REST ``grams``)."""
+    return int((value * GRAMS_PER_UNIT[unit]).to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def mailing_address(data: dict[str, Any]) -> dict[str, Any]:
@@ -134,9 +147,11 @@ class ShopSeeding:
         variants: list[dict[str, Any]],
         handle: str | None = None,
     ) -> Product:
-        """A product; variant dicts have ``sku``, ``price``, optionally ``title``, ``available``, ``grams``.
+        """A product; variant dicts have ``sku``, ``price``, optionally ``title``, ``available`` and
+        either ``grams`` or ``weight`` = ``(value, unit)`` with a ``WeightUnit`` (``("2.5", "POUNDS")``).
 
-        ``available`` is stocked at the first location; other locations start at 0.
+        ``available`` is stocked at the first location; other locations start at 0. The weight
+        is the inventory item's ``measurement.weight``; order lines carry it as whole ``grams``.
         """
         shop = self.shops[domain]
         now = self.clock.now()
@@ -154,11 +169,12 @@ class ShopSeeding:
                     position,
                     now,
                     now,
-                    spec.get("grams", 0),
                 )
+                value, unit = spec.get("weight") or (spec.get("grams", 0), "GRAMS")
+                variant.grams = line_grams(Decimal(str(value)), unit)
                 shop.variants[variant.id] = variant
                 shop.items[variant.inventory_item_id] = InventoryItem(
-                    variant.inventory_item_id, variant.id, variant.sku
+                    variant.inventory_item_id, variant.id, variant.sku, True, Decimal(str(value)), unit
                 )
                 for location_id in shop.locations:
                     stock = int(spec.get("available", 0)) if location_id == first_location else 0

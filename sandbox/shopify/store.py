@@ -51,6 +51,9 @@ class InventoryItem:
     variant_id: int
     sku: str
     tracked: bool = True
+    # The variant's weight as the merchant entered it (``measurement.weight``); 0: not weighed.
+    weight_value: Decimal = Decimal(0)
+    weight_unit: str = "GRAMS"
 
 
 @dataclass

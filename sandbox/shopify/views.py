@@ -118,6 +118,10 @@ def item_view(shop: ShopData, item: InventoryItem) -> dict[str, Any]:
         "legacyResourceId": str(item.id),
         "sku": item.sku,
         "tracked": item.tracked,
+        "measurement": {
+            "id": gid("InventoryItemMeasurement", item.id),
+            "weight": {"unit": item.weight_unit, "value": float(item.weight_value)},
+        },
         "inventoryLevels": levels,
     }
 

@@ -35,6 +35,7 @@ def new_product(store: Store, data: dict[str, Any], parent: Record | None = None
         "stock_status": "instock",
         "backorders": "no",
         "weight": "",
+        "dimensions": {"length": "", "width": "", "height": ""},
         "description": "",
         "short_description": "",
         "parent_id": parent["id"] if parent else 0,
@@ -79,6 +80,15 @@ def _set_type(record: Record, value: Any) -> None:
         record["type"] = value
 
 
+def _set_dimensions(record: Record, value: Any) -> None:
+    """``dimensions`` sets the sides it names (``length``, ``width``, ``height``), as strings."""
+    if not isinstance(value, dict):
+        return
+    for side in ("length", "width", "height"):
+        if side in value:
+            record["dimensions"][side] = "" if value[side] is None else str(value[side])
+
+
 def _set_stock_status(record: Record, value: Any) -> None:
     if value in STOCK_STATUSES:
         record["stock_status"] = value
@@ -92,6 +102,8 @@ _SETTERS: dict[str, Any] = {
     "sku": _set_sku,
     "type": lambda s, r, v: _set_type(r, v),
     "stock_status": lambda s, r, v: _set_stock_status(r, v),
+    "dimensions": lambda s, r, v: _set_dimensions(r, v),
+    "weight": lambda s, r, v: r.__setitem__("weight", "" if v is None else str(v)),
     "meta_data": lambda s, r, v: s.apply_meta(r, v),
 }
 _PLAIN_FIELDS = (
@@ -99,7 +111,6 @@ _PLAIN_FIELDS = (
     "slug",
     "status",
     "backorders",
-    "weight",
     "description",
     "short_description",
     "attributes",
@@ -158,6 +169,17 @@ def adjust_stock(store: Store, record: Record, delta: int) -> None:
     store.on_event("product.updated", record["id"])
 
 
+def measures(store: Store, record: Record) -> tuple[str, dict[str, str]]:
+    """``weight`` and ``dimensions`` as REST shows them: a variation's empty ones are its parent's
+    (``WC_Product_Variation::get_weight`` / ``get_length`` ... in view context)."""
+    weight, dims = record["weight"], dict(record["dimensions"])
+    parent = store.products.get(record["parent_id"]) if record["type"] == "variation" else None
+    if parent is not None:
+        weight = weight or parent["weight"]
+        dims = {side: dims[side] or parent["dimensions"][side] for side in ("length", "width", "height")}
+    return weight, dims
+
+
 def _money_or_empty(value: Decimal | None) -> str:
     return "" if value is None else money(value)
 
@@ -166,6 +188,7 @@ def _common(store: Store, record: Record) -> dict[str, Any]:
     current = price(store, record)
     status = stock_status(store, record)
     on_sale = record["sale_price"] is not None and current == record["sale_price"]
+    weight, dimensions = measures(store, record)
     return {
         "sku": record["sku"],
         "price": _money_or_empty(current),
@@ -190,8 +213,8 @@ def _common(store: Store, record: Record) -> dict[str, Any]:
         "backorders": record["backorders"],
         "backorders_allowed": record["backorders"] != "no",
         "backordered": status == "onbackorder",
-        "weight": record["weight"],
-        "dimensions": {"length": "", "width": "", "height": ""},
+        "weight": weight,
+        "dimensions": dimensions,
         "shipping_class": "",
         "shipping_class_id": 0,
         "menu_order": record["menu_order"],

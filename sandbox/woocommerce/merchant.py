@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sandbox.harness import Delivery, WebhookDispatcher
-from sandbox.woocommerce import catalog, orders
+from sandbox.woocommerce import catalog, orders, rest_settings
 from sandbox.woocommerce.auth import KeyStore
 from sandbox.woocommerce.order_shapes import order_json
 from sandbox.woocommerce.store import Store
@@ -117,6 +117,14 @@ class MerchantActions:
             catalog.apply_product(self.store, record, changes)
             self.store.touch(record)
             self.store.on_event("product.updated", product_id)
+
+    def set_units(self, weight: str | None = None, dimensions: str | None = None) -> None:
+        """The merchant picks the weight unit (kg, g, lbs, oz) and dimension unit (m, cm, mm, in, yd)."""
+        with self._lock:
+            if weight is not None:
+                rest_settings.set_setting(self.store, "products", "woocommerce_weight_unit", weight)
+            if dimensions is not None:
+                rest_settings.set_setting(self.store, "products", "woocommerce_dimension_unit", dimensions)
 
     def delete_order(self, order_id: int) -> None:
         """The merchant moves the order to the trash: ``order.deleted`` (payload ``{"id": ...}``)."""

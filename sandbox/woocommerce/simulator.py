@@ -14,7 +14,14 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from sandbox.harness import Clock, Faults, Simulator
-from sandbox.woocommerce import catalog, keyexchange, rest_catalog, rest_orders, rest_webhooks
+from sandbox.woocommerce import (
+    catalog,
+    keyexchange,
+    rest_catalog,
+    rest_orders,
+    rest_settings,
+    rest_webhooks,
+)
 from sandbox.woocommerce.api import Ctx
 from sandbox.woocommerce.auth import KeyStore
 from sandbox.woocommerce.errors import (
@@ -59,7 +66,7 @@ class WooCommerceSimulator(MerchantActions, Simulator):
         self.callback_timeout_s = 10.0
         self._bound_url = home_url
         super().__init__(clock=clock, faults=faults)
-        for routes in (rest_catalog.ROUTES, rest_orders.ROUTES, rest_webhooks.ROUTES):
+        for routes in (rest_catalog.ROUTES, rest_orders.ROUTES, rest_webhooks.ROUTES, rest_settings.ROUTES):
             for path, methods, op, action, handler in routes:
                 self._add_rest_route(path, methods, op, action, handler)
         self.route(

@@ -31,6 +31,8 @@ class Store:
         self.orders: dict[int, Record] = {}
         self.refunds: dict[int, Record] = {}
         self.notes: dict[int, Record] = {}
+        # wp_options the REST settings API serves (sandbox/woocommerce/rest_settings.py); unset: default.
+        self.settings: dict[str, str] = {}
         self._post_ids = itertools.count(100)
         self._item_ids = itertools.count(1)
         self._meta_ids = itertools.count(1000)

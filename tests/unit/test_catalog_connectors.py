@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from graphql import FieldNode, OperationDefinitionNode, SelectionSetNode, parse
 
+from connectors.errors import NotFound
 from connectors.shopify.catalog import (
     MAX_QUERY_COST,
     ShopifyLocation,
@@ -17,7 +20,14 @@ from connectors.shopify.catalog import (
     variants_page_size,
 )
 from connectors.shopify.client import load_document
-from connectors.woocommerce.catalog import entries_from_products, entries_from_variations
+from connectors.woocommerce.catalog import (
+    DIMENSION_UNIT_SETTING,
+    WEIGHT_UNIT_SETTING,
+    Units,
+    entries_from_products,
+    entries_from_variations,
+    fetch_catalog,
+)
 from core.catalog import CatalogEntry
 from core.errors import Permanent
 from sandbox.shopify.cost import CostModel
@@ -41,6 +51,7 @@ def variant(
     title: str = "Default Title",
     tracked: bool = True,
     product_id: int = 10,
+    weight: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "id": f"gid://shopify/ProductVariant/{variant_id}",
@@ -56,6 +67,7 @@ def variant(
             "id": f"gid://shopify/InventoryItem/{variant_id + 1}",
             "legacyResourceId": str(variant_id + 1),
             "tracked": tracked,
+            "measurement": {"weight": weight or {"value": 0.0, "unit": "KILOGRAMS"}},
             "inventoryLevels": {"nodes": levels},
         },
     }
@@ -111,6 +123,24 @@ def test_shopify_variants_become_entries_with_the_level_at_our_location() -> Non
     assert blank.title == "Tee" and blank.clean_sku == "" and blank.available == 0
     assert (mug.available, mug.level_at, mug.tracked) == (None, None, True)
     assert (gift.available, gift.tracked, gift.inventory_item_id) == (None, False, 41)
+
+
+@pytest.mark.parametrize(
+    ("weight", "grams"),
+    [
+        ({"value": 2.5, "unit": "POUNDS"}, 1134),  # 1133.980925 g, rounded up
+        ({"value": 0.3, "unit": "KILOGRAMS"}, 300),  # the Float's repr, not 0.29999...
+        ({"value": 7.0, "unit": "OUNCES"}, 199),  # 198.446661875 g
+        ({"value": 250.0, "unit": "GRAMS"}, 250),
+        ({"value": 0.0, "unit": "KILOGRAMS"}, None),  # not weighed
+        ({"value": 1.0, "unit": "STONES"}, None),  # a unit we do not know is not guessed
+    ],
+)
+def test_a_shopify_variant_weighs_what_its_inventory_item_measures(
+    weight: dict[str, Any], grams: int | None
+) -> None:
+    (entry,) = entries_from_page(page(variant(1, "A", [level(5, 1)], weight=weight)), location_id=5)
+    assert entry.grams == grams and entry.dims_cm is None
 
 
 def test_negative_available_is_kept() -> None:
@@ -189,8 +219,9 @@ def test_page_size_is_the_largest_the_cost_limit_allows(levels_first: int) -> No
         assert requested_cost(size + 1, levels_first) > MAX_QUERY_COST
 
 
-def test_one_location_pages_124_variants() -> None:
-    assert variants_page_size(1) == 124
+def test_one_location_pages_99_variants() -> None:
+    # 2 + 99 x (7 + 3) = 992: the weight costs two points a variant (measurement, weight).
+    assert variants_page_size(1) == 99
 
 
 # -- WooCommerce
@@ -251,3 +282,79 @@ def test_woo_variations_carry_their_parent() -> None:
     # Stock managed on the parent: the variation itself has no level of its own to publish.
     assert (inherits.tracked, inherits.available) == (False, None)
     assert named.title == "Own name"
+
+
+LBS_IN = Units.named("lbs", "in")
+
+
+def test_woo_weights_and_sizes_are_converted_from_the_stores_units() -> None:
+    parent = {
+        **product(1, "", kind="variable", manage=False),
+        "weight": "4",
+        "dimensions": {"length": "12", "width": "9", "height": "3"},
+    }
+    own = {"id": 2, "sku": "OWN", "manage_stock": True, "stock_quantity": 1, "weight": "5.5"}
+    own["dimensions"] = {"length": "1", "width": "2", "height": "0.5"}
+    bare = {"id": 3, "sku": "BARE", "manage_stock": True, "stock_quantity": 1, "weight": ""}
+    bare["dimensions"] = {"length": "", "width": "", "height": ""}
+    mine, inherited = entries_from_variations(parent, [own, bare], LBS_IN)
+    assert (mine.grams, mine.dims_cm) == (2495, (Decimal("2.54"), Decimal("5.08"), Decimal("1.27")))
+    # No values of its own: the parent's (4 lb = 1814.36948 g; 12 x 9 x 3 in).
+    assert (inherited.grams, inherited.dims_cm) == (
+        1815,
+        (Decimal("30.48"), Decimal("22.86"), Decimal("7.62")),
+    )
+
+
+@pytest.mark.parametrize(
+    ("units", "weight", "sides", "grams", "dims"),
+    [
+        (("kg", "cm"), "0.5", ("10", "5", "2.5"), 500, ("10.00", "5.00", "2.50")),
+        (("g", "mm"), "350", ("250", "120", "95"), 350, ("25.00", "12.00", "9.50")),
+        (("oz", "m"), "7", ("0.3", "0.2", "0.1"), 199, ("30.00", "20.00", "10.00")),
+        (("lbs", "yd"), "1", ("1", "0.5", "0.25"), 454, ("91.44", "45.72", "22.86")),
+        (("g", "mm"), "0.4", ("0.333", "1", "1"), 1, ("0.04", "0.10", "0.10")),  # rounded up
+        (("kg", "cm"), "0", ("10", "", "2"), None, None),  # not weighed, a side missing
+        (("kg", "cm"), "heavy", ("10", "-1", "2"), None, None),  # unreadable, negative
+        (("stone", "furlong"), "1", ("1", "1", "1"), None, None),  # units we do not know
+    ],
+)
+def test_woo_units_convert_with_the_documented_rounding(
+    units: tuple[str, str], weight: str, sides: tuple[str, str, str], grams: int | None, dims: Any
+) -> None:
+    dimensions = dict(zip(("length", "width", "height"), sides, strict=True))
+    doc = {**product(1, "A"), "weight": weight, "dimensions": dimensions}
+    (entry,) = entries_from_products([doc], Units.named(*units))
+    assert entry.grams == grams
+    assert entry.dims_cm == (tuple(Decimal(d) for d in dims) if dims else None)
+
+
+class SettingsClient:
+    """Answers the two unit settings (or refuses them) and an empty catalog."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+        self.asked: list[str] = []
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        self.asked.append(path)
+        value = self.values[path.rsplit("/", 1)[-1]]
+        if isinstance(value, Exception):
+            raise value
+        return {"id": path.rsplit("/", 1)[-1], "value": value}
+
+    def iterate(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        return iter([])
+
+
+def test_the_units_are_read_from_the_settings_api() -> None:
+    client = SettingsClient({"woocommerce_weight_unit": "oz", "woocommerce_dimension_unit": "mm"})
+    assert fetch_catalog(client).units == Units(Decimal("28.349523125"), Decimal("0.1"))
+    assert client.asked == [WEIGHT_UNIT_SETTING, DIMENSION_UNIT_SETTING]
+    assert WEIGHT_UNIT_SETTING == "settings/products/woocommerce_weight_unit"
+
+
+def test_a_refused_setting_leaves_that_measure_unread() -> None:
+    refused = NotFound("rest_setting_setting_invalid: Invalid setting.")
+    client = SettingsClient({"woocommerce_weight_unit": refused, "woocommerce_dimension_unit": "cm"})
+    assert fetch_catalog(client).units == Units(None, Decimal(1))

@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 
 from core.money import Money
 from core.orders import LineItem
-from core.parcels import BoxSpec, choose_parcels, customs_lines, holds, needs_customs, pack_items
+from core.parcels import (
+    BoxSpec,
+    Measure,
+    choose_parcels,
+    customs_lines,
+    holds,
+    needs_customs,
+    pack_items,
+    unweighed,
+)
 from core.shipping import PackItem
 
 D = Decimal
@@ -110,6 +119,31 @@ def test_pack_items_expands_quantities_with_defaults_and_skips_what_does_not_shi
         ("Gift wrap", 500, (D(20), D(15), D(10))),
     ]
     assert items[0].value == D("12.50") and items[2].line_id == "3"
+
+
+def test_the_lines_weight_wins_then_the_catalogs_then_the_default() -> None:
+    lines = [
+        LineItem("1", "KB", "5", "6", "Kettlebell", 1, money("30.00"), 1134, True),  # the line says
+        LineItem("2", "PAN", "7", "8", "Pan", 1, money("60.00"), None, True),  # only the catalog says
+        LineItem("3", "TIN", "9", None, "Tin", 1, money("9.00"), 0, True),  # 0 g is "not weighed"
+        LineItem("4", "CARD", "9", None, "Card", 1, money("5.00"), None, True),  # nobody says
+    ]
+    known = {
+        "1": Measure(grams=2000, dims_cm=(D("30.48"), D("22.86"), D("7.62"))),
+        "2": Measure(grams=2495, dims_cm=(D("30.48"), D("22.86"), D("7.62"))),
+        "3": Measure(grams=350, dims_cm=None),
+    }
+    items = pack_items(
+        lines, {"KB": [D(12), D(12), D(20)]}, default_grams=500, default_cm=[D(20), D(15), D(10)], known=known
+    )
+    assert [(i.sku, i.grams, i.dims_cm) for i in items] == [
+        ("KB", 1134, (D(20), D(12), D(12))),  # item_dimensions beat the catalog's size
+        ("PAN", 2495, (D("30.48"), D("22.86"), D("7.62"))),
+        ("TIN", 350, (D(20), D(15), D(10))),
+        ("CARD", 500, (D(20), D(15), D(10))),
+    ]
+    assert [line.line_id for line in unweighed(lines, known)] == ["4"]
+    assert [line.line_id for line in unweighed(lines)] == ["2", "3", "4"]
 
 
 @pytest.mark.parametrize(

@@ -135,3 +135,23 @@ def test_calls_are_counted_per_root_field(sim: ShopifySimulator, gql: GraphQL) -
     gql("{ shop { name } locations(first: 1) { nodes { id } } }")
     assert sim.calls["shop"] == 2
     assert sim.calls["locations"] == 1
+
+
+def test_a_variants_weight_is_its_inventory_items_measurement_and_its_lines_grams(
+    sim: ShopifySimulator, gql: GraphQL
+) -> None:
+    sim.add_product(SHOP, "Kettlebell", [{"sku": "KB-5LB", "price": "30.00", "weight": ("2.5", "POUNDS")}])
+    status, body = gql(document("catalog_variants"), {"first": 10, "levelsFirst": 1})
+    assert status == 200 and "errors" not in body, body
+    weights = {
+        n["sku"]: n["inventoryItem"]["measurement"]["weight"]
+        for n in body["data"]["productVariants"]["nodes"]
+    }
+    assert weights["KB-5LB"] == {"value": 2.5, "unit": "POUNDS"}
+    assert weights["TOTE-RED"] == {"value": 0.0, "unit": "GRAMS"}  # never weighed
+    placed = sim.place_order(SHOP, [("KB-5LB", 2)])
+    (line,) = placed.line_items
+    assert line.grams == 1134  # 1133.980925 g, as the order line's whole grams
+    _, found = gql(document("order"), {"id": f"gid://shopify/Order/{placed.id}"})
+    (node,) = found["data"]["order"]["lineItems"]["nodes"]
+    assert node["weight"] == {"unit": "GRAMS", "value": 1134.0}

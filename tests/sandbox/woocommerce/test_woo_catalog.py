@@ -211,3 +211,56 @@ def test_product_trash_then_force_delete(store: Store) -> None:
     assert (again.status_code, again.json()["code"]) == (410, "woocommerce_rest_already_trashed")
     assert api.delete(f"products/{pid}", params={"force": "true"}).status_code == 200
     assert api.get(f"products/{pid}").status_code == 404
+
+
+def test_weight_and_dimensions_are_strings_and_a_variation_shows_its_parents_when_it_has_none(
+    store: Store,
+) -> None:
+    api = store.api()
+    parent = api.post(
+        "products",
+        {"name": "Pan", "type": "variable", "weight": 4, "dimensions": {"length": "12", "width": "9"}},
+    ).json()
+    assert (parent["weight"], parent["dimensions"]) == ("4", {"length": "12", "width": "9", "height": ""})
+    own = api.post(f"products/{parent['id']}/variations", {"sku": "PAN-12", "weight": "5.5"}).json()
+    bare = api.post(f"products/{parent['id']}/variations", {"sku": "PAN-10"}).json()
+    assert (own["weight"], own["dimensions"]) == ("5.5", {"length": "12", "width": "9", "height": ""})
+    assert (bare["weight"], bare["dimensions"]) == ("4", {"length": "12", "width": "9", "height": ""})
+    api.put(f"products/{parent['id']}", {"dimensions": {"height": "3"}})
+    listed = api.get(f"products/{parent['id']}/variations").json()
+    assert {v["sku"]: v["dimensions"]["height"] for v in listed} == {"PAN-12": "3", "PAN-10": "3"}
+
+
+def test_the_measuring_units_are_settings_as_the_real_store_serves_them(store: Store) -> None:
+    api = store.api()
+    weight = api.get("settings/products/woocommerce_weight_unit")
+    assert weight.status_code == 200
+    base = f"{store.url}/wp-json/wc/v3/settings/products"
+    assert weight.json() == {
+        "id": "woocommerce_weight_unit",
+        "label": "Weight unit",
+        "description": "This controls what unit you will define weights in.",
+        "type": "select",
+        "default": "kg",
+        "options": {"kg": "kg", "g": "g", "lbs": "lbs", "oz": "oz"},
+        "tip": "This controls what unit you will define weights in.",
+        "value": "kg",
+        "_links": {
+            "self": [{"href": f"{base}/woocommerce_weight_unit"}],
+            "collection": [{"href": base}],
+        },
+    }
+    store.sim.set_units(weight="lbs", dimensions="in")
+    dims = api.get("settings/products/woocommerce_dimension_unit").json()
+    assert (dims["value"], dims["default"], list(dims["options"])) == (
+        "in",
+        "cm",
+        ["m", "cm", "mm", "in", "yd"],
+    )
+    assert [s["value"] for s in api.get("settings/products").json()] == ["lbs", "in"]
+    assert api.put("settings/products/woocommerce_weight_unit", {"value": "g"}).json()["value"] == "g"
+    refused = api.put("settings/products/woocommerce_weight_unit", {"value": "stone"})
+    assert (refused.status_code, refused.json()["code"]) == (400, "rest_setting_value_invalid")
+    missing = api.get("settings/products/woocommerce_nothing")
+    assert (missing.status_code, missing.json()["code"]) == (404, "rest_setting_setting_invalid")
+    assert api.get("settings/nowhere").json()["code"] == "rest_setting_setting_group_invalid"
