@@ -5,12 +5,50 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import html
+import re
+
+# wp_specialchars_decode($secret, ENT_QUOTES), as WordPress writes it: first the zero-padded
+# numeric forms it knows are made canonical, then one strtr() pass over this table. Nothing
+# else is decoded: not named entities such as &copy; or &apos;, not &#x3c;, not &AMP;.
+_CANONICAL = (
+    (re.compile(r"&#0*39;"), "&#039;"),
+    (re.compile(r"&#x0*27;", re.IGNORECASE), "&#x27;"),
+    (re.compile(r"&#0*34;"), "&#034;"),
+    (re.compile(r"&#x0*22;", re.IGNORECASE), "&#x22;"),
+    (re.compile(r"&#0*60;"), "&#060;"),
+    (re.compile(r"&#0*62;"), "&#062;"),
+    (re.compile(r"&#0*38;"), "&#038;"),
+    (re.compile(r"&#x0*26;", re.IGNORECASE), "&#x26;"),
+)
+_DECODED = {
+    "&#039;": "'",
+    "&#x27;": "'",
+    "&quot;": '"',
+    "&#034;": '"',
+    "&#x22;": '"',
+    "&lt;": "<",
+    "&#060;": "<",
+    "&gt;": ">",
+    "&#062;": ">",
+    "&amp;": "&",
+    "&#038;": "&",
+    "&#x26;": "&",
+}
+# strtr() replaces the longest key at each position, left to right, and never rescans output.
+_ENTITY = re.compile("|".join(re.escape(k) for k in sorted(_DECODED, key=len, reverse=True)))
+
+
+def decode_secret(secret: str) -> str:
+    """The HMAC key WooCommerce derives from a webhook secret (``"a&amp;b"`` -> ``"a&b"``)."""
+    if "&" not in secret:
+        return secret
+    for pattern, canonical in _CANONICAL:
+        secret = pattern.sub(canonical, secret)
+    return _ENTITY.sub(lambda m: _DECODED[m.group(0)], secret)
 
 
 def sign(secret: str, body: bytes) -> str:
-    # WooCommerce HTML-entity-decodes the secret before signing ("a&amp;b" signs as "a&b").
-    key = html.unescape(secret).encode()
+    key = decode_secret(secret).encode()
     return base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode()
 
 
