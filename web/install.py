@@ -45,6 +45,7 @@ from sqlalchemy import delete, select
 from connectors.errors import AuthError, Rejected
 from connectors.netguard import UnsafeUrl, check_store_url
 from connectors.shopify import oauth
+from connectors.woocommerce.webhooks import delivery_url_problem
 from core.errors import Retryable
 from db.models import Account, PendingInstall, Platform, utcnow
 from sync.runtime import Runtime
@@ -265,7 +266,7 @@ def _finish_shopify(rt: Runtime, shop: str, code: str, account_id: int | None) -
     return _webhooks_page(rt, store_id, shop)
 
 
-def _webhooks_page(rt: Runtime, store_id: int, name: str) -> Any:
+def _webhooks_page(rt: Runtime, store_id: int, name: str, warning: str | None = None) -> Any:
     import_catalog_soon(rt, store_id)
     try:
         ensure_webhooks(rt, store_id, actor="install")
@@ -276,7 +277,7 @@ def _webhooks_page(rt: Runtime, store_id: int, name: str) -> Any:
             200,
             f"Registering webhooks failed ({exc}); Waybill retries at the next reconciliation.",
         )
-    return page("Installed", f"{name} is connected and its webhooks are registered.")
+    return page("Installed", f"{name} is connected and its webhooks are registered.", 200, warning)
 
 
 # --------------------------------------------------------------------------- WooCommerce
@@ -433,4 +434,6 @@ def woo_return() -> Any:
         )
     except StoreTaken:
         return page("Cannot install", TAKEN.format(name=url), 409)
-    return _webhooks_page(rt, store_id, url)
+    problem = delivery_url_problem(rt.settings.public_url)
+    warning = f"Webhooks will not arrive: {problem}." if problem else None
+    return _webhooks_page(rt, store_id, url, warning)
