@@ -78,6 +78,7 @@ CONFIRM = """<!doctype html><html><head><meta charset="utf-8"><title>Waybill</ti
 <p>Connect the WooCommerce store <strong>{{ store_url }}</strong> to the Waybill account
 <strong>{{ account }}</strong>? Its orders and stock will be managed by this account.
 Continue only if you meant to connect this store.</p>
+{% if problem %}<p style="color:#b00">{{ problem }}</p>{% endif %}
 <form method="post" action="{{ url_for('install.woo_start_confirmed') }}">
 <input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
 <input type="hidden" name="store_url" value="{{ store_url }}">
@@ -303,7 +304,20 @@ def woo_start() -> Any:
     with rt.session() as s:
         account = s.get(Account, account_id)
         name = account.name if account else ""
-    return render_template_string(CONFIRM, store_url=url, account=name)
+    return render_template_string(CONFIRM, store_url=url, account=name, problem=_key_exchange_problem(rt))
+
+
+def _key_exchange_problem(rt: Runtime) -> str | None:
+    """WooCommerce posts the keys only to an https callback (WC_Auth: "The callback_url needs
+    to be over SSL"); said before the merchant is sent to a store that will refuse."""
+    public = rt.settings.public_url
+    if public.startswith("https://"):
+        return None
+    return (
+        f"This Waybill's public URL ({public}) is not https: a WooCommerce store refuses to send "
+        "it the keys. Set an https WAYBILL_PUBLIC_URL, or connect the store with REST API keys "
+        "(waybill shops add-woocommerce)."
+    )
 
 
 @bp.post("/woocommerce")

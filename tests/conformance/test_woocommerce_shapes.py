@@ -108,6 +108,9 @@ def lookup(document: Any, path: str) -> Iterator[tuple[str, Any]]:
         name, each = part.removesuffix("[]"), part.endswith("[]")
         step: list[tuple[str, Any]] = []
         for where, value in found:
+            if value is KeyError:  # already missing higher up: reported there, once
+                step.append((where, value))
+                continue
             if name and (not isinstance(value, dict) or name not in value):
                 step.append((f"{where}.{name}", KeyError))
                 continue
@@ -117,9 +120,7 @@ def lookup(document: Any, path: str) -> Iterator[tuple[str, Any]]:
                 step.extend((f"{where}[{n}]", item) for n, item in enumerate(value))
             else:
                 step.append((where, value))
-        found = [(w, v) for w, v in step if v is not KeyError] + [(w, v) for w, v in step if v is KeyError]
-        if all(v is KeyError for _, v in found):
-            break
+        found = step
     return iter(found)
 
 
@@ -131,7 +132,7 @@ def current_field_problems(resource: str, document: Any) -> list[str]:
                 problems.append(f"{where}: missing")
             elif exact_type(value) not in types:
                 problems.append(f"{where}: {exact_type(value)}, not {' or '.join(sorted(types))}")
-    return problems
+    return list(dict.fromkeys(problems))  # a missing object is reported once, not once per field
 
 
 def examples(reference_dir: Path, prefix: str) -> list[dict[str, Any]]:
@@ -307,10 +308,12 @@ def test_current_field_check_reports_missing_fields_and_wrong_types() -> None:
         "line_items": [{"parent_name": None, "image": {"id": "", "src": ""}, "meta_data": [], "price": "45"}],
         "shipping_lines": [{"instance_id": 1, "tax_status": "taxable"}],
     }
+    order["line_items"].append({"parent_name": "Tee", "meta_data": [], "price": 45})
     assert current_field_problems("order", order) == [
         "$.is_editable: integer, not boolean",
         "$.payment_url: missing",
         "$.shipping.phone: missing",
+        "$.line_items[1].image: missing",
         "$.line_items[0].image.id: string, not integer",
         "$.line_items[0].price: string, not float or integer",
         "$.shipping_lines[0].instance_id: integer, not string",

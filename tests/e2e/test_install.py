@@ -397,6 +397,19 @@ def test_a_public_ipv6_store_url_keeps_its_brackets(
     assert page.headers["Location"].startswith(f"{url}/wc-auth/v1/authorize?")
 
 
+def test_the_confirm_page_says_when_a_store_will_refuse_the_http_callback(
+    strict_app: Flask, rt: Any, browser: requests.Session, public_url: str
+) -> None:
+    sign_in(browser, public_url, rt, "North Wind Trading")
+    confirm = browser.get(
+        f"{public_url}/install/woocommerce",
+        params={"store_url": "https://[2606:4700:4700::1111]/shop"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    assert confirm.status_code == 200
+    assert f"This Waybill&#39;s public URL ({public_url}) is not https" in confirm.text
+
+
 def test_cli_connects_both_stores_into_one_account_and_lists_their_webhook_health(
     app: Flask, rt: Any, shopify: ShopifySandbox, woo: WooCommerceSimulator, woo_url: str, public_url: str
 ) -> None:
