@@ -103,7 +103,7 @@ def order_json(store: Store, record: Record) -> dict[str, Any]:
         "number": str(record["id"]),
         "order_key": record["order_key"],
         "created_via": record["created_via"],
-        "version": "9.4.0",
+        "version": "10.0.0",
         "status": record["status"],
         "currency": record["currency"],
         **store.dates("date_created", record["created"]),

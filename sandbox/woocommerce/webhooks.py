@@ -26,7 +26,7 @@ from sandbox.woocommerce.phpjson import dumps, specialchars_decode
 from sandbox.woocommerce.store import Record, Store
 from sandbox.woocommerce.wphttp import NOT_EXECUTED, validate_url
 
-USER_AGENT = "WooCommerce/9.4.0 Hookshot (WordPress/6.7.1)"
+USER_AGENT = "WooCommerce/10.0.0 Hookshot (WordPress/6.8.1)"
 STATUSES = ("active", "paused", "disabled")
 RESOURCES = ("coupon", "customer", "order", "product")
 EVENTS = ("created", "updated", "deleted", "restored")
