@@ -50,7 +50,7 @@ def _main(conn: Connection) -> None:
 
     shopify = ShopifySimulator(api_key=API_KEY, api_secret=API_SECRET)
     shopify.add_shop(SHOP, plan="standard", name="Bench Pipeline")
-    woo = WooCommerceSimulator(allow_http_callback=True)
+    woo = WooCommerceSimulator(allow_http_callback=True, allow_unsafe_delivery_urls=True)
     for sku, title, price, grams in CATALOG:
         shopify.add_product(SHOP, title, [{"sku": sku, "price": price, "available": STOCK, "grams": grams}])
         woo.add_product(title, sku=sku, price=price, stock=STOCK, weight=str(grams / 1000))

@@ -28,7 +28,7 @@ def _main(conn: Connection) -> None:
     from sandbox.harness import serve
     from sandbox.woocommerce import WooCommerceSimulator
 
-    sim = WooCommerceSimulator(allow_http_callback=True)
+    sim = WooCommerceSimulator(allow_http_callback=True, allow_unsafe_delivery_urls=True)
     server = serve(sim)
     sim.bind(server.url)
     conn.send(server.url)

@@ -2,8 +2,9 @@
 
 Starts the three simulators, starts Waybill in embedded mode (its own database
 under ``var/demo``, wiped at every start so each run begins clean), installs a demo
-Shopify shop and a demo WooCommerce store through the real install flows (OAuth,
-key exchange, webhook registration), then places a stream of orders from distinct
+Shopify shop through the app install (OAuth) and connects a demo WooCommerce store
+with REST API keys (``shops add-woocommerce``: a real store refuses the key exchange
+to the demo's plain-http address), registers the webhooks, then places a stream of orders from distinct
 customers on both storefronts (:mod:`sandbox.demo_orders`) and says where to look.
 The EasyPost simulator's clock runs fast (``--tracking-speed``), so the parcels'
 trackers move from label created to delivered within minutes.
@@ -128,7 +129,8 @@ def start_platforms(
     for sku, title, price, stock, grams in CATALOG:
         units = stock if opening_stock is None else opening_stock
         shopify.add_product(SHOP, title, [{"sku": sku, "price": price, "available": units, "grams": grams}])
-    woo = WooCommerceSimulator(allow_http_callback=True)
+    # The demo's Waybill listens on loopback at --port: a stock WordPress would not deliver there.
+    woo = WooCommerceSimulator(allow_unsafe_delivery_urls=True)
     for sku, title, price, stock, _ in CATALOG:
         woo.add_product(title, sku=sku, price=price, stock=stock if opening_stock is None else opening_stock)
     # EasyPost's clock runs ``tracking_speed`` times faster than the wall clock (see `courier`).
@@ -203,9 +205,13 @@ def start_waybill(
     return app, server, scheduler
 
 
-def install_stores(public: str, shopify: ShopifySimulator, woo_url: str) -> None:
-    """Both installs as a merchant's browser would run them: sign in, then connect each store
-    from the console with the form's CSRF token (one session, so both join one account)."""
+def install_stores(public: str, shopify: ShopifySimulator, woo: WooCommerceSimulator, woo_url: str) -> None:
+    """Shopify as a merchant's browser installs it (sign in, connect from the console with the
+    form's CSRF token); WooCommerce with REST API keys, as `shops add-woocommerce` connects them
+    (WooCommerce's key exchange needs an https callback, and the demo serves plain http).
+    Both join the demo account."""
+    from flask import current_app
+
     browser = requests.Session()
     login = browser.get(f"{public}/login", timeout=10)
     signed = browser.post(
@@ -214,20 +220,16 @@ def install_stores(public: str, shopify: ShopifySimulator, woo_url: str) -> None
     if signed.status_code != 200:
         raise SystemExit(f"sign-in failed ({signed.status_code}): {signed.text[:300]}")
     shopify.set_compliance_uri(f"{public}/webhooks/shopify")
-    pages = [
-        browser.post(
-            f"{public}/install/shopify", data={"shop": SHOP, "csrf_token": _csrf(signed.text)}, timeout=30
-        )
-    ]
-    confirm = browser.get(f"{public}/install/woocommerce", params={"store_url": woo_url}, timeout=30)
-    if confirm.status_code == 200:
-        form = {"store_url": woo_url, "csrf_token": _csrf(confirm.text)}
-        pages.append(browser.post(f"{public}/install/woocommerce", data=form, timeout=30))
-    else:
-        pages.append(confirm)
-    for page in pages:
-        if page.status_code != 200 or "connected" not in page.text:
-            raise SystemExit(f"install failed ({page.status_code}): {page.text[:300]}")
+    page = browser.post(
+        f"{public}/install/shopify", data={"shop": SHOP, "csrf_token": _csrf(signed.text)}, timeout=30
+    )
+    if page.status_code != 200 or "connected" not in page.text:
+        raise SystemExit(f"install failed ({page.status_code}): {page.text[:300]}")
+    ck, cs = woo.create_key("read_write")  # WooCommerce > Settings > Advanced > REST API
+    args = ["shops", "add-woocommerce", "--url", woo_url, "--key", ck, "--secret", cs, "--account", "demo"]
+    result = current_app.test_cli_runner().invoke(args=args)
+    if result.exit_code != 0 or "webhooks registered" not in result.output:
+        raise SystemExit(f"connecting the WooCommerce store failed: {result.output[:300]}")
 
 
 def _csrf(html: str) -> str:
@@ -271,7 +273,7 @@ def start(
         target=courier, args=(easypost, tracking_speed, stop), name="courier", daemon=True
     ).start()
     with app.app_context():
-        install_stores(public, shopify, servers["woocommerce"].url)
+        install_stores(public, shopify, woo, servers["woocommerce"].url)
         token = _demo_token()
     return demo, token
 

@@ -138,6 +138,8 @@ class _Pending:
     topic: str = field(compare=False)
     build: Callable[[], tuple[dict[str, str], bytes]] = field(compare=False)
     on_result: Callable[[Delivery], None] | None = field(compare=False, default=None)
+    # Says why the platform would not send to this URL at all (None: it sends).
+    refuse: Callable[[str], str | None] | None = field(compare=False, default=None)
 
 
 class WebhookDispatcher:
@@ -166,13 +168,16 @@ class WebhookDispatcher:
         topic: str,
         build: Callable[[], tuple[dict[str, str], bytes]],
         on_result: Callable[[Delivery], None] | None = None,
+        refuse: Callable[[str], str | None] | None = None,
     ) -> None:
+        """Queue one delivery (plus fault copies); ``refuse(url)`` is asked at delivery time."""
         faults = self._faults()
         copies = 1 + max(0, faults.webhook_duplicates)
         with self._cond:
             for _ in range(copies):
                 due = self._clock.now() + faults.webhook_delay_s
-                heapq.heappush(self._heap, _Pending(due, next(self._seq), url, topic, build, on_result))
+                pending = _Pending(due, next(self._seq), url, topic, build, on_result, refuse)
+                heapq.heappush(self._heap, pending)
             self._cond.notify_all()
 
     def submit_after(
@@ -213,7 +218,10 @@ class WebhookDispatcher:
     def _deliver(self, item: _Pending) -> Delivery:
         headers, body = item.build()
         delivery = Delivery(url=item.url, headers=headers, body=body, topic=item.topic)
-        if self._faults().roll(self._faults().webhook_drop_rate):
+        refused = item.refuse(item.url) if item.refuse is not None else None
+        if refused is not None:
+            delivery.error = refused  # never sent: a failed delivery, not a dropped one
+        elif self._faults().roll(self._faults().webhook_drop_rate):
             delivery.dropped = True
             delivery.error = "dropped by fault plan"
         else:

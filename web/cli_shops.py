@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from connectors.netguard import UnsafeUrl, check_store_url
 from connectors.shopify.oauth import valid_shop_domain
+from connectors.woocommerce.webhooks import delivery_url_problem
 from core.errors import Retryable
 from db.models import Account, Platform, Store
 from sync.stores import ensure_webhooks, import_catalog_soon, save_store
@@ -61,6 +62,9 @@ def add_woocommerce(url: str, key: str, secret: str, account: str | None) -> Non
     _connect(
         Platform.woocommerce, url, {"consumer_key": key, "consumer_secret": secret}, "read_write", account
     )
+    problem = delivery_url_problem(rt().settings.public_url)
+    if problem:
+        click.echo(f"warning: webhooks to {rt().settings.public_url}: {problem}", err=True)
 
 
 @shops_cli.command("list")

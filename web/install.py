@@ -45,6 +45,7 @@ from sqlalchemy import delete, select
 from connectors.errors import AuthError, Rejected
 from connectors.netguard import UnsafeUrl, check_store_url
 from connectors.shopify import oauth
+from connectors.woocommerce.webhooks import delivery_url_problem
 from core.errors import Retryable
 from db.models import Account, PendingInstall, Platform, utcnow
 from sync.runtime import Runtime
@@ -77,6 +78,7 @@ CONFIRM = """<!doctype html><html><head><meta charset="utf-8"><title>Waybill</ti
 <p>Connect the WooCommerce store <strong>{{ store_url }}</strong> to the Waybill account
 <strong>{{ account }}</strong>? Its orders and stock will be managed by this account.
 Continue only if you meant to connect this store.</p>
+{% if problem %}<p style="color:#b00">{{ problem }}</p>{% endif %}
 <form method="post" action="{{ url_for('install.woo_start_confirmed') }}">
 <input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
 <input type="hidden" name="store_url" value="{{ store_url }}">
@@ -265,7 +267,7 @@ def _finish_shopify(rt: Runtime, shop: str, code: str, account_id: int | None) -
     return _webhooks_page(rt, store_id, shop)
 
 
-def _webhooks_page(rt: Runtime, store_id: int, name: str) -> Any:
+def _webhooks_page(rt: Runtime, store_id: int, name: str, warning: str | None = None) -> Any:
     import_catalog_soon(rt, store_id)
     try:
         ensure_webhooks(rt, store_id, actor="install")
@@ -276,7 +278,7 @@ def _webhooks_page(rt: Runtime, store_id: int, name: str) -> Any:
             200,
             f"Registering webhooks failed ({exc}); Waybill retries at the next reconciliation.",
         )
-    return page("Installed", f"{name} is connected and its webhooks are registered.")
+    return page("Installed", f"{name} is connected and its webhooks are registered.", 200, warning)
 
 
 # --------------------------------------------------------------------------- WooCommerce
@@ -302,7 +304,20 @@ def woo_start() -> Any:
     with rt.session() as s:
         account = s.get(Account, account_id)
         name = account.name if account else ""
-    return render_template_string(CONFIRM, store_url=url, account=name)
+    return render_template_string(CONFIRM, store_url=url, account=name, problem=_key_exchange_problem(rt))
+
+
+def _key_exchange_problem(rt: Runtime) -> str | None:
+    """WooCommerce posts the keys only to an https callback (WC_Auth: "The callback_url needs
+    to be over SSL"); said before the merchant is sent to a store that will refuse."""
+    public = rt.settings.public_url
+    if public.startswith("https://"):
+        return None
+    return (
+        f"This Waybill's public URL ({public}) is not https: a WooCommerce store refuses to send "
+        "it the keys. Set an https WAYBILL_PUBLIC_URL, or connect the store with REST API keys "
+        "(waybill shops add-woocommerce)."
+    )
 
 
 @bp.post("/woocommerce")
@@ -433,4 +448,6 @@ def woo_return() -> Any:
         )
     except StoreTaken:
         return page("Cannot install", TAKEN.format(name=url), 409)
-    return _webhooks_page(rt, store_id, url)
+    problem = delivery_url_problem(rt.settings.public_url)
+    warning = f"Webhooks will not arrive: {problem}." if problem else None
+    return _webhooks_page(rt, store_id, url, warning)

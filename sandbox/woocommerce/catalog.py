@@ -14,7 +14,8 @@ PRODUCT_TYPES = ("simple", "variable", "grouped", "external")
 STOCK_STATUSES = ("instock", "outofstock", "onbackorder")
 
 
-def _slugify(name: str) -> str:
+def slugify(name: str) -> str:
+    """Roughly ``sanitize_title``: lower-case words joined by hyphens."""
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "product"
 
 
@@ -42,6 +43,10 @@ def new_product(store: Store, data: dict[str, Any], parent: Record | None = None
         "variations": [],
         "attributes": [],
         "categories": [],
+        "images": [],
+        "global_unique_id": "",
+        "low_stock_amount": None,
+        "post_password": "",
         "meta_data": [],
         "total_sales": 0,
         "menu_order": 0,
@@ -50,7 +55,7 @@ def new_product(store: Store, data: dict[str, Any], parent: Record | None = None
     }
     apply_product(store, record, data)
     if not record["slug"]:
-        record["slug"] = _slugify(record["name"])
+        record["slug"] = slugify(record["name"])
     store.products[record["id"]] = record
     if parent is not None:
         parent["variations"].append(record["id"])
@@ -105,6 +110,9 @@ _SETTERS: dict[str, Any] = {
     "dimensions": lambda s, r, v: _set_dimensions(r, v),
     "weight": lambda s, r, v: r.__setitem__("weight", "" if v is None else str(v)),
     "meta_data": lambda s, r, v: s.apply_meta(r, v),
+    "low_stock_amount": lambda s, r, v: r.__setitem__(
+        "low_stock_amount", None if v in (None, "") else int(v)
+    ),
 }
 _PLAIN_FIELDS = (
     "name",
@@ -115,6 +123,9 @@ _PLAIN_FIELDS = (
     "short_description",
     "attributes",
     "categories",
+    "images",
+    "global_unique_id",
+    "post_password",
     "menu_order",
 )
 
@@ -253,22 +264,44 @@ def product_json(store: Store, record: Record) -> dict[str, Any]:
             "reviews_allowed": True,
             "average_rating": "0.00",
             "rating_count": 0,
-            "related_ids": [],
+            "related_ids": related_ids(store, record),
             "upsell_ids": [],
             "cross_sell_ids": [],
             "parent_id": record["parent_id"],
             "purchase_note": "",
             "categories": list(record["categories"]),
+            "brands": [],
             "tags": [],
-            "images": [],
+            "images": list(record["images"]),
             "attributes": list(record["attributes"]),
             "default_attributes": [],
             "variations": list(record["variations"]),
             "grouped_products": [],
+            "global_unique_id": record["global_unique_id"],
+            "has_options": record["type"] == "variable",
+            "low_stock_amount": record["low_stock_amount"],
+            "post_password": record["post_password"],
             "_links": store.links(f"products/{record['id']}", "products"),
         }
     )
     return body
+
+
+def related_ids(store: Store, record: Record, limit: int = 5) -> list[int]:
+    """``wc_get_related_products``: other published products sharing a category (WooCommerce
+    shuffles them; the simulator lists them by id, so tests can compare)."""
+    mine = {c.get("id") for c in record["categories"] if isinstance(c, dict)}
+    if not mine:
+        return []
+    found = [
+        other["id"]
+        for other in store.products.values()
+        if other["id"] != record["id"]
+        and other["type"] != "variation"
+        and other["status"] == "publish"
+        and mine & {c.get("id") for c in other["categories"] if isinstance(c, dict)}
+    ]
+    return sorted(found)[:limit]
 
 
 def variation_json(store: Store, record: Record) -> dict[str, Any]:
@@ -288,6 +321,8 @@ def variation_json(store: Store, record: Record) -> dict[str, Any]:
         {
             "status": record["status"],
             "image": None,
+            "global_unique_id": record["global_unique_id"],
+            "low_stock_amount": record["low_stock_amount"],
             "attributes": list(record["attributes"]),
             "_links": store.links(
                 f"products/{parent_id}/variations/{record['id']}",

@@ -10,13 +10,35 @@ from sandbox.woocommerce.phpjson import money
 from sandbox.woocommerce.store import Record, Store
 
 
-def _number(value: Decimal) -> float:
-    # Line item "price" is a PHP float in the REST output, not a money string.
-    return float(value)
+def _number(value: Decimal) -> int | float:
+    # Line item "price" is PHP's total / quantity: an int when it divides evenly, else a float.
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
-def line_item_json(item: Record) -> dict[str, Any]:
+# wc_get_order_statuses() that WC_Order::is_editable() and needs_payment() accept.
+EDITABLE_STATUSES = frozenset({"pending", "on-hold", "auto-draft", "checkout-draft"})
+PAYABLE_STATUSES = frozenset({"pending", "failed"})
+
+
+def _item_meta_json(item: Record) -> list[dict[str, Any]]:
+    """Item meta as the REST API shows it: each entry with its ``display_key`` and ``display_value``."""
+    shown = item.get("meta_display") or {}
+    return [
+        {
+            **m,
+            "display_key": shown.get(m["key"], (m["key"],))[0],
+            "display_value": shown.get(m["key"], (m["key"], m["value"]))[1],
+        }
+        for m in item["meta_data"]
+    ]
+
+
+def line_item_json(store: Store, item: Record) -> dict[str, Any]:
     quantity = item["quantity"]
+    product = store.products.get(item["variation_id"] or item["product_id"])
+    parent = store.products.get(item["product_id"]) if item["variation_id"] else None
+    images = (product or {}).get("images") or (parent or {}).get("images") or []
+    image_id = images[0].get("id", 0) if images else 0
     return {
         "id": item["id"],
         "name": item["name"],
@@ -29,9 +51,13 @@ def line_item_json(item: Record) -> dict[str, Any]:
         "total": money(item["total"]),
         "total_tax": "0.00",
         "taxes": [],
-        "meta_data": [dict(m) for m in item["meta_data"]],
+        "meta_data": _item_meta_json(item),
         "sku": item["sku"],
-        "price": _number(item["total"] / abs(quantity)) if quantity else 0.0,
+        "global_unique_id": (product or {}).get("global_unique_id", ""),
+        "price": _number(item["total"] / abs(quantity)) if quantity else 0,
+        "image": {"id": image_id, "src": images[0].get("src", "") if image_id else ""},
+        # A variation's product title; null for a simple product (WooCommerce's own choice).
+        "parent_name": (parent or {}).get("name") if item["variation_id"] else None,
     }
 
 
@@ -40,10 +66,26 @@ def _shipping_line_json(line: Record) -> dict[str, Any]:
         "id": line["id"],
         "method_title": line["method_title"],
         "method_id": line["method_id"],
+        "instance_id": str(line.get("instance_id", "")),
         "total": money(line["total"]),
         "total_tax": "0.00",
         "taxes": [],
+        "tax_status": str(line.get("tax_status", "taxable")),
         "meta_data": [dict(m) for m in line["meta_data"]],
+    }
+
+
+def _status_fields(store: Store, record: Record, total: Decimal) -> dict[str, Any]:
+    """``is_editable``, ``needs_payment``, ``needs_processing`` and ``payment_url`` (WC_Order)."""
+    home = store.home_url.rstrip("/")
+    return {
+        "is_editable": record["status"] in EDITABLE_STATUSES,
+        "needs_payment": record["status"] in PAYABLE_STATUSES and total > 0,
+        # Every simulated product ships (none is virtual and downloadable).
+        "needs_processing": bool(record["line_items"]),
+        "payment_url": (
+            f"{home}/checkout/order-pay/{record['id']}/?pay_for_order=true&key={record['order_key']}"
+        ),
     }
 
 
@@ -61,7 +103,7 @@ def order_json(store: Store, record: Record) -> dict[str, Any]:
         "number": str(record["id"]),
         "order_key": record["order_key"],
         "created_via": record["created_via"],
-        "version": "9.4.0",
+        "version": "10.0.0",
         "status": record["status"],
         "currency": record["currency"],
         **store.dates("date_created", record["created"]),
@@ -87,7 +129,7 @@ def order_json(store: Store, record: Record) -> dict[str, Any]:
         **store.dates("date_completed", record["completed"]),
         "cart_hash": "",
         "meta_data": [dict(m) for m in record["meta_data"]],
-        "line_items": [line_item_json(i) for i in record["line_items"]],
+        "line_items": [line_item_json(store, i) for i in record["line_items"]],
         "tax_lines": [],
         "shipping_lines": [_shipping_line_json(s) for s in record["shipping_lines"]],
         "fee_lines": [],
@@ -97,6 +139,7 @@ def order_json(store: Store, record: Record) -> dict[str, Any]:
             for r in reversed(record["refund_ids"])
         ],
         "currency_symbol": "$" if record["currency"] == "USD" else record["currency"],
+        **_status_fields(store, record, sums["total"]),
         "_links": links,
     }
 
@@ -111,7 +154,7 @@ def refund_json(store: Store, refund: Record) -> dict[str, Any]:
         "refunded_by": refund["refunded_by"],
         "refunded_payment": refund["refunded_payment"],
         "meta_data": [dict(m) for m in refund["meta_data"]],
-        "line_items": [line_item_json(i) for i in refund["line_items"]],
+        "line_items": [line_item_json(store, i) for i in refund["line_items"]],
         "_links": store.links(
             f"orders/{order_id}/refunds/{refund['id']}", f"orders/{order_id}/refunds", f"orders/{order_id}"
         ),

@@ -41,7 +41,7 @@ BILLING_FIELDS = (
     "email",
     "phone",
 )
-SHIPPING_FIELDS = BILLING_FIELDS[:9]
+SHIPPING_FIELDS = (*BILLING_FIELDS[:9], "phone")  # a shipping phone since WooCommerce 5.6
 
 
 def _address(fields: tuple[str, ...], data: Any, current: Record | None = None) -> Record:
@@ -65,7 +65,7 @@ def _line_item(store: Store, data: dict[str, Any]) -> Record:
     unit = to_decimal(data.get("price")) or catalog.price(store, product) or Decimal(0)
     total = to_decimal(data.get("total"), unit * quantity)
     is_variation = product["type"] == "variation"
-    return {
+    item: Record = {
         "id": store.next_item_id(),
         "name": data.get("name") or product["name"],
         "product_id": product["parent_id"] if is_variation else product["id"],
@@ -76,6 +76,26 @@ def _line_item(store: Store, data: dict[str, Any]) -> Record:
         "sku": product["sku"],
         "meta_data": [],
     }
+    if is_variation:
+        _add_variation_attributes(store, item, product)
+    return item
+
+
+def _add_variation_attributes(store: Store, item: Record, variation: Record) -> None:
+    """A variation's chosen attributes become item meta, as WooCommerce adds them at checkout:
+    a global attribute (id > 0) as ``pa_<slug>`` = the term's slug, a custom one as ``<slug>`` =
+    the option; the REST API shows the attribute's label and the option as display key and value."""
+    meta, shown = [], {}
+    for attribute in variation["attributes"]:
+        name, option = str(attribute.get("name", "")), str(attribute.get("option", ""))
+        if not name or not option:
+            continue
+        glob = bool(attribute.get("id"))
+        key = ("pa_" if glob else "") + catalog.slugify(name)
+        meta.append({"key": key, "value": catalog.slugify(option) if glob else option})
+        shown[key] = (name, option)
+    store.apply_meta(item, meta)
+    item["meta_display"] = shown
 
 
 def _shipping_line(store: Store, data: dict[str, Any]) -> Record:
@@ -83,6 +103,7 @@ def _shipping_line(store: Store, data: dict[str, Any]) -> Record:
         "id": store.next_item_id(),
         "method_title": str(data.get("method_title", "")),
         "method_id": str(data.get("method_id", "")),
+        "instance_id": str(data.get("instance_id") or ""),
         "total": to_decimal(data.get("total"), Decimal(0)),
         "meta_data": [],
     }

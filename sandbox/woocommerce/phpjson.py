@@ -15,32 +15,34 @@ from typing import Any
 
 _ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=str)
 
-# wp_specialchars_decode( $s, ENT_QUOTES ) turns back only these entities (named
-# and numeric forms); anything else, such as &eacute;, stays as written.
-_SPECIALCHARS = {
-    "&amp;": "&",
-    "&lt;": "<",
-    "&gt;": ">",
-    "&quot;": '"',
-    "&#039;": "'",
-    "&#39;": "'",
-    "&#x27;": "'",
-    "&#034;": '"',
-    "&#34;": '"',
-    "&#x22;": '"',
-    "&#038;": "&",
-    "&#38;": "&",
-    "&#x26;": "&",
-    "&#060;": "<",
-    "&#60;": "<",
-    "&#x3c;": "<",
-    "&#062;": ">",
-    "&#62;": ">",
-    "&#x3e;": ">",
-}
-_SPECIALCHARS_RE = re.compile(
-    "|".join(re.escape(k) for k in sorted(_SPECIALCHARS, key=len, reverse=True)), re.I
+# wp_specialchars_decode( $s, ENT_QUOTES ) as in wp-includes/formatting.php: preg_replace()
+# makes the zero-padded numeric forms it knows canonical, then strtr() turns back only these,
+# case-sensitively and in one pass. Anything else (&copy;, &apos;, &#x3c;, &AMP;) stays as written.
+_SPECIALCHARS_PREG = (
+    (r"&#0*39;", 0, "&#039;"),
+    (r"&#x0*27;", re.I, "&#x27;"),
+    (r"&#0*34;", 0, "&#034;"),
+    (r"&#x0*22;", re.I, "&#x22;"),
+    (r"&#0*60;", 0, "&#060;"),
+    (r"&#0*62;", 0, "&#062;"),
+    (r"&#0*38;", 0, "&#038;"),
+    (r"&#x0*26;", re.I, "&#x26;"),
 )
+_SPECIALCHARS = {
+    "&#039;": "'",
+    "&#x27;": "'",
+    "&quot;": '"',
+    "&#034;": '"',
+    "&#x22;": '"',
+    "&lt;": "<",
+    "&#060;": "<",
+    "&gt;": ">",
+    "&#062;": ">",
+    "&amp;": "&",
+    "&#038;": "&",
+    "&#x26;": "&",
+}
+_SPECIALCHARS_RE = re.compile("|".join(re.escape(k) for k in sorted(_SPECIALCHARS, key=len, reverse=True)))
 
 CENT = Decimal("0.01")
 
@@ -52,7 +54,11 @@ def dumps(data: Any) -> bytes:
 
 def specialchars_decode(text: str) -> str:
     """``wp_specialchars_decode($text, ENT_QUOTES)``: what WooCommerce applies to webhook secrets."""
-    return _SPECIALCHARS_RE.sub(lambda m: _SPECIALCHARS[m.group(0).lower()], text)
+    if "&" not in text:
+        return text
+    for pattern, flags, canonical in _SPECIALCHARS_PREG:
+        text = re.sub(pattern, canonical, text, flags=flags)
+    return _SPECIALCHARS_RE.sub(lambda m: _SPECIALCHARS[m.group(0)], text)
 
 
 def money(value: Decimal | int | str) -> str:

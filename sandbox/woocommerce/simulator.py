@@ -56,12 +56,15 @@ class WooCommerceSimulator(MerchantActions, Simulator):
         currency: str = "USD",
         batch_limit: int = 100,
         allow_http_callback: bool = False,
+        allow_unsafe_delivery_urls: bool = False,
     ) -> None:
         self.https = https
         self.utc_offset_hours = utc_offset_hours
         self.currency = currency
         self.batch_limit = batch_limit
+        # Test and demo switches; a real store has neither (both default to the real behaviour).
         self.allow_http_callback = allow_http_callback
+        self.allow_unsafe_delivery_urls = allow_unsafe_delivery_urls
         self.approve_key_requests = True
         self.callback_timeout_s = 10.0
         self._bound_url = home_url
@@ -81,6 +84,7 @@ class WooCommerceSimulator(MerchantActions, Simulator):
             self.store.home_url = self._bound_url
         self.keys = KeyStore()
         self.hub = WebhookHub(self.store, self.webhooks, self._payload, self._lock)
+        self.hub.unsafe_urls_allowed = lambda: self.allow_unsafe_delivery_urls
         self.store.on_event = self.hub.on_event
 
     @property

@@ -24,8 +24,9 @@ from sandbox.harness import Delivery, WebhookDispatcher
 from sandbox.woocommerce.errors import WooError
 from sandbox.woocommerce.phpjson import dumps, specialchars_decode
 from sandbox.woocommerce.store import Record, Store
+from sandbox.woocommerce.wphttp import NOT_EXECUTED, validate_url
 
-USER_AGENT = "WooCommerce/9.4.0 Hookshot (WordPress/6.7.1)"
+USER_AGENT = "WooCommerce/10.0.0 Hookshot (WordPress/6.8.1)"
 STATUSES = ("active", "paused", "disabled")
 RESOURCES = ("coupon", "customer", "order", "product")
 EVENTS = ("created", "updated", "deleted", "restored")
@@ -84,6 +85,8 @@ class WebhookHub:
         self._ids = itertools.count(1)
         self._pending: set[tuple[int, int]] = set()
         self._salt = secrets.token_hex(16)
+        # Test and demo switch (see sandbox.woocommerce.wphttp): send to loopback at any port.
+        self.unsafe_urls_allowed: Callable[[], bool] = lambda: False
 
     def get(self, webhook_id: int, status: int = 400, message: str = "ID is invalid.") -> Record:
         record = self.hooks.get(webhook_id)
@@ -176,6 +179,7 @@ class WebhookHub:
                 topic,
                 functools.partial(self._build, key),
                 functools.partial(self._on_result, record["id"]),
+                self._refuse,
             )
 
     def _build(self, key: tuple[int, int]) -> tuple[dict[str, str], bytes]:
@@ -217,7 +221,15 @@ class WebhookHub:
             else:
                 record["failure_count"] += 1
 
+    def _refuse(self, url: str) -> str | None:
+        """``wp_safe_remote_request``'s check: the reason a stock WordPress would not send to ``url``."""
+        open_ = self.unsafe_urls_allowed()
+        if validate_url(url, self.store.home_url, host_is_external=open_, any_port=open_):
+            return None
+        return NOT_EXECUTED
+
     def _ping(self, record: Record) -> None:
         body = f"webhook_id={record['id']}".encode()
         headers = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": USER_AGENT}
-        self.dispatcher.submit(record["delivery_url"], "ping", lambda: (headers, body))
+        # A refused ping is only reported to whoever created the webhook; it counts no failure.
+        self.dispatcher.submit(record["delivery_url"], "ping", lambda: (headers, body), refuse=self._refuse)

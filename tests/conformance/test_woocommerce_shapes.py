@@ -11,6 +11,10 @@ from what current stores return:
   example shows a boolean from the 3.0 ``visible`` era;
 - variation ``image`` is null for a variation without its own image (the simulator has
   no media library).
+
+The examples predate fields every current store sends, so those are listed here as well
+(``CURRENT_FIELDS``, as seen on a WooCommerce 10.0 store) and must be present with their
+types; these checks need no reference data and always run.
 """
 
 from __future__ import annotations
@@ -26,6 +30,37 @@ from werkzeug.test import Client
 from sandbox.woocommerce import WooCommerceSimulator
 
 EXCEPTIONS = {("variation", "status"), ("variation", "image")}
+# path -> the JSON types allowed; "[]" walks every item of a list ("integer" is a whole number).
+CURRENT_FIELDS: dict[str, dict[str, set[str]]] = {
+    "order": {
+        "is_editable": {"boolean"},
+        "needs_payment": {"boolean"},
+        "needs_processing": {"boolean"},
+        "payment_url": {"string"},
+        "shipping.phone": {"string"},
+        "line_items[].parent_name": {"string", "null"},  # null for a simple product
+        "line_items[].image": {"object"},
+        "line_items[].image.id": {"integer"},
+        "line_items[].image.src": {"string"},
+        "line_items[].meta_data": {"array"},
+        "line_items[].meta_data[].display_key": {"string"},
+        "line_items[].meta_data[].display_value": {"string"},
+        "line_items[].price": {"integer", "float"},
+        "shipping_lines[].instance_id": {"string"},
+        "shipping_lines[].tax_status": {"string"},
+    },
+    "product": {
+        "brands": {"array"},
+        "categories": {"array"},
+        "global_unique_id": {"string"},
+        "has_options": {"boolean"},
+        "low_stock_amount": {"integer", "null"},
+        "post_password": {"string"},
+        "related_ids": {"array"},
+        "related_ids[]": {"integer"},
+    },
+    "variation": {"global_unique_id": {"string"}, "low_stock_amount": {"integer", "null"}},
+}
 BASE = "/wp-json/wc/v3/"
 AUTH = {"X-Forwarded-Proto": "https"}
 
@@ -58,6 +93,46 @@ def mismatches(reference: Any, actual: Any, path: str, resource: str) -> Iterato
         return
     if reference is not None and json_type(reference) != json_type(actual):
         yield f"{path}: {json_type(actual)} where the example has {json_type(reference)}"
+
+
+def exact_type(value: Any) -> str:
+    if isinstance(value, float):
+        return "float"
+    return "integer" if isinstance(value, int) and not isinstance(value, bool) else json_type(value)
+
+
+def lookup(document: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every (concrete path, value) that ``path`` names; a missing key yields ``(path, KeyError)``."""
+    found: list[tuple[str, Any]] = [("$", document)]
+    for part in path.split("."):
+        name, each = part.removesuffix("[]"), part.endswith("[]")
+        step: list[tuple[str, Any]] = []
+        for where, value in found:
+            if value is KeyError:  # already missing higher up: reported there, once
+                step.append((where, value))
+                continue
+            if name and (not isinstance(value, dict) or name not in value):
+                step.append((f"{where}.{name}", KeyError))
+                continue
+            value = value[name] if name else value
+            where = f"{where}.{name}" if name else where
+            if each and isinstance(value, list):
+                step.extend((f"{where}[{n}]", item) for n, item in enumerate(value))
+            else:
+                step.append((where, value))
+        found = step
+    return iter(found)
+
+
+def current_field_problems(resource: str, document: Any) -> list[str]:
+    problems = []
+    for path, types in CURRENT_FIELDS[resource].items():
+        for where, value in lookup(document, path):
+            if value is KeyError:
+                problems.append(f"{where}: missing")
+            elif exact_type(value) not in types:
+                problems.append(f"{where}: {exact_type(value)}, not {' or '.join(sorted(types))}")
+    return list(dict.fromkeys(problems))  # a missing object is reported once, not once per field
 
 
 def examples(reference_dir: Path, prefix: str) -> list[dict[str, Any]]:
@@ -201,3 +276,45 @@ def test_checker_reports_missing_keys_and_wrong_types() -> None:
         "$.b[0].c: string where the example has number",
     ]
     assert list(mismatches(reference, {"b": []}, "$", "order")) == ["$.a: missing", "$.d: missing"]
+
+
+def test_order_carries_the_fields_of_a_current_store(store: Fixture) -> None:
+    order = store.call("GET", f"orders/{store.order}")
+    assert current_field_problems("order", order) == []
+    # Paths with "[]" must have reached items: the fixture's lines are not empty.
+    assert order["line_items"] and order["shipping_lines"]
+    assert [m["key"] for m in order["line_items"][1]["meta_data"]] == ["pa_size"]
+
+
+def test_webhook_order_body_carries_the_fields_of_a_current_store(store: Fixture) -> None:
+    deliveries = [d for d in store.sim.webhooks.log if d.topic == "order.created"]
+    assert deliveries
+    assert current_field_problems("order", json.loads(deliveries[0].body)) == []
+
+
+def test_products_carry_the_fields_of_a_current_store(store: Fixture) -> None:
+    for product in (store.product, store.parent):
+        assert current_field_problems("product", store.call("GET", f"products/{product}")) == []
+    variation = store.call("GET", f"products/{store.parent}/variations/{store.variation}")
+    assert current_field_problems("variation", variation) == []
+
+
+def test_current_field_check_reports_missing_fields_and_wrong_types() -> None:
+    order = {
+        "is_editable": 1,
+        "needs_payment": False,
+        "needs_processing": True,
+        "shipping": {},
+        "line_items": [{"parent_name": None, "image": {"id": "", "src": ""}, "meta_data": [], "price": "45"}],
+        "shipping_lines": [{"instance_id": 1, "tax_status": "taxable"}],
+    }
+    order["line_items"].append({"parent_name": "Tee", "meta_data": [], "price": 45})
+    assert current_field_problems("order", order) == [
+        "$.is_editable: integer, not boolean",
+        "$.payment_url: missing",
+        "$.shipping.phone: missing",
+        "$.line_items[1].image: missing",
+        "$.line_items[0].image.id: string, not integer",
+        "$.line_items[0].price: string, not float or integer",
+        "$.shipping_lines[0].instance_id: integer, not string",
+    ]

@@ -106,7 +106,7 @@ def shopify_server() -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="session")
 def woo_server() -> Iterator[RunningServer]:
-    sim = WooCommerceSimulator(allow_http_callback=True)
+    sim = WooCommerceSimulator(allow_http_callback=True, allow_unsafe_delivery_urls=True)
     server = serve(sim)
     sim.bind(server.url)
     yield server

@@ -292,6 +292,10 @@ def test_woocommerce_install_registers_four_signed_webhooks_and_answers_the_ping
 
     assert page.status_code == 200
     assert f"{woo_url} is connected and its webhooks are registered." in page.text
+    # Waybill listens on loopback here, where a stock WordPress sends nothing: the page says so.
+    assert (
+        f"Webhooks will not arrive: host {urlsplit(public_url).hostname} is loopback or private" in page.text
+    )
     assert [urlsplit(r.headers["Location"]).path for r in page.history] == [
         "/wc-auth/v1/authorize",
         "/install/woocommerce/return",
@@ -393,6 +397,19 @@ def test_a_public_ipv6_store_url_keeps_its_brackets(
     assert page.headers["Location"].startswith(f"{url}/wc-auth/v1/authorize?")
 
 
+def test_the_confirm_page_says_when_a_store_will_refuse_the_http_callback(
+    strict_app: Flask, rt: Any, browser: requests.Session, public_url: str
+) -> None:
+    sign_in(browser, public_url, rt, "North Wind Trading")
+    confirm = browser.get(
+        f"{public_url}/install/woocommerce",
+        params={"store_url": "https://[2606:4700:4700::1111]/shop"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    assert confirm.status_code == 200
+    assert f"This Waybill&#39;s public URL ({public_url}) is not https" in confirm.text
+
+
 def test_cli_connects_both_stores_into_one_account_and_lists_their_webhook_health(
     app: Flask, rt: Any, shopify: ShopifySandbox, woo: WooCommerceSimulator, woo_url: str, public_url: str
 ) -> None:
@@ -405,9 +422,15 @@ def test_cli_connects_both_stores_into_one_account_and_lists_their_webhook_healt
     refused = cli(app, "shops", "add-shopify", "--shop", "evil.com", "--token", token)
 
     assert woo_added.exit_code == 0 and shop_added.exit_code == 0, woo_added.output + shop_added.output
-    assert woo_added.output.splitlines() == [
+    assert woo_added.stdout.splitlines() == [
         f"store 1 woocommerce {woo_url} connected",
         "webhooks registered: order.created, order.updated, order.deleted, product.updated",
+    ]
+    # The tests' Waybill listens on loopback: a stock WordPress would never deliver there.
+    host = urlsplit(public_url).hostname
+    assert woo_added.stderr.splitlines() == [
+        f"warning: webhooks to {public_url}: host {host} is loopback or private: a stock WordPress "
+        "does not deliver webhooks there; use a public host name"
     ]
     assert shop_added.output.splitlines() == [
         f"store 2 shopify {SHOP} connected",

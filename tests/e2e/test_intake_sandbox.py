@@ -41,7 +41,7 @@ def config(config: dict[str, Any]) -> dict[str, Any]:
 def platforms() -> Iterator[tuple[ShopifySimulator, WooCommerceSimulator, RunningServer, RunningServer]]:
     shopify = ShopifySimulator(api_key=APP_KEY, api_secret=APP_SECRET)
     shopify.add_shop(SHOP, token=TOKEN, plan="plus")
-    woo = WooCommerceSimulator(allow_http_callback=True)
+    woo = WooCommerceSimulator(allow_http_callback=True, allow_unsafe_delivery_urls=True)
     for sku, price in SKUS:
         shopify.add_product(SHOP, sku, [{"sku": sku, "price": price, "available": 1000, "grams": 200}])
         woo.add_product(sku, sku=sku, price=price, stock=1000)

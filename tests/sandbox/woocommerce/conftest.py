@@ -40,7 +40,7 @@ class Store:
 @pytest.fixture(scope="session")
 def _served() -> Iterator[tuple[WooCommerceSimulator, RunningServer]]:
     # One server for the session (stopping one takes half a second); each test resets its state.
-    sim = WooCommerceSimulator(allow_http_callback=True)
+    sim = WooCommerceSimulator(allow_http_callback=True, allow_unsafe_delivery_urls=True)
     server = serve(sim)
     sim.bind(server.url)
     try:

@@ -8,7 +8,10 @@ import hmac
 import json
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
+
+from sandbox.woocommerce.wphttp import validate_url
 
 from .conftest import Receiver, Store
 
@@ -216,3 +219,58 @@ def test_merchant_denial_redirects_with_success_0(store: Store) -> None:
         302,
         "https://a.example/r?x=1&success=0&user_id=9",
     )
+
+
+def test_a_stock_store_never_sends_to_loopback_or_an_unsafe_port(store: Store, receiver: Receiver) -> None:
+    """``wp_safe_remote_request`` refuses the URL: nothing is sent, and it counts as a failure."""
+    store.sim.allow_unsafe_delivery_urls = False
+    try:
+        webhook_id = _subscribe(store, receiver, "order.created")  # the ping is refused as well
+        store.sim.place_order([], status="pending")
+        [delivery] = store.sim.deliver_webhooks()
+    finally:
+        store.sim.allow_unsafe_delivery_urls = True
+    assert receiver.received == []
+    assert (delivery.status, delivery.error) == (
+        None,
+        "http_request_not_executed: A valid URL was not provided.",
+    )
+    assert store.sim.webhook(webhook_id)["failure_count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "sent"),
+    [
+        ("https://93.184.215.14/hooks", True),
+        ("https://93.184.215.14:443/hooks", True),
+        ("http://93.184.215.14:8080/hooks", True),
+        ("https://93.184.215.14:8000/hooks", False),
+        ("http://93.184.215.14:81/hooks", False),
+        ("http://127.0.0.1/hooks", False),
+        ("http://localhost/hooks", False),
+        ("http://10.0.0.5/hooks", False),
+        ("http://172.16.4.4/hooks", False),
+        ("http://172.32.4.4/hooks", True),
+        ("http://192.168.1.10/hooks", False),
+        ("http://0.0.0.0/hooks", False),
+        ("http://169.254.169.254/hooks", True),  # not on WordPress's list
+        ("http://[::1]/hooks", False),
+        ("http://user:pw@93.184.215.14/hooks", False),
+        ("ftp://93.184.215.14/hooks", False),
+    ],
+)
+def test_wp_http_validate_url(url: str, sent: bool) -> None:
+    assert validate_url(url, "https://shop.example") is sent
+
+
+def test_the_stores_own_host_is_not_checked_but_its_port_is() -> None:
+    home = "http://127.0.0.1:7000"
+    assert validate_url("http://127.0.0.1/hooks", home)
+    assert validate_url("http://127.0.0.1:7000/hooks", home)
+    assert not validate_url("http://127.0.0.1:7001/hooks", home)
+
+
+def test_the_switch_opens_loopback_at_any_port_and_nothing_else() -> None:
+    assert validate_url("http://127.0.0.1:54321/hooks", "https://shop.example", True, True)
+    assert not validate_url("http://user:pw@127.0.0.1:54321/hooks", "https://shop.example", True, True)
+    assert not validate_url("ftp://127.0.0.1/hooks", "https://shop.example", True, True)
