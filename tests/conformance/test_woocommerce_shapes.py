@@ -283,7 +283,8 @@ def test_order_carries_the_fields_of_a_current_store(store: Fixture) -> None:
     assert current_field_problems("order", order) == []
     # Paths with "[]" must have reached items: the fixture's lines are not empty.
     assert order["line_items"] and order["shipping_lines"]
-    assert [m["key"] for m in order["line_items"][1]["meta_data"]] == ["pa_size"]
+    # The variation's attribute, then the units the paid order took (wc_reduce_stock_levels).
+    assert [m["key"] for m in order["line_items"][1]["meta_data"]] == ["pa_size", "_reduced_stock"]
 
 
 def test_webhook_order_body_carries_the_fields_of_a_current_store(store: Fixture) -> None:

@@ -65,9 +65,11 @@ def test_line_items_carry_parent_name_image_and_variation_attributes(store: Stor
     ] == [
         {"key": "pa_size", "value": "m", "display_key": "Size", "display_value": "M"},
         {"key": "fit", "value": "Slim", "display_key": "Fit", "display_value": "Slim"},
+        # Paid at placing: the units taken, as a string, shown under its own key.
+        {"key": "_reduced_stock", "value": "1", "display_key": "_reduced_stock", "display_value": "1"},
     ]
     assert all(isinstance(m["id"], int) for m in tee_line["meta_data"])
-    assert mug_line["meta_data"] == []
+    assert [(m["key"], m["value"]) for m in mug_line["meta_data"]] == [("_reduced_stock", "3")]
 
 
 def test_line_item_price_is_an_integer_when_whole(store: Store, receiver: Receiver) -> None:
