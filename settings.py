@@ -137,6 +137,8 @@ class InboxSettings(_Strict):
 
 class ReconcileSettings(_Strict):
     initial_lookback_s: float = Field(86400, ge=0)  # how far back the first poll of a new store looks
+    # Wait before reading a store again when one platform second showed two contents.
+    recheck_s: float = Field(2.0, ge=0)
 
 
 class EffectsSettings(_Strict):

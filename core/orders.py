@@ -6,6 +6,8 @@ reads a raw payload. ``Order.to_dict`` / ``Order.from_dict`` are the stored JSON
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -228,15 +230,58 @@ def progress(order: Order) -> tuple[int, int, int]:
     )
 
 
-def is_newer(incoming: Order, held: Order) -> bool:
-    """Whether ``incoming`` is a later version of ``held``.
+@dataclass(frozen=True)
+class Version:
+    """One version of an order as Waybill came to hold it.
+
+    ``fetched_at`` is when Waybill read it from the platform itself (polling); None
+    means the platform pushed it (a webhook body, built at some moment before it
+    arrived, unknown to us).
+    """
+
+    order: Order
+    fetched_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.fetched_at is not None:
+            require_utc(self.fetched_at, "fetched_at")
+
+
+def fingerprint(order: Order) -> str:
+    """A digest of the order's whole content: equal digests, equal orders."""
+    canonical = json.dumps(order.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _same_second_rank(version: Version) -> tuple[bool, datetime, tuple[int, int, int], str]:
+    fetched = version.fetched_at is not None
+    return fetched, version.fetched_at or _NEVER, progress(version.order), fingerprint(version.order)
+
+
+def supersedes(incoming: Version, held: Version) -> bool:
+    """Whether ``incoming`` replaces ``held``: the rule that makes deliveries converge.
 
     Platforms deliver webhooks late, twice and out of order; a later modification time
-    replaces what is held. Their times have one-second resolution, so at an equal time
-    the version that has moved further (cancelled, fulfilled, paid) wins: an order
-    cancelled in the second it was created is still cancelled, and a duplicate changes
-    nothing.
+    wins. Their times have whole seconds, so two different versions can carry the same
+    time. Within one second the versions are ranked, so the winner never depends on the
+    order they arrive in:
+
+    1. what Waybill read from the platform beats what was pushed to it, and a later
+       read beats an earlier one (the platform's answer to a read is what it holds
+       then; a webhook body may have been built before the last change of the second);
+    2. between pushed versions, the one that has moved further (cancelled, fulfilled,
+       paid) wins: an order cancelled in the second it was created stays cancelled;
+    3. then the content digest decides, arbitrary but the same everywhere.
+
+    Rule 3 may keep the earlier of two pushed versions, so a second seen with two
+    contents is settled by reading the order again (see ``sync.orders``). An identical
+    version supersedes only when it was read later (the held one is then known from
+    that later read); a duplicate changes nothing.
     """
-    if incoming.updated_at != held.updated_at:
-        return incoming.updated_at > held.updated_at
-    return progress(incoming) > progress(held)
+    a, b = incoming.order.updated_at, held.order.updated_at
+    if a != b:
+        return a > b
+    return _same_second_rank(incoming) > _same_second_rank(held)

@@ -234,6 +234,9 @@ class Order(Base):
     fulfillment_status: Mapped[str] = mapped_column(String(32))
     cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
     platform_updated_at: Mapped[datetime] = mapped_column()
+    # When the held version was read from the platform by polling; null: a webhook pushed
+    # it. Within one platform second a later read wins (core.orders.supersedes).
+    platform_fetched_at: Mapped[datetime | None] = mapped_column(default=None)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     hold_reason: Mapped[str | None] = mapped_column(Text, default=None)  # why it must not ship yet
     # The risk verdict: {"score", "decision", "facts": [{"rule", "weight", "detail"}], "reason"}.

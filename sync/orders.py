@@ -1,8 +1,11 @@
 """Order intake: map a platform order to the canonical one and keep the newest version.
 
 Webhooks and reconciliation both arrive through the inbox and end here, so a
-missed webhook recovered by polling and a late duplicate meet the same rule: an
-update older than (or as old as) what is held changes nothing.
+missed webhook recovered by polling and a late duplicate meet the same rule
+(``core.orders.supersedes``): an older version changes nothing, a duplicate changes
+nothing, and two different versions of one platform second end in the same state
+whatever order they arrive in. A second seen with two contents is settled by reading
+the store again (a reconciliation, soon): the platform's answer is final for it.
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import structlog
 from sqlalchemy import select
@@ -20,13 +24,14 @@ from sqlalchemy.orm import Session
 from connectors.shopify.orders import order_from_graphql, order_from_webhook
 from connectors.woocommerce.orders import order_from_rest
 from core.errors import Retryable
-from core.orders import Order, is_newer
+from core.orders import Order, Version, fingerprint, supersedes
 from db.models import InboxEvent, Platform, Store, StoreState, utcnow
 from db.models import Order as OrderRow
 from db.timeline import record
 from sync import pipeline
 from sync.intake import handles
 from sync.inventory import apply_order
+from sync.jobs import safe_job_id
 from sync.stock_push import schedule_push
 
 if TYPE_CHECKING:
@@ -44,6 +49,18 @@ MAPPERS: dict[tuple[Platform, str], Mapper] = {
     (Platform.woocommerce, "order.updated"): order_from_rest,
     (Platform.woocommerce, "reconcile/order"): order_from_rest,
 }
+# Topics whose body Waybill read from the platform itself (the rest were pushed to it).
+FETCHED_TOPICS = frozenset({"reconcile/order"})
+
+
+class Upsert(NamedTuple):
+    """What ``upsert_order`` did: the row, whether it changed, its stage before (None:
+    new), and whether one platform second showed two contents (read the store again)."""
+
+    row: OrderRow
+    changed: bool
+    before: str | None
+    recheck: bool = False
 
 
 def load_event(rt: Runtime, event_id: int) -> tuple[InboxEvent, Store | None]:
@@ -64,9 +81,13 @@ def handle_order(rt: Runtime, event_id: int) -> None:
         return
     payload = json.loads(event.body)
     order = MAPPERS[(event.platform, event.topic)](payload)
+    # A polled version was read just before its inbox row was written.
+    fetched_at = event.received_at if event.topic in FETCHED_TOPICS else None
     with rt.session() as s:
         try:
-            row, changed, before = upsert_order(s, store, order, actor=f"{event.platform}:{event.topic}")
+            row, changed, before, recheck = upsert_order(
+                s, store, order, actor=f"{event.platform}:{event.topic}", fetched_at=fetched_at
+            )
             s.flush()
             # Reserve, release or ship the order's stock in the same transaction (an
             # older version changed nothing, and its status must not move stock).
@@ -76,6 +97,8 @@ def handle_order(rt: Runtime, event_id: int) -> None:
         except IntegrityError as exc:  # another worker inserted the same order or movement first
             raise Retryable("order or stock movement written concurrently; retry") from exc
         order_id, stage = row.id, row.stage
+    if recheck:
+        read_again(rt, store)
     if not changed:
         # Held already: maybe this very event, re-run because its first run committed the
         # order but could not enqueue the next step. Make sure that step is queued
@@ -91,6 +114,19 @@ def handle_order(rt: Runtime, event_id: int) -> None:
             pipeline.stop_soon(rt, order_id, order.cancel_reason or "cancelled on the storefront")
     else:
         pipeline.start(rt, [order_id])
+
+
+def read_again(rt: Runtime, store: Store) -> None:
+    """Poll the store once its second is over: the read settles a second seen with two contents.
+
+    The reconciliation's own job id keeps one poll per store at a time (a poll already
+    queued or running is enough), and the scheduled one follows anyway."""
+    rt.enqueue(
+        "reconcile_store",
+        job_id=safe_job_id("reconcile-store", store.id),
+        delay_s=rt.settings.reconcile.recheck_s,
+        store_id=store.id,
+    )
 
 
 def row_order(row: OrderRow) -> Order:
@@ -131,72 +167,84 @@ def handle_woo_deleted(rt: Runtime, event_id: int) -> None:
         pipeline.stop_soon(rt, row_id, "deleted on the storefront")
 
 
-def upsert_order(s: Session, store: Store, order: Order, actor: str) -> tuple[OrderRow, bool, str | None]:
-    """Insert the order or apply a strictly newer version; every outcome lands on its timeline.
-
-    Returns the row, whether it changed, and its stage before (None: new)."""
+def upsert_order(
+    s: Session, store: Store, order: Order, actor: str, fetched_at: datetime | None = None
+) -> Upsert:
+    """Insert the order or apply a version that supersedes the held one; every outcome
+    lands on its timeline. ``fetched_at``: when the version was read from the platform
+    (None: pushed by a webhook)."""
     row = s.scalar(
         select(OrderRow).where(OrderRow.store_id == store.id, OrderRow.platform_order_id == order.order_id)
     )
     if row is None:
-        row = OrderRow(
-            account_id=store.account_id,
-            store_id=store.id,
-            platform=store.platform,
-            platform_order_id=order.order_id,
-            stage="cancelled" if order.is_cancelled else "received",
-        )
-        _apply(row, order)
-        s.add(row)
-        s.flush()
-        record(
-            s,
-            row.account_id,
-            f"order:{row.id}",
-            actor,
-            "order.received",
-            f"{order.number}: {len(order.line_items)} line(s), {order.total.amount} {order.currency}",
-        )
-        return row, True, None
-    held = Order.from_dict(row.data)
-    if not is_newer(order, held):
-        record(
-            s,
-            row.account_id,
-            f"order:{row.id}",
-            actor,
-            "order.update_ignored",
-            f"version of {order.updated_at.isoformat()} is not newer than {held.updated_at.isoformat()}",
-        )
-        return row, False, row.stage
+        return Upsert(_insert(s, store, order, actor, fetched_at), True, None)
+    held = Version(Order.from_dict(row.data), row.platform_fetched_at)
+    incoming = Version(order, fetched_at)
+    same_second = order.updated_at == held.order.updated_at
+    same_content = same_second and fingerprint(order) == fingerprint(held.order)
+    recheck = same_second and not same_content
+    timeline = f"order:{row.id}"
+    if not supersedes(incoming, held):
+        if same_content:
+            why = f"the version of {order.updated_at.isoformat()} again (a duplicate)"
+        elif recheck:
+            why = (
+                f"the same second as the version held ({order.updated_at.isoformat()}) with other "
+                "content: the held one ranks first; reading the order again"
+            )
+        else:
+            held_at = held.order.updated_at.isoformat()
+            why = f"version of {order.updated_at.isoformat()} is older than {held_at}"
+        record(s, row.account_id, timeline, actor, "order.update_ignored", why)
+        return Upsert(row, False, row.stage, recheck)
+    if same_content:  # the same content read again later: only the read's time moves
+        row.platform_fetched_at = fetched_at
+        return Upsert(row, False, row.stage)
     before = row.stage
     was_cancelled = row.cancelled_at is not None or before == "cancelled"
-    _apply(row, order)
+    _apply(row, order, fetched_at)
     if order.is_cancelled and not was_cancelled:
         # A rejected order keeps its stage: the storefront cancelled it because we asked.
         if before != "rejected":
             row.stage = "cancelled"
-        record(
-            s, row.account_id, f"order:{row.id}", actor, "order.cancelled", order.cancel_reason or "cancelled"
-        )
+        record(s, row.account_id, timeline, actor, "order.cancelled", order.cancel_reason or "cancelled")
     else:
-        record(
-            s,
-            row.account_id,
-            f"order:{row.id}",
-            actor,
-            "order.updated",
-            f"{order.financial_status}/{order.fulfillment_status}",
-        )
-    return row, True, before
+        reason = f"{order.financial_status}/{order.fulfillment_status}"
+        if recheck:
+            reason += " (the same second as the version held, with other content; reading the order again)"
+        record(s, row.account_id, timeline, actor, "order.updated", reason)
+    return Upsert(row, True, before, recheck)
 
 
-def _apply(row: OrderRow, order: Order) -> None:
+def _insert(s: Session, store: Store, order: Order, actor: str, fetched_at: datetime | None) -> OrderRow:
+    row = OrderRow(
+        account_id=store.account_id,
+        store_id=store.id,
+        platform=store.platform,
+        platform_order_id=order.order_id,
+        stage="cancelled" if order.is_cancelled else "received",
+    )
+    _apply(row, order, fetched_at)
+    s.add(row)
+    s.flush()
+    record(
+        s,
+        row.account_id,
+        f"order:{row.id}",
+        actor,
+        "order.received",
+        f"{order.number}: {len(order.line_items)} line(s), {order.total.amount} {order.currency}",
+    )
+    return row
+
+
+def _apply(row: OrderRow, order: Order, fetched_at: datetime | None) -> None:
     row.number = order.number
     row.email = order.email
     row.financial_status = str(order.financial_status)
     row.fulfillment_status = str(order.fulfillment_status)
     row.cancelled_at = order.cancelled_at
     row.platform_updated_at = order.updated_at
+    row.platform_fetched_at = fetched_at
     row.data = order.to_dict()
     row.updated_at = utcnow()

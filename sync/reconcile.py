@@ -1,12 +1,14 @@
 """Reconciliation: don't trust webhooks. Poll what changed, repair subscriptions.
 
 Orders changed since the store's cursor are fetched and fed through the same
-inbox as webhooks (topic ``reconcile/order``, dedupe key = order id + version), so
-a missed webhook is recovered and a version already seen is not processed twice.
+inbox as webhooks (topic ``reconcile/order``, dedupe key = order id + modification
+time + body digest), so a missed webhook is recovered, a version already seen is not
+processed twice, and a second content of the same second is not taken for a duplicate.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -129,7 +131,11 @@ def _feed(rt: Runtime, store: Store, order_id: str, updated_at: datetime, body: 
                 store_id=store.id,
                 account_id=store.account_id,
                 topic="reconcile/order",
-                dedupe_key=f"{store.id}:reconcile:{order_id}:{updated_at.isoformat()}",
+                # Platform times have whole seconds: the body's digest tells two contents of one second apart.
+                dedupe_key=(
+                    f"{store.id}:reconcile:{order_id}:{updated_at.isoformat()}:"
+                    f"{hashlib.sha256(body).hexdigest()[:32]}"
+                ),
                 body=body,
                 headers={"source": "reconcile"},
             )

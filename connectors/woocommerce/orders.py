@@ -22,7 +22,7 @@ from connectors import (
     utc_time,
     whole_number,
 )
-from connectors.woocommerce.statuses import status_meaning
+from connectors.woocommerce.statuses import financial_status, status_meaning
 from core.addresses import Address
 from core.money import Money
 from core.orders import FinancialStatus, LineItem, Order, ShippingMethod
@@ -98,7 +98,10 @@ def _shipping_method(payload: Mapping[str, Any], currency: str) -> ShippingMetho
     )
 
 
-def _financial(payload: Mapping[str, Any], base: FinancialStatus) -> FinancialStatus:
+def _financial(payload: Mapping[str, Any]) -> FinancialStatus:
+    # date_paid decides paid (see statuses.financial_status), stored as local and GMT.
+    date_paid_set = bool(payload.get("date_paid_gmt") or payload.get("date_paid"))
+    base = financial_status(payload.get("status"), date_paid_set)
     # WooCommerce keeps a paid order's status on a partial refund; only its refunds list tells.
     if base is FinancialStatus.PAID and payload.get("refunds"):
         return FinancialStatus.PARTIALLY_REFUNDED
@@ -144,7 +147,7 @@ def order_from_rest(payload: Mapping[str, Any]) -> Order:
         total_shipping=_money(payload, "shipping_total", currency, where),
         total_discounts=_money(payload, "discount_total", currency, where),
         shipping_method=_shipping_method(payload, currency),
-        financial_status=_financial(payload, meaning.financial),
+        financial_status=_financial(payload),
         fulfillment_status=meaning.fulfillment,
         # WooCommerce records no cancellation time; the status changed at the last modification.
         cancelled_at=updated_at if meaning.cancelled else None,

@@ -45,6 +45,26 @@ def status_meaning(word: str | None) -> StatusMeaning:
     return STATUSES.get((word or "").lower(), UNKNOWN)
 
 
+# WC_Order::needs_payment(): the buyer is asked to pay (again) in these statuses.
+NEEDS_PAYMENT = frozenset({"pending", "failed", "checkout-draft"})
+
+
+def financial_status(word: str | None, date_paid_set: bool) -> FinancialStatus:
+    """Whether the order is paid, as WooCommerce itself decides it.
+
+    ``is_paid()`` counts processing and completed whatever ``date_paid`` says (a manual
+    order reaches processing without one when it needs no processing). ``date_paid`` is
+    set once, when a payment completes, and survives a later status change: an order the
+    merchant puts on hold after payment is still paid. A status that asks for payment
+    (``needs_payment``) or says cancelled or refunded outranks the date.
+    """
+    meaning = status_meaning(word)
+    awaiting = meaning.financial in (FinancialStatus.PENDING, FinancialStatus.UNKNOWN)
+    if date_paid_set and awaiting and not meaning.cancelled and (word or "").lower() not in NEEDS_PAYMENT:
+        return FinancialStatus.PAID
+    return meaning.financial
+
+
 # wc_maybe_reduce_stock_levels runs when an order reaches one of these statuses;
 # wc_maybe_increase_stock_levels gives the stock back on cancelled and pending.
 STOCK_REDUCING = frozenset({"processing", "completed", "on-hold"})

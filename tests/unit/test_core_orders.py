@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -13,7 +14,15 @@ from hypothesis import strategies as st
 
 from core.addresses import Address
 from core.money import Money, format_amount, parse_amount
-from core.orders import FinancialStatus, FulfillmentStatus, LineItem, Order, ShippingMethod, is_newer
+from core.orders import (
+    FinancialStatus,
+    FulfillmentStatus,
+    LineItem,
+    Order,
+    ShippingMethod,
+    Version,
+    supersedes,
+)
 
 T0 = datetime(2024, 5, 2, 14, 15, 30, tzinfo=UTC)
 
@@ -129,11 +138,45 @@ def test_stored_times_in_another_zone_are_read_as_utc() -> None:
     assert Order.from_dict(data).created_at == T0
 
 
-def test_is_newer_compares_modification_times() -> None:
-    later = replace(ORDER, updated_at=ORDER.updated_at + timedelta(seconds=1))
-    assert is_newer(later, ORDER) is True
-    assert is_newer(ORDER, later) is False
-    assert is_newer(replace(ORDER, note="other"), ORDER) is False  # equal time: not newer
+SECOND = timedelta(seconds=1)
+FETCHED = datetime(2024, 5, 2, 16, 0, tzinfo=UTC)
+
+
+def pushed(order: Order) -> Version:
+    return Version(order, fetched_at=None)
+
+
+def test_a_later_modification_time_supersedes() -> None:
+    later = replace(ORDER, updated_at=ORDER.updated_at + SECOND)
+    assert supersedes(pushed(later), pushed(ORDER)) is True
+    assert supersedes(pushed(ORDER), pushed(later)) is False
+    # Even a fetched version does not go back in time.
+    assert supersedes(Version(ORDER, FETCHED), pushed(later)) is False
+
+
+def test_an_identical_version_supersedes_only_to_record_a_later_fetch() -> None:
+    same = Order.from_dict(ORDER.to_dict())
+    assert supersedes(pushed(same), pushed(ORDER)) is False
+    assert supersedes(Version(same, FETCHED), Version(ORDER, FETCHED)) is False
+    assert supersedes(pushed(same), Version(ORDER, FETCHED)) is False
+    # The same content read again later: the held version is now known from a later read.
+    assert supersedes(Version(same, FETCHED + SECOND), Version(ORDER, FETCHED)) is True
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"cancelled_at": None},
+        {"fulfillment_status": FulfillmentStatus.FULFILLED},
+        {"financial_status": FinancialStatus.PENDING},
+        {"tags": ("other",)},
+        {"note": "other"},
+        {"shipping_address": Address(name="Ana", line1="Rua 2", country_code="PT")},
+    ],
+)
+def test_of_two_different_versions_in_one_second_exactly_one_supersedes(change: dict[str, object]) -> None:
+    other = replace(ORDER, **change)  # type: ignore[arg-type]
+    assert supersedes(pushed(other), pushed(ORDER)) != supersedes(pushed(ORDER), pushed(other))
 
 
 @pytest.mark.parametrize(
@@ -143,19 +186,62 @@ def test_is_newer_compares_modification_times() -> None:
         ({"fulfillment_status": FulfillmentStatus.FULFILLED}, True),
         ({"financial_status": FinancialStatus.REFUNDED}, True),
         ({"financial_status": FinancialStatus.PENDING}, False),
-        ({"tags": ("other",)}, False),
     ],
 )
-def test_at_an_equal_time_the_version_that_moved_further_wins(change: dict[str, object], wins: bool) -> None:
-    assert is_newer(replace(ORDER, **change), ORDER) is wins  # type: ignore[arg-type]
-    if wins:
-        assert is_newer(ORDER, replace(ORDER, **change)) is False  # type: ignore[arg-type]
+def test_of_pushed_versions_in_one_second_the_one_that_moved_further_wins(
+    change: dict[str, object], wins: bool
+) -> None:
+    assert supersedes(pushed(replace(ORDER, **change)), pushed(ORDER)) is wins  # type: ignore[arg-type]
 
 
-def test_a_cancellation_in_the_second_of_creation_is_newer() -> None:
+def test_a_fetched_version_supersedes_a_pushed_one_of_the_same_second() -> None:
+    # The platform's answer to our own read is what it holds now; a webhook body was
+    # built at some unknown moment before it arrived.
+    behind = replace(ORDER, cancelled_at=None, financial_status=FinancialStatus.PENDING)
+    assert supersedes(Version(behind, FETCHED), pushed(ORDER)) is True
+    assert supersedes(pushed(ORDER), Version(behind, FETCHED)) is False
+
+
+def test_of_two_fetched_versions_in_one_second_the_later_fetch_wins() -> None:
+    behind = replace(ORDER, cancelled_at=None, financial_status=FinancialStatus.PENDING)
+    assert supersedes(Version(behind, FETCHED + SECOND), Version(ORDER, FETCHED)) is True
+    assert supersedes(Version(ORDER, FETCHED), Version(behind, FETCHED + SECOND)) is False
+
+
+def test_a_cancellation_in_the_second_of_creation_supersedes() -> None:
     open_order = replace(ORDER, cancelled_at=None, cancel_reason=None)
-    assert is_newer(ORDER, open_order) is True
-    assert is_newer(open_order, ORDER) is False
+    assert supersedes(pushed(ORDER), pushed(open_order)) is True
+    assert supersedes(pushed(open_order), pushed(ORDER)) is False
+
+
+NOTES = st.sampled_from(["n", "a", "b", "c"])
+STATUSES = st.sampled_from(list(FinancialStatus))
+FETCHES = st.one_of(st.none(), st.integers(0, 3).map(lambda n: FETCHED + n * SECOND))
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.tuples(NOTES, STATUSES, st.integers(0, 1), FETCHES), min_size=1, max_size=5),
+    st.randoms(use_true_random=False),
+)
+def test_the_winner_of_a_set_of_versions_does_not_depend_on_their_order(
+    specs: list[tuple[str, FinancialStatus, int, datetime | None]], rnd: random.Random
+) -> None:
+    versions = [
+        Version(replace(ORDER, note=note, financial_status=status, updated_at=T0 + n * SECOND), fetched)
+        for note, status, n, fetched in specs
+    ]
+
+    def deliver(order: list[Version]) -> Version:
+        held = order[0]
+        for incoming in order[1:]:
+            if supersedes(incoming, held):
+                held = incoming
+        return held
+
+    shuffled = list(versions)
+    rnd.shuffle(shuffled)
+    assert deliver(shuffled).order == deliver(versions).order
 
 
 def test_is_cancelled() -> None:

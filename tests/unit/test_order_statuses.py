@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.shopify import statuses as shopify
-from connectors.woocommerce.statuses import STATUSES, StatusMeaning, status_meaning
+from connectors.woocommerce.statuses import STATUSES, StatusMeaning, financial_status, status_meaning
 from core.orders import FinancialStatus as F
 from core.orders import FulfillmentStatus as S
 
@@ -82,6 +82,34 @@ def test_shopify_unknown_fulfillment_words(word: str) -> None:
 @pytest.mark.parametrize(("word", "meaning"), WOOCOMMERCE.items())
 def test_woocommerce_status_words(word: str, meaning: tuple[F, S, bool]) -> None:
     assert status_meaning(word) == StatusMeaning(*meaning)
+
+
+# (status word, date_paid set) -> financial status. WooCommerce's is_paid() counts
+# processing and completed whatever date_paid says (a manual order of virtual goods
+# reaches processing without one); date_paid set means a payment was taken, so an
+# order put on hold after it is still paid; pending and failed ask the buyer to pay
+# (needs_payment), and a cancellation or refund says more than the payment date.
+WOOCOMMERCE_PAID = {
+    ("on-hold", True): F.PAID,
+    ("on-hold", False): F.PENDING,
+    ("processing", False): F.PAID,
+    ("processing", True): F.PAID,
+    ("completed", False): F.PAID,
+    ("pending", True): F.PENDING,
+    ("failed", True): F.PENDING,
+    ("checkout-draft", True): F.PENDING,
+    ("cancelled", True): F.VOIDED,
+    ("refunded", True): F.REFUNDED,
+    ("trash", True): F.UNKNOWN,
+    ("wc-awaiting-pickup", True): F.PAID,
+    ("wc-awaiting-pickup", False): F.UNKNOWN,
+}
+
+
+@pytest.mark.parametrize(("case", "status"), WOOCOMMERCE_PAID.items())
+def test_woocommerce_date_paid_decides_paid(case: tuple[str, bool], status: F) -> None:
+    word, paid = case
+    assert financial_status(word, date_paid_set=paid) is status
 
 
 def test_woocommerce_table_holds_exactly_the_tested_words() -> None:

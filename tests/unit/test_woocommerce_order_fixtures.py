@@ -18,6 +18,10 @@ FIXTURES = [
     "order_updated__cancelled",
     "order__refunded",
     "order_updated__partially_refunded",
+    # Put on hold after payment (date_paid set): paid, whatever the status word says.
+    "order_updated__on_hold_paid",
+    # On hold awaiting a bank transfer (no date_paid): not paid yet.
+    "order_created__on_hold_awaiting_payment",
 ]
 
 
