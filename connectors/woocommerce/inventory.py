@@ -137,3 +137,28 @@ def levels_changed_since(client: Any, since: datetime, parents: Sequence[int]) -
         path = f"products/{parent}/variations"
         found += [c for v in client.iterate(path, params) if (c := _changed(v, parent)) is not None]
     return found
+
+
+ItemRef = tuple[int | None, int]  # (parent product for a variation, else None; own id)
+
+
+def read_levels(client: Any, items: Sequence[ItemRef]) -> dict[ItemRef, tuple[int, datetime]]:
+    """The managed levels the store shows now, with ``date_modified_gmt``: ``products?include=``
+    for products, ``products/<parent>/variations?include=`` for variations, 100 ids a call.
+    Items without a managed level (or gone) are left out."""
+    by_parent: dict[int | None, list[int]] = {}
+    for parent, own in items:
+        by_parent.setdefault(parent, []).append(own)
+    out: dict[ItemRef, tuple[int, datetime]] = {}
+    for parent, ids in by_parent.items():
+        path = "products" if parent is None else f"products/{parent}/variations"
+        for start in range(0, len(ids), 100):
+            chunk = sorted(set(ids[start : start + 100]))
+            rows = client.get(path, {"include": ",".join(str(i) for i in chunk), "per_page": 100})
+            for row in rows or []:
+                if row.get("stock_quantity") is not None and row.get("date_modified_gmt"):
+                    out[(parent, int(row["id"]))] = (
+                        int(row["stock_quantity"]),
+                        gmt(row["date_modified_gmt"]),
+                    )
+    return out
