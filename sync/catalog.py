@@ -9,7 +9,9 @@ transaction:
   dimensions in cm follow the channel) and deletes the links whose SKU disappeared or
   became duplicated;
 - records what the channel showed (``channel_qty``/``channel_qty_at``) on links that are
-  new or have no pending observation, unless we already know a newer level;
+  new or have no pending observation, unless we already know a newer level; a level the
+  channel changed after we last knew it is observed instead (settled like a level report:
+  a merchant edit made while Waybill heard nothing is taken in, never overwritten);
 - seeds the ledger: a SKU with no stock item in the account gets one, set to this
   channel's level by an ``initial_import`` movement (key ``import:<sku>``), so the first
   store imported wins and later stores' differences are left to the audit;
@@ -17,7 +19,8 @@ transaction:
 - marks for a push the links whose channel level differs from what should be published,
   and enqueues ``push_stock`` for the store.
 
-``catalog_all`` (scheduled hourly) enqueues an import per active store.
+``catalog_all`` (scheduled hourly) enqueues an import per active store, behind a
+reconciliation of the store (``sync/reconcile.py``).
 ``measures_for`` hands parcel planning what the catalog says each order line weighs and measures.
 """
 
@@ -43,7 +46,9 @@ from core.parcels import Measure
 from db import stock
 from db.models import CatalogLink, Platform, StockDirty, Store, StoreState, utcnow
 from db.timeline import record
+from sync.inventory import observe, schedule_settle
 from sync.jobs import job, safe_job_id
+from sync.reconcile import reconcile_then
 from sync.stores import shopify_client, woo_client
 
 if TYPE_CHECKING:
@@ -63,11 +68,11 @@ class Fetched:
 
 @job("catalog_all", queue="inventory")
 def catalog_all(rt: Runtime) -> int:
-    """Enqueue a catalog import for every active store."""
+    """Enqueue a catalog import for every active store, each behind a reconciliation of it."""
     with rt.session() as s:
         ids = list(s.scalars(select(Store.id).where(Store.state == StoreState.active).order_by(Store.id)))
     for store_id in ids:
-        rt.enqueue("import_catalog", job_id=safe_job_id("import-catalog", store_id), store_id=store_id)
+        reconcile_then(rt, store_id, "import_catalog")
     return len(ids)
 
 
@@ -85,6 +90,8 @@ def import_catalog(rt: Runtime, store_id: int) -> dict[str, Any]:
         summary = apply_catalog(rt, s, store_id, report, fetched.location_id)
     if summary.get("skipped"):
         return summary
+    if summary["observed"]:
+        schedule_settle(rt, store_id)
     if summary["dirty"]:
         rt.enqueue(
             "push_stock",
@@ -145,6 +152,7 @@ def apply_catalog(
         link.sku: link for link in s.scalars(select(CatalogLink).where(CatalogLink.store_id == store_id))
     }
 
+    observed: list[str] = []
     gone = sorted(sku for sku in links if sku not in report.mapped)
     if gone:
         s.execute(delete(CatalogLink).where(CatalogLink.store_id == store_id, CatalogLink.sku.in_(gone)))
@@ -169,8 +177,9 @@ def apply_catalog(
         link.grams = entry.grams
         link.length_cm, link.width_cm, link.height_cm = entry.dims_cm or (None, None, None)
         link.imported_at = now
-        if new or moved_location or link.observed_qty is None:
-            _record_level(link, entry, force=new or moved_location)
+        pending = link.observed_qty is not None and not (new or moved_location)
+        if not pending and _record_level(link, entry, force=new or moved_location):
+            observed.append(sku)
     s.flush()
 
     seeded = _seed_ledger(s, account_id, store_id, report, location)
@@ -204,20 +213,30 @@ def apply_catalog(
         "removed": gone,
         "seeded": seeded,
         "dirty": dirty,
+        "observed": observed,
     }
 
 
-def _record_level(link: CatalogLink, entry: CatalogEntry, force: bool) -> None:
-    """Take the channel's level as read, unless we already know a newer one (a push or a sale)."""
+def _record_level(link: CatalogLink, entry: CatalogEntry, force: bool) -> bool:
+    """Take the channel's level as read, unless we already know a newer one (a push or a sale).
+
+    A known link whose channel changed the level after we last knew it (a merchant edit or a
+    sale whose report was lost) is not learned silently: that would make the change look like
+    what we expected and lose it. It is observed instead, as the channel's own report would
+    have been; returns ``True`` then (the caller schedules the settle).
+    """
     if not entry.tracked or entry.available is None:
         if force or not entry.tracked:
             link.channel_qty = link.channel_qty_at = None
-        return
+        return False
     known_at, read_at = link.channel_qty_at, entry.level_at
     if not force and known_at is not None and read_at is not None and read_at < known_at:
-        return
+        return False
+    if not force and link.channel_qty is not None and read_at is not None and known_at is not None:
+        return observe(link, entry.available, read_at)
     link.channel_qty = entry.available
     link.channel_qty_at = entry.level_at
+    return False
 
 
 def _seed_ledger(

@@ -52,6 +52,11 @@ log = structlog.get_logger("waybill.inventory")
 # clocks differ, so orders close to the seed are reserved: at worst a unit is held back
 # until the order ships or is cancelled, never sold twice.
 SEEDED_GRACE = timedelta(seconds=30)
+# A settle waits while events of its store received before the observation are still to be
+# processed (the orders behind a sale, recovered by reconciliation after an outage, may be
+# hundreds), but not for longer than this: an event that keeps failing must not stop it.
+SETTLE_WAIT_MAX = timedelta(minutes=5)
+SETTLE_WAIT_POLL_S = 1.0
 
 ORDER_REASONS = ("order_reserved", "order_released", "order_shipped")
 
@@ -453,6 +458,9 @@ def settle_stock(rt: Runtime, store_id: int) -> int:
         later = [
             link.observed_received_at for link in pending if link not in due and link.observed_received_at
         ]
+        if due and not _caught_up(rt, store_id, due):
+            schedule_settle(rt, store_id, SETTLE_WAIT_POLL_S)
+            return 0
         levels = read_levels(rt, store, due) if due else {}
         edits, dirty, retry = 0, set(), False
         with rt.session() as s:
@@ -480,6 +488,17 @@ def settle_stock(rt: Runtime, store_id: int) -> int:
         wait = (min(later) + timedelta(seconds=settle_s) - utcnow()).total_seconds()
         schedule_settle(rt, store_id, max(0.05, wait))
     return edits
+
+
+def _caught_up(rt: Runtime, store_id: int, due: list[CatalogLink]) -> bool:
+    """Whether the orders behind these observations are counted (``sync.reconcile.caught_up``),
+    or they have waited :data:`SETTLE_WAIT_MAX` already."""
+    from sync.reconcile import caught_up  # it imports this module
+
+    received = [link.observed_received_at for link in due if link.observed_received_at is not None]
+    if not received or min(received) < utcnow() - SETTLE_WAIT_MAX:
+        return True
+    return caught_up(rt, store_id, max(received))
 
 
 def _settle_link(s: Session, store: Store, link: CatalogLink, level: Level, inv: InventorySettings) -> bool:

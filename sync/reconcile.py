@@ -4,6 +4,16 @@ Orders changed since the store's cursor are fetched and fed through the same
 inbox as webhooks (topic ``reconcile/order``, dedupe key = order id + modification
 time + body digest), so a missed webhook is recovered, a version already seen is not
 processed twice, and a second content of the same second is not taken for a duplicate.
+
+Stock levels changed since the store's stock cursor (the connector's
+``levels_changed_since``) are then taken as the channel's level reports would have been:
+each one is an observation on its catalog link, settled ``inventory.settle_s`` later
+against the channel's current level, after the recovered orders (a difference from what
+the ledger expects is a merchant edit). The scheduled catalog imports and audits run
+only behind a reconciliation of their store (``catalog_all`` and ``inventory_audit_all``
+ask for ``reconcile_store(then=...)``, which enqueues the job when it has fed what it
+found), so at start-up a change made while Waybill heard nothing, and the orders behind
+it, are known before anything reads or heals a level.
 """
 
 from __future__ import annotations
@@ -17,12 +27,14 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from connectors.stock_changes import Listed, levels_changed_since, open_client
 from core.errors import Retryable
-from db.models import InboxEvent, Platform, Store, StoreState, utcnow
+from db.models import CatalogLink, InboxEvent, InboxState, Platform, Store, StoreState, utcnow
 from db.timeline import record
 from sync.intake import enqueue_event
+from sync.inventory import observe, schedule_settle
 from sync.jobs import job, safe_job_id
-from sync.stores import ensure_webhooks, shopify_client, woo_client
+from sync.stores import address_policy, ensure_webhooks, shopify_client, woo_client
 from telemetry import RECONCILE_REPAIRS
 
 if TYPE_CHECKING:
@@ -36,6 +48,62 @@ OVERLAP = timedelta(minutes=5)  # platforms' updated_at and our clock are not in
 # is not fed: a partial order must never replace a complete one. Such orders are
 # counted as `incomplete` and noted on the store's timeline.
 LINES_PER_ORDER = 12
+STOCK_CURSOR = "stock_cursor"
+RECONCILED_AT = "reconciled_at"  # when the last reconciliation finished feeding what it found
+OWED_SINCE = "reconcile_owed_since"  # set at start-up, cleared by the next reconciliation
+# Jobs that read channel levels and run behind a reconciliation of their store: job -> id prefix.
+FOLLOW_UPS = {"inventory_audit": "inventory-audit", "import_catalog": "import-catalog"}
+
+
+def caught_up(rt: Runtime, store_id: int, observed: datetime) -> bool:
+    """Whether the store's orders up to a level change observed at ``observed`` are counted:
+    no reconciliation is owed to it, and no event of it received before ``observed`` or
+    before its last reconciliation finished is still to be processed.
+
+    A settle waits until then: a sale the ledger has not heard of would otherwise read as a
+    merchant edit, and then be reserved again when its order arrives.
+    """
+    with rt.session() as s:
+        store = s.get(Store, store_id)
+        settings = dict(store.settings or {}) if store is not None else {}
+        if settings.get(OWED_SINCE):
+            return False
+        horizon = observed
+        if settings.get(RECONCILED_AT):
+            horizon = max(horizon, datetime.fromisoformat(settings[RECONCILED_AT]))
+        ahead = s.scalar(
+            select(InboxEvent.id)
+            .where(
+                InboxEvent.store_id == store_id,
+                InboxEvent.state.in_((InboxState.pending, InboxState.processing)),
+                InboxEvent.received_at <= horizon,
+            )
+            .limit(1)
+        )
+    return ahead is None
+
+
+def owe_reconciliation(rt: Runtime) -> int:
+    """Note on every active store that a reconciliation is owed (at start-up: whatever happened
+    while Waybill was down is not known yet). Until one has run, settles wait (at most
+    ``sync.inventory.SETTLE_WAIT_MAX``): a level read now could count sales whose orders
+    are not in yet as a merchant edit. Returns how many stores."""
+    now = utcnow().isoformat()
+    with rt.session() as s:
+        stores = list(s.scalars(select(Store).where(Store.state == StoreState.active).with_for_update()))
+        for store in stores:
+            if not (store.settings or {}).get(OWED_SINCE):
+                store.settings = {**(store.settings or {}), OWED_SINCE: now}
+    return len(stores)
+
+
+def reconcile_then(rt: Runtime, store_id: int, then: str) -> None:
+    """Reconcile the store now, then run ``then`` for it."""
+    rt.enqueue(
+        "reconcile_store", job_id=safe_job_id("reconcile-then", then, store_id), store_id=store_id, then=then
+    )
+
+
 SHOPIFY_PAGE = 10
 
 
@@ -50,8 +118,12 @@ def reconcile_all(rt: Runtime) -> int:
 
 
 @job("reconcile_store", queue="reconcile")
-def reconcile_store(rt: Runtime, store_id: int) -> dict[str, Any]:
-    """Repair webhooks, then recover orders changed since the cursor. Returns what was found."""
+def reconcile_store(rt: Runtime, store_id: int, then: str | None = None) -> dict[str, Any]:
+    """Repair webhooks, recover orders, then stock levels changed since the cursors; then
+    enqueue ``then`` (a job of :data:`FOLLOW_UPS`) for the store. Returns what was found."""
+    if then is not None and then not in FOLLOW_UPS:
+        raise ValueError(f"unknown follow-up {then!r}: {', '.join(sorted(FOLLOW_UPS))}")
+    started = utcnow()
     with rt.session() as s:
         store = s.get(Store, store_id)
         if store is None or store.state is not StoreState.active:
@@ -73,10 +145,32 @@ def reconcile_store(rt: Runtime, store_id: int) -> dict[str, Any]:
             incomplete.append(order_id)
             continue
         queued += _feed(rt, store, order_id, updated_at, body)
+    stock_since = _cursor(rt, store, STOCK_CURSOR)
+    levels_found, levels_observed, stock_newest = _recover_levels(rt, store, stock_since)
     with rt.session() as s:
         row = s.get(Store, store_id)
         if row is not None:
-            row.settings = {**(row.settings or {}), "order_cursor": (newest - OVERLAP).isoformat()}
+            s.refresh(row, with_for_update=True)  # other jobs keep their own keys in the settings
+            settings = {
+                **(row.settings or {}),
+                "order_cursor": (newest - OVERLAP).isoformat(),
+                STOCK_CURSOR: (stock_newest - OVERLAP).isoformat(),
+                RECONCILED_AT: utcnow().isoformat(),
+            }
+            owed = settings.get(OWED_SINCE)
+            if owed and datetime.fromisoformat(owed) <= started:
+                del settings[OWED_SINCE]  # what was missed before this run is fed now
+            row.settings = settings
+            if levels_observed:
+                record(
+                    s,
+                    row.account_id,
+                    f"store:{store_id}",
+                    "reconcile",
+                    "stock.recovered",
+                    f"{levels_observed} level change(s) not heard of, of {levels_found} changed since "
+                    f"{stock_since.isoformat()}: read against the channel once the orders are in",
+                )
             if incomplete:
                 record(
                     s,
@@ -103,23 +197,53 @@ def reconcile_store(rt: Runtime, store_id: int) -> dict[str, Any]:
         "found": found,
         "queued": queued,
         "incomplete": len(incomplete),
+        "levels_found": levels_found,
+        "levels_observed": levels_observed,
         "webhooks_repaired": repaired,
         "webhook_error": webhook_error,
     }
+    if then is not None:  # it reads levels that the ledger now knows the recent changes of
+        rt.enqueue(then, job_id=safe_job_id(FOLLOW_UPS[then], store_id), store_id=store_id)
     platform = str(store.platform)
     RECONCILE_REPAIRS.labels(platform, "orders_recovered").inc(queued)
     RECONCILE_REPAIRS.labels(platform, "orders_incomplete").inc(len(incomplete))
     RECONCILE_REPAIRS.labels(platform, "webhooks_repaired").inc(len(repaired))
+    RECONCILE_REPAIRS.labels(platform, "levels_recovered").inc(levels_observed)
     log.info("reconcile.store", **{k: v for k, v in summary.items() if k != "webhook_error"})
     return summary
 
 
-def _cursor(rt: Runtime, store: Store) -> datetime:
-    value = (store.settings or {}).get("order_cursor")
+def _cursor(rt: Runtime, store: Store, name: str = "order_cursor") -> datetime:
+    value = (store.settings or {}).get(name)
     if value:
         return datetime.fromisoformat(value)
     start = store.installed_at or utcnow()
     return start - timedelta(seconds=rt.settings.reconcile.initial_lookback_s)
+
+
+def _recover_levels(rt: Runtime, store: Store, since: datetime) -> tuple[int, int, datetime]:
+    """Observe the tracked levels changed since ``since``; returns (found, observed, newest)."""
+    with rt.session() as s:
+        listed = [
+            Listed(link.id, link.product_id, link.variant_id, link.inventory_item_id, link.location_id)
+            for link in s.scalars(
+                select(CatalogLink).where(CatalogLink.store_id == store.id, CatalogLink.tracked.is_(True))
+            )
+        ]
+    if not listed:
+        return 0, 0, since
+    credentials = rt.vault.decrypt_json(store.credentials or b"")
+    client = open_client(rt.settings, store.platform, store.domain, credentials, address_policy(rt))
+    changes = levels_changed_since(store.platform, client, since, listed)
+    observed = 0
+    with rt.session() as s:
+        for change in changes:  # oldest first: observe keeps the newest as the level seen
+            link = s.get(CatalogLink, change.key)
+            if link is not None and link.tracked and observe(link, change.quantity, change.at):
+                observed += 1
+    if observed:
+        schedule_settle(rt, store.id)
+    return len(changes), observed, max([since, *(c.at for c in changes)])
 
 
 def _feed(rt: Runtime, store: Store, order_id: str, updated_at: datetime, body: bytes) -> int:

@@ -40,10 +40,14 @@ class Scheduler:
         self._next: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Reconciliations owed to every store, once per start or takeover (when one is scheduled).
+        self._owed = "reconcile_all" not in self.schedules
 
     def tick(self, now: float | None = None) -> list[str]:
         """Enqueue every periodic job that is due; returns their names."""
         now = time.monotonic() if now is None else now
+        if not self._owed:
+            self._owed = self._owe_reconciliation()
         fired = []
         for name, every in self.schedules.items():
             if now >= self._next.get(name, 0):
@@ -55,6 +59,19 @@ class Scheduler:
                     log.warning("scheduler.enqueue_failed", name=name, error=f"{type(exc).__name__}: {exc}")
                     self._next[name] = now + 1
         return fired
+
+    def _owe_reconciliation(self) -> bool:
+        """Before the first jobs of this scheduler: no store's levels are settled until a
+        reconciliation has fed what was missed meanwhile (``sync/reconcile.py``)."""
+        from sync.reconcile import owe_reconciliation
+
+        try:
+            stores = owe_reconciliation(self.rt)
+        except Exception as exc:  # database away: the periodic jobs wait for it anyway; next tick
+            log.warning("scheduler.owe_failed", error=f"{type(exc).__name__}: {exc}")
+            return False
+        log.info("scheduler.reconciliation_owed", stores=stores)
+        return True
 
     def run(self, poll_s: float = 1.0) -> None:
         """Tick until stopped; in production only while holding the scheduler lock."""
@@ -84,6 +101,7 @@ class Scheduler:
         back empty; the sweep re-enqueues it without waiting out its interval."""
         if "sweep_inbox" in self.schedules:
             self._next["sweep_inbox"] = 0
+        self._owed = "reconcile_all" not in self.schedules
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="waybill-scheduler", daemon=True)

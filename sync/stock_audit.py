@@ -23,6 +23,7 @@ Shopify the item is not stocked at the store's location).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -35,9 +36,10 @@ from db import stock
 from db.models import CatalogLink, StockDirty, Store, StoreState, utcnow
 from db.timeline import record
 from sync.catalog import fetch, mark_store_dirty
-from sync.inventory import low_stock_check
-from sync.jobs import job, safe_job_id
+from sync.inventory import low_stock_check, observe, schedule_settle
+from sync.jobs import job
 from sync.locks import store_lock
+from sync.reconcile import reconcile_then
 from sync.stock_push import schedule_push
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ class AuditResult:
     skipped_in_flight: int = 0
     discrepancies: list[dict[str, Any]] = field(default_factory=list)
     healed: int = 0
+    observed: int = 0
     policy: str = "ledger"
 
     def as_dict(self) -> dict[str, Any]:
@@ -71,17 +74,18 @@ class AuditResult:
             "skipped_in_flight": self.skipped_in_flight,
             "found": len(self.discrepancies),
             "healed": self.healed,
+            "observed": self.observed,
             "discrepancies": self.discrepancies,
         }
 
 
 @job("inventory_audit_all", queue="inventory")
 def inventory_audit_all(rt: Runtime) -> int:
-    """Enqueue an audit of every active store (scheduled)."""
+    """Enqueue an audit of every active store (scheduled), each behind a reconciliation of it."""
     with rt.session() as s:
         ids = list(s.scalars(select(Store.id).where(Store.state == StoreState.active).order_by(Store.id)))
-    for store_id in ids:
-        rt.enqueue("inventory_audit", job_id=safe_job_id("inventory-audit", store_id), store_id=store_id)
+    for store_id in ids:  # each behind a reconciliation of its store, which then enqueues the audit
+        reconcile_then(rt, store_id, "inventory_audit")
     return len(ids)
 
 
@@ -126,10 +130,20 @@ def inventory_audit(rt: Runtime, store_id: int, heal: str | None = None) -> dict
             }
             for found in compare_levels(expected, seen):
                 outcome = _heal(
-                    s, store, links[found.sku], found, policy, inv.location, push, inv.low_stock_threshold
+                    s,
+                    store,
+                    links[found.sku],
+                    found,
+                    report.mapped[found.sku].level_at,
+                    policy,
+                    inv.location,
+                    push,
+                    inv.low_stock_threshold,
                 )
                 DISCREPANCIES.labels(platform=result.platform, outcome=outcome).inc()
-                if outcome != "reported":
+                if outcome == "observed":
+                    result.observed += 1
+                elif outcome != "reported":
                     result.healed += 1
                 entry = {
                     "sku": found.sku,
@@ -155,10 +169,13 @@ def inventory_audit(rt: Runtime, store_id: int, heal: str | None = None) -> dict
                 "inventory_audit",
                 "stock.audited",
                 f"{result.checked} SKU(s) checked, {len(result.discrepancies)} difference(s), "
-                f"{result.healed} healed ({policy})",
+                f"{result.healed} healed ({policy}), {result.observed} newer than the ledger's "
+                "knowledge read as channel changes",
                 {k: v for k, v in result.as_dict().items() if k != "discrepancies"},
             )
     schedule_push(rt, push)
+    if result.observed:
+        schedule_settle(rt, store_id)
     log.info(
         "stock.audited",
         store_id=store_id,
@@ -166,6 +183,7 @@ def inventory_audit(rt: Runtime, store_id: int, heal: str | None = None) -> dict
         checked=result.checked,
         found=len(result.discrepancies),
         healed=result.healed,
+        observed=result.observed,
         skipped_in_flight=result.skipped_in_flight,
     )
     return result.as_dict()
@@ -176,14 +194,23 @@ def _heal(
     store: Store,
     link: CatalogLink,
     found: Discrepancy,
+    level_at: datetime | None,
     policy: str,
     location: str,
     push: set[int],
     low_stock_default: int | None,
 ) -> str:
-    """Apply the policy to one difference; returns the outcome recorded."""
+    """Apply the policy to one difference; returns the outcome recorded.
+
+    A level the channel changed after the ledger last knew it (newer than ``channel_qty_at``
+    and not what the ledger believes the channel shows) is not healed by either policy: it
+    is observed, as the channel's level report would have been, and settled against the
+    channel once the orders behind it are in; what remains is a merchant edit.
+    """
     if found.channel is None or found.difference is None or policy == "report":
         return "reported"
+    if level_at is not None and observe(link, found.channel, level_at):
+        return "observed"
     now = utcnow()
     if policy == "ledger":
         # Learn what the channel shows (the push's compare-and-set starts from it), then push.
@@ -220,5 +247,6 @@ def _describe(found: Discrepancy, outcome: str) -> str:
         "pushed": "the ledger's level is pushed",
         "taken": "the channel's level is taken into the ledger",
         "reported": "reported only",
+        "observed": "the channel changed after the ledger last knew it: read as a merchant edit",
     }[outcome]
     return f"the channel shows {found.channel}, the ledger publishes {found.expected}: {action}"

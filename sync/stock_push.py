@@ -33,7 +33,10 @@ read back and recorded as an observation (``observed_*``) for ``sync/inventory.p
 settle, and the rest of the batch is sent again without them.
 
 WooCommerce: ``products/batch`` and ``products/<parent>/variations/batch`` with up to
-100 items; an item that failed (``error`` in the answer) keeps its mark.
+100 items; an item that failed (``error`` in the answer) keeps its mark. WooCommerce has
+no compare-and-set, so the levels are read first (``include=``, 100 a call): an item
+whose level is not what the link says the store shows is recorded as an observation
+and not written, as a stale Shopify compare-and-set is.
 
 ``sweep_stock`` (scheduled) runs :data:`SWEEP_STEPS`: callables ``step(rt)`` that other
 modules append to at import time. This module's own step enqueues a push for every
@@ -609,13 +612,24 @@ def _read_level(client: ShopifyClient, write: Write) -> shopify_stock.ShopLevel 
 def _write_woo(rt: Runtime, store: Store, writes: Sequence[Write]) -> Outcome:
     client = woo_client(rt, store)
     by_item: dict[tuple[int | None, int], Write] = {}
-    updates: list[WooStockUpdate] = []
     for w in writes:
-        updates.append(WooStockUpdate(w.product_id, w.variant_id, w.target))
         parent = w.product_id if w.variant_id is not None else None
         by_item[(parent, w.variant_id if w.variant_id is not None else w.product_id)] = w
     total = Outcome()
     with _Committer(rt, store) as committer:
+        # WooCommerce has no compare-and-set: read the levels first, and leave a level that is
+        # not what we believe the store shows (a merchant edit, a sale not counted yet) to the
+        # settle step, as Shopify's refused compare-and-set does, instead of writing over it.
+        known = [(ref, w) for ref, w in by_item.items() if w.current is not None]
+        shown = woo_stock.read_levels(client, [ref for ref, _ in known])
+        for ref, w in known:
+            level = shown.get(ref)
+            if level is not None and level[0] != w.current:
+                total.observed[w.sku] = (w, level[0], level[1])
+                del by_item[ref]
+        if total.observed:
+            committer.submit(Outcome(observed=dict(total.observed)))
+        updates = [WooStockUpdate(w.product_id, w.variant_id, w.target) for w in by_item.values()]
         for batch in plan_woo_batches(updates):
             total.merge(_woo_call(rt, store, client, batch, by_item, committer))
     return total

@@ -266,7 +266,8 @@ def inventory_audit_cmd(store_id: int | None, heal: str | None, as_json: bool) -
             continue  # a failure is said on stderr below
         click.echo(
             f"store {r['store_id']} ({r['platform']}): {r['checked']} SKU(s) checked, {r['found']} "
-            f"difference(s), {r['healed']} healed ({r['policy']}), {r['skipped_in_flight']} in flight"
+            f"difference(s), {r['healed']} healed ({r['policy']}), {r['observed']} changed on the channel "
+            f"since the ledger knew it (observed), {r['skipped_in_flight']} in flight"
         )
         for d in r["discrepancies"]:
             shown = "no level" if d["channel"] is None else d["channel"]

@@ -136,3 +136,47 @@ def stock_taken(payload: Mapping[str, Any], order: Order) -> StockTaken:
     then pushes the ledger's level after the release.
     """
     return StockTaken(order.created_at)
+
+
+
+LEVELS_CHANGED_DOCUMENT = "location_levels_updated_since"
+LEVELS_CHANGED_PAGE = 100
+
+
+@dataclass(frozen=True)
+class ChangedLevel:
+    """The ``available`` level of an inventory item at a location, changed since a time."""
+
+    inventory_item_id: int
+    location_id: int
+    quantity: int
+    at: datetime
+
+
+def levels_changed_since(client: Any, location_id: int, since: datetime) -> list[ChangedLevel]:
+    """The levels at ``location_id`` whose ``updatedAt`` is after ``since``
+    (``Location.inventoryLevels(query: "updated_at:>...")``, 100 a page)."""
+    query = f"updated_at:>'{since.strftime('%Y-%m-%dT%H:%M:%SZ')}'"
+    found: list[ChangedLevel] = []
+    after: str | None = None
+    while True:
+        data = client.execute(
+            LEVELS_CHANGED_DOCUMENT,
+            {"id": location_gid(location_id), "query": query, "first": LEVELS_CHANGED_PAGE, "after": after},
+        )
+        page = (data.get("location") or {}).get("inventoryLevels") or {}
+        for node in page.get("nodes") or []:
+            for q in node.get("quantities") or []:
+                if q.get("name") == QUANTITY_NAME and q.get("quantity") is not None:
+                    found.append(
+                        ChangedLevel(
+                            gid_id(node["item"]["id"]),
+                            location_id,
+                            int(q["quantity"]),
+                            parse_time(node["updatedAt"]),
+                        )
+                    )
+        info = page.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            return found
+        after = info.get("endCursor")

@@ -135,3 +135,75 @@ def _lines_reduced(payload: Mapping[str, Any]) -> bool | None:
                 if meta.get("value") not in (None, "", "0", 0, False):
                     return True
     return False if seen else None
+
+
+
+@dataclass(frozen=True)
+class ChangedLevel:
+    """A managed level of a product (``variation_id`` None) or variation changed since a time."""
+
+    product_id: int
+    variation_id: int | None
+    quantity: int
+    at: datetime
+
+
+def changed_since_params(since: datetime) -> dict[str, Any]:
+    """``modified_after`` in GMT, as the REST controllers read it: ``date_modified_gmt`` strictly
+    after ``since`` (whole seconds; ``dates_are_gmt`` so the site's zone does not apply)."""
+    return {
+        "modified_after": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        "dates_are_gmt": "true",
+        "orderby": "modified",
+        "order": "asc",
+        "per_page": 100,
+    }
+
+
+def _changed(document: Mapping[str, Any], parent: int | None) -> ChangedLevel | None:
+    if not document.get("manage_stock") or document.get("stock_quantity") is None:
+        return None
+    stamp = document.get("date_modified_gmt")
+    if not stamp:
+        return None
+    own = int(document["id"])
+    if parent is None:
+        return ChangedLevel(own, None, int(document["stock_quantity"]), gmt(stamp))
+    return ChangedLevel(parent, own, int(document["stock_quantity"]), gmt(stamp))
+
+
+def levels_changed_since(client: Any, since: datetime, parents: Sequence[int]) -> list[ChangedLevel]:
+    """Products modified after ``since`` with a managed level, and the variations of ``parents``
+    (variable products) modified after it: a variation's stock change does not touch its
+    parent's ``date_modified``, so each parent's variations are asked for on their own."""
+    params = changed_since_params(since)
+    found = [c for p in client.iterate("products", params) if (c := _changed(p, None)) is not None]
+    for parent in sorted(set(parents)):
+        path = f"products/{parent}/variations"
+        found += [c for v in client.iterate(path, params) if (c := _changed(v, parent)) is not None]
+    return found
+
+
+ItemRef = tuple[int | None, int]  # (parent product for a variation, else None; own id)
+
+
+def read_levels(client: Any, items: Sequence[ItemRef]) -> dict[ItemRef, tuple[int, datetime]]:
+    """The managed levels the store shows now, with ``date_modified_gmt``: ``products?include=``
+    for products, ``products/<parent>/variations?include=`` for variations, 100 ids a call.
+    Items without a managed level (or gone) are left out."""
+    by_parent: dict[int | None, list[int]] = {}
+    for parent, own in items:
+        by_parent.setdefault(parent, []).append(own)
+    out: dict[ItemRef, tuple[int, datetime]] = {}
+    for parent, ids in by_parent.items():
+        path = "products" if parent is None else f"products/{parent}/variations"
+        for start in range(0, len(ids), 100):
+            chunk = sorted(set(ids[start : start + 100]))
+            rows = client.get(path, {"include": ",".join(str(i) for i in chunk), "per_page": 100})
+            for row in rows or []:
+                if row.get("stock_quantity") is not None and row.get("date_modified_gmt"):
+                    out[(parent, int(row["id"]))] = (
+                        int(row["stock_quantity"]),
+                        gmt(row["date_modified_gmt"]),
+                    )
+    return out

@@ -44,7 +44,15 @@ FIELDS: dict[str, tuple[str, ...]] = {
     ),
     "Shop": ("id", "name", "email", "myshopifyDomain", "currencyCode", "ianaTimezone", "plan"),
     "ShopPlan": ("publicDisplayName", "shopifyPlus", "partnerDevelopment"),
-    "Location": ("id", "legacyResourceId", "name", "isActive", "fulfillsOnlineOrders", "address"),
+    "Location": (
+        "id",
+        "legacyResourceId",
+        "name",
+        "isActive",
+        "fulfillsOnlineOrders",
+        "address",
+        "inventoryLevels",
+    ),
     "LocationAddress": ("address1", "address2", "city", "provinceCode", "countryCode", "zip"),
     "Product": ("id", "legacyResourceId", "title", "handle", "status", "updatedAt"),
     "ProductVariant": (

@@ -14,7 +14,7 @@ from sandbox.shopify.store import Order, ShopData
 
 # `updated_at:>'2026-01-01T00:00:00Z'`, `created_at:<=2026-01-01`, `sku:ABC-1`, `id:123`
 _TERM = re.compile(r"(?P<field>\w+):(?P<op>>=|<=|>|<)?(?P<value>'[^']*'|\"[^\"]*\"|\S+)")
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
     "<": operator.lt,
@@ -45,9 +45,9 @@ def order_matches(order: Order, terms: list[tuple[str, str, str]]) -> bool:
     for field, op, value in terms:
         if field in _ORDER_TIMES:
             when = parse_time(value)
-            if when is None or not _COMPARE[op](_ORDER_TIMES[field](order), when):
+            if when is None or not COMPARE[op](_ORDER_TIMES[field](order), when):
                 return False
-        elif (field == "id" and value.isdigit() and not _COMPARE[op](order.id, int(value))) or (
+        elif (field == "id" and value.isdigit() and not COMPARE[op](order.id, int(value))) or (
             field == "name" and order.name.lstrip("#") != value.lstrip("#")
         ):
             return False
@@ -69,12 +69,12 @@ def query_root(shop: ShopData) -> dict[str, Any]:
 
     def locations(info: Any, **args: Any) -> dict[str, Any]:
         found = [loc for loc in shop.locations.values() if loc.active or args.get("includeInactive")]
-        return connection(found, args, views.location_view, views.by_id)
+        return connection(found, args, lambda loc: views.location_view(loc, shop), views.by_id)
 
     def location(info: Any, id: str | None = None) -> dict[str, Any] | None:
         number = parse_gid(id, "Location") if id else min(shop.locations, default=None)
         found = shop.locations.get(number or -1)
-        return views.location_view(found) if found else None
+        return views.location_view(found, shop) if found else None
 
     def product_variants(info: Any, **args: Any) -> dict[str, Any]:
         terms = dict((f, v) for f, _, v in search_terms(args.get("query")))

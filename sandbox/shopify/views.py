@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sandbox.shopify.ids import gid, iso_utc
+from sandbox.shopify.ids import gid, iso_utc, parse_time
 from sandbox.shopify.paging import connection
 from sandbox.shopify.store import (
     Fulfillment,
@@ -54,8 +54,8 @@ def shop_view(shop: ShopData) -> dict[str, Any]:
     }
 
 
-def location_view(location: Location) -> dict[str, Any]:
-    return {
+def location_view(location: Location, shop: ShopData | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {
         "id": gid("Location", location.id),
         "legacyResourceId": str(location.id),
         "name": location.name,
@@ -63,6 +63,27 @@ def location_view(location: Location) -> dict[str, Any]:
         "fulfillsOnlineOrders": location.fulfills_online_orders,
         "address": dict(location.address),
     }
+    if shop is not None:
+        view["inventoryLevels"] = lambda info, **args: location_levels(shop, location.id, args)
+    return view
+
+
+def location_levels(shop: ShopData, location_id: int, args: dict[str, Any]) -> dict[str, Any]:
+    """``Location.inventoryLevels``: the levels stocked at the location, filtered by ``query``
+    (``updated_at``, ``created_at`` as times, ``inventory_item_id``; unknown terms are ignored,
+    as Shopify ignores them), paged by inventory item."""
+    from sandbox.shopify.queries import COMPARE, search_terms  # it imports this module
+
+    keys = [key for key in shop.levels if key[1] == location_id]
+    for field, op, value in search_terms(args.get("query")):
+        if field == "inventory_item_id" and value.isdigit():
+            keys = [k for k in keys if COMPARE[op](k[0], int(value))]
+        elif field in ("updated_at", "created_at"):
+            when = parse_time(value)
+            if when is None:
+                continue
+            keys = [k for k in keys if COMPARE[op](int(shop.levels[k].updated_at), when)]
+    return connection(keys, args, lambda k: level_view(shop, *k), lambda k: (k[0],))
 
 
 def product_view(product: Product) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import requests
 from sqlalchemy import func, select
 
 from core.errors import Retryable
+from db import stock
 from db.models import InboxEvent, InboxState, Order, Platform, StockItem, StockMovement, Store, TimelineEntry
 from sandbox.harness import FakeClock, Faults
 from sandbox.woocommerce import WooCommerceSimulator
@@ -288,7 +289,23 @@ def lose_webhooks(shopify: ShopifySandbox, woo: WooCommerceSimulator) -> None:
     shopify.faults, woo.faults = Faults(webhook_drop_rate=1.0), Faults(webhook_drop_rate=1.0)
 
 
-def test_an_audit_finds_every_level_changed_behind_our_back_and_the_ledger_wins(
+def unpushed_adjustment(rt: Any, sku: str, delta: int) -> None:
+    """The ledger moves and no push follows (a push lost for good): the channels know nothing new."""
+    with rt.session() as s:
+        item = s.scalar(select(StockItem).where(StockItem.sku == sku))
+        assert item is not None
+        stock.move(
+            s,
+            item,
+            account_id=item.account_id,
+            key=f"test:unpushed:{sku}:{delta}",
+            reason="manual_adjustment",
+            source="operator:cli",
+            on_hand=delta,
+        )
+
+
+def test_an_audit_takes_in_every_level_changed_behind_our_back_and_never_pushes_over_it(
     rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
 ) -> None:
     shop_store, woo_store = channels
@@ -303,24 +320,49 @@ def test_an_audit_finds_every_level_changed_behind_our_back_and_the_ledger_wins(
     found = {
         store.id: stock_audit.inventory_audit(rt, store_id=store.id, heal="ledger") for store in channels
     }
-    drain(rt)
-    assert {(d["sku"], d["channel"], d["expected"]) for d in found[shop_store.id]["discrepancies"]} == {
-        ("TEE-BLK-M", 3, 50),
-        (LAST, 99, 10),
-    }
-    assert [(d["sku"], d["channel"], d["expected"]) for d in found[woo_store.id]["discrepancies"]] == [
-        ("MUG-12OZ", 0, 50)
-    ]
-    assert found[shop_store.id]["healed"] == 2 and found[woo_store.id]["healed"] == 1
-    # The ledger won: every channel shows it again, and the ledger did not move.
-    assert (shopify_level(shopify, "TEE-BLK-M"), shopify_level(shopify, LAST)) == (50, 10)
-    assert woo_level(woo, "MUG-12OZ") == 50
-    assert ledger(rt, "TEE-BLK-M") == (50, 0) and ledger(rt, LAST) == (10, 0)
-    assert movements(rt, "channel_edit") == []
+    assert {
+        (d["sku"], d["channel"], d["expected"], d["outcome"]) for d in found[shop_store.id]["discrepancies"]
+    } == {("TEE-BLK-M", 3, 50, "observed"), (LAST, 99, 10, "observed")}
+    assert [
+        (d["sku"], d["channel"], d["expected"], d["outcome"]) for d in found[woo_store.id]["discrepancies"]
+    ] == [("MUG-12OZ", 0, 50, "observed")]
+    assert found[shop_store.id]["observed"] == 2 and found[woo_store.id]["observed"] == 1
+    assert found[shop_store.id]["healed"] == 0 and found[woo_store.id]["healed"] == 0
+    flush(shopify, woo, rt)
+    # The channels changed after the ledger last knew them: merchant edits, taken in and
+    # published to the other channel; nothing was pushed over them.
+    assert (
+        ledger(rt, "TEE-BLK-M") == (3, 0) and ledger(rt, LAST) == (99, 0) and ledger(rt, "MUG-12OZ") == (0, 0)
+    )
+    assert (shopify_level(shopify, "TEE-BLK-M"), shopify_level(shopify, LAST)) == (3, 99)
+    assert (woo_level(woo, "TEE-BLK-M"), woo_level(woo, LAST), woo_level(woo, "MUG-12OZ")) == (3, 99, 0)
+    assert shopify_level(shopify, "MUG-12OZ") == 0
+    assert len(movements(rt, "channel_edit")) == 3
     with rt.session() as s:
         notes = list(s.scalars(select(TimelineEntry).where(TimelineEntry.action == "stock.discrepancy")))
         assert len(notes) == 3
-    # A second audit finds nothing left to heal.
+    # A second audit finds nothing left.
+    again = [stock_audit.inventory_audit(rt, store_id=store.id)["found"] for store in channels]
+    assert again == [0, 0]
+
+
+def test_an_audit_pushes_the_ledger_where_the_channel_has_nothing_new(
+    rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
+) -> None:
+    shop_store, woo_store = channels
+    unpushed_adjustment(rt, "TEE-BLK-M", -7)
+    found = {
+        store.id: stock_audit.inventory_audit(rt, store_id=store.id, heal="ledger") for store in channels
+    }
+    drain(rt)
+    for store in (shop_store, woo_store):
+        assert [
+            (d["sku"], d["channel"], d["expected"], d["outcome"]) for d in found[store.id]["discrepancies"]
+        ] == [("TEE-BLK-M", 50, 43, "pushed")]
+        assert found[store.id]["healed"] == 1
+    assert (shopify_level(shopify, "TEE-BLK-M"), woo_level(woo, "TEE-BLK-M")) == (43, 43)
+    assert ledger(rt, "TEE-BLK-M") == (43, 0)
+    assert movements(rt, "channel_edit") == []
     again = [stock_audit.inventory_audit(rt, store_id=store.id)["found"] for store in channels]
     assert again == [0, 0]
 
@@ -329,17 +371,15 @@ def test_an_audit_that_trusts_the_channel_moves_the_ledger_and_the_other_channel
     rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
 ) -> None:
     shop_store, _ = channels
-    lose_webhooks(shopify, woo)
-    shopify.set_inventory(SHOP, "TEE-BLK-M", 44)
-    flush(shopify, woo, rt)
+    unpushed_adjustment(rt, "TEE-BLK-M", -6)
 
     result = stock_audit.inventory_audit(rt, store_id=shop_store.id, heal="channel")
     drain(rt)
     assert [(d["sku"], d["outcome"]) for d in result["discrepancies"]] == [("TEE-BLK-M", "taken")]
-    assert ledger(rt, "TEE-BLK-M") == (44, 0)
-    assert woo_level(woo, "TEE-BLK-M") == 44
+    assert ledger(rt, "TEE-BLK-M") == (50, 0)
+    assert woo_level(woo, "TEE-BLK-M") == 50
     (edit,) = movements(rt, "channel_edit")
-    assert (edit.on_hand_delta, edit.store_id) == (-6, shop_store.id)
+    assert (edit.on_hand_delta, edit.store_id) == (6, shop_store.id)
 
 
 def test_an_audit_in_report_mode_changes_nothing(
@@ -379,9 +419,11 @@ def test_the_audit_command_reports_and_heals_every_store(
 
     healed = runner.invoke(args=["sync", "inventory-audit"])
     assert healed.exit_code == 0, healed.output
-    assert "MUG-12OZ: channel 4, ledger publishes 50 -> pushed" in healed.output
-    drain(rt)
-    assert shopify_level(shopify, "MUG-12OZ") == 50
+    # The shop changed the level after the ledger last knew it: a merchant edit, not pushed over.
+    assert "MUG-12OZ: channel 4, ledger publishes 50 -> observed" in healed.output
+    flush(shopify, woo, rt)
+    assert (shopify_level(shopify, "MUG-12OZ"), woo_level(woo, "MUG-12OZ")) == (4, 4)
+    assert ledger(rt, "MUG-12OZ") == (4, 0)
 
     bad = runner.invoke(args=["sync", "inventory-audit", "--heal", "guess"])
     assert bad.exit_code != 0

@@ -7,7 +7,9 @@ pacing and throttling play out exactly and instantly.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
@@ -16,8 +18,10 @@ import requests
 
 from connectors.errors import AuthError, NotFound, Rejected
 from connectors.netguard import AddressPolicy
+from connectors.shopify import inventory as shopify_inventory
 from connectors.shopify.client import GRAPHQL_DIR, ShopifyClient, exchange_code, is_mutation, user_errors
 from connectors.shopify.throttle import REGISTRY
+from connectors.woocommerce import inventory as woo_inventory
 from connectors.woocommerce.client import WooClient
 from sandbox.harness import FakeClock, RunningServer, serve
 from sandbox.shopify import ShopifySimulator
@@ -40,7 +44,13 @@ QUERIES_WITHOUT_IDS: dict[str, dict[str, Any]] = {
     "webhook_subscriptions": {"first": 10},
     "catalog_variants": {"first": 10, "levelsFirst": 5},
 }
-NEEDS_AN_ID = {"order", "order_fulfillment_orders", "order_fulfillments", "inventory_item_levels"}
+NEEDS_AN_ID = {
+    "order",
+    "order_fulfillment_orders",
+    "order_fulfillments",
+    "inventory_item_levels",
+    "location_levels_updated_since",
+}
 
 
 # -- Shopify fixtures
@@ -124,6 +134,30 @@ def test_every_query_document_without_ids_runs(
     one = client.execute("inventory_item_levels", {"id": item_gid, "levelsFirst": 5})["inventoryItem"]
     assert one["inventoryLevels"]["nodes"][0]["quantities"] == [{"name": "available", "quantity": 5}]
     assert client.throttle is not None and client.throttle.maximum_available == 2000.0
+
+
+def test_levels_changed_since_lists_the_levels_updated_after_the_time(
+    shopify: ShopifySimulator, shopify_url: str, clock: FakeClock
+) -> None:
+    shopify.add_product(SHOP, "Lamp", [{"sku": "LAMP-1", "price": "5.00", "available": 4}])
+    shop = shopify.shops[SHOP]
+    lamp = shop.variant_by_sku("LAMP-1")
+    assert lamp is not None
+    location_id = min(shop.locations)
+    clock.advance(60)
+    since = datetime.fromtimestamp(int(clock.now()), UTC)
+    clock.advance(1)
+    shopify.set_inventory(SHOP, "LAMP-1", 11)  # the merchant's edit in the admin
+    client = client_for(shopify_url, clock)
+
+    changed = shopify_inventory.levels_changed_since(client, location_id, since)
+
+    # TOTE-RED's level is older than the time: only the edited level is listed, with its time.
+    assert [(c.inventory_item_id, c.location_id, c.quantity) for c in changed] == [
+        (lamp.inventory_item_id, location_id, 11)
+    ]
+    assert changed[0].at == since + timedelta(seconds=1)
+    assert shopify_inventory.levels_changed_since(client, location_id, since + timedelta(seconds=1)) == []
 
 
 def test_webhook_subscription_create_then_listed(
@@ -348,3 +382,41 @@ def test_wrong_secret_is_an_auth_error(woo: tuple[WooCommerceSimulator, WooClien
     ck, _ = sim.create_key("read")
     with pytest.raises(AuthError, match="woocommerce_rest_authentication_error"):
         WooClient(woo_server[2].url, ck, "cs_wrong", timeout_s=5, policy=SANDBOX).get("products")
+
+
+@pytest.fixture(scope="module")
+def woo_clocked_server() -> Iterator[tuple[WooCommerceSimulator, FakeClock, RunningServer]]:
+    """A store two hours east of UTC on a fake clock (dates in GMT must not shift by the zone),
+    started at the wall clock: OAuth 1.0a timestamps are checked against it."""
+    clock = FakeClock(float(int(time.time())))
+    sim = WooCommerceSimulator(clock, utc_offset_hours=2)
+    with serve(sim) as server:
+        sim.bind(server.url)
+        yield sim, clock, server
+
+
+def test_levels_changed_since_lists_edits_sales_and_variations_modified_after_the_time(
+    woo_clocked_server: tuple[WooCommerceSimulator, FakeClock, RunningServer],
+) -> None:
+    sim, clock, server = woo_clocked_server
+    sim.reset()
+    ck, cs = sim.create_key("read_write")
+    client = WooClient(server.url, ck, cs, timeout_s=5, policy=SANDBOX)
+    lamp = sim.add_product("Lamp", sku="LAMP-1", stock=5)
+    sim.add_product("Stool", sku="STOOL-1", stock=4)
+    tee = sim.add_product("Tee", type="variable")
+    small = sim.add_variation(tee, "TEE-S", stock=3)
+    large = sim.add_variation(tee, "TEE-L", stock=2)
+    clock.advance(60)
+    since = datetime.fromtimestamp(int(clock.now()), UTC)
+    clock.advance(1)
+    sim.edit_product(lamp, stock_quantity=9)  # the merchant's edit in WP admin
+    sim.place_order([("TEE-L", 1)])  # paid: the variation's stock is saved
+
+    changed = woo_inventory.levels_changed_since(client, since, [tee])
+
+    assert {(c.product_id, c.variation_id, c.quantity) for c in changed} == {(lamp, None, 9), (tee, large, 1)}
+    assert {c.at for c in changed} == {since + timedelta(seconds=1)}
+    assert small not in {c.variation_id for c in changed}
+    # modified_after is strictly after, in whole seconds.
+    assert woo_inventory.levels_changed_since(client, since + timedelta(seconds=1), [tee]) == []
