@@ -138,7 +138,6 @@ def stock_taken(payload: Mapping[str, Any], order: Order) -> StockTaken:
     return StockTaken(order.created_at)
 
 
-
 LEVELS_CHANGED_DOCUMENT = "location_levels_updated_since"
 LEVELS_CHANGED_PAGE = 100
 

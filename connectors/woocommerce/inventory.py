@@ -137,7 +137,6 @@ def _lines_reduced(payload: Mapping[str, Any]) -> bool | None:
     return False if seen else None
 
 
-
 @dataclass(frozen=True)
 class ChangedLevel:
     """A managed level of a product (``variation_id`` None) or variation changed since a time."""
