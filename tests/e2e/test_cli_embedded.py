@@ -9,7 +9,6 @@ enqueueing for the workers, so these tests run on the embedded backend only.
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -149,7 +148,11 @@ def test_the_cli_and_the_services_sweeper_doing_the_same_work_act_once(
     threading.Thread(target=sweeper.run, kwargs={"poll_s": 0.02}, daemon=True).start()
     try:
         done = approve(app, order_id)
-        time.sleep(1.0)  # the sweeper keeps sweeping after the command
+        # The sweeper keeps sweeping after the command: two more sweeps, each queued once the
+        # one before has been run (here or on the service's threads).
+        for later in (1e9, 2e9):
+            sweeper.tick(now=later)
+            service.queue.run_until_idle(30)
     finally:
         sweeper.stop()
         service.close()
