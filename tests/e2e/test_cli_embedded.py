@@ -260,3 +260,40 @@ def test_ship_run_on_an_order_held_for_review_ships_nothing_and_says_how_to_deci
     assert "`ship run` releases only shipping holds" in result.output
     assert f"(decide it with `./waybill orders approve {order_id}` or `orders reject`)" in result.output
     assert parcels(rt, order_id) == []  # nothing bought
+
+
+def test_a_review_decision_is_checked_before_anything_changes_and_taken_once(
+    app: Any, rt: Any, shop_store: Store, shopify: ShopifySandbox, easypost: EasyPostSimulator
+) -> None:
+    order_id, _ = held_order(rt, shopify, shop_store)
+    runner = app.test_cli_runner()
+
+    def decide(verb: str, reviewer: str, reason: str) -> Any:
+        return runner.invoke(args=["orders", verb, str(order_id), "--reviewer", reviewer, "--reason", reason])
+
+    def stage() -> tuple[str, Any]:
+        with rt.session() as s:
+            row = s.get(Order, order_id)
+            assert row is not None
+            return row.stage, row.review
+
+    refusals = {
+        ("approve", " ", "called the customer"): "reviewer and reason are both required",
+        ("approve", "sam", "   "): "reviewer and reason are both required",
+        ("approve", "sam", "x" * 1001): "reason is longer than 1000 characters",
+        ("reject", "s" * 201, "fraud"): "reviewer is longer than 200 characters",
+    }
+    for (verb, reviewer, reason), said in refusals.items():
+        result = decide(verb, reviewer, reason)
+        assert result.exit_code == 1 and f"Error: {said}" in result.output, result.output
+        assert stage() == ("on_hold", None)
+
+    rejected = decide("reject", "sam", "card reported stolen")
+    assert rejected.exit_code == 0 and rejected.output.startswith(f"order {order_id}: rejected\n")
+    assert decide("reject", "kim", "again").exit_code == 0  # the same decision again changes nothing
+    conflict = decide("approve", "kim", "looks fine")
+    assert conflict.exit_code == 1
+    assert f"order {order_id} was already rejected by sam" in conflict.output
+    after, review = stage()
+    assert after == "rejected" and (review["reviewer"], review["reason"]) == ("sam", "card reported stolen")
+    assert parcels(rt, order_id) == []
