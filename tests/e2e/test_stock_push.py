@@ -328,7 +328,7 @@ def test_after_a_failed_call_the_prepared_calls_are_not_sent_and_free_their_keys
                 second.wait(10)  # fail once both calls are out
             else:
                 second.set()
-                wait_for(failure_recorded, 10, "the first call's failure to be recorded", ignoring=())
+                wait_for(failure_recorded, 30, "the first call's failure to be recorded", ignoring=())
         return serve(request)
 
     monkeypatch.setattr(shopify, "dispatch", slow_but_the_first)
