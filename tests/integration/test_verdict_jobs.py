@@ -1,0 +1,57 @@
+"""The verdict write-back and storefront cancellation jobs when there is nothing to tell:
+the order is gone, has no such verdict, or is not rejected. They answer so and call no
+storefront (no effect is claimed), on a real database (both backends)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from db.models import Effect
+from db.models import Order as OrderRow
+from sync.verdicts import cancel_on_storefront, verdict, woo_status, write_back_verdict
+from tests.integration.test_review_api import held_order, merchant
+
+
+def effects(rt: Any) -> int:
+    with rt.session() as s:
+        return int(s.scalar(select(func.count(Effect.key))) or 0)
+
+
+def test_jobs_for_an_order_that_is_gone_do_nothing(rt: Any) -> None:
+    account_id, store_id, _ = merchant(rt, "alpha")
+    order_id = held_order(rt, account_id, store_id, "1001")
+    with rt.session() as s:
+        row = s.get(OrderRow, order_id)
+        s.delete(row)
+    assert write_back_verdict(rt, order_id=order_id, n=1) == "missing"
+    assert cancel_on_storefront(rt, order_id=order_id) == "missing"
+    assert effects(rt) == 0
+
+
+def test_a_second_verdict_before_any_review_and_a_cancel_of_a_held_order_tell_nothing(rt: Any) -> None:
+    account_id, store_id, _ = merchant(rt, "alpha")
+    order_id = held_order(rt, account_id, store_id, "1001")
+    assert write_back_verdict(rt, order_id=order_id, n=2) == "no verdict"  # nobody reviewed it yet
+    assert cancel_on_storefront(rt, order_id=order_id) == "on_hold"  # only a rejected order is cancelled
+    assert effects(rt) == 0
+
+
+def test_the_first_verdict_of_an_order_no_rule_fired_on_is_positive(rt: Any) -> None:
+    account_id, store_id, _ = merchant(rt, "alpha")
+    order_id = held_order(rt, account_id, store_id, "1001")
+    with rt.session() as s:
+        row = s.get(OrderRow, order_id)
+        assert row is not None
+        row.risk = {"score": 0, "decision": "approve", "facts": [], "reason": "score 0: no rule fired"}
+        row.stage = "ready_to_ship"
+        s.flush()
+        told = verdict(row, 1)
+        assert told is not None
+        assert told["facts"] == [("POSITIVE", "No risk rule fired (score 0)")]
+        assert told["note"] == "Waybill risk check: score 0, approve. score 0: no rule fired"
+        assert woo_status("approve", 1, row) is None  # WooCommerce's status is left as it is
+        row.review = {"reviewer": "sam", "decision": "approve", "reason": "known buyer"}
+        assert woo_status("approve", 2, row) == "processing"
+        assert woo_status("reject", 2, row) is None
