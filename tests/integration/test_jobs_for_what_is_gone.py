@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from db.models import DeadLetter, Effect, TimelineEntry
+from db.models import DeadLetter, Effect, InboxEvent, InboxState, Platform, Store, TimelineEntry
 from sync.intake import process_inbox_event
 from sync.pipeline import stop_order, verify_order
 from sync.shipping import ship_order, write_back
@@ -41,3 +41,30 @@ def test_stopping_or_processing_what_is_gone_raises_nothing(rt: Any) -> None:
     with rt.session() as s:
         assert s.scalar(select(func.count(Effect.key))) == 0
         assert s.scalar(select(func.count(DeadLetter.id))) == 0
+
+
+@pytest.mark.parametrize(
+    "topic", ["app/uninstalled", "customers/data_request", "customers/redact", "shop/redact"]
+)
+def test_a_privacy_webhook_for_a_shop_no_longer_connected_is_done_and_touches_nothing(
+    rt: Any, topic: str
+) -> None:
+    body = b'{"shop_domain": "gone.myshopify.com", "customer": {"email": "ada@example.com"}}'
+    with rt.session() as s:
+        event = InboxEvent(
+            platform=Platform.shopify,
+            store_id=None,
+            topic=topic,
+            dedupe_key=f"gone:{topic}",
+            body=body,
+            headers={"X-Shopify-Shop-Domain": "gone.myshopify.com", "X-Shopify-Topic": topic},
+        )
+        s.add(event)
+        s.flush()
+        event_id = event.id
+    assert process_inbox_event(rt, event_id=event_id) == "done"
+    with rt.session() as s:
+        row = s.get(InboxEvent, event_id)
+        assert row is not None and row.state is InboxState.done and row.attempts == 1
+        assert s.scalar(select(func.count(TimelineEntry.id))) == 0
+        assert s.scalar(select(func.count(Store.id))) == 0
