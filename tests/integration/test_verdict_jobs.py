@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from db.models import Effect
+from db.models import Effect, utcnow
 from db.models import Order as OrderRow
+from sync.pipeline import start, verify_order
 from sync.verdicts import cancel_on_storefront, verdict, woo_status, write_back_verdict
 from tests.integration.test_review_api import held_order, merchant
 
@@ -55,3 +56,16 @@ def test_the_first_verdict_of_an_order_no_rule_fired_on_is_positive(rt: Any) -> 
         row.review = {"reviewer": "sam", "decision": "approve", "reason": "known buyer"}
         assert woo_status("approve", 2, row) == "processing"
         assert woo_status("reject", 2, row) is None
+
+
+def test_a_verification_or_cancellation_already_done_is_not_done_again(rt: Any) -> None:
+    account_id, store_id, _ = merchant(rt, "alpha")
+    order_id = held_order(rt, account_id, store_id, "1001")  # verified already: held with its verdict
+    assert verify_order(rt, order_id=order_id) == "on_hold"
+    with rt.session() as s:
+        row = s.get(OrderRow, order_id)
+        assert row is not None and row.risk is not None and row.risk["score"] == 65  # the verdict kept
+        row.stage, row.cancelled_at = "rejected", utcnow()
+    assert cancel_on_storefront(rt, order_id=order_id) == "already cancelled"
+    start(rt, [])  # nothing to verify: nothing enqueued
+    assert effects(rt) == 0 and rt.queue.depth()["orders"] == 0
