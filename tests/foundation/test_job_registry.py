@@ -61,3 +61,19 @@ def test_a_job_on_a_queue_the_settings_do_not_run_is_refused(rt: Any, registered
         rt.enqueue("test_elsewhere", job_id="elsewhere-1")
     with pytest.raises(LookupError, match="unknown job 'test_never'"):
         rt.enqueue("test_never", job_id="never-1")
+
+
+def test_a_command_runs_what_is_due_now_and_leaves_a_later_job_to_the_service(
+    rt: Any, registered: list[str]
+) -> None:
+    from sync.queue import EmbeddedJobQueue
+
+    if not isinstance(rt.queue, EmbeddedJobQueue):
+        pytest.skip("embedded mode: a command runs its follow-up work in its own process")
+    JOBS["test_now"] = JobDef("test_now", answer, "orders")
+    registered.append("test_now")
+    assert rt.enqueue("test_now", job_id="now-1")
+    assert rt.enqueue("test_now", job_id="later-1", delay_s=600)
+    left = rt.queue.run_due(wait_s=1.0, timeout_s=30)
+    assert [(m.job_id, m.name) for m in left] == [("later-1", "test_now")]
+    assert rt.queue.is_live("later-1") and not rt.queue.is_live("now-1")
