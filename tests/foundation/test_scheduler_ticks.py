@@ -48,3 +48,19 @@ def test_after_redis_was_away_the_inbox_sweep_runs_at_the_next_tick(rt: Any) -> 
     assert without.tick(now=1000.0) == ["sweep_stock"]
     without.regained()  # nothing to sweep
     assert without.tick(now=1010.0) == []
+
+
+def test_one_scheduler_holds_the_lease_and_only_its_holder_releases_it(redis_url: str) -> None:
+    from sync.schedule import _RedisLock
+
+    first, second = _RedisLock(redis_url, ttl_s=30), _RedisLock(redis_url, ttl_s=30)
+    assert first.hold() and not second.hold()
+    assert first.hold()  # renewed by its holder
+    second.release()  # not the holder's: nothing happens
+    assert not second.hold()
+    first.release()
+    assert second.hold() and not first.hold()
+    second.release()
+    gone = _RedisLock("redis://127.0.0.1:1/0", ttl_s=30)  # nothing listens: not held, no error
+    assert not gone.hold()
+    gone.release()
