@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from db.models import Effect, utcnow
 from db.models import Order as OrderRow
-from sync.pipeline import start, verify_order
+from sync.pipeline import ReviewError, approve, start, verify_order
 from sync.verdicts import cancel_on_storefront, verdict, woo_status, write_back_verdict
 from tests.integration.test_review_api import held_order, merchant
 
@@ -69,3 +70,22 @@ def test_a_verification_or_cancellation_already_done_is_not_done_again(rt: Any) 
     assert cancel_on_storefront(rt, order_id=order_id) == "already cancelled"
     start(rt, [])  # nothing to verify: nothing enqueued
     assert effects(rt) == 0 and rt.queue.depth()["orders"] == 0
+
+
+def test_a_held_order_without_its_verdict_yet_cannot_be_decided(rt: Any) -> None:
+    account_id, store_id, _ = merchant(rt, "alpha")
+    order_id = held_order(rt, account_id, store_id, "1001")
+    with rt.session() as s:
+        row = s.get(OrderRow, order_id)
+        assert row is not None
+        row.risk = None  # held before verification finished (an oversold hold, say)
+    with pytest.raises(ReviewError, match=f"order {order_id} has not been verified yet"):
+        approve(rt, account_id, order_id, "sam", "looks fine")
+    assert order_row_state(rt, order_id) == ("on_hold", None)
+
+
+def order_row_state(rt: Any, order_id: int) -> tuple[str, Any]:
+    with rt.session() as s:
+        row = s.get(OrderRow, order_id)
+        assert row is not None
+        return row.stage, row.review
