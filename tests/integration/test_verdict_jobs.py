@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from db.models import Effect, utcnow
 from db.models import Order as OrderRow
-from sync.pipeline import ReviewError, approve, start, verify_order
+from sync.pipeline import ReviewError, address_check, approve, start, verify_order
 from sync.verdicts import cancel_on_storefront, verdict, woo_status, write_back_verdict
-from tests.integration.test_review_api import held_order, merchant
+from tests.integration.test_review_api import canonical, held_order, merchant
 
 
 def effects(rt: Any) -> int:
@@ -89,3 +89,16 @@ def order_row_state(rt: Any, order_id: int) -> tuple[str, Any]:
         row = s.get(OrderRow, order_id)
         assert row is not None
         return row.stage, row.review
+
+
+def test_the_address_is_verified_only_when_configured_and_says_why_not(
+    rt: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.orders import Order
+
+    order = Order.from_dict(canonical("1001"))
+    monkeypatch.setattr(rt.settings.risk, "verify_addresses", False)
+    assert address_check(rt, order) == (None, "address verification is off (risk.verify_addresses)")
+    monkeypatch.setattr(rt.settings.risk, "verify_addresses", True)
+    monkeypatch.setattr(rt.settings.easypost, "api_key", None)
+    assert address_check(rt, order) == (None, "no EasyPost key configured: address not verified")
