@@ -4,6 +4,7 @@ storefront (no effect is claimed), on a real database (both backends)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,8 @@ from sqlalchemy import func, select
 
 from db.models import Effect, utcnow
 from db.models import Order as OrderRow
-from sync.pipeline import ReviewError, address_check, approve, start, verify_order
+from sync.jobs import safe_job_id
+from sync.pipeline import ReviewError, address_check, approve, resume_stalled, start, verify_order
 from sync.verdicts import cancel_on_storefront, verdict, woo_status, write_back_verdict
 from tests.integration.test_review_api import canonical, held_order, merchant
 
@@ -102,3 +104,20 @@ def test_the_address_is_verified_only_when_configured_and_says_why_not(
     monkeypatch.setattr(rt.settings.risk, "verify_addresses", True)
     monkeypatch.setattr(rt.settings.easypost, "api_key", None)
     assert address_check(rt, order) == (None, "no EasyPost key configured: address not verified")
+
+
+def test_an_order_left_waiting_for_verification_is_enqueued_again_once(rt: Any) -> None:
+    account_id, store_id, _ = merchant(rt, "alpha")
+    stalled = held_order(rt, account_id, store_id, "1001")
+    recent = held_order(rt, account_id, store_id, "1002")
+    with rt.session() as s:
+        for order_id, age in ((stalled, timedelta(minutes=5)), (recent, timedelta(0))):
+            row = s.get(OrderRow, order_id)
+            assert row is not None
+            row.stage, row.risk, row.hold_reason = "received", None, None
+            row.updated_at = utcnow() - age
+    assert resume_stalled(rt) == 1  # the recent one may still have its job coming
+    assert rt.queue.is_live(safe_job_id("verify", stalled))
+    assert not rt.queue.is_live(safe_job_id("verify", recent))
+    depth = rt.queue.depth()["orders"]
+    assert resume_stalled(rt) == 1 and rt.queue.depth()["orders"] == depth  # its job is there: not twice
