@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 WAYBILL := $(VENV)/bin/waybill
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint demo demo-check bench migrate worker scheduler clean
+.PHONY: setup run test coverage lint demo demo-check bench migrate worker scheduler clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,22 @@ run: $(STAMP)
 ## test: lint, then the whole suite on the backend in WAYBILL_TEST_BACKEND (embedded|services)
 test: $(STAMP) lint
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
+
+## coverage: the suite on both backends (embedded, then PostgreSQL + Redis at WAYBILL_TEST_*), every
+## process the tests start measured, combined: a report per file and per package, branches included
+COVDIR := var/coverage
+coverage: $(STAMP)
+	@rm -rf $(COVDIR) && mkdir -p $(COVDIR)
+	@status=0; \
+	for backend in embedded services; do \
+	  echo "== tests on the $$backend backend, measured"; \
+	  COVERAGE_FILE=$(CURDIR)/$(COVDIR)/.coverage WAYBILL_TEST_BACKEND=$$backend \
+	    $(PY) -m coverage run -m pytest -q -n 2 -p no:cacheprovider $(PYTEST_ARGS) || status=1; \
+	done; \
+	cd $(COVDIR) && ../../$(PY) -m coverage combine --quiet --rcfile=../../pyproject.toml \
+	  && ../../$(PY) -m coverage report --rcfile=../../pyproject.toml --skip-covered \
+	  && ../../$(PY) -m coverage json --quiet --rcfile=../../pyproject.toml -o coverage.json \
+	  && cd ../.. && $(PY) -m tests.coverage_report $(COVDIR)/coverage.json && exit $$status
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -8,8 +8,8 @@ enqueueing for the workers, so these tests run on the embedded backend only.
 
 from __future__ import annotations
 
+import json
 import threading
-import time
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -149,7 +149,11 @@ def test_the_cli_and_the_services_sweeper_doing_the_same_work_act_once(
     threading.Thread(target=sweeper.run, kwargs={"poll_s": 0.02}, daemon=True).start()
     try:
         done = approve(app, order_id)
-        time.sleep(1.0)  # the sweeper keeps sweeping after the command
+        # The sweeper keeps sweeping after the command: two more sweeps, each queued once the
+        # one before has been run (here or on the service's threads).
+        for later in (1e9, 2e9):
+            sweeper.tick(now=later)
+            service.queue.run_until_idle(30)
     finally:
         sweeper.stop()
         service.close()
@@ -207,3 +211,89 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def test_showing_an_order_tells_its_risk_facts_review_parcels_and_timeline(
+    app: Any, rt: Any, shop_store: Store, shopify: ShopifySandbox, easypost: EasyPostSimulator
+) -> None:
+    order_id, _ = held_order(rt, shopify, shop_store)
+    runner = app.test_cli_runner()
+    held = runner.invoke(args=["orders", "show", str(order_id)]).output.splitlines()
+    with rt.session() as s:
+        order = s.get(Order, order_id)
+        assert order is not None
+        number, platform_id, reason = order.number, order.platform_order_id, order.hold_reason
+    assert held[0] == f"order {order_id} {number} (shopify {platform_id}) on_hold - held: {reason}"
+    assert held[1].startswith("  risk: score 50, hold: held for review: score 50: ")
+    facts = [line for line in held if line.startswith("    +")]
+    assert len(facts) == 2 and all(line.startswith("    +25") for line in facts)  # high value, throwaway
+    assert any("throwaway.example" in line for line in facts)
+    assert not any(line.startswith(("  review:", "  parcel")) for line in held)
+
+    assert approve(app, order_id).exit_code == 0
+    shown = runner.invoke(args=["orders", "show", str(order_id)]).output.splitlines()
+    assert shown[0] == f"order {order_id} {number} (shopify {platform_id}) fulfilled"
+    detail = json.loads(runner.invoke(args=["orders", "show", str(order_id), "--json"]).output)
+    assert detail["review"]["decision"] == "approve"
+    assert "  review: approve by sam: called the customer" in shown
+    assert len(detail["shipments"]) == len(parcels(rt, order_id)) == 2  # 30 tees need two boxes
+    for sh in detail["shipments"]:
+        chosen = sh["rate_chosen"]
+        [line] = [line for line in shown if line.startswith(f"  parcel {sh['package']} ")]
+        assert line == (
+            f"  parcel {sh['package']} fulfilled: {len(sh['rates_considered'])} rate(s) considered, chosen "
+            f"{chosen['carrier']} {chosen['service']} {chosen['price']['amount']}"
+        )
+    timeline = [line.split() for line in shown if line.startswith("  20")]  # at, actor, action, reason
+    assert timeline == sorted(timeline) and len(timeline) == len(detail["timeline"])  # oldest first, all
+    assert ["reviewer:sam", "order.approved", "called", "the", "customer"] in [t[1:] for t in timeline]
+    assert timeline[-1][1:3] == ["shipping", "order.fulfilled"]
+
+
+def test_ship_run_on_an_order_held_for_review_ships_nothing_and_says_how_to_decide_it(
+    app: Any, rt: Any, shop_store: Store, shopify: ShopifySandbox, easypost: EasyPostSimulator
+) -> None:
+    order_id, _ = held_order(rt, shopify, shop_store)
+    result = app.test_cli_runner().invoke(args=["ship", "run", str(order_id)])
+    assert result.exit_code == 1, result.output
+    assert "it is on hold: review" in result.output
+    assert "`ship run` releases only shipping holds" in result.output
+    assert f"(decide it with `./waybill orders approve {order_id}` or `orders reject`)" in result.output
+    assert parcels(rt, order_id) == []  # nothing bought
+
+
+def test_a_review_decision_is_checked_before_anything_changes_and_taken_once(
+    app: Any, rt: Any, shop_store: Store, shopify: ShopifySandbox, easypost: EasyPostSimulator
+) -> None:
+    order_id, _ = held_order(rt, shopify, shop_store)
+    runner = app.test_cli_runner()
+
+    def decide(verb: str, reviewer: str, reason: str) -> Any:
+        return runner.invoke(args=["orders", verb, str(order_id), "--reviewer", reviewer, "--reason", reason])
+
+    def stage() -> tuple[str, Any]:
+        with rt.session() as s:
+            row = s.get(Order, order_id)
+            assert row is not None
+            return row.stage, row.review
+
+    refusals = {
+        ("approve", " ", "called the customer"): "reviewer and reason are both required",
+        ("approve", "sam", "   "): "reviewer and reason are both required",
+        ("approve", "sam", "x" * 1001): "reason is longer than 1000 characters",
+        ("reject", "s" * 201, "fraud"): "reviewer is longer than 200 characters",
+    }
+    for (verb, reviewer, reason), said in refusals.items():
+        result = decide(verb, reviewer, reason)
+        assert result.exit_code == 1 and f"Error: {said}" in result.output, result.output
+        assert stage() == ("on_hold", None)
+
+    rejected = decide("reject", "sam", "card reported stolen")
+    assert rejected.exit_code == 0 and rejected.output.startswith(f"order {order_id}: rejected\n")
+    assert decide("reject", "kim", "again").exit_code == 0  # the same decision again changes nothing
+    conflict = decide("approve", "kim", "looks fine")
+    assert conflict.exit_code == 1
+    assert f"order {order_id} was already rejected by sam" in conflict.output
+    after, review = stage()
+    assert after == "rejected" and (review["reviewer"], review["reason"]) == ("sam", "card reported stolen")
+    assert parcels(rt, order_id) == []

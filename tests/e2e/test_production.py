@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import create_engine, text
 
 from tests.conftest import SECRET
@@ -36,7 +38,8 @@ def private_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         stderr=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
-    wait_for(lambda: __import__("redis").Redis.from_url(url).ping(), 10, "private redis")
+    # Only "not listening yet" counts as not yet; any other error fails the test.
+    wait_for(lambda: Redis.from_url(url).ping(), 10, "private redis", ignoring=(RedisConnectionError,))
     yield url, proc
     proc.kill()
     proc.wait()
@@ -92,7 +95,12 @@ def test_gunicorn_workers_and_scheduler_run_jobs_end_to_end(
     ]
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: requests.get(f"{base}/readyz", timeout=2).status_code == 200, 60, "readyz 200")
+        wait_for(
+            lambda: requests.get(f"{base}/readyz", timeout=2).status_code == 200,
+            60,
+            "readyz 200",
+            ignoring=(requests.ConnectionError, requests.Timeout),  # gunicorn still starting
+        )
         pong = subprocess.run(
             [*flask, "jobs", "ping", "--timeout", "30"], cwd=ROOT, env=env, capture_output=True, text=True
         )
@@ -113,7 +121,7 @@ def test_gunicorn_workers_and_scheduler_run_jobs_end_to_end(
             with engine.connect() as conn:
                 return conn.execute(text("SELECT state FROM inbox_events")).scalar() == "ignored"
 
-        wait_for(swept, 30, "the sweeper to requeue the stranded event")
+        wait_for(swept, 30, "the sweeper to requeue the stranded event", ignoring=())
         # A signed webhook through gunicorn is handed off, pumped into RQ by a worker, handled.
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO accounts (name, created_at) VALUES ('m', now())"))
@@ -143,11 +151,12 @@ def test_gunicorn_workers_and_scheduler_run_jobs_end_to_end(
             with engine.connect() as conn:
                 return conn.execute(text("SELECT state FROM stores")).scalar() == "uninstalled"
 
-        wait_for(uninstalled, 20, "a worker to handle the webhook")
+        wait_for(uninstalled, 20, "a worker to handle the webhook", ignoring=())
         engine.dispose()
         redis_proc.kill()
         redis_proc.wait()
-        wait_for(lambda: requests.get(f"{base}/readyz", timeout=5).status_code == 503, 20, "readyz 503")
+        down = lambda: requests.get(f"{base}/readyz", timeout=5).status_code == 503  # noqa: E731
+        wait_for(down, 20, "readyz 503", ignoring=())
         assert requests.get(f"{base}/readyz", timeout=5).json()["down"] == {"queue": "ConnectionError"}
         assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
     finally:

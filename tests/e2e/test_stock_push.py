@@ -7,7 +7,6 @@ Calls are counted at the simulators (their per-operation counters and Shopify's
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +25,7 @@ from sandbox.woocommerce import WooCommerceSimulator
 from sync import catalog, inventory, stock_push  # noqa: F401  (registers their jobs)
 from tests.conftest import drain
 from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, install_woocommerce, sign_in, stores
+from tests.procs import wait_for
 
 LOCATION = "default"
 
@@ -306,10 +306,16 @@ def test_after_a_failed_call_the_prepared_calls_are_not_sent_and_free_their_keys
     set_ledger(rt, store, {sku: 6 for sku in skus}, "gate")
     assert (stock_push.SHOPIFY_IN_FLIGHT, stock_push.SHOPIFY_READY) == (2, 2)
     # The first call to reach Shopify loses its answer at once; the other call out answers
-    # slowly, so the two prepared calls are still waiting for a slot when the failure is known.
+    # only once that failure is recorded (its effect left unknown, after the failed call
+    # closed the gate), so the two prepared calls are still waiting for a slot then.
     serve: Callable[[Request], Response] = shopify.dispatch
     lock, arrived, second = threading.Lock(), threading.local(), threading.Event()
     sent: list[bytes] = []
+
+    def failure_recorded() -> bool:
+        with rt.session() as s:
+            states = s.scalars(select(Effect.state).where(Effect.kind == "stock_push"))
+            return any(state.value == "unknown" for state in states)
 
     def slow_but_the_first(request: Request) -> Response:
         data = request.get_data()
@@ -322,7 +328,7 @@ def test_after_a_failed_call_the_prepared_calls_are_not_sent_and_free_their_keys
                 second.wait(10)  # fail once both calls are out
             else:
                 second.set()
-                time.sleep(0.3)
+                wait_for(failure_recorded, 30, "the first call's failure to be recorded", ignoring=())
         return serve(request)
 
     monkeypatch.setattr(shopify, "dispatch", slow_but_the_first)

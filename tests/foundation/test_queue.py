@@ -122,9 +122,9 @@ def test_operator_lists_and_retries_failed_jobs(app: Any, rt: Any) -> None:
 
 def test_ping_goes_through_a_worker(app: Any, rt: Any) -> None:
     import threading
-    import time
 
     from sync.queue import EmbeddedJobQueue
+    from tests.procs import wait_for
 
     out: list[Any] = []
     asker = threading.Thread(
@@ -134,8 +134,10 @@ def test_ping_goes_through_a_worker(app: Any, rt: Any) -> None:
     if isinstance(rt.queue, EmbeddedJobQueue):
         rt.queue.start(threads=1)
     else:
-        time.sleep(0.5)
-        drain(rt)  # RQ's job timeouts use signals, so the worker runs in the main thread
+        # Once the command has queued the ping, a worker runs it; RQ's job timeouts use
+        # signals, so the worker runs here in the main thread.
+        wait_for(lambda: rt.queue.depth()["reconcile"] > 0, 10, "the ping to be queued", ignoring=())
+        drain(rt)
     asker.join()
     assert out[0].exit_code == 0, out[0].output
     assert out[0].output.startswith("pong from worker:")

@@ -1,0 +1,66 @@
+"""The scheduler's ticks on both backends: a periodic job that cannot be enqueued now is
+tried again a second later (not a whole interval later) while the others fire on time;
+after Redis was away, the inbox sweep runs at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sync.jobs import JOBS, JobDef
+from sync.schedule import Scheduler
+
+
+def later(rt: Any) -> str:
+    return "ran"
+
+
+@pytest.fixture
+def late_job() -> Iterator[str]:
+    yield "test_late"
+    JOBS.pop("test_late", None)
+
+
+def test_a_job_that_cannot_be_enqueued_is_tried_again_a_second_later(rt: Any, late_job: str) -> None:
+    scheduler = Scheduler(rt)
+    scheduler.schedules = {late_job: 60.0, "sweep_inbox": 60.0}
+    assert scheduler.tick(now=1000.0) == ["sweep_inbox"]  # test_late is not a job yet: refused
+    JOBS[late_job] = JobDef(late_job, later, "reconcile")  # e.g. the queue is back
+    assert scheduler.tick(now=1000.5) == []
+    assert scheduler.tick(now=1001.0) == [late_job]  # a second later, not 60 s
+    assert scheduler.tick(now=1059.9) == []
+    assert scheduler.tick(now=1060.0) == ["sweep_inbox"]
+    assert scheduler.tick(now=1061.0) == [late_job]
+
+
+def test_after_redis_was_away_the_inbox_sweep_runs_at_the_next_tick(rt: Any) -> None:
+    scheduler = Scheduler(rt)
+    scheduler.schedules = {"sweep_inbox": 60.0, "sweep_stock": 60.0}
+    assert sorted(scheduler.tick(now=1000.0)) == ["sweep_inbox", "sweep_stock"]
+    assert scheduler.tick(now=1010.0) == []
+    scheduler.regained()
+    assert scheduler.tick(now=1010.0) == ["sweep_inbox"]  # only the sweep, at once
+
+    without = Scheduler(rt)
+    without.schedules = {"sweep_stock": 60.0}
+    assert without.tick(now=1000.0) == ["sweep_stock"]
+    without.regained()  # nothing to sweep
+    assert without.tick(now=1010.0) == []
+
+
+def test_one_scheduler_holds_the_lease_and_only_its_holder_releases_it(redis_url: str) -> None:
+    from sync.schedule import _RedisLock
+
+    first, second = _RedisLock(redis_url, ttl_s=30), _RedisLock(redis_url, ttl_s=30)
+    assert first.hold() and not second.hold()
+    assert first.hold()  # renewed by its holder
+    second.release()  # not the holder's: nothing happens
+    assert not second.hold()
+    first.release()
+    assert second.hold() and not first.hold()
+    second.release()
+    gone = _RedisLock("redis://127.0.0.1:1/0", ttl_s=30)  # nothing listens: not held, no error
+    assert not gone.hold()
+    gone.release()
