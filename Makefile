@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 WAYBILL := $(VENV)/bin/waybill
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint demo demo-check bench migrate worker scheduler clean
+.PHONY: setup run test lint mutation demo demo-check bench migrate worker scheduler clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ run: $(STAMP)
 ## test: lint, then the whole suite on the backend in WAYBILL_TEST_BACKEND (embedded|services)
 test: $(STAMP) lint
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
+
+## mutation: mutation testing of core/ and the ledgers (outside `make test`; GROUPS=core or ledger for one)
+mutation: $(STAMP)
+	nice $(PY) -m tests.mutation_run $(GROUPS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -58,4 +62,4 @@ scheduler: $(STAMP)
 	$(WAYBILL) worker --scheduler
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mutants
