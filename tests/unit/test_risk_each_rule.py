@@ -418,3 +418,41 @@ def test_equal_weights_are_ordered_by_rule_name() -> None:
 def test_a_verdict_read_back_without_facts_or_reason() -> None:
     back = RiskVerdict.from_dict({"score": "40", "decision": "hold"})
     assert back == RiskVerdict(40, "hold", (), "")
+
+
+def test_no_shipping_address_is_not_a_country_mismatch() -> None:
+    order = replace(BASE, shipping_address=None)
+    assert set(fired(run(order, prior_orders=1))) == {"missing_address"}
+
+
+def test_addresses_without_countries_are_not_compared() -> None:
+    ship = replace(HOME, country_code=None)
+    bill = replace(HOME, country_code=None, postal_code="99999", line1="2 Other Rd")
+    assert fired(run(replace(BASE, shipping_address=ship, billing_address=bill), prior_orders=1)) == {}
+
+
+def test_letters_count_when_addresses_are_compared() -> None:
+    ship = replace(HOME, line1="Main St 1", postal_code="SW1A 1AA", country_code="GB")
+    same = replace(ship, line1="MAIN ST. 1", postal_code="sw1a1aa")
+    other = replace(ship, line1="Elm St 1")
+    assert fired(run(replace(BASE, shipping_address=ship, billing_address=same), prior_orders=1)) == {}
+    assert fired(run(replace(BASE, shipping_address=ship, billing_address=other), prior_orders=1)) == {
+        "address_mismatch": "billing and shipping addresses differ"
+    }
+    postal = replace(ship, postal_code="SW1B 1AA")
+    assert "address_mismatch" in fired(run(replace(BASE, shipping_address=ship, billing_address=postal)))
+
+
+def test_a_configured_code_with_a_space_matches_a_hyphenated_method() -> None:
+    rules = replace(RULES, expedited_codes=("next day",))
+    method = ShippingMethod(code="next-day", title=None, price=usd("10"))
+    order = replace(BASE, shipping_method=method, total=usd("800"))
+    assert fired(assess(RiskInput(order=order), rules))["new_customer_expedited_high_value"] == (
+        "first order, expedited shipping (next-day), high value"
+    )
+
+
+def test_a_trusted_customer_with_several_facts_is_approved_naming_them() -> None:
+    order = replace(BASE, email="x@junk.test", total=usd("600"))
+    verdict = assess(RiskInput(order=order, prior_orders=1, trusted=True), replace(RULES, approve_below=1))
+    assert verdict.reason == "approved: trusted customer (score 65 from disposable_email, high_value)"
