@@ -188,3 +188,11 @@ def test_a_mapping_to_an_empty_level_falls_back_to_the_default() -> None:
 def test_insurance_threshold(value: str, threshold: str | None, insured: Decimal | None) -> None:
     above = Decimal(threshold) if threshold is not None else None
     assert insurance_for(Decimal(value), above) == insured
+
+
+def test_ties_compare_names_without_case_whatever_punctuation_they_hold() -> None:
+    # lower case puts "_" before letters; upper case would put it after them
+    plus, advantage = rate("UPS", "Ground_Plus", "5.00", 3), rate("UPS", "GroundAdvantage", "5.00", 3)
+    assert choose_rate([advantage, plus], ANY).chosen == plus
+    ecom, express = rate("DHL_Ecom", "Parcel", "5.00", 3), rate("DHLExpress", "Parcel", "5.00", 3)
+    assert choose_rate([express, ecom], ANY).chosen == ecom
