@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 WAYBILL := $(VENV)/bin/waybill
 PYTEST_ARGS ?=
 
-.PHONY: setup run test coverage lint demo demo-check bench migrate worker scheduler clean
+.PHONY: setup run test coverage mutation lint demo demo-check bench migrate worker scheduler clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ coverage: $(STAMP)
 	  && ../../$(PY) -m coverage json --quiet --rcfile=../../pyproject.toml -o coverage.json \
 	  && cd ../.. && $(PY) -m tests.coverage_report $(COVDIR)/coverage.json && exit $$status
 
+## mutation: mutation testing of core/ and the ledgers (outside `make test`; GROUPS=core or ledger for one)
+mutation: $(STAMP)
+	nice $(PY) -m tests.mutation_run $(GROUPS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -74,4 +78,4 @@ scheduler: $(STAMP)
 	$(WAYBILL) worker --scheduler
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mutants

@@ -34,7 +34,8 @@ def service_level_for(method: ShippingMethod | None, method_map: Mapping[str, st
         return default
     table = {k.strip().lower(): v for k, v in method_map.items()}
     for key in (method.code, method.title):
-        found = table.get((key or "").strip().lower())
+        name = (key or "").strip().lower()
+        found = table.get(name) if name else None  # a blank code or title maps to nothing
         if found:
             return found
     return default

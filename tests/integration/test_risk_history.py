@@ -1,0 +1,145 @@
+"""Velocity and history rules counted from the database, through the verification flow.
+
+Orders are stored as intake stores them and verified by the job itself
+(``sync.pipeline.verify_order``); the facts read back from the order's stored verdict.
+The order being verified never counts itself, orders outside the window or of another
+merchant do not count, and only earlier orders make a returning customer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from core.money import Money
+from core.orders import Order, ShippingMethod
+from db.models import Order as OrderRow
+from sync.pipeline import verify_order
+from tests.integration.test_review_api import merchant
+from tests.unit.test_risk import BASE, HOME, T0, usd
+
+
+@pytest.fixture
+def config(config: dict[str, Any]) -> dict[str, Any]:
+    config["risk"] = {"velocity_max_orders": 1, "velocity_window_h": 24, "verify_addresses": False}
+    return config
+
+
+def store(rt: Any, account: int, shop: int, number: str, order: Order) -> int:
+    with rt.session() as s:
+        row = OrderRow(
+            account_id=account,
+            store_id=shop,
+            platform="shopify",
+            platform_order_id=number,
+            number=f"#{number}",
+            email=order.email,
+            stage="received",
+            financial_status="paid",
+            fulfillment_status="unfulfilled",
+            platform_updated_at=order.updated_at,
+            data=replace(order, order_id=number, number=f"#{number}").to_dict(),
+        )
+        s.add(row)
+        s.flush()
+        return int(row.id)
+
+
+def facts(rt: Any, order_id: int) -> dict[str, str]:
+    with rt.session() as s:
+        row = s.get(OrderRow, order_id)
+        assert row is not None and row.risk is not None
+        return {f["rule"]: f["detail"] for f in row.risk["facts"]}
+
+
+def at(hours: float, **changes: Any) -> Order:
+    when = T0 + timedelta(hours=hours)
+    return replace(BASE, created_at=when, updated_at=when, **changes)
+
+
+OTHER_IP = {"browser_ip": "198.51.100.7"}
+OTHER_ADDRESS = {"shipping_address": replace(HOME, line1="9 Elm St", postal_code="78704")}
+
+
+def test_an_order_alone_does_not_count_itself(rt: Any) -> None:
+    account, shop, _ = merchant(rt, "alpha")
+    only = store(rt, account, shop, "1", at(0))
+    assert verify_order(rt, only) == "ready_to_ship"
+    assert facts(rt, only) == {}  # one order from one e-mail, address and IP is not more than 1
+
+
+def test_a_second_order_from_one_email_fires_velocity(rt: Any) -> None:
+    account, shop, _ = merchant(rt, "alpha")
+    store(rt, account, shop, "1", at(-2, **OTHER_IP, **OTHER_ADDRESS))
+    second = store(rt, account, shop, "2", at(0))
+    verify_order(rt, second)
+    assert facts(rt, second)["velocity"] == "2 orders from one e-mail in the window (more than 1)"
+
+
+def test_same_ip_and_address_from_another_email_count_on_their_own(rt: Any) -> None:
+    account, shop, _ = merchant(rt, "alpha")
+    store(rt, account, shop, "1", at(-1, email="other@example.com"))
+    second = store(rt, account, shop, "2", at(0))
+    verify_order(rt, second)
+    assert facts(rt, second)["velocity"] == (
+        "2 orders from one address; 2 orders from one IP in the window (more than 1)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("hours", "counts"),
+    [(-23.9, True), (-24, True), (-24.1, False), (23.9, True), (24.1, False)],
+)
+def test_only_orders_inside_the_window_count(rt: Any, hours: float, counts: bool) -> None:
+    account, shop, _ = merchant(rt, "alpha")
+    store(rt, account, shop, "1", at(hours, **OTHER_IP, **OTHER_ADDRESS))
+    order = store(rt, account, shop, "2", at(0))
+    verify_order(rt, order)
+    assert ("velocity" in facts(rt, order)) is counts
+
+
+def test_another_merchants_orders_do_not_count(rt: Any) -> None:
+    alpha, alpha_shop, _ = merchant(rt, "alpha")
+    beta, beta_shop, _ = merchant(rt, "beta")
+    store(rt, beta, beta_shop, "1", at(-1))
+    order = store(rt, alpha, alpha_shop, "2", at(0))
+    verify_order(rt, order)
+    assert "velocity" not in facts(rt, order)
+
+
+EXPRESS = {
+    "shipping_method": ShippingMethod(code="express", title="Express", price=usd("25")),
+    "total": usd("900"),
+}
+
+
+def test_a_first_order_with_expedited_shipping_and_high_value_fires(rt: Any) -> None:
+    account, shop, _ = merchant(rt, "alpha")
+    first = store(rt, account, shop, "1", at(0, **EXPRESS))
+    verify_order(rt, first)
+    assert facts(rt, first)["new_customer_expedited_high_value"] == (
+        "first order, expedited shipping (Express), high value"
+    )
+
+
+def test_an_earlier_order_makes_a_returning_customer_and_a_later_one_does_not(rt: Any) -> None:
+    account, shop, _ = merchant(rt, "alpha")
+    later = store(rt, account, shop, "3", at(100, **OTHER_IP, **OTHER_ADDRESS))
+    order = store(rt, account, shop, "2", at(0, **EXPRESS))
+    verify_order(rt, order)
+    assert "new_customer_expedited_high_value" in facts(rt, order)  # only a later order exists
+    assert later != order
+    store(rt, account, shop, "1", at(-100, **OTHER_IP, **OTHER_ADDRESS))
+    again = store(rt, account, shop, "4", at(0, **EXPRESS, browser_ip="192.0.2.1"))
+    verify_order(rt, again)
+    assert "new_customer_expedited_high_value" not in facts(rt, again)
+
+
+def test_money_in_the_verdict_is_the_orders_own(rt: Any) -> None:
+    account, shop, _ = merchant(rt, "alpha")
+    order = store(rt, account, shop, "1", at(0, total=Money(usd("500.00").amount, "USD")))
+    verify_order(rt, order)
+    assert facts(rt, order)["high_value"] == "total 500.00 USD is at or above 500"
