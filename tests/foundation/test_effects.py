@@ -502,12 +502,18 @@ def test_an_unknown_outcome_is_taken_over_at_once_whatever_its_lease(database_ur
     dead = make_ledger(database_url, owner="dead", lease_s=300)
     assert dead._insert("fx:unk", "fx", fingerprint({}), "dead", None)
     set_row(dead, "fx:unk", state=EffectState.unknown)  # its lease still runs
-    alive = make_ledger(database_url, owner="alive")
+    alive = make_ledger(database_url, owner="alive", lease_s=300)
     seen: list[EffectState] = []
-    assert alive.run(
-        "fx:unk", "fx", {}, lambda p: {"ok": 1}, recover=lambda r: seen.append(r.state), wait_s=0
-    ) == {"ok": 1}
+    during: list[tuple[Any, ...]] = []
+
+    def act(progress: Progress) -> dict[str, Any]:
+        claim = row(alive, "fx:unk")
+        during.append((claim.state, claim.owner, claim.attempts, claim.lease_until > datetime.now(UTC)))
+        return {"ok": 1}
+
+    assert alive.run("fx:unk", "fx", {}, act, recover=lambda r: seen.append(r.state), wait_s=0) == {"ok": 1}
     assert seen == [EffectState.unknown]
+    assert during == [(EffectState.in_progress, "alive", 2, True)]
 
 
 def test_a_take_over_is_a_compare_and_set_on_attempts_and_state(database_url: str) -> None:
@@ -621,3 +627,44 @@ def test_a_worker_that_lost_its_claim_cannot_finish_it(database_url: str) -> Non
         slow.run("fx:overtaken", "fx", {}, overtaken)
     final = row(fast, "fx:overtaken")
     assert (final.owner, final.result, final.state) == ("fast", {"by": "fast"}, EffectState.done)
+
+
+def test_a_ledger_built_with_defaults_leases_two_minutes_and_polls_every_50_ms(database_url: str) -> None:
+    upgrade(database_url)
+    ledger = EffectsLedger(make_session_factory(make_engine(database_url)))
+    assert (ledger.lease_s, ledger.poll_s) == (120.0, 0.05)
+    leases: list[datetime] = []
+    before = datetime.now(UTC)
+    ledger.run("fx:defaults", "fx", {}, lambda p: leases.append(row(ledger, "fx:defaults").lease_until) or {})
+    assert before + timedelta(seconds=119) <= leases[0] <= datetime.now(UTC) + timedelta(seconds=121)
+
+
+def test_a_worker_holding_two_claims_writes_and_releases_each_alone(database_url: str) -> None:
+    upgrade(database_url)
+    ledger = make_ledger(database_url, owner="w1", lease_s=300)
+
+    def outer(progress: Progress) -> dict[str, Any]:
+        def inner(inner_progress: Progress) -> dict[str, Any]:
+            inner_progress.record_outside_id("inner-1")
+            raise NotAttempted("the inner call was cancelled")
+
+        progress.record_outside_id("outer-1")
+        with pytest.raises(NotAttempted):
+            ledger.run("fx:inner", "fx", {}, inner)
+        return {"outer": True}
+
+    assert ledger.run("fx:outer", "fx", {}, outer) == {"outer": True}
+    assert ledger.get("fx:inner") is None  # released: as if never claimed
+    final = row(ledger, "fx:outer")
+    assert (final.state, final.outside_id, final.result) == (EffectState.done, "outer-1", {"outer": True})
+
+
+def test_taking_over_one_dead_claim_leaves_another_alone(database_url: str) -> None:
+    upgrade(database_url)
+    dead = make_ledger(database_url, owner="dead", lease_s=-60)
+    for key in ("fx:dead-a", "fx:dead-b"):
+        assert dead._insert(key, "fx", fingerprint({}), "dead", None)
+    alive = make_ledger(database_url, owner="alive", lease_s=300)
+    assert alive.run("fx:dead-a", "fx", {}, lambda p: {"ok": 1}, wait_s=0) == {"ok": 1}
+    other = row(dead, "fx:dead-b")
+    assert (other.owner, other.attempts, other.state) == ("dead", 1, EffectState.in_progress)

@@ -7,17 +7,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
 from core.inventory import Buffer
 from db.accounts import get_or_create_account
-from db.models import CatalogLink, StockBuffer, StockDirty, StockItem, StockMovement, Store, StoreState
+from db.models import CatalogLink, Order, StockBuffer, StockDirty, StockItem, StockMovement, Store, StoreState
 from db.session import make_engine, make_session_factory, upgrade
 from db.stock import (
     REASONS,
     Moved,
+    _clear_marks_statement,
     buffers_for,
     clear_marks,
     dirty_marks,
@@ -96,6 +97,19 @@ def test_a_new_item_starts_at_zero_and_is_found_again_by_sku_and_location(s: Ses
 def test_a_movement_changes_the_level_once_and_records_what_why_and_where(s: Session) -> None:
     a = account(s)
     shop = store(s, a, "acme.myshopify.com")
+    order = Order(
+        account_id=a,
+        store_id=shop,
+        platform="shopify",
+        platform_order_id="1005",
+        number="#1005",
+        financial_status="paid",
+        fulfillment_status="unfulfilled",
+        platform_updated_at=datetime(2026, 3, 2, tzinfo=UTC),
+        data={},
+    )
+    s.add(order)
+    s.flush()
     item = ensure_item(s, a, "TOTE", "default")
     first = move(
         s, item, account_id=a, key="import:TOTE", reason="initial_import", source="store:1", on_hand=10
@@ -110,6 +124,7 @@ def test_a_movement_changes_the_level_once_and_records_what_why_and_where(s: Ses
         source="order:5",
         reserved=3,
         store_id=shop,
+        order_id=order.id,
         note="held",
     )
     assert moved == Moved(item, "TOTE", 10, 3, 0, 3, True)
@@ -153,7 +168,7 @@ def test_a_movement_changes_the_level_once_and_records_what_why_and_where(s: Ses
     ]
     assert rows == [
         (item, "import:TOTE", "initial_import", "store:1", 10, 0, 10, 0, None, None, None),
-        (item, "order:5:TOTE:reserve", "order_reserved", "order:5", 0, 3, 10, 3, shop, None, "held"),
+        (item, "order:5:TOTE:reserve", "order_reserved", "order:5", 0, 3, 10, 3, shop, order.id, "held"),
         (item, "order:5:ship", "order_shipped", "order:5", -3, -3, 7, 0, None, None, None),
     ]
     assert all(m.at is not None and m.at.tzinfo is not None for m in movements(s, a))
@@ -222,14 +237,16 @@ def test_stock_may_go_below_zero_and_the_ledger_says_so(s: Session) -> None:
 
 def test_a_loaded_item_shows_the_level_after_the_movement(s: Session) -> None:
     a = account(s)
-    ensure_item(s, a, "TOTE", "default")
+    item_id = ensure_item(s, a, "TOTE", "default")
+    long_ago = datetime(2026, 1, 1, tzinfo=UTC)
+    s.execute(update(StockItem).where(StockItem.id == item_id).values(updated_at=long_ago))
     item = find_item(s, a, "TOTE", "default")
-    assert item is not None and item.on_hand == 0
+    assert item is not None and item.on_hand == 0 and item.updated_at == long_ago
     moved = move(
         s, item, account_id=a, key="import", reason="initial_import", source="t", on_hand=6, reserved=2
     )
     assert moved is not None and moved.item_id == item.id
-    assert (item.on_hand, item.reserved) == (6, 2)
+    assert (item.on_hand, item.reserved) == (6, 2) and item.updated_at > long_ago
 
 
 def test_overlong_keys_and_sources_are_cut_to_their_columns(s: Session) -> None:
@@ -268,30 +285,94 @@ def test_marks_are_set_per_channel_refreshed_listed_oldest_first_and_cleared_unl
     link(s, a, two, "TOTE")
     assert mark_dirty(s, a, ["TOTE"]) == {one, two}
     assert mark_dirty(s, a, []) == set() and mark_dirty(s, a, ["NOPE"]) == set()
-    old = datetime.now(UTC) - timedelta(hours=1)
-    s.execute(update(StockDirty).where(StockDirty.sku == "TOTE").values(marked_at=old))
-    assert mark_dirty(s, a, ["MUG"]) == {one}
-    s.execute(update(StockDirty).where(StockDirty.sku == "MUG").values(marked_at=old + timedelta(minutes=1)))
-    assert mark_dirty(s, a, ["CAP"]) == {one}
+    assert mark_dirty(s, a, ["MUG", "CAP"]) == {one}
+    base = datetime.now(UTC) - timedelta(hours=1)
+    for sku, minutes in (("TOTE", 2), ("MUG", 0), ("CAP", 1)):
+        s.execute(
+            update(StockDirty)
+            .where(StockDirty.sku == sku)
+            .values(marked_at=base + timedelta(minutes=minutes))
+        )
     s.expire_all()
-    assert [(m.sku, m.marked_at > old) for m in dirty_marks(s, one)] == [
-        ("TOTE", False),
-        ("MUG", True),
-        ("CAP", True),
-    ]
-    assert [m.sku for m in dirty_marks(s, one, limit=2)] == ["TOTE", "MUG"]
+    assert [m.sku for m in dirty_marks(s, one)] == ["MUG", "CAP", "TOTE"]
+    assert [m.sku for m in dirty_marks(s, one, limit=2)] == ["MUG", "CAP"]
     assert [m.sku for m in dirty_marks(s, two)] == ["TOTE"]
     read = {m.sku: m.marked_at for m in dirty_marks(s, one)}
     mark_dirty(s, a, ["TOTE"])  # changed again while a push was under way: the mark moves on
     s.expire_all()
     refreshed = {m.sku: m.marked_at for m in dirty_marks(s, one)}
-    assert refreshed["TOTE"] > read["TOTE"] and len(refreshed) == 3
+    assert refreshed["TOTE"] > read["TOTE"] and refreshed["MUG"] == read["MUG"] and len(refreshed) == 3
     clear_marks(s, one, [])
+    assert len(dirty_marks(s, one)) == 3
+    clear_marks(s, one, [("CAP", read["CAP"])])  # one SKU: the older MUG stays
+    assert [m.sku for m in dirty_marks(s, one)] == ["MUG", "TOTE"]
     clear_marks(s, one, list(read.items()))  # what the push read
     assert [m.sku for m in dirty_marks(s, one)] == ["TOTE"]  # only the newer mark is left
-    assert [m.sku for m in dirty_marks(s, two)] == ["TOTE"]  # another channel's marks untouched
     clear_marks(s, one, [("TOTE", refreshed["TOTE"])])  # the exact time read: cleared
     assert dirty_marks(s, one) == []
+    assert [m.sku for m in dirty_marks(s, two)] == ["TOTE"]  # another channel's mark of that time untouched
+
+
+def test_a_push_reads_at_most_ten_thousand_marks(s: Session) -> None:
+    a = account(s)
+    one = store(s, a, "one.myshopify.com")
+    at = datetime.now(UTC)
+    s.execute(
+        insert(StockDirty), [{"store_id": one, "sku": f"SKU{n:05d}", "marked_at": at} for n in range(10_001)]
+    )
+    assert len(dirty_marks(s, one)) == 10_000
+
+
+def test_the_clearing_statement_deletes_one_channels_sku_up_to_the_time_read(s: Session) -> None:
+    a = account(s)
+    one, two = store(s, a, "one.myshopify.com"), store(s, a, "two.myshopify.com")
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    t1 = t0 + timedelta(seconds=1)
+    s.add_all(
+        [
+            StockDirty(store_id=one, sku="TOTE", marked_at=t1),
+            StockDirty(store_id=one, sku="MUG", marked_at=t0),
+            StockDirty(store_id=two, sku="TOTE", marked_at=t0),
+        ]
+    )
+    s.flush()
+    statement = _clear_marks_statement()
+    statement.run(s, [{"b_store": one, "b_sku": "TOTE", "b_marked": t0}])  # read before its newer mark
+    statement.run(s, [{"b_store": one, "b_sku": "MUG", "b_marked": t0 - timedelta(seconds=1)}])
+    assert sorted((m.store_id, m.sku) for m in s.scalars(select(StockDirty))) == [
+        (one, "MUG"),
+        (one, "TOTE"),
+        (two, "TOTE"),
+    ]
+    statement.run(s, [{"b_store": one, "b_sku": "TOTE", "b_marked": t1}])
+    s.expire_all()
+    assert sorted((m.store_id, m.sku) for m in s.scalars(select(StockDirty))) == [(one, "MUG"), (two, "TOTE")]
+
+
+def test_items_and_marks_on_postgresql(postgres_url: str) -> None:
+    # The embedded backend runs on SQLite; these statements are written per dialect (ON CONFLICT).
+    upgrade(postgres_url)
+    engine = make_engine(postgres_url)
+    try:
+        with make_session_factory(engine)() as pg:
+            a = account(pg)
+            item = ensure_item(pg, a, "TOTE", "default")
+            assert ensure_item(pg, a, "TOTE", "default") == item
+            assert ensure_item(pg, a, "TOTE", "backroom") != item
+            one = store(pg, a, "one.myshopify.com")
+            link(pg, a, one, "TOTE")
+            assert mark_dirty(pg, a, ["TOTE"]) == {one}
+            first = dirty_marks(pg, one)[0].marked_at
+            assert mark_dirty(pg, a, ["TOTE"]) == {one}
+            pg.expire_all()
+            again = dirty_marks(pg, one)[0].marked_at
+            assert again > first
+            clear_marks(pg, one, [("TOTE", first)])
+            assert [m.sku for m in dirty_marks(pg, one)] == ["TOTE"]
+            clear_marks(pg, one, [("TOTE", again)])
+            assert dirty_marks(pg, one) == []
+    finally:
+        engine.dispose()
 
 
 def test_clearing_marks_sees_marks_set_earlier_in_the_same_transaction(s: Session) -> None:
