@@ -78,7 +78,14 @@ def test_a_new_item_starts_at_zero_and_is_found_again_by_sku_and_location(s: Ses
     a, b = account(s, "alpha"), account(s, "beta")
     tote = ensure_item(s, a, "TOTE", "default")
     assert ensure_item(s, a, "TOTE", "default") == tote  # the same item, not a second one
-    assert len({tote, ensure_item(s, a, "TOTE", "backroom"), ensure_item(s, b, "TOTE", "default")}) == 3
+    back, shelf = ensure_item(s, a, "TOTE", "backroom"), ensure_item(s, a, "TOTE", "warehouse")
+    assert len({tote, back, shelf, ensure_item(s, b, "TOTE", "default")}) == 4
+    # Each location is its own item, whichever sorts first.
+    assert [ensure_item(s, a, "TOTE", loc) for loc in ("warehouse", "default", "backroom")] == [
+        shelf,
+        tote,
+        back,
+    ]
     item = find_item(s, a, "TOTE", "default")
     assert item is not None and (item.id, item.sku, item.location, item.on_hand, item.reserved) == (
         tote,
