@@ -37,9 +37,9 @@ RFC4231_HEX = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
 RFC4231_B64 = base64.b64encode(bytes.fromhex(RFC4231_HEX)).decode()
 
 ORDER_BODY = b'{"id":820982911946154508,"email":"jon@example.com","total_price":"403.00"}'
-ORDER_SECRET = "shpss_0123456789abcdef"
-# openssl dgst -sha256 -hmac shpss_0123456789abcdef -binary < body | base64
-ORDER_B64 = "FV3NK5gPPZ/9bqE4DA6QFthZ6ppuxst83tsSgRL/LuQ="
+ORDER_SECRET = "test-secret-not-a-credential"
+# printf %s "$ORDER_BODY" | openssl dgst -sha256 -hmac test-secret-not-a-credential -binary | base64
+ORDER_B64 = "w2+aEUyW3JncPKuT9guaIQILjGY2PUwkXiL+J9rdhVw="
 
 
 def test_rfc4231_vector_in_base64_is_what_openssl_prints() -> None:
