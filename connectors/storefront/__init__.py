@@ -1,0 +1,69 @@
+"""What a flow may ask of a merchant's shop, whatever platform the shop runs on.
+
+A flow in ``sync/`` never speaks a platform's protocol: it gets a :class:`Storefront` from
+``storefront_for(access)`` and calls its verbs. Each platform's connector implements every
+verb (``connectors/<platform>/storefront.py``) and registers itself under its platform name;
+platform names, REST paths, GraphQL ids and payload keys live there and nowhere else.
+
+The verbs are grouped by concern, one protocol each:
+
+- :class:`~connectors.storefront.orders.OrderVerbs`: events in (which canonical event a
+  platform topic is, the order a payload holds), orders changed since a cursor, webhooks;
+- :class:`~connectors.storefront.stock.StockVerbs`: the catalog, stock levels read and
+  written, stock events;
+- :class:`~connectors.storefront.writes.WriteVerbs`: what Waybill writes back about an
+  order (risk verdict, cancel, fulfilment with tracking, completion, tracking events,
+  returns, refunds).
+
+Adding a platform is its connector folder (with a ``storefront.py`` that calls
+:func:`register`), a webhook receiver, a ``Platform`` value and a migration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from connectors.storefront.access import StoreAccess
+from connectors.storefront.orders import OrderVerbs
+from connectors.storefront.stock import StockVerbs
+from connectors.storefront.writes import WriteVerbs
+
+__all__ = ["StoreAccess", "Storefront", "register", "registered", "storefront_for"]
+
+
+class Storefront(OrderVerbs, StockVerbs, WriteVerbs, Protocol):
+    """One merchant's shop on one platform, as the flows see it."""
+
+    platform: str
+
+
+Factory = Callable[[StoreAccess], Storefront]
+_FACTORIES: dict[str, Factory] = {}
+
+
+def register(platform: str, factory: Factory) -> None:
+    """Make ``storefront_for`` build ``factory(access)`` for stores on ``platform``."""
+    _FACTORIES[str(platform)] = factory
+
+
+def registered() -> tuple[str, ...]:
+    """The platforms a storefront is registered for."""
+    _load_builtin()
+    return tuple(sorted(_FACTORIES))
+
+
+def storefront_for(access: StoreAccess) -> Storefront:
+    """The storefront of the store ``access`` describes; ``LookupError`` for an unknown platform."""
+    _load_builtin()
+    factory = _FACTORIES.get(str(access.platform))
+    if factory is None:
+        raise LookupError(f"no storefront for platform {access.platform!r}")
+    return factory(access)
+
+
+def _load_builtin() -> None:
+    # The built-in connectors register themselves on import; imported late so that a
+    # connector may import this package.
+    import connectors.shopify.storefront
+    import connectors.woocommerce.storefront  # noqa: F401

@@ -1,0 +1,36 @@
+"""The storefront of a store, for the flows: ``storefront(rt, store)``."""
+
+from __future__ import annotations
+
+from connectors.netguard import AddressPolicy
+from connectors.storefront import StoreAccess, Storefront, storefront_for
+from db.models import Store
+from sync.runtime import Runtime
+
+
+def address_policy(rt: Runtime) -> AddressPolicy:
+    """Which addresses calls to stores may reach: public ones, and loopback in sandbox mode."""
+    return AddressPolicy.for_settings(rt.settings.sandbox)
+
+
+def access_for(rt: Runtime, store: Store) -> StoreAccess:
+    """What a connector needs to reach ``store``: its decrypted credentials and the settings."""
+    platform = str(store.platform)
+    options = getattr(rt.settings, platform, None)
+    return StoreAccess(
+        store_id=store.id,
+        platform=platform,
+        domain=store.domain,
+        credentials=rt.vault.decrypt_json(store.credentials or b""),
+        webhook_secret=rt.vault.decrypt(store.webhook_secret) if store.webhook_secret else None,
+        public_url=rt.settings.public_url,
+        policy=address_policy(rt),
+        base_url=getattr(options, "base_url", None) if rt.settings.sandbox else None,
+        api_version=getattr(options, "api_version", None),
+        notify_customer=rt.settings.shipping.notify_customer,
+    )
+
+
+def storefront(rt: Runtime, store: Store) -> Storefront:
+    """The storefront ``store`` is on, ready to call."""
+    return storefront_for(access_for(rt, store))
