@@ -1,0 +1,1 @@
+"""Contract tests every Storefront implementation passes (the real connectors and a test platform)."""
