@@ -15,6 +15,8 @@ from typing import Any
 import structlog
 from prometheus_client import Counter, Histogram
 
+from core.lifecycle import Stage
+
 HTTP_REQUESTS = Counter("waybill_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
 # Label values come from a fixed set, never from what a client sent: an unknown method is
 # "other", a path no route matched is "unmatched" (see count_request).
@@ -37,6 +39,10 @@ INBOX_BATCH = Histogram(
 RECONCILE_REPAIRS = Counter(
     "waybill_reconcile_repairs_total", "What reconciliation found and repaired", ["platform", "kind"]
 )
+
+ORDER_MOVES = Counter("waybill_order_moves_total", "Order stage moves committed, by stage entered", ["stage"])
+for _stage in Stage:  # every stage is a series from the start, at 0
+    ORDER_MOVES.labels(_stage.value)
 
 
 def count_request(method: str, endpoint: str | None, status: int) -> None:

@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core.lifecycle import Stage
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -229,7 +231,7 @@ class Order(Base):
     platform_order_id: Mapped[str] = mapped_column(String(40))  # exact 64-bit id, as text
     number: Mapped[str] = mapped_column(String(64))
     email: Mapped[str | None] = mapped_column(String(320), default=None, index=True)
-    stage: Mapped[str] = mapped_column(String(32), default="received")
+    stage: Mapped[str] = mapped_column(String(32), default=Stage.RECEIVED.value)  # core/lifecycle.py
     financial_status: Mapped[str] = mapped_column(String(32))
     fulfillment_status: Mapped[str] = mapped_column(String(32))
     cancelled_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from connectors.order_stock import stock_taken
 from core.inventory import StockTaken
+from core.lifecycle import Stage, allowed
 from core.orders import FulfillmentStatus, Order, parse_time
 from db.models import CatalogLink, Platform, StockItem, StockMovement, Store, StoreState, utcnow
 from db.models import Order as OrderRow
@@ -38,6 +39,7 @@ from db.stock import ensure_item, find_item, mark_dirty, move
 from db.timeline import record
 from sync.intake import handles
 from sync.jobs import job, safe_job_id
+from sync.lifecycle import advance
 from sync.locks import store_lock
 from sync.stock_push import SWEEP_STEPS, schedule_push
 
@@ -256,18 +258,17 @@ def _movement_exists(s: Session, account_id: int, key: str) -> bool:
 
 def _hold_oversold(s: Session, row: OrderRow, shortages: list[Shortage]) -> None:
     reason = "oversold: " + "; ".join(x.describe() for x in shortages)
-    if row.stage in ("cancelled", "fulfilled"):
+    if not allowed(row.stage, Stage.ON_HOLD):  # cancelled, rejected or fulfilled: nothing to hold
         return
-    row.stage = "on_hold"
     row.hold_reason = reason
-    record(
+    advance(
         s,
-        row.account_id,
-        f"order:{row.id}",
+        row,
+        Stage.ON_HOLD,
         "inventory",
-        "order.held",
         reason,
         {"shortages": [{"sku": x.sku, "wanted": x.wanted, "available": x.available} for x in shortages]},
+        action="order.held",
     )
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from connectors.shopify.orders import order_from_graphql, order_from_webhook
 from connectors.woocommerce.orders import order_from_rest
 from core.errors import Retryable
+from core.lifecycle import Stage
 from core.orders import Order, Version, fingerprint, supersedes
 from db.models import InboxEvent, Platform, Store, StoreState, utcnow
 from db.models import Order as OrderRow
@@ -32,6 +33,7 @@ from sync import pipeline
 from sync.intake import handles
 from sync.inventory import apply_order
 from sync.jobs import safe_job_id
+from sync.lifecycle import storefront_cancelled
 from sync.stock_push import schedule_push
 
 if TYPE_CHECKING:
@@ -104,13 +106,13 @@ def handle_order(rt: Runtime, event_id: int) -> None:
         # order but could not enqueue the next step. Make sure that step is queued
         # (``start`` reads the stage and uses the step's fixed job id: a no-op when the
         # order has moved on or its verification is queued or running).
-        if not order.is_cancelled and stage != "cancelled":
+        if not order.is_cancelled and stage != Stage.CANCELLED:
             pipeline.start(rt, [order_id])
         return
     schedule_push(rt, stock.dirty_stores)
     # The pipeline follows once the order is committed (its jobs read it back).
     if order.is_cancelled:
-        if before is not None and before != "cancelled" and stage == "cancelled":
+        if before is not None and before != Stage.CANCELLED and stage == Stage.CANCELLED:
             pipeline.stop_soon(rt, order_id, order.cancel_reason or "cancelled on the storefront")
     else:
         pipeline.start(rt, [order_id])
@@ -145,25 +147,16 @@ def handle_woo_deleted(rt: Runtime, event_id: int) -> None:
         row = s.scalar(
             select(OrderRow).where(OrderRow.store_id == store.id, OrderRow.platform_order_id == order_id)
         )
-        if row is None or row.stage == "cancelled" or row.cancelled_at is not None:
+        if row is None or row.stage == Stage.CANCELLED or row.cancelled_at is not None:
             return
-        if row.stage != "rejected":  # a rejected order keeps its stage: it is the reason
-            row.stage = "cancelled"
         row.cancelled_at = row.cancelled_at or utcnow()
-        record(
-            s,
-            row.account_id,
-            f"order:{row.id}",
-            "woocommerce:order.deleted",
-            "order.cancelled",
-            "deleted on the storefront",
-        )
+        storefront_cancelled(s, row, "woocommerce:order.deleted", "deleted on the storefront")
         # Trashing does not give WooCommerce its stock back, so the channel is left as is.
         cancelled = replace(row_order(row), cancelled_at=row.cancelled_at, cancel_reason="deleted")
         stock = apply_order(s, store, row, cancelled, rt.settings.inventory, payload=None)
         row_id, stage = row.id, row.stage
     schedule_push(rt, stock.dirty_stores)
-    if stage == "cancelled":
+    if stage == Stage.CANCELLED:
         pipeline.stop_soon(rt, row_id, "deleted on the storefront")
 
 
@@ -201,13 +194,10 @@ def upsert_order(
         row.platform_fetched_at = fetched_at
         return Upsert(row, False, row.stage)
     before = row.stage
-    was_cancelled = row.cancelled_at is not None or before == "cancelled"
+    was_cancelled = row.cancelled_at is not None or before == Stage.CANCELLED
     _apply(row, order, fetched_at)
     if order.is_cancelled and not was_cancelled:
-        # A rejected order keeps its stage: the storefront cancelled it because we asked.
-        if before != "rejected":
-            row.stage = "cancelled"
-        record(s, row.account_id, timeline, actor, "order.cancelled", order.cancel_reason or "cancelled")
+        storefront_cancelled(s, row, actor, order.cancel_reason or "cancelled")
     else:
         reason = f"{order.financial_status}/{order.fulfillment_status}"
         if recheck:
@@ -222,7 +212,7 @@ def _insert(s: Session, store: Store, order: Order, actor: str, fetched_at: date
         store_id=store.id,
         platform=store.platform,
         platform_order_id=order.order_id,
-        stage="cancelled" if order.is_cancelled else "received",
+        stage=Stage.CANCELLED if order.is_cancelled else Stage.RECEIVED,
     )
     _apply(row, order, fetched_at)
     s.add(row)

@@ -1,11 +1,12 @@
-"""The order pipeline's stage machine: verification, review, cancellation.
+"""The order pipeline's first stages: verification, review, cancellation.
 
 received -> verifying -> approved -> ready_to_ship (then sync/shipping.py)
                       -> on_hold (a person reviews: approve resumes, reject cancels)
                       -> rejected (risk.reject_action "cancel": cancelled on the storefront)
 cancelled from any stage, when the storefront cancels (``cancel_order``).
 
-Every transition lands on the order's timeline with its reason. Each step reads the
+Every move goes through ``sync.lifecycle.advance`` (the table in core/lifecycle.py) and
+lands on the order's timeline with its reason. Each step reads the
 stage it starts from, so a job run twice, or late, changes nothing: the database says
 where the order is, and a sweep re-enqueues the verification of orders left without one.
 An order with ``hold_reason`` set (oversold, held by review) never reaches ready_to_ship.
@@ -25,12 +26,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.addresses import Address
+from core.lifecycle import FINAL, UNVERIFIED, Stage
 from core.orders import Order, parse_time
 from core.shipping import AddressCheck
 from db.models import Order as OrderRow
 from db.models import StockItem, TrustedCustomer, utcnow
 from db.timeline import record
 from sync.jobs import job, safe_job_id
+from sync.lifecycle import advance
 from sync.stock_push import SWEEP_STEPS
 
 if TYPE_CHECKING:
@@ -66,18 +69,11 @@ class ReviewInputError(ReviewError):
 # --- stages ---------------------------------------------------------------------------
 
 
-def move(s: Session, row: OrderRow, stage: str, actor: str, reason: str | None, data: Any = None) -> None:
-    """Change the order's stage and say why on its timeline."""
-    row.stage = stage
-    row.updated_at = utcnow()
-    record(s, row.account_id, f"order:{row.id}", actor, f"order.{stage}", reason, data)
-
-
 def verifiable(row: OrderRow) -> bool:
     """Received, being verified, or held by the stock ledger (oversold) before it was verified."""
-    if row.stage in ("received", "verifying"):
+    if row.stage in UNVERIFIED:
         return True
-    return row.stage == "on_hold" and row.risk is None and row.review is None
+    return row.stage == Stage.ON_HOLD and row.risk is None and row.review is None
 
 
 def start(rt: Runtime, order_ids: Iterable[int]) -> None:
@@ -110,8 +106,8 @@ def verify_order(rt: Runtime, order_id: int) -> str:
             return "missing"
         if not verifiable(row):
             return row.stage
-        if row.stage != "verifying":
-            move(s, row, "verifying", ACTOR, "verification started")
+        if row.stage != Stage.VERIFYING:
+            advance(s, row, Stage.VERIFYING, ACTOR, "verification started")
         order = Order.from_dict(row.data)
         inp = gather_input(s, row, order, rt.settings.risk)
     check, skipped = address_check(rt, order)
@@ -120,7 +116,7 @@ def verify_order(rt: Runtime, order_id: int) -> str:
         row = _lock(s, order_id)
         if row is None:
             return "missing"
-        if row.stage != "verifying":  # cancelled (or decided) while the address was checked
+        if row.stage != Stage.VERIFYING:  # cancelled (or decided) while the address was checked
             return row.stage
         if skipped:
             record(s, row.account_id, f"order:{row.id}", ACTOR, "order.address_check_skipped", skipped)
@@ -137,20 +133,20 @@ def apply_verdict(s: Session, row: OrderRow, verdict: RiskVerdict, risk: RiskSet
     record(s, row.account_id, f"order:{row.id}", ACTOR, "order.verified", verdict.reason, data)
     held_for = row.hold_reason  # e.g. "oversold: ..." set by the stock ledger at intake
     if verdict.decision == "approve":
-        move(s, row, "approved", ACTOR, verdict.reason)
+        advance(s, row, Stage.APPROVED, ACTOR, verdict.reason)
         if held_for:
-            move(s, row, "on_hold", ACTOR, held_for)
+            advance(s, row, Stage.ON_HOLD, ACTOR, held_for)
         else:
-            move(s, row, "ready_to_ship", ACTOR, "approved and nothing holds it")
+            advance(s, row, Stage.READY_TO_SHIP, ACTOR, "approved and nothing holds it")
     elif verdict.decision == "hold":
         row.hold_reason = _joined(f"review: {verdict.reason}", held_for)
-        move(s, row, "on_hold", ACTOR, row.hold_reason)
+        advance(s, row, Stage.ON_HOLD, ACTOR, row.hold_reason)
     elif risk.reject_action == "cancel":
         row.hold_reason = None
-        move(s, row, "rejected", ACTOR, verdict.reason, {"action": "cancel on the storefront"})
+        advance(s, row, Stage.REJECTED, ACTOR, verdict.reason, {"action": "cancel on the storefront"})
     else:
         row.hold_reason = _joined(f"rejected by rules: {verdict.reason}", held_for)
-        move(s, row, "on_hold", ACTOR, row.hold_reason, {"action": "a person decides"})
+        advance(s, row, Stage.ON_HOLD, ACTOR, row.hold_reason, {"action": "a person decides"})
     return row.stage
 
 
@@ -161,9 +157,9 @@ def _joined(reason: str, earlier: str | None) -> str:
 def after_verdict(rt: Runtime, order_id: int, stage: str, verdict: RiskVerdict) -> None:
     """What follows a stored verdict, once committed: write it back; ship or cancel."""
     write_back_soon(rt, order_id, 1)
-    if stage == "ready_to_ship":
+    if stage == Stage.READY_TO_SHIP:
         ship_soon(rt, order_id)
-    elif stage == "rejected":
+    elif stage == Stage.REJECTED:
         cancel_on_storefront_soon(rt, order_id)
 
 
@@ -299,7 +295,7 @@ def _reviewable(s: Session, account_id: int, order_id: int, decision: str) -> tu
             return row, True
         done = {"approve": "approved", "reject": "rejected"}.get(str(row.review.get("decision")), "decided")
         raise ReviewError(f"order {order_id} was already {done} by {row.review.get('reviewer')}")
-    if row.stage != "on_hold":
+    if row.stage != Stage.ON_HOLD:
         raise ReviewError(f"order {order_id} is {row.stage}, not on hold: nothing to {decision}")
     if row.risk is None:
         raise ReviewError(f"order {order_id} has not been verified yet; decide once its verdict is in")
@@ -350,8 +346,8 @@ def approve(rt: Runtime, account_id: int, order_id: int, reviewer: str, reason: 
         released = row.hold_reason
         row.review = _review(reviewer, "approve", reason)
         row.hold_reason = None
-        move(s, row, "approved", actor, reason, {"released": released})
-        move(s, row, "ready_to_ship", actor, "approved by a reviewer")
+        advance(s, row, Stage.APPROVED, actor, reason, {"released": released})
+        advance(s, row, Stage.READY_TO_SHIP, actor, "approved by a reviewer")
         summary = decision_summary(row)
     write_back_soon(rt, order_id, 2)
     ship_soon(rt, order_id)
@@ -369,7 +365,8 @@ def reject(rt: Runtime, account_id: int, order_id: int, reviewer: str, reason: s
         released = row.hold_reason
         row.review = _review(reviewer, "reject", reason)
         row.hold_reason = None
-        move(s, row, "rejected", actor, reason, {"released": released, "action": "cancel on the storefront"})
+        data = {"released": released, "action": "cancel on the storefront"}
+        advance(s, row, Stage.REJECTED, actor, reason, data)
         summary = decision_summary(row)
     write_back_soon(rt, order_id, 2)
     cancel_on_storefront_soon(rt, order_id)
@@ -421,8 +418,8 @@ def cancel_order(rt: Runtime, order_id: int, reason: str) -> None:
         row = _lock(s, order_id)
         if row is None:
             return
-        if row.stage not in ("cancelled", "rejected"):
-            move(s, row, "cancelled", ACTOR, reason)
+        if row.stage not in FINAL:
+            advance(s, row, Stage.CANCELLED, ACTOR, reason)
         record(s, row.account_id, f"order:{row.id}", ACTOR, "order.pipeline_stopped", reason)
     from sync.shipping import void_labels
 
@@ -452,7 +449,7 @@ def resume_stalled(rt: Runtime) -> int:
             s.scalars(
                 select(OrderRow.id)
                 .where(
-                    OrderRow.stage.in_(("received", "verifying")),
+                    OrderRow.stage.in_(UNVERIFIED),
                     OrderRow.financial_status != UNPAID,
                     OrderRow.updated_at <= cutoff,
                 )

@@ -160,9 +160,10 @@ def _three(values: Sequence[Decimal]) -> tuple[Decimal, Decimal, Decimal]:
 
 def move(s: Session, row: OrderRow, stage: str, reason: str | None, data: Any = None) -> None:
     """Change the order's stage and say why on its timeline."""
-    row.stage = stage
-    row.updated_at = utcnow()
-    record(s, row.account_id, f"order:{row.id}", ACTOR, f"order.{stage}", reason, data)
+    from core.lifecycle import Stage
+    from sync.lifecycle import advance
+
+    advance(s, row, Stage(stage), ACTOR, reason, data)
 
 
 def _note(s: Session, row: OrderRow, action: str, reason: str | None, data: Any = None) -> None:

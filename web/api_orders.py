@@ -12,11 +12,11 @@ from flask import Response, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.lifecycle import NAMES
 from db.models import Order, Shipment, TrustedCustomer
 from db.timeline import entries
 from sync import pipeline
 from web.api import _error, authenticated, bp, runtime
-from web.openapi import STAGES
 
 LIST_LIMIT = 500
 
@@ -79,8 +79,8 @@ def order_detail(s: Session, o: Order) -> dict[str, Any]:
 @authenticated
 def orders() -> Any:
     stage = request.args.get("stage")
-    if stage is not None and stage not in STAGES:
-        return _error(400, f"stage must be one of: {', '.join(STAGES)}")
+    if stage is not None and stage not in NAMES:
+        return _error(400, f"stage must be one of: {', '.join(NAMES)}")
     try:
         limit = min(LIST_LIMIT, max(1, int(request.args.get("limit", "100"))))
     except ValueError:

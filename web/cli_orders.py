@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from core.errors import Permanent, Retryable
+from core.lifecycle import NAMES
 from db.models import Order, Store, StoreState
 from sync import pipeline
 from sync.catalog import import_catalog
@@ -42,12 +43,15 @@ def order_summary(o: Order) -> dict[str, Any]:
 @orders_cli.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--store", "store_id", type=SMALL_ID, help="Only this store's orders.")
+@click.option("--stage", type=click.Choice(NAMES), help="Only orders at this stage (on_hold: review).")
 @click.option("--limit", default=100, show_default=True)
-def list_orders(as_json: bool, store_id: int | None, limit: int) -> None:
+def list_orders(as_json: bool, store_id: int | None, stage: str | None, limit: int) -> None:
     """The newest orders first."""
     query = select(Order).order_by(Order.platform_updated_at.desc(), Order.id.desc()).limit(limit)
     if store_id is not None:
         query = query.where(Order.store_id == store_id)
+    if stage is not None:
+        query = query.where(Order.stage == stage)
     with rt().session() as s:
         items = [order_summary(o) for o in s.scalars(query)]
     if as_json:

@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from core.errors import Permanent, Retryable
+from core.lifecycle import SHIPPABLE, SHIPPED
 from db.models import Order, Shipment
 from sync import shipping
 from web.cli import BIG_ID, outside_failure, rt
@@ -121,9 +122,6 @@ def run(order_id: int, actor: str) -> None:
         raise click.ClickException(why)
 
 
-SHIPPED = ("label_purchased", "partially_fulfilled", "fulfilled")
-
-
 def _not_shipped(order_id: int, was: str, stage: str, reason: str | None) -> str | None:
     """Why `ship run` left the order as it was, or None when it shipped (or had shipped)."""
     if reason:
@@ -140,7 +138,7 @@ def _not_shipped(order_id: int, was: str, stage: str, reason: str | None) -> str
         )
     if stage in SHIPPED:
         return None
-    if stage in shipping.SHIPPABLE and was in shipping.SHIPPABLE:
+    if stage in SHIPPABLE and was in SHIPPABLE:
         return f"order {order_id} was not shipped: it stopped at {stage} (see its parcels above)"
     return f"order {order_id} was not shipped: nothing to ship while it is {stage}"
 

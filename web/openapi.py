@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.lifecycle import NAMES
+
 _ERROR = {
     "description": "error",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
@@ -100,21 +102,9 @@ def _decide(summary: str) -> dict[str, Any]:
 _ID = {"type": "integer", "format": "int32", "minimum": 1, "maximum": 2**31 - 1}
 _BIG_ID = {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}
 _ORDER_ID = [{"name": "order_id", "in": "path", "required": True, "schema": _BIG_ID}]
-STAGES = (  # the stages GET /orders?stage= accepts (web/api_orders.py)
-    "received",
-    "verifying",
-    "approved",
-    "on_hold",
-    "rejected",
-    "ready_to_ship",
-    "packed",
-    "label_purchased",
-    "partially_fulfilled",
-    "fulfilled",
-    "cancelled",
-)
+_STAGE = {"type": "string", "enum": list(NAMES)}  # an order's stage (core/lifecycle.py)
 _STAGE_QUERY = [
-    {"name": "stage", "in": "query", "required": False, "schema": {"type": "string", "enum": list(STAGES)}},
+    {"name": "stage", "in": "query", "required": False, "schema": _STAGE},
     {
         "name": "limit",
         "in": "query",
@@ -285,7 +275,7 @@ _ORDER_LINE = {
         "platform": {"type": "string", "enum": ["shopify", "woocommerce"]},
         "platform_order_id": {"type": "string"},
         "number": {"type": "string"},
-        "stage": {"type": "string"},
+        "stage": _STAGE,
         "hold_reason": {"type": ["string", "null"], "description": "why it must not ship yet"},
         "financial_status": {"type": "string"},
         "fulfillment_status": {"type": "string"},
@@ -572,7 +562,7 @@ SCHEMAS.update(
                 "missing": _COUNTS,
                 "extra": _COUNTS,
                 "unknown": {"type": "array", "items": {"type": "string"}},
-                "stage": {"type": "string"},
+                "stage": _STAGE,
                 "error": {"type": "string", "description": "present when the contents do not match"},
             },
         },
