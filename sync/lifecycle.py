@@ -50,10 +50,14 @@ def storefront_cancelled(s: Session, row: OrderRow, actor: str, reason: str) -> 
 
 @event.listens_for(Session, "after_commit")
 def _count_moves(s: Session) -> None:
+    if s.in_nested_transaction():  # a savepoint: the transaction may still roll back
+        return
     for stage in s.info.pop(_MOVES, ()):
         ORDER_MOVES.labels(str(stage)).inc()
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_moves(s: Session) -> None:
+    if s.in_nested_transaction():  # a savepoint: its moves stay counted with the transaction
+        return
     s.info.pop(_MOVES, None)

@@ -3,12 +3,12 @@
 received -> verifying -> approved -> ready_to_ship (then sync/shipping.py)
                       -> on_hold (a person reviews: approve resumes, reject cancels)
                       -> rejected (risk.reject_action "cancel": cancelled on the storefront)
-cancelled from any stage, when the storefront cancels (``cancel_order``).
+cancelled from any stage but rejected, when the storefront cancels (``cancel_order``).
 
 Every move goes through ``sync.lifecycle.advance`` (the table in core/lifecycle.py) and
-lands on the order's timeline with its reason. Each step reads the
-stage it starts from, so a job run twice, or late, changes nothing: the database says
-where the order is, and a sweep re-enqueues the verification of orders left without one.
+lands on the order's timeline with its reason. Each step reads the stage it starts from,
+so a job run twice, or late, changes nothing: the database says where the order is, and a
+sweep re-enqueues the verification of orders left without one.
 An order with ``hold_reason`` set (oversold, held by review) never reaches ready_to_ship.
 Storefront effects (the verdict written back, a cancellation) run as their own jobs
 (sync/verdicts.py), so a storefront outage never blocks a verdict already stored.

@@ -23,14 +23,12 @@ from tests.integration.test_review_api import canonical, merchant, order_row
 from web.openapi import document
 
 
-def stored(rt: Any, stage: Stage, hold_reason: str | None = None, qty: int = 1) -> tuple[int, int]:
-    """(account id, order id) of an order of 1 TOTE (``qty`` units) at ``stage``."""
+def stored(rt: Any, stage: Stage, hold_reason: str | None = None) -> tuple[int, int]:
+    """(account id, order id) of a new order of 1 TOTE at ``stage`` (new: the stock ledger
+    counts it, it was not sold before the ledger existed)."""
     account_id, store_id, _headers = merchant(rt, f"lc-{stage}")
-    data = {
-        **canonical("2001", qty=qty),
-        "created_at": utcnow().isoformat(),
-        "updated_at": utcnow().isoformat(),
-    }
+    now = utcnow().isoformat()
+    data = {**canonical("2001"), "created_at": now, "updated_at": now}
     with rt.session() as s:
         row = OrderRow(
             account_id=account_id,
