@@ -31,7 +31,6 @@ from db.models import Order as OrderRow
 from db.models import StockItem, TrustedCustomer, utcnow
 from db.timeline import record
 from sync.jobs import job, safe_job_id
-from sync.stock_push import SWEEP_STEPS
 
 if TYPE_CHECKING:
     from core.risk import RiskInput, RiskVerdict
@@ -463,6 +462,3 @@ def resume_stalled(rt: Runtime) -> int:
         if not rt.queue.is_live(safe_job_id("verify", order_id)):
             rt.enqueue("verify_order", job_id=safe_job_id("verify", order_id), order_id=order_id)
     return len(ids)
-
-
-SWEEP_STEPS.append(resume_stalled)
