@@ -57,6 +57,7 @@ from sync.stores import (
     save_store,
     store_owner,
 )
+from web import runtime
 
 bp = Blueprint("install", __name__, url_prefix="/install")
 WOO_TOKEN_MAX_AGE_S = 3600
@@ -84,11 +85,6 @@ Continue only if you meant to connect this store.</p>
 <input type="hidden" name="store_url" value="{{ store_url }}">
 <button>Connect {{ store_url }}</button> <a href="{{ url_for('console.home') }}">Cancel</a>
 </form></body></html>"""
-
-
-def runtime() -> Runtime:
-    rt: Runtime = current_app.extensions["waybill"]
-    return rt
 
 
 def page(title: str, message: str, status: int = 200, problem: str | None = None) -> tuple[str, int]:
