@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.addresses import Address
+from core.errors import Conflict, InvalidInput, NotFound
 from core.orders import Order, parse_time
 from core.shipping import AddressCheck
 from db.models import Order as OrderRow
@@ -48,18 +49,17 @@ STALLED_AFTER = timedelta(seconds=60)  # a received/verifying order this old wit
 UNPAID = "pending"
 
 
-class ReviewError(Exception):
-    """A review decision that cannot be taken; ``status`` is the HTTP answer it maps to."""
-
-    status = 409
-
-
-class OrderNotFound(ReviewError):
-    status = 404
+class ReviewError(Conflict):
+    """A review decision that cannot be taken now; its subclasses say when it is the order
+    or the input that is wrong."""
 
 
-class ReviewInputError(ReviewError):
-    status = 400
+class OrderNotFound(NotFound, ReviewError):
+    """No such order in the reviewer's account."""
+
+
+class ReviewInputError(InvalidInput, ReviewError):
+    """The decision's input is refused (reviewer, reason, e-mail)."""
 
 
 # --- stages ---------------------------------------------------------------------------
