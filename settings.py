@@ -87,6 +87,21 @@ class QueueSettings(_Strict):
         return RetryPolicy.model_validate({**self.retry.model_dump(), **self.retry_by_queue.get(queue, {})})
 
 
+class Schedule(_Strict):
+    """One periodic job (its job name is its key under ``schedules``): run every ``every_s``
+    seconds on ``queue``. A number alone is the interval, on the job's own queue."""
+
+    every_s: float = Field(gt=0)
+    queue: str | None = None  # None: the queue the job is registered on
+
+    @model_validator(mode="before")
+    @classmethod
+    def _interval_alone(cls, value: Any) -> Any:
+        if isinstance(value, int | float | str) and not isinstance(value, bool):
+            return {"every_s": value}
+        return value
+
+
 class ShopifySettings(_Strict):
     api_version: str = "2026-10"
     base_url: str | None = None  # sandbox mode only: where the simulated shops live
@@ -245,7 +260,7 @@ class Settings(_Strict):
     console: ConsoleSettings = ConsoleSettings()
     database: DatabaseSettings = DatabaseSettings()
     queue: QueueSettings = QueueSettings()
-    schedules: dict[str, float] = {}
+    schedules: dict[str, Schedule] = {}  # job name -> when and where it runs (sync/schedule.py)
     inbox: InboxSettings = InboxSettings()
     effects: EffectsSettings = EffectsSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
@@ -290,10 +305,12 @@ class Settings(_Strict):
 
     @field_validator("schedules")
     @classmethod
-    def _schedules(cls, value: dict[str, float]) -> dict[str, float]:
-        for name, seconds in value.items():
-            if seconds <= 0:
-                raise ValueError(f"{name}: interval must be positive seconds")
+    def _schedules(cls, value: dict[str, Schedule], info: ValidationInfo) -> dict[str, Schedule]:
+        queue = info.data.get("queue")
+        names = queue.names if isinstance(queue, QueueSettings) else []
+        for name, schedule in value.items():
+            if schedule.queue is not None and schedule.queue not in names:
+                raise ValueError(f"{name}: queue {schedule.queue!r} is not one of queue.names {names}")
         return value
 
     @model_validator(mode="after")

@@ -44,3 +44,26 @@ class ServiceDown(WaybillError):
 
 class Permanent(WaybillError):
     """Will fail the same way every time (validation, auth, not found): do not retry."""
+
+
+class Refusal(WaybillError):
+    """A request refused for what it asks, not for a failure: the caller can change it.
+
+    Plain domain errors: they carry no HTTP status (``web/errors.py`` alone maps each kind
+    to one) and, raised in a job, are retried like any other error (they are not
+    ``Permanent``). The message says what is wrong, for a person to read.
+    """
+
+
+class NotFound(Refusal):
+    """No such thing for the caller (another account's is not found either).
+
+    Not ``connectors.errors.NotFound``, which is an outside system's 404."""
+
+
+class Conflict(Refusal):
+    """The thing exists but its state does not allow this now (already decided, not held...)."""
+
+
+class InvalidInput(Refusal):
+    """The input itself is refused: missing, malformed, out of range."""

@@ -41,7 +41,7 @@ from sync.intake import handles
 from sync.jobs import job, safe_job_id
 from sync.lifecycle import advance
 from sync.locks import store_lock
-from sync.stock_push import SWEEP_STEPS, schedule_push
+from sync.stock_push import schedule_push
 
 if TYPE_CHECKING:
     from settings import InventorySettings
@@ -573,6 +573,3 @@ def held_orders(s: Session, account_id: int) -> list[OrderRow]:
             select(OrderRow).where(OrderRow.account_id == account_id, OrderRow.hold_reason.is_not(None))
         )
     )
-
-
-SWEEP_STEPS.append(settle_due)

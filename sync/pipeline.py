@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.addresses import Address
+from core.errors import Conflict, InvalidInput, NotFound
 from core.lifecycle import FINAL, UNVERIFIED, Stage
 from core.orders import Order, parse_time
 from core.shipping import AddressCheck
@@ -34,7 +35,6 @@ from db.models import StockItem, TrustedCustomer, utcnow
 from db.timeline import record
 from sync.jobs import job, safe_job_id
 from sync.lifecycle import advance
-from sync.stock_push import SWEEP_STEPS
 
 if TYPE_CHECKING:
     from core.risk import RiskInput, RiskVerdict
@@ -52,18 +52,17 @@ STALLED_AFTER = timedelta(seconds=60)  # a received/verifying order this old wit
 UNPAID = "pending"
 
 
-class ReviewError(Exception):
-    """A review decision that cannot be taken; ``status`` is the HTTP answer it maps to."""
-
-    status = 409
-
-
-class OrderNotFound(ReviewError):
-    status = 404
+class ReviewError(Conflict):
+    """A review decision that cannot be taken now; its subclasses say when it is the order
+    or the input that is wrong."""
 
 
-class ReviewInputError(ReviewError):
-    status = 400
+class OrderNotFound(NotFound, ReviewError):
+    """No such order in the reviewer's account."""
+
+
+class ReviewInputError(InvalidInput, ReviewError):
+    """The decision's input is refused (reviewer, reason, e-mail)."""
 
 
 # --- stages ---------------------------------------------------------------------------
@@ -460,6 +459,3 @@ def resume_stalled(rt: Runtime) -> int:
         if not rt.queue.is_live(safe_job_id("verify", order_id)):
             rt.enqueue("verify_order", job_id=safe_job_id("verify", order_id), order_id=order_id)
     return len(ids)
-
-
-SWEEP_STEPS.append(resume_stalled)

@@ -52,7 +52,9 @@ LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobSt
 
 
 class JobQueue(Protocol):
-    def enqueue(self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0) -> bool: ...
+    def enqueue(
+        self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0, queue: str | None = None
+    ) -> bool: ...
     def hand_off(self, name: str, kwargs: dict[str, Any], job_id: str) -> None: ...
     def hand_off_many(self, jobs: Sequence[HandOff]) -> None: ...
     def is_live(self, job_id: str) -> bool: ...
@@ -60,10 +62,13 @@ class JobQueue(Protocol):
     def ping(self) -> None: ...
 
 
-def build_message(settings: Settings, name: str, kwargs: dict[str, Any], job_id: str) -> JobMessage:
+def build_message(
+    settings: Settings, name: str, kwargs: dict[str, Any], job_id: str, queue: str | None = None
+) -> JobMessage:
+    """The job ``name`` on its own queue, or on ``queue`` when given (a schedule's)."""
     if name not in JOBS:
         raise LookupError(f"unknown job {name!r}")
-    queue = JOBS[name].queue
+    queue = queue or JOBS[name].queue
     if queue not in settings.queue.names:
         raise LookupError(f"job {name!r} uses queue {queue!r}, which is not in queue.names")
     intervals = retry_intervals(settings.queue.policy_for(queue))
@@ -152,9 +157,11 @@ class RedisJobQueue:
             self._links.close()
         self.connection.connection_pool.disconnect()
 
-    def enqueue(self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0) -> bool:
-        msg = build_message(self.settings, name, kwargs, job_id)
-        queue = self.queues[msg.queue]
+    def enqueue(
+        self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0, queue: str | None = None
+    ) -> bool:
+        msg = build_message(self.settings, name, kwargs, job_id, queue)
+        rq_queue = self.queues[msg.queue]
         options: dict[str, Any] = {
             "job_id": job_id,
             "unique": True,
@@ -171,9 +178,9 @@ class RedisJobQueue:
         for _ in range(2):
             try:
                 if delay_s > 0:
-                    queue.enqueue_in(timedelta(seconds=delay_s), rq_entry, asdict(msg), **options)
+                    rq_queue.enqueue_in(timedelta(seconds=delay_s), rq_entry, asdict(msg), **options)
                 else:
-                    queue.enqueue(rq_entry, asdict(msg), **options)
+                    rq_queue.enqueue(rq_entry, asdict(msg), **options)
                 return True
             except DuplicateJobError:
                 if not self._clear_finished(job_id):
@@ -486,8 +493,10 @@ class EmbeddedJobQueue:
         # Set to a list to keep every attempt run (the CLI reports what it ran); None keeps nothing.
         self.record: list[JobRun] | None = None
 
-    def enqueue(self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0) -> bool:
-        msg = build_message(self.settings, name, kwargs, job_id)
+    def enqueue(
+        self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0, queue: str | None = None
+    ) -> bool:
+        msg = build_message(self.settings, name, kwargs, job_id, queue)
         with self._cond:
             if job_id in self._live:
                 return False

@@ -28,6 +28,7 @@ from db.session import (
 )
 from settings import DatabaseSettings, Settings
 from sync.queue import EmbeddedJobQueue, JobQueue, RedisJobQueue
+from sync.schedule import check_schedules
 
 _current: Runtime | None = None
 _lock = threading.Lock()
@@ -70,9 +71,11 @@ def secret_key_for(settings: Settings) -> str:
 
 def build_runtime(settings: Settings, migrate: bool | None = None, check: bool = True) -> Runtime:
     """Connect to the database and queue. Embedded mode migrates itself; production
-    refuses an unmigrated database (``DatabaseNotReady`` says what to run)."""
+    refuses an unmigrated database (``DatabaseNotReady`` says what to run) and every mode
+    a ``schedules`` entry that names no job (``SettingsError``)."""
     import sync.tasks  # noqa: F401  (registers the jobs)
 
+    check_schedules(settings)  # a schedule naming no job stops start-up here, with its name
     vault = Vault(secret_key_for(settings))
     engine = make_engine(settings.database_url, session_limits(settings.database))
     if migrate if migrate is not None else settings.embedded:

@@ -1,5 +1,9 @@
 """The scheduler: enqueues periodic jobs (``schedules`` in config.yaml).
 
+Each entry names a job (registered with ``sync.jobs.job``, taking no arguments), how often
+it runs and on which queue; nothing else adds periodic work. An entry that names no such
+job stops start-up (:func:`check_schedules`, called by ``build_runtime``).
+
 Exactly one runs. In embedded mode it is a thread of ``waybill run``; in
 production ``waybill worker --scheduler``, which holds a Redis lock so a second
 scheduler started by mistake only waits as a standby. Periodic job ids are
@@ -15,6 +19,7 @@ outlives it (db/forks.py says why that froze order intake).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
 import time
 import uuid
@@ -25,6 +30,8 @@ from redis import Redis
 from rq.scheduler import RQScheduler
 
 from db.forks import make_redis_fork_safe
+from settings import Schedule, Settings, SettingsError
+from sync.jobs import JOBS
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime
@@ -33,10 +40,43 @@ log = structlog.get_logger("waybill.scheduler")
 LOCK_KEY = "waybill:scheduler:lock"
 
 
+def check_schedules(settings: Settings) -> None:
+    """Refuse a ``schedules`` entry that names no job, or a job that needs arguments
+    (the scheduler passes none). Call once the jobs are registered (``sync.tasks``)."""
+    for name in settings.schedules:
+        found = JOBS.get(name)
+        if found is None:
+            raise SettingsError(
+                f"invalid configuration:\n  setting 'schedules.{name}': no job is named {name!r} "
+                f"(jobs that can be scheduled: {', '.join(sorted(schedulable()))})"
+            )
+        needs = _required_arguments(found.fn)
+        if needs:
+            raise SettingsError(
+                f"invalid configuration:\n  setting 'schedules.{name}': the job needs "
+                f"{', '.join(needs)}, which a schedule cannot give"
+            )
+
+
+def schedulable() -> list[str]:
+    """The registered jobs a schedule may name: those that take nothing but the runtime."""
+    return [name for name, found in JOBS.items() if not _required_arguments(found.fn)]
+
+
+def _required_arguments(fn: object) -> list[str]:
+    """The arguments after the runtime that ``fn`` cannot do without."""
+    params = list(inspect.signature(fn).parameters.values())[1:]  # type: ignore[arg-type]
+    return [
+        p.name
+        for p in params
+        if p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+
+
 class Scheduler:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.schedules = dict(rt.settings.schedules)
+        self.schedules: dict[str, Schedule] = dict(rt.settings.schedules)
         self._next: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -49,11 +89,11 @@ class Scheduler:
         if not self._owed:
             self._owed = self._owe_reconciliation()
         fired = []
-        for name, every in self.schedules.items():
+        for name, schedule in self.schedules.items():
             if now >= self._next.get(name, 0):
-                self._next[name] = now + every
+                self._next[name] = now + schedule.every_s
                 try:
-                    self.rt.enqueue(name, job_id=f"periodic-{name}")
+                    self.rt.queue.enqueue(name, {}, job_id=f"periodic-{name}", queue=schedule.queue)
                     fired.append(name)
                 except Exception as exc:  # queue down: try again next tick
                     log.warning("scheduler.enqueue_failed", name=name, error=f"{type(exc).__name__}: {exc}")

@@ -61,7 +61,6 @@ from db.models import Platform, Shipment, Store, TimelineEntry, utcnow
 from db.timeline import record
 from sync.catalog import measures_for
 from sync.jobs import job, safe_job_id
-from sync.stock_push import SWEEP_STEPS
 
 if TYPE_CHECKING:
     from connectors.easypost.client import EasyPost
@@ -863,9 +862,6 @@ def _may_start(rt: Runtime, order_id: int) -> bool:
         if settings.verify_packing:
             return scan_passed(s, order_id)
         return settings.auto_ship
-
-
-SWEEP_STEPS.append(resume_stalled)
 
 
 # --- pick and pack -----------------------------------------------------------------------------

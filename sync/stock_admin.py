@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.errors import InvalidInput, NotFound
 from core.inventory import Buffer
 from db.models import CatalogLink, StockBuffer, StockItem, Store
 from db.stock import ensure_item, mark_dirty, move, parse_buffer
@@ -28,15 +29,15 @@ if TYPE_CHECKING:
 MAX_UNITS = 1_000_000_000  # a level or delta beyond this is a typo, not stock
 
 
-class StockInputError(ValueError):
+class StockInputError(InvalidInput, ValueError):
     """The operator's input is refused; the message says why."""
 
 
-class UnknownSku(LookupError):
+class UnknownSku(NotFound, LookupError):
     """The account has no such SKU in the ledger (at the configured location)."""
 
 
-class UnknownStore(LookupError):
+class UnknownStore(NotFound, LookupError):
     """The account has no such store."""
 
 

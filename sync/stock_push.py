@@ -38,9 +38,8 @@ no compare-and-set, so the levels are read first (``include=``, 100 a call): an 
 whose level is not what the link says the store shows is recorded as an observation
 and not written, as a stale Shopify compare-and-set is.
 
-``sweep_stock`` (scheduled) runs :data:`SWEEP_STEPS`: callables ``step(rt)`` that other
-modules append to at import time. This module's own step enqueues a push for every
-store with marks older than :data:`MISSED_AFTER_S` (a push missed by a race).
+``sweep_stock`` (``schedules`` in config.yaml) enqueues a push for every store with marks
+older than :data:`MISSED_AFTER_S` (a push missed by a race).
 """
 
 from __future__ import annotations
@@ -50,7 +49,7 @@ import itertools
 import json
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -682,11 +681,6 @@ def _woo_call(
 
 # --- the sweep ----------------------------------------------------------------------
 
-SweepStep = Callable[["Runtime"], Any]
-# Run by `sweep_stock` in order, each on its own (one failing does not stop the others).
-# Other modules append their steps at import time, e.g. `SWEEP_STEPS.append(settle_due)`.
-SWEEP_STEPS: list[SweepStep] = []
-
 
 def enqueue_missed_pushes(rt: Runtime) -> int:
     """Enqueue ``push_stock`` for every active store with marks older than :data:`MISSED_AFTER_S`."""
@@ -704,18 +698,7 @@ def enqueue_missed_pushes(rt: Runtime) -> int:
     return len(ids)
 
 
-SWEEP_STEPS.append(enqueue_missed_pushes)
-
-
 @job("sweep_stock", queue="inventory")
-def sweep_stock(rt: Runtime) -> dict[str, Any]:
-    """Run every :data:`SWEEP_STEPS` step; returns each step's result (or its error)."""
-    results: dict[str, Any] = {}
-    for step in list(SWEEP_STEPS):
-        name = getattr(step, "__qualname__", repr(step))
-        try:
-            results[name] = step(rt)
-        except Exception as exc:
-            log.error("stock.sweep_step_failed", step=name, error=f"{type(exc).__name__}: {exc}")
-            results[name] = f"{type(exc).__name__}: {exc}"
-    return results
+def sweep_stock(rt: Runtime) -> int:
+    """The scheduled sweep: pushes missed by a race; returns how many stores got one."""
+    return enqueue_missed_pushes(rt)

@@ -12,6 +12,7 @@ from sync import (
     shipping,
     stock_audit,
     stock_push,
+    sweeps,
     verdicts,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "shipping",
     "stock_audit",
     "stock_push",
+    "sweeps",
     "verdicts",
 ]

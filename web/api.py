@@ -10,27 +10,25 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+from flask import Blueprint, Response, abort, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.accounts import account_for_token, revoke_token
 from db.models import ApiToken, DataExport, Store
 from db.timeline import entries
-from sync.runtime import Runtime
+from web import errors
+from web import runtime as runtime  # the api_* modules take it from here with bp
+from web.edge import error_response
 from web.openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+errors.register(bp, error_response)  # domain errors raised by the API's views
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def runtime() -> Runtime:
-    rt: Runtime = current_app.extensions["waybill"]
-    return rt
-
-
-def _error(status: int, message: str) -> tuple[Response, int]:
-    return jsonify(error=message), status
+def _error(status: int, message: str) -> Response:
+    return error_response(status, message)
 
 
 def authenticated(fn: F) -> F:
@@ -182,5 +180,5 @@ def revoke(token_id: int) -> Response:
 
 
 @bp.errorhandler(404)
-def not_found(_exc: Exception) -> tuple[Response, int]:
+def not_found(_exc: Exception) -> Response:
     return _error(404, "not found")

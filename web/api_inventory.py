@@ -93,14 +93,9 @@ def inventory_adjust(sku: str) -> Any:
     note = body.get("note")
     if note is not None and not isinstance(note, str):
         return _error(400, "note must be text")
-    try:
-        result = stock_admin.adjust(
-            runtime(), g.account_id, sku, body.get("delta"), note, actor="api", key=_key("adjust", sku)
-        )
-    except stock_admin.StockInputError as exc:
-        return _error(400, str(exc))
-    except stock_admin.UnknownSku:
-        return _error(404, "not found")
+    result = stock_admin.adjust(
+        runtime(), g.account_id, sku, body.get("delta"), note, actor="api", key=_key("adjust", sku)
+    )  # refusals (bad input, unknown SKU): web/errors.py
     return _answer(result)
 
 
@@ -115,12 +110,7 @@ def inventory_count(sku: str) -> Any:
         return _error(400, "note must be text")
     if "on_hand" not in body:
         return _error(400, "on_hand is required")
-    try:
-        result = stock_admin.count(
-            runtime(), g.account_id, sku, body["on_hand"], note, actor="api", key=_key("count", sku)
-        )
-    except stock_admin.StockInputError as exc:
-        return _error(400, str(exc))
-    except stock_admin.UnknownSku:
-        return _error(404, "not found")
+    result = stock_admin.count(
+        runtime(), g.account_id, sku, body["on_hand"], note, actor="api", key=_key("count", sku)
+    )  # refusals (bad input, unknown SKU): web/errors.py
     return _answer(result)

@@ -121,10 +121,7 @@ def _decide(order_id: int, decide: Any) -> Any:
     parsed = _decision(request.get_json(silent=True))
     if isinstance(parsed, str):
         return _error(400, parsed)
-    try:
-        decide(runtime(), g.account_id, order_id, *parsed)
-    except pipeline.ReviewError as exc:
-        return _error(exc.status, str(exc))
+    decide(runtime(), g.account_id, order_id, *parsed)  # refusals: web/errors.py
     with runtime().session() as s:
         row = s.get(Order, order_id)
         assert row is not None
@@ -163,10 +160,7 @@ def trust() -> Any:
         return _error(400, "expected a JSON object: {email, note}")
     if note is not None and not isinstance(note, str):
         return _error(400, "note must be text")
-    try:
-        added = pipeline.trust(runtime(), g.account_id, email, note)
-    except pipeline.ReviewError as exc:
-        return _error(exc.status, str(exc))
+    added = pipeline.trust(runtime(), g.account_id, email, note)  # refusals: web/errors.py
     return jsonify(email=email.strip().lower(), trusted=True), 201 if added else 200
 
 

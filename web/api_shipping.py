@@ -29,10 +29,7 @@ def pick_list() -> Any:
         return _error(400, "order must be an order id (a whole number), repeated for several")
     if ids is not None and len(ids) > MAX_ORDERS:
         return _error(400, f"at most {MAX_ORDERS} orders in one pick list")
-    try:
-        lines = shipping.pick_list_for(runtime(), g.account_id, ids)
-    except shipping.ShippingError as exc:
-        return _error(exc.status, str(exc))
+    lines = shipping.pick_list_for(runtime(), g.account_id, ids)  # refusals: web/errors.py
     orders = sorted({o["id"] for line in lines for o in line["orders"]})
     return jsonify(lines=lines, orders=orders, units=sum(line["quantity"] for line in lines))
 
@@ -52,10 +49,7 @@ def pack(order_id: int) -> Any:
         return _error(400, f"at most {MAX_SCANS} codes in one scan")
     if not isinstance(actor, str) or not actor.strip():
         return _error(400, "actor is required: who packed the parcel (text)")
-    try:
-        result = shipping.record_pack_scan(runtime(), g.account_id, order_id, scanned, actor)
-    except shipping.ShippingError as exc:
-        return _error(exc.status, str(exc))
+    result = shipping.record_pack_scan(runtime(), g.account_id, order_id, scanned, actor)  # see web/errors.py
     if not result["ok"]:
         return jsonify(error=f"contents do not match the order: {result['message']}", **result), 422
     return jsonify(result)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -21,6 +21,7 @@ from db.crypto import KEY_FILE_NAME, SecretKeyError, Vault, generate_key
 from db.models import Account, DeadLetter, Store, TimelineEntry, utcnow
 from sync.queue import RedisJobQueue
 from sync.runtime import Runtime, secret_key_for
+from web import runtime
 
 # Ids as the database keeps them: a number beyond the column's range is bad input, refused
 # by click with the range, never an overflow inside the driver.
@@ -39,12 +40,6 @@ db_cli = AppGroup("db", help="Database migrations.")
 accounts_cli = AppGroup("accounts", help="Merchant accounts and API tokens.")
 jobs_cli = AppGroup("jobs", help="Jobs that failed for good, and retrying them.")
 keys_cli = AppGroup("keys", help="The key that encrypts credentials at rest.")
-
-
-def runtime() -> Runtime:
-    """The runtime, without checking the database (for the `db` commands)."""
-    found: Runtime = current_app.extensions["waybill"]
-    return found
 
 
 def rt() -> Runtime:

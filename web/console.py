@@ -11,7 +11,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    current_app,
     redirect,
     render_template_string,
     request,
@@ -22,7 +21,7 @@ from sqlalchemy import func, select
 
 from db.accounts import end_session, start_session, token_for
 from db.models import Account, InboxEvent, Store
-from sync.runtime import Runtime
+from web import runtime
 
 bp = Blueprint("console", __name__)
 
@@ -62,11 +61,6 @@ HOME = PAGE.replace(
 </form>
 <h2>Inbox</h2><p>{% for state, n in inbox %}{{ state }}: {{ n }} &nbsp; {% else %}empty{% endfor %}</p>""",
 )
-
-
-def runtime() -> Runtime:
-    rt: Runtime = current_app.extensions["waybill"]
-    return rt
 
 
 def safe_next(value: str | None) -> str:

@@ -43,7 +43,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import delete, select
 
 from connectors.errors import AuthError, Rejected
-from connectors.netguard import UnsafeUrl, check_store_url
+from connectors.netguard import check_store_url
 from connectors.shopify import oauth
 from connectors.woocommerce.webhooks import delivery_url_problem
 from core.errors import Retryable
@@ -57,6 +57,7 @@ from sync.stores import (
     save_store,
     store_owner,
 )
+from web import errors, runtime
 
 bp = Blueprint("install", __name__, url_prefix="/install")
 WOO_TOKEN_MAX_AGE_S = 3600
@@ -86,13 +87,15 @@ Continue only if you meant to connect this store.</p>
 </form></body></html>"""
 
 
-def runtime() -> Runtime:
-    rt: Runtime = current_app.extensions["waybill"]
-    return rt
-
-
 def page(title: str, message: str, status: int = 200, problem: str | None = None) -> tuple[str, int]:
     return render_template_string(PAGE, title=title, message=message, problem=problem), status
+
+
+def refused(status: int, message: str) -> tuple[str, int]:
+    return page("Cannot install", message, status)
+
+
+errors.register(bp, refused)  # an unsafe store URL, a domain error: web/errors.py
 
 
 def signed_in() -> int | None:
@@ -246,8 +249,6 @@ def _finish_shopify(rt: Runtime, shop: str, code: str, account_id: int | None) -
             base_url=base,
             policy=address_policy(rt),
         )
-    except UnsafeUrl as exc:
-        return page("Cannot install", str(exc), 400)
     except (Rejected, AuthError):
         return page("Cannot install", "Shopify refused the authorization code (used or expired).", 400)
     except Retryable:
@@ -292,10 +293,7 @@ def _store_url(rt: Runtime, value: str) -> str:
 def woo_start() -> Any:
     """The confirm page: which store, into which account. Nothing is started by a GET."""
     rt = runtime()
-    try:
-        url = _store_url(rt, request.args.get("store_url", ""))
-    except UnsafeUrl as exc:
-        return page("Cannot install", str(exc), 400)
+    url = _store_url(rt, request.args.get("store_url", ""))  # UnsafeUrl: web/errors.py
     account_id = signed_in()
     if account_id is None:
         return _to_login()
@@ -327,10 +325,7 @@ def woo_start_confirmed() -> Any:
     account_id = signed_in()
     if account_id is None:
         return page("Sign in first", "Sign in to Waybill, then connect the store again.", 401)
-    try:
-        url = _store_url(rt, request.form.get("store_url", ""))
-    except UnsafeUrl as exc:
-        return page("Cannot install", str(exc), 400)
+    url = _store_url(rt, request.form.get("store_url", ""))  # UnsafeUrl: web/errors.py
     if _owned_elsewhere(rt, Platform.woocommerce, url, account_id):
         return page("Cannot install", TAKEN.format(name=url), 409)
     key = _browser_key()

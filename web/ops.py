@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select, text
 
 from db.models import DeadLetter, InboxEvent, InboxState
-from sync.runtime import Runtime
+from web import runtime
 
 bp = Blueprint("ops", __name__)
-
-
-def runtime() -> Runtime:
-    rt: Runtime = current_app.extensions["waybill"]
-    return rt
 
 
 @bp.get("/healthz")

@@ -25,12 +25,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
-from flask import Flask, Response, current_app, g, render_template_string, request, session
+from flask import Flask, Response, g, render_template_string, request, session
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from connectors.shopify import oauth
 from db.accounts import live_session
-from sync.runtime import Runtime
+from web import runtime
 
 csrf = CSRFProtect()
 log = structlog.get_logger("waybill.security")
@@ -64,11 +64,6 @@ def init_security(app: Flask) -> None:
     app.before_request(_check_console_session)
     app.after_request(_headers)
     app.register_error_handler(CSRFError, _csrf_refused)
-
-
-def runtime() -> Runtime:
-    rt: Runtime = current_app.extensions["waybill"]
-    return rt
 
 
 def _exempt() -> bool:

@@ -20,6 +20,7 @@ from db import stock
 from db.models import CatalogLink, StockItem, Store
 from sandbox.harness import Faults
 from sandbox.woocommerce import WooCommerceSimulator
+from settings import Schedule
 from sync import inventory, stock_push
 from sync.schedule import Scheduler
 from tests.conftest import drain
@@ -38,7 +39,7 @@ def restart(rt: Any, shopify: ShopifySandbox, woo: WooCommerceSimulator) -> None
     shopify.faults, woo.faults = Faults(), Faults()
     with open("config.yaml", encoding="utf-8") as fh:
         schedules = yaml.safe_load(fh)["schedules"]
-    rt.settings.schedules.update(schedules)
+    rt.settings.schedules.update({name: Schedule.model_validate(s) for name, s in schedules.items()})
     fired = Scheduler(rt).tick()
     assert {"reconcile_all", "inventory_audit_all"} <= set(fired)
     for _ in range(3):  # the jobs, the settles they schedule, the pushes those cause

@@ -102,10 +102,11 @@ def test_one_sweep_requeues_the_whole_backlog_batch_after_batch(
 
 
 def test_a_scheduler_that_regains_redis_sweeps_the_inbox_at_once(rt: Any) -> None:
+    from settings import Schedule
     from sync.schedule import Scheduler
 
     scheduler = Scheduler(rt)
-    scheduler.schedules = {"sweep_inbox": 60}
+    scheduler.schedules = {"sweep_inbox": Schedule(every_s=60)}
     assert scheduler.tick(now=1000.0) == ["sweep_inbox"]
     drain(rt)
     assert scheduler.tick(now=1001.0) == []  # not due for a minute

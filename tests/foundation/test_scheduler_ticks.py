@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 
+from settings import Schedule
 from sync.jobs import JOBS, JobDef
 from sync.schedule import Scheduler
+
+MINUTE = Schedule(every_s=60)
 
 
 def later(rt: Any) -> str:
@@ -25,7 +28,7 @@ def late_job() -> Iterator[str]:
 
 def test_a_job_that_cannot_be_enqueued_is_tried_again_a_second_later(rt: Any, late_job: str) -> None:
     scheduler = Scheduler(rt)
-    scheduler.schedules = {late_job: 60.0, "sweep_inbox": 60.0}
+    scheduler.schedules = {late_job: MINUTE, "sweep_inbox": MINUTE}
     assert scheduler.tick(now=1000.0) == ["sweep_inbox"]  # test_late is not a job yet: refused
     JOBS[late_job] = JobDef(late_job, later, "reconcile")  # e.g. the queue is back
     assert scheduler.tick(now=1000.5) == []
@@ -37,14 +40,14 @@ def test_a_job_that_cannot_be_enqueued_is_tried_again_a_second_later(rt: Any, la
 
 def test_after_redis_was_away_the_inbox_sweep_runs_at_the_next_tick(rt: Any) -> None:
     scheduler = Scheduler(rt)
-    scheduler.schedules = {"sweep_inbox": 60.0, "sweep_stock": 60.0}
+    scheduler.schedules = {"sweep_inbox": MINUTE, "sweep_stock": MINUTE}
     assert sorted(scheduler.tick(now=1000.0)) == ["sweep_inbox", "sweep_stock"]
     assert scheduler.tick(now=1010.0) == []
     scheduler.regained()
     assert scheduler.tick(now=1010.0) == ["sweep_inbox"]  # only the sweep, at once
 
     without = Scheduler(rt)
-    without.schedules = {"sweep_stock": 60.0}
+    without.schedules = {"sweep_stock": MINUTE}
     assert without.tick(now=1000.0) == ["sweep_stock"]
     without.regained()  # nothing to sweep
     assert without.tick(now=1010.0) == []
