@@ -64,6 +64,10 @@ class Backend:
         """An order payload, the order, and when the shop took its units."""
         raise NotImplementedError
 
+    def levelless_event(self, item: Item) -> dict[str, Any]:
+        """A stock event of ``item`` that reports no managed level."""
+        raise NotImplementedError
+
     def find(self, **ids: int | None) -> Item:
         return next(i for i in self.items if all(getattr(i, k) == v for k, v in ids.items()))
 
@@ -190,6 +194,9 @@ class ShopifyBackend(Backend):
         order = order_from_webhook(body)
         return body, order, order.created_at  # Shopify takes the units at creation
 
+    def levelless_event(self, item: Item) -> dict[str, Any]:
+        return {**self.event(item), "available": None}  # not stocked there (reference payload)
+
 
 # --- WooCommerce -----------------------------------------------------------------------
 
@@ -272,6 +279,9 @@ class WooBackend(Backend):
     def event(self, item: Item) -> dict[str, Any]:
         return self._document(item)
 
+    def levelless_event(self, item: Item) -> dict[str, Any]:
+        return {**self._document(item), "manage_stock": False, "stock_quantity": None}
+
     def paid_order(self) -> tuple[dict[str, Any], Order, datetime | None]:
         body = fixture("woocommerce", "order_created__processing")
         body.update(date_paid_gmt="2024-06-01T15:04:08")
@@ -341,6 +351,9 @@ class TestShopBackend(Backend):
 
     def event(self, item: Item) -> dict[str, Any]:
         return {"item": item.product, "stock": item.stock, "updated": iso(item.updated)}
+
+    def levelless_event(self, item: Item) -> dict[str, Any]:
+        return {"item": item.product, "stock": None, "updated": iso(item.updated)}
 
     def paid_order(self) -> tuple[dict[str, Any], Order, datetime | None]:
         body = fixture("shopify", "orders_create__basic")

@@ -152,6 +152,10 @@ def test_a_stock_event_names_its_listing_and_level(backend: Backend) -> None:
         assert (event.product_id, event.variant_id) == (link.product_id, link.variant_id)
 
 
+def test_a_stock_event_without_a_managed_level_reports_nothing(backend: Backend) -> None:
+    assert shop(backend).stock_event(backend.levelless_event(backend.find(sku="A-1"))) is None
+
+
 def test_the_stock_an_order_took_is_read_from_its_payload(backend: Backend) -> None:
     payload, order, at = backend.paid_order()
     assert shop(backend).stock_taken(payload, order).at == at
