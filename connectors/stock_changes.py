@@ -1,7 +1,9 @@
 """Stock levels changed on a channel since a time: the reconciliation's verb for stock.
 
 A level change whose webhook never arrived (Waybill down, a delivery that failed) is
-found again by asking the channel what changed since the reconciliation's cursor:
+found again by asking the channel what changed since the reconciliation's cursor. The
+verb is the storefront's (``Storefront.levels_changed_since``); this module keeps the
+older entry points, a client and a platform-named call, on top of the same connector code:
 
 - WooCommerce: ``GET products?modified_after=`` and, per variable product,
   ``products/<id>/variations?modified_after=`` (``date_modified_gmt``, whole seconds,
@@ -14,76 +16,49 @@ changed levels of those, keyed by the caller's own key; the platform knowledge s
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from connectors.netguard import AddressPolicy
-from db.models import Platform
+from connectors.shopify.inventory import changed_listings as shopify_changes
+from connectors.shopify.storefront_stock import shopify_client
+from connectors.storefront.access import StoreAccess
+from connectors.storefront.stock import Changed, Listed, oldest_first
+from connectors.woocommerce.inventory import changed_listings as woo_changes
+from connectors.woocommerce.storefront_stock import woo_client
 
 if TYPE_CHECKING:
     from settings import Settings
 
+__all__ = ["Changed", "Listed", "levels_changed_since", "open_client"]
 
-@dataclass(frozen=True)
-class Listed:
-    """One tracked listing, as a catalog link names it on its channel."""
-
-    key: Hashable
-    product_id: int
-    variant_id: int | None
-    inventory_item_id: int | None
-    location_id: int | None
-
-
-@dataclass(frozen=True)
-class Changed:
-    """A listing's level as the channel shows it, with the channel's time of that level."""
-
-    key: Hashable
-    quantity: int
-    at: datetime
+CHANGES: dict[str, Callable[[Any, datetime, Sequence[Listed]], list[Changed]]] = {
+    "shopify": shopify_changes,
+    "woocommerce": woo_changes,
+}
 
 
 def open_client(
-    settings: Settings, platform: Platform, domain: str, credentials: Mapping[str, Any], policy: AddressPolicy
+    settings: Settings, platform: str, domain: str, credentials: Mapping[str, Any], policy: AddressPolicy
 ) -> Any:
     """The platform's API client for one store."""
-    if platform is Platform.shopify:
-        from connectors.shopify.client import ShopifyClient
-
-        base = settings.shopify.base_url if settings.sandbox else None
-        return ShopifyClient(
-            domain, credentials["access_token"], settings.shopify.api_version, base_url=base, policy=policy
-        )
-    from connectors.woocommerce.client import WooClient
-
-    return WooClient(domain, credentials["consumer_key"], credentials["consumer_secret"], policy=policy)
+    name = str(platform)
+    options = getattr(settings, name, None)
+    access = StoreAccess(
+        store_id=0,
+        platform=name,
+        domain=domain,
+        credentials=credentials,
+        policy=policy,
+        base_url=getattr(options, "base_url", None) if settings.sandbox else None,
+        api_version=getattr(options, "api_version", None),
+    )
+    return shopify_client(access) if name == "shopify" else woo_client(access)
 
 
 def levels_changed_since(
-    platform: Platform, client: Any, since: datetime, listed: Sequence[Listed]
+    platform: str, client: Any, since: datetime, listed: Sequence[Listed]
 ) -> list[Changed]:
     """The levels of ``listed`` that changed on the channel after ``since`` (oldest first)."""
-    out: list[Changed] = []
-    if platform is Platform.shopify:
-        from connectors.shopify.inventory import levels_changed_since as shopify_changes
-
-        by_item = {(x.inventory_item_id, x.location_id): x.key for x in listed if x.inventory_item_id}
-        for location_id in sorted({x.location_id for x in listed if x.location_id is not None}):
-            for level in shopify_changes(client, location_id, since):
-                key = by_item.get((level.inventory_item_id, level.location_id))
-                if key is not None:
-                    out.append(Changed(key, level.quantity, level.at))
-    else:
-        from connectors.woocommerce.inventory import levels_changed_since as woo_changes
-
-        by_id = {(x.product_id, x.variant_id): x.key for x in listed}
-        parents = [x.product_id for x in listed if x.variant_id is not None]
-        for changed in woo_changes(client, since, parents):
-            key = by_id.get((changed.product_id, changed.variation_id))
-            if key is not None:
-                out.append(Changed(key, changed.quantity, changed.at))
-    out.sort(key=lambda c: c.at)
-    return out
+    return oldest_first(CHANGES[str(platform)](client, since, listed))

@@ -20,12 +20,12 @@ CENTIMETRE_STEP = Decimal("0.01")
 
 @dataclass(frozen=True)
 class CatalogEntry:
-    """One sellable thing on a channel (a Shopify variant, a WooCommerce product or variation).
+    """One sellable thing on a channel (a product, or a variant of one).
 
-    ``available`` is the level the channel shows (Shopify: "available" at the chosen
-    location; WooCommerce: ``stock_quantity``), ``None`` when the channel keeps none.
-    ``level_at`` is the platform's time of that level (Shopify: the level's
-    ``updatedAt``; WooCommerce: ``date_modified_gmt``), UTC-aware.
+    ``available`` is the level the channel shows (at the chosen location where the
+    channel has several), ``None`` when the channel keeps none. ``level_at`` is the
+    platform's time of that level, UTC-aware. The connectors' catalog mappers say
+    which fields of each platform these are.
     ``grams`` (one unit) and ``dims_cm`` (length, width, height) are what the channel's
     catalog says of the thing, converted by :func:`to_grams` and :func:`to_centimetres`;
     ``None`` when it says nothing usable.

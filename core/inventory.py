@@ -1,4 +1,4 @@
-"""Stock decisions: what a channel may show, reservations, push batches, audits, low stock.
+"""Stock decisions: what a channel may show, reservations, coalescing, audits, low stock.
 
 Pure functions over plain data. The ledger itself lives in ``db/``; ``sync/`` loads it,
 asks these functions what to do, and acts through the connectors.
@@ -11,7 +11,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, NamedTuple, TypeVar
+from typing import Literal, TypeVar
 
 from core.orders import require_utc
 
@@ -19,10 +19,6 @@ T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
 
 BufferKind = Literal["absolute", "percent"]
-
-# The platform maxima for one write (ARCHITECTURE.md, principle 5).
-SHOPIFY_MAX_QUANTITIES = 250
-WOO_MAX_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -109,43 +105,6 @@ def chunks(items: Sequence[T], size: int) -> list[list[T]]:
     if size < 1:
         raise ValueError(f"chunk size must be >= 1, got {size}")
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
-
-
-class WooStockUpdate(NamedTuple):
-    """A level to write: a simple product (``variation_id`` None) or a variation of ``product_id``."""
-
-    product_id: int
-    variation_id: int | None
-    quantity: int
-
-
-class WooBatch(NamedTuple):
-    """One WooCommerce batch call: ``products/batch`` when ``parent_id`` is None,
-    else ``products/{parent_id}/variations/batch``."""
-
-    parent_id: int | None
-    updates: tuple[WooStockUpdate, ...]
-
-
-def plan_woo_batches(updates: Sequence[WooStockUpdate], size: int = WOO_MAX_BATCH) -> list[WooBatch]:
-    """The fewest WooCommerce batch calls that write ``updates``.
-
-    Simple products go first, in chunks of ``size``; then each parent's variations, in
-    chunks of ``size``, parents in the order first seen. Order within a batch is kept.
-    """
-    if size < 1:
-        raise ValueError(f"batch size must be >= 1, got {size}")
-    simple: list[WooStockUpdate] = []
-    by_parent: dict[int, list[WooStockUpdate]] = {}
-    for update in updates:
-        if update.variation_id is None:
-            simple.append(update)
-        else:
-            by_parent.setdefault(update.product_id, []).append(update)
-    batches = [WooBatch(None, tuple(chunk)) for chunk in chunks(simple, size)]
-    for parent, variations in by_parent.items():
-        batches.extend(WooBatch(parent, tuple(chunk)) for chunk in chunks(variations, size))
-    return batches
 
 
 def coalesce(movements: Iterable[K]) -> list[K]:

@@ -1,7 +1,7 @@
 """Catalog import: link each channel's SKUs to the stock ledger.
 
-``import_catalog`` reads a store's whole catalog (Shopify variants with their level at
-the location we publish to; WooCommerce products and variations), maps SKUs (a SKU
+``import_catalog`` reads a store's whole catalog through its storefront (each listing
+with its level at the location we publish to, weights and measures), maps SKUs (a SKU
 held by two entries of one store is reported, never linked) and then, in one
 transaction:
 
@@ -27,7 +27,6 @@ reconciliation of the store (``sync/reconcile.py``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -38,18 +37,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from connectors.shopify import catalog as shopify_catalog
-from connectors.woocommerce import catalog as woo_catalog
+from connectors.storefront.stock import Catalog
 from core.catalog import CatalogEntry, CatalogReport, map_skus
 from core.orders import LineItem
 from core.parcels import Measure
 from db import stock
-from db.models import CatalogLink, Platform, StockDirty, Store, StoreState, utcnow
+from db.models import CatalogLink, StockDirty, Store, StoreState, utcnow
 from db.timeline import record
 from sync.inventory import observe, schedule_settle
 from sync.jobs import job, safe_job_id
 from sync.reconcile import reconcile_then
-from sync.stores import shopify_client, woo_client
+from sync.storefronts import storefront
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime
@@ -58,12 +56,7 @@ log = structlog.get_logger("waybill.catalog")
 REPORT_UNMAPPED = 50  # entries without SKU kept in the store's report
 
 
-@dataclass(frozen=True)
-class Fetched:
-    """A store's catalog as read, and the Shopify location its levels are from."""
-
-    entries: list[CatalogEntry]
-    location_id: int | None = None
+Fetched = Catalog  # a store's catalog as read, and the location its levels are from
 
 
 @job("catalog_all", queue="inventory")
@@ -113,12 +106,9 @@ def import_catalog(rt: Runtime, store_id: int) -> dict[str, Any]:
 
 
 def fetch(rt: Runtime, store: Store) -> Fetched:
-    """The store's catalog entries (I/O only)."""
-    if store.platform is Platform.shopify:
-        override = (store.settings or {}).get("inventory_location_id")
-        found = shopify_catalog.fetch_catalog(shopify_client(rt, store), override)
-        return Fetched(found.entries, found.location.id)
-    return Fetched(woo_catalog.fetch_catalog(woo_client(rt, store)).entries)
+    """The store's catalog entries (I/O only), levels at the location the store's settings name."""
+    location = (store.settings or {}).get("inventory_location_id")
+    return storefront(rt, store).catalog(location)
 
 
 def report_settings(report: CatalogReport, imported_at: datetime) -> dict[str, Any]:
@@ -133,7 +123,7 @@ def report_settings(report: CatalogReport, imported_at: datetime) -> dict[str, A
         "unmapped_count": len(report.unmapped),
         "duplicates": {sku: list(ids) for sku, ids in sorted(report.duplicates.items())},
         "untracked": report.untracked,
-        # Tracked, but the channel shows no level for them (Shopify: not stocked at our location).
+        # Tracked, but the channel shows no level for them (not stocked at our location).
         "no_level": sorted(sku for sku, e in report.mapped.items() if e.tracked and e.available is None),
     }
 
@@ -277,8 +267,8 @@ def _mark_differences(rt: Runtime, s: Session, store: Store, report: CatalogRepo
     links = s.scalars(
         select(CatalogLink).where(CatalogLink.store_id == store.id, CatalogLink.sku.in_(tracked))
     )
-    # A link whose channel shows no level is left alone: on Shopify the item is not stocked at
-    # our location and a write there would be refused (the report lists them as "no_level").
+    # A link whose channel shows no level is left alone: the item is not stocked at our
+    # location and a write there would be refused (the report lists them as "no_level").
     differ = [
         link.sku
         for link in links

@@ -3,8 +3,8 @@
 Orders (any channel) reserve stock when they arrive, release it when cancelled and take
 it off the shelf when fulfilled; each change marks the SKU for a push to every channel.
 
-A channel's own level reports (Shopify ``inventory_levels/update``, WooCommerce
-``product.updated``, a refused compare-and-set) are *observations*. Most of them are
+A channel's own level reports (a stock event the storefront parses, a level the push
+found changed) are *observations*. Most of them are
 not merchant edits: our own writes come back as webhooks (echoes), and a channel
 lowers its level by itself when it sells. So each link keeps ``channel_qty``, what the
 channel shows as far as we know, and its platform time: our writes set it, and every
@@ -20,19 +20,20 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.order_stock import stock_taken
+from connectors.storefront.stock import Level, Listed
 from core.inventory import StockTaken
 from core.lifecycle import Stage, allowed
-from core.orders import FulfillmentStatus, Order, parse_time
+from core.orders import FulfillmentStatus, Order
 from db.models import CatalogLink, Platform, StockItem, StockMovement, Store, StoreState, utcnow
 from db.models import Order as OrderRow
 from db.stock import ensure_item, find_item, mark_dirty, move
@@ -42,6 +43,7 @@ from sync.jobs import job, safe_job_id
 from sync.lifecycle import advance
 from sync.locks import store_lock
 from sync.stock_push import schedule_push
+from sync.storefronts import storefront
 
 if TYPE_CHECKING:
     from settings import InventorySettings
@@ -334,107 +336,47 @@ def _load(rt: Runtime, event_id: int) -> tuple[Store | None, Any]:
 
 
 @handles(Platform.shopify, "inventory_levels/update")
-def handle_shopify_level(rt: Runtime, event_id: int) -> None:
-    store, body = _load(rt, event_id)
-    if store is None or body.get("available") is None:
-        return
-    item_id, location_id = int(body["inventory_item_id"]), int(body["location_id"])
-    at = parse_time(str(body["updated_at"]))
-    with rt.session() as s:
-        link = s.scalar(
-            select(CatalogLink).where(
-                CatalogLink.store_id == store.id, CatalogLink.inventory_item_id == item_id
-            )
-        )
-        if link is None or link.location_id != location_id or not link.tracked:
-            return
-        due = observe(link, int(body["available"]), at)
-    if due:
-        schedule_settle(rt, store.id)
-
-
-def woo_time(stamp: str) -> datetime:
-    """WooCommerce's ``date_modified_gmt`` (no zone written) as an aware UTC time."""
-    text_ = str(stamp)
-    return parse_time(text_ if text_.endswith(("Z", "+00:00")) else text_ + "+00:00")
-
-
 @handles(Platform.woocommerce, "product.updated")
-def handle_woo_product(rt: Runtime, event_id: int) -> None:
+def handle_stock_event(rt: Runtime, event_id: int) -> None:
+    """A level the channel reports for one listing: observed on its link, settled later."""
     store, body = _load(rt, event_id)
-    if store is None or not body.get("manage_stock") or body.get("stock_quantity") is None:
+    if store is None:
         return
-    stamp = body.get("date_modified_gmt")
-    if not stamp:
+    event = storefront(rt, store).stock_event(body)
+    if event is None:
         return
-    product_id, parent_id = int(body["id"]), int(body.get("parent_id") or 0)
     with rt.session() as s:
         query = select(CatalogLink).where(CatalogLink.store_id == store.id)
-        if parent_id:
-            query = query.where(CatalogLink.product_id == parent_id, CatalogLink.variant_id == product_id)
+        if event.by_item:
+            query = query.where(CatalogLink.inventory_item_id == event.inventory_item_id)
+        elif event.variant_id is not None:
+            query = query.where(
+                CatalogLink.product_id == event.product_id, CatalogLink.variant_id == event.variant_id
+            )
         else:
-            query = query.where(CatalogLink.product_id == product_id, CatalogLink.variant_id.is_(None))
+            query = query.where(CatalogLink.product_id == event.product_id, CatalogLink.variant_id.is_(None))
         link = s.scalar(query)
         if link is None or not link.tracked:
             return
-        due = observe(link, int(body["stock_quantity"]), woo_time(stamp))
+        if event.by_item and link.location_id != event.location_id:
+            return
+        due = observe(link, event.quantity, event.at)
     if due:
         schedule_settle(rt, store.id)
 
 
-@dataclass(frozen=True)
-class Level:
-    """A level read from a channel, with the channel's time."""
-
-    qty: int
-    at: datetime
+def listed(links: Iterable[CatalogLink]) -> list[Listed]:
+    """The links as the storefront names their listings (keyed by link id)."""
+    return [
+        Listed(link.id, link.product_id, link.variant_id, link.inventory_item_id, link.location_id)
+        for link in links
+    ]
 
 
 def read_levels(rt: Runtime, store: Store, links: list[CatalogLink]) -> dict[int, Level]:
     """What the channel shows now for each link (by link id); links it no longer has are left out."""
-    from sync.stores import shopify_client, woo_client
-
-    out: dict[int, Level] = {}
-    if store.platform is Platform.shopify:
-        client = shopify_client(rt, store)
-        for link in links:
-            if link.inventory_item_id is None:
-                continue
-            data = client.execute(
-                "inventory_item_levels",
-                {"id": f"gid://shopify/InventoryItem/{link.inventory_item_id}", "levelsFirst": 50},
-            )
-            level = _shopify_level(data, link.location_id)
-            if level is not None:
-                out[link.id] = level
-        return out
-    client_w = woo_client(rt, store)
-    by_parent: dict[int | None, list[CatalogLink]] = defaultdict(list)
-    for link in links:
-        by_parent[link.product_id if link.variant_id is not None else None].append(link)
-    for parent, group in by_parent.items():
-        ids = [link.variant_id if parent is not None else link.product_id for link in group]
-        path = "products" if parent is None else f"products/{parent}/variations"
-        for start in range(0, len(ids), 100):
-            chunk = ids[start : start + 100]
-            rows = client_w.get(path, {"include": ",".join(str(i) for i in chunk), "per_page": 100})
-            found = {int(r["id"]): r for r in rows or [] if r.get("stock_quantity") is not None}
-            for link, wanted in zip(group[start : start + 100], chunk, strict=True):
-                row = found.get(int(wanted or 0))
-                if row is not None and row.get("date_modified_gmt"):
-                    out[link.id] = Level(int(row["stock_quantity"]), woo_time(row["date_modified_gmt"]))
-    return out
-
-
-def _shopify_level(data: Mapping[str, Any], location_id: int | None) -> Level | None:
-    item = data.get("inventoryItem") or {}
-    for node in (item.get("inventoryLevels") or {}).get("nodes") or []:
-        if location_id is not None and node["location"]["id"].rsplit("/", 1)[-1] != str(location_id):
-            continue
-        for q in node.get("quantities") or []:
-            if q.get("name") == "available":
-                return Level(int(q["quantity"]), parse_time(node["updatedAt"]))
-    return None
+    levels = storefront(rt, store).read_levels(listed(links))
+    return {int(cast(int, key)): level for key, level in levels.items()}
 
 
 @job("settle_stock", queue="inventory")

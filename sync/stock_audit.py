@@ -16,8 +16,8 @@ then healed per ``inventory.heal``:
 - ``report``: nothing changes beyond the timeline and the metric.
 
 SKUs with a push or a settle still pending are skipped (their level is in flight, not
-wrong), and so are SKUs the channel shows no level for (reported, never written: on
-Shopify the item is not stocked at the store's location).
+wrong), and so are SKUs the channel shows no level for (reported, never written: the
+item is not stocked at the store's location).
 """
 
 from __future__ import annotations

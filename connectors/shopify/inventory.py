@@ -6,11 +6,12 @@ effects ledger.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from connectors.storefront.stock import Changed, Listed
 from core.inventory import StockTaken
 from core.orders import Order, parse_time
 
@@ -117,16 +118,26 @@ class ShopLevel:
     updated_at: datetime
 
 
-def parse_item_level(data: Mapping[str, Any], location_id: int) -> ShopLevel | None:
-    """The level at ``location_id`` from an ``InventoryItemLevels`` answer (None if not stocked there)."""
+def parse_item_level(data: Mapping[str, Any], location_id: int | None) -> ShopLevel | None:
+    """The level at ``location_id`` (None: the first location) from an ``InventoryItemLevels``
+    answer (None if not stocked there)."""
     item = data.get("inventoryItem") or {}
     for node in (item.get("inventoryLevels") or {}).get("nodes") or []:
-        if gid_id(node["location"]["id"]) != location_id:
+        if location_id is not None and gid_id(node["location"]["id"]) != location_id:
             continue
         for q in node.get("quantities") or []:
             if q.get("name") == QUANTITY_NAME and q.get("quantity") is not None:
                 return ShopLevel(int(q["quantity"]), parse_time(str(node["updatedAt"])))
     return None
+
+
+LEVELS_FIRST = 50  # locations read with an item's levels
+
+
+def read_level(client: Any, inventory_item_id: int, location_id: int | None) -> ShopLevel | None:
+    """What the shop shows now for an item at a location (``inventoryItem.inventoryLevels``)."""
+    data = client.execute(LEVEL_DOCUMENT, {"id": item_gid(inventory_item_id), "levelsFirst": LEVELS_FIRST})
+    return parse_item_level(data, location_id)
 
 
 def stock_taken(payload: Mapping[str, Any], order: Order) -> StockTaken:
@@ -179,3 +190,17 @@ def levels_changed_since(client: Any, location_id: int, since: datetime) -> list
         if not info.get("hasNextPage"):
             return found
         after = info.get("endCursor")
+
+
+def changed_listings(client: Any, since: datetime, listed: Sequence[Listed]) -> list[Changed]:
+    """The levels of ``listed`` changed after ``since``, at each location they are listed at."""
+    by_item: dict[tuple[int | None, int | None], Hashable] = {
+        (x.inventory_item_id, x.location_id): x.key for x in listed if x.inventory_item_id
+    }
+    out: list[Changed] = []
+    for location_id in sorted({x.location_id for x in listed if x.location_id is not None}):
+        for level in levels_changed_since(client, location_id, since):
+            key = by_item.get((level.inventory_item_id, level.location_id))
+            if key is not None:
+                out.append(Changed(key, level.quantity, level.at))
+    return out

@@ -6,19 +6,58 @@ each item on its own (an item that failed carries ``error`` and the rest still a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from connectors import utc_time
 from connectors.errors import platform_code
+from connectors.storefront.stock import Changed, Listed
 from connectors.woocommerce.statuses import reduces_stock
-from core.inventory import StockTaken, WooBatch
+from core.inventory import StockTaken, chunks
 from core.orders import Order
 
 # Line item meta wc_reduce_stock_levels writes: the units it took off the product.
 REDUCED_STOCK_KEY = "_reduced_stock"
+WOO_MAX_BATCH = 100  # items in one batch call (ARCHITECTURE.md, principle 5)
+
+
+class WooStockUpdate(NamedTuple):
+    """A level to write: a simple product (``variation_id`` None) or a variation of ``product_id``."""
+
+    product_id: int
+    variation_id: int | None
+    quantity: int
+
+
+class WooBatch(NamedTuple):
+    """One WooCommerce batch call: ``products/batch`` when ``parent_id`` is None,
+    else ``products/{parent_id}/variations/batch``."""
+
+    parent_id: int | None
+    updates: tuple[WooStockUpdate, ...]
+
+
+def plan_woo_batches(updates: Sequence[WooStockUpdate], size: int = WOO_MAX_BATCH) -> list[WooBatch]:
+    """The fewest WooCommerce batch calls that write ``updates``.
+
+    Simple products go first, in chunks of ``size``; then each parent's variations, in
+    chunks of ``size``, parents in the order first seen. Order within a batch is kept.
+    """
+    if size < 1:
+        raise ValueError(f"batch size must be >= 1, got {size}")
+    simple: list[WooStockUpdate] = []
+    by_parent: dict[int, list[WooStockUpdate]] = {}
+    for update in updates:
+        if update.variation_id is None:
+            simple.append(update)
+        else:
+            by_parent.setdefault(update.product_id, []).append(update)
+    batches = [WooBatch(None, tuple(chunk)) for chunk in chunks(simple, size)]
+    for parent, variations in by_parent.items():
+        batches.extend(WooBatch(parent, tuple(chunk)) for chunk in chunks(variations, size))
+    return batches
 
 
 def batch_path(parent_id: int | None) -> str:
@@ -205,4 +244,16 @@ def read_levels(client: Any, items: Sequence[ItemRef]) -> dict[ItemRef, tuple[in
                         int(row["stock_quantity"]),
                         gmt(row["date_modified_gmt"]),
                     )
+    return out
+
+
+def changed_listings(client: Any, since: datetime, listed: Sequence[Listed]) -> list[Changed]:
+    """The levels of ``listed`` changed after ``since`` (products, and the variations of their parents)."""
+    by_id: dict[tuple[int, int | None], Hashable] = {(x.product_id, x.variant_id): x.key for x in listed}
+    parents = [x.product_id for x in listed if x.variant_id is not None]
+    out: list[Changed] = []
+    for changed in levels_changed_since(client, since, parents):
+        key = by_id.get((changed.product_id, changed.variation_id))
+        if key is not None:
+            out.append(Changed(key, changed.quantity, changed.at))
     return out

@@ -17,6 +17,7 @@ import requests
 from sqlalchemy import select
 from werkzeug.wrappers import Request, Response
 
+from connectors.shopify import storefront_stock as shopify_stock
 from core.errors import Retryable
 from db.models import CatalogLink, Effect, StockBuffer, StockDirty, StockItem, Store, TimelineEntry
 from db.stock import find_item, mark_dirty, move, published_levels
@@ -224,7 +225,7 @@ def test_pages_planned_while_calls_are_out_still_fill_every_call(
     public_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(stock_push, "PLAN_PAGE", 100)  # six pages for 600 marks
+    monkeypatch.setattr(shopify_stock, "PLAN_PAGE", 100)  # six pages for 600 marks
     skus = add_shopify_skus(shopify, 600, available=5)
     store = connect_shopify(rt, browser, public_url)
     # Every sixth SKU keeps the level the shop shows: its mark is cleared, nothing written.
@@ -304,7 +305,7 @@ def test_after_a_failed_call_the_prepared_calls_are_not_sent_and_free_their_keys
     shopify.buckets.pop(SHOP, None)
     store = connect_shopify(rt, browser, public_url)
     set_ledger(rt, store, {sku: 6 for sku in skus}, "gate")
-    assert (stock_push.SHOPIFY_IN_FLIGHT, stock_push.SHOPIFY_READY) == (2, 2)
+    assert (shopify_stock.IN_FLIGHT, shopify_stock.READY) == (2, 2)
     # The first call to reach Shopify loses its answer at once; the other call out answers
     # only once that failure is recorded (its effect left unknown, after the failed call
     # closed the gate), so the two prepared calls are still waiting for a slot then.

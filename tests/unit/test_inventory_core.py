@@ -10,17 +10,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connectors.woocommerce.inventory import WooBatch, WooStockUpdate, plan_woo_batches
 from core.inventory import (
     Buffer,
     Discrepancy,
     StockPosition,
-    WooBatch,
-    WooStockUpdate,
     chunks,
     coalesce,
     compare_levels,
     low_stock,
-    plan_woo_batches,
     published,
     reserve,
     resolve_buffer,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from connectors.shopify import inventory as shopify_stock
 from connectors.woocommerce import inventory as woo_stock
-from core.inventory import WooBatch, WooStockUpdate
+from connectors.woocommerce.inventory import WooBatch, WooStockUpdate
 from sync.stock_push import effect_key
 
 
