@@ -39,10 +39,11 @@ coverage: $(STAMP)
 	  COVERAGE_FILE=$(CURDIR)/$(COVDIR)/.coverage WAYBILL_TEST_BACKEND=$$backend \
 	    $(PY) -m coverage run -m pytest -q -n 2 -p no:cacheprovider $(PYTEST_ARGS) || status=1; \
 	done; \
-	cd $(COVDIR) && ../../$(PY) -m coverage combine --quiet --rcfile=../../pyproject.toml \
-	  && ../../$(PY) -m coverage report --rcfile=../../pyproject.toml --skip-covered \
-	  && ../../$(PY) -m coverage json --quiet --rcfile=../../pyproject.toml -o coverage.json \
-	  && cd ../.. && $(PY) -m tests.coverage_report $(COVDIR)/coverage.json && exit $$status
+	export COVERAGE_FILE=$(CURDIR)/$(COVDIR)/.coverage; \
+	$(PY) -m coverage combine --quiet $(COVDIR) \
+	  && $(PY) -m coverage report --skip-covered \
+	  && $(PY) -m coverage json --quiet -o $(COVDIR)/coverage.json \
+	  && $(PY) -m tests.coverage_report $(COVDIR)/coverage.json && exit $$status
 
 ## mutation: mutation testing of core/ and the ledgers (outside `make test`; GROUPS=core or ledger for one)
 mutation: $(STAMP)
