@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,7 +18,7 @@ from redis import Redis
 from sqlalchemy import select, text
 
 from db.models import InboxEvent, InboxState, Platform, utcnow
-from sync.handoff import HANDOFF_KEY, HandOffLinks
+from sync.handoff import HANDOFF_KEY, HandOffLinks, hand_off_sender
 from sync.intake import HANDLERS
 from tests.conftest import SECRET, drain
 from tests.intake.test_receivers import APP_SECRET, add_store, inbox, shopify_post
@@ -151,6 +152,35 @@ def test_a_hand_off_redis_refuses_leaves_the_event_pending_and_the_socket_usable
     assert event.state == InboxState.pending  # the sweeper enqueues it
     redis(rt).delete(HANDOFF_KEY)
     assert links.lpush(b"y") == 1 and links._idle == [kept]
+
+
+@pytest.mark.parametrize("kind", ["plain", "raw"])
+def test_either_sender_reports_a_refused_hand_off_and_stays_usable(services: Any, kind: str) -> None:
+    rt = services.extensions["waybill"]
+    sender = hand_off_sender(kind, Redis.from_url(rt.settings.redis_url))
+    try:
+        redis(rt).set(HANDOFF_KEY, "not a list")
+        with pytest.raises(RuntimeError, match="WRONGTYPE"):
+            sender.lpush(b"x")
+        redis(rt).delete(HANDOFF_KEY)
+        assert sender.lpush(b"y", b"z") == 2
+        assert redis(rt).lrange(HANDOFF_KEY, 0, -1) == [b"z", b"y"]
+    finally:
+        sender.close()
+
+
+def test_the_plain_sender_outlives_a_dropped_connection(services: Any) -> None:
+    rt = services.extensions["waybill"]
+    name = f"waybill-hand-off-{uuid.uuid4().hex[:8]}"
+    client = Redis.from_url(rt.settings.redis_url, client_name=name)
+    sender = hand_off_sender("plain", client)
+    try:
+        assert sender.lpush(b"a") == 1  # a pooled connection now
+        [mine] = [c for c in redis(rt).client_list() if c["name"] == name]
+        redis(rt).client_kill_filter(_id=mine["id"])  # Redis restarted, or dropped an idle client
+        assert sender.lpush(b"b") == 2
+    finally:
+        client.close()
 
 
 def test_hand_offs_from_many_threads(services: Any) -> None:
