@@ -21,7 +21,6 @@ elsewhere), ``plain`` or ``grouped``.
 from __future__ import annotations
 
 import functools
-import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -35,6 +34,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from db.models import InboxEvent, InboxState
 from sync.intake import hand_off_events
+from webhooks.per_engine import PerEngine
 from webhooks.pg_inbox import GroupedInboxWriter
 
 if TYPE_CHECKING:
@@ -123,21 +123,13 @@ def make_writer(kind: str, engine: Engine, hand_off: HandOffIds) -> InboxWriter:
     return PlainInboxWriter(engine, hand_off)
 
 
-_writers: weakref.WeakKeyDictionary[Engine, InboxWriter] = weakref.WeakKeyDictionary()
-_writers_lock = threading.Lock()
+_writers: PerEngine[InboxWriter] = PerEngine()
 
 
 def writer_for(rt: Runtime) -> InboxWriter:
     """The runtime's inbox writer (one per engine, made on first use), handing off to its queue."""
     engine = rt.engine
-    found = _writers.get(engine)
-    if found is not None:
-        return found
-    with _writers_lock:
-        found = _writers.get(engine)
-        if found is None:
-            found = _writers[engine] = make_writer(rt.settings.inbox.writer, engine, hand_off_to(rt))
-    return found
+    return _writers.get(engine, lambda: make_writer(rt.settings.inbox.writer, engine, hand_off_to(rt)))
 
 
 def hand_off_to(rt: Runtime) -> HandOffIds:

@@ -36,6 +36,7 @@ from db.forks import at_fork, detach_fd, socket_fd
 from db.models import InboxState
 from telemetry import INBOX_BATCH
 from webhooks.group import Combiner, Failed
+from webhooks.per_engine import PerEngine
 
 if TYPE_CHECKING:
     from webhooks.inbox import EventValues, HandOffIds
@@ -215,21 +216,18 @@ def _check(pgconn: pq.abc.PGconn, result: pq.abc.PGresult) -> None:
     raise psycopg.DatabaseError(message)
 
 
-_inboxes: weakref.WeakKeyDictionary[Engine, PgInbox] = weakref.WeakKeyDictionary()
-_inboxes_lock = threading.Lock()
+_inboxes: PerEngine[PgInbox] = PerEngine()
 
 
 def inbox_for(engine: Engine) -> PgInbox:
     """The engine's inbox writer, made on first use; its connections close with the engine."""
-    found = _inboxes.get(engine)
-    if found is not None:
-        return found
-    with _inboxes_lock:
-        found = _inboxes.get(engine)
-        if found is None:
-            found = _inboxes[engine] = PgInbox(engine)
-            event.listen(engine, "engine_disposed", lambda _engine: found.close_idle())
-    return found
+
+    def make() -> PgInbox:
+        inbox = PgInbox(engine)
+        event.listen(engine, "engine_disposed", lambda _engine: inbox.close_idle())
+        return inbox
+
+    return _inboxes.get(engine, make)
 
 
 class GroupedInboxWriter:
