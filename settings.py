@@ -148,6 +148,10 @@ class DatabaseSettings(_Strict):
 
 class InboxSettings(_Strict):
     sweep_after_s: float = Field(30, ge=0)
+    # How webhooks are written to the inbox (webhooks/inbox.py): auto = grouped on PostgreSQL.
+    writer: Literal["auto", "plain", "grouped"] = "auto"
+    # How a committed event reaches Redis (sync/queue.py): auto = raw on a plain TCP connection.
+    hand_off: Literal["auto", "plain", "raw"] = "auto"
 
 
 class ReconcileSettings(_Strict):

@@ -11,6 +11,10 @@ other load on the machine falls on both; the best round of each counts. The open
 loop then sends to Waybill at half its saturating rate.
 
     python -m bench.ingest [--rounds R] [--duration S] [--workers N] [--worker-class sync|gthread]
+                           [--inbox-writer auto|plain|grouped] [--hand-off auto|plain|raw]
+
+``--inbox-writer`` and ``--hand-off`` set config ``inbox.writer`` / ``inbox.hand_off``
+(webhooks/inbox.py, sync/handoff.py) for the Waybill server; auto is production's default.
 
 Last line: ratio=... ingest_rps=... hello_rps=... p50_ms=... p99_ms=...
 """
@@ -73,6 +77,8 @@ def _args() -> argparse.Namespace:
         default=8,
         help="keep-alive connections per load process (default: as many in all as the server has threads)",
     )
+    parser.add_argument("--inbox-writer", default="auto", choices=["auto", "plain", "grouped"])
+    parser.add_argument("--hand-off", default="auto", choices=["auto", "plain", "raw"])
     parser.add_argument("--database-url", default=os.environ.get("WAYBILL_BENCH_PG_URL", PG_URL))
     parser.add_argument("--redis-url", default=os.environ.get("WAYBILL_BENCH_REDIS_URL", REDIS_URL))
     return parser.parse_args()
@@ -126,7 +132,7 @@ def _half_load(args: argparse.Namespace, ep: Endpoint) -> Tally:
 
 def _verify(db_url: str, redis: Redis, accepted: int) -> None:
     """The inbox holds exactly one pending row per accepted request, each handed off to the workers."""
-    from sync.queue import HANDOFF_KEY
+    from sync.handoff import HANDOFF_KEY
 
     counts = inbox_counts(db_url)
     if counts != {"pending": accepted}:
@@ -136,13 +142,21 @@ def _verify(db_url: str, redis: Redis, accepted: int) -> None:
         raise SystemExit(f"{queued} jobs handed off in Redis for {accepted} accepted webhooks")
 
 
+def _inbox_config(args: argparse.Namespace, env: dict[str, str]) -> dict[str, str]:
+    """``env`` with a config file choosing the inbox writer and the hand-off."""
+    path = os.path.join(env["WAYBILL_VAR_DIR"], "inbox.yaml")
+    with open(path, "w") as f:
+        f.write(f"inbox:\n  writer: {args.inbox_writer}\n  hand_off: {args.hand_off}\n")
+    return {**env, "WAYBILL_CONFIG": path}
+
+
 def main() -> None:
     args = _args()
     config = Gunicorn(args.worker_class, args.workers, args.threads)
     load_before = os.getloadavg()[0]
     with fresh_database(args.database_url) as db_url, flushed_redis(args.redis_url) as redis:
         seed_shop(db_url)
-        env = waybill_env(db_url, args.redis_url, tempfile.mkdtemp(prefix="wb-bench-"))
+        env = _inbox_config(args, waybill_env(db_url, args.redis_url, tempfile.mkdtemp(prefix="wb-bench-")))
         with (
             serving(config, "bench._ingest_hello:app", env, "/") as hello_server,
             serving(config, "app:create_app()", env, "/readyz") as waybill_server,
@@ -159,7 +173,10 @@ def _report(
     args: argparse.Namespace, config: Gunicorn, load: float, hello: Endpoint, ingest: Endpoint, half: Tally
 ) -> None:
     cores = os.cpu_count() or 1
-    print(f"server: {config.describe()}; PostgreSQL + Redis; no RQ worker running (jobs pile up in Redis)")
+    print(
+        f"server: {config.describe()}; PostgreSQL + Redis (inbox.writer {args.inbox_writer},"
+        f" inbox.hand_off {args.hand_off}); no RQ worker running (jobs pile up in Redis)"
+    )
     print(
         f"client: {args.clients} processes x {args.connections} keep-alive http.client connections"
         f" (closed loop), x {2 * args.connections} (open loop); {cores} cores, load average {load:.1f} before"

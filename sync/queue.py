@@ -11,8 +11,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,14 +21,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 import structlog
 from redis import Redis
-from redis.connection import Connection as TCPConnection
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus, get_current_job
 
 from core.errors import ServiceDown
-from db.forks import at_fork, detach_fd, make_redis_fork_safe
+from db.forks import make_redis_fork_safe
 from settings import Settings
+from sync.handoff import HANDOFF_KEY, hand_off_sender
 from sync.jobs import JOBS, JobMessage, Outcome, Result, execute, retry_intervals
 from sync.outage import down_service
 
@@ -38,7 +36,6 @@ if TYPE_CHECKING:
     from sync.runtime import Runtime
 
 log = structlog.get_logger("waybill.queue")
-HANDOFF_KEY = "waybill:handoff"
 # Each `waybill worker` names itself WORKER_PREFIX + a random hex and keeps the key
 # ALIVE_KEY % name alive (ALIVE_TTL_S, renewed every ALIVE_EVERY_S) from a thread of its
 # own. A STARTED job whose worker has such a name and no such key is abandoned: its
@@ -149,12 +146,11 @@ class RedisJobQueue:
         )
         make_redis_fork_safe(self.connection)  # a forked child opens its own (db/forks.py)
         self.queues = {name: Queue(name, connection=self.connection) for name in settings.queue.names}
-        self._links = HandOffLinks.for_connection(self.connection)  # None: hand off through redis-py
+        self.sender = hand_off_sender(settings.inbox.hand_off, self.connection)
 
     def close(self) -> None:
         """Close the kept hand-off sockets and redis-py's pooled connections."""
-        if self._links is not None:
-            self._links.close()
+        self.sender.close()
         self.connection.connection_pool.disconnect()
 
     def enqueue(
@@ -212,11 +208,7 @@ class RedisJobQueue:
         """:meth:`hand_off` for several jobs in one LPUSH (all or none are taken)."""
         if not jobs:
             return
-        payloads = [orjson.dumps([name, kwargs, job_id]) for name, kwargs, job_id in jobs]
-        if self._links is not None:
-            self._links.lpush(*payloads)
-        else:
-            self.connection.lpush(HANDOFF_KEY, *payloads)
+        self.sender.lpush(*(orjson.dumps([name, kwargs, job_id]) for name, kwargs, job_id in jobs))
 
     def pump(self, block_s: float = 1.0, batch: int = 100) -> int:
         """Move up to ``batch`` hand-offs into RQ; waits up to ``block_s`` for the first."""
@@ -310,142 +302,6 @@ class RedisJobQueue:
 
     def ping(self) -> None:
         self.connection.ping()
-
-
-class HandOffLinks:
-    """Kept sockets to Redis that send the hand-off LPUSH as one raw RESP write.
-
-    redis-py's per-command work (connection pool, retry wrapper, argument packing,
-    the RESP3 parser) cost a quarter of a webhook's CPU for a command whose answer is
-    one integer. Each socket serves one thread at a time (taken from and returned to
-    a stack); a socket found broken is closed and the command retried once on a
-    fresh one, since Redis may have restarted since it was last used (a duplicate
-    hand-off is harmless: job ids are unique). Only plain TCP connections use this
-    path; TLS and Unix sockets go through redis-py.
-    """
-
-    KEEP = 16  # idle sockets kept; more are closed when returned
-
-    def __init__(
-        self, host: str, port: int, setup: list[list[bytes]], connect_timeout: float, timeout: float
-    ) -> None:
-        self.address, self.connect_timeout, self.timeout = (host, port), connect_timeout, timeout
-        self.setup = setup  # AUTH and SELECT, sent on every new socket
-        self._idle: list[socket.socket] = []
-        self._closed = False
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-        self._key = b"$%d\r\n%s\r\n" % (len(HANDOFF_KEY), HANDOFF_KEY.encode())
-        at_fork(self, HandOffLinks._forget_at_fork)
-
-    def _forget_at_fork(self) -> None:
-        """In a forked child: let go of the parent's kept sockets (db/forks.py)."""
-        for sock in self._idle:
-            detach_fd(sock.fileno())
-        self._idle, self._pid, self._lock = [], os.getpid(), threading.Lock()
-
-    @classmethod
-    def for_connection(cls, redis: Redis) -> HandOffLinks | None:
-        """Links to the server ``redis`` talks to, or None when it is not plain TCP."""
-        pool = redis.connection_pool
-        if pool.connection_class is not TCPConnection:
-            return None
-        kw = pool.connection_kwargs
-        setup: list[list[bytes]] = []
-        if kw.get("password") is not None:
-            user = [str(kw["username"]).encode()] if kw.get("username") else []
-            setup.append([b"AUTH", *user, str(kw["password"]).encode()])
-        if int(kw.get("db") or 0):
-            setup.append([b"SELECT", str(int(kw["db"])).encode()])
-        timeout = float(kw.get("socket_timeout") or 5.0)
-        connect_timeout = float(kw.get("socket_connect_timeout") or timeout)
-        host, port = str(kw.get("host") or "localhost"), int(kw.get("port") or 6379)
-        return cls(host, port, setup, connect_timeout, timeout)
-
-    def lpush(self, *payloads: bytes) -> int:
-        """``LPUSH waybill:handoff payload...``; the list's length after it."""
-        head = b"*%d\r\n$5\r\nLPUSH\r\n%s" % (len(payloads) + 2, self._key)
-        command = head + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in payloads)
-        sock, fresh = self._take()
-        try:
-            answer = _roundtrip(sock, command)
-        except OSError as exc:
-            sock.close()
-            if fresh or isinstance(exc, TimeoutError):  # a slow Redis is not a stale socket
-                raise
-            sock, fresh = self._open(), True  # kept sockets may all predate a restart
-            self._drop_idle()
-            try:
-                answer = _roundtrip(sock, command)
-            except OSError:
-                sock.close()
-                raise
-        self._give(sock)
-        if not answer.startswith(b":"):
-            raise RuntimeError(f"Redis refused the hand-off: {answer[:200]!r}")
-        return int(answer[1:])
-
-    def _take(self) -> tuple[socket.socket, bool]:
-        with self._lock:
-            if self._pid != os.getpid():  # forked: the parent's sockets are not ours
-                self._idle, self._pid = [], os.getpid()
-            if self._idle:
-                return self._idle.pop(), False
-        return self._open(), True
-
-    def _give(self, sock: socket.socket) -> None:
-        with self._lock:
-            if len(self._idle) < self.KEEP and self._pid == os.getpid() and not self._closed:
-                self._idle.append(sock)
-                return
-        sock.close()
-
-    def close(self) -> None:
-        """Close the idle sockets (one in use is closed when given back after this)."""
-        with self._lock:
-            self._closed = True
-        self._drop_idle()
-
-    def _drop_idle(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for sock in idle:
-            sock.close()
-
-    def _open(self) -> socket.socket:
-        sock = socket.create_connection(self.address, timeout=self.connect_timeout)
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.settimeout(self.timeout)
-            if self.setup:
-                sock.sendall(b"".join(_command(args) for args in self.setup))
-                for answer in _read_answers(sock, len(self.setup)):
-                    if not answer.startswith(b"+"):
-                        raise RuntimeError(f"Redis refused the connection set-up: {answer[:200]!r}")
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-
-
-def _command(args: list[bytes]) -> bytes:
-    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
-
-
-def _roundtrip(sock: socket.socket, command: bytes) -> bytes:
-    sock.sendall(command)
-    return _read_answers(sock, 1)[0]
-
-
-def _read_answers(sock: socket.socket, count: int) -> list[bytes]:
-    """``count`` one-line RESP answers (``:n``, ``+OK``, ``-ERR ...``), without their CRLF."""
-    data = b""
-    while data.count(b"\r\n") < count:
-        chunk = sock.recv(512)
-        if not chunk:
-            raise ConnectionResetError("Redis closed the connection")
-        data += chunk
-    return data.split(b"\r\n")[:count]
 
 
 # --------------------------------------------------------------------------- embedded

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from webhooks.inbox import writer_for
 from webhooks.router import WebhookRouter, request_id
 
 if TYPE_CHECKING:
@@ -18,5 +19,9 @@ __all__ = ["WebhookRouter", "mount", "request_id"]
 
 
 def mount(app: Flask) -> None:
-    """Serve ``POST /webhooks/...`` ahead of Flask; the test client goes through it too."""
+    """Serve ``POST /webhooks/...`` ahead of Flask; the test client goes through it too.
+
+    The inbox writer config ``inbox.writer`` names is made now, so a writer the database
+    cannot take (``grouped`` off PostgreSQL) stops start-up instead of failing webhooks."""
+    writer_for(app.extensions["waybill"])
     app.wsgi_app = WebhookRouter(app.wsgi_app, lambda: app.extensions["waybill"])  # type: ignore[method-assign]

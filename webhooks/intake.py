@@ -11,18 +11,12 @@ from __future__ import annotations
 import functools
 import json
 import threading
-import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-import psycopg
 import simdjson
 import structlog
-from sqlalchemy import Dialect, Engine, Table
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -30,16 +24,12 @@ from werkzeug.wsgi import get_input_stream
 
 from connectors.shopify.webhooks import HeaderSource
 from db.models import InboxEvent, InboxState, Platform, utcnow
-from sync.intake import HANDLERS, hand_off_events
+from sync.intake import HANDLERS
 from sync.runtime import Runtime
-from telemetry import INBOX_BATCH, WEBHOOKS
-from webhooks.group import Combiner, Failed
-from webhooks.pg_inbox import PgInbox, inbox_for
+from telemetry import WEBHOOKS
+from webhooks.inbox import writer_for
 
 log = structlog.get_logger("waybill.webhooks")
-
-MAX_BATCH = 16  # webhooks stored by one statement at most
-MAX_IN_FLIGHT = 1  # statements one process runs at once (its threads wait for them, or lead the next)
 
 
 class Refused(Exception):
@@ -213,11 +203,9 @@ def commit(
         "state": InboxState.failed if refusal else InboxState.pending if handled else InboxState.ignored,
         "received_at": utcnow(),
     }
-    engine = rt.engine
-    group = _group(rt)
     try:
-        event_id = insert_event(engine, values) if group is None else group(values)
-    except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
+        event_id = writer_for(rt).write(values)  # committed, and handed off when pending
+    except (SQLAlchemyError, rt.engine.dialect.loaded_dbapi.Error) as exc:
         return unavailable(platform, exc)
     if event_id is None:
         WEBHOOKS.labels(str(platform), "duplicate").inc()
@@ -227,8 +215,6 @@ def commit(
     if not handled:
         WEBHOOKS.labels(str(platform), "ignored").inc()
         return Answer(200, {"status": "ignored"})
-    if group is None:  # the group hands its batch off itself
-        _hand_off(rt, [event_id])
     WEBHOOKS.labels(str(platform), "accepted").inc()
     return Answer(200, {"status": "accepted"})
 
@@ -250,178 +236,6 @@ def _refused_and_kept(rt: Runtime, platform: Platform, topic: str, event_id: int
     return Answer(200, {"status": "refused"})
 
 
-def _hand_off(rt: Runtime, event_ids: list[int]) -> None:
-    try:
-        hand_off_events(rt, event_ids)
-    except Exception as exc:  # the inbox holds them; the sweeper enqueues them later
-        for event_id in event_ids:
-            log.warning("webhook.enqueue_failed", event_id=event_id, error=type(exc).__name__)
-
-
-InboxGroup = Combiner[dict[str, Any], "int | None"]
-_groups: weakref.WeakKeyDictionary[Engine, InboxGroup] = weakref.WeakKeyDictionary()
-_groups_lock = threading.Lock()
-
-
-def _group(rt: Runtime) -> InboxGroup | None:
-    """On PostgreSQL (psycopg), the runtime's group commit: webhooks arriving together
-    are stored by one statement and handed off by one Redis command (see
-    :mod:`webhooks.group`). None elsewhere: SQLite has one writer at a time anyway."""
-    engine = rt.engine
-    found = _groups.get(engine)
-    if found is not None or engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
-        return found
-    runtime = weakref.ref(rt)  # the group lives as long as the engine, not the runtime
-
-    def store(batch: Sequence[dict[str, Any]]) -> Sequence[int | Failed | None]:
-        inbox = inbox_for(engine)
-        INBOX_BATCH.observe(len(batch))
-        rows = [_pg_params(values) for values in batch]
-        try:
-            ids: list[int | Failed | None] = list(inbox.insert_many(rows))
-        except psycopg.OperationalError:
-            raise  # the database is unreachable: every webhook of the batch gets 503
-        except psycopg.Error:
-            if len(rows) == 1:
-                raise
-            ids = [_one(inbox, row) for row in rows]  # PostgreSQL refused a row: which one?
-        live = runtime()
-        pending = (i for i, v in zip(ids, batch, strict=True) if v["state"] == InboxState.pending)
-        handled = [i for i in pending if isinstance(i, int)]
-        if live is not None and handled:
-            _hand_off(live, handled)
-        return ids
-
-    with _groups_lock:
-        found = _groups.get(engine)
-        if found is None:
-            found = _groups[engine] = Combiner(store, max_batch=MAX_BATCH, max_in_flight=MAX_IN_FLIGHT)
-    return found
-
-
-def _one(inbox: PgInbox, row: Sequence[bytes | None]) -> int | Failed | None:
-    try:
-        return inbox.insert(row)
-    except psycopg.Error as exc:
-        return Failed(exc)
-
-
 def selected(headers: HeaderSource, names: tuple[str, ...]) -> dict[str, str]:
     """The headers worth keeping (never a signature)."""
     return {name: value for name, value in ((n, headers.get(n)) for n in names) if value}
-
-
-# --------------------------------------------------------------------------- the insert
-
-FIELDS = (
-    "platform",
-    "topic",
-    "dedupe_key",
-    "body",
-    "headers",
-    "store_id",
-    "account_id",
-    "attempts",
-    "state",
-    "received_at",
-)
-
-
-@dataclass(frozen=True)
-class _Statement:
-    """The inbox insert compiled once for a dialect, run on the DBAPI connection."""
-
-    sql: str
-    order: tuple[str, ...] | None  # positional paramstyles (SQLite): the parameters' order
-    processors: tuple[tuple[str, Callable[[Any], Any]], ...]  # SQLAlchemy's type conversions
-    begin: str | None  # SQLite: what opens the transaction; None: autocommit (PostgreSQL)
-
-    def params(self, values: dict[str, Any]) -> dict[str, Any] | tuple[Any, ...]:
-        for name, process in self.processors:
-            values[name] = process(values[name])
-        return values if self.order is None else tuple(values[name] for name in self.order)
-
-
-_statements: weakref.WeakKeyDictionary[Dialect, _Statement] = weakref.WeakKeyDictionary()
-
-
-def _statement(dialect: Dialect) -> _Statement:
-    """Insert unless the dedupe key is known (no exception on duplicates), returning the id."""
-    found = _statements.get(dialect)
-    if found is not None:
-        return found
-    table = InboxEvent.__table__
-    assert isinstance(table, Table)
-    builder = pg_insert if dialect.name == "postgresql" else sqlite_insert
-    stmt = builder(table).on_conflict_do_nothing(index_elements=["platform", "dedupe_key"])
-    compiled = stmt.returning(table.c.id).compile(dialect=dialect, column_keys=list(FIELDS))
-    processors = []
-    for name in FIELDS:
-        process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
-            processors.append((name, process))
-    order = tuple(compiled.positiontup or ()) if compiled.positional else None
-    # As db/session.py does on SQLite: BEGIN IMMEDIATE (pysqlite's own BEGIN is deferred).
-    begin = "BEGIN IMMEDIATE" if dialect.name == "sqlite" else None
-    found = _Statement(str(compiled), order, tuple(processors), begin)
-    _statements[dialect] = found
-    return found
-
-
-def insert_event(engine: Engine, values: dict[str, Any]) -> int | None:
-    """Insert the event, committed when this returns; None when its dedupe key is known.
-
-    On PostgreSQL (psycopg) the insert is :mod:`webhooks.pg_inbox`'s prepared statement.
-    Elsewhere (SQLite) the statement runs on a pooled DBAPI connection, without SQLAlchemy's per-statement
-    work. On PostgreSQL it runs in autocommit mode: one statement is its own transaction,
-    committed (durably: synchronous_commit stays on) before the server answers, which
-    spares the BEGIN and COMMIT round trips. A connection found dead (the database
-    restarted) is retried once, on a new pool: after a restart every idle connection in
-    the old one is dead too.
-    """
-    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
-        return inbox_for(engine).insert(_pg_params(values))
-    stmt = _statement(engine.dialect)
-    params = stmt.params(values)
-    for attempt in (1, 2):
-        conn = engine.raw_connection()
-        dbapi, cursor = conn.dbapi_connection, None
-        try:
-            if stmt.begin is None:
-                dbapi.autocommit = True  # type: ignore[union-attr]
-            cursor = conn.cursor()
-            if stmt.begin is not None:
-                cursor.execute(stmt.begin)
-            cursor.execute(stmt.sql, params)
-            rows = cursor.fetchall()
-            if stmt.begin is not None:
-                conn.commit()
-            return int(rows[0][0]) if rows else None
-        except engine.dialect.loaded_dbapi.Error as exc:
-            if attempt == 2 or not engine.dialect.is_disconnect(exc, dbapi, cursor):
-                raise
-            conn.invalidate(exc)
-            engine.dispose(close=False)
-        finally:
-            if cursor is not None:
-                cursor.close()
-            if stmt.begin is None and conn.is_valid:
-                dbapi.autocommit = False  # type: ignore[union-attr]  # as the pool's other users expect
-            conn.close()  # back to the pool (rolled back if the commit did not happen)
-    return None
-
-
-def _pg_params(values: dict[str, Any]) -> tuple[bytes | None, ...]:
-    """The values as :data:`webhooks.pg_inbox.SQL` takes them: text, the body as bytes."""
-    store_id, account_id = values["store_id"], values["account_id"]
-    return (
-        str(values["platform"]).encode(),
-        values["topic"].encode(),
-        values["dedupe_key"].encode(),
-        values["body"],
-        orjson.dumps(values["headers"]),
-        None if store_id is None else b"%d" % store_id,
-        None if account_id is None else b"%d" % account_id,
-        str(values["state"]).encode(),
-        values["received_at"].isoformat().encode(),
-    )

@@ -14,6 +14,9 @@ Connections are the intake's own, one per concurrently running statement, kept o
 stack: taken for one insert and given back. They come from the engine's URL, so they run
 under the same session limits and keepalives as the engine's (db.session.SessionLimits),
 and are closed when the engine is disposed. A forked child lets go of them (db/forks.py).
+
+:class:`GroupedInboxWriter` is the inbox writer built on it (``inbox.writer: grouped``,
+or ``auto`` on PostgreSQL; :mod:`webhooks.inbox` has the interface and the plain one).
 """
 
 from __future__ import annotations
@@ -22,22 +25,33 @@ import os
 import threading
 import weakref
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+import orjson
 import psycopg
 from psycopg import pq
 from sqlalchemy import Engine, event
 
 from db.forks import at_fork, detach_fd, socket_fd
+from db.models import InboxState
+from telemetry import INBOX_BATCH
+from webhooks.group import Combiner, Failed
+from webhooks.per_engine import PerEngine
+
+if TYPE_CHECKING:
+    from webhooks.inbox import EventValues, HandOffIds
 
 STATEMENT = b"waybill_inbox_insert_%d"  # one prepared statement per batch size
 COLUMNS = b"platform, topic, dedupe_key, body, headers, store_id, account_id, attempts, state, received_at"
-# The same columns and conflict target as the SQLAlchemy statement in webhooks.intake.
+# The same columns and conflict target as the SQLAlchemy statement in webhooks.inbox.
 SQL = b"""INSERT INTO inbox_events (%s) VALUES %s
 ON CONFLICT (platform, dedupe_key) DO NOTHING
 RETURNING id, platform, dedupe_key"""
 ROW_FORMATS = (0, 0, 0, 1, 0, 0, 0, 0, 0)  # the body goes as bytes (binary), the rest as text
 PARAMS = len(ROW_FORMATS)
 MAX_ROWS = 16  # rows in one statement at most
+MAX_BATCH = 16  # webhooks stored by one statement at most (a batch of the group commit)
+MAX_IN_FLIGHT = 1  # statements one process runs at once (its threads wait for them, or lead the next)
 KEEP = 32  # idle connections kept; more are closed when given back
 UNDEFINED_PREPARED_STATEMENT = "26000"
 
@@ -202,18 +216,74 @@ def _check(pgconn: pq.abc.PGconn, result: pq.abc.PGresult) -> None:
     raise psycopg.DatabaseError(message)
 
 
-_inboxes: weakref.WeakKeyDictionary[Engine, PgInbox] = weakref.WeakKeyDictionary()
-_inboxes_lock = threading.Lock()
+_inboxes: PerEngine[PgInbox] = PerEngine()
 
 
 def inbox_for(engine: Engine) -> PgInbox:
     """The engine's inbox writer, made on first use; its connections close with the engine."""
-    found = _inboxes.get(engine)
-    if found is not None:
-        return found
-    with _inboxes_lock:
-        found = _inboxes.get(engine)
-        if found is None:
-            found = _inboxes[engine] = PgInbox(engine)
-            event.listen(engine, "engine_disposed", lambda _engine: found.close_idle())
-    return found
+
+    def make() -> PgInbox:
+        inbox = PgInbox(engine)
+        event.listen(engine, "engine_disposed", lambda _engine: inbox.close_idle())
+        return inbox
+
+    return _inboxes.get(engine, make)
+
+
+class GroupedInboxWriter:
+    """Group commit: webhooks arriving together in this process are stored by one
+    statement and the new pending ones handed off by one call (see :mod:`webhooks.group`).
+
+    A thread alone has its webhook stored at once; threads arriving while a statement
+    runs wait for it, and the first of them stores all that waited, up to ``MAX_BATCH``.
+    When PostgreSQL refuses the statement because of one row, the batch's rows are stored
+    one by one, so only that webhook's caller gets the error."""
+
+    def __init__(self, engine: Engine, hand_off: HandOffIds) -> None:
+        self.inbox = inbox_for(engine)
+        self.hand_off = hand_off
+        self.combiner: Combiner[EventValues, int | None] = Combiner(
+            self._store, max_batch=MAX_BATCH, max_in_flight=MAX_IN_FLIGHT
+        )
+
+    def write(self, values: EventValues) -> int | None:
+        return self.combiner(values)
+
+    def _store(self, batch: Sequence[EventValues]) -> Sequence[int | Failed | None]:
+        INBOX_BATCH.observe(len(batch))
+        rows = [pg_params(values) for values in batch]
+        try:
+            ids: list[int | Failed | None] = list(self.inbox.insert_many(rows))
+        except psycopg.OperationalError:
+            raise  # the database is unreachable: every webhook of the batch gets it
+        except psycopg.Error:
+            if len(rows) == 1:
+                raise
+            ids = [self._one(row) for row in rows]  # PostgreSQL refused a row: which one?
+        pending = (i for i, v in zip(ids, batch, strict=True) if v["state"] == InboxState.pending)
+        stored = [i for i in pending if isinstance(i, int)]
+        if stored:
+            self.hand_off(stored)
+        return ids
+
+    def _one(self, row: Row) -> int | Failed | None:
+        try:
+            return self.inbox.insert(row)
+        except psycopg.Error as exc:
+            return Failed(exc)
+
+
+def pg_params(values: EventValues) -> Row:
+    """An inbox row's values as :data:`SQL` takes them: text, the body as bytes."""
+    store_id, account_id = values["store_id"], values["account_id"]
+    return (
+        str(values["platform"]).encode(),
+        values["topic"].encode(),
+        values["dedupe_key"].encode(),
+        values["body"],
+        orjson.dumps(values["headers"]),
+        None if store_id is None else b"%d" % store_id,
+        None if account_id is None else b"%d" % account_id,
+        str(values["state"]).encode(),
+        values["received_at"].isoformat().encode(),
+    )

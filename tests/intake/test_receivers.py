@@ -257,15 +257,17 @@ def test_easypost_event_signed_with_the_nfkd_secret(client: Any, rt: Any) -> Non
         assert s.scalar(select(func.count(InboxEvent.id))) == 1
 
 
-def test_a_database_restart_costs_no_webhook(config: dict[str, Any], postgres_url: str) -> None:
-    """Pooled connections killed under the receiver: the insert is retried on a fresh one."""
+@pytest.mark.parametrize("writer", ["plain", "grouped"])
+def test_a_database_restart_costs_no_webhook(config: dict[str, Any], postgres_url: str, writer: str) -> None:
+    """Pooled connections killed under the receiver: the insert is retried on a fresh one,
+    whichever inbox writer stores it (webhooks/inbox.py)."""
     from sqlalchemy import create_engine, text
 
     from app import create_app
     from db.session import upgrade
 
     upgrade(postgres_url)
-    app = create_app({**config, "database_url": postgres_url})
+    app = create_app({**config, "database_url": postgres_url, "inbox": {"writer": writer}})
     rt, client = app.extensions["waybill"], app.test_client()
     try:
         add_store(rt, "shopify", "acme.myshopify.com")

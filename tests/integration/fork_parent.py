@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from db.session import make_engine
 from settings import load_settings
+from sync.handoff import HandOffLinks
 from sync.queue import RedisJobQueue
 from tests.conftest import SECRET
 from webhooks.pg_inbox import inbox_for
@@ -40,9 +41,10 @@ def main(database_url: str, redis_url: str) -> None:
     queue = RedisJobQueue(settings)
     queue.connection.client_setname(REDIS_NAME)  # the pooled redis-py connection
     queue.connection.ping()
-    assert queue._links is not None
-    queue._links._give(queue._links._open())  # a kept hand-off socket
-    handoff_port = queue._links._idle[0].getsockname()[1]
+    links = queue.sender
+    assert isinstance(links, HandOffLinks)
+    links._give(links._open())  # a kept hand-off socket
+    handoff_port = links._idle[0].getsockname()[1]
 
     locker = engine.connect()
     locker.begin()

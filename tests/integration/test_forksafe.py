@@ -43,7 +43,7 @@ from sync.intake import inbox_job_id, process_inbox_event
 from sync.runtime import Runtime, build_runtime
 from tests.conftest import SECRET
 from tests.procs import wait_for
-from webhooks.intake import insert_event
+from webhooks.inbox import insert_event
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests/fixtures/shopify/orders_create__basic.json"

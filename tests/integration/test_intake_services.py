@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,12 +18,12 @@ from redis import Redis
 from sqlalchemy import select, text
 
 from db.models import InboxEvent, InboxState, Platform, utcnow
+from sync.handoff import HANDOFF_KEY, HandOffLinks, hand_off_sender
 from sync.intake import HANDLERS
-from sync.queue import HANDOFF_KEY, HandOffLinks
 from tests.conftest import SECRET, drain
 from tests.intake.test_receivers import APP_SECRET, add_store, inbox, shopify_post
-from webhooks.intake import _group, insert_event
-from webhooks.pg_inbox import inbox_for
+from webhooks.inbox import writer_for
+from webhooks.pg_inbox import GroupedInboxWriter, inbox_for, pg_params
 
 TOPIC = "waybill/test-handoff"
 SHOP = "acme.myshopify.com"
@@ -64,6 +65,25 @@ def values(key: str, topic: str = TOPIC) -> dict[str, Any]:
     }
 
 
+def grouped(rt: Any) -> GroupedInboxWriter:
+    """The runtime's inbox writer: on PostgreSQL (``inbox.writer: auto``) the grouped one."""
+    writer = writer_for(rt)
+    assert isinstance(writer, GroupedInboxWriter)
+    return writer
+
+
+def insert_event(rt: Any, event: dict[str, Any]) -> int | None:
+    """The PostgreSQL inbox insert itself (``PgInbox``), outside the group commit."""
+    return inbox_for(rt.engine).insert(pg_params(event))
+
+
+def raw_links(rt: Any) -> HandOffLinks:
+    """The queue's hand-off sender: over plain TCP (``inbox.hand_off: auto``) the raw RESP one."""
+    sender = rt.queue.sender
+    assert isinstance(sender, HandOffLinks)
+    return sender
+
+
 def redis(rt: Any) -> Redis:
     connection: Redis = rt.queue.connection
     return connection
@@ -74,7 +94,7 @@ def redis(rt: Any) -> Redis:
 
 def test_the_raw_resp_hand_off_lands_a_job_rq_runs(services: Any) -> None:
     rt, client = services.extensions["waybill"], services.test_client()
-    assert rt.queue._links is not None  # plain TCP: the raw RESP path, not redis-py
+    assert isinstance(rt.queue.sender, HandOffLinks)  # plain TCP: the raw RESP path, not redis-py
     resp = shopify_post(client, b'{"id": 1}', topic=TOPIC)
     assert resp.json == {"status": "accepted"}
     [event] = inbox(rt)
@@ -88,7 +108,7 @@ def test_the_raw_resp_hand_off_lands_a_job_rq_runs(services: Any) -> None:
 
 def test_a_broken_redis_socket_is_replaced_and_the_hand_off_kept(services: Any) -> None:
     rt, client = services.extensions["waybill"], services.test_client()
-    links: HandOffLinks = rt.queue._links
+    links = raw_links(rt)
     assert shopify_post(client, b"{}", topic=TOPIC, event_id="a").json == {"status": "accepted"}
     [kept] = links._idle
     port = kept.getsockname()[1]
@@ -103,7 +123,7 @@ def test_a_broken_redis_socket_is_replaced_and_the_hand_off_kept(services: Any) 
 
 def test_closing_the_runtime_closes_the_kept_hand_off_sockets(services: Any) -> None:
     rt, client = services.extensions["waybill"], services.test_client()
-    links: HandOffLinks = rt.queue._links
+    links = raw_links(rt)
     assert shopify_post(client, b"{}", topic=TOPIC, event_id="c").json == {"status": "accepted"}
     [kept] = links._idle
     port = kept.getsockname()[1]
@@ -122,7 +142,7 @@ def test_closing_the_runtime_closes_the_kept_hand_off_sockets(services: Any) -> 
 
 def test_a_hand_off_redis_refuses_leaves_the_event_pending_and_the_socket_usable(services: Any) -> None:
     rt, client = services.extensions["waybill"], services.test_client()
-    links: HandOffLinks = rt.queue._links
+    links = raw_links(rt)
     redis(rt).set(HANDOFF_KEY, "not a list")
     with pytest.raises(RuntimeError, match="WRONGTYPE"):
         links.lpush(b"x")
@@ -132,6 +152,35 @@ def test_a_hand_off_redis_refuses_leaves_the_event_pending_and_the_socket_usable
     assert event.state == InboxState.pending  # the sweeper enqueues it
     redis(rt).delete(HANDOFF_KEY)
     assert links.lpush(b"y") == 1 and links._idle == [kept]
+
+
+@pytest.mark.parametrize("kind", ["plain", "raw"])
+def test_either_sender_reports_a_refused_hand_off_and_stays_usable(services: Any, kind: str) -> None:
+    rt = services.extensions["waybill"]
+    sender = hand_off_sender(kind, Redis.from_url(rt.settings.redis_url))
+    try:
+        redis(rt).set(HANDOFF_KEY, "not a list")
+        with pytest.raises(RuntimeError, match="WRONGTYPE"):
+            sender.lpush(b"x")
+        redis(rt).delete(HANDOFF_KEY)
+        assert sender.lpush(b"y", b"z") == 2
+        assert redis(rt).lrange(HANDOFF_KEY, 0, -1) == [b"z", b"y"]
+    finally:
+        sender.close()
+
+
+def test_the_plain_sender_outlives_a_dropped_connection(services: Any) -> None:
+    rt = services.extensions["waybill"]
+    name = f"waybill-hand-off-{uuid.uuid4().hex[:8]}"
+    client = Redis.from_url(rt.settings.redis_url, client_name=name)
+    sender = hand_off_sender("plain", client)
+    try:
+        assert sender.lpush(b"a") == 1  # a pooled connection now
+        [mine] = [c for c in redis(rt).client_list() if c["name"] == name]
+        redis(rt).client_kill_filter(_id=mine["id"])  # Redis restarted, or dropped an idle client
+        assert sender.lpush(b"b") == 2
+    finally:
+        client.close()
 
 
 def test_hand_offs_from_many_threads(services: Any) -> None:
@@ -155,7 +204,7 @@ def test_hand_offs_from_many_threads(services: Any) -> None:
     assert errors == []
     assert redis(rt).llen(HANDOFF_KEY) == 400
     assert len(set(redis(rt).lrange(HANDOFF_KEY, 0, -1))) == 400
-    assert 1 <= len(rt.queue._links._idle) <= 8
+    assert 1 <= len(raw_links(rt)._idle) <= 8
 
 
 # --------------------------------------------------------------------------- the inbox insert
@@ -188,7 +237,7 @@ def test_every_kept_connection_killed_costs_no_webhook(services: Any) -> None:
     assert len(backend_pids(rt)) >= 2
     terminate(rt, backend_pids(rt))
     # The first insert finds a dead connection, drops all the idle ones and retries on a fresh one.
-    assert insert_event(rt.engine, values("after")) is not None
+    assert insert_event(rt, values("after")) is not None
     inserted += _insert_from_threads(rt, "later", threads=4, each=5)
     assert len(inserted) == len(set(inserted)) == 40
     with rt.session() as s:
@@ -197,20 +246,20 @@ def test_every_kept_connection_killed_costs_no_webhook(services: Any) -> None:
 
 def test_a_lost_prepared_statement_is_prepared_again(services: Any) -> None:
     rt = services.extensions["waybill"]
-    assert insert_event(rt.engine, values("a")) is not None
+    assert insert_event(rt, values("a")) is not None
     [conn] = inbox_for(rt.engine)._idle
     conn.execute("DEALLOCATE ALL")  # what a pooler's DISCARD ALL does between clients
-    assert insert_event(rt.engine, values("b")) is not None
+    assert insert_event(rt, values("b")) is not None
     assert inbox_for(rt.engine)._idle == [conn]
 
 
 def test_a_row_postgresql_refuses_is_503_and_the_next_webhook_is_kept(services: Any) -> None:
     rt, client = services.extensions["waybill"], services.test_client()
     with pytest.raises(psycopg.DatabaseError):
-        insert_event(rt.engine, values("long", topic="t" * 101))  # topic is VARCHAR(100)
+        insert_event(rt, values("long", topic="t" * 101))  # topic is VARCHAR(100)
     assert shopify_post(client, b"{}", topic="x" * 101, event_id="a").status_code == 503
     assert shopify_post(client, b"{}", topic=TOPIC, event_id="b").json == {"status": "accepted"}
-    assert insert_event(rt.engine, values(f"{SHOP}:event:b")) is None  # a duplicate: no row, no error
+    assert insert_event(rt, values(f"{SHOP}:event:b")) is None  # a duplicate: no row, no error
     assert [e.dedupe_key for e in inbox(rt)] == [f"{SHOP}:event:b"]
 
 
@@ -232,7 +281,7 @@ def _insert_from_threads(rt: Any, prefix: str, threads: int, each: int) -> list[
         start.wait()
         try:
             for i in range(each):
-                found = insert_event(rt.engine, values(f"{prefix}-{n}-{i}"))
+                found = insert_event(rt, values(f"{prefix}-{n}-{i}"))
                 if found is not None:
                     ids.append(found)
         except BaseException as exc:
@@ -283,8 +332,7 @@ def queued_behind_a_blocked_statement(
         shopify_post(services.test_client(), b"{}", topic=TOPIC, event_id="warm", shop=SHOP).status_code
         == 200
     )
-    group = _group(rt)
-    assert group is not None
+    group = grouped(rt).combiner
     before = group.batches
     with inbox_locked(postgres_url):
         first_threads, first = post_from_threads(services, [("first", TOPIC)])
@@ -353,8 +401,7 @@ def test_a_connection_killed_under_a_batch_is_replaced_and_every_webhook_kept(
 ) -> None:
     rt = services.extensions["waybill"]
     assert post(services, "warm").status_code == 200
-    group = _group(rt)
-    assert group is not None
+    group = grouped(rt).combiner
     with inbox_locked(postgres_url):
         first_threads, first = post_from_threads(services, [("first", TOPIC)])
         wait_until(lambda: group._running == 1)
