@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.order_stock import stock_taken
+from connectors.storefront import EventKind
 from core.inventory import StockTaken
 from core.orders import FulfillmentStatus, Order, parse_time
 from db.models import CatalogLink, Platform, StockItem, StockMovement, Store, StoreState, utcnow
@@ -332,7 +333,7 @@ def _load(rt: Runtime, event_id: int) -> tuple[Store | None, Any]:
     return store, json.loads(event.body)
 
 
-@handles(Platform.shopify, "inventory_levels/update")
+@handles(EventKind.stock_level_changed)
 def handle_shopify_level(rt: Runtime, event_id: int) -> None:
     store, body = _load(rt, event_id)
     if store is None or body.get("available") is None:
@@ -358,7 +359,7 @@ def woo_time(stamp: str) -> datetime:
     return parse_time(text_ if text_.endswith(("Z", "+00:00")) else text_ + "+00:00")
 
 
-@handles(Platform.woocommerce, "product.updated")
+@handles(EventKind.product_changed)
 def handle_woo_product(rt: Runtime, event_id: int) -> None:
     store, body = _load(rt, event_id)
     if store is None or not body.get("manage_stock") or body.get("stock_quantity") is None:

@@ -1,4 +1,5 @@
-"""Shopify's lifecycle topics: uninstall, and the three mandatory privacy topics.
+"""A store's lifecycle events: uninstall, and the privacy requests (a customer's data, a
+customer's erasure, the whole store's erasure).
 
 What redaction keeps: order number, platform ids, line items (SKU, quantity,
 price), totals, statuses and dates, the risk rules that fired with their weights
@@ -33,13 +34,14 @@ import structlog
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from connectors.storefront import EventKind, reader_for
+from connectors.storefront.orders import PrivacyRequest
 from db.models import (
     DataExport,
     DeadLetter,
     Effect,
     InboxEvent,
     Order,
-    Platform,
     Shipment,
     StockMovement,
     Store,
@@ -69,10 +71,18 @@ MIN_NAME_PART = 4  # "Ada" alone is too common to erase; "Lovelace" is not
 MAX_KEY_PATTERNS = 200  # effects of at most this many orders and shipments are found by key
 
 
-@handles(Platform.shopify, "app/uninstalled")
+def _actor(event: InboxEvent) -> str:
+    return f"{event.platform}:{event.topic}"
+
+
+def _request(event: InboxEvent, kind: EventKind) -> PrivacyRequest:
+    return reader_for(str(event.platform)).privacy_request(kind, json.loads(event.body))
+
+
+@handles(EventKind.app_uninstalled)
 def handle_uninstalled(rt: Runtime, event_id: int) -> None:
     """Mark the shop uninstalled and erase its token; its jobs check the state and stop."""
-    _event, store = load_event(rt, event_id)
+    event, store = load_event(rt, event_id)
     if store is None:
         return
     with rt.session() as s:
@@ -85,25 +95,25 @@ def handle_uninstalled(rt: Runtime, event_id: int) -> None:
                 s,
                 row.account_id,
                 f"store:{row.id}",
-                "shopify:app/uninstalled",
+                _actor(event),
                 "store.uninstalled",
                 "the merchant removed the app; token erased",
             )
     forget_stores()
 
 
-@handles(Platform.shopify, "customers/data_request")
+@handles(EventKind.customer_data_request)
 def handle_data_request(rt: Runtime, event_id: int) -> None:
     """Prepare everything Waybill holds about the customer, for the merchant to hand over."""
     event, store = load_event(rt, event_id)
-    payload = json.loads(event.body)
+    request = _request(event, EventKind.customer_data_request)
     if store is None:
         return
-    email, ids = _customer(payload, "orders_requested")
+    email = request.email
     with rt.session() as s:
-        orders = _orders_of(s, store.id, email, ids)
+        orders = _orders_of(s, store.id, email, set(request.order_ids))
         export = {
-            "customer": payload.get("customer") or {},
+            "customer": dict(request.customer),
             "orders": [
                 {
                     "order": o.data,
@@ -115,7 +125,7 @@ def handle_data_request(rt: Runtime, event_id: int) -> None:
                 for o in orders
             ],
         }
-        request_id = str((payload.get("data_request") or {}).get("id", event.dedupe_key))
+        request_id = request.request_id or event.dedupe_key
         s.add(
             DataExport(
                 account_id=store.account_id,
@@ -129,31 +139,31 @@ def handle_data_request(rt: Runtime, event_id: int) -> None:
             s,
             store.account_id,
             f"store:{store.id}",
-            "shopify:customers/data_request",
+            _actor(event),
             "privacy.export_ready",
             f"request {request_id}: {len(orders)} order(s)",
         )
 
 
-@handles(Platform.shopify, "customers/redact")
+@handles(EventKind.customer_redact)
 def handle_customer_redact(rt: Runtime, event_id: int) -> None:
     event, store = load_event(rt, event_id)
     if store is None:
         return
-    payload = json.loads(event.body)
-    email, ids = _customer(payload, "orders_to_redact")
+    request = _request(event, EventKind.customer_redact)
+    email = request.email
     with rt.session() as s:
-        orders = _orders_of(s, store.id, email, ids)
-        eraser = Eraser(_needles(orders) + _payload_needles(payload))
+        orders = _orders_of(s, store.id, email, set(request.order_ids))
+        eraser = Eraser(_needles(orders) + _request_needles(request))
         emails = {email} if email else set()
         emails |= {o.email.lower() for o in orders if o.email}
         report = _erase(s, store, orders, eraser, emails, whole_inbox=False)
-        _record(s, store, "shopify:customers/redact", "privacy.customer_redacted", len(orders), report)
+        _record(s, store, _actor(event), "privacy.customer_redacted", len(orders), report)
 
 
-@handles(Platform.shopify, "shop/redact")
+@handles(EventKind.shop_redact)
 def handle_shop_redact(rt: Runtime, event_id: int) -> None:
-    _event, store = load_event(rt, event_id)
+    event, store = load_event(rt, event_id)
     if store is None:
         return
     with rt.session() as s:
@@ -169,7 +179,7 @@ def handle_shop_redact(rt: Runtime, event_id: int) -> None:
             )
         )
         report = _erase(s, store, orders, eraser, emails - elsewhere, whole_inbox=True, keep_event=event_id)
-        _record(s, store, "shopify:shop/redact", "privacy.shop_redacted", len(orders), report)
+        _record(s, store, _actor(event), "privacy.shop_redacted", len(orders), report)
 
 
 # --------------------------------------------------------------------------- what to look for
@@ -243,12 +253,8 @@ def _needles(orders: Iterable[Order]) -> list[str]:
     return out
 
 
-def _payload_needles(payload: dict[str, Any]) -> list[str]:
-    customer = payload.get("customer")
-    if not isinstance(customer, dict):
-        return []
-    name = " ".join(str(customer.get(k) or "") for k in ("first_name", "last_name")).strip()
-    return [str(customer.get("email") or ""), *_person(name, None, None, None, customer.get("phone"))]
+def _request_needles(request: PrivacyRequest) -> list[str]:
+    return [request.email or "", *_person(request.name, None, None, None, request.phone)]
 
 
 def _person(name: Any, company: Any, line1: Any, line2: Any, phone: Any) -> list[str]:
@@ -417,7 +423,7 @@ def _erase_event(
     if (
         whole
         or event.body == REDACTED_BODY
-        or _names_order(event.body, platform_ids)
+        or _names_order(str(event.platform), event.body, platform_ids)
         or strict.names(event.body)
     ):
         redacted.add(event.id)
@@ -453,12 +459,6 @@ def _record(s: Session, store: Store, actor: str, action: str, orders: int, repo
 # --------------------------------------------------------------------------- the request
 
 
-def _customer(payload: dict[str, Any], ids_key: str) -> tuple[str | None, set[str]]:
-    customer = payload.get("customer") or {}
-    email = customer.get("email") or None
-    return (email.lower() if isinstance(email, str) else None), {str(i) for i in payload.get(ids_key) or []}
-
-
 def _orders_of(s: Session, store_id: int, email: str | None, ids: set[str]) -> list[Order]:
     clauses = []
     if email:
@@ -471,8 +471,8 @@ def _orders_of(s: Session, store_id: int, email: str | None, ids: set[str]) -> l
     return list(s.scalars(select(Order).where(Order.store_id == store_id, or_(*clauses)).order_by(Order.id)))
 
 
-def _names_order(body: bytes, platform_ids: set[str]) -> bool:
-    """Whether the event is about one of these orders (its id, or an ``order_id`` field)."""
+def _names_order(platform: str, body: bytes, platform_ids: set[str]) -> bool:
+    """Whether the event is about one of these orders (as the storefront reads its body)."""
     if not platform_ids:
         return False
     try:
@@ -481,5 +481,4 @@ def _names_order(body: bytes, platform_ids: set[str]) -> bool:
         return False
     if not isinstance(data, dict):
         return False
-    found = [data.get("admin_graphql_api_id") or data.get("id"), data.get("order_id")]
-    return any(isinstance(v, str | int) and str(v).rsplit("/", 1)[-1] in platform_ids for v in found)
+    return not reader_for(platform).orders_named(data).isdisjoint(platform_ids)

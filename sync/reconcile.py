@@ -1,7 +1,7 @@
 """Reconciliation: don't trust webhooks. Poll what changed, repair subscriptions.
 
 Orders changed since the store's cursor are fetched and fed through the same
-inbox as webhooks (topic ``reconcile/order``, dedupe key = order id + modification
+inbox as webhooks (kind ``order_polled``, dedupe key = order id + modification
 time + body digest), so a missed webhook is recovered, a version already seen is not
 processed twice, and a second content of the same second is not taken for a duplicate.
 
@@ -19,7 +19,6 @@ it, are known before anything reads or heals a level.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,13 +27,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.stock_changes import Listed, levels_changed_since, open_client
+from connectors.storefront.orders import POLLED_ORDER_TOPIC
 from core.errors import Retryable
-from db.models import CatalogLink, InboxEvent, InboxState, Platform, Store, StoreState, utcnow
+from db.models import CatalogLink, InboxEvent, InboxState, Store, StoreState, utcnow
 from db.timeline import record
 from sync.intake import enqueue_event
 from sync.inventory import observe, schedule_settle
 from sync.jobs import job, safe_job_id
-from sync.stores import address_policy, ensure_webhooks, shopify_client, woo_client
+from sync.storefronts import address_policy, storefront
+from sync.stores import ensure_webhooks
 from telemetry import RECONCILE_REPAIRS
 
 if TYPE_CHECKING:
@@ -42,12 +43,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("waybill.reconcile")
 OVERLAP = timedelta(minutes=5)  # platforms' updated_at and our clock are not in lockstep
-# An order in orders_updated_since.graphql costs about 91 points (12 line items with
-# variants, prices and weights, addresses, totals); 10 a page costs 912, under
-# Shopify's 1,000-point cap. A page that may have cut an order's lines (12 came back)
-# is not fed: a partial order must never replace a complete one. Such orders are
-# counted as `incomplete` and noted on the store's timeline.
-LINES_PER_ORDER = 12
+# An order the storefront's read may have cut (its lines past what a page holds) comes
+# with no body and is not fed: a partial order must never replace a complete one. Such
+# orders are counted as `incomplete` and noted on the store's timeline.
 STOCK_CURSOR = "stock_cursor"
 RECONCILED_AT = "reconciled_at"  # when the last reconciliation finished feeding what it found
 OWED_SINCE = "reconcile_owed_since"  # set at start-up, cleared by the next reconciliation
@@ -104,9 +102,6 @@ def reconcile_then(rt: Runtime, store_id: int, then: str) -> None:
     )
 
 
-SHOPIFY_PAGE = 10
-
-
 @job("reconcile_all", queue="reconcile")
 def reconcile_all(rt: Runtime) -> int:
     """Schedule a reconciliation of every active store."""
@@ -135,16 +130,15 @@ def reconcile_store(rt: Runtime, store_id: int, then: str | None = None) -> dict
     except Retryable as exc:  # keep polling orders even when subscriptions cannot be fixed now
         repaired, webhook_error = [], str(exc)
     since = _cursor(rt, store)
-    fetch = _shopify_orders if store.platform is Platform.shopify else _woo_orders
     found, queued, newest = 0, 0, since
     incomplete: list[str] = []
-    for order_id, updated_at, body in fetch(rt, store, since):
+    for polled in storefront(rt, store).orders_since(since):
         found += 1
-        newest = max(newest, updated_at)
-        if body is None:
-            incomplete.append(order_id)
+        newest = max(newest, polled.updated_at)
+        if polled.body is None:
+            incomplete.append(polled.order_id)
             continue
-        queued += _feed(rt, store, order_id, updated_at, body)
+        queued += _feed(rt, store, polled.order_id, polled.updated_at, polled.body)
     stock_since = _cursor(rt, store, STOCK_CURSOR)
     levels_found, levels_observed, stock_newest = _recover_levels(rt, store, stock_since)
     with rt.session() as s:
@@ -178,7 +172,7 @@ def reconcile_store(rt: Runtime, store_id: int, then: str | None = None) -> dict
                     f"store:{store_id}",
                     "reconcile",
                     "orders.incomplete",
-                    f"{len(incomplete)} changed order(s) with {LINES_PER_ORDER}+ lines "
+                    f"{len(incomplete)} changed order(s) with more lines than a read holds "
                     "not recovered by polling",
                     {"orders": incomplete},
                 )
@@ -254,7 +248,7 @@ def _feed(rt: Runtime, store: Store, order_id: str, updated_at: datetime, body: 
                 platform=store.platform,
                 store_id=store.id,
                 account_id=store.account_id,
-                topic="reconcile/order",
+                topic=POLLED_ORDER_TOPIC,
                 # Platform times have whole seconds: the body's digest tells two contents of one second apart.
                 dedupe_key=(
                     f"{store.id}:reconcile:{order_id}:{updated_at.isoformat()}:"
@@ -270,34 +264,3 @@ def _feed(rt: Runtime, store: Store, order_id: str, updated_at: datetime, body: 
         return 0
     enqueue_event(rt, event_id)
     return 1
-
-
-def _shopify_orders(rt: Runtime, store: Store, since: datetime) -> Any:
-    client = shopify_client(rt, store)
-    query = f"updated_at:>'{since.strftime('%Y-%m-%dT%H:%M:%SZ')}'"
-    after: str | None = None
-    while True:
-        page = client.execute(
-            "orders_updated_since", {"query": query, "first": SHOPIFY_PAGE, "after": after}
-        )["orders"]
-        for node in page["nodes"]:
-            updated = datetime.fromisoformat(node["updatedAt"].replace("Z", "+00:00"))
-            lines = (node.get("lineItems") or {}).get("nodes") or []
-            body = json.dumps(node).encode() if len(lines) < LINES_PER_ORDER else None
-            yield node["id"].rsplit("/", 1)[-1], updated, body
-        if not page["pageInfo"]["hasNextPage"]:
-            return
-        after = page["pageInfo"]["endCursor"]
-
-
-def _woo_orders(rt: Runtime, store: Store, since: datetime) -> Any:
-    client = woo_client(rt, store)
-    params = {
-        "modified_after": since.strftime("%Y-%m-%dT%H:%M:%S"),
-        "dates_are_gmt": "true",
-        "orderby": "modified",
-        "order": "asc",
-    }
-    for order in client.iterate("orders", params):
-        modified = datetime.fromisoformat(order["date_modified_gmt"]).replace(tzinfo=since.tzinfo)
-        yield str(order["id"]), modified, json.dumps(order).encode()
