@@ -71,9 +71,7 @@ def _words(node: ast.AST, docstrings: set[int]) -> Iterator[str]:
         yield node.id
     elif isinstance(node, ast.Attribute):
         yield node.attr
-    elif isinstance(node, ast.arg):
-        yield node.arg
-    elif isinstance(node, ast.keyword) and node.arg:
+    elif isinstance(node, ast.arg | ast.keyword) and node.arg:
         yield node.arg
     elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         yield node.name
@@ -132,9 +130,7 @@ def test_sync_names_no_platform(module: str) -> None:
 
 @pytest.mark.parametrize("module", SYNC_MODULES)
 def test_sync_imports_no_platform_connector(module: str) -> None:
-    bad = sorted(
-        m for m in imported((ROOT / module).read_text(encoding="utf-8")) if PLATFORM_WORDS.search(m)
-    )
+    bad = sorted(m for m in imported((ROOT / module).read_text(encoding="utf-8")) if PLATFORM_WORDS.search(m))
     if module in PENDING and bad:
         return
     assert not bad, f"{module} imports a platform's connector: {bad}"
