@@ -37,6 +37,12 @@ def optional_id(value: object, what: str) -> str | None:
     return exact_id(value, what)
 
 
+def id_text(value: object) -> str | None:
+    """An id a body names, as it is written (a JSON integer or a string); None when absent or
+    of another type. For ids only compared with held ones, never stored as new."""
+    return str(value) if isinstance(value, int | str) and not isinstance(value, bool) and str(value) else None
+
+
 def gid_tail(value: str) -> str:
     """The last segment of a GraphQL global id without its query (``gid://a/T/12?x=1`` is ``12``);
     any other text unchanged."""

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.errors import Rejected, platform_code
-from connectors.readers.ids import gid_tail
+from connectors.readers.ids import gid_tail, id_text
 from connectors.readers.times import utc_time
 from connectors.shopify.client import ShopifyClient, client_for
 from connectors.shopify.orders import order_from_graphql, order_from_webhook
@@ -70,8 +70,7 @@ class ShopifyOrdersVerbs:
 
     @staticmethod
     def deleted_order_id(body: Mapping[str, Any]) -> str | None:
-        value = body.get("id")
-        return str(value) if isinstance(value, int | str) and str(value) else None
+        return id_text(body.get("id"))
 
     @staticmethod
     def privacy_request(kind: EventKind, body: Mapping[str, Any]) -> PrivacyRequest:
@@ -95,7 +94,7 @@ class ShopifyOrdersVerbs:
     @staticmethod
     def orders_named(body: Mapping[str, Any]) -> frozenset[str]:
         found = [body.get("admin_graphql_api_id") or body.get("id"), body.get("order_id")]
-        return frozenset(str(v).rsplit("/", 1)[-1] for v in found if isinstance(v, str | int))
+        return frozenset(gid_tail(text) for text in map(id_text, found) if text)
 
     def orders_since(self, since: datetime) -> Iterator[PolledOrder]:
         client = client_for(self.access)

@@ -52,7 +52,9 @@ _FACTORIES: dict[str, Factory] = {}
 
 
 def register(platform: str, factory: Factory) -> None:
-    """Make ``storefront_for`` build ``factory(access)`` for stores on ``platform``."""
+    """Make ``storefront_for`` build ``factory(access)`` for stores on ``platform``.
+
+    ``factory`` is the storefront's class: :func:`reader_for` reads its static payload verbs."""
     _FACTORIES[str(platform)] = factory
 
 

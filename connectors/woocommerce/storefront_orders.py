@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from connectors.readers.ids import id_text
 from connectors.readers.times import utc_time
 from connectors.storefront.access import StoreAccess
 from connectors.storefront.orders import EventKind, PolledOrder, PrivacyRequest
@@ -39,8 +40,7 @@ class WooOrdersVerbs:
 
     @staticmethod
     def deleted_order_id(body: Mapping[str, Any]) -> str | None:
-        value = body.get("id")
-        return str(value) if isinstance(value, int | str) and str(value) else None
+        return id_text(body.get("id"))
 
     @staticmethod
     def privacy_request(kind: EventKind, body: Mapping[str, Any]) -> PrivacyRequest:
@@ -50,7 +50,7 @@ class WooOrdersVerbs:
     @staticmethod
     def orders_named(body: Mapping[str, Any]) -> frozenset[str]:
         found = [body.get("id"), body.get("order_id")]
-        return frozenset(str(v) for v in found if isinstance(v, str | int))
+        return frozenset(text for text in map(id_text, found) if text)
 
     def orders_since(self, since: datetime) -> Iterator[PolledOrder]:
         params = {
