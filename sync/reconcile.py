@@ -19,6 +19,7 @@ it, are known before anything reads or heals a level.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +113,22 @@ def reconcile_all(rt: Runtime) -> int:
     return len(ids)
 
 
+@dataclass
+class Found:
+    """What one reconciliation of a store found: orders changed since ``since`` (fed, and cut
+    ones not fed) and stock levels changed since ``stock_since``."""
+
+    since: datetime
+    newest: datetime
+    stock_since: datetime
+    found: int = 0
+    queued: int = 0
+    incomplete: list[str] = field(default_factory=list)
+    levels_found: int = 0
+    levels_observed: int = 0
+    stock_newest: datetime | None = None
+
+
 @job("reconcile_store", queue="reconcile")
 def reconcile_store(rt: Runtime, store_id: int, then: str | None = None) -> dict[str, Any]:
     """Repair webhooks, recover orders, then stock levels changed since the cursors; then
@@ -130,81 +147,96 @@ def reconcile_store(rt: Runtime, store_id: int, then: str | None = None) -> dict
     except Retryable as exc:  # keep polling orders even when subscriptions cannot be fixed now
         repaired, webhook_error = [], str(exc)
     since = _cursor(rt, store)
-    found, queued, newest = 0, 0, since
-    incomplete: list[str] = []
-    for polled in storefront(rt, store).orders_since(since):
-        found += 1
-        newest = max(newest, polled.updated_at)
-        if polled.body is None:
-            incomplete.append(polled.order_id)
-            continue
-        queued += _feed(rt, store, polled.order_id, polled.updated_at, polled.body)
-    stock_since = _cursor(rt, store, STOCK_CURSOR)
-    levels_found, levels_observed, stock_newest = _recover_levels(rt, store, stock_since)
-    with rt.session() as s:
-        row = s.get(Store, store_id)
-        if row is not None:
-            s.refresh(row, with_for_update=True)  # other jobs keep their own keys in the settings
-            settings = {
-                **(row.settings or {}),
-                "order_cursor": (newest - OVERLAP).isoformat(),
-                STOCK_CURSOR: (stock_newest - OVERLAP).isoformat(),
-                RECONCILED_AT: utcnow().isoformat(),
-            }
-            owed = settings.get(OWED_SINCE)
-            if owed and datetime.fromisoformat(owed) <= started:
-                del settings[OWED_SINCE]  # what was missed before this run is fed now
-            row.settings = settings
-            if levels_observed:
-                record(
-                    s,
-                    row.account_id,
-                    f"store:{store_id}",
-                    "reconcile",
-                    "stock.recovered",
-                    f"{levels_observed} level change(s) not heard of, of {levels_found} changed since "
-                    f"{stock_since.isoformat()}: read against the channel once the orders are in",
-                )
-            if incomplete:
-                record(
-                    s,
-                    row.account_id,
-                    f"store:{store_id}",
-                    "reconcile",
-                    "orders.incomplete",
-                    f"{len(incomplete)} changed order(s) with more lines than a read holds "
-                    "not recovered by polling",
-                    {"orders": incomplete},
-                )
-            if queued:
-                record(
-                    s,
-                    row.account_id,
-                    f"store:{store_id}",
-                    "reconcile",
-                    "orders.recovered",
-                    f"{queued} order version(s) not seen before, of {found} changed since "
-                    f"{since.isoformat()}",
-                )
+    found = Found(since=since, newest=since, stock_since=_cursor(rt, store, STOCK_CURSOR))
+    _recover_orders(rt, store, found)
+    found.levels_found, found.levels_observed, found.stock_newest = _recover_levels(
+        rt, store, found.stock_since
+    )
+    _save(rt, store_id, started, found)
     summary = {
         "store_id": store_id,
-        "found": found,
-        "queued": queued,
-        "incomplete": len(incomplete),
-        "levels_found": levels_found,
-        "levels_observed": levels_observed,
+        "found": found.found,
+        "queued": found.queued,
+        "incomplete": len(found.incomplete),
+        "levels_found": found.levels_found,
+        "levels_observed": found.levels_observed,
         "webhooks_repaired": repaired,
         "webhook_error": webhook_error,
     }
     if then is not None:  # it reads levels that the ledger now knows the recent changes of
         rt.enqueue(then, job_id=safe_job_id(FOLLOW_UPS[then], store_id), store_id=store_id)
     platform = str(store.platform)
-    RECONCILE_REPAIRS.labels(platform, "orders_recovered").inc(queued)
-    RECONCILE_REPAIRS.labels(platform, "orders_incomplete").inc(len(incomplete))
+    RECONCILE_REPAIRS.labels(platform, "orders_recovered").inc(found.queued)
+    RECONCILE_REPAIRS.labels(platform, "orders_incomplete").inc(len(found.incomplete))
     RECONCILE_REPAIRS.labels(platform, "webhooks_repaired").inc(len(repaired))
-    RECONCILE_REPAIRS.labels(platform, "levels_recovered").inc(levels_observed)
+    RECONCILE_REPAIRS.labels(platform, "levels_recovered").inc(found.levels_observed)
     log.info("reconcile.store", **{k: v for k, v in summary.items() if k != "webhook_error"})
     return summary
+
+
+def _recover_orders(rt: Runtime, store: Store, found: Found) -> None:
+    """Feed every order changed since the cursor through the inbox (a cut one is only noted)."""
+    for polled in storefront(rt, store).orders_since(found.since):
+        found.found += 1
+        found.newest = max(found.newest, polled.updated_at)
+        if polled.body is None:
+            found.incomplete.append(polled.order_id)
+            continue
+        found.queued += _feed(rt, store, polled.order_id, polled.updated_at, polled.body)
+
+
+def _save(rt: Runtime, store_id: int, started: datetime, found: Found) -> None:
+    """Move the store's cursors past what was found, and note on its timeline what was recovered."""
+    with rt.session() as s:
+        row = s.get(Store, store_id)
+        if row is None:
+            return
+        s.refresh(row, with_for_update=True)  # other jobs keep their own keys in the settings
+        settings = {
+            **(row.settings or {}),
+            "order_cursor": (found.newest - OVERLAP).isoformat(),
+            STOCK_CURSOR: ((found.stock_newest or found.stock_since) - OVERLAP).isoformat(),
+            RECONCILED_AT: utcnow().isoformat(),
+        }
+        owed = settings.get(OWED_SINCE)
+        if owed and datetime.fromisoformat(owed) <= started:
+            del settings[OWED_SINCE]  # what was missed before this run is fed now
+        row.settings = settings
+        for action, reason, data in _notes(found):
+            record(s, row.account_id, f"store:{store_id}", "reconcile", action, reason, data)
+
+
+def _notes(found: Found) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """The timeline entries a reconciliation leaves: (action, reason, data)."""
+    notes: list[tuple[str, str, dict[str, Any] | None]] = []
+    if found.levels_observed:
+        notes.append(
+            (
+                "stock.recovered",
+                f"{found.levels_observed} level change(s) not heard of, of {found.levels_found} changed "
+                f"since {found.stock_since.isoformat()}: read against the channel once the orders are in",
+                None,
+            )
+        )
+    if found.incomplete:
+        notes.append(
+            (
+                "orders.incomplete",
+                f"{len(found.incomplete)} changed order(s) with more lines than a read holds "
+                "not recovered by polling",
+                {"orders": found.incomplete},
+            )
+        )
+    if found.queued:
+        notes.append(
+            (
+                "orders.recovered",
+                f"{found.queued} order version(s) not seen before, of {found.found} changed since "
+                f"{found.since.isoformat()}",
+                None,
+            )
+        )
+    return notes
 
 
 def _cursor(rt: Runtime, store: Store, name: str = "order_cursor") -> datetime:
