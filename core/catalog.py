@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any
 
@@ -94,32 +94,6 @@ def map_skus(entries: Iterable[CatalogEntry]) -> CatalogReport:
     return CatalogReport(mapped, unmapped, duplicates)
 
 
-def exact_id(value: Any) -> int:
-    """An id as an exact int: from an int, a decimal string or a ``gid://shopify/Type/123`` string.
-
-    Never through float: ids above 2**53 would be rounded. Booleans, floats and
-    anything else that is not a whole decimal number raise ``ValueError``.
-    """
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"not an id: {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("gid://"):
-            text = text.rsplit("/", 1)[-1].split("?", 1)[0]
-        if text.isascii() and text.isdigit():
-            return int(text)
-    raise ValueError(f"not an id: {value!r}")
-
-
-def optional_id(value: Any) -> int | None:
-    """:func:`exact_id`, with ``None``, ``0`` and ``""`` read as no id."""
-    if value is None or value == "" or value == 0:
-        return None
-    return exact_id(value)
-
-
 def whole_quantity(value: Any) -> int | None:
     """A stock level as an int (``None`` stays ``None``); "12" and 12.0 are 12, 12.5 is refused."""
     if value is None or isinstance(value, bool):
@@ -140,17 +114,6 @@ def whole_quantity(value: Any) -> int | None:
         if whole.isascii() and whole.isdigit() and (not fraction or set(fraction) == {"0"}):
             return sign * int(whole)
     raise ValueError(f"not a whole quantity: {value!r}")
-
-
-def utc_time(value: Any) -> datetime | None:
-    """An ISO 8601 time as a UTC-aware datetime; a time without offset is read as UTC."""
-    if not value:
-        return None
-    text = str(value).strip().replace("Z", "+00:00")
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def measure(value: Any) -> Decimal | None:

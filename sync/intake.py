@@ -1,7 +1,9 @@
 """Inbox processing: each committed inbound event runs through its topic's handler.
 
-Handlers are looked up in a dispatch table keyed by (platform, topic); a topic
-with no handler is recorded as ignored, never dropped silently.
+Handlers are looked up in a dispatch table keyed by the event's canonical kind (the
+storefront says which kind a platform topic is; the inbox row keeps the platform's
+topic); an event of no kind, or of a kind with no handler, is recorded as ignored,
+never dropped silently.
 
 Before its handler runs, a storefront event's body is checked (:func:`screen`): a
 JSON object, nested at most ``webhooks.max_depth`` levels, ids whole numbers within
@@ -25,6 +27,7 @@ import structlog
 from sqlalchemy import select
 
 from connectors.screening import screen_webhook
+from connectors.storefront import EventKind, event_kind
 from core.errors import Permanent
 from db.models import DeadLetter, InboxEvent, InboxState, Platform, utcnow
 from db.timeline import record
@@ -36,18 +39,26 @@ if TYPE_CHECKING:
 log = structlog.get_logger("waybill.intake")
 
 Handler = Callable[["Runtime", int], None]
-HANDLERS: dict[tuple[Platform, str], Handler] = {}
+HANDLERS: dict[EventKind, Handler] = {}
 SWEEP_BATCH = 500  # events read and checked per round of a sweep
 SWEEP_BUDGET_S = 45.0  # one sweep stops starting rounds after this long (the interval is 60 s)
 
 
-def handles(platform: Platform, *topics: str) -> Callable[[Handler], Handler]:
+def handles(*kinds: EventKind) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of events of ``kinds``."""
+
     def register(fn: Handler) -> Handler:
-        for topic in topics:
-            HANDLERS[(platform, topic)] = fn
+        for kind in kinds:
+            HANDLERS[kind] = fn
         return fn
 
     return register
+
+
+def handler_for(platform: Platform | str, topic: str) -> Handler | None:
+    """The handler of an event of ``platform`` called ``topic``; None when nothing acts on it."""
+    kind = event_kind(str(platform), topic)
+    return HANDLERS.get(kind) if kind is not None else None
 
 
 def inbox_job_id(event_id: int) -> str:
@@ -77,7 +88,7 @@ def process_inbox_event(rt: Runtime, event_id: int) -> str:
             return "skipped"
         event.state = InboxState.processing
         event.attempts += 1
-        handler = HANDLERS.get((event.platform, event.topic))
+        handler = handler_for(event.platform, event.topic)
         if handler is None:
             _finish(event, InboxState.ignored, None)
             return "ignored"
@@ -116,7 +127,7 @@ def screen(
 
     Raises ``MalformedPayload`` (``Permanent``) for a body to refuse; returns why the
     event must not be acted on (a stale privacy request), or None to go ahead."""
-    if topic.startswith("reconcile/"):  # our own reconcile events
+    if event_kind(str(platform), topic) is EventKind.order_polled:  # read by us, not sent to us
         return None
     settings = rt.settings.webhooks
     return screen_webhook(

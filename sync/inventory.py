@@ -30,11 +30,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.order_stock import stock_taken
+from connectors.storefront import EventKind
 from connectors.storefront.stock import Level, Listed
 from core.inventory import StockTaken
 from core.lifecycle import Stage, allowed
 from core.orders import FulfillmentStatus, Order
-from db.models import CatalogLink, Platform, StockItem, StockMovement, Store, StoreState, utcnow
+from db.models import CatalogLink, StockItem, StockMovement, Store, StoreState, utcnow
 from db.models import Order as OrderRow
 from db.stock import ensure_item, find_item, mark_dirty, move
 from db.timeline import record
@@ -335,8 +336,7 @@ def _load(rt: Runtime, event_id: int) -> tuple[Store | None, Any]:
     return store, json.loads(event.body)
 
 
-@handles(Platform.shopify, "inventory_levels/update")
-@handles(Platform.woocommerce, "product.updated")
+@handles(EventKind.stock_level_changed, EventKind.product_changed)
 def handle_stock_event(rt: Runtime, event_id: int) -> None:
     """A level the channel reports for one listing: observed on its link, settled later."""
     store, body = _load(rt, event_id)

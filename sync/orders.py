@@ -11,22 +11,20 @@ the store again (a reconciliation, soon): the platform's answer is final for it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from connectors.shopify.orders import order_from_graphql, order_from_webhook
-from connectors.woocommerce.orders import order_from_rest
+from connectors.storefront import EventKind, event_kind, reader_for
 from core.errors import Retryable
 from core.lifecycle import Stage
 from core.orders import Order, Version, fingerprint, supersedes
-from db.models import InboxEvent, Platform, Store, StoreState, utcnow
+from db.models import InboxEvent, Store, StoreState, utcnow
 from db.models import Order as OrderRow
 from db.timeline import record
 from sync import pipeline
@@ -40,19 +38,6 @@ if TYPE_CHECKING:
     from sync.runtime import Runtime
 
 log = structlog.get_logger("waybill.orders")
-
-Mapper = Callable[[Mapping[str, Any]], Order]
-MAPPERS: dict[tuple[Platform, str], Mapper] = {
-    (Platform.shopify, "orders/create"): order_from_webhook,
-    (Platform.shopify, "orders/updated"): order_from_webhook,
-    (Platform.shopify, "orders/cancelled"): order_from_webhook,
-    (Platform.shopify, "reconcile/order"): order_from_graphql,
-    (Platform.woocommerce, "order.created"): order_from_rest,
-    (Platform.woocommerce, "order.updated"): order_from_rest,
-    (Platform.woocommerce, "reconcile/order"): order_from_rest,
-}
-# Topics whose body Waybill read from the platform itself (the rest were pushed to it).
-FETCHED_TOPICS = frozenset({"reconcile/order"})
 
 
 class Upsert(NamedTuple):
@@ -74,17 +59,18 @@ def load_event(rt: Runtime, event_id: int) -> tuple[InboxEvent, Store | None]:
         return event, store
 
 
-@handles(Platform.shopify, "orders/create", "orders/updated", "orders/cancelled", "reconcile/order")
-@handles(Platform.woocommerce, "order.created", "order.updated", "reconcile/order")
+@handles(EventKind.order_changed, EventKind.order_polled)
 def handle_order(rt: Runtime, event_id: int) -> None:
     event, store = load_event(rt, event_id)
     if store is None or store.state is not StoreState.active:
         log.info("order.store_inactive", event_id=event_id)
         return
     payload = json.loads(event.body)
-    order = MAPPERS[(event.platform, event.topic)](payload)
+    kind = event_kind(str(event.platform), event.topic)
+    assert kind is not None  # dispatched here by its kind
+    order = reader_for(str(event.platform)).parse_order(kind, payload)
     # A polled version was read just before its inbox row was written.
-    fetched_at = event.received_at if event.topic in FETCHED_TOPICS else None
+    fetched_at = event.received_at if kind is EventKind.order_polled else None
     with rt.session() as s:
         try:
             row, changed, before, recheck = upsert_order(
@@ -136,11 +122,11 @@ def row_order(row: OrderRow) -> Order:
     return Order.from_dict(row.data)
 
 
-@handles(Platform.woocommerce, "order.deleted")
-def handle_woo_deleted(rt: Runtime, event_id: int) -> None:
-    """A WooCommerce order moved to the trash: treated as cancelled on the storefront."""
+@handles(EventKind.order_deleted)
+def handle_deleted(rt: Runtime, event_id: int) -> None:
+    """An order deleted (or moved to the trash) on the storefront: treated as cancelled there."""
     event, store = load_event(rt, event_id)
-    order_id = str(json.loads(event.body).get("id", ""))
+    order_id = reader_for(str(event.platform)).deleted_order_id(json.loads(event.body))
     if store is None or not order_id:
         return
     with rt.session() as s:
@@ -150,8 +136,8 @@ def handle_woo_deleted(rt: Runtime, event_id: int) -> None:
         if row is None or row.stage == Stage.CANCELLED or row.cancelled_at is not None:
             return
         row.cancelled_at = row.cancelled_at or utcnow()
-        storefront_cancelled(s, row, "woocommerce:order.deleted", "deleted on the storefront")
-        # Trashing does not give WooCommerce its stock back, so the channel is left as is.
+        storefront_cancelled(s, row, f"{event.platform}:{event.topic}", "deleted on the storefront")
+        # Deleting does not give the storefront its stock back, so the channel is left as is.
         cancelled = replace(row_order(row), cancelled_at=row.cancelled_at, cancel_reason="deleted")
         stock = apply_order(s, store, row, cancelled, rt.settings.inventory, payload=None)
         row_id, stage = row.id, row.stage

@@ -1,78 +1,41 @@
-"""Shopify's lifecycle topics: uninstall, and the three mandatory privacy topics.
-
-What redaction keeps: order number, platform ids, line items (SKU, quantity,
-price), totals, statuses and dates, the risk rules that fired with their weights
-and score, and every row's structure (stages, shipments, effects, timelines),
-because the merchant's accounting, stock ledger and tax records need them and
-they identify no one.
-
-What it erases, everywhere Waybill copied it: the customer's e-mail, names,
-addresses, phone, IP, notes and customer id in the stored order; the same words
-in the order's risk facts (address-verification suggestions included), hold
-reason and review; in the order's timeline entries (reason and data) and the
-store's; in shipments (parcel, rates, label, problem), effects (result, error),
-stock movements (note), inbox events (the raw bodies of the customer's events are
-replaced, headers and errors scrubbed) and dead letters (arguments, error); the
-customer's data exports and the merchant's trusted-customer entry for them.
-
-Each stored row is erased on its own: one that cannot be read (a body that is
-not JSON, nested past any parser's reach) is searched as bytes, and a row that
-still fails is counted on the store's timeline and logged by table and id, while
-the rest is erased.
+"""A store's lifecycle events: uninstall, and the privacy requests (a customer's data, a
+customer's erasure, the whole store's erasure; what erasing keeps and removes is
+described in :mod:`sync.erasure`).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import structlog
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from db.models import (
-    DataExport,
-    DeadLetter,
-    Effect,
-    InboxEvent,
-    Order,
-    Platform,
-    Shipment,
-    StockMovement,
-    Store,
-    StoreState,
-    TimelineEntry,
-    TrustedCustomer,
-    utcnow,
-)
+from connectors.storefront import EventKind, reader_for
+from connectors.storefront.orders import PrivacyRequest
+from db.models import DataExport, InboxEvent, Order, Store, StoreState, utcnow
 from db.store_lookup import forget as forget_stores
 from db.timeline import entries, record
+from sync.erasure import Eraser, Report, erase, order_needles, person
 from sync.intake import handles
 from sync.orders import load_event
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime
 
-log = structlog.get_logger("waybill.privacy")
 
-PERSONAL_FIELDS = ("email", "customer_id", "browser_ip", "billing_address", "shipping_address", "note")
-ADDRESS_FIELDS = ("name", "company", "line1", "line2", "phone")
-REDACTED_BODY = b'{"redacted": true}'
-REDACTED = "[redacted]"
-# An address-verification suggestion as core.risk words it: the corrected address itself.
-_SUGGESTION = re.compile(r"\s*\(suggested: [^)]*\)")
-MIN_NEEDLE = 3  # shorter words would erase too much of other people's text
-MIN_NAME_PART = 4  # "Ada" alone is too common to erase; "Lovelace" is not
-MAX_KEY_PATTERNS = 200  # effects of at most this many orders and shipments are found by key
+def _actor(event: InboxEvent) -> str:
+    return f"{event.platform}:{event.topic}"
 
 
-@handles(Platform.shopify, "app/uninstalled")
+def _request(event: InboxEvent, kind: EventKind) -> PrivacyRequest:
+    return reader_for(str(event.platform)).privacy_request(kind, json.loads(event.body))
+
+
+@handles(EventKind.app_uninstalled)
 def handle_uninstalled(rt: Runtime, event_id: int) -> None:
     """Mark the shop uninstalled and erase its token; its jobs check the state and stop."""
-    _event, store = load_event(rt, event_id)
+    event, store = load_event(rt, event_id)
     if store is None:
         return
     with rt.session() as s:
@@ -85,25 +48,25 @@ def handle_uninstalled(rt: Runtime, event_id: int) -> None:
                 s,
                 row.account_id,
                 f"store:{row.id}",
-                "shopify:app/uninstalled",
+                _actor(event),
                 "store.uninstalled",
                 "the merchant removed the app; token erased",
             )
     forget_stores()
 
 
-@handles(Platform.shopify, "customers/data_request")
+@handles(EventKind.customer_data_request)
 def handle_data_request(rt: Runtime, event_id: int) -> None:
     """Prepare everything Waybill holds about the customer, for the merchant to hand over."""
     event, store = load_event(rt, event_id)
-    payload = json.loads(event.body)
+    request = _request(event, EventKind.customer_data_request)
     if store is None:
         return
-    email, ids = _customer(payload, "orders_requested")
+    email = request.email
     with rt.session() as s:
-        orders = _orders_of(s, store.id, email, ids)
+        orders = _orders_of(s, store.id, email, set(request.order_ids))
         export = {
-            "customer": payload.get("customer") or {},
+            "customer": dict(request.customer),
             "orders": [
                 {
                     "order": o.data,
@@ -115,7 +78,7 @@ def handle_data_request(rt: Runtime, event_id: int) -> None:
                 for o in orders
             ],
         }
-        request_id = str((payload.get("data_request") or {}).get("id", event.dedupe_key))
+        request_id = request.request_id or event.dedupe_key
         s.add(
             DataExport(
                 account_id=store.account_id,
@@ -129,36 +92,36 @@ def handle_data_request(rt: Runtime, event_id: int) -> None:
             s,
             store.account_id,
             f"store:{store.id}",
-            "shopify:customers/data_request",
+            _actor(event),
             "privacy.export_ready",
             f"request {request_id}: {len(orders)} order(s)",
         )
 
 
-@handles(Platform.shopify, "customers/redact")
+@handles(EventKind.customer_redact)
 def handle_customer_redact(rt: Runtime, event_id: int) -> None:
     event, store = load_event(rt, event_id)
     if store is None:
         return
-    payload = json.loads(event.body)
-    email, ids = _customer(payload, "orders_to_redact")
+    request = _request(event, EventKind.customer_redact)
+    email = request.email
     with rt.session() as s:
-        orders = _orders_of(s, store.id, email, ids)
-        eraser = Eraser(_needles(orders) + _payload_needles(payload))
+        orders = _orders_of(s, store.id, email, set(request.order_ids))
+        eraser = Eraser(order_needles(orders) + _request_needles(request))
         emails = {email} if email else set()
         emails |= {o.email.lower() for o in orders if o.email}
-        report = _erase(s, store, orders, eraser, emails, whole_inbox=False)
-        _record(s, store, "shopify:customers/redact", "privacy.customer_redacted", len(orders), report)
+        report = erase(s, store, orders, eraser, emails, whole_inbox=False)
+        _record(s, store, _actor(event), "privacy.customer_redacted", len(orders), report)
 
 
-@handles(Platform.shopify, "shop/redact")
+@handles(EventKind.shop_redact)
 def handle_shop_redact(rt: Runtime, event_id: int) -> None:
-    _event, store = load_event(rt, event_id)
+    event, store = load_event(rt, event_id)
     if store is None:
         return
     with rt.session() as s:
         orders = list(s.scalars(select(Order).where(Order.store_id == store.id).order_by(Order.id)))
-        eraser = Eraser(_needles(orders))
+        eraser = Eraser(order_needles(orders))
         emails = {o.email.lower() for o in orders if o.email}
         # A customer who also bought from the merchant's other stores stays on the trusted list.
         elsewhere = set(
@@ -168,279 +131,15 @@ def handle_shop_redact(rt: Runtime, event_id: int) -> None:
                 )
             )
         )
-        report = _erase(s, store, orders, eraser, emails - elsewhere, whole_inbox=True, keep_event=event_id)
-        _record(s, store, "shopify:shop/redact", "privacy.shop_redacted", len(orders), report)
+        report = erase(s, store, orders, eraser, emails - elsewhere, whole_inbox=True, keep_event=event_id)
+        _record(s, store, _actor(event), "privacy.shop_redacted", len(orders), report)
 
 
-# --------------------------------------------------------------------------- what to look for
+# --------------------------------------------------------------------------- the request
 
 
-class Eraser:
-    """Replaces the customer's words (case-insensitive) in text and in JSON values and keys."""
-
-    def __init__(self, needles: Iterable[str]) -> None:
-        words = sorted(
-            {n.strip() for n in needles if n and len(n.strip()) >= MIN_NEEDLE}, key=len, reverse=True
-        )
-        self.pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE) if words else None
-        self.raw = [w.lower().encode() for w in words]
-
-    def text(self, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = _SUGGESTION.sub("", value)
-        return self.pattern.sub(REDACTED, value) if self.pattern is not None else value
-
-    def json(self, value: Any) -> Any:
-        """``value`` with every string (and key) erased; iterative, so any depth is fine."""
-        if isinstance(value, str):
-            return self.text(value)
-        if not isinstance(value, dict | list):
-            return value
-        root: list[Any] = [None]
-        stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]
-        while stack:
-            node, parent, slot = stack.pop()
-            if isinstance(node, dict):
-                copy: dict[Any, Any] = {}
-                parent[slot] = copy
-                for k, v in node.items():
-                    key = self.text(k) if isinstance(k, str) else k
-                    copy[key] = None
-                    stack.append((v, copy, key))
-            elif isinstance(node, list):
-                items: list[Any] = [None] * len(node)
-                parent[slot] = items
-                stack.extend((v, items, i) for i, v in enumerate(node))
-            else:
-                parent[slot] = self.text(node) if isinstance(node, str) else node
-        return root[0]
-
-    def names(self, data: bytes) -> bool:
-        """Whether raw bytes (any encoding json reads, or none) hold one of the words."""
-        lowered = data.lower()
-        if any(w in lowered for w in self.raw):
-            return True
-        try:
-            text = json.dumps(json.loads(data), ensure_ascii=False).lower()
-        except (ValueError, RecursionError):
-            return False
-        return any(w.decode() in text for w in self.raw)
-
-
-def _needles(orders: Iterable[Order]) -> list[str]:
-    out: list[str] = []
-    for order in orders:
-        data = order.data if isinstance(order.data, dict) else {}
-        out += [str(order.email or ""), str(data.get("email") or ""), str(data.get("browser_ip") or "")]
-        note = data.get("note")
-        if isinstance(note, str) and len(note) >= 8:
-            out.append(note)
-        for key in ("billing_address", "shipping_address"):
-            address = data.get(key)
-            if isinstance(address, dict):
-                out += _person(*(address.get(f) for f in ADDRESS_FIELDS))
-    return out
-
-
-def _payload_needles(payload: dict[str, Any]) -> list[str]:
-    customer = payload.get("customer")
-    if not isinstance(customer, dict):
-        return []
-    name = " ".join(str(customer.get(k) or "") for k in ("first_name", "last_name")).strip()
-    return [str(customer.get("email") or ""), *_person(name, None, None, None, customer.get("phone"))]
-
-
-def _person(name: Any, company: Any, line1: Any, line2: Any, phone: Any) -> list[str]:
-    out = [str(v) for v in (name, company, line1, line2, phone) if isinstance(v, str)]
-    if isinstance(name, str):
-        out += [part for part in name.split() if len(part) >= MIN_NAME_PART]
-    if isinstance(phone, str):
-        digits = "".join(c for c in phone if c.isdigit())
-        if len(digits) >= 7:
-            out += [digits, digits[-10:]]
-    return out
-
-
-# --------------------------------------------------------------------------- erasing
-
-
-@dataclass
-class Report:
-    """What one erasure touched, and the rows it could not (``table:id``)."""
-
-    changed: int = 0
-    failed: list[str] = field(default_factory=list)
-
-    def each(self, table: str, rows: Iterable[Any], erase: Callable[[Any], bool]) -> None:
-        for row in rows:
-            try:
-                if erase(row):
-                    self.changed += 1
-            except Exception as exc:  # one unreadable row must not stop the others
-                self.failed.append(f"{table}:{row.id}")
-                log.warning("privacy.row_failed", table=table, row_id=row.id, error=type(exc).__name__)
-
-
-def _erase(
-    s: Session,
-    store: Store,
-    orders: list[Order],
-    eraser: Eraser,
-    emails: set[str],
-    whole_inbox: bool,
-    keep_event: int | None = None,
-) -> Report:
-    """Erase what ``orders`` copied everywhere.
-
-    Rows tied to these orders (their timelines, shipments, stock movements, effects, inbox
-    events and the dead letters of those) lose every word of the customer's; rows tied to
-    no order (the store's timeline, other dead letters) lose the customer's e-mail only,
-    since another customer may share a name or an address and their rows are theirs.
-    """
-    report = Report()
-    strict = Eraser(emails)
-    ids = {o.id for o in orders}
-    platform_ids = {o.platform_order_id for o in orders}
-    report.each("orders", orders, lambda o: _erase_order(o, eraser))
-    timeline = s.scalars(
-        select(TimelineEntry).where(
-            TimelineEntry.account_id == store.account_id,
-            # Customer subjects are written with the e-mail lower-cased (sync.pipeline.trust).
-            TimelineEntry.subject.in_(
-                [f"order:{i}" for i in ids] + [f"store:{store.id}"] + [f"customer:{e}" for e in emails]
-            ),
-        )
-    )
-    report.each("timeline_entries", timeline, lambda e: _erase_entry(e, eraser, strict))
-    shipment_ids: set[int] = set()
-    if ids:
-        shipments = list(s.scalars(select(Shipment).where(Shipment.order_id.in_(ids))))
-        shipment_ids = {sh.id for sh in shipments}
-        report.each("shipments", shipments, lambda sh: _erase_shipment(sh, eraser))
-        moves = s.scalars(select(StockMovement).where(StockMovement.order_id.in_(ids)))
-        report.each("stock_movements", moves, lambda m: _set(m, "note", eraser.text(m.note)))
-    tied = {str(i) for i in ids | shipment_ids}
-    effects = s.scalars(select(Effect).where(Effect.account_id == store.account_id, *_keyed_by(tied)))
-    report.each("effects", effects, lambda e: _erase_effect(e, eraser, tied))
-    redacted: set[int] = set()
-    inbox = s.scalars(select(InboxEvent).where(InboxEvent.store_id == store.id))
-    report.each(
-        "inbox_events",
-        inbox,
-        lambda e: _erase_event(e, eraser, strict, platform_ids, whole_inbox, keep_event, redacted),
-    )
-    dead = s.scalars(select(DeadLetter))
-    report.each("dead_letters", dead, lambda d: _erase_dead_letter(d, eraser, strict, ids, redacted))
-    exports = s.scalars(select(DataExport).where(DataExport.store_id == store.id))
-    report.each("data_exports", exports, lambda x: _erase_export(s, x, eraser, emails, whole_inbox))
-    if emails:
-        trusted = s.scalars(
-            select(TrustedCustomer).where(
-                TrustedCustomer.account_id == store.account_id, func.lower(TrustedCustomer.email).in_(emails)
-            )
-        )
-        report.each("trusted_customers", trusted, lambda t: _delete(s, t))
-    return report
-
-
-def _keyed_by(tied: set[str]) -> list[Any]:
-    """Effect keys that name one of these ids second (``label:<order>:...``, ``fulfil:<shipment>``);
-    for many ids, no filter (every effect of the account is looked at)."""
-    if len(tied) > MAX_KEY_PATTERNS:
-        return []
-    if not tied:
-        return [Effect.id.is_(None)]
-    return [or_(*(Effect.key.like(f"%:{i}") | Effect.key.like(f"%:{i}:%") for i in sorted(tied)))]
-
-
-def _set(row: Any, attr: str, value: Any) -> bool:
-    if getattr(row, attr) == value:
-        return False
-    setattr(row, attr, value)
-    return True
-
-
-def _delete(s: Session, row: Any) -> bool:
-    s.delete(row)
-    return True
-
-
-def _erase_order(order: Order, eraser: Eraser) -> bool:
-    order.data = eraser.json({**order.data, **dict.fromkeys(PERSONAL_FIELDS)})
-    order.email = None
-    order.hold_reason = eraser.text(order.hold_reason)
-    order.risk = eraser.json(order.risk)
-    order.review = eraser.json(order.review)
-    order.redacted_at = order.redacted_at or utcnow()
-    return True
-
-
-def _erase_entry(entry: TimelineEntry, eraser: Eraser, strict: Eraser) -> bool:
-    use = strict if entry.subject.startswith("store:") else eraser
-    changed = _set(entry, "reason", use.text(entry.reason))
-    changed |= _set(entry, "data", use.json(entry.data))
-    if entry.subject.lower().startswith("customer:"):
-        changed |= _set(entry, "subject", f"customer:{REDACTED}")
-    return changed
-
-
-def _erase_shipment(sh: Shipment, eraser: Eraser) -> bool:
-    changed = _set(sh, "parcel", eraser.json(sh.parcel))
-    changed |= _set(sh, "rates", eraser.json(sh.rates))
-    changed |= _set(sh, "label", eraser.json(sh.label))
-    changed |= _set(sh, "problem", eraser.text(sh.problem))
-    return _set(sh, "fulfillment_ref", eraser.text(sh.fulfillment_ref)) or changed
-
-
-def _erase_effect(effect: Effect, eraser: Eraser, tied: set[str]) -> bool:
-    """Effects are keyed ``<kind>:<order or shipment id>[:...]``; only those of these orders."""
-    parts = effect.key.split(":")
-    if len(parts) < 2 or parts[1] not in tied:
-        return False
-    changed = _set(effect, "result", eraser.json(effect.result))
-    return _set(effect, "error", eraser.text(effect.error)) or changed
-
-
-def _erase_event(
-    event: InboxEvent,
-    eraser: Eraser,
-    strict: Eraser,
-    platform_ids: set[str],
-    whole: bool,
-    keep: int | None,
-    redacted: set[int],
-) -> bool:
-    changed = _set(event, "headers", strict.json(event.headers))
-    if event.id == keep:
-        return _set(event, "last_error", strict.text(event.last_error)) or changed
-    if (
-        whole
-        or event.body == REDACTED_BODY
-        or _names_order(event.body, platform_ids)
-        or strict.names(event.body)
-    ):
-        redacted.add(event.id)
-        changed |= _set(event, "last_error", eraser.text(event.last_error))
-        return _set(event, "body", REDACTED_BODY) or changed
-    return _set(event, "last_error", strict.text(event.last_error)) or changed
-
-
-def _erase_dead_letter(
-    dead: DeadLetter, eraser: Eraser, strict: Eraser, orders: set[int], events: set[int]
-) -> bool:
-    kwargs = dead.kwargs if isinstance(dead.kwargs, dict) else {}
-    mine = kwargs.get("order_id") in orders or kwargs.get("event_id") in events
-    use = eraser if mine else strict
-    changed = _set(dead, "kwargs", use.json(dead.kwargs))
-    return _set(dead, "error", use.text(dead.error) or "") or changed
-
-
-def _erase_export(s: Session, export: DataExport, eraser: Eraser, emails: set[str], whole: bool) -> bool:
-    if whole or (export.customer_email or "").lower() in emails:
-        s.delete(export)
-        return True
-    return _set(export, "data", eraser.json(export.data))
+def _request_needles(request: PrivacyRequest) -> list[str]:
+    return [request.email or "", *person(request.name, None, None, None, request.phone)]
 
 
 def _record(s: Session, store: Store, actor: str, action: str, orders: int, report: Report) -> None:
@@ -448,15 +147,6 @@ def _record(s: Session, store: Store, actor: str, action: str, orders: int, repo
     if report.failed:
         reason += f"; {len(report.failed)} row(s) could not be read: {', '.join(report.failed[:20])}"
     record(s, store.account_id, f"store:{store.id}", actor, action, reason, {"failed": report.failed})
-
-
-# --------------------------------------------------------------------------- the request
-
-
-def _customer(payload: dict[str, Any], ids_key: str) -> tuple[str | None, set[str]]:
-    customer = payload.get("customer") or {}
-    email = customer.get("email") or None
-    return (email.lower() if isinstance(email, str) else None), {str(i) for i in payload.get(ids_key) or []}
 
 
 def _orders_of(s: Session, store_id: int, email: str | None, ids: set[str]) -> list[Order]:
@@ -469,17 +159,3 @@ def _orders_of(s: Session, store_id: int, email: str | None, ids: set[str]) -> l
     if not clauses:
         return []
     return list(s.scalars(select(Order).where(Order.store_id == store_id, or_(*clauses)).order_by(Order.id)))
-
-
-def _names_order(body: bytes, platform_ids: set[str]) -> bool:
-    """Whether the event is about one of these orders (its id, or an ``order_id`` field)."""
-    if not platform_ids:
-        return False
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return False
-    if not isinstance(data, dict):
-        return False
-    found = [data.get("admin_graphql_api_id") or data.get("id"), data.get("order_id")]
-    return any(isinstance(v, str | int) and str(v).rsplit("/", 1)[-1] in platform_ids for v in found)

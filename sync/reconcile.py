@@ -1,7 +1,7 @@
 """Reconciliation: don't trust webhooks. Poll what changed, repair subscriptions.
 
 Orders changed since the store's cursor are fetched and fed through the same
-inbox as webhooks (topic ``reconcile/order``, dedupe key = order id + modification
+inbox as webhooks (kind ``order_polled``, dedupe key = order id + modification
 time + body digest), so a missed webhook is recovered, a version already seen is not
 processed twice, and a second content of the same second is not taken for a duplicate.
 
@@ -19,7 +19,7 @@ it, are known before anything reads or heals a level.
 from __future__ import annotations
 
 import hashlib
-import json
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,13 +28,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.stock_changes import Listed, levels_changed_since, open_client
+from connectors.storefront.orders import POLLED_ORDER_TOPIC
 from core.errors import Retryable
-from db.models import CatalogLink, InboxEvent, InboxState, Platform, Store, StoreState, utcnow
+from db.models import CatalogLink, InboxEvent, InboxState, Store, StoreState, utcnow
 from db.timeline import record
 from sync.intake import enqueue_event
 from sync.inventory import observe, schedule_settle
 from sync.jobs import job, safe_job_id
-from sync.stores import address_policy, ensure_webhooks, shopify_client, woo_client
+from sync.storefronts import address_policy, storefront
+from sync.stores import ensure_webhooks
 from telemetry import RECONCILE_REPAIRS
 
 if TYPE_CHECKING:
@@ -42,12 +44,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("waybill.reconcile")
 OVERLAP = timedelta(minutes=5)  # platforms' updated_at and our clock are not in lockstep
-# An order in orders_updated_since.graphql costs about 91 points (12 line items with
-# variants, prices and weights, addresses, totals); 10 a page costs 912, under
-# Shopify's 1,000-point cap. A page that may have cut an order's lines (12 came back)
-# is not fed: a partial order must never replace a complete one. Such orders are
-# counted as `incomplete` and noted on the store's timeline.
-LINES_PER_ORDER = 12
+# An order the storefront's read may have cut (its lines past what a page holds) comes
+# with no body and is not fed: a partial order must never replace a complete one. Such
+# orders are counted as `incomplete` and noted on the store's timeline.
 STOCK_CURSOR = "stock_cursor"
 RECONCILED_AT = "reconciled_at"  # when the last reconciliation finished feeding what it found
 OWED_SINCE = "reconcile_owed_since"  # set at start-up, cleared by the next reconciliation
@@ -104,9 +103,6 @@ def reconcile_then(rt: Runtime, store_id: int, then: str) -> None:
     )
 
 
-SHOPIFY_PAGE = 10
-
-
 @job("reconcile_all", queue="reconcile")
 def reconcile_all(rt: Runtime) -> int:
     """Schedule a reconciliation of every active store."""
@@ -115,6 +111,22 @@ def reconcile_all(rt: Runtime) -> int:
     for store_id in ids:
         rt.enqueue("reconcile_store", job_id=safe_job_id("reconcile-store", store_id), store_id=store_id)
     return len(ids)
+
+
+@dataclass
+class Found:
+    """What one reconciliation of a store found: orders changed since ``since`` (fed, and cut
+    ones not fed) and stock levels changed since ``stock_since``."""
+
+    since: datetime
+    newest: datetime
+    stock_since: datetime
+    found: int = 0
+    queued: int = 0
+    incomplete: list[str] = field(default_factory=list)
+    levels_found: int = 0
+    levels_observed: int = 0
+    stock_newest: datetime | None = None
 
 
 @job("reconcile_store", queue="reconcile")
@@ -135,82 +147,96 @@ def reconcile_store(rt: Runtime, store_id: int, then: str | None = None) -> dict
     except Retryable as exc:  # keep polling orders even when subscriptions cannot be fixed now
         repaired, webhook_error = [], str(exc)
     since = _cursor(rt, store)
-    fetch = _shopify_orders if store.platform is Platform.shopify else _woo_orders
-    found, queued, newest = 0, 0, since
-    incomplete: list[str] = []
-    for order_id, updated_at, body in fetch(rt, store, since):
-        found += 1
-        newest = max(newest, updated_at)
-        if body is None:
-            incomplete.append(order_id)
-            continue
-        queued += _feed(rt, store, order_id, updated_at, body)
-    stock_since = _cursor(rt, store, STOCK_CURSOR)
-    levels_found, levels_observed, stock_newest = _recover_levels(rt, store, stock_since)
-    with rt.session() as s:
-        row = s.get(Store, store_id)
-        if row is not None:
-            s.refresh(row, with_for_update=True)  # other jobs keep their own keys in the settings
-            settings = {
-                **(row.settings or {}),
-                "order_cursor": (newest - OVERLAP).isoformat(),
-                STOCK_CURSOR: (stock_newest - OVERLAP).isoformat(),
-                RECONCILED_AT: utcnow().isoformat(),
-            }
-            owed = settings.get(OWED_SINCE)
-            if owed and datetime.fromisoformat(owed) <= started:
-                del settings[OWED_SINCE]  # what was missed before this run is fed now
-            row.settings = settings
-            if levels_observed:
-                record(
-                    s,
-                    row.account_id,
-                    f"store:{store_id}",
-                    "reconcile",
-                    "stock.recovered",
-                    f"{levels_observed} level change(s) not heard of, of {levels_found} changed since "
-                    f"{stock_since.isoformat()}: read against the channel once the orders are in",
-                )
-            if incomplete:
-                record(
-                    s,
-                    row.account_id,
-                    f"store:{store_id}",
-                    "reconcile",
-                    "orders.incomplete",
-                    f"{len(incomplete)} changed order(s) with {LINES_PER_ORDER}+ lines "
-                    "not recovered by polling",
-                    {"orders": incomplete},
-                )
-            if queued:
-                record(
-                    s,
-                    row.account_id,
-                    f"store:{store_id}",
-                    "reconcile",
-                    "orders.recovered",
-                    f"{queued} order version(s) not seen before, of {found} changed since "
-                    f"{since.isoformat()}",
-                )
+    found = Found(since=since, newest=since, stock_since=_cursor(rt, store, STOCK_CURSOR))
+    _recover_orders(rt, store, found)
+    found.levels_found, found.levels_observed, found.stock_newest = _recover_levels(
+        rt, store, found.stock_since
+    )
+    _save(rt, store_id, started, found)
     summary = {
         "store_id": store_id,
-        "found": found,
-        "queued": queued,
-        "incomplete": len(incomplete),
-        "levels_found": levels_found,
-        "levels_observed": levels_observed,
+        "found": found.found,
+        "queued": found.queued,
+        "incomplete": len(found.incomplete),
+        "levels_found": found.levels_found,
+        "levels_observed": found.levels_observed,
         "webhooks_repaired": repaired,
         "webhook_error": webhook_error,
     }
     if then is not None:  # it reads levels that the ledger now knows the recent changes of
         rt.enqueue(then, job_id=safe_job_id(FOLLOW_UPS[then], store_id), store_id=store_id)
     platform = str(store.platform)
-    RECONCILE_REPAIRS.labels(platform, "orders_recovered").inc(queued)
-    RECONCILE_REPAIRS.labels(platform, "orders_incomplete").inc(len(incomplete))
+    RECONCILE_REPAIRS.labels(platform, "orders_recovered").inc(found.queued)
+    RECONCILE_REPAIRS.labels(platform, "orders_incomplete").inc(len(found.incomplete))
     RECONCILE_REPAIRS.labels(platform, "webhooks_repaired").inc(len(repaired))
-    RECONCILE_REPAIRS.labels(platform, "levels_recovered").inc(levels_observed)
+    RECONCILE_REPAIRS.labels(platform, "levels_recovered").inc(found.levels_observed)
     log.info("reconcile.store", **{k: v for k, v in summary.items() if k != "webhook_error"})
     return summary
+
+
+def _recover_orders(rt: Runtime, store: Store, found: Found) -> None:
+    """Feed every order changed since the cursor through the inbox (a cut one is only noted)."""
+    for polled in storefront(rt, store).orders_since(found.since):
+        found.found += 1
+        found.newest = max(found.newest, polled.updated_at)
+        if polled.body is None:
+            found.incomplete.append(polled.order_id)
+            continue
+        found.queued += _feed(rt, store, polled.order_id, polled.updated_at, polled.body)
+
+
+def _save(rt: Runtime, store_id: int, started: datetime, found: Found) -> None:
+    """Move the store's cursors past what was found, and note on its timeline what was recovered."""
+    with rt.session() as s:
+        row = s.get(Store, store_id)
+        if row is None:
+            return
+        s.refresh(row, with_for_update=True)  # other jobs keep their own keys in the settings
+        settings = {
+            **(row.settings or {}),
+            "order_cursor": (found.newest - OVERLAP).isoformat(),
+            STOCK_CURSOR: ((found.stock_newest or found.stock_since) - OVERLAP).isoformat(),
+            RECONCILED_AT: utcnow().isoformat(),
+        }
+        owed = settings.get(OWED_SINCE)
+        if owed and datetime.fromisoformat(owed) <= started:
+            del settings[OWED_SINCE]  # what was missed before this run is fed now
+        row.settings = settings
+        for action, reason, data in _notes(found):
+            record(s, row.account_id, f"store:{store_id}", "reconcile", action, reason, data)
+
+
+def _notes(found: Found) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """The timeline entries a reconciliation leaves: (action, reason, data)."""
+    notes: list[tuple[str, str, dict[str, Any] | None]] = []
+    if found.levels_observed:
+        notes.append(
+            (
+                "stock.recovered",
+                f"{found.levels_observed} level change(s) not heard of, of {found.levels_found} changed "
+                f"since {found.stock_since.isoformat()}: read against the channel once the orders are in",
+                None,
+            )
+        )
+    if found.incomplete:
+        notes.append(
+            (
+                "orders.incomplete",
+                f"{len(found.incomplete)} changed order(s) with more lines than a read holds "
+                "not recovered by polling",
+                {"orders": found.incomplete},
+            )
+        )
+    if found.queued:
+        notes.append(
+            (
+                "orders.recovered",
+                f"{found.queued} order version(s) not seen before, of {found.found} changed since "
+                f"{found.since.isoformat()}",
+                None,
+            )
+        )
+    return notes
 
 
 def _cursor(rt: Runtime, store: Store, name: str = "order_cursor") -> datetime:
@@ -254,7 +280,7 @@ def _feed(rt: Runtime, store: Store, order_id: str, updated_at: datetime, body: 
                 platform=store.platform,
                 store_id=store.id,
                 account_id=store.account_id,
-                topic="reconcile/order",
+                topic=POLLED_ORDER_TOPIC,
                 # Platform times have whole seconds: the body's digest tells two contents of one second apart.
                 dedupe_key=(
                     f"{store.id}:reconcile:{order_id}:{updated_at.isoformat()}:"
@@ -270,34 +296,3 @@ def _feed(rt: Runtime, store: Store, order_id: str, updated_at: datetime, body: 
         return 0
     enqueue_event(rt, event_id)
     return 1
-
-
-def _shopify_orders(rt: Runtime, store: Store, since: datetime) -> Any:
-    client = shopify_client(rt, store)
-    query = f"updated_at:>'{since.strftime('%Y-%m-%dT%H:%M:%SZ')}'"
-    after: str | None = None
-    while True:
-        page = client.execute(
-            "orders_updated_since", {"query": query, "first": SHOPIFY_PAGE, "after": after}
-        )["orders"]
-        for node in page["nodes"]:
-            updated = datetime.fromisoformat(node["updatedAt"].replace("Z", "+00:00"))
-            lines = (node.get("lineItems") or {}).get("nodes") or []
-            body = json.dumps(node).encode() if len(lines) < LINES_PER_ORDER else None
-            yield node["id"].rsplit("/", 1)[-1], updated, body
-        if not page["pageInfo"]["hasNextPage"]:
-            return
-        after = page["pageInfo"]["endCursor"]
-
-
-def _woo_orders(rt: Runtime, store: Store, since: datetime) -> Any:
-    client = woo_client(rt, store)
-    params = {
-        "modified_after": since.strftime("%Y-%m-%dT%H:%M:%S"),
-        "dates_are_gmt": "true",
-        "orderby": "modified",
-        "order": "asc",
-    }
-    for order in client.iterate("orders", params):
-        modified = datetime.fromisoformat(order["date_modified_gmt"]).replace(tzinfo=since.tzinfo)
-        yield str(order["id"]), modified, json.dumps(order).encode()

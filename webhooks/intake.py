@@ -24,7 +24,7 @@ from werkzeug.wsgi import get_input_stream
 
 from connectors.shopify.webhooks import HeaderSource
 from db.models import InboxEvent, InboxState, Platform, utcnow
-from sync.intake import HANDLERS
+from sync.intake import handler_for
 from sync.runtime import Runtime
 from telemetry import WEBHOOKS
 from webhooks.inbox import writer_for
@@ -190,7 +190,7 @@ def commit(
     is answered 200 ``refused``: a 4xx would only make it send the same body again (Shopify
     retries for 4 hours and may then delete the subscription; WooCommerce disables a
     webhook after repeated failures)."""
-    handled = (platform, topic) in HANDLERS
+    handled = handler_for(platform, topic) is not None
     values = {
         "platform": platform,
         "topic": topic,

@@ -16,8 +16,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from connectors.readers.ids import id_number as exact_id
+from connectors.readers.times import optional_utc_time as utc_time
 from connectors.shopify.orders import GRAMS_PER_UNIT
-from core.catalog import CatalogEntry, exact_id, to_grams, utc_time, whole_quantity
+from core.catalog import CatalogEntry, to_grams, whole_quantity
 from core.errors import Permanent
 
 # Shopify refuses a query whose requested cost exceeds 1,000 points, and a connection's

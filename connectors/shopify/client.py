@@ -24,6 +24,7 @@ from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from connectors.errors import Rejected, error_for_exception, error_for_status, platform_code, retry_after_s
 from connectors.netguard import STRICT, AddressPolicy, guarded_session
 from connectors.shopify.throttle import REGISTRY, ThrottleState
+from connectors.storefront.access import StoreAccess
 from core.errors import Retryable
 
 log = structlog.get_logger("waybill.shopify")
@@ -37,6 +38,7 @@ MARGIN_S = 0.001
 _UNKNOWN_THROTTLE_WAIT_S = 1.0
 # GraphQL error codes that are Shopify's trouble, not ours; every other code is a refusal.
 RETRYABLE_ERROR_CODES = frozenset({"INTERNAL_SERVER_ERROR"})
+DEFAULT_API_VERSION = "2026-10"
 
 
 @functools.cache
@@ -170,7 +172,7 @@ class ShopifyClient:
         self,
         shop: str,
         token: str,
-        api_version: str = "2026-10",
+        api_version: str = DEFAULT_API_VERSION,
         *,
         base_url: str | None = None,
         policy: AddressPolicy = STRICT,
@@ -285,3 +287,14 @@ class ShopifyClient:
             refill = state.wait_for(REGISTRY.expected_cost(self._bucket_key, text), self._clock())
         wait = max(after, refill + MARGIN_S if refill > 0 else 0.0)
         return wait if wait > 0 else _UNKNOWN_THROTTLE_WAIT_S
+
+
+def client_for(access: StoreAccess) -> ShopifyClient:
+    """The Admin API client of the shop ``access`` describes (its token, API version, sandbox)."""
+    return ShopifyClient(
+        access.domain,
+        access.credentials["access_token"],
+        access.api_version or DEFAULT_API_VERSION,
+        base_url=access.base_url,
+        policy=access.policy or STRICT,
+    )

@@ -22,14 +22,23 @@ Adding a platform is its connector folder (with a ``storefront.py`` that calls
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from connectors.storefront.access import StoreAccess
-from connectors.storefront.orders import OrderVerbs
+from connectors.storefront.orders import POLLED_ORDER_TOPIC, EventKind, EventReader, OrderVerbs
 from connectors.storefront.stock import StockVerbs
 from connectors.storefront.writes import WriteVerbs
 
-__all__ = ["StoreAccess", "Storefront", "register", "registered", "storefront_for"]
+__all__ = [
+    "EventKind",
+    "StoreAccess",
+    "Storefront",
+    "event_kind",
+    "reader_for",
+    "register",
+    "registered",
+    "storefront_for",
+]
 
 
 class Storefront(OrderVerbs, StockVerbs, WriteVerbs, Protocol):
@@ -43,7 +52,9 @@ _FACTORIES: dict[str, Factory] = {}
 
 
 def register(platform: str, factory: Factory) -> None:
-    """Make ``storefront_for`` build ``factory(access)`` for stores on ``platform``."""
+    """Make ``storefront_for`` build ``factory(access)`` for stores on ``platform``.
+
+    ``factory`` is the storefront's class: :func:`reader_for` reads its static payload verbs."""
     _FACTORIES[str(platform)] = factory
 
 
@@ -60,6 +71,27 @@ def storefront_for(access: StoreAccess) -> Storefront:
     if factory is None:
         raise LookupError(f"no storefront for platform {access.platform!r}")
     return factory(access)
+
+
+def reader_for(platform: str) -> EventReader:
+    """The payload verbs of ``platform``'s storefront (no credentials needed): the static
+    methods of the class registered for it; ``LookupError`` for an unknown platform."""
+    _load_builtin()
+    factory = _FACTORIES.get(str(platform))
+    if factory is None:
+        raise LookupError(f"no storefront for platform {platform!r}")
+    return cast(EventReader, factory)
+
+
+def event_kind(platform: str, topic: str) -> EventKind | None:
+    """What an inbound event of ``platform`` called ``topic`` means; None when Waybill does
+    not act on it (or ``platform`` is no storefront)."""
+    if topic == POLLED_ORDER_TOPIC:
+        return EventKind.order_polled
+    _load_builtin()
+    if str(platform) not in _FACTORIES:
+        return None
+    return reader_for(platform).kind_of(topic)
 
 
 def _load_builtin() -> None:

@@ -1,10 +1,104 @@
-"""Events and orders in: the order verbs of a storefront (see the package docstring)."""
+"""Events and orders in: the order verbs of a storefront (see the package docstring).
+
+A platform's webhook topics become canonical :class:`EventKind` values (the flows dispatch
+on kinds, never on topics); its payloads become core types and the small values below.
+The payload verbs (:class:`EventReader`) do no I/O and need no credentials: they are static
+methods of the storefront's class, reached through ``connectors.storefront.reader_for``.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from core.orders import Order
+
+# The topic of the inbox rows Waybill writes itself for an order version it read from the
+# store (reconciliation): the same on every platform, and kind ``order_polled``.
+POLLED_ORDER_TOPIC = "reconcile/order"
 
 
-class OrderVerbs(Protocol):
+class EventKind(enum.StrEnum):
+    """What an inbound event means, whatever the platform called it."""
+
+    order_changed = "order_changed"  # placed, updated or cancelled: the body is the order
+    order_polled = "order_polled"  # an order version Waybill read from the store itself
+    order_deleted = "order_deleted"  # deleted (or trashed) on the storefront: taken as cancelled
+    stock_level_changed = "stock_level_changed"  # one item's level at one location
+    product_changed = "product_changed"  # a product (and the stock it shows) changed
+    app_uninstalled = "app_uninstalled"  # the merchant removed Waybill: credentials are void
+    customer_data_request = "customer_data_request"  # hand over what is held about a customer
+    customer_redact = "customer_redact"  # erase a customer
+    shop_redact = "shop_redact"  # erase everything of the store
+
+
+@dataclass(frozen=True)
+class PrivacyRequest:
+    """The customer a privacy request names: e-mail (lower-cased), the orders it lists by
+    platform id, the platform's id of the request, and the customer as the request describes
+    them (``customer``: handed over verbatim in an export)."""
+
+    email: str | None = None
+    order_ids: frozenset[str] = frozenset()
+    request_id: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    customer: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PolledOrder:
+    """One order changed since a cursor: its platform id, when it changed, and the body to feed
+    through the inbox (``None``: the read may have cut it, e.g. its lines past a page's
+    limit; a partial order must never replace a complete one)."""
+
+    order_id: str
+    updated_at: datetime
+    body: bytes | None
+
+
+class EventReader(Protocol):
+    """The payload verbs: no I/O, no credentials."""
+
+    @staticmethod
+    def kind_of(topic: str) -> EventKind | None:
+        """The canonical kind of a platform topic; None for a topic Waybill does not act on."""
+        ...
+
+    @staticmethod
+    def parse_order(kind: EventKind, body: Mapping[str, Any]) -> Order:
+        """The order an ``order_changed`` or ``order_polled`` body holds (``MappingError``)."""
+        ...
+
+    @staticmethod
+    def deleted_order_id(body: Mapping[str, Any]) -> str | None:
+        """The platform id of the order an ``order_deleted`` body names; None when it names none."""
+        ...
+
+    @staticmethod
+    def privacy_request(kind: EventKind, body: Mapping[str, Any]) -> PrivacyRequest:
+        """The customer a ``customer_data_request`` or ``customer_redact`` body names."""
+        ...
+
+    @staticmethod
+    def orders_named(body: Mapping[str, Any]) -> frozenset[str]:
+        """The platform ids of the orders any event body may be about (its own id, an order
+        id field); empty when it names none."""
+        ...
+
+
+class OrderVerbs(EventReader, Protocol):
     """Which canonical event a platform topic is, the order a payload holds, orders changed
     since a cursor (paged), and the webhook subscriptions Waybill needs on the store."""
+
+    def orders_since(self, since: datetime) -> Iterator[PolledOrder]:
+        """Every order changed after ``since`` (oldest pages first), read page by page."""
+        ...
+
+    def ensure_webhooks(self) -> list[str]:
+        """Create the subscriptions the store lacks and re-enable disabled ones; returns what
+        was repaired (platform errors as ``core.errors`` types)."""
+        ...

@@ -31,7 +31,9 @@ from typing import Any, Protocol
 
 import structlog
 
-from core.catalog import CatalogEntry, Dims, exact_id, to_centimetres, to_grams, utc_time, whole_quantity
+from connectors.readers.ids import id_number as exact_id
+from connectors.readers.times import optional_utc_time as utc_time
+from core.catalog import CatalogEntry, Dims, to_centimetres, to_grams, whole_quantity
 from core.errors import Permanent
 
 log = structlog.get_logger("waybill.woocommerce.catalog")

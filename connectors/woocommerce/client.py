@@ -31,6 +31,7 @@ import woocommerce.oauth
 
 from connectors.errors import error_for_exception, error_for_status, platform_code
 from connectors.netguard import STRICT, AddressPolicy, guarded_session
+from connectors.storefront.access import StoreAccess
 from core.errors import Retryable
 
 PER_PAGE_MAX = 100
@@ -192,3 +193,13 @@ def _int_header(response: requests.Response, name: str, default: int) -> int:
         return int(response.headers.get(name, default))
     except (TypeError, ValueError):
         return default
+
+
+def client_for(access: StoreAccess) -> WooClient:
+    """The REST client of the store ``access`` describes (its consumer key and secret)."""
+    return WooClient(
+        access.domain,
+        access.credentials["consumer_key"],
+        access.credentials["consumer_secret"],
+        policy=access.policy or STRICT,
+    )

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from connectors.readers.ids import id_number as exact_id
 from connectors.shopify.catalog import entries_from_page
 from connectors.woocommerce.catalog import entries_from_products, entries_from_variations, is_variable
-from core.catalog import exact_id
 
 
 def documents(reference_dir: Path, prefix: str) -> Iterator[dict[str, Any]]:

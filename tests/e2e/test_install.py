@@ -21,12 +21,12 @@ import requests
 from flask import Flask
 from sqlalchemy import func, select
 
+from connectors.shopify.storefront_orders import SUBSCRIPTION_TOPICS as SHOPIFY_TOPICS
 from db.models import Account, InboxEvent, Platform, StoreState
 from db.timeline import entries
 from sandbox.harness import Faults, RunningServer
 from sandbox.woocommerce import WooCommerceSimulator
 from sync.reconcile import reconcile_store
-from sync.stores import SHOPIFY_TOPICS
 from tests.e2e.conftest import (
     APP_KEY,
     APP_SECRET,

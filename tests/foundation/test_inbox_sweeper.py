@@ -8,10 +8,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+import sync.tasks  # noqa: F401  # the real handlers register first: a test swaps one
+from connectors.storefront import EventKind
 from db.models import DeadLetter, InboxEvent, InboxState, Platform, utcnow
 from sync import intake
 from sync.intake import HANDLERS, enqueue_event, inbox_job_id, sweep_inbox
 from tests.conftest import drain
+
+# A real topic, and its kind, whose handler a test swaps for a recording one.
+TOPIC, KIND = "app/uninstalled", EventKind.app_uninstalled
 
 
 def add_event(rt: Any, topic: str, key: str, age_s: float = 120) -> int:
@@ -33,20 +38,19 @@ def states(rt: Any) -> dict[str, str]:
         return {e.dedupe_key: str(e.state) for e in s.scalars(select(InboxEvent))}
 
 
-def test_events_without_a_live_job_are_requeued_and_processed(rt: Any) -> None:
+def test_events_without_a_live_job_are_requeued_and_processed(
+    rt: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[int] = []
-    HANDLERS[(Platform.shopify, "test/topic")] = lambda rt_, event_id: seen.append(event_id)
-    try:
-        lost = add_event(rt, "test/topic", "lost-1")  # committed, but its job never reached the queue
-        fresh = add_event(rt, "test/topic", "fresh-1", age_s=0)  # may still be on its way
-        assert sweep_inbox(rt) == 1
-        assert sweep_inbox(rt) == 0  # already live: not doubled
-        drain(rt)
-        assert seen == [lost]
-        assert states(rt) == {"lost-1": "done", "fresh-1": "pending"}
-        assert fresh not in seen
-    finally:
-        HANDLERS.pop((Platform.shopify, "test/topic"))
+    monkeypatch.setitem(HANDLERS, KIND, lambda rt_, event_id: seen.append(event_id))
+    lost = add_event(rt, TOPIC, "lost-1")  # committed, but its job never reached the queue
+    fresh = add_event(rt, TOPIC, "fresh-1", age_s=0)  # may still be on its way
+    assert sweep_inbox(rt) == 1
+    assert sweep_inbox(rt) == 0  # already live: not doubled
+    drain(rt)
+    assert seen == [lost]
+    assert states(rt) == {"lost-1": "done", "fresh-1": "pending"}
+    assert fresh not in seen
 
 
 def test_unhandled_topics_are_recorded_as_ignored(rt: Any) -> None:
@@ -56,16 +60,13 @@ def test_unhandled_topics_are_recorded_as_ignored(rt: Any) -> None:
     assert states(rt) == {"cart-1": "ignored"}
 
 
-def test_a_done_event_is_not_processed_twice(rt: Any) -> None:
+def test_a_done_event_is_not_processed_twice(rt: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    HANDLERS[(Platform.shopify, "test/once")] = lambda rt_, event_id: calls.append(event_id)
-    try:
-        event_id = add_event(rt, "test/once", "once-1")
-        intake.process_inbox_event(rt, event_id)
-        assert intake.process_inbox_event(rt, event_id) == "skipped"
-        assert calls == [event_id]
-    finally:
-        HANDLERS.pop((Platform.shopify, "test/once"))
+    monkeypatch.setitem(HANDLERS, KIND, lambda rt_, event_id: calls.append(event_id))
+    event_id = add_event(rt, TOPIC, "once-1")
+    intake.process_inbox_event(rt, event_id)
+    assert intake.process_inbox_event(rt, event_id) == "skipped"
+    assert calls == [event_id]
 
 
 def test_dead_lettered_events_wait_for_an_operator(rt: Any) -> None:
@@ -89,16 +90,13 @@ def test_one_sweep_requeues_the_whole_backlog_batch_after_batch(
     rt: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[int] = []
-    HANDLERS[(Platform.shopify, "test/backlog")] = lambda rt_, event_id: seen.append(event_id)
+    monkeypatch.setitem(HANDLERS, KIND, lambda rt_, event_id: seen.append(event_id))
     monkeypatch.setattr(intake, "SWEEP_BATCH", 3)
-    try:
-        lost = [add_event(rt, "test/backlog", f"backlog-{n}") for n in range(8)]
-        assert sweep_inbox(rt) == 8  # three rounds of three in one sweep, not three per sweep
-        assert sweep_inbox(rt) == 0
-        drain(rt)
-        assert sorted(seen) == lost
-    finally:
-        HANDLERS.pop((Platform.shopify, "test/backlog"))
+    lost = [add_event(rt, TOPIC, f"backlog-{n}") for n in range(8)]
+    assert sweep_inbox(rt) == 8  # three rounds of three in one sweep, not three per sweep
+    assert sweep_inbox(rt) == 0
+    drain(rt)
+    assert sorted(seen) == lost
 
 
 def test_a_scheduler_that_regains_redis_sweeps_the_inbox_at_once(rt: Any) -> None:

@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 from redis import Redis
 from sqlalchemy import select, text
 
+from connectors.storefront import EventKind
 from db.models import InboxEvent, InboxState, Platform, utcnow
 from sync.handoff import HANDOFF_KEY, HandOffLinks, hand_off_sender
 from sync.intake import HANDLERS
@@ -25,7 +26,9 @@ from tests.intake.test_receivers import APP_SECRET, add_store, inbox, shopify_po
 from webhooks.inbox import writer_for
 from webhooks.pg_inbox import GroupedInboxWriter, inbox_for, pg_params
 
-TOPIC = "waybill/test-handoff"
+# A real topic whose kind has its handler swapped for a recording one while a test runs.
+TOPIC = "app/uninstalled"
+KIND = EventKind.app_uninstalled
 SHOP = "acme.myshopify.com"
 PROCESSED: list[int] = []
 
@@ -40,13 +43,14 @@ def services(config: dict[str, Any], postgres_url: str, redis_url: str) -> Itera
     overrides = {"database_url": postgres_url, "redis_url": redis_url, "mode": "production"}
     app = create_app({**config, **overrides, "secret_key": SECRET, "shopify": {"api_secret": APP_SECRET}})
     rt = app.extensions["waybill"]
-    HANDLERS[(Platform.shopify, TOPIC)] = lambda rt, event_id: PROCESSED.append(event_id)
+    real = HANDLERS[KIND]
+    HANDLERS[KIND] = lambda rt, event_id: PROCESSED.append(event_id)
     PROCESSED.clear()
     add_store(rt, "shopify", SHOP)
     try:
         yield app
     finally:
-        HANDLERS.pop((Platform.shopify, TOPIC))
+        HANDLERS[KIND] = real
         rt.close()
 
 

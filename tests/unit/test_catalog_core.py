@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
-from core.catalog import CatalogEntry, exact_id, map_skus, optional_id, utc_time, whole_quantity
+from connectors.readers.ids import id_number as exact_id
+from connectors.readers.ids import optional_id_number as optional_id
+from connectors.readers.times import optional_utc_time as utc_time
+from core.catalog import CatalogEntry, map_skus, whole_quantity
 
 
 def entry(

@@ -1,0 +1,182 @@
+"""The layers hold: ``sync/`` speaks no platform, ``core/`` imports nothing of ours, connectors
+reach no database, flow or web code.
+
+The name check reads every module under ``sync/`` (subpackages included) and fails on a
+platform's name, REST path or GraphQL id in an identifier, an attribute or argument name,
+an imported module, a string literal (f-strings included) or a comment. Docstrings are
+prose for readers and may name what they describe; everything a program acts on may not.
+
+Issue 17 is converting the flows module by module: :data:`PENDING` lists the modules not
+converted yet (and :data:`PENDING_IMPORTS` the connectors that still import the database).
+Both lists may only shrink: a listed module that is already clean fails the test too.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SYNC = ROOT / "sync"
+# Platform names, their REST paths and GraphQL ids: none may appear in sync/.
+PLATFORM_WORDS = re.compile(r"shopify|woo|\bwc\b|wc/|gid://|wp-json|graphql", re.IGNORECASE)
+# Modules of sync/ not converted yet: emptied when issue 17's slices merge.
+PENDING = {
+    "sync/catalog.py",
+    "sync/inventory.py",
+    "sync/pipeline.py",
+    "sync/shipping.py",
+    "sync/stock_push.py",
+    "sync/stores.py",  # shopify_client / woo_client: thin delegates until the flows above stop calling them
+    "sync/verdicts.py",
+}
+# Connectors that still import a layer above them: emptied when issue 17's slices merge.
+PENDING_IMPORTS = {"connectors/stock_changes.py"}
+OURS = frozenset(
+    p.stem
+    for p in ROOT.iterdir()
+    if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.stem != "conftest")
+)
+FORBIDDEN_FOR_CONNECTORS = ("db", "sync", "web", "webhooks")
+
+
+def _modules(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.py") if ".venv" not in p.parts)
+
+
+def _name(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """The ids of the string constants that are docstrings."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def _words(node: ast.AST, docstrings: set[int]) -> Iterator[str]:
+    """The names and literal text one node carries."""
+    if isinstance(node, ast.Name):
+        yield node.id
+    elif isinstance(node, ast.Attribute):
+        yield node.attr
+    elif isinstance(node, ast.arg | ast.keyword) and node.arg:
+        yield node.arg
+    elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        yield node.name
+    elif isinstance(node, ast.alias):
+        yield node.name
+        if node.asname:
+            yield node.asname
+    elif isinstance(node, ast.ImportFrom) and node.module:
+        yield node.module
+    elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+        yield node.value
+
+
+def platform_words(source: str) -> list[tuple[int, str]]:
+    """Every (line, text) of ``source`` that names a platform, outside docstrings."""
+    tree = ast.parse(source)
+    docstrings = _docstrings(tree)
+    found = [
+        (getattr(node, "lineno", 0), word)
+        for node in ast.walk(tree)
+        for word in _words(node, docstrings)
+        if PLATFORM_WORDS.search(word)
+    ]
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT and PLATFORM_WORDS.search(token.string):
+            found.append((token.start[0], token.string))
+    return sorted(found)
+
+
+def imported(source: str) -> set[str]:
+    """The modules ``source`` imports (absolute names; TYPE_CHECKING and local imports too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _top(module: str) -> str:
+    return module.split(".", 1)[0]
+
+
+SYNC_MODULES = [_name(p) for p in _modules(SYNC)]
+
+
+@pytest.mark.parametrize("module", SYNC_MODULES)
+def test_sync_names_no_platform(module: str) -> None:
+    found = platform_words((ROOT / module).read_text(encoding="utf-8"))
+    if module in PENDING:
+        assert found, f"{module} is clean now: take it off PENDING in {_name(Path(__file__))}"
+    else:
+        assert not found, f"{module} names a platform: " + "; ".join(f"{n}: {w!r}" for n, w in found[:10])
+
+
+@pytest.mark.parametrize("module", SYNC_MODULES)
+def test_sync_imports_no_platform_connector(module: str) -> None:
+    bad = sorted(m for m in imported((ROOT / module).read_text(encoding="utf-8")) if PLATFORM_WORDS.search(m))
+    if module in PENDING and bad:
+        return
+    assert not bad, f"{module} imports a platform's connector: {bad}"
+
+
+@pytest.mark.parametrize("module", [_name(p) for p in _modules(ROOT / "core")])
+def test_core_imports_nothing_of_ours(module: str) -> None:
+    bad = sorted(
+        m
+        for m in imported((ROOT / module).read_text(encoding="utf-8"))
+        if _top(m) in OURS and _top(m) != "core"
+    )
+    assert not bad, f"{module} imports {bad}"
+
+
+@pytest.mark.parametrize("module", [_name(p) for p in _modules(ROOT / "connectors")])
+def test_connectors_import_no_database_flow_or_web(module: str) -> None:
+    bad = sorted(
+        m
+        for m in imported((ROOT / module).read_text(encoding="utf-8"))
+        if _top(m) in FORBIDDEN_FOR_CONNECTORS
+    )
+    if module in PENDING_IMPORTS:
+        assert bad, f"{module} is clean now: take it off PENDING_IMPORTS in {_name(Path(__file__))}"
+    else:
+        assert not bad, f"{module} imports {bad}"
+
+
+def test_the_pending_lists_name_existing_modules() -> None:
+    assert sorted(m for m in PENDING if not (ROOT / m).exists()) == []
+    assert sorted(m for m in PENDING_IMPORTS if not (ROOT / m).exists()) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("from connectors.shopify.client import ShopifyClient\n", 2),
+        ("x = store.platform is Platform.woocommerce\n", 1),
+        ("gid = 'gid://x/Order/1'\n", 1),
+        ("path = f'{root}/wp-json/wc/v3/orders'\n", 1),
+        ("def f(woo_id: int) -> None:\n    pass\n", 1),
+        ("call(wc_key=1)  # see the wc/v3 docs\n", 1),
+        ('"""The storefront\'s orders (as Shopify sends them)."""\nx = 1\n', 0),
+        ("def f() -> None:\n    '''Reads GraphQL pages.'''\n", 0),
+        ("orders = storefront.orders_since(since)\n", 0),
+    ],
+)
+def test_the_name_check_sees_names_literals_and_comments(source: str, words: int) -> None:
+    assert len(platform_words(source)) == words
