@@ -47,7 +47,7 @@ ACTOR = "pipeline"
 MAX_REASON = 1000
 VELOCITY_SCAN_LIMIT = 5000  # orders of one account read to count velocity (newest first)
 STALLED_AFTER = timedelta(seconds=60)  # a received/verifying order this old with no job is re-enqueued
-# An order still awaiting payment (WooCommerce pending, on-hold for a bank transfer) is not
+# An order still awaiting payment (financial status pending: unpaid, or a bank transfer) is not
 # verified yet: the update that says it was paid starts it.
 UNPAID = "pending"
 
@@ -244,7 +244,7 @@ def gather_input(s: Session, row: OrderRow, order: Order, risk: RiskSettings) ->
         recent_by_email=by_email,
         recent_by_address=by_address,
         recent_by_ip=by_ip,
-        # The canonical order carries no platform verdict; reading Shopify's risk
+        # The canonical order carries no platform verdict; reading the storefront's risk
         # assessments would cost a query per order, so the rule stays silent for now.
         platform_risk=None,
         trusted=is_trusted(s, row.account_id, email, risk),
