@@ -27,15 +27,14 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from connectors.stock_changes import Listed, levels_changed_since, open_client
 from connectors.storefront.orders import POLLED_ORDER_TOPIC
 from core.errors import Retryable
 from db.models import CatalogLink, InboxEvent, InboxState, Store, StoreState, utcnow
 from db.timeline import record
 from sync.intake import enqueue_event
-from sync.inventory import observe, schedule_settle
+from sync.inventory import listed, observe, schedule_settle
 from sync.jobs import job, safe_job_id
-from sync.storefronts import address_policy, storefront
+from sync.storefronts import storefront
 from sync.stores import ensure_webhooks
 from telemetry import RECONCILE_REPAIRS
 
@@ -250,17 +249,14 @@ def _cursor(rt: Runtime, store: Store, name: str = "order_cursor") -> datetime:
 def _recover_levels(rt: Runtime, store: Store, since: datetime) -> tuple[int, int, datetime]:
     """Observe the tracked levels changed since ``since``; returns (found, observed, newest)."""
     with rt.session() as s:
-        listed = [
-            Listed(link.id, link.product_id, link.variant_id, link.inventory_item_id, link.location_id)
-            for link in s.scalars(
+        tracked = listed(
+            s.scalars(
                 select(CatalogLink).where(CatalogLink.store_id == store.id, CatalogLink.tracked.is_(True))
             )
-        ]
-    if not listed:
+        )
+    if not tracked:
         return 0, 0, since
-    credentials = rt.vault.decrypt_json(store.credentials or b"")
-    client = open_client(rt.settings, store.platform, store.domain, credentials, address_policy(rt))
-    changes = levels_changed_since(store.platform, client, since, listed)
+    changes = storefront(rt, store).levels_changed_since(since, tracked)
     observed = 0
     with rt.session() as s:
         for change in changes:  # oldest first: observe keeps the newest as the level seen
