@@ -41,7 +41,9 @@ def verdict(row: OrderRow, n: int) -> dict[str, Any] | None:
     """Verdict ``n`` of the order as told to the storefront: decision, facts, note text."""
     if n == 1 and row.risk is not None:
         risk = row.risk
-        facts = [(Sentiment.negative, str(f["detail"])[:MAX_FACT_TEXT]) for f in risk.get("facts", [])][:MAX_FACTS]
+        facts = [(Sentiment.negative, str(f["detail"])[:MAX_FACT_TEXT]) for f in risk.get("facts", [])][
+            :MAX_FACTS
+        ]
         if not facts:
             facts = [(Sentiment.positive, f"No risk rule fired (score {risk['score']})")]
         lines = [f"- {f['rule']} (+{f['weight']}): {f['detail']}" for f in risk.get("facts", [])]
@@ -104,8 +106,13 @@ def write_back_verdict(rt: Runtime, order_id: int, n: int) -> str:
         written = shop.find_verdict(row.platform_order_id, said, found.outside_id)
         return None if written is None else written.to_dict()
 
-    request = {"order": row.platform_order_id, "decision": said.decision, "outcome": str(said.outcome)}
-    request.update(facts=[[str(s), text] for s, text in said.facts], note=said.note)
+    request: dict[str, Any] = {
+        "order": row.platform_order_id,
+        "decision": said.decision,
+        "outcome": str(said.outcome),
+        "facts": [[str(sentiment), text] for sentiment, text in said.facts],
+        "note": said.note,
+    }
     result = rt.ledger.run(key, "risk_write_back", request, act, recover=recover, account_id=row.account_id)
     with rt.session() as s:
         record(s, row.account_id, f"order:{order_id}", "pipeline", "order.verdict_written", key, result)
@@ -134,7 +141,9 @@ def cancel_on_storefront(rt: Runtime, order_id: int) -> str:
         return Written(None, {"cancelled": True, "recovered": True}).to_dict() if done else None
 
     request = {"order": row.platform_order_id, "platform": str(store.platform)}
-    rt.ledger.run(f"cancel:{order_id}", "order_cancel", request, act, recover=recover, account_id=row.account_id)
+    rt.ledger.run(
+        f"cancel:{order_id}", "order_cancel", request, act, recover=recover, account_id=row.account_id
+    )
     with rt.session() as s:
         record(s, row.account_id, f"order:{order_id}", "pipeline", "order.cancel_requested", "rejected")
     return "cancelled"

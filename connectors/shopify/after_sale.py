@@ -74,7 +74,12 @@ def post_event(client: ShopifyClient, update: TrackingUpdate) -> Written:
         event["message"] = update.message
     place = update.place
     if place is not None:
-        fields = {"city": place.city, "province": place.province, "country": place.country, "zip": place.postal_code}
+        fields = {
+            "city": place.city,
+            "province": place.province,
+            "country": place.country,
+            "zip": place.postal_code,
+        }
         event.update({k: v for k, v in fields.items() if v})
     data = client.execute("fulfillment_event_create", {"fulfillmentEvent": event})
     payload = checked_payload(data, "fulfillmentEventCreate", "userErrors")
@@ -121,7 +126,11 @@ def open_return(client: ShopifyClient, order_id: str, request: ReturnRequest) ->
         if wanted > 0:
             raise Rejected(f"shopify return: line {line.line_id} has not {line.quantity} unit(s) fulfilled")
     variables = {
-        "returnInput": {"orderId": order_gid(order_id), "returnLineItems": rows, "notifyCustomer": request.notify}
+        "returnInput": {
+            "orderId": order_gid(order_id),
+            "returnLineItems": rows,
+            "notifyCustomer": request.notify,
+        }
     }
     payload = checked_payload(client.execute("return_create", variables), "returnCreate", "userErrors")
     opened = payload.get("return")
@@ -135,7 +144,9 @@ def find_return(client: ShopifyClient, order_id: str, key: str) -> Written | Non
     tag = marker(key)
     order = _order(client, "order_returns", order_id)
     for node in nodes_of(order.get("returns")):
-        if any(tag in str(item.get("returnReasonNote") or "") for item in nodes_of(node.get("returnLineItems"))):
+        if any(
+            tag in str(item.get("returnReasonNote") or "") for item in nodes_of(node.get("returnLineItems"))
+        ):
             return Written(str(node["id"]), {"name": node.get("name"), "status": node.get("status")})
     return None
 
@@ -150,7 +161,11 @@ def refund(client: ShopifyClient, order_id: str, request: RefundRequest, notify:
         "notify": notify,
         "currency": total.currency,
         "refundLineItems": [
-            {"lineItemId": gid_of("LineItem", line.line_id), "quantity": line.quantity, "restockType": "NO_RESTOCK"}
+            {
+                "lineItemId": gid_of("LineItem", line.line_id),
+                "quantity": line.quantity,
+                "restockType": "NO_RESTOCK",
+            }
             for line in request.lines
         ],
     }
@@ -202,10 +217,13 @@ def _fulfilled_items(order: Mapping[str, Any]) -> dict[str, list[tuple[str, int]
     """Line item number -> [(fulfilment line item gid, quantity)] over the live fulfilments."""
     found: dict[str, list[tuple[str, int]]] = {}
     for fulfillment in order.get("fulfillments") or []:
-        if not isinstance(fulfillment, Mapping) or fulfillment.get("status") in ("CANCELLED", "ERROR", "FAILURE"):
+        if not isinstance(fulfillment, Mapping) or fulfillment.get("status") in (
+            "CANCELLED",
+            "ERROR",
+            "FAILURE",
+        ):
             continue
         for item in nodes_of(fulfillment.get("fulfillmentLineItems")):
             line = numeric_id(str((item.get("lineItem") or {}).get("id") or ""))
             found.setdefault(line, []).append((str(item["id"]), int(item.get("quantity") or 0)))
     return found
-

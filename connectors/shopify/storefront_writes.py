@@ -25,7 +25,9 @@ def client_for(access: StoreAccess) -> ShopifyClient:
     kwargs: dict[str, Any] = {"base_url": access.base_url}
     if access.policy is not None:
         kwargs["policy"] = access.policy
-    return ShopifyClient(access.domain, access.credentials["access_token"], access.api_version or "2026-10", **kwargs)
+    return ShopifyClient(
+        access.domain, access.credentials["access_token"], access.api_version or "2026-10", **kwargs
+    )
 
 
 class ShopifyWritesVerbs:
@@ -53,7 +55,9 @@ class ShopifyWritesVerbs:
         return Written(None, {"cancelled": True})
 
     def is_cancelled(self, order_id: str) -> bool:
-        node = self._writes_client().execute("order", {"id": fulfillment.order_gid(order_id)}).get("order") or {}
+        node = (
+            self._writes_client().execute("order", {"id": fulfillment.order_gid(order_id)}).get("order") or {}
+        )
         return bool(node.get("cancelledAt"))
 
     def fulfil(self, order_id: str, parcel: ParcelShipped) -> Written:

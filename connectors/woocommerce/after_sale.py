@@ -116,7 +116,9 @@ def refund(client: WooClient, order_id: str, request: RefundRequest) -> Written:
     made = client.post(f"orders/{order_id}/refunds", body)
     if not isinstance(made, Mapping) or not isinstance(made.get("id"), int):
         raise Rejected(f"woocommerce orders/{order_id}/refunds: answer has no id")
-    return Written(str(made["id"]), {"amount": str(made.get("amount") or total.amount), "currency": total.currency})
+    return Written(
+        str(made["id"]), {"amount": str(made.get("amount") or total.amount), "currency": total.currency}
+    )
 
 
 def find_refund(client: WooClient, order_id: str, key: str) -> Written | None:

@@ -55,7 +55,9 @@ class WooWritesVerbs:
 
     def find_verdict(self, order_id: str, verdict: Verdict, ref: str | None) -> Written | None:
         client = self._writes_client()
-        note_id = int(ref) if ref is not None else fulfillment.note_with(client, order_id, marker(verdict.key))
+        note_id = (
+            int(ref) if ref is not None else fulfillment.note_with(client, order_id, marker(verdict.key))
+        )
         return None if note_id is None else self._verdict_status(client, order_id, verdict, note_id)
 
     def _verdict_status(self, client: WooClient, order_id: str, verdict: Verdict, note_id: int) -> Written:

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from connectors.storefront.writes import Sentiment
+from connectors.woocommerce.storefront_writes import status_for
 from db.models import Effect, utcnow
 from db.models import Order as OrderRow
 from sync.jobs import safe_job_id
 from sync.pipeline import ReviewError, address_check, approve, resume_stalled, start, verify_order
-from connectors.storefront.writes import Sentiment
-from connectors.woocommerce.storefront_writes import status_for
 from sync.verdicts import cancel_on_storefront, outcome_of, verdict, write_back_verdict
 from tests.integration.test_review_api import canonical, held_order, merchant
 
