@@ -45,15 +45,26 @@ class Fake:
     def storefront(self) -> WriteVerbs:
         raise NotImplementedError
 
-    def install(self, mocked: responses.RequestsMock) -> None:
+    def routes(self) -> tuple[tuple[str, ...], re.Pattern[str]]:
+        """The HTTP methods and the URL pattern the shop answers."""
         raise NotImplementedError
+
+    def answer(self, request: requests.PreparedRequest) -> Reply:
+        raise NotImplementedError
+
+    def install(self, mocked: responses.RequestsMock) -> None:
+        methods, pattern = self.routes()
+        for method in methods:
+            mocked.add_callback(method, pattern, callback=self)
 
     def fail_next(self, status: int) -> None:
         self.fail = status
 
-    def _failing(self) -> Reply | None:
+    def __call__(self, request: requests.PreparedRequest) -> Reply:
         status, self.fail = self.fail, None
-        return None if status is None else (status, {"Retry-After": "0"}, json.dumps({"code": "broken"}))
+        if status is not None:
+            return status, {"Retry-After": "0"}, json.dumps({"code": "broken"})
+        return self.answer(request)
 
 
 class ShopifyFake(Fake):
@@ -74,13 +85,10 @@ class ShopifyFake(Fake):
         access = StoreAccess(1, "shopify", SHOP, {"access_token": TOKEN}, api_version="2026-10")
         return ShopifyStorefront(access)
 
-    def install(self, mocked: responses.RequestsMock) -> None:
-        mocked.add_callback(responses.POST, URL, callback=self)
+    def routes(self) -> tuple[tuple[str, ...], re.Pattern[str]]:
+        return (responses.POST,), re.compile(re.escape(URL) + "$")
 
-    def __call__(self, request: requests.PreparedRequest) -> Reply:
-        failing = self._failing()
-        if failing is not None:
-            return failing
+    def answer(self, request: requests.PreparedRequest) -> Reply:
         body = json.loads(request.body or b"{}")
         match = _OPERATION.search(body["query"])
         assert match is not None, body["query"]
@@ -241,15 +249,11 @@ class WooFake(Fake):
         creds = {"consumer_key": "ck_" + "a" * 40, "consumer_secret": "cs_" + "b" * 40}
         return WooStorefront(StoreAccess(2, "woocommerce", WOO, creds))
 
-    def install(self, mocked: responses.RequestsMock) -> None:
+    def routes(self) -> tuple[tuple[str, ...], re.Pattern[str]]:
         path = re.compile(re.escape(f"{WOO_API}/orders/{ORDER}") + r"(/notes|/refunds)?(\?.*)?$")
-        for method in (responses.GET, responses.POST, responses.PUT):
-            mocked.add_callback(method, path, callback=self)
+        return (responses.GET, responses.POST, responses.PUT), path
 
-    def __call__(self, request: requests.PreparedRequest) -> Reply:
-        failing = self._failing()
-        if failing is not None:
-            return failing
+    def answer(self, request: requests.PreparedRequest) -> Reply:
         tail = str(request.path_url).split("?")[0].rsplit(f"/orders/{ORDER}", 1)[1]
         body = json.loads(request.body or b"null")
         if request.method != "GET":
@@ -301,15 +305,11 @@ class TestShopFake(Fake):
         shop.access = StoreAccess(3, "testshop", TESTSHOP, {})
         return shop
 
-    def install(self, mocked: responses.RequestsMock) -> None:
+    def routes(self) -> tuple[tuple[str, ...], re.Pattern[str]]:
         path = re.compile(re.escape(f"https://{TESTSHOP}/api/") + r"(.+)$")
-        for method in (responses.GET, responses.POST, responses.PUT):
-            mocked.add_callback(method, path, callback=self)
+        return (responses.GET, responses.POST, responses.PUT), path
 
-    def __call__(self, request: requests.PreparedRequest) -> Reply:
-        failing = self._failing()
-        if failing is not None:
-            return failing
+    def answer(self, request: requests.PreparedRequest) -> Reply:
         path = str(request.path_url).removeprefix("/api/")
         body = json.loads(request.body or b"null")
         if request.method == "GET" and path == f"orders/{ORDER}":
