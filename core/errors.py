@@ -67,3 +67,7 @@ class Conflict(Refusal):
 
 class InvalidInput(Refusal):
     """The input itself is refused: missing, malformed, out of range."""
+
+
+class OrderNotFound(NotFound):
+    """No such order in the caller's account (review, shipping, packing: one error for all)."""

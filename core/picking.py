@@ -103,3 +103,12 @@ def verify_packing(
             parts.append("not in this order: " + ", ".join(unknown))
         message = "; ".join(parts)
     return PackCheck(ok, missing, extra, tuple(unknown), message)
+
+
+def expected_units(order: Order) -> dict[str, int]:
+    """The units the parcel must hold, per SKU (title when a line has none)."""
+    units: Counter[str] = Counter()
+    for line in order.line_items:
+        if line.requires_shipping and line.quantity > 0:
+            units[(line.sku or "").strip() or line.title] += line.quantity
+    return dict(units)

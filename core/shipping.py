@@ -2,12 +2,13 @@
 
 Plain data shared by the box chooser (core/parcels.py), the rate chooser
 (core/rates.py), the EasyPost connector (connectors/easypost/) and the shipping flow
-(sync/pipeline.py). Weights in grams, lengths in centimetres, money as
+(sync/shipping/). Weights in grams, lengths in centimetres, money as
 :class:`core.money.Money`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -70,6 +71,17 @@ class Rate:
             "price": self.price.to_dict(),
             "delivery_days": self.delivery_days,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Rate:
+        days = data.get("delivery_days")
+        return cls(
+            rate_id=str(data["rate_id"]),
+            carrier=str(data["carrier"]),
+            service=str(data["service"]),
+            price=Money.from_dict(dict(data["price"])),
+            delivery_days=int(days) if days is not None else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -136,3 +148,54 @@ class Label:
             "tracker_id": self.tracker_id,
             "tracking_url": self.tracking_url,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Label:
+        price = data.get("price")
+        return cls(
+            shipment_id=str(data["shipment_id"]),
+            tracking_code=str(data["tracking_code"]),
+            carrier=str(data["carrier"]),
+            service=str(data["service"]),
+            label_url=str(data.get("label_url") or ""),
+            price=Money.from_dict(dict(price)) if price else None,
+            tracker_id=data.get("tracker_id"),
+            tracking_url=data.get("tracking_url"),
+        )
+
+
+def parcel_to_json(parcel: Parcel) -> dict[str, Any]:
+    """``Parcel.to_dict()`` plus what rebuilding it needs (each unit's size and value)."""
+    data = parcel.to_dict()
+    data["value"] = str(parcel.value)
+    for out, item in zip(data["items"], parcel.items, strict=True):
+        out["dims_cm"] = [str(d) for d in item.dims_cm]
+        out["value"] = str(item.value)
+    return data
+
+
+def parcel_from_json(data: Mapping[str, Any]) -> Parcel:
+    """The parcel :func:`parcel_to_json` wrote."""
+    items = tuple(
+        PackItem(
+            sku=str(i["sku"]),
+            grams=int(i["grams"]),
+            dims_cm=_three([Decimal(str(d)) for d in i.get("dims_cm") or (0, 0, 0)]),
+            line_id=str(i.get("line_id") or ""),
+            value=Decimal(str(i.get("value") or "0")),
+        )
+        for i in data.get("items") or []
+    )
+    return Parcel(
+        box=str(data["box"]),
+        length_cm=Decimal(str(data["length_cm"])),
+        width_cm=Decimal(str(data["width_cm"])),
+        height_cm=Decimal(str(data["height_cm"])),
+        weight_g=int(data["weight_g"]),
+        items=items,
+    )
+
+
+def _three(values: Sequence[Decimal]) -> tuple[Decimal, Decimal, Decimal]:
+    a, b, c = (list(values) + [Decimal("0")] * 3)[:3]
+    return a, b, c

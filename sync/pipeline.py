@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.addresses import Address
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, OrderNotFound
 from core.lifecycle import FINAL, UNVERIFIED, Stage
 from core.orders import Order, parse_time
 from core.shipping import AddressCheck
@@ -55,10 +55,6 @@ UNPAID = "pending"
 class ReviewError(Conflict):
     """A review decision that cannot be taken now; its subclasses say when it is the order
     or the input that is wrong."""
-
-
-class OrderNotFound(NotFound, ReviewError):
-    """No such order in the reviewer's account."""
 
 
 class ReviewInputError(InvalidInput, ReviewError):

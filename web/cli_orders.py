@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from core.errors import Permanent, Retryable
+from core.errors import Permanent, Refusal, Retryable
 from core.lifecycle import NAMES
 from db.models import Order, Store, StoreState
 from sync import pipeline
@@ -112,7 +112,7 @@ def _decide(decide: Any, order_id: int, reviewer: str, reason: str) -> None:
         account_id = order.account_id
     try:
         result = decide(rt(), account_id, order_id, reviewer, reason)
-    except pipeline.ReviewError as exc:
+    except Refusal as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"order {order_id}: {result['stage']}")
     verb = "approved" if decide is pipeline.approve else "rejected"
@@ -145,7 +145,7 @@ def trust_customer(email: str, note: str | None, account_name: str | None) -> No
     """Add a customer to the account's allowlist: the risk rules never hold their orders."""
     try:
         added = pipeline.trust(rt(), account_id_for(account_name), email, note)
-    except pipeline.ReviewError as exc:
+    except Refusal as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{email.strip().lower()}: " + ("trusted" if added else "already trusted"))
 

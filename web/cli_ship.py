@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from core.errors import Permanent, Retryable
+from core.errors import Permanent, Refusal, Retryable
 from core.lifecycle import SHIPPABLE, SHIPPED
 from db.models import Order, Shipment
 from sync import shipping
@@ -44,7 +44,7 @@ def pick_list(order_ids: tuple[int, ...], account_name: str | None, as_json: boo
     )
     try:
         lines = shipping.pick_list_for(rt(), account_id, list(order_ids) or None)
-    except shipping.ShippingError as exc:
+    except Refusal as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(lines, indent=2))
@@ -67,7 +67,7 @@ def pack(order_id: int, codes: tuple[str, ...], actor: str) -> None:
     """Check the scanned CODES (SKUs) against the order; a match lets its label be bought."""
     try:
         result = shipping.record_pack_scan(rt(), _account_of(order_id), order_id, list(codes), actor)
-    except shipping.ShippingError as exc:
+    except Refusal as exc:
         raise click.ClickException(str(exc)) from exc
     if not result["ok"]:
         raise click.ClickException(f"order {order_id}: contents do not match: {result['message']}")
@@ -100,7 +100,7 @@ def run(order_id: int, actor: str) -> None:
         was = before.stage
     try:
         stage = shipping.resume(rt(), order_id, actor)
-    except shipping.ShippingError as exc:
+    except Refusal as exc:
         raise click.ClickException(str(exc)) from exc
     except (Permanent, Retryable) as exc:
         raise click.ClickException(outside_failure(f"order {order_id}", exc)) from exc

@@ -21,7 +21,7 @@ from flask import Blueprint
 
 from connectors.netguard import UnsafeUrl
 from core.errors import Conflict, InvalidInput, NotFound
-from sync import shipping, stock_admin
+from sync import stock_admin
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,6 @@ ANSWERS: dict[type[Exception], Answer] = {
     stock_admin.UnknownSku: Answer(404, "not found"),
     # A store URL Waybill will not call (malformed, not https, a private address).
     UnsafeUrl: Answer(400),
-    # sync/shipping.py's errors, until they subclass the kinds above (their `status`
-    # attribute is what these rows say, and is not read).
-    shipping.OrderNotFound: Answer(404),
-    shipping.ShippingInputError: Answer(400),
-    shipping.ShippingError: Answer(409),
 }
 
 

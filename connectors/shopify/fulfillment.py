@@ -30,7 +30,12 @@ Allocation = dict[str, list[dict[str, Any]]]  # fulfillment order gid -> [{id, q
 
 def order_gid(order_id: str) -> str:
     """``gid://shopify/Order/<n>`` from a numeric id or a gid."""
-    return order_id if order_id.startswith("gid://") else f"gid://shopify/Order/{order_id}"
+    return gid_of("Order", order_id)
+
+
+def gid_of(kind: str, value: str) -> str:
+    """``gid://shopify/<kind>/<n>`` from a numeric id or a gid."""
+    return value if value.startswith("gid://") else f"gid://shopify/{kind}/{value}"
 
 
 def numeric_id(value: str) -> str:
@@ -61,7 +66,7 @@ def fulfill(
     order = data.get("order")
     if not isinstance(order, Mapping):
         raise Rejected(f"shopify fulfil: order {gid} does not exist")
-    allocation = allocate(_nodes(order.get("fulfillmentOrders")), lines)
+    allocation = allocate(nodes_of(order.get("fulfillmentOrders")), lines)
     tracking: dict[str, Any] = {"company": tracking_company, "number": tracking_number}
     if tracking_url:
         tracking["url"] = tracking_url
@@ -76,7 +81,7 @@ def fulfill(
         }
     }
     created = client.execute("fulfillment_create", variables)
-    payload = _payload(created, "fulfillmentCreate", "userErrors")
+    payload = checked_payload(created, "fulfillmentCreate", "userErrors")
     fulfillment = payload.get("fulfillment")
     if not isinstance(fulfillment, Mapping) or not fulfillment.get("id"):
         raise Rejected(f"shopify fulfillmentCreate: no fulfilment in the answer for {gid}")
@@ -111,7 +116,7 @@ def allocate(
     allocation: Allocation = {}
     locations: set[str] = set()
     for fo in open_orders:
-        for item in _nodes(fo.get("lineItems")):
+        for item in nodes_of(fo.get("lineItems")):
             remaining = int(item.get("remainingQuantity") or 0)
             line_id = numeric_id(str((item.get("lineItem") or {}).get("id") or ""))
             take = remaining if wanted is None else min(remaining, wanted.get(line_id, 0))
@@ -147,7 +152,7 @@ def record_risk(client: ShopifyClient, order_id: str, level: str, facts: Sequenc
         rows.append({"sentiment": sentiment.upper(), "description": description})
     variables = {"input": {"orderId": order_gid(order_id), "riskLevel": risk_level, "facts": rows}}
     data = client.execute("order_risk_assessment_create", variables)
-    _payload(data, "orderRiskAssessmentCreate", "userErrors")
+    checked_payload(data, "orderRiskAssessmentCreate", "userErrors")
 
 
 def cancel(client: ShopifyClient, order_id: str, reason: str, notify: bool, *, refund: bool = False) -> None:
@@ -174,7 +179,7 @@ def cancel(client: ShopifyClient, order_id: str, reason: str, notify: bool, *, r
     _raise_user_errors("orderCancel", errors)
 
 
-def _payload(data: Mapping[str, Any], field: str, errors_key: str) -> Mapping[str, Any]:
+def checked_payload(data: Mapping[str, Any], field: str, errors_key: str) -> Mapping[str, Any]:
     payload = data.get(field)
     if not isinstance(payload, Mapping):
         raise Rejected(f"shopify {field}: no payload in the answer")
@@ -195,11 +200,6 @@ def _user_error_code(error: Mapping[str, Any]) -> str:
     return f"{path}: {code}" if path else code
 
 
-def _describe(error: Mapping[str, Any]) -> str:
-    path = ".".join(str(p) for p in error.get("field") or [])
-    return f"{path}: {error.get('message')}" if path else str(error.get("message"))
-
-
 def _merge(lines: Sequence[tuple[str, int]]) -> dict[str, int]:
     merged: dict[str, int] = {}
     for line_id, quantity in lines:
@@ -210,7 +210,7 @@ def _merge(lines: Sequence[tuple[str, int]]) -> dict[str, int]:
     return merged
 
 
-def _nodes(connection: Any) -> list[Mapping[str, Any]]:
+def nodes_of(connection: Any) -> list[Mapping[str, Any]]:
     if not isinstance(connection, Mapping):
         return []
     return [n for n in connection.get("nodes") or [] if isinstance(n, Mapping)]

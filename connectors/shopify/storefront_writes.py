@@ -2,8 +2,98 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from connectors.shopify import after_sale, fulfillment
+from connectors.shopify.client import ShopifyClient
 from connectors.storefront.access import StoreAccess
+from connectors.storefront.writes import (
+    ParcelShipped,
+    RefundRequest,
+    ReturnRequest,
+    TrackingUpdate,
+    Verdict,
+    Written,
+)
+
+RISK_LEVEL = {"reject": "HIGH", "hold": "MEDIUM", "approve": "LOW"}
+
+
+def client_for(access: StoreAccess) -> ShopifyClient:
+    """The Admin GraphQL client of the store ``access`` describes."""
+    kwargs: dict[str, Any] = {"base_url": access.base_url}
+    if access.policy is not None:
+        kwargs["policy"] = access.policy
+    return ShopifyClient(
+        access.domain, access.credentials["access_token"], access.api_version or "2026-10", **kwargs
+    )
 
 
 class ShopifyWritesVerbs:
     access: StoreAccess
+    # A fulfilment closes the order on Shopify: nothing to complete apart.
+    needs_completion = False
+
+    def _writes_client(self) -> ShopifyClient:
+        return client_for(self.access)
+
+    def record_verdict(
+        self, order_id: str, verdict: Verdict, noted: Callable[[str], None] | None = None
+    ) -> Written:
+        level = RISK_LEVEL[verdict.decision]
+        facts = [(str(sentiment).upper(), text) for sentiment, text in verdict.facts]
+        fulfillment.record_risk(self._writes_client(), order_id, level, facts)
+        return Written(None, {"level": level, "facts": len(facts)})
+
+    def find_verdict(self, order_id: str, verdict: Verdict, ref: str | None) -> Written | None:
+        # A second assessment after a lost answer is harmless: it repeats the same level.
+        return None
+
+    def cancel(self, order_id: str, reason: str) -> Written:
+        fulfillment.cancel(self._writes_client(), order_id, reason, self.access.notify_customer)
+        return Written(None, {"cancelled": True})
+
+    def is_cancelled(self, order_id: str) -> bool:
+        node = (
+            self._writes_client().execute("order", {"id": fulfillment.order_gid(order_id)}).get("order") or {}
+        )
+        return bool(node.get("cancelledAt"))
+
+    def fulfil(self, order_id: str, parcel: ParcelShipped) -> Written:
+        ref = fulfillment.fulfill(
+            self._writes_client(),
+            order_id,
+            None if parcel.lines is None else list(parcel.lines),
+            parcel.carrier,
+            parcel.tracking_number,
+            parcel.tracking_url,
+            self.access.notify_customer,
+        )
+        return Written(ref)
+
+    def find_fulfilment(self, order_id: str, tracking_number: str) -> str | None:
+        return fulfillment.find_fulfillment(
+            self._writes_client(), fulfillment.order_gid(order_id), tracking_number
+        )
+
+    def complete(self, order_id: str) -> Written:
+        return Written(None, {"completed": True})
+
+    def post_tracking_event(self, order_id: str, update: TrackingUpdate) -> Written:
+        return after_sale.post_event(self._writes_client(), update)
+
+    def find_tracking_event(self, order_id: str, update: TrackingUpdate) -> Written | None:
+        return after_sale.find_event(self._writes_client(), update)
+
+    def open_return(self, order_id: str, request: ReturnRequest) -> Written:
+        return after_sale.open_return(self._writes_client(), order_id, request)
+
+    def find_return(self, order_id: str, key: str) -> Written | None:
+        return after_sale.find_return(self._writes_client(), order_id, key)
+
+    def refund(self, order_id: str, request: RefundRequest) -> Written:
+        return after_sale.refund(self._writes_client(), order_id, request, request.notify)
+
+    def find_refund(self, order_id: str, key: str) -> Written | None:
+        return after_sale.find_refund(self._writes_client(), order_id, key)

@@ -74,8 +74,8 @@ def complete_with_tracking(
     if not tracking_number:
         raise Rejected("woocommerce tracking: no tracking number")
     order = client.get(f"orders/{order_id}")
-    entry = _tracking_meta(order)
-    items = _items(entry)
+    entry = tracking_meta(order)
+    items = items_of(entry)
     update: dict[str, Any] = {}
     if not any(str(i.get("tracking_number")) == tracking_number for i in items):
         item = tracking_item(tracking_company, tracking_number, tracking_url, shipped_at or datetime.now(UTC))
@@ -87,14 +87,14 @@ def complete_with_tracking(
         update["status"] = "completed"
     if update:
         client.put(f"orders/{order_id}", update)
-    existing = _note_with(client, order_id, tracking_number)
+    existing = note_with(client, order_id, tracking_number)
     if existing is not None:
         return str(existing)
     text = tracking_note(tracking_company, tracking_number, tracking_url)
     return str(add_note(client, order_id, text, customer=notify))
 
 
-def _tracking_meta(order: Any) -> Mapping[str, Any] | None:
+def tracking_meta(order: Any) -> Mapping[str, Any] | None:
     if not isinstance(order, Mapping):
         raise Rejected("woocommerce order: answer is not an order")
     for entry in order.get("meta_data") or []:
@@ -103,18 +103,18 @@ def _tracking_meta(order: Any) -> Mapping[str, Any] | None:
     return None
 
 
-def _items(entry: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+def items_of(entry: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     value = entry.get("value") if entry is not None else None
     if isinstance(value, Mapping):  # PHP arrays with non-sequential keys arrive as objects
         value = list(value.values())
     return [dict(i) for i in value or [] if isinstance(i, Mapping)]
 
 
-def _note_with(client: WooClient, order_id: str, tracking_number: str) -> int | None:
-    """The id of a note on the order that already carries this tracking number, if any."""
+def note_with(client: WooClient, order_id: str, text: str) -> int | None:
+    """The id of a note on the order that already carries ``text`` (a tracking number, a marker), if any."""
     notes = client.get(f"orders/{order_id}/notes")
     for note in notes or []:
-        if isinstance(note, Mapping) and tracking_number in str(note.get("note") or ""):
+        if isinstance(note, Mapping) and text in str(note.get("note") or ""):
             return _id_of(note, f"orders/{order_id}/notes")
     return None
 

@@ -87,7 +87,9 @@ def _strip_descriptions(gql_type: GraphQLNamedType) -> None:
                 arg.description = None
 
 
-def _trim_output_type(gql_type: GraphQLObjectType, keep: set[str], kept: set[str]) -> None:
+def _trim_output_type(
+    gql_type: GraphQLObjectType | GraphQLInterfaceType, keep: set[str], kept: set[str]
+) -> None:
     missing = keep - set(gql_type.fields)
     if missing:
         raise SystemExit(f"allowlist names unknown fields on {gql_type.name}: {sorted(missing)}")
@@ -99,7 +101,8 @@ def _trim_output_type(gql_type: GraphQLObjectType, keep: set[str], kept: set[str
             raise SystemExit(f"{gql_type.name}.{name} returns {target.name}, which is not allowlisted")
     # graphql-core caches these as instance attributes; replacing them trims the type in place.
     gql_type.__dict__["fields"] = dict(sorted(fields.items()))
-    gql_type.__dict__["interfaces"] = []
+    # An allowlisted interface stays implemented by its allowlisted object types.
+    gql_type.__dict__["interfaces"] = [i for i in gql_type.interfaces if i.name in kept]
 
 
 def build_trimmed_schema(full: GraphQLSchema) -> GraphQLSchema:
@@ -109,7 +112,7 @@ def build_trimmed_schema(full: GraphQLSchema) -> GraphQLSchema:
         _strip_descriptions(gql_type)
     for type_name, keep in allowed.items():
         gql_type = full.type_map[type_name]
-        assert isinstance(gql_type, GraphQLObjectType), f"{type_name} must be an object type"
+        assert isinstance(gql_type, GraphQLObjectType | GraphQLInterfaceType), type_name
         _trim_output_type(gql_type, keep, set(allowed))
     directives = [d for d in full.directives if d.name in DIRECTIVES]
     for directive in directives:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from graphql import parse, validate
@@ -29,3 +31,52 @@ def test_trimmed_schema_keeps_only_allowlisted_root_fields(reference_dir: Path) 
     assert trimmed.mutation_type is not None
     assert "inventorySetQuantities" in trimmed.mutation_type.fields
     assert "productCreate" not in trimmed.mutation_type.fields
+
+
+def test_the_write_verbs_send_variables_the_full_schema_accepts(reference_dir: Path) -> None:
+    """Each write verb of the Shopify storefront, and its lookup, against a fake that coerces
+    every request's variables with the real schema (a wrong input field or enum fails)."""
+    import responses
+
+    from connectors.storefront.writes import (
+        ParcelShipped,
+        RefundLine,
+        RefundRequest,
+        ReturnLine,
+        ReturnRequest,
+        TrackingStatus,
+        TrackingUpdate,
+    )
+    from core.money import Money
+    from tests.contract.storefront.test_writes_contract import held
+    from tests.contract.storefront.writes_backends import ORDER, ShopifyFake
+
+    fake = ShopifyFake(load_full_schema(reference_dir))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        fake.install(mocked)
+        shop = fake.storefront()
+        shop.record_verdict(ORDER, held())
+        shop.cancel(ORDER, "customer changed their mind")
+        shop.is_cancelled(ORDER)
+        ref = shop.fulfil(ORDER, ParcelShipped(None, "UPS", "1Z1", "https://t.example/1Z1", True)).ref
+        assert ref is not None
+        update = TrackingUpdate(ref, "1Z1", TrackingStatus.picked_up, datetime(2026, 11, 21, tzinfo=UTC))
+        shop.post_tracking_event(ORDER, update)
+        shop.find_tracking_event(ORDER, update)
+        shop.open_return(ORDER, ReturnRequest("return:1:1", (ReturnLine("12", 1),), notify=True))
+        shop.find_return(ORDER, "return:1:1")
+        usd = Money(Decimal("5"), "USD")
+        shop.refund(ORDER, RefundRequest("refund:1:1", (RefundLine("12", 1, usd),), usd, money_back=True))
+        shop.find_refund(ORDER, "refund:1:1")
+    sent = {name for name, _ in fake.sent}
+    assert sent >= {
+        "OrderRiskAssessmentCreate",
+        "OrderCancel",
+        "FulfillmentCreate",
+        "FulfillmentEventCreate",
+        "FulfillmentEvents",
+        "ReturnCreate",
+        "OrderReturns",
+        "RefundCreate",
+        "OrderRefunds",
+    }

@@ -142,7 +142,7 @@ def test_the_cli_and_the_services_sweeper_doing_the_same_work_act_once(
     order_id, shopify_id = held_order(rt, shopify, shop_store)
     # The running service: its own runtime on the same database, worker threads and a sweeper
     # that takes up every order ready to ship at once (normally after a minute).
-    monkeypatch.setattr("sync.shipping.STALLED_AFTER", timedelta(0))
+    monkeypatch.setattr("sync.shipping.recovery.STALLED_AFTER", timedelta(0))
     service = build_runtime(load_settings({**config, "schedules": {"resume_shipping": 0.05}}))
     service.queue.start(threads=2)
     sweeper = Scheduler(service)

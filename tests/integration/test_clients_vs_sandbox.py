@@ -50,6 +50,9 @@ NEEDS_AN_ID = {
     "order_fulfillments",
     "inventory_item_levels",
     "location_levels_updated_since",
+    "fulfillment_events",
+    "order_returns",
+    "order_refunds",
 }
 
 

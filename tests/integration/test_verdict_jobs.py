@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from connectors.storefront.writes import Sentiment
+from connectors.woocommerce.storefront_writes import status_for
 from db.models import Effect, utcnow
 from db.models import Order as OrderRow
 from sync.jobs import safe_job_id
 from sync.pipeline import ReviewError, address_check, approve, resume_stalled, start, verify_order
-from sync.verdicts import cancel_on_storefront, verdict, woo_status, write_back_verdict
+from sync.verdicts import cancel_on_storefront, outcome_of, verdict, write_back_verdict
 from tests.integration.test_review_api import canonical, held_order, merchant
 
 
@@ -53,12 +55,12 @@ def test_the_first_verdict_of_an_order_no_rule_fired_on_is_positive(rt: Any) -> 
         s.flush()
         told = verdict(row, 1)
         assert told is not None
-        assert told["facts"] == [("POSITIVE", "No risk rule fired (score 0)")]
+        assert told["facts"] == [(Sentiment.positive, "No risk rule fired (score 0)")]
         assert told["note"] == "Waybill risk check: score 0, approve. score 0: no rule fired"
-        assert woo_status("approve", 1, row) is None  # WooCommerce's status is left as it is
+        assert status_for(outcome_of("approve", 1, row)) is None  # WooCommerce's status is left as it is
         row.review = {"reviewer": "sam", "decision": "approve", "reason": "known buyer"}
-        assert woo_status("approve", 2, row) == "processing"
-        assert woo_status("reject", 2, row) is None
+        assert status_for(outcome_of("approve", 2, row)) == "processing"
+        assert status_for(outcome_of("reject", 2, row)) is None
 
 
 def test_a_verification_or_cancellation_already_done_is_not_done_again(rt: Any) -> None:

@@ -1,0 +1,277 @@
+"""Labels: per parcel, the EasyPost shipment, the rate, the label bought once, the tracker.
+
+``ship_order`` (queue "shipping") plans the parcels (sync/shipping/plan.py) and then, per
+parcel, walks the effects ledger:
+
+1. ``shipment:<order>:<package>``: create the EasyPost shipment (its reference is the key,
+   so a create whose answer was lost is found again by reference); the id is committed at
+   once (state created).
+2. choose the rate (core/rates.py; every rate considered lands in ``Shipment.rates`` and
+   on the timeline), then ``label:<order>:<package>:<rate>``: buy. A claim left unknown or
+   expired (a lost answer, a dead worker) is recovered by retrieving the shipment and using
+   its label: a shipment that has a label is never bought again. A refusal (Permanent)
+   moves on to the next fallback rate under a new key; anything else is raised and retried.
+3. ``tracker:<shipment id>``: start the tracker. The label is stored (state purchased),
+   and when every parcel has one the order is label_purchased and the write-back
+   (sync/shipping/write_back.py) is enqueued per parcel.
+
+A purchase in flight when the order is cancelled is noticed under the order's row lock when
+its label is recorded, and voided then.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from core.errors import Permanent
+from core.lifecycle import SHIPPABLE, Stage
+from core.orders import Order
+from core.parcels import customs_lines, needs_customs
+from core.rates import RatePolicy, choose_rate, insurance_for, service_level_for
+from core.shipping import Label, Parcel, Rate, RateChoice, parcel_from_json, parcel_to_json
+from db.effects import EffectRecord, Progress
+from db.models import Order as OrderRow
+from db.models import Shipment, utcnow
+from sync.jobs import job
+from sync.shipping.common import (
+    MAX_PROBLEM,
+    OPEN_STATES,
+    easypost,
+    hold,
+    move,
+    note,
+    shipment_ids,
+    stop_reason,
+    was_cancelled,
+    write_back_soon,
+)
+from sync.shipping.plan import Context, enter, plan_parcels
+from sync.shipping.void import void_labels
+
+if TYPE_CHECKING:
+    from connectors.easypost.client import EasyPost
+    from sync.runtime import Runtime
+
+
+@job("ship_order", queue="shipping")
+def ship_order(rt: Runtime, order_id: int) -> str:
+    """Plan parcels, buy one label per parcel, start trackers; returns where the order stands."""
+    gate = enter(rt, order_id)
+    if isinstance(gate, str):
+        return gate
+    planned = plan_parcels(rt, gate)
+    if planned is not None:
+        return planned
+    client = easypost(rt)
+    for shipment_id in shipment_ids(rt, order_id, OPEN_STATES):
+        stopped = stop_reason(rt, order_id)
+        if stopped is not None:
+            return stopped
+        problem = _buy_parcel(rt, client, gate, shipment_id)
+        if problem is not None:
+            return hold(rt, order_id, problem)
+    for shipment_id in shipment_ids(rt, order_id, ("purchased",)):
+        _start_tracker(rt, client, gate, shipment_id)
+    return _after_labels(rt, order_id)
+
+
+def _buy_parcel(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) -> str | None:
+    """Create, choose, buy and record one parcel's label; returns a problem that holds the order."""
+    with rt.session() as s:
+        sh = s.get(Shipment, shipment_id)
+        assert sh is not None
+        package, parcel = sh.package, parcel_from_json(sh.parcel)
+    easypost_id, rates = _create(rt, client, ctx, shipment_id, package, parcel)
+    choice = choose_rate(rates, policy_for(rt, ctx.order))
+    _record_choice(rt, shipment_id, choice)
+    if choice.chosen is None:
+        return choice.reason
+    insurance = insurance_for(parcel.value, rt.settings.shipping.insure_above)
+    refused: list[str] = []
+    for rate in (choice.chosen, *choice.fallbacks):
+        try:
+            label = _buy(rt, client, ctx, package, easypost_id, rate, insurance)
+        except Permanent as exc:
+            why = f"{rate.carrier} {rate.service}: {exc}"[:300]
+            refused.append(why)
+            with rt.session() as s:
+                row = s.get(OrderRow, ctx.order_id)
+                assert row is not None
+                note(
+                    s, row, "shipment.buy_refused", why, {"shipment_id": shipment_id, "rate": rate.to_dict()}
+                )
+            continue
+        _record_label(rt, shipment_id, label)
+        return None
+    return "every eligible rate was refused: " + "; ".join(refused)
+
+
+def policy_for(rt: Runtime, order: Order) -> RatePolicy:
+    settings = rt.settings.shipping
+    level = service_level_for(order.shipping_method, settings.method_map, settings.default_level)
+    known = settings.service_levels.get(level)
+    return RatePolicy(
+        level=level,
+        max_days=known.max_days if known is not None else None,
+        allow=frozenset(settings.carriers_allow),
+        deny=frozenset(settings.carriers_deny),
+    )
+
+
+def _create(
+    rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int, package: int, parcel: Parcel
+) -> tuple[str, list[Rate]]:
+    """The EasyPost shipment of this parcel (created once) and its rates; its id is committed at once."""
+    key = f"shipment:{ctx.order_id}:{package}"
+    to = ctx.order.shipping_address
+    assert to is not None
+    ship_from = dict(rt.settings.shipping.ship_from)
+    customs = None
+    if needs_customs(ship_from.get("country"), to.country_code):
+        titles = {(li.sku or li.title): li.title for li in ctx.order.line_items}
+        customs = customs_lines(parcel, titles, ship_from.get("country") or "")
+
+    def act(progress: Progress) -> dict[str, Any]:
+        easypost_id, rates = client.create_shipment(to, ship_from, parcel, customs, reference=key)
+        progress.record_outside_id(easypost_id)
+        return {"id": easypost_id, "rates": [r.to_dict() for r in rates]}
+
+    def recover(found: EffectRecord) -> dict[str, Any] | None:
+        state = client.retrieve_shipment(found.outside_id) if found.outside_id else None
+        state = state or client.find_by_reference(key)
+        if state is None:
+            return None  # never created: creating is safe
+        return {"id": state.id, "rates": [r.to_dict() for r in state.rates]}
+
+    request = {"order_id": ctx.order_id, "package": package, "parcel": parcel_to_json(parcel)}
+    done = rt.ledger.run(key, "easypost_shipment", request, act, recover, account_id=ctx.account_id)
+    easypost_id = str(done["id"])
+    with rt.session() as s:
+        sh = s.get(Shipment, shipment_id, with_for_update=True)
+        assert sh is not None
+        if sh.easypost_id is None:
+            sh.easypost_id, sh.state, sh.updated_at = easypost_id, "created", utcnow()
+    return easypost_id, [Rate.from_dict(r) for r in done.get("rates") or []]
+
+
+def _record_choice(rt: Runtime, shipment_id: int, choice: RateChoice) -> None:
+    """Every rate considered, and why the winner won, on the shipment and the timeline (once per change)."""
+    data = choice.to_dict()
+    with rt.session() as s:
+        sh = s.get(Shipment, shipment_id)
+        assert sh is not None
+        if sh.rates == data:
+            return
+        sh.rates, sh.updated_at = data, utcnow()
+        if choice.chosen is None:
+            sh.problem = choice.reason[:MAX_PROBLEM]
+        row = s.get(OrderRow, sh.order_id)
+        assert row is not None
+        note(s, row, "shipment.rates", f"rates considered (parcel {sh.package}): {choice.reason}", data)
+
+
+def _buy(
+    rt: Runtime,
+    client: EasyPost,
+    ctx: Context,
+    package: int,
+    easypost_id: str,
+    rate: Rate,
+    insurance: Decimal | None,
+) -> Label:
+    """Buy ``rate`` once; after a lost answer or a dead worker the shipment's own label is used."""
+    key = f"label:{ctx.order_id}:{package}:{rate.rate_id}"
+
+    def act(progress: Progress) -> dict[str, Any]:
+        label = client.buy(easypost_id, rate.rate_id, insurance)
+        progress.record_outside_id(label.tracking_code)
+        return label.to_dict()
+
+    def recover(found: EffectRecord) -> dict[str, Any] | None:
+        state = client.retrieve_shipment(easypost_id)
+        return state.label.to_dict() if state.label is not None else None
+
+    request = {
+        "shipment": easypost_id,
+        "rate_id": rate.rate_id,
+        "insurance": str(insurance) if insurance is not None else None,
+    }
+    done = rt.ledger.run(key, "label", request, act, recover, account_id=ctx.account_id)
+    return Label.from_dict(done)
+
+
+def _record_label(rt: Runtime, shipment_id: int, label: Label) -> None:
+    """Stores the label (state purchased); an order cancelled meanwhile gets it voided at once."""
+    with rt.session() as s:
+        sh = s.get(Shipment, shipment_id, with_for_update=True)
+        assert sh is not None
+        row = s.get(OrderRow, sh.order_id, with_for_update=True)
+        assert row is not None
+        if sh.state in OPEN_STATES:
+            sh.label, sh.tracking_code = label.to_dict(), label.tracking_code
+            sh.state, sh.problem, sh.updated_at = "purchased", None, utcnow()
+            price = f" for {label.price.amount} {label.price.currency}" if label.price else ""
+            note(
+                s,
+                row,
+                "shipment.label_purchased",
+                f"parcel {sh.package}: {label.carrier} {label.service}{price}, "
+                f"tracking {label.tracking_code}",
+                {"shipment_id": sh.id, "label": label.to_dict()},
+            )
+        cancelled, order_id = was_cancelled(row), row.id
+    if cancelled:
+        void_labels(rt, order_id, "the order was cancelled while its label was being bought")
+
+
+def _start_tracker(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) -> None:
+    with rt.session() as s:
+        sh = s.get(Shipment, shipment_id)
+        assert sh is not None and sh.label is not None
+        label = Label.from_dict(sh.label)
+
+    def act(progress: Progress) -> dict[str, Any]:
+        tracker_id, url = client.create_tracker(label.tracking_code, label.carrier)
+        progress.record_outside_id(tracker_id)
+        return {"id": tracker_id, "public_url": url}
+
+    done = rt.ledger.run(
+        f"tracker:{shipment_id}",
+        "tracker",
+        {"tracking_code": label.tracking_code, "carrier": label.carrier},
+        act,
+        recover=None,  # EasyPost answers a second create with the existing tracker
+        account_id=ctx.account_id,
+    )
+    if label.tracker_id == done.get("id") and label.tracking_url == done.get("public_url"):
+        return
+    with rt.session() as s:
+        sh = s.get(Shipment, shipment_id, with_for_update=True)
+        assert sh is not None and sh.label is not None
+        sh.label = {**sh.label, "tracker_id": done.get("id"), "tracking_url": done.get("public_url")}
+        sh.updated_at = utcnow()
+
+
+def _after_labels(rt: Runtime, order_id: int) -> str:
+    """label_purchased when every parcel has its label; the write-backs are enqueued."""
+    with rt.session() as s:
+        row = s.get(OrderRow, order_id, with_for_update=True)
+        if row is None:
+            return "missing"
+        shipments = list(s.scalars(select(Shipment).where(Shipment.order_id == order_id)))
+        live = [sh for sh in shipments if sh.state != "voided"]
+        if was_cancelled(row) or row.stage not in SHIPPABLE:
+            return row.stage
+        if not live or any(sh.state in OPEN_STATES for sh in live):
+            return row.stage
+        if row.stage == Stage.PACKED:
+            codes = ", ".join(sh.tracking_code or "" for sh in live)
+            move(s, row, Stage.LABEL_PURCHASED, f"{len(live)} label(s) bought: {codes}")
+        pending = [sh.id for sh in live if sh.state == "purchased"]
+        stage = row.stage
+    for shipment_id in pending:
+        write_back_soon(rt, shipment_id)
+    return stage

@@ -1,0 +1,140 @@
+"""Before any label: may the order ship now, and which parcels does it need.
+
+``enter`` moves a ready order to packed (after its pack scan when ``verify_packing``);
+``plan_parcels`` chooses the boxes once (one ``Shipment`` row per parcel, unique per order
+and package) or holds the order with the packing problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.lifecycle import SHIPPABLE, Stage
+from core.orders import Order
+from core.parcels import BoxSpec, Measure, choose_parcels, pack_items, unweighed
+from core.shipping import Parcel, parcel_to_json
+from db.models import Order as OrderRow
+from db.models import Shipment
+from sync.catalog import measures_for
+from sync.shipping.common import (
+    AWAITING_SCAN,
+    MAX_PROBLEM,
+    hold,
+    move,
+    note,
+    scan_passed,
+    was_cancelled,
+)
+
+if TYPE_CHECKING:
+    from sync.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Context:
+    """What one run of ``ship_order`` works from."""
+
+    order_id: int
+    account_id: int
+    order: Order
+
+
+def enter(rt: Runtime, order_id: int) -> Context | str:
+    """The order, when it may ship now (moving it to packed), else the stage to stop at."""
+    with rt.session() as s:
+        row = s.get(OrderRow, order_id, with_for_update=True)
+        if row is None:
+            return "missing"
+        if row.stage not in SHIPPABLE or row.hold_reason is not None or was_cancelled(row):
+            return row.stage
+        if row.stage == Stage.READY_TO_SHIP:
+            verify = rt.settings.shipping.verify_packing
+            if verify and not scan_passed(s, row.id):
+                return AWAITING_SCAN
+            move(s, row, Stage.PACKED, "contents verified" if verify else "packed without scan")
+        return Context(row.id, row.account_id, Order.from_dict(row.data))
+
+
+def plan_parcels(rt: Runtime, ctx: Context) -> str | None:
+    """Creates the order's Shipment rows once; a packing problem holds the order (its stage returned)."""
+    with rt.session() as s:
+        packages: dict[int, str] = {
+            row.package: row.state
+            for row in s.execute(
+                select(Shipment.package, Shipment.state).where(Shipment.order_id == ctx.order_id)
+            )
+        }
+    if any(state != "voided" for state in packages.values()):
+        return None
+    first = max(packages, default=0) + 1  # after voided labels, new parcels get new numbers (and keys)
+    settings = rt.settings.shipping
+    if ctx.order.shipping_address is None or ctx.order.shipping_address.is_empty():
+        return hold(rt, ctx.order_id, "the order has no shipping address")
+    with rt.session() as s:
+        row = s.get(OrderRow, ctx.order_id)
+        store_id = row.store_id if row is not None else None
+        known = measures_for(s, store_id, ctx.order.line_items) if store_id is not None else {}
+    try:
+        items = pack_items(
+            ctx.order.line_items,
+            settings.item_dimensions,
+            settings.default_item_grams,
+            settings.default_item_cm,
+            known,
+        )
+    except ValueError as exc:  # a malformed item_dimensions entry
+        return hold(rt, ctx.order_id, str(exc))
+    plan = choose_parcels(items, [BoxSpec.from_settings(b) for b in settings.boxes])
+    if plan.problem is not None:
+        return hold(rt, ctx.order_id, plan.problem)
+    _save_plan(rt, ctx, plan.parcels, first, known)
+    return None
+
+
+def _save_plan(
+    rt: Runtime, ctx: Context, parcels: Sequence[Parcel], first: int, known: Mapping[str, Measure]
+) -> None:
+    """One planned Shipment row per parcel, numbered from ``first``."""
+    try:
+        with rt.session() as s:
+            row = s.get(OrderRow, ctx.order_id)
+            assert row is not None
+            for package, parcel in enumerate(parcels, start=first):
+                s.add(
+                    Shipment(
+                        account_id=row.account_id,
+                        store_id=row.store_id,
+                        order_id=row.id,
+                        package=package,
+                        state="planned",
+                        parcel=parcel_to_json(parcel),
+                    )
+                )
+            _note_default_weights(s, row, ctx.order, known, rt.settings.shipping.default_item_grams)
+            boxes = [f"{p.box} ({p.weight_g} g)" for p in parcels]
+            note(s, row, "shipment.planned", f"{len(boxes)} parcel(s): {', '.join(boxes)}")
+    except IntegrityError:
+        pass  # another run planned them first: its rows stand
+
+
+def _note_default_weights(
+    s: Session, row: OrderRow, order: Order, known: Mapping[str, Measure], default_grams: int
+) -> None:
+    """Say on the timeline which lines were weighed at the default: neither line nor catalog knew."""
+    guessed = unweighed(order.line_items, known)
+    if not guessed:
+        return
+    names = ", ".join((line.sku or line.title) for line in guessed)
+    note(
+        s,
+        row,
+        "shipment.default_weight",
+        f"no weight known for {names}: {default_grams} g a unit assumed"[:MAX_PROBLEM],
+        {"lines": [line.line_id for line in guessed], "grams": default_grams},
+    )

@@ -1,0 +1,124 @@
+"""Fulfilment write-back: the storefront told that a parcel shipped, with its tracking.
+
+``write_back_fulfillment`` runs per parcel once its label is bought (``fulfil:<shipment
+id>``: the storefront's ``fulfil``, which looks for the tracking number before it writes,
+so a retry never writes twice). When every parcel is in, the order is fulfilled, and a
+storefront that completes orders apart is told once (``complete:<order>``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors.storefront import Storefront
+from connectors.storefront.writes import ParcelShipped
+from core.lifecycle import WRITING_BACK, Stage
+from core.shipping import Label
+from db.models import Order as OrderRow
+from db.models import Shipment, Store, utcnow
+from sync.jobs import job
+from sync.shipping.common import move, note, was_cancelled
+from sync.storefronts import storefront
+
+if TYPE_CHECKING:
+    from sync.runtime import Runtime
+
+
+@job("write_back_fulfillment", queue="shipping")
+def write_back(rt: Runtime, shipment_id: int) -> str:
+    """Tell the storefront this parcel shipped, with its tracking; returns the shipment's state."""
+    with rt.session() as s:
+        sh = s.get(Shipment, shipment_id)
+        if sh is None:
+            return "missing"
+        row = s.get(OrderRow, sh.order_id)
+        store = s.get(Store, sh.store_id)
+        if sh.state != "purchased" or sh.label is None or row is None or store is None:
+            return sh.state
+        if was_cancelled(row):
+            return "cancelled"
+        parcel = _parcel_shipped(s, sh)
+        platform_order_id, account_id = row.platform_order_id, row.account_id
+        s.expunge(store)
+    shop = storefront(rt, store)
+    request = {
+        "shipment_id": shipment_id,
+        "order": platform_order_id,
+        "tracking_number": parcel.tracking_number,
+    }
+    done = rt.ledger.run(
+        f"fulfil:{shipment_id}",
+        "fulfilment",
+        request,
+        lambda progress: shop.fulfil(platform_order_id, parcel).to_dict(),
+        recover=None,  # the storefront looks for this tracking number before writing
+        account_id=account_id,
+    )
+    return _record_fulfilment(rt, shop, shipment_id, str(done.get("ref") or ""))
+
+
+def _parcel_shipped(s: Session, sh: Shipment) -> ParcelShipped:
+    """The parcel as the storefront is told: its order lines (all open lines when a unit has no
+    line id), its tracking, and whether every other parcel is written back or voided."""
+    assert sh.label is not None
+    label = Label.from_dict(sh.label)
+    lines = Counter(str(i.get("line_id") or "") for i in (sh.parcel.get("items") or []))
+    others_done = all(
+        o.state in ("fulfilled", "voided")
+        for o in s.scalars(select(Shipment).where(Shipment.order_id == sh.order_id, Shipment.id != sh.id))
+    )
+    return ParcelShipped(
+        lines=None if "" in lines else tuple(sorted(lines.items())),
+        carrier=label.carrier,
+        tracking_number=label.tracking_code,
+        tracking_url=label.tracking_url,
+        last=others_done,
+    )
+
+
+def _record_fulfilment(rt: Runtime, shop: Storefront, shipment_id: int, ref: str) -> str:
+    with rt.session() as s:
+        sh = s.get(Shipment, shipment_id, with_for_update=True)
+        assert sh is not None
+        row = s.get(OrderRow, sh.order_id, with_for_update=True)
+        assert row is not None
+        if sh.state == "purchased":
+            sh.state, sh.fulfillment_ref, sh.updated_at = "fulfilled", ref[:128], utcnow()
+            note(
+                s,
+                row,
+                "shipment.fulfilled",
+                f"parcel {sh.package}: {shop.platform} told, tracking {sh.tracking_code}",
+                {"shipment_id": sh.id, "ref": ref},
+            )
+        live = [
+            o for o in s.scalars(select(Shipment).where(Shipment.order_id == row.id)) if o.state != "voided"
+        ]
+        every = bool(live) and all(o.state == "fulfilled" for o in live)
+        stage = Stage.FULFILLED if every else Stage.PARTIALLY_FULFILLED
+        advancing = row.stage in (Stage.PACKED, *WRITING_BACK)
+        if not was_cancelled(row) and advancing and row.stage != stage:
+            done = sum(o.state == "fulfilled" for o in live)
+            move(s, row, stage, f"{done} of {len(live)} parcel(s) written back to {shop.platform}")
+        order_id, platform_order_id, account_id = row.id, row.platform_order_id, row.account_id
+        state = sh.state
+    if every and shop.needs_completion:
+        _complete(rt, shop, order_id, platform_order_id, account_id)
+    return state
+
+
+def _complete(rt: Runtime, shop: Storefront, order_id: int, platform_order_id: str, account_id: int) -> None:
+    """Every parcel is in: a storefront that needs it has the order completed (once; parcels
+    written back at the same time may each have seen the other still open)."""
+    rt.ledger.run(
+        f"complete:{order_id}",
+        "order_complete",
+        {"order": platform_order_id},
+        lambda progress: shop.complete(platform_order_id).to_dict(),
+        recover=None,  # completing it again is harmless
+        account_id=account_id,
+    )
