@@ -16,12 +16,9 @@ from db.models import Platform, Store, StoreState, utcnow
 from db.store_lookup import forget as forget_stores
 from db.timeline import record
 from sync.jobs import safe_job_id
-from sync.storefronts import access_for, storefront
-from sync.storefronts import address_policy as address_policy  # flows still import it from here
+from sync.storefronts import storefront
 
 if TYPE_CHECKING:
-    from connectors.shopify.client import ShopifyClient
-    from connectors.woocommerce.client import WooClient
     from sync.runtime import Runtime
 
 log = structlog.get_logger("waybill.stores")
@@ -84,20 +81,6 @@ def _account(s: Session, account_id: int | None, name: str | None, domain: str) 
     if account_id is not None:
         return account_id
     return get_or_create_account(s, name or domain).id
-
-
-# Until issue 17's slices merge, flows not yet converted build platform clients here:
-# thin, delegating to the connectors. To delete at the merge.
-def shopify_client(rt: Runtime, store: Store) -> ShopifyClient:
-    from connectors.shopify.client import client_for
-
-    return client_for(access_for(rt, store))
-
-
-def woo_client(rt: Runtime, store: Store) -> WooClient:
-    from connectors.woocommerce.client import client_for
-
-    return client_for(access_for(rt, store))
 
 
 def import_catalog_soon(rt: Runtime, store_id: int) -> None:

@@ -49,9 +49,9 @@ from connectors.woocommerce.webhooks import delivery_url_problem
 from core.errors import Retryable
 from db.models import Account, PendingInstall, Platform, utcnow
 from sync.runtime import Runtime
+from sync.storefronts import address_policy
 from sync.stores import (
     StoreTaken,
-    address_policy,
     ensure_webhooks,
     import_catalog_soon,
     save_store,

@@ -17,10 +17,9 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from connectors.netguard import STRICT
 from connectors.shopify import catalog as shopify_catalog
 from connectors.shopify import inventory as shopify_stock
-from connectors.shopify.client import ShopifyClient
+from connectors.shopify.client import ShopifyClient, client_for
 from connectors.storefront.access import StoreAccess
 from connectors.storefront.stock import (
     Catalog,
@@ -44,30 +43,12 @@ IN_FLIGHT = 2  # inventorySetQuantities calls at once (each batch's SKUs are its
 READY = 2  # further batches claimed and built ahead, each sent the moment a call answers
 
 
-def shopify_client(access: StoreAccess) -> ShopifyClient:
-    """The Admin API client of the store ``access`` describes."""
-    if access.api_version is None:
-        return ShopifyClient(
-            access.domain,
-            access.credentials["access_token"],
-            base_url=access.base_url,
-            policy=access.policy or STRICT,
-        )
-    return ShopifyClient(
-        access.domain,
-        access.credentials["access_token"],
-        access.api_version,
-        base_url=access.base_url,
-        policy=access.policy or STRICT,
-    )
-
-
 class ShopifyStockVerbs:
     access: StoreAccess
 
     @cached_property
     def _stock_client(self) -> ShopifyClient:
-        return shopify_client(self.access)
+        return client_for(self.access)
 
     def catalog(self, location_hint: Any = None) -> Catalog:
         found = shopify_catalog.fetch_catalog(self._stock_client, location_hint)

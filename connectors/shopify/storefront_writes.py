@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from connectors.shopify import after_sale, fulfillment
-from connectors.shopify.client import ShopifyClient
+from connectors.shopify.client import ShopifyClient, client_for
 from connectors.storefront.access import StoreAccess
 from connectors.storefront.writes import (
     ParcelShipped,
@@ -18,16 +17,6 @@ from connectors.storefront.writes import (
 )
 
 RISK_LEVEL = {"reject": "HIGH", "hold": "MEDIUM", "approve": "LOW"}
-
-
-def client_for(access: StoreAccess) -> ShopifyClient:
-    """The Admin GraphQL client of the store ``access`` describes."""
-    kwargs: dict[str, Any] = {"base_url": access.base_url}
-    if access.policy is not None:
-        kwargs["policy"] = access.policy
-    return ShopifyClient(
-        access.domain, access.credentials["access_token"], access.api_version or "2026-10", **kwargs
-    )
 
 
 class ShopifyWritesVerbs:

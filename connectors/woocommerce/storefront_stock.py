@@ -15,7 +15,6 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from connectors.netguard import STRICT
 from connectors.storefront.access import StoreAccess
 from connectors.storefront.stock import (
     Catalog,
@@ -32,19 +31,11 @@ from connectors.storefront.stock import (
 )
 from connectors.woocommerce import catalog as woo_catalog
 from connectors.woocommerce import inventory as woo_stock
-from connectors.woocommerce.client import WooClient
+from connectors.woocommerce.client import WooClient, client_for
 from core.inventory import StockTaken
 from core.orders import Order
 
 ItemRef = woo_stock.ItemRef
-
-
-def woo_client(access: StoreAccess) -> WooClient:
-    """The REST client of the store ``access`` describes."""
-    creds = access.credentials
-    return WooClient(
-        access.domain, creds["consumer_key"], creds["consumer_secret"], policy=access.policy or STRICT
-    )
 
 
 def item_ref(product_id: int, variant_id: int | None) -> ItemRef:
@@ -57,7 +48,7 @@ class WooStockVerbs:
 
     @cached_property
     def _stock_client(self) -> WooClient:
-        return woo_client(self.access)
+        return client_for(self.access)
 
     def catalog(self, location_hint: Any = None) -> Catalog:
         return Catalog(woo_catalog.fetch_catalog(self._stock_client).entries)

@@ -16,7 +16,7 @@ from connectors.storefront.writes import (
     marker,
 )
 from connectors.woocommerce import after_sale, fulfillment
-from connectors.woocommerce.client import WooClient
+from connectors.woocommerce.client import WooClient, client_for
 
 # The order status that goes with a verdict (absent: the status is left as it is).
 VERDICT_STATUS = {VerdictOutcome.held: "on-hold", VerdictOutcome.approved_after_review: "processing"}
@@ -25,14 +25,6 @@ VERDICT_STATUS = {VerdictOutcome.held: "on-hold", VerdictOutcome.approved_after_
 def status_for(outcome: VerdictOutcome) -> str | None:
     """The WooCommerce status a verdict with this outcome sets (None: leave it)."""
     return VERDICT_STATUS.get(outcome)
-
-
-def client_for(access: StoreAccess) -> WooClient:
-    """The REST client of the store ``access`` describes."""
-    creds = access.credentials
-    if access.policy is None:
-        return WooClient(access.domain, creds["consumer_key"], creds["consumer_secret"])
-    return WooClient(access.domain, creds["consumer_key"], creds["consumer_secret"], policy=access.policy)
 
 
 class WooWritesVerbs:

@@ -19,11 +19,11 @@ This package re-exports what the web layer, the other flows and the tests call.
 
 from __future__ import annotations
 
+from core.errors import OrderNotFound
 from core.lifecycle import SHIPPABLE
 from sync.shipping.common import (
     AWAITING_SCAN,
     HOLD_PREFIX,
-    OrderNotFound,
     ShippingError,
     ShippingInputError,
     scan_passed,

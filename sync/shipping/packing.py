@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.errors import OrderNotFound
 from core.lifecycle import Stage
 from core.orders import Order
 from core.picking import expected_units, pick_list, verify_packing
 from db.models import Order as OrderRow
 from db.timeline import record
-from sync.shipping.common import OrderNotFound, ShippingError, ShippingInputError, ship_soon
+from sync.shipping.common import ShippingError, ShippingInputError, ship_soon
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime

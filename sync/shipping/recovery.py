@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from core.errors import OrderNotFound
 from core.lifecycle import WRITING_BACK, Stage
 from db.models import Order as OrderRow
 from db.models import Shipment, utcnow
 from sync.jobs import safe_job_id
 from sync.lifecycle import advance
-from sync.shipping.common import HOLD_PREFIX, OrderNotFound, scan_passed, ship_soon, write_back_soon
+from sync.shipping.common import HOLD_PREFIX, scan_passed, ship_soon, write_back_soon
 from sync.shipping.labels import ship_order
 
 if TYPE_CHECKING:

@@ -42,7 +42,8 @@ from db.models import DeadLetter, Platform, Store, TimelineEntry
 from sandbox.harness import serve
 from sandbox.woocommerce import WooCommerceSimulator
 from sync.jobs import JobMessage, Outcome, execute
-from sync.stores import address_policy, save_store
+from sync.storefronts import address_policy
+from sync.stores import save_store
 
 SANDBOX = AddressPolicy(allow_loopback=True)
 CK, CS = "ck_" + "a" * 40, "cs_" + "b" * 40

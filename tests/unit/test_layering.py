@@ -6,9 +6,8 @@ platform's name, REST path or GraphQL id in an identifier, an attribute or argum
 an imported module, a string literal (f-strings included) or a comment. Docstrings are
 prose for readers and may name what they describe; everything a program acts on may not.
 
-Issue 17 is converting the flows module by module: :data:`PENDING` lists the modules not
-converted yet (and :data:`PENDING_IMPORTS` the connectors that still import the database).
-Both lists may only shrink: a listed module that is already clean fails the test too.
+Platform payload keys (:data:`PAYLOAD_KEYS`: the keys only a platform's payload has) may not
+appear in ``sync/`` as string literals either: a flow reads canonical types, never a body.
 """
 
 from __future__ import annotations
@@ -26,14 +25,32 @@ ROOT = Path(__file__).resolve().parents[2]
 SYNC = ROOT / "sync"
 # Platform names, their REST paths and GraphQL ids: none may appear in sync/.
 PLATFORM_WORDS = re.compile(r"shopify|woo|\bwc\b|wc/|gid://|wp-json|graphql", re.IGNORECASE)
-# Modules of sync/ not converted yet: emptied when issue 17's slices merge.
-PENDING = {
-    "sync/shipping.py",
-    "sync/stores.py",  # shopify_client / woo_client: thin delegates until the flows above stop calling them
-    "sync/verdicts.py",
-}
-# Connectors that still import a layer above them: emptied when issue 17's slices merge.
-PENDING_IMPORTS: set[str] = set()
+# Keys of the platforms' payloads (Shopify webhooks and GraphQL, WooCommerce REST) that a
+# flow would only write to read a platform body.
+PAYLOAD_KEYS = frozenset(
+    {
+        "admin_graphql_api_id",
+        "billing",
+        "date_created_gmt",
+        "date_modified_gmt",
+        "date_paid_gmt",
+        "displayFinancialStatus",
+        "edges",
+        "financial_status",
+        "fulfillment_status",
+        "line_items",
+        "manage_stock",
+        "meta_data",
+        "nodes",
+        "pageInfo",
+        "shipping_lines",
+        "stock_quantity",
+        "stock_status",
+        "subtotal_price",
+        "total_price",
+        "userErrors",
+    }
+)
 OURS = frozenset(
     p.stem
     for p in ROOT.iterdir()
@@ -118,17 +135,31 @@ SYNC_MODULES = [_name(p) for p in _modules(SYNC)]
 @pytest.mark.parametrize("module", SYNC_MODULES)
 def test_sync_names_no_platform(module: str) -> None:
     found = platform_words((ROOT / module).read_text(encoding="utf-8"))
-    if module in PENDING:
-        assert found, f"{module} is clean now: take it off PENDING in {_name(Path(__file__))}"
-    else:
-        assert not found, f"{module} names a platform: " + "; ".join(f"{n}: {w!r}" for n, w in found[:10])
+    assert not found, f"{module} names a platform: " + "; ".join(f"{n}: {w!r}" for n, w in found[:10])
+
+
+@pytest.mark.parametrize("module", SYNC_MODULES)
+def test_sync_reads_no_platform_payload(module: str) -> None:
+    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    keys = sorted(
+        {
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in PAYLOAD_KEYS
+        }
+    )
+    assert not keys, f"{module} reads platform payload keys: {keys}"
+
+
+def test_the_payload_key_check_can_fail() -> None:
+    tree = ast.parse('body["line_items"][0].get("stock_quantity")')
+    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    assert strings == {"line_items", "stock_quantity"} and strings <= PAYLOAD_KEYS
 
 
 @pytest.mark.parametrize("module", SYNC_MODULES)
 def test_sync_imports_no_platform_connector(module: str) -> None:
     bad = sorted(m for m in imported((ROOT / module).read_text(encoding="utf-8")) if PLATFORM_WORDS.search(m))
-    if module in PENDING and bad:
-        return
     assert not bad, f"{module} imports a platform's connector: {bad}"
 
 
@@ -149,15 +180,7 @@ def test_connectors_import_no_database_flow_or_web(module: str) -> None:
         for m in imported((ROOT / module).read_text(encoding="utf-8"))
         if _top(m) in FORBIDDEN_FOR_CONNECTORS
     )
-    if module in PENDING_IMPORTS:
-        assert bad, f"{module} is clean now: take it off PENDING_IMPORTS in {_name(Path(__file__))}"
-    else:
-        assert not bad, f"{module} imports {bad}"
-
-
-def test_the_pending_lists_name_existing_modules() -> None:
-    assert sorted(m for m in PENDING if not (ROOT / m).exists()) == []
-    assert sorted(m for m in PENDING_IMPORTS if not (ROOT / m).exists()) == []
+    assert not bad, f"{module} imports {bad}"
 
 
 @pytest.mark.parametrize(
