@@ -74,13 +74,6 @@ def error_for_status(status: int, message: str, headers: Any = None) -> Exceptio
     return PERMANENT_BY_STATUS.get(status, Rejected)(f"HTTP {status}: {message}")
 
 
-def raise_for_response(response: requests.Response, what: str) -> None:
-    """Raise the error the response's status means; the message names the status, never the body."""
-    error = error_for_status(response.status_code, what, response.headers)
-    if error is not None:
-        raise error
-
-
 def error_for_exception(exc: Exception, what: str) -> Exception:
     """Transport failures: the request may or may not have arrived, so retry."""
     if isinstance(exc, requests.Timeout | requests.ConnectionError):

@@ -208,17 +208,6 @@ def mark_dirty(s: Session, account_id: int, skus: Iterable[str]) -> set[int]:
     return stores
 
 
-def dirty_marks(s: Session, store_id: int, limit: int = 10_000) -> list[StockDirty]:
-    return list(
-        s.scalars(
-            select(StockDirty)
-            .where(StockDirty.store_id == store_id)
-            .order_by(StockDirty.marked_at)
-            .limit(limit)
-        )
-    )
-
-
 def clear_marks(s: Session, store_id: int, marks: Sequence[tuple[str, datetime]]) -> None:
     """Delete the marks that were pushed, unless they were refreshed meanwhile (one executemany)."""
     if not marks:

@@ -69,13 +69,9 @@ def enqueue_event(rt: Runtime, event_id: int) -> bool:
     return rt.enqueue("process_inbox_event", job_id=inbox_job_id(event_id), event_id=event_id)
 
 
-def hand_off_event(rt: Runtime, event_id: int) -> None:
-    """The web tier's cheap enqueue (see ``RedisJobQueue.hand_off``)."""
-    hand_off_events(rt, [event_id])
-
-
 def hand_off_events(rt: Runtime, event_ids: Sequence[int]) -> None:
-    """:func:`hand_off_event` for several events in one Redis command."""
+    """The web tier's cheap enqueue of committed events, in one Redis command (see
+    ``RedisJobQueue.hand_off_many``)."""
     rt.queue.hand_off_many([("process_inbox_event", {"event_id": i}, inbox_job_id(i)) for i in event_ids])
 
 

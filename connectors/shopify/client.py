@@ -30,6 +30,7 @@ from core.errors import Retryable
 log = structlog.get_logger("waybill.shopify")
 
 GRAPHQL_DIR = Path(__file__).resolve().parent / "graphql"
+FRAGMENTS_DIR = GRAPHQL_DIR / "fragments"
 _DOCUMENT_NAME = re.compile(r"^[a-z0-9_]+$")
 # Added to every wait computed from the refill arithmetic: Shopify reports whole points
 # (rounded down) and waking exactly on the boundary can leave a fraction of a point short.
@@ -41,12 +42,30 @@ RETRYABLE_ERROR_CODES = frozenset({"INTERNAL_SERVER_ERROR"})
 DEFAULT_API_VERSION = "2026-10"
 
 
+_SPREAD = re.compile(r"\.\.\.\s*([A-Z][A-Za-z0-9_]*)")
+
+
 @functools.cache
 def load_document(name: str) -> str:
-    """Text of ``connectors/shopify/graphql/<name>.graphql`` (read once per process)."""
+    """Text of ``connectors/shopify/graphql/<name>.graphql`` (read once per process), with the
+    shared fragments it spreads (``graphql/fragments/<Name>.graphql``) appended, once each."""
     if not _DOCUMENT_NAME.match(name):
         raise ValueError(f"not a document name: {name!r}")
-    return (GRAPHQL_DIR / f"{name}.graphql").read_text(encoding="utf-8")
+    return with_fragments((GRAPHQL_DIR / f"{name}.graphql").read_text(encoding="utf-8"))
+
+
+def with_fragments(text: str) -> str:
+    """``text`` and every shared fragment it (or a fragment it adds) spreads and does not define."""
+    added: list[str] = []
+    while True:
+        whole = "\n".join([text, *added])
+        missing = sorted(
+            {n for n in _SPREAD.findall(whole) if f"fragment {n} " not in whole}
+            & {p.stem for p in FRAGMENTS_DIR.glob("*.graphql")}
+        )
+        if not missing:
+            return whole
+        added += [(FRAGMENTS_DIR / f"{n}.graphql").read_text(encoding="utf-8") for n in missing]
 
 
 @functools.lru_cache(maxsize=512)

@@ -10,6 +10,7 @@ from connectors.shopify.throttle import REGISTRY, ThrottleState
 from core.errors import Retryable
 from tests.contract.conftest import FakeTime
 from tests.contract.shopify_answers import SHOP_DATA, URL, client, cost, ok, throttled
+from tests.sandbox.shopify.support import document
 
 
 def test_throttled_then_success_waits_exactly_the_refill_time(
@@ -27,7 +28,9 @@ def test_throttled_mutation_is_retried_because_it_never_ran(
 ) -> None:
     mocked.post(URL, json=throttled(requested=10, available=4, maximum=100, rate=2))
     mocked.post(URL, json=ok({"webhookSubscriptionDelete": {"userErrors": []}}))
-    client(fake_time).execute("webhook_subscription_delete", {"id": "gid://shopify/WebhookSubscription/1"})
+    client(fake_time).query(
+        document("webhook_subscription_delete"), {"id": "gid://shopify/WebhookSubscription/1"}
+    )
     assert fake_time.sleeps == [(10 - 4) / 2 + MARGIN_S]
 
 

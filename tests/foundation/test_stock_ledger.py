@@ -21,7 +21,6 @@ from db.stock import (
     _clear_marks_statement,
     buffers_for,
     clear_marks,
-    dirty_marks,
     ensure_item,
     find_item,
     mark_dirty,
@@ -31,6 +30,12 @@ from db.stock import (
     published_levels,
     tracked_links,
 )
+
+
+def dirty_marks(s: Session, store_id: int, limit: int = 10_000) -> list[StockDirty]:
+    """The store's marks, oldest first (what a push reads first)."""
+    query = select(StockDirty).where(StockDirty.store_id == store_id).order_by(StockDirty.marked_at)
+    return list(s.scalars(query.limit(limit)))
 
 
 @pytest.fixture

@@ -19,7 +19,14 @@ import requests
 from connectors.errors import AuthError, NotFound, Rejected
 from connectors.netguard import AddressPolicy
 from connectors.shopify import inventory as shopify_inventory
-from connectors.shopify.client import GRAPHQL_DIR, ShopifyClient, exchange_code, is_mutation, user_errors
+from connectors.shopify.client import (
+    GRAPHQL_DIR,
+    ShopifyClient,
+    exchange_code,
+    is_mutation,
+    load_document,
+    user_errors,
+)
 from connectors.shopify.throttle import REGISTRY
 from connectors.woocommerce import inventory as woo_inventory
 from connectors.woocommerce.client import WooClient
@@ -27,6 +34,7 @@ from sandbox.harness import FakeClock, RunningServer, serve
 from sandbox.shopify import ShopifySimulator
 from sandbox.shopify.cost import PLANS, Plan
 from sandbox.woocommerce import WooCommerceSimulator
+from tests.sandbox.shopify.support import document
 
 SANDBOX = AddressPolicy(allow_loopback=True)  # the simulators listen on loopback
 
@@ -38,7 +46,6 @@ SINCE = "updated_at:>'2020-01-01T00:00:00Z'"
 # Query documents that need no id from an earlier answer, with the variables to run them.
 QUERIES_WITHOUT_IDS: dict[str, dict[str, Any]] = {
     "shop_and_locations": {"first": 10},
-    "product_variants": {"first": 10},
     "orders_updated_since": {"first": 5, "query": SINCE},
     "inventory_levels": {"first": 10, "levelsFirst": 5},
     "webhook_subscriptions": {"first": 10},
@@ -54,6 +61,15 @@ NEEDS_AN_ID = {
     "order_returns",
     "order_refunds",
 }
+
+
+# A query of the tests' own (tests/fixtures/shopify_graphql): variants, 2 + first x 3 points.
+VARIANTS = document("product_variants")
+
+
+def _variants(client: ShopifyClient, first: int) -> list[dict[str, Any]]:
+    nodes: list[dict[str, Any]] = client.query(VARIANTS, {"first": first})["productVariants"]["nodes"]
+    return nodes
 
 
 # -- Shopify fixtures
@@ -111,14 +127,14 @@ def client_for(url: str, clock: FakeClock, shop: str = SHOP, token: str = TOKEN)
 def test_every_query_document_without_ids_runs(
     shopify: ShopifySimulator, shopify_url: str, clock: FakeClock
 ) -> None:
-    queries = {p.stem for p in GRAPHQL_DIR.glob("*.graphql") if not is_mutation(p.read_text())}
+    queries = {p.stem for p in GRAPHQL_DIR.glob("*.graphql") if not is_mutation(load_document(p.stem))}
     assert queries - NEEDS_AN_ID == set(QUERIES_WITHOUT_IDS)
     order = shopify.place_order(SHOP, [("TOTE-RED", 2)])
     client = client_for(shopify_url, clock)
     data = {name: client.execute(name, variables) for name, variables in QUERIES_WITHOUT_IDS.items()}
     assert data["shop_and_locations"]["shop"]["myshopifyDomain"] == SHOP
     assert [n["name"] for n in data["shop_and_locations"]["locations"]["nodes"]] == ["Main Warehouse"]
-    assert [n["sku"] for n in data["product_variants"]["productVariants"]["nodes"]] == ["TOTE-RED"]
+    assert [n["sku"] for n in _variants(client, 10)] == ["TOTE-RED"]
     [fetched] = data["orders_updated_since"]["orders"]["nodes"]
     assert (fetched["legacyResourceId"], fetched["name"]) == (str(order.id), "#1001")
     assert [(li["sku"], li["quantity"]) for li in fetched["lineItems"]["nodes"]] == [("TOTE-RED", 2)]
@@ -180,9 +196,9 @@ def test_webhook_subscription_create_then_listed(
     ]
 
 
-def _throttled_count(url: str, shop: str, document: str, variables: dict[str, Any], calls: int) -> int:
+def _throttled_count(url: str, shop: str, name: str, variables: dict[str, Any], calls: int) -> int:
     """Send a burst with plain requests (no pacing) and count THROTTLED answers."""
-    body = {"query": (GRAPHQL_DIR / f"{document}.graphql").read_text(), "variables": variables}
+    body = {"query": document(name), "variables": variables}
     headers = {"X-Shopify-Access-Token": "shpat_control", "Host": shop}
     answers = [
         requests.post(f"{url}/admin/api/2026-10/graphql.json", json=body, headers=headers, timeout=5).json()
@@ -203,7 +219,7 @@ def test_burst_on_a_small_bucket_is_paced_with_no_throttled_error(
     client = client_for(shopify_url, clock, "tiny.myshopify.com", "shpat_tiny")
     started = clock.now()
     for _ in range(20):
-        nodes = client.execute("product_variants", variables)["productVariants"]["nodes"]
+        nodes = _variants(client, variables["first"])
         assert [n["sku"] for n in nodes] == [f"STK-{i}" for i in range(10)]
     graphql_requests = [r for r in shopify.request_log if r["endpoint"] == "graphql"]
     assert len(graphql_requests) == 20 + 20  # the control burst, then ours: not one throttled retry
@@ -222,9 +238,7 @@ def test_threads_sharing_a_shop_all_complete(
         client = client_for(shopify_url, clock, "busy.myshopify.com", "shpat_busy")  # one client per thread
         try:
             for _ in range(8):
-                results.append(
-                    len(client.execute("product_variants", {"first": 10})["productVariants"]["nodes"])
-                )
+                results.append(len(_variants(client, 10)))
         except Exception as exc:
             failures.append(exc)
 
@@ -244,10 +258,10 @@ def test_http_429_is_retried_after_retry_after(
     add_tiny_shop(shopify, "tiny.myshopify.com", "shpat_tiny", tiny_plan)
     client = client_for(shopify_url, clock, "tiny.myshopify.com", "shpat_tiny")
     for _ in range(3):
-        client.execute("product_variants", {"first": 10})
+        _variants(client, 10)
     REGISTRY.forget()  # as if another process had spent the points: no estimate to pace on
     started = clock.now()
-    client.execute("product_variants", {"first": 30})  # 2 + 30 x 3 = 92 requested, 100 - 3 x 32 = 4 left
+    _variants(client, 30)  # 2 + 30 x 3 = 92 requested, 100 - 3 x 32 = 4 left
     assert clock.now() - started == 9.0  # Retry-After: ceil((92 - 4) / 10) s, then nothing more to wait
     assert [r["endpoint"] for r in shopify.request_log].count("graphql") == 5
 

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from graphql import FieldNode, FragmentDefinitionNode, SelectionSetNode, parse
 
+from connectors.shopify.client import load_document
+
 GRAPHQL = Path(__file__).resolve().parents[2] / "connectors" / "shopify" / "graphql"
 DOCUMENTS = ["order.graphql", "orders_updated_since.graphql"]
 
@@ -27,7 +29,7 @@ def selection_shape(selection_set: SelectionSetNode | None) -> dict[str, Any] | 
 
 
 def order_fields(document: str) -> dict[str, Any] | None:
-    ast = parse((GRAPHQL / document).read_text(encoding="utf-8"))
+    ast = parse(load_document(Path(document).stem))
     fragments = [d for d in ast.definitions if isinstance(d, FragmentDefinitionNode)]
     (fragment,) = [f for f in fragments if f.name.value == "OrderFields"]
     return selection_shape(fragment.selection_set)
