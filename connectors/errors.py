@@ -28,7 +28,7 @@ class Rejected(Permanent):
 # ``SHIPMENT.POSTAGE.EXISTS``). Never the message or body text: a store or carrier wrote
 # those, at any length, and they end up in timelines, dead letters and logs.
 MAX_CODE_LENGTH = 64
-_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
+_CODE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.:/-]{{0,{MAX_CODE_LENGTH - 1}}}")
 
 
 def platform_code(value: object) -> str | None:

@@ -7,7 +7,7 @@ asks these functions what to do, and acts through the connectors.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -105,11 +105,6 @@ def chunks(items: Sequence[T], size: int) -> list[list[T]]:
     if size < 1:
         raise ValueError(f"chunk size must be >= 1, got {size}")
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
-
-
-def coalesce(movements: Iterable[K]) -> list[K]:
-    """Distinct ``(channel_key, sku)`` pairs in first-seen order: one write per pair."""
-    return list(dict.fromkeys(movements))
 
 
 @dataclass(frozen=True)

@@ -65,10 +65,3 @@ def id_number(value: Any) -> int:
         if text.isascii() and text.isdigit():
             return int(text)
     raise ValueError(f"not an id: {value!r}")
-
-
-def optional_id_number(value: Any) -> int | None:
-    """:func:`id_number`, with ``None``, ``0`` and ``""`` read as no id."""
-    if value is None or value == "" or value == 0:
-        return None
-    return id_number(value)

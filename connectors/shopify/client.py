@@ -81,13 +81,6 @@ def is_mutation(text: str) -> bool:
     )
 
 
-def user_errors(data: dict[str, Any], field: str) -> list[dict[str, Any]]:
-    """``data[field]["userErrors"]`` (empty when the mutation succeeded)."""
-    payload = data.get(field) or {}
-    errors = payload.get("userErrors") if isinstance(payload, dict) else None
-    return list(errors or [])
-
-
 def _root_and_headers(shop: str, base_url: str | None) -> tuple[str, dict[str, str]]:
     """The origin to call, and a ``Host`` header naming the shop when that origin is a sandbox."""
     if base_url:

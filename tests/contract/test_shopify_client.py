@@ -10,7 +10,7 @@ import requests
 import responses
 
 from connectors.errors import AuthError, NotFound, Rejected
-from connectors.shopify.client import exchange_code, is_mutation, load_document, user_errors
+from connectors.shopify.client import exchange_code, is_mutation, load_document
 from connectors.shopify.throttle import ThrottleState
 from core.errors import Retryable
 from tests.contract.conftest import FakeTime
@@ -64,12 +64,6 @@ def test_documents_load_by_name_and_names_are_checked() -> None:
     assert not is_mutation(load_document("orders_updated_since"))
     with pytest.raises(ValueError):
         load_document("../secrets")
-
-
-def test_user_errors_reads_the_mutation_payload() -> None:
-    data = {"webhookSubscriptionCreate": {"webhookSubscription": None, "userErrors": [{"message": "taken"}]}}
-    assert user_errors(data, "webhookSubscriptionCreate") == [{"message": "taken"}]
-    assert user_errors({"webhookSubscriptionCreate": {"userErrors": []}}, "webhookSubscriptionCreate") == []
 
 
 # -- errors

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from connectors.readers.ids import id_number as exact_id
-from connectors.readers.ids import optional_id_number as optional_id
 from connectors.readers.times import optional_utc_time as utc_time
 from core.catalog import CatalogEntry, map_skus, whole_quantity
 
@@ -103,11 +102,6 @@ def test_exact_id(value: Any, expected: int) -> None:
 def test_exact_id_refuses(value: Any) -> None:
     with pytest.raises(ValueError):
         exact_id(value)
-
-
-@pytest.mark.parametrize(("value", "expected"), [(None, None), (0, None), ("", None), ("12", 12), (12, 12)])
-def test_optional_id(value: Any, expected: int | None) -> None:
-    assert optional_id(value) == expected
 
 
 @pytest.mark.parametrize(

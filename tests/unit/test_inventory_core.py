@@ -16,7 +16,6 @@ from core.inventory import (
     Discrepancy,
     StockPosition,
     chunks,
-    coalesce,
     compare_levels,
     low_stock,
     published,
@@ -282,29 +281,6 @@ def test_woo_batch_count_is_the_minimum(updates: list[WooStockUpdate], size: int
 
 
 # --- coalescing ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("movements", "expected"),
-    [
-        ([], []),
-        ([("shop", "A")], [("shop", "A")]),
-        (
-            [("shop", "A"), ("woo", "A"), ("shop", "A"), ("shop", "B"), ("woo", "A")],
-            [("shop", "A"), ("woo", "A"), ("shop", "B")],
-        ),
-        ([("woo", "B"), ("woo", "A"), ("woo", "B")], [("woo", "B"), ("woo", "A")]),
-    ],
-)
-def test_coalesce(movements: list[tuple[str, str]], expected: list[tuple[str, str]]) -> None:
-    assert coalesce(movements) == expected
-
-
-@given(st.lists(st.tuples(st.sampled_from(["s1", "w1", "w2"]), st.sampled_from("ABCDE"))))
-def test_coalesce_is_the_first_occurrences(movements: list[tuple[str, str]]) -> None:
-    out = coalesce(iter(movements))
-    assert len(out) == len(set(out)) == len(set(movements))
-    assert [movements.index(m) for m in out] == sorted(movements.index(m) for m in out)
 
 
 # --- reconciliation -----------------------------------------------------------------------
