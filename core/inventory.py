@@ -7,7 +7,7 @@ asks these functions what to do, and acts through the connectors.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -16,7 +16,6 @@ from typing import Literal, TypeVar
 from core.orders import require_utc
 
 T = TypeVar("T")
-K = TypeVar("K", bound=Hashable)
 
 BufferKind = Literal["absolute", "percent"]
 
