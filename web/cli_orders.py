@@ -16,28 +16,13 @@ from sync import pipeline
 from sync.catalog import import_catalog
 from sync.reconcile import reconcile_store
 from sync.stock_audit import inventory_audit
-from web.api_orders import order_detail
+from web.api_orders import order_detail, order_line
 from web.cli import BIG_ID, SMALL_ID, outside_failure, rt
 from web.cli_stock import account_id_for, account_option
 from web.cli_work import report
 
 orders_cli = AppGroup("orders", help="Orders Waybill holds.")
 sync_cli = AppGroup("sync", help="Reconciliation with the storefronts.")
-
-
-def order_summary(o: Order) -> dict[str, Any]:
-    return {
-        "id": o.id,
-        "store_id": o.store_id,
-        "platform": str(o.platform),
-        "platform_order_id": o.platform_order_id,
-        "number": o.number,
-        "stage": o.stage,
-        "financial_status": o.financial_status,
-        "fulfillment_status": o.fulfillment_status,
-        "total": o.data.get("total"),
-        "updated_at": o.platform_updated_at.isoformat(),
-    }
 
 
 @orders_cli.command("list")
@@ -53,7 +38,7 @@ def list_orders(as_json: bool, store_id: int | None, stage: str | None, limit: i
     if stage is not None:
         query = query.where(Order.stage == stage)
     with rt().session() as s:
-        items = [order_summary(o) for o in s.scalars(query)]
+        items = [order_line(o) for o in s.scalars(query)]
     if as_json:
         click.echo(json.dumps(items, indent=2))
         return
@@ -77,7 +62,7 @@ def show_order(order_id: int, as_json: bool) -> None:
         order = s.get(Order, order_id)
         if order is None:
             raise click.ClickException(f"no order {order_id}")
-        item = {**order_summary(order), **order_detail(s, order)}
+        item = {**order_line(order), **order_detail(s, order)}
     if as_json:
         click.echo(json.dumps(item, indent=2))
         return

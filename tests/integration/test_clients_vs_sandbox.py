@@ -25,7 +25,6 @@ from connectors.shopify.client import (
     exchange_code,
     is_mutation,
     load_document,
-    user_errors,
 )
 from connectors.shopify.throttle import REGISTRY
 from connectors.woocommerce import inventory as woo_inventory
@@ -188,7 +187,7 @@ def test_webhook_subscription_create_then_listed(
         "webhookSubscription": {"uri": "https://waybill.example/webhooks/shopify", "format": "JSON"},
     }
     created = client.execute("webhook_subscription_create", variables)
-    assert user_errors(created, "webhookSubscriptionCreate") == []
+    assert created["webhookSubscriptionCreate"]["userErrors"] == []
     sub_id = created["webhookSubscriptionCreate"]["webhookSubscription"]["id"]
     listed = client.execute("webhook_subscriptions", {"first": 10})["webhookSubscriptions"]["nodes"]
     assert [(s["id"], s["topic"], s["uri"], s["format"]) for s in listed] == [
