@@ -32,8 +32,9 @@ from core.errors import Retryable
 from db.models import CatalogLink, InboxEvent, InboxState, Store, StoreState, utcnow
 from db.timeline import record
 from sync.intake import enqueue_event
-from sync.inventory import listed, observe, schedule_settle
+from sync.inventory import observe
 from sync.jobs import job, safe_job_id
+from sync.stock_settle import listed, schedule_settle
 from sync.storefronts import storefront
 from sync.stores import ensure_webhooks
 from telemetry import RECONCILE_REPAIRS
