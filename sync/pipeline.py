@@ -312,7 +312,7 @@ def decision_summary(row: OrderRow) -> dict[str, Any]:
 def cancel_order(rt: Runtime, order_id: int, reason: str) -> None:
     """The storefront cancelled: the pipeline stops where it is and unused labels are voided.
 
-    The stock reservation was already released by the stock ledger (sync/inventory.py)."""
+    The stock reservation was already released by the stock ledger (sync/stock_orders.py)."""
     with rt.session() as s:
         row = _lock(s, order_id)
         if row is None:

@@ -85,7 +85,7 @@ def caught_up(rt: Runtime, store_id: int, observed: datetime) -> bool:
 def owe_reconciliation(rt: Runtime) -> int:
     """Note on every active store that a reconciliation is owed (at start-up: whatever happened
     while Waybill was down is not known yet). Until one has run, settles wait (at most
-    ``sync.inventory.SETTLE_WAIT_MAX``): a level read now could count sales whose orders
+    ``sync.stock_settle.SETTLE_WAIT_MAX``): a level read now could count sales whose orders
     are not in yet as a merchant edit. Returns how many stores."""
     now = utcnow().isoformat()
     with rt.session() as s:
