@@ -87,7 +87,7 @@ def run_embedded(settings: Settings | None = None) -> None:
 
     from waitress.server import create_server
 
-    from sync.queue import EmbeddedJobQueue
+    from sync.embedded_queue import EmbeddedJobQueue
     from sync.schedule import Scheduler
 
     app = create_app()

@@ -30,7 +30,7 @@ from rq import Queue, SimpleWorker, Worker
 from rq.exceptions import StopRequested
 
 from settings import SettingsError, load_settings
-from sync.queue import ALIVE_EVERY_S, WORKER_PREFIX, RedisJobQueue
+from sync.redis_queue import ALIVE_EVERY_S, WORKER_PREFIX, RedisJobQueue
 from sync.runtime import build_runtime, freeze_boot_heap, install
 from sync.schedule import Scheduler
 from telemetry import configure_logging

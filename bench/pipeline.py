@@ -52,7 +52,7 @@ from bench._ingest_setup import (
     serving,
     waybill_env,
 )
-from sync.queue import HANDOFF_KEY
+from sync.handoff import HANDOFF_KEY
 
 WEB = Gunicorn("gthread", 2, 4)
 WARM = 3  # orders on each storefront before the clock starts

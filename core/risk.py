@@ -172,67 +172,98 @@ def _is_expedited(order: Order, codes: tuple[str, ...]) -> str | None:
     return None
 
 
+Found = list[tuple[str, str]]  # (rule, detail) of each rule that fired
+
+
 def _facts(inp: RiskInput, rules: RiskRules) -> list[Fact]:
-    order, w = inp.order, rules.weights
-    facts: list[Fact] = []
+    found = [
+        *_value_facts(inp, rules),
+        *_address_facts(inp.order, rules),
+        *_velocity_facts(inp, rules),
+        *_email_facts(inp.order, rules),
+        *_platform_facts(inp),
+        *_address_check_facts(inp),
+    ]
+    facts = [Fact(rule, int(rules.weights.get(rule, 0)), detail) for rule, detail in found]
+    facts.sort(key=lambda f: (-f.weight, f.rule))
+    return facts
 
-    def add(rule: str, detail: str) -> None:
-        facts.append(Fact(rule, int(w.get(rule, 0)), detail))
 
+def _value_facts(inp: RiskInput, rules: RiskRules) -> Found:
+    """A high total, and a new customer's high-value order shipped expedited."""
+    order = inp.order
+    found: Found = []
     total = order.total.amount
     high_value = total >= rules.high_value
     if high_value:
-        add("high_value", f"total {total} {order.total.currency} is at or above {rules.high_value}")
+        found.append(
+            ("high_value", f"total {total} {order.total.currency} is at or above {rules.high_value}")
+        )
+    expedited = _is_expedited(order, rules.expedited_codes)
+    if inp.prior_orders == 0 and expedited and high_value:
+        detail = f"first order, expedited shipping ({expedited}), high value"
+        found.append(("new_customer_expedited_high_value", detail))
+    return found
 
+
+def _address_facts(order: Order, rules: RiskRules) -> Found:
+    """A missing shipping address, billing and shipping that differ, a high-risk destination."""
+    found: Found = []
     ship, bill = order.shipping_address, order.billing_address
     if _needs_shipping(order) and (ship is None or ship.is_empty()):
-        add("missing_address", "the order needs shipping but has no shipping address")
+        found.append(("missing_address", "the order needs shipping but has no shipping address"))
     ship_country = (ship.country_code or "").upper() if ship else ""
     bill_country = (bill.country_code or "").upper() if bill else ""
     if ship_country and bill_country and ship_country != bill_country:
-        add("country_mismatch", f"billed in {bill_country}, shipped to {ship_country}")
+        found.append(("country_mismatch", f"billed in {bill_country}, shipped to {ship_country}"))
     elif ship and bill and ship_country and ship_country == bill_country:
         same_postal = _norm(ship.postal_code) == _norm(bill.postal_code)
         same_line = _norm(ship.line1) == _norm(bill.line1)
         if (ship.postal_code and bill.postal_code and not same_postal) or (
             ship.line1 and bill.line1 and not same_line
         ):
-            add("address_mismatch", "billing and shipping addresses differ")
+            found.append(("address_mismatch", "billing and shipping addresses differ"))
     if ship_country and ship_country in rules.high_risk_countries:
-        add("high_risk_destination", f"ships to {ship_country}, a high-risk destination")
+        found.append(("high_risk_destination", f"ships to {ship_country}, a high-risk destination"))
+    return found
 
+
+def _velocity_facts(inp: RiskInput, rules: RiskRules) -> Found:
     limit = rules.velocity_max_orders
     counts = {"e-mail": inp.recent_by_email, "address": inp.recent_by_address, "IP": inp.recent_by_ip}
     over = [f"{n + 1} orders from one {what}" for what, n in counts.items() if n + 1 > limit]
     if over:
-        add("velocity", "; ".join(over) + f" in the window (more than {limit})")
+        return [("velocity", "; ".join(over) + f" in the window (more than {limit})")]
+    return []
 
+
+def _email_facts(order: Order, rules: RiskRules) -> Found:
     disposable = is_disposable(order.email, rules.disposable_domains)
     if disposable:
-        add("disposable_email", f"e-mail at {disposable}, a throwaway mailbox provider")
+        return [("disposable_email", f"e-mail at {disposable}, a throwaway mailbox provider")]
+    return []
 
-    expedited = _is_expedited(order, rules.expedited_codes)
-    if inp.prior_orders == 0 and expedited and high_value:
-        add("new_customer_expedited_high_value", f"first order, expedited shipping ({expedited}), high value")
 
+def _platform_facts(inp: RiskInput) -> Found:
     level = (inp.platform_risk or "").upper()
     if level == "HIGH":
-        add("platform_risk_high", "the storefront rates this order high risk")
-    elif level == "MEDIUM":
-        add("platform_risk_medium", "the storefront rates this order medium risk")
+        return [("platform_risk_high", "the storefront rates this order high risk")]
+    if level == "MEDIUM":
+        return [("platform_risk_medium", "the storefront rates this order medium risk")]
+    return []
 
+
+def _address_check_facts(inp: RiskInput) -> Found:
     check = inp.address_check
-    if check is not None and not check.deliverable:
-        detail = "the carrier cannot deliver to this address"
-        if check.messages:
-            detail += ": " + "; ".join(check.messages)
-        if check.suggestion:
-            shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(check.suggestion.items()) if v)
-            detail += f" (suggested: {shown})"
-        add("address_undeliverable", detail)
-
-    facts.sort(key=lambda f: (-f.weight, f.rule))
-    return facts
+    if check is None or check.deliverable:
+        return []
+    detail = "the carrier cannot deliver to this address"
+    if check.messages:
+        detail += ": " + "; ".join(check.messages)
+    if check.suggestion:
+        shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(check.suggestion.items()) if v)
+        detail += f" (suggested: {shown})"
+    return [("address_undeliverable", detail)]
 
 
 def assess(inp: RiskInput, rules: RiskRules) -> RiskVerdict:

@@ -171,7 +171,7 @@ def start_waybill(
     from waitress.server import create_server
 
     from app import create_app
-    from sync.queue import EmbeddedJobQueue
+    from sync.embedded_queue import EmbeddedJobQueue
     from sync.schedule import Scheduler
 
     public = f"http://127.0.0.1:{port}"

@@ -44,9 +44,10 @@ from core.parcels import Measure
 from db import stock
 from db.models import CatalogLink, StockDirty, Store, StoreState, utcnow
 from db.timeline import record
-from sync.inventory import observe, schedule_settle
+from sync.inventory import observe
 from sync.jobs import job, safe_job_id
 from sync.reconcile import reconcile_then
+from sync.stock_settle import schedule_settle
 from sync.storefronts import storefront
 
 if TYPE_CHECKING:
@@ -135,27 +136,60 @@ def apply_catalog(
     store = s.get(Store, store_id)
     if store is None:
         return {"store_id": store_id, "skipped": True}
-    account_id = store.account_id
     location = rt.settings.inventory.location
     now = utcnow()
     links = {
         link.sku: link for link in s.scalars(select(CatalogLink).where(CatalogLink.store_id == store_id))
     }
+    gone = _remove_gone(s, store_id, links, report)
+    observed = _update_links(s, store, links, report, location, location_id, now)
+    seeded = _seed_ledger(s, store.account_id, store_id, report, location)
+    dirty = _mark_differences(rt, s, store, report, location)
 
-    observed: list[str] = []
+    saved = report_settings(report, now)
+    # Other jobs keep their own keys in the settings: re-read them under a row lock before writing.
+    s.refresh(store, with_for_update=True)
+    store.settings = {**(store.settings or {}), "catalog": saved}
+    _record_import(s, store, saved, gone, seeded)
+    return {
+        "store_id": store_id,
+        "platform": str(store.platform),
+        **saved,
+        "removed": gone,
+        "seeded": seeded,
+        "dirty": dirty,
+        "observed": observed,
+    }
+
+
+def _remove_gone(
+    s: Session, store_id: int, links: dict[str, CatalogLink], report: CatalogReport
+) -> list[str]:
+    """Unlink the SKUs the channel no longer lists (and drop their pending pushes); returns them."""
     gone = sorted(sku for sku in links if sku not in report.mapped)
     if gone:
         s.execute(delete(CatalogLink).where(CatalogLink.store_id == store_id, CatalogLink.sku.in_(gone)))
         s.execute(delete(StockDirty).where(StockDirty.store_id == store_id, StockDirty.sku.in_(gone)))
+    return gone
 
+
+def _update_links(
+    s: Session,
+    store: Store,
+    links: dict[str, CatalogLink],
+    report: CatalogReport,
+    location: str,
+    location_id: int | None,
+    now: datetime,
+) -> list[str]:
+    """Create or refresh the link of every mapped SKU; returns the SKUs whose level was observed."""
+    observed: list[str] = []
     for sku, entry in report.mapped.items():
         link = links.get(sku)
+        new = link is None
         if link is None:
-            link = CatalogLink(account_id=account_id, store_id=store_id, sku=sku)
+            link = CatalogLink(account_id=store.account_id, store_id=store.id, sku=sku)
             s.add(link)
-            new = True
-        else:
-            new = False
         moved_location = link.location_id != location_id
         link.location = location
         link.product_id = entry.product_id
@@ -171,18 +205,17 @@ def apply_catalog(
         if not pending and _record_level(link, entry, force=new or moved_location):
             observed.append(sku)
     s.flush()
+    return observed
 
-    seeded = _seed_ledger(s, account_id, store_id, report, location)
-    dirty = _mark_differences(rt, s, store, report, location)
 
-    saved = report_settings(report, now)
-    # Other jobs keep their own keys in the settings: re-read them under a row lock before writing.
-    s.refresh(store, with_for_update=True)
-    store.settings = {**(store.settings or {}), "catalog": saved}
+def _record_import(
+    s: Session, store: Store, saved: dict[str, Any], gone: list[str], seeded: list[str]
+) -> None:
+    """The import's summary on the store's timeline."""
     record(
         s,
-        account_id,
-        f"store:{store_id}",
+        store.account_id,
+        f"store:{store.id}",
         "catalog",
         "catalog.imported",
         f"{saved['mapped']} SKU(s) linked, {saved['unmapped_count']} without SKU, "
@@ -196,15 +229,6 @@ def apply_catalog(
             "seeded": seeded,
         },
     )
-    return {
-        "store_id": store_id,
-        "platform": str(store.platform),
-        **saved,
-        "removed": gone,
-        "seeded": seeded,
-        "dirty": dirty,
-        "observed": observed,
-    }
 
 
 def _record_level(link: CatalogLink, entry: CatalogEntry, force: bool) -> bool:

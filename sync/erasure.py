@@ -187,7 +187,7 @@ def erase(
     timeline = s.scalars(
         select(TimelineEntry).where(
             TimelineEntry.account_id == store.account_id,
-            # Customer subjects are written with the e-mail lower-cased (sync.pipeline.trust).
+            # Customer subjects are written with the e-mail lower-cased (sync.review.trust).
             TimelineEntry.subject.in_(
                 [f"order:{i}" for i in ids] + [f"store:{store.id}"] + [f"customer:{e}" for e in emails]
             ),

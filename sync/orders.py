@@ -29,9 +29,9 @@ from db.models import Order as OrderRow
 from db.timeline import record
 from sync import pipeline
 from sync.intake import handles
-from sync.inventory import apply_order
 from sync.jobs import safe_job_id
 from sync.lifecycle import storefront_cancelled
+from sync.stock_orders import apply_order
 from sync.stock_push import schedule_push
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""The order pipeline's first stages: verification, review, cancellation.
+"""The order pipeline's first stages: verification, the checks of review, cancellation.
 
 received -> verifying -> approved -> ready_to_ship (then sync/shipping.py)
                       -> on_hold (a person reviews: approve resumes, reject cancels)
@@ -12,6 +12,7 @@ sweep re-enqueues the verification of orders left without one.
 An order with ``hold_reason`` set (oversold, held by review) never reaches ready_to_ship.
 Storefront effects (the verdict written back, a cancellation) run as their own jobs
 (sync/verdicts.py), so a storefront outage never blocks a verdict already stored.
+The reviewer's decisions and the trusted customers are in sync/review.py.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.addresses import Address
-from core.errors import Conflict, InvalidInput, OrderNotFound
+from core.errors import Conflict, InvalidInput
 from core.lifecycle import FINAL, UNVERIFIED, Stage
 from core.orders import Order, parse_time
 from core.shipping import AddressCheck
@@ -266,7 +267,7 @@ def address_check(rt: Runtime, order: Order) -> tuple[AddressCheck | None, str |
     return easypost_client(rt).verify_address(order.shipping_address), None
 
 
-# --- review -----------------------------------------------------------------------------
+# --- what a review decision checks (the decisions: sync/review.py) ---------------------
 
 
 def _check_input(reviewer: str, reason: str) -> tuple[str, str]:
@@ -278,23 +279,6 @@ def _check_input(reviewer: str, reason: str) -> tuple[str, str]:
     if len(reviewer) > 200:
         raise ReviewInputError("reviewer is longer than 200 characters")
     return reviewer, reason
-
-
-def _reviewable(s: Session, account_id: int, order_id: int, decision: str) -> tuple[OrderRow, bool]:
-    """The held order, or (row, True) when the same decision was already taken."""
-    row = _lock(s, order_id)
-    if row is None or row.account_id != account_id:
-        raise OrderNotFound("not found")
-    if row.review is not None:
-        if row.review.get("decision") == decision:
-            return row, True
-        done = {"approve": "approved", "reject": "rejected"}.get(str(row.review.get("decision")), "decided")
-        raise ReviewError(f"order {order_id} was already {done} by {row.review.get('reviewer')}")
-    if row.stage != Stage.ON_HOLD:
-        raise ReviewError(f"order {order_id} is {row.stage}, not on hold: nothing to {decision}")
-    if row.risk is None:
-        raise ReviewError(f"order {order_id} has not been verified yet; decide once its verdict is in")
-    return row, False
 
 
 def still_short(s: Session, row: OrderRow, location: str) -> list[str]:
@@ -312,10 +296,6 @@ def still_short(s: Session, row: OrderRow, location: str) -> list[str]:
     return [f"{i.sku}: {i.on_hand - i.reserved} available" for i in items if i.on_hand - i.reserved < 0]
 
 
-def _review(reviewer: str, decision: str, reason: str) -> dict[str, Any]:
-    return {"reviewer": reviewer, "decision": decision, "reason": reason, "at": utcnow().isoformat()}
-
-
 def decision_summary(row: OrderRow) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -326,89 +306,13 @@ def decision_summary(row: OrderRow) -> dict[str, Any]:
     }
 
 
-def approve(rt: Runtime, account_id: int, order_id: int, reviewer: str, reason: str) -> dict[str, Any]:
-    """A reviewer releases a held order: it resumes at ready_to_ship."""
-    reviewer, reason = _check_input(reviewer, reason)
-    with rt.session() as s:
-        row, repeated = _reviewable(s, account_id, order_id, "approve")
-        if repeated:
-            return decision_summary(row)
-        if "oversold" in (row.hold_reason or ""):
-            short = still_short(s, row, rt.settings.inventory.location)
-            if short:
-                raise ReviewError("still short of stock, cannot ship yet: " + "; ".join(short))
-        actor = f"reviewer:{reviewer}"[:100]
-        released = row.hold_reason
-        row.review = _review(reviewer, "approve", reason)
-        row.hold_reason = None
-        advance(s, row, Stage.APPROVED, actor, reason, {"released": released})
-        advance(s, row, Stage.READY_TO_SHIP, actor, "approved by a reviewer")
-        summary = decision_summary(row)
-    write_back_soon(rt, order_id, 2)
-    ship_soon(rt, order_id)
-    return summary
-
-
-def reject(rt: Runtime, account_id: int, order_id: int, reviewer: str, reason: str) -> dict[str, Any]:
-    """A reviewer refuses a held order: it is cancelled on the storefront."""
-    reviewer, reason = _check_input(reviewer, reason)
-    with rt.session() as s:
-        row, repeated = _reviewable(s, account_id, order_id, "reject")
-        if repeated:
-            return decision_summary(row)
-        actor = f"reviewer:{reviewer}"[:100]
-        released = row.hold_reason
-        row.review = _review(reviewer, "reject", reason)
-        row.hold_reason = None
-        data = {"released": released, "action": "cancel on the storefront"}
-        advance(s, row, Stage.REJECTED, actor, reason, data)
-        summary = decision_summary(row)
-    write_back_soon(rt, order_id, 2)
-    cancel_on_storefront_soon(rt, order_id)
-    return summary
-
-
-def trust(rt: Runtime, account_id: int, email: str, note: str | None = None) -> bool:
-    """Add a customer to the merchant's allowlist; ``False`` when already there."""
-    email = (email or "").strip().lower()
-    if "@" not in email or len(email) > 320:
-        raise ReviewInputError("a valid e-mail address is required")
-    with rt.session() as s:
-        found = s.scalar(
-            select(TrustedCustomer).where(
-                TrustedCustomer.account_id == account_id, TrustedCustomer.email == email
-            )
-        )
-        if found is not None:
-            return False
-        s.add(TrustedCustomer(account_id=account_id, email=email, note=note))
-        record(s, account_id, f"customer:{email}", "merchant", "customer.trusted", note)
-    return True
-
-
-def untrust(rt: Runtime, account_id: int, email: str) -> bool:
-    """Remove a customer from the allowlist; ``False`` when not there."""
-    email = (email or "").strip().lower()
-    with rt.session() as s:
-        found = s.scalar(
-            select(TrustedCustomer).where(
-                TrustedCustomer.account_id == account_id, TrustedCustomer.email == email
-            )
-        )
-        if found is None:
-            return False
-        s.delete(found)
-        record(s, account_id, f"customer:{email}", "merchant", "customer.untrusted")
-    return True
-
-
 # --- cancellation -----------------------------------------------------------------------
 
 
 def cancel_order(rt: Runtime, order_id: int, reason: str) -> None:
     """The storefront cancelled: the pipeline stops where it is and unused labels are voided.
 
-    The stock reservation was already released by the stock ledger (sync/inventory.py)."""
+    The stock reservation was already released by the stock ledger (sync/stock_orders.py)."""
     with rt.session() as s:
         row = _lock(s, order_id)
         if row is None:

@@ -32,8 +32,9 @@ from core.errors import Retryable
 from db.models import CatalogLink, InboxEvent, InboxState, Store, StoreState, utcnow
 from db.timeline import record
 from sync.intake import enqueue_event
-from sync.inventory import listed, observe, schedule_settle
+from sync.inventory import observe
 from sync.jobs import job, safe_job_id
+from sync.stock_settle import listed, schedule_settle
 from sync.storefronts import storefront
 from sync.stores import ensure_webhooks
 from telemetry import RECONCILE_REPAIRS
@@ -84,7 +85,7 @@ def caught_up(rt: Runtime, store_id: int, observed: datetime) -> bool:
 def owe_reconciliation(rt: Runtime) -> int:
     """Note on every active store that a reconciliation is owed (at start-up: whatever happened
     while Waybill was down is not known yet). Until one has run, settles wait (at most
-    ``sync.inventory.SETTLE_WAIT_MAX``): a level read now could count sales whose orders
+    ``sync.stock_settle.SETTLE_WAIT_MAX``): a level read now could count sales whose orders
     are not in yet as a merchant edit. Returns how many stores."""
     now = utcnow().isoformat()
     with rt.session() as s:

@@ -27,7 +27,9 @@ from db.session import (
     upgrade,
 )
 from settings import DatabaseSettings, Settings
-from sync.queue import EmbeddedJobQueue, JobQueue, RedisJobQueue
+from sync.embedded_queue import EmbeddedJobQueue
+from sync.queue import JobQueue
+from sync.redis_queue import RedisJobQueue
 from sync.schedule import check_schedules
 
 _current: Runtime | None = None

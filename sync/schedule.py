@@ -161,7 +161,7 @@ class _DueJobs:
     """
 
     def __init__(self, rt: Runtime) -> None:
-        from sync.queue import RedisJobQueue
+        from sync.redis_queue import RedisJobQueue
 
         assert isinstance(rt.queue, RedisJobQueue)
         self.rq = RQScheduler(list(rt.queue.queues), connection=rt.queue.connection, logging_level="WARNING")

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from prometheus_client import Counter
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.catalog import map_skus
 from core.inventory import Discrepancy, compare_levels
@@ -36,13 +37,15 @@ from db import stock
 from db.models import CatalogLink, StockDirty, Store, StoreState, utcnow
 from db.timeline import record
 from sync.catalog import fetch, mark_store_dirty
-from sync.inventory import low_stock_check, observe, schedule_settle
+from sync.inventory import low_stock_check, observe
 from sync.jobs import job
 from sync.locks import store_lock
 from sync.reconcile import reconcile_then
 from sync.stock_push import schedule_push
+from sync.stock_settle import schedule_settle
 
 if TYPE_CHECKING:
+    from settings import InventorySettings
     from sync.runtime import Runtime
 
 log = structlog.get_logger("waybill.stock_audit")
@@ -98,81 +101,34 @@ def inventory_audit(rt: Runtime, store_id: int, heal: str | None = None) -> dict
     result = AuditResult(store_id, policy=policy)
     push: set[int] = set()
     with store_lock(rt, store_id):
-        with rt.session() as s:
-            store = s.get(Store, store_id)
-            if store is None or store.state is not StoreState.active:
-                return result.as_dict() | {"skipped": True}
-            s.expunge(store)
+        store = _active_store(rt, store_id)
+        if store is None:
+            return result.as_dict() | {"skipped": True}
         result.platform = str(store.platform)
         report = map_skus(fetch(rt, store).entries)  # paged reads, outside any transaction
         inv = rt.settings.inventory
         with rt.session() as s:
-            links = {
-                link.sku: link
-                for link in s.scalars(
-                    select(CatalogLink).where(CatalogLink.store_id == store_id, CatalogLink.tracked.is_(True))
-                )
-            }
-            pending = set(s.scalars(select(StockDirty.sku).where(StockDirty.store_id == store_id)))
-            in_flight = {
-                sku for sku, link in links.items() if sku in pending or link.observed_qty is not None
-            }
-            result.skipped_in_flight = len(in_flight)
-            checked = sorted(set(links) - in_flight)
-            expected = stock.published_levels(
-                s, store, checked, inv.location, stock.parse_buffer(inv.default_buffer)
-            )
-            result.checked = len(expected)
+            links, expected = _expected_levels(s, store, result, inv)
             seen = {
                 sku: (entry.available if entry.tracked else None)
                 for sku, entry in report.mapped.items()
                 if sku in expected
             }
             for found in compare_levels(expected, seen):
+                level_at = report.mapped[found.sku].level_at
                 outcome = _heal(
                     s,
                     store,
                     links[found.sku],
                     found,
-                    report.mapped[found.sku].level_at,
+                    level_at,
                     policy,
                     inv.location,
                     push,
                     inv.low_stock_threshold,
                 )
-                DISCREPANCIES.labels(platform=result.platform, outcome=outcome).inc()
-                if outcome == "observed":
-                    result.observed += 1
-                elif outcome != "reported":
-                    result.healed += 1
-                entry = {
-                    "sku": found.sku,
-                    "channel": found.channel,
-                    "expected": found.expected,
-                    "difference": found.difference,
-                    "outcome": outcome,
-                }
-                result.discrepancies.append(entry)
-                record(
-                    s,
-                    store.account_id,
-                    f"sku:{found.sku}",
-                    f"{store.platform}:{store.domain}",
-                    "stock.discrepancy",
-                    _describe(found, outcome),
-                    {"store_id": store.id, **entry},
-                )
-            record(
-                s,
-                store.account_id,
-                f"store:{store.id}",
-                "inventory_audit",
-                "stock.audited",
-                f"{result.checked} SKU(s) checked, {len(result.discrepancies)} difference(s), "
-                f"{result.healed} healed ({policy}), {result.observed} newer than the ledger's "
-                "knowledge read as channel changes",
-                {k: v for k, v in result.as_dict().items() if k != "discrepancies"},
-            )
+                _note_discrepancy(s, store, result, found, outcome)
+            _record_audit(s, store, result)
     schedule_push(rt, push)
     if result.observed:
         schedule_settle(rt, store_id)
@@ -187,6 +143,79 @@ def inventory_audit(rt: Runtime, store_id: int, heal: str | None = None) -> dict
         skipped_in_flight=result.skipped_in_flight,
     )
     return result.as_dict()
+
+
+def _active_store(rt: Runtime, store_id: int) -> Store | None:
+    """The store, detached from its session, while it is active; else None."""
+    with rt.session() as s:
+        store = s.get(Store, store_id)
+        if store is None or store.state is not StoreState.active:
+            return None
+        s.expunge(store)
+    return store
+
+
+def _expected_levels(
+    s: Session, store: Store, result: AuditResult, inv: InventorySettings
+) -> tuple[dict[str, CatalogLink], dict[str, int]]:
+    """The store's tracked links by SKU, and the levels the ledger publishes for those not in
+    flight (a push pending, an observation unsettled): they are counted on ``result``."""
+    links = {
+        link.sku: link
+        for link in s.scalars(
+            select(CatalogLink).where(CatalogLink.store_id == store.id, CatalogLink.tracked.is_(True))
+        )
+    }
+    pending = set(s.scalars(select(StockDirty.sku).where(StockDirty.store_id == store.id)))
+    in_flight = {sku for sku, link in links.items() if sku in pending or link.observed_qty is not None}
+    result.skipped_in_flight = len(in_flight)
+    checked = sorted(set(links) - in_flight)
+    expected = stock.published_levels(s, store, checked, inv.location, stock.parse_buffer(inv.default_buffer))
+    result.checked = len(expected)
+    return links, expected
+
+
+def _note_discrepancy(
+    s: Session, store: Store, result: AuditResult, found: Discrepancy, outcome: str
+) -> None:
+    """Count one difference and what was done about it, on the result, the metrics and the timeline."""
+    DISCREPANCIES.labels(platform=result.platform, outcome=outcome).inc()
+    if outcome == "observed":
+        result.observed += 1
+    elif outcome != "reported":
+        result.healed += 1
+    entry = {
+        "sku": found.sku,
+        "channel": found.channel,
+        "expected": found.expected,
+        "difference": found.difference,
+        "outcome": outcome,
+    }
+    result.discrepancies.append(entry)
+    record(
+        s,
+        store.account_id,
+        f"sku:{found.sku}",
+        f"{store.platform}:{store.domain}",
+        "stock.discrepancy",
+        _describe(found, outcome),
+        {"store_id": store.id, **entry},
+    )
+
+
+def _record_audit(s: Session, store: Store, result: AuditResult) -> None:
+    """The audit's summary on the store's timeline."""
+    record(
+        s,
+        store.account_id,
+        f"store:{store.id}",
+        "inventory_audit",
+        "stock.audited",
+        f"{result.checked} SKU(s) checked, {len(result.discrepancies)} difference(s), "
+        f"{result.healed} healed ({result.policy}), {result.observed} newer than the ledger's "
+        "knowledge read as channel changes",
+        {k: v for k, v in result.as_dict().items() if k != "discrepancies"},
+    )
 
 
 def _heal(

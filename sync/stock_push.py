@@ -24,7 +24,7 @@ or settler per store), drives the storefront's :class:`~connectors.storefront.st
    ``marked_at``: a mark refreshed meanwhile stays and is written next round).
 
 Each write comes back ``written``, ``observed`` (the channel showed another level: it is
-recorded as an observation, ``observed_*``, for ``sync/inventory.py`` to settle) or
+recorded as an observation, ``observed_*``, for ``sync/stock_settle.py`` to settle) or
 ``refused`` (the mark stays; recorded on the store's timeline; the sweep retries it). A
 call refused for some of its writes only is sent again without them. Each pass over the
 marks is a round; it loops (at most :data:`MAX_ROUNDS`) until no mark is left other than

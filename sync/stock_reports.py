@@ -21,7 +21,7 @@ from db.models import CatalogLink, StockItem, StockMovement, Store, StoreState
 from db.stock import parse_buffer, published_levels
 from settings import Settings
 
-# The movements an order makes on the ledger (sync/inventory.py).
+# The movements an order makes on the ledger (sync/stock_orders.py).
 ORDER_REASONS = ("order_reserved", "order_released", "order_shipped")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sync import inventory, pipeline, shipping
+from sync import pipeline, shipping, stock_settle
 from sync.jobs import job
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 @job("settle_overdue", queue="inventory")
 def settle_overdue(rt: Runtime) -> int:
     """Settle every store's channel observations overdue for it; returns how many stores."""
-    return inventory.settle_due(rt)
+    return stock_settle.settle_due(rt)
 
 
 @job("resume_shipping", queue="shipping")

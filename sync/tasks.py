@@ -3,7 +3,6 @@
 from sync import (
     catalog,
     intake,
-    inventory,
     maintenance,
     orders,
     pipeline,
@@ -12,6 +11,7 @@ from sync import (
     shipping,
     stock_audit,
     stock_push,
+    stock_settle,
     sweeps,
     verdicts,
 )
@@ -19,7 +19,6 @@ from sync import (
 __all__ = [
     "catalog",
     "intake",
-    "inventory",
     "maintenance",
     "orders",
     "pipeline",
@@ -28,6 +27,7 @@ __all__ = [
     "shipping",
     "stock_audit",
     "stock_push",
+    "stock_settle",
     "sweeps",
     "verdicts",
 ]

@@ -235,7 +235,7 @@ def client(app: Any) -> Any:
 
 def drain(rt: Any, timeout_s: float = 30) -> None:
     """Run queued jobs to completion on whichever backend ``rt`` uses."""
-    from sync.queue import EmbeddedJobQueue
+    from sync.embedded_queue import EmbeddedJobQueue
 
     if isinstance(rt.queue, EmbeddedJobQueue):
         rt.queue.run_until_idle(timeout_s)

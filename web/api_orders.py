@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from core.lifecycle import NAMES
 from db.models import Order, Shipment, TrustedCustomer
 from db.timeline import entries
-from sync import pipeline
+from sync import pipeline, review
 from web.api import _error, authenticated, bp, runtime
 
 LIST_LIMIT = 500
@@ -132,14 +132,14 @@ def _decide(order_id: int, decide: Any) -> Any:
 @authenticated
 def approve(order_id: int) -> Any:
     """Release a held order: it resumes at ready_to_ship."""
-    return _decide(order_id, pipeline.approve)
+    return _decide(order_id, review.approve)
 
 
 @bp.post("/orders/<bigid:order_id>/reject")
 @authenticated
 def reject(order_id: int) -> Any:
     """Refuse a held order: it is cancelled on the storefront."""
-    return _decide(order_id, pipeline.reject)
+    return _decide(order_id, review.reject)
 
 
 def _email() -> str | None:
@@ -160,7 +160,7 @@ def trust() -> Any:
         return _error(400, "expected a JSON object: {email, note}")
     if note is not None and not isinstance(note, str):
         return _error(400, "note must be text")
-    added = pipeline.trust(runtime(), g.account_id, email, note)  # refusals: web/errors.py
+    added = review.trust(runtime(), g.account_id, email, note)  # refusals: web/errors.py
     return jsonify(email=email.strip().lower(), trusted=True), 201 if added else 200
 
 
@@ -170,7 +170,7 @@ def untrust() -> Any:
     email = _email()
     if email is None:
         return _error(400, "email is required (JSON body or ?email=)")
-    if not pipeline.untrust(runtime(), g.account_id, email):
+    if not review.untrust(runtime(), g.account_id, email):
         return _error(404, "not found")
     return jsonify(email=email.strip().lower(), trusted=False)
 

@@ -19,7 +19,7 @@ from db import session as dbsession
 from db.accounts import find_tokens, get_or_create_account, issue_token, revoke_token
 from db.crypto import KEY_FILE_NAME, SecretKeyError, Vault, generate_key
 from db.models import Account, DeadLetter, Store, TimelineEntry, utcnow
-from sync.queue import RedisJobQueue
+from sync.redis_queue import RedisJobQueue
 from sync.runtime import Runtime, secret_key_for
 from web import runtime
 

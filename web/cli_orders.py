@@ -12,7 +12,7 @@ from sqlalchemy import select
 from core.errors import Permanent, Refusal, Retryable
 from core.lifecycle import NAMES
 from db.models import Order, Store, StoreState
-from sync import pipeline
+from sync import review
 from sync.catalog import import_catalog
 from sync.reconcile import reconcile_store
 from sync.stock_audit import inventory_audit
@@ -100,7 +100,7 @@ def _decide(decide: Any, order_id: int, reviewer: str, reason: str) -> None:
     except Refusal as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"order {order_id}: {result['stage']}")
-    verb = "approved" if decide is pipeline.approve else "rejected"
+    verb = "approved" if decide is review.approve else "rejected"
     report(rt(), f"{verb} order {order_id}", order_id)
 
 
@@ -110,7 +110,7 @@ def _decide(decide: Any, order_id: int, reviewer: str, reason: str) -> None:
 @click.option("--reason", required=True, help="Why (kept on the order's timeline).")
 def approve_order(order_id: int, reviewer: str, reason: str) -> None:
     """Release a held order: it resumes at ready_to_ship."""
-    _decide(pipeline.approve, order_id, reviewer, reason)
+    _decide(review.approve, order_id, reviewer, reason)
 
 
 @orders_cli.command("reject")
@@ -119,7 +119,7 @@ def approve_order(order_id: int, reviewer: str, reason: str) -> None:
 @click.option("--reason", required=True, help="Why (kept on the order's timeline).")
 def reject_order(order_id: int, reviewer: str, reason: str) -> None:
     """Refuse a held order: it is cancelled on the storefront."""
-    _decide(pipeline.reject, order_id, reviewer, reason)
+    _decide(review.reject, order_id, reviewer, reason)
 
 
 @orders_cli.command("trust")
@@ -129,7 +129,7 @@ def reject_order(order_id: int, reviewer: str, reason: str) -> None:
 def trust_customer(email: str, note: str | None, account_name: str | None) -> None:
     """Add a customer to the account's allowlist: the risk rules never hold their orders."""
     try:
-        added = pipeline.trust(rt(), account_id_for(account_name), email, note)
+        added = review.trust(rt(), account_id_for(account_name), email, note)
     except Refusal as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{email.strip().lower()}: " + ("trusted" if added else "already trusted"))
@@ -140,7 +140,7 @@ def trust_customer(email: str, note: str | None, account_name: str | None) -> No
 @account_option
 def untrust_customer(email: str, account_name: str | None) -> None:
     """Remove a customer from the account's allowlist."""
-    if not pipeline.untrust(rt(), account_id_for(account_name), email):
+    if not review.untrust(rt(), account_id_for(account_name), email):
         raise click.ClickException(f"{email} is not on the allowlist")
     click.echo(f"{email.strip().lower()}: no longer trusted")
 

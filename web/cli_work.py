@@ -28,8 +28,8 @@ import requests
 from sqlalchemy import func, select
 
 from db.models import Order, Shipment
+from sync.embedded_queue import EmbeddedJobQueue, JobRun
 from sync.jobs import JobMessage
-from sync.queue import EmbeddedJobQueue, JobRun
 from sync.runtime import Runtime
 
 WAIT_S = 5.0  # a retry due within this long is waited for; a later one is left to the service

@@ -20,7 +20,7 @@ from db import stock
 from db.models import InboxEvent, InboxState, Order, Platform, StockItem, StockMovement, Store, TimelineEntry
 from sandbox.harness import FakeClock, Faults
 from sandbox.woocommerce import WooCommerceSimulator
-from sync import catalog, inventory, stock_audit, stock_push  # noqa: F401  (registers their jobs)
+from sync import catalog, stock_audit, stock_push, stock_settle  # noqa: F401  (registers their jobs)
 from sync.intake import process_inbox_event
 from tests.conftest import drain
 from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, install_woocommerce, sign_in, stores

@@ -21,7 +21,7 @@ from db.models import CatalogLink, StockItem, Store
 from sandbox.harness import Faults
 from sandbox.woocommerce import WooCommerceSimulator
 from settings import Schedule
-from sync import inventory, stock_push
+from sync import stock_push, stock_settle
 from sync.schedule import Scheduler
 from tests.conftest import drain
 from tests.e2e import test_inventory
@@ -120,7 +120,7 @@ def test_a_woocommerce_push_does_not_write_over_a_level_changed_behind_our_back(
         )
         assert link is not None and (link.observed_qty, link.channel_qty) == (7, 50)
 
-    assert inventory.settle_stock(rt, store_id=woo_store.id) == 1  # a merchant edit: 50 -> 7
+    assert stock_settle.settle_stock(rt, store_id=woo_store.id) == 1  # a merchant edit: 50 -> 7
     flush(shopify, woo, rt)
     assert ledger(rt, "MUG-12OZ") == (5, 0)
     assert (woo_level(woo, "MUG-12OZ"), shopify_level(shopify, "MUG-12OZ")) == (5, 5)

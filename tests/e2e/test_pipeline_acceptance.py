@@ -35,7 +35,7 @@ from db.models import DeadLetter, Effect, EffectState, Order, Platform, Shipment
 from sandbox.easypost import EasyPostSimulator
 from sandbox.harness import Faults
 from sandbox.woocommerce import WooCommerceSimulator
-from sync import pipeline
+from sync import review
 from tests.conftest import drain
 from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, install_woocommerce, sign_in, stores
 
@@ -250,7 +250,7 @@ def run_acceptance(
     (reviewed_key,) = [k for k, kind in kinds.items() if kind == "held" and k[0] == shop_store.id][:1]
     reviewed = orders[reviewed_key]
     assert reviewed.stage == "on_hold"
-    pipeline.approve(rt, reviewed.account_id, reviewed.id, "sam", "called the customer")
+    review.approve(rt, reviewed.account_id, reviewed.id, "sam", "called the customer")
     kill_during_purchase(rt, config, easypost, reviewed.id, monkeypatch)
     with rt.session() as s:
         (claimed,) = s.scalars(select(Effect).where(Effect.key.like(f"label:{reviewed.id}:%")))

@@ -23,7 +23,7 @@ from db.models import CatalogLink, Effect, StockBuffer, StockDirty, StockItem, S
 from db.stock import find_item, mark_dirty, move, published_levels
 from sandbox.harness import Faults
 from sandbox.woocommerce import WooCommerceSimulator
-from sync import catalog, inventory, stock_push  # noqa: F401  (registers their jobs)
+from sync import catalog, stock_push, stock_settle  # noqa: F401  (registers their jobs)
 from tests.conftest import drain
 from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, install_woocommerce, sign_in, stores
 from tests.procs import wait_for

@@ -66,7 +66,7 @@ def test_a_job_on_a_queue_the_settings_do_not_run_is_refused(rt: Any, registered
 def test_a_command_runs_what_is_due_now_and_leaves_a_later_job_to_the_service(
     rt: Any, registered: list[str]
 ) -> None:
-    from sync.queue import EmbeddedJobQueue
+    from sync.embedded_queue import EmbeddedJobQueue
 
     if not isinstance(rt.queue, EmbeddedJobQueue):
         pytest.skip("embedded mode: a command runs its follow-up work in its own process")

@@ -123,7 +123,7 @@ def test_operator_lists_and_retries_failed_jobs(app: Any, rt: Any) -> None:
 def test_ping_goes_through_a_worker(app: Any, rt: Any) -> None:
     import threading
 
-    from sync.queue import EmbeddedJobQueue
+    from sync.embedded_queue import EmbeddedJobQueue
     from tests.procs import wait_for
 
     out: list[Any] = []

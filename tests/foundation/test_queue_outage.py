@@ -20,9 +20,10 @@ from sqlalchemy import select
 from core.errors import Retryable, ServiceDown
 from db.models import DeadLetter
 from settings import OutagePolicy
+from sync.embedded_queue import EmbeddedJobQueue
 from sync.jobs import JOBS, JobDef, JobMessage, Outcome, execute, outage_wait
 from sync.outage import database_error, down_service
-from sync.queue import EmbeddedJobQueue, wait_without_spending_a_retry
+from sync.queue import wait_without_spending_a_retry
 from tests.conftest import drain
 
 CALLS: dict[str, int] = {}

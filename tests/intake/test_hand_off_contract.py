@@ -14,9 +14,10 @@ import pytest
 from redis import Redis
 
 from db.models import InboxEvent, InboxState, Platform, utcnow
+from sync.embedded_queue import EmbeddedJobQueue
 from sync.handoff import HandOffLinks, RedisPyHandOff, hand_off_sender
 from sync.intake import hand_off_events
-from sync.queue import EmbeddedJobQueue, RedisJobQueue
+from sync.redis_queue import RedisJobQueue
 from tests.conftest import BACKEND, drain
 from webhooks.inbox import insert_event
 

@@ -22,7 +22,7 @@ from db.models import InboxEvent, InboxState, Platform, utcnow
 from db.session import make_engine
 from sync.handoff import HANDOFF_KEY
 from sync.intake import inbox_job_id
-from sync.queue import RedisJobQueue
+from sync.redis_queue import RedisJobQueue
 from tests.conftest import BACKEND
 from webhooks.inbox import GroupedInboxWriter, PlainInboxWriter, make_writer, writer_for
 

@@ -174,7 +174,7 @@ def test_database_down_answers_503(client: Any, rt: Any) -> None:
 
 def test_redis_down_still_answers_200_and_keeps_the_event(client: Any, rt: Any) -> None:
     from settings import load_settings
-    from sync.queue import RedisJobQueue
+    from sync.redis_queue import RedisJobQueue
 
     add_store(rt, "shopify", "acme.myshopify.com")
     queue = rt.queue

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from db.session import make_engine
 from settings import load_settings
 from sync.handoff import HandOffLinks
-from sync.queue import RedisJobQueue
+from sync.redis_queue import RedisJobQueue
 from tests.conftest import SECRET
 from webhooks.pg_inbox import inbox_for
 

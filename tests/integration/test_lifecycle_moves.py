@@ -17,8 +17,8 @@ from db.accounts import issue_token
 from db.models import Account, Store, TimelineEntry, utcnow
 from db.models import Order as OrderRow
 from db.stock import ensure_item
-from sync.inventory import apply_order
 from sync.lifecycle import advance, storefront_cancelled
+from sync.stock_orders import apply_order
 from tests.integration.test_review_api import canonical, merchant, order_row
 from web.openapi import document
 

@@ -15,7 +15,8 @@ from connectors.woocommerce.storefront_writes import status_for
 from db.models import Effect, utcnow
 from db.models import Order as OrderRow
 from sync.jobs import safe_job_id
-from sync.pipeline import ReviewError, address_check, approve, resume_stalled, start, verify_order
+from sync.pipeline import ReviewError, address_check, resume_stalled, start, verify_order
+from sync.review import approve
 from sync.verdicts import cancel_on_storefront, outcome_of, verdict, write_back_verdict
 from tests.integration.test_review_api import canonical, held_order, merchant
 

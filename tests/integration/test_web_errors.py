@@ -16,7 +16,7 @@ import pytest
 from connectors.netguard import UnsafeUrl, check_store_url
 from core.errors import Conflict, InvalidInput, NotFound, Refusal
 from db.models import Order as OrderRow
-from sync import pipeline, shipping, stock_admin
+from sync import pipeline, review, shipping, stock_admin
 from tests.integration.test_review_api import held_order, merchant
 from web.errors import ANSWERS, answer_for
 
@@ -29,7 +29,7 @@ NOT_YET: set[str] = set()
 @pytest.mark.parametrize(
     ("error", "status", "body"),
     [
-        (pipeline.OrderNotFound("not found"), 404, "not found"),
+        (review.OrderNotFound("not found"), 404, "not found"),
         (pipeline.ReviewError("order 5 is verifying, not on hold"), 409, "order 5 is verifying, not on hold"),
         (pipeline.ReviewInputError("reviewer and reason"), 400, "reviewer and reason"),
         (stock_admin.StockInputError("delta must not be zero"), 400, "delta must not be zero"),

@@ -33,7 +33,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from settings import load_settings
 from sync.jobs import JobMessage
-from sync.queue import RedisJobQueue
+from sync.redis_queue import RedisJobQueue
 from tests.conftest import SECRET
 from tests.procs import free_port, wait_for
 from worker import build_worker

@@ -199,3 +199,37 @@ def test_connectors_import_no_database_flow_or_web(module: str) -> None:
 )
 def test_the_name_check_sees_names_literals_and_comments(source: str, words: int) -> None:
     assert len(platform_words(source)) == words
+
+
+# The flows stay split by operation: no module under sync/ over MAX_MODULE_LINES lines and
+# no function (or method) over MAX_FUNCTION_LINES, decorators and docstring included.
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> list[tuple[str, int]]:
+    """(name, lines) of every function in ``source`` longer than ``limit`` lines."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            lines = (node.end_lineno or node.lineno) - first + 1
+            if lines > limit:
+                found.append((node.name, lines))
+    return found
+
+
+@pytest.mark.parametrize("module", SYNC_MODULES)
+def test_sync_modules_and_functions_stay_short(module: str) -> None:
+    source = (ROOT / module).read_text(encoding="utf-8")
+    lines = len(source.splitlines())
+    assert lines <= MAX_MODULE_LINES, f"{module} has {lines} lines (at most {MAX_MODULE_LINES}): split it"
+    long = long_functions(source)
+    assert not long, f"{module}: functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+def test_the_length_check_can_fail() -> None:
+    body = "".join(f"    x{n} = {n}\n" for n in range(MAX_FUNCTION_LINES))
+    assert long_functions(f"@job\ndef f() -> None:\n{body}") == [("f", MAX_FUNCTION_LINES + 2)]
+    assert long_functions(f"def g() -> None:\n{body}") == [("g", MAX_FUNCTION_LINES + 1)]
+    assert long_functions("def h() -> None:\n    pass\n") == []

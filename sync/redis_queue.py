@@ -1,0 +1,199 @@
+"""The production job queue: RQ on Redis, with the web tier's hand-offs and the reaping of
+jobs that killed workers left started (the shared parts: ``sync/queue.py``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import structlog
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+
+from db.forks import make_redis_fork_safe
+from settings import Settings
+from sync.handoff import HANDOFF_KEY, hand_off_sender
+from sync.queue import HandOff, build_message, rq_entry
+
+log = structlog.get_logger("waybill.queue")
+# Each `waybill worker` names itself WORKER_PREFIX + a random hex and keeps the key
+# ALIVE_KEY % name alive (ALIVE_TTL_S, renewed every ALIVE_EVERY_S) from a thread of its
+# own. A STARTED job whose worker has such a name and no such key is abandoned: its
+# worker was killed, and nothing will finish it.
+WORKER_PREFIX = "waybill-"
+ALIVE_KEY = "waybill:alive:%s"
+ALIVE_TTL_S = 10
+ALIVE_EVERY_S = 2.0
+LIVE_STATUSES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+class RedisJobQueue:
+    def __init__(self, settings: Settings, connection: Redis | None = None) -> None:
+        self.settings = settings
+        self.connection = connection or Redis.from_url(
+            settings.redis_url or "", socket_connect_timeout=2, socket_timeout=5
+        )
+        make_redis_fork_safe(self.connection)  # a forked child opens its own (db/forks.py)
+        self.queues = {name: Queue(name, connection=self.connection) for name in settings.queue.names}
+        self.sender = hand_off_sender(settings.inbox.hand_off, self.connection)
+
+    def close(self) -> None:
+        """Close the kept hand-off sockets and redis-py's pooled connections."""
+        self.sender.close()
+        self.connection.connection_pool.disconnect()
+
+    def enqueue(
+        self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0, queue: str | None = None
+    ) -> bool:
+        msg = build_message(self.settings, name, kwargs, job_id, queue)
+        rq_queue = self.queues[msg.queue]
+        options: dict[str, Any] = {
+            "job_id": job_id,
+            "unique": True,
+            "result_ttl": 0,
+            "description": name,
+            "failure_ttl": self.settings.queue.failure_ttl_s,
+            "job_timeout": self.settings.queue.job_timeout_s,
+        }
+        if msg.intervals:
+            # RQ schedules retries in whole seconds.
+            options["retry"] = Retry(
+                max=len(msg.intervals), interval=[max(1, round(i)) for i in msg.intervals]
+            )
+        for _ in range(2):
+            try:
+                if delay_s > 0:
+                    rq_queue.enqueue_in(timedelta(seconds=delay_s), rq_entry, asdict(msg), **options)
+                else:
+                    rq_queue.enqueue(rq_entry, asdict(msg), **options)
+                return True
+            except DuplicateJobError:
+                if not self._clear_finished(job_id):
+                    return False
+        return False
+
+    def _clear_finished(self, job_id: str) -> bool:
+        """Delete a finished or failed job of the same id so it can run again."""
+        try:
+            existing = Job.fetch(job_id, connection=self.connection)
+        except NoSuchJobError:
+            return True
+        if self._status(existing) in LIVE_STATUSES:
+            return False
+        existing.delete()
+        return True
+
+    def hand_off(self, name: str, kwargs: dict[str, Any], job_id: str) -> None:
+        """Enqueue later, from a worker: one cheap LPUSH on the web tier's hot path.
+
+        Building an RQ job costs more CPU than the rest of a webhook's intake; workers
+        move hand-offs into RQ (:meth:`pump`). If one is lost between the two, the
+        inbox sweeper enqueues its event from the database. Raises when Redis did not
+        take it (unreachable, refused); the caller's inbox row still holds the event.
+        """
+        self.hand_off_many([(name, kwargs, job_id)])
+
+    def hand_off_many(self, jobs: Sequence[HandOff]) -> None:
+        """:meth:`hand_off` for several jobs in one LPUSH (all or none are taken)."""
+        if not jobs:
+            return
+        self.sender.lpush(*(orjson.dumps([name, kwargs, job_id]) for name, kwargs, job_id in jobs))
+
+    def pump(self, block_s: float = 1.0, batch: int = 100) -> int:
+        """Move up to ``batch`` hand-offs into RQ; waits up to ``block_s`` for the first."""
+        moved = 0
+        item = self.connection.brpop([HANDOFF_KEY], timeout=block_s) if block_s > 0 else None
+        while moved < batch:
+            raw = item[1] if item else self.connection.rpop(HANDOFF_KEY)
+            item = None
+            if raw is None:
+                break
+            name, kwargs, job_id = json.loads(raw)  # type: ignore[arg-type]
+            self.enqueue(name, kwargs, job_id=job_id)
+            moved += 1
+        return moved
+
+    def is_live(self, job_id: str) -> bool:
+        """Queued, scheduled or running; a job left STARTED by a dead worker is not live
+        (it is handed back to its queue first, see :meth:`reap`)."""
+        try:
+            return self._status(Job.fetch(job_id, connection=self.connection)) in LIVE_STATUSES
+        except NoSuchJobError:
+            return False
+
+    def _status(self, job: Job) -> JobStatus | None:
+        status = job.get_status(refresh=True)
+        if status == JobStatus.STARTED and self.abandoned(job):
+            self.reap()
+            try:
+                status = job.get_status(refresh=True)
+            except NoSuchJobError:
+                return None
+        return status
+
+    def abandoned(self, job: Job) -> bool:
+        """Whether ``job`` was started by a Waybill worker that no longer heartbeats."""
+        name = job.worker_name or ""
+        return name.startswith(WORKER_PREFIX) and not self.connection.exists(ALIVE_KEY % name)
+
+    def keep_alive(self, worker_name: str) -> None:
+        """One heartbeat of a running worker (see ``ALIVE_KEY``)."""
+        self.connection.set(ALIVE_KEY % worker_name, b"1", ex=ALIVE_TTL_S)
+
+    def keep_alive_quietly(self, worker_name: str) -> None:
+        """:meth:`keep_alive`, logging instead of raising while Redis is away."""
+        try:
+            self.keep_alive(worker_name)
+        except Exception as exc:
+            log.warning("worker.heartbeat_failed", error=type(exc).__name__)
+
+    def reap(self) -> int:
+        """Hand back the jobs that dead workers left STARTED; returns how many.
+
+        Their entries in RQ's StartedJobRegistry are marked expired and RQ's own
+        abandoned-job handling runs on them: a job with retries left goes back to its
+        queue at once (counting one attempt), one without is marked failed, and its
+        work is re-derived from the database by the sweepers. One process at a time
+        (RQ's per-queue maintenance lock), so a job is never handed back twice.
+        """
+        reaped = 0
+        for queue in self.queues.values():
+            registry = queue.started_job_registry
+            stale: list[str] = []
+            for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+                try:
+                    job = Job.fetch(job_id, connection=self.connection)
+                except NoSuchJobError:
+                    continue
+                if self.abandoned(job):
+                    stale.append(f"{job_id}:{execution_id}")
+            if not stale or not queue.acquire_maintenance_lock():
+                continue
+            self.connection.expire(queue.registry_cleaning_key, 30)  # RQ's 899 s is for its own pass
+            try:
+                self.connection.zadd(registry.key, dict.fromkeys(stale, 1), xx=True)
+                registry.cleanup()
+                # RQ schedules the retry after the job's next interval; run it now instead,
+                # as the scheduler that would move it may have died with the worker.
+                scheduled = queue.scheduled_job_registry
+                for job_id in {key.split(":", 1)[0] for key in stale}:
+                    if job_id in scheduled:
+                        scheduled.remove(job_id)
+                        queue.enqueue_job(Job.fetch(job_id, connection=self.connection))
+                reaped += len(stale)
+            finally:
+                self.connection.delete(queue.registry_cleaning_key)
+            log.warning("queue.reaped", queue=queue.name, jobs=len(stale))
+        return reaped
+
+    def depth(self) -> dict[str, int]:
+        return {name: q.count for name, q in self.queues.items()}
+
+    def ping(self) -> None:
+        self.connection.ping()

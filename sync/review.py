@@ -1,0 +1,132 @@
+"""Review decisions on held orders (approve, reject) and the merchant's trusted customers.
+
+A reviewer's decision is taken once: the same decision again answers what was decided,
+another one is refused (``ReviewError``). The decision's input is checked by
+``sync.pipeline._check_input``; the verdict goes back to the storefront and the order
+ships or is cancelled there through the jobs of ``sync/pipeline.py``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import OrderNotFound
+from core.lifecycle import Stage
+from db.models import Order as OrderRow
+from db.models import TrustedCustomer, utcnow
+from db.timeline import record
+from sync.lifecycle import advance
+from sync.pipeline import (
+    ReviewError,
+    ReviewInputError,
+    _check_input,
+    _lock,
+    cancel_on_storefront_soon,
+    decision_summary,
+    ship_soon,
+    still_short,
+    write_back_soon,
+)
+
+if TYPE_CHECKING:
+    from sync.runtime import Runtime
+
+
+def _reviewable(s: Session, account_id: int, order_id: int, decision: str) -> tuple[OrderRow, bool]:
+    """The held order, or (row, True) when the same decision was already taken."""
+    row = _lock(s, order_id)
+    if row is None or row.account_id != account_id:
+        raise OrderNotFound("not found")
+    if row.review is not None:
+        if row.review.get("decision") == decision:
+            return row, True
+        done = {"approve": "approved", "reject": "rejected"}.get(str(row.review.get("decision")), "decided")
+        raise ReviewError(f"order {order_id} was already {done} by {row.review.get('reviewer')}")
+    if row.stage != Stage.ON_HOLD:
+        raise ReviewError(f"order {order_id} is {row.stage}, not on hold: nothing to {decision}")
+    if row.risk is None:
+        raise ReviewError(f"order {order_id} has not been verified yet; decide once its verdict is in")
+    return row, False
+
+
+def _review(reviewer: str, decision: str, reason: str) -> dict[str, Any]:
+    return {"reviewer": reviewer, "decision": decision, "reason": reason, "at": utcnow().isoformat()}
+
+
+def approve(rt: Runtime, account_id: int, order_id: int, reviewer: str, reason: str) -> dict[str, Any]:
+    """A reviewer releases a held order: it resumes at ready_to_ship."""
+    reviewer, reason = _check_input(reviewer, reason)
+    with rt.session() as s:
+        row, repeated = _reviewable(s, account_id, order_id, "approve")
+        if repeated:
+            return decision_summary(row)
+        if "oversold" in (row.hold_reason or ""):
+            short = still_short(s, row, rt.settings.inventory.location)
+            if short:
+                raise ReviewError("still short of stock, cannot ship yet: " + "; ".join(short))
+        actor = f"reviewer:{reviewer}"[:100]
+        released = row.hold_reason
+        row.review = _review(reviewer, "approve", reason)
+        row.hold_reason = None
+        advance(s, row, Stage.APPROVED, actor, reason, {"released": released})
+        advance(s, row, Stage.READY_TO_SHIP, actor, "approved by a reviewer")
+        summary = decision_summary(row)
+    write_back_soon(rt, order_id, 2)
+    ship_soon(rt, order_id)
+    return summary
+
+
+def reject(rt: Runtime, account_id: int, order_id: int, reviewer: str, reason: str) -> dict[str, Any]:
+    """A reviewer refuses a held order: it is cancelled on the storefront."""
+    reviewer, reason = _check_input(reviewer, reason)
+    with rt.session() as s:
+        row, repeated = _reviewable(s, account_id, order_id, "reject")
+        if repeated:
+            return decision_summary(row)
+        actor = f"reviewer:{reviewer}"[:100]
+        released = row.hold_reason
+        row.review = _review(reviewer, "reject", reason)
+        row.hold_reason = None
+        data = {"released": released, "action": "cancel on the storefront"}
+        advance(s, row, Stage.REJECTED, actor, reason, data)
+        summary = decision_summary(row)
+    write_back_soon(rt, order_id, 2)
+    cancel_on_storefront_soon(rt, order_id)
+    return summary
+
+
+def trust(rt: Runtime, account_id: int, email: str, note: str | None = None) -> bool:
+    """Add a customer to the merchant's allowlist; ``False`` when already there."""
+    email = (email or "").strip().lower()
+    if "@" not in email or len(email) > 320:
+        raise ReviewInputError("a valid e-mail address is required")
+    with rt.session() as s:
+        found = s.scalar(
+            select(TrustedCustomer).where(
+                TrustedCustomer.account_id == account_id, TrustedCustomer.email == email
+            )
+        )
+        if found is not None:
+            return False
+        s.add(TrustedCustomer(account_id=account_id, email=email, note=note))
+        record(s, account_id, f"customer:{email}", "merchant", "customer.trusted", note)
+    return True
+
+
+def untrust(rt: Runtime, account_id: int, email: str) -> bool:
+    """Remove a customer from the allowlist; ``False`` when not there."""
+    email = (email or "").strip().lower()
+    with rt.session() as s:
+        found = s.scalar(
+            select(TrustedCustomer).where(
+                TrustedCustomer.account_id == account_id, TrustedCustomer.email == email
+            )
+        )
+        if found is None:
+            return False
+        s.delete(found)
+        record(s, account_id, f"customer:{email}", "merchant", "customer.untrusted")
+    return True

@@ -1,0 +1,248 @@
+"""An order's units on the stock ledger: reserved at intake, released when cancelled, taken
+off the shelf when fulfilled, and the order held when the ledger is short of them.
+
+Each change marks the SKU for a push to every channel; the selling channel's own level
+follows the order too (``channel_sale`` / ``channel_restock`` bookkeeping, see
+``sync/inventory.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from connectors.order_stock import stock_taken
+from core.inventory import StockTaken
+from core.lifecycle import Stage, allowed
+from core.orders import FulfillmentStatus, Order
+from db.models import CatalogLink, StockItem, StockMovement, Store
+from db.models import Order as OrderRow
+from db.stock import Moved, find_item, mark_dirty, move
+from sync.inventory import low_stock_check, order_quantities
+from sync.lifecycle import advance
+
+if TYPE_CHECKING:
+    from settings import InventorySettings
+
+# Orders created this long before a SKU's ledger item was seeded from a channel are taken
+# as already counted in the level read. Platform times have one-second resolution and
+# clocks differ, so orders close to the seed are reserved: at worst a unit is held back
+# until the order ships or is cancelled, never sold twice.
+SEEDED_GRACE = timedelta(seconds=30)
+
+ORDER_REASONS = ("order_reserved", "order_released", "order_shipped")
+
+
+@dataclass(frozen=True)
+class Shortage:
+    sku: str
+    wanted: int
+    available: int
+
+    def describe(self) -> str:
+        return f"{self.sku}: {self.wanted} wanted, {max(0, self.available)} available"
+
+
+@dataclass
+class OrderStock:
+    """What applying an order to the ledger did."""
+
+    shortages: list[Shortage]
+    changed_skus: set[str]
+    dirty_stores: set[int]
+
+
+def apply_order(
+    s: Session,
+    store: Store,
+    row: OrderRow,
+    order: Order,
+    inv: InventorySettings,
+    payload: Mapping[str, Any] | None = None,
+) -> OrderStock:
+    """Bring the ledger in line with the order's state (reserved, released or shipped), once."""
+    wanted = order_quantities(order)
+    result = OrderStock([], set(), set())
+    if not wanted:
+        return result
+    target = _target(order)
+    # When the channel itself took the units (at creation, or only at payment): the
+    # connectors read it from the payload; None without one (nothing is known then).
+    taken = stock_taken(store.platform, payload, order)
+    for sku in sorted(wanted):  # one lock order for every transaction: no deadlocks
+        item = find_item(s, store.account_id, sku, inv.location)
+        if item is None:
+            continue  # not stock-tracked: no catalog link made a ledger item for it
+        qty = wanted[sku]
+        held, shipped = _order_position(s, row.id, item.id)
+        if held == 0 and not shipped and order.created_at < item.created_at - SEEDED_GRACE:
+            continue  # sold before the ledger existed: the channel's level already counted it
+        units = _Units(sku, qty, held, shipped)
+        moved = _move_units(s, store, row, order, item, target, units, result.shortages)
+        if moved is not None:
+            result.changed_skus.add(sku)
+            low_stock_check(s, item, moved.available, inv.low_stock_threshold)
+        if taken is not None and _channel_bookkeeping(s, store, row, order, item, qty, taken):
+            # The channel now shows less (more) than the ledger publishes: push it back.
+            result.changed_skus.add(sku)
+    if result.shortages:
+        _hold_oversold(s, row, result.shortages)
+    result.dirty_stores = mark_dirty(s, store.account_id, result.changed_skus)
+    return result
+
+
+def _target(order: Order) -> str:
+    """Where the order's units belong: ``released``, ``shipped`` or ``reserved``."""
+    if order.is_cancelled:
+        return "released"
+    if order.fulfillment_status is FulfillmentStatus.FULFILLED:
+        return "shipped"
+    return "reserved"
+
+
+@dataclass(frozen=True)
+class _Units:
+    """One SKU of the order: the units it wants, holds already, and whether they shipped."""
+
+    sku: str
+    qty: int
+    held: int
+    shipped: bool
+
+
+def _move_units(
+    s: Session,
+    store: Store,
+    row: OrderRow,
+    order: Order,
+    item: StockItem,
+    target: str,
+    units: _Units,
+    shortages: list[Shortage],
+) -> Moved | None:
+    """The one movement that takes the SKU's units to ``target`` (None when they are there)."""
+    qty, held = units.qty, units.held
+    key = f"order:{row.id}:{units.sku}"
+    common: dict[str, Any] = {
+        "account_id": store.account_id,
+        "source": f"order:{row.id}",
+        "store_id": store.id,
+        "order_id": row.id,
+    }
+    if target == "reserved" and not units.shipped and held != qty:
+        reason = "order_reserved" if qty > held else "order_released"
+        moved = move(s, item, key=f"{key}:reserve:{qty}:{held}", reason=reason, reserved=qty - held, **common)
+        if moved is not None and qty > held and moved.available_before < qty - held:
+            shortages.append(Shortage(units.sku, qty - held, moved.available_before))
+        return moved
+    if target == "released" and held:
+        return move(
+            s,
+            item,
+            key=f"{key}:release",
+            reason="order_released",
+            reserved=-held,
+            note=order.cancel_reason,
+            **common,
+        )
+    if target == "shipped" and not units.shipped:
+        return move(
+            s, item, key=f"{key}:ship", reason="order_shipped", on_hand=-qty, reserved=-held, **common
+        )
+    return None
+
+
+def _order_position(s: Session, order_id: int, item_id: int) -> tuple[int, bool]:
+    """Units this order holds on the item, and whether it shipped."""
+    rows = s.execute(
+        select(StockMovement.reason, func.sum(StockMovement.reserved_delta))
+        .where(
+            StockMovement.order_id == order_id,
+            StockMovement.stock_item_id == item_id,
+            StockMovement.reason.in_(ORDER_REASONS),
+        )
+        .group_by(StockMovement.reason)
+    ).all()
+    held = sum(int(total or 0) for _reason, total in rows)
+    shipped = any(reason == "order_shipped" for reason, _total in rows)
+    return held, shipped
+
+
+def _channel_bookkeeping(
+    s: Session, store: Store, row: OrderRow, order: Order, item: StockItem, qty: int, taken: StockTaken
+) -> bool:
+    """Follow the selling channel's own level: it fell when it took the units, rose when it gave them back.
+
+    The level we know (``channel_qty`` at ``channel_qty_at``) already counts a change the
+    channel made before that time, and not one made after it: the comparison uses when
+    the channel took the units (``taken.at``), which is not always the order's creation.
+    Returns whether ``channel_qty`` moved.
+    """
+    link = s.scalar(select(CatalogLink).where(CatalogLink.store_id == store.id, CatalogLink.sku == item.sku))
+    if link is None:
+        return False
+    sale_key = f"order:{row.id}:{item.sku}:channel_sale"
+    sold = _movement_exists(s, store.account_id, sale_key)
+    if taken.at is not None and not sold:
+        move(
+            s,
+            item,
+            account_id=store.account_id,
+            key=sale_key,
+            reason="channel_sale",
+            source=f"store:{store.id}",
+            store_id=store.id,
+            order_id=row.id,
+            note=f"{qty} sold on the channel",
+        )
+        if link.channel_qty is not None and (link.channel_qty_at is None or taken.at >= link.channel_qty_at):
+            link.channel_qty -= qty
+            return True
+    elif taken.at is None and sold:
+        restock_key = f"order:{row.id}:{item.sku}:channel_restock"
+        if not _movement_exists(s, store.account_id, restock_key):
+            move(
+                s,
+                item,
+                account_id=store.account_id,
+                key=restock_key,
+                reason="channel_restock",
+                source=f"store:{store.id}",
+                store_id=store.id,
+                order_id=row.id,
+                note=f"{qty} restored on the channel",
+            )
+            if link.channel_qty is not None and (
+                link.channel_qty_at is None or order.updated_at >= link.channel_qty_at
+            ):
+                link.channel_qty += qty
+                return True
+    return False
+
+
+def _movement_exists(s: Session, account_id: int, key: str) -> bool:
+    found = s.scalar(
+        select(StockMovement.id).where(StockMovement.account_id == account_id, StockMovement.key == key)
+    )
+    return found is not None
+
+
+def _hold_oversold(s: Session, row: OrderRow, shortages: list[Shortage]) -> None:
+    reason = "oversold: " + "; ".join(x.describe() for x in shortages)
+    if not allowed(row.stage, Stage.ON_HOLD):  # cancelled, rejected or fulfilled: nothing to hold
+        return
+    row.hold_reason = reason
+    advance(
+        s,
+        row,
+        Stage.ON_HOLD,
+        "inventory",
+        reason,
+        {"shortages": [{"sku": x.sku, "wanted": x.wanted, "available": x.available} for x in shortages]},
+        action="order.held",
+    )

@@ -1,0 +1,228 @@
+"""The channels' observations settled: a reported level is read back from the channel once
+the orders behind it have arrived, and what still differs from what we expected is a
+merchant edit (the rules are in ``sync/inventory.py``'s docstring).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors.storefront import EventKind
+from connectors.storefront.stock import Level, Listed
+from db.models import CatalogLink, Store, StoreState, utcnow
+from db.stock import ensure_item, find_item, mark_dirty, move
+from db.timeline import record
+from sync.intake import handles
+from sync.inventory import low_stock_check, observe
+from sync.jobs import job, safe_job_id
+from sync.locks import store_lock
+from sync.stock_push import schedule_push
+from sync.storefronts import storefront
+
+if TYPE_CHECKING:
+    from settings import InventorySettings
+    from sync.runtime import Runtime
+
+# A settle waits while events of its store received before the observation are still to be
+# processed (the orders behind a sale, recovered by reconciliation after an outage, may be
+# hundreds), but not for longer than this: an event that keeps failing must not stop it.
+SETTLE_WAIT_MAX = timedelta(minutes=5)
+SETTLE_WAIT_POLL_S = 1.0
+
+
+def schedule_settle(rt: Runtime, store_id: int, delay_s: float | None = None) -> None:
+    delay = rt.settings.inventory.settle_s if delay_s is None else delay_s
+    # A settle cannot re-enqueue itself under its own id while it runs: bucket ids by due second.
+    due = int(time.time() + delay)
+    rt.enqueue(
+        "settle_stock", job_id=safe_job_id("settle-stock", store_id, due), delay_s=delay, store_id=store_id
+    )
+
+
+def _load(rt: Runtime, event_id: int) -> tuple[Store | None, Any]:
+    from sync.orders import load_event
+
+    event, store = load_event(rt, event_id)
+    if store is None or store.state is not StoreState.active:
+        return None, None
+    return store, json.loads(event.body)
+
+
+@handles(EventKind.stock_level_changed, EventKind.product_changed)
+def handle_stock_event(rt: Runtime, event_id: int) -> None:
+    """A level the channel reports for one listing: observed on its link, settled later."""
+    store, body = _load(rt, event_id)
+    if store is None:
+        return
+    event = storefront(rt, store).stock_event(body)
+    if event is None:
+        return
+    with rt.session() as s:
+        query = select(CatalogLink).where(CatalogLink.store_id == store.id)
+        if event.by_item:
+            query = query.where(CatalogLink.inventory_item_id == event.inventory_item_id)
+        elif event.variant_id is not None:
+            query = query.where(
+                CatalogLink.product_id == event.product_id, CatalogLink.variant_id == event.variant_id
+            )
+        else:
+            query = query.where(CatalogLink.product_id == event.product_id, CatalogLink.variant_id.is_(None))
+        link = s.scalar(query)
+        if link is None or not link.tracked:
+            return
+        if event.by_item and link.location_id != event.location_id:
+            return
+        due = observe(link, event.quantity, event.at)
+    if due:
+        schedule_settle(rt, store.id)
+
+
+def listed(links: Iterable[CatalogLink]) -> list[Listed]:
+    """The links as the storefront names their listings (keyed by link id)."""
+    return [
+        Listed(link.id, link.product_id, link.variant_id, link.inventory_item_id, link.location_id)
+        for link in links
+    ]
+
+
+def read_levels(rt: Runtime, store: Store, links: list[CatalogLink]) -> dict[int, Level]:
+    """What the channel shows now for each link (by link id); links it no longer has are left out."""
+    levels = storefront(rt, store).read_levels(listed(links))
+    return {int(cast(int, key)): level for key, level in levels.items()}
+
+
+@job("settle_stock", queue="inventory")
+def settle_stock(rt: Runtime, store_id: int) -> int:
+    """Read the store's due observations against the channel; returns the merchant edits found."""
+    settle_s = rt.settings.inventory.settle_s
+    with store_lock(rt, store_id):
+        with rt.session() as s:
+            store = s.get(Store, store_id)
+            if store is None or store.state is not StoreState.active:
+                return 0
+            cutoff = utcnow() - timedelta(seconds=settle_s)
+            pending = list(
+                s.scalars(
+                    select(CatalogLink)
+                    .where(CatalogLink.store_id == store_id, CatalogLink.observed_received_at.is_not(None))
+                    .order_by(CatalogLink.sku)
+                )
+            )
+            s.expunge_all()
+        due = [link for link in pending if link.observed_received_at and link.observed_received_at <= cutoff]
+        later = [
+            link.observed_received_at for link in pending if link not in due and link.observed_received_at
+        ]
+        if due and not _caught_up(rt, store_id, due):
+            schedule_settle(rt, store_id, SETTLE_WAIT_POLL_S)
+            return 0
+        levels = read_levels(rt, store, due) if due else {}
+        edits, dirty, retry = 0, set(), False
+        with rt.session() as s:
+            for seen in due:
+                link = s.get(CatalogLink, seen.id)
+                if link is None:
+                    continue
+                if (
+                    link.channel_qty != seen.channel_qty
+                    or link.observed_received_at != seen.observed_received_at
+                ):
+                    retry = True  # an order or a newer report moved it meanwhile: settle again
+                    continue
+                link.observed_qty = link.observed_at = link.observed_received_at = None
+                level = levels.get(link.id)
+                if level is None:
+                    continue
+                if _settle_link(s, store, link, level, rt.settings.inventory):
+                    edits += 1
+                dirty |= mark_dirty(s, store.account_id, [link.sku])
+    schedule_push(rt, dirty)
+    if retry:
+        schedule_settle(rt, store_id, 0.5)
+    if later:
+        wait = (min(later) + timedelta(seconds=settle_s) - utcnow()).total_seconds()
+        schedule_settle(rt, store_id, max(0.05, wait))
+    return edits
+
+
+def _caught_up(rt: Runtime, store_id: int, due: list[CatalogLink]) -> bool:
+    """Whether the orders behind these observations are counted (``sync.reconcile.caught_up``),
+    or they have waited :data:`SETTLE_WAIT_MAX` already."""
+    from sync.reconcile import caught_up  # it imports this module
+
+    received = [link.observed_received_at for link in due if link.observed_received_at is not None]
+    if not received or min(received) < utcnow() - SETTLE_WAIT_MAX:
+        return True
+    return caught_up(rt, store_id, max(received))
+
+
+def _settle_link(s: Session, store: Store, link: CatalogLink, level: Level, inv: InventorySettings) -> bool:
+    """Take the channel's current level; a difference from what we expected is a merchant edit."""
+    expected = link.channel_qty
+    link.channel_qty = level.qty
+    if link.channel_qty_at is None or level.at > link.channel_qty_at:
+        link.channel_qty_at = level.at
+    item = find_item(s, store.account_id, link.sku, inv.location)
+    if item is None:
+        item_id = ensure_item(s, store.account_id, link.sku, inv.location)
+        move(
+            s,
+            item_id,
+            account_id=store.account_id,
+            key=f"import:{link.sku}",
+            reason="initial_import",
+            source=f"store:{store.id}",
+            on_hand=level.qty,
+            store_id=store.id,
+        )
+        return True
+    if expected is None or level.qty == expected:
+        return False
+    delta = level.qty - expected
+    moved = move(
+        s,
+        item,
+        account_id=store.account_id,
+        key=f"edit:{link.id}:{level.at.isoformat()}:{expected}:{level.qty}",
+        reason="channel_edit",
+        source=f"store:{store.id}",
+        on_hand=delta,
+        store_id=store.id,
+        note=f"set to {level.qty} on {store.platform} (we expected {expected})",
+    )
+    if moved is None:
+        return False
+    record(
+        s,
+        store.account_id,
+        f"sku:{link.sku}",
+        f"{store.platform}:{store.domain}",
+        "stock.channel_edit",
+        f"set to {level.qty} on the channel (expected {expected}): on hand {delta:+d}",
+        {"store_id": store.id, "delta": delta, "channel_qty": level.qty},
+    )
+    low_stock_check(s, item, moved.available, inv.low_stock_threshold)
+    return True
+
+
+def settle_due(rt: Runtime) -> int:
+    """Settle every store's overdue observations (the sweep's safety net)."""
+    cutoff = utcnow() - timedelta(seconds=rt.settings.inventory.settle_s + 1)
+    with rt.session() as s:
+        stores = set(
+            s.scalars(
+                select(CatalogLink.store_id).where(
+                    CatalogLink.observed_received_at.is_not(None), CatalogLink.observed_received_at <= cutoff
+                )
+            )
+        )
+    for store_id in stores:
+        schedule_settle(rt, store_id, 0)
+    return len(stores)
