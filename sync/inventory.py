@@ -25,12 +25,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.orders import Order
 from db.models import CatalogLink, StockItem, utcnow
-from db.models import Order as OrderRow
 from db.timeline import record
 
 # --- orders -------------------------------------------------------------------------
@@ -87,11 +85,3 @@ def observe(link: CatalogLink, qty: int, at: datetime, now: datetime | None = No
     if link.observed_received_at is None:
         link.observed_received_at = now or utcnow()
     return True
-
-
-def held_orders(s: Session, account_id: int) -> list[OrderRow]:
-    return list(
-        s.scalars(
-            select(OrderRow).where(OrderRow.account_id == account_id, OrderRow.hold_reason.is_not(None))
-        )
-    )
