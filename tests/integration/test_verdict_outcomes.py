@@ -13,12 +13,12 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from core.addresses import Address
 from core.orders import Order
 from db.models import Order as OrderRow
-from db.models import TimelineEntry, TrustedCustomer
+from db.models import TrustedCustomer
+from db.timeline import entries
 from sync.pipeline import address_key, verify_order
 from tests.integration.test_review_api import merchant
 from tests.unit.test_risk import BASE, usd
@@ -79,13 +79,11 @@ def outcome(rt: Any, order_id: int) -> tuple[str, str | None, dict[str, Any]]:
 
 
 def timeline(rt: Any, order_id: int) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """The order's timeline as its merchant sees it."""
     with rt.session() as s:
-        entries = s.scalars(
-            select(TimelineEntry)
-            .where(TimelineEntry.subject == f"order:{order_id}")
-            .order_by(TimelineEntry.id)
-        )
-        return [(e.action, e.reason, e.data or {}) for e in entries]
+        row = s.get(OrderRow, order_id)
+        assert row is not None
+        return [(e.action, e.reason, e.data or {}) for e in entries(s, row.account_id, f"order:{order_id}")]
 
 
 def test_an_approved_order_nothing_holds_is_ready_to_ship_with_its_verdict_on_the_timeline(rt: Any) -> None:

@@ -1,5 +1,7 @@
-"""What a channel's stock report does to a catalog link (``sync.inventory.observe``).
+"""What an order takes from stock (``sync.inventory.order_quantities``) and what a channel's
+stock report does to a catalog link (``sync.inventory.observe``).
 
+Only lines with a SKU and a positive quantity are counted, per SKU however it is padded.
 A report (webhook, audit, reconcile) only says "settle this link soon": it is ignored when
 it is older than the level we last read or wrote, or repeats it; otherwise the newest
 report is kept and the moment the first one arrived starts the settle's clock.
@@ -7,13 +9,27 @@ report is kept and the moment the first one arrived starts the settle's clock.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from core.orders import LineItem
 from db.models import CatalogLink, utcnow
-from sync.inventory import observe
+from sync.inventory import observe, order_quantities
+from tests.unit.test_risk import BASE, usd
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=5)
+
+
+def line(sku: str | None, quantity: int) -> LineItem:
+    return LineItem("1", sku, "10", "20", "Tote", quantity, usd("20"), 200, True)
+
+
+def test_an_order_takes_its_units_per_sku() -> None:
+    lines = (line("TOTE", 2), line(" TOTE ", 3), line("MUG", 1), line("CAP", 0), line("HAT", -1))
+    order = replace(BASE, line_items=(*lines, line(None, 4), line("  ", 5), line("", 6)))
+    assert order_quantities(order) == {"TOTE": 5, "MUG": 1}  # no SKU, or nothing ordered: untracked
+    assert order_quantities(replace(BASE, line_items=(line(None, 2),))) == {}
 
 
 def link(qty: int | None = 10, at: datetime | None = T0) -> CatalogLink:
