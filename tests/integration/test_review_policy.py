@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from db.models import Order as OrderRow
 from db.stock import ensure_item, move
 from sync import pipeline
 from tests.integration.test_review_api import VERDICT, held_order, merchant
@@ -101,3 +102,46 @@ def test_a_decision_needs_a_reviewer_and_a_reason_within_bounds(
         assert str(refused.value) == message
     review = pipeline.approve(rt, alpha, order_id, " " + "s" * 200 + " ", "  " + "x" * 1000 + "\n")["review"]
     assert (review["reviewer"], review["reason"]) == ("s" * 200, "x" * 1000)  # at the bounds, trimmed
+
+
+def test_a_decision_is_refused_with_what_stands_in_its_way(rt: Any) -> None:
+    alpha, alpha_store, _ = merchant(rt, "alpha")
+    beta, _beta_store, _ = merchant(rt, "beta")
+
+    def refusal(decide: Any, account: int, order_id: int) -> tuple[type, str]:
+        with pytest.raises(pipeline.ReviewError) as refused:
+            decide(rt, account, order_id, "kim", "second look")
+        return type(refused.value), str(refused.value)
+
+    approved = held_order(rt, alpha, alpha_store, "2006")
+    pipeline.approve(rt, alpha, approved, "sam", "called the customer")
+    assert refusal(pipeline.reject, alpha, approved) == (
+        pipeline.ReviewError,
+        f"order {approved} was already approved by sam",
+    )
+    rejected = held_order(rt, alpha, alpha_store, "2007")
+    pipeline.reject(rt, alpha, rejected, "sam", "card reported stolen")
+    assert refusal(pipeline.approve, alpha, rejected) == (
+        pipeline.ReviewError,
+        f"order {rejected} was already rejected by sam",
+    )
+    assert refusal(pipeline.approve, beta, approved) == (pipeline.OrderNotFound, "not found")
+    assert refusal(pipeline.reject, alpha, 999_999) == (pipeline.OrderNotFound, "not found")
+    unverified = held_order(rt, alpha, alpha_store, "2008", OVERSOLD)
+    ready = held_order(rt, alpha, alpha_store, "2009")
+    with rt.session() as s:
+        row = s.get(OrderRow, unverified)
+        assert row is not None
+        row.risk = None
+        row = s.get(OrderRow, ready)
+        assert row is not None
+        row.stage, row.hold_reason = "ready_to_ship", None
+    assert refusal(pipeline.approve, alpha, unverified) == (
+        pipeline.ReviewError,
+        f"order {unverified} has not been verified yet; decide once its verdict is in",
+    )
+    for decide, verb in ((pipeline.approve, "approve"), (pipeline.reject, "reject")):
+        assert refusal(decide, alpha, ready) == (
+            pipeline.ReviewError,
+            f"order {ready} is ready_to_ship, not on hold: nothing to {verb}",
+        )
