@@ -51,6 +51,9 @@ def test_the_configured_default_threshold_alerts_at_it_not_above(rt: Any) -> Non
         "5 available at default (threshold 5)",
         "4 available at default (threshold 5)",
     ]
+    stock_admin.adjust(rt, account_id, "TOTE", 1, "found one", actor="cli")  # 5: back at it, still low
+    assert low(rt, account_id) is True
+    assert len(alerts(rt, account_id)) == 2
 
 
 def test_a_skus_own_threshold_wins_over_the_default_even_zero(rt: Any) -> None:
