@@ -164,11 +164,31 @@ def test_money_in_the_verdict_is_the_orders_own(rt: Any) -> None:
     ],
 )
 def test_each_velocity_count_matches_on_its_own(rt: Any, other: dict[str, Any], fired: str) -> None:
+    for earlier in (1, 2):  # one earlier order, then two: each one counts
+        account, shop, _ = merchant(rt, f"m{earlier}")
+        for n in range(earlier):
+            store(rt, account, shop, str(n + 1), at(-1 - n, **other))
+        order = store(rt, account, shop, "9", at(0))
+        verify_order(rt, order)
+        assert facts(rt, order)["velocity"] == f"{earlier + 1}{fired[1:]} in the window (more than 1)"
+
+
+def test_an_order_far_outside_the_window_does_not_stop_the_count(rt: Any) -> None:
     account, shop, _ = merchant(rt, "alpha")
-    store(rt, account, shop, "1", at(-1, **other))
-    order = store(rt, account, shop, "2", at(0))
+    store(rt, account, shop, "1", at(-1, **OTHER_IP, **OTHER_ADDRESS))
+    store(rt, account, shop, "2", at(48, **OTHER_IP, **OTHER_ADDRESS))  # the newest, read first
+    order = store(rt, account, shop, "3", at(0))
     verify_order(rt, order)
-    assert facts(rt, order)["velocity"] == f"{fired} in the window (more than 1)"
+    assert facts(rt, order)["velocity"] == "2 orders from one e-mail in the window (more than 1)"
+
+
+def test_another_merchants_earlier_order_does_not_make_a_returning_customer(rt: Any) -> None:
+    alpha, alpha_shop, _ = merchant(rt, "alpha")
+    beta, beta_shop, _ = merchant(rt, "beta")
+    store(rt, beta, beta_shop, "1", at(-100, **OTHER_IP, **OTHER_ADDRESS))
+    order = store(rt, alpha, alpha_shop, "2", at(0, **EXPRESS))
+    verify_order(rt, order)
+    assert "new_customer_expedited_high_value" in facts(rt, order)
 
 
 def test_what_an_order_lacks_never_matches_another_order_lacking_it(rt: Any) -> None:
