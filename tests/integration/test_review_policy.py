@@ -140,6 +140,15 @@ def test_a_decision_is_refused_with_what_stands_in_its_way(rt: Any) -> None:
         pipeline.ReviewError,
         f"order {unverified} has not been verified yet; decide once its verdict is in",
     )
+    odd = held_order(rt, alpha, alpha_store, "2010")
+    with rt.session() as s:
+        row = s.get(OrderRow, odd)
+        assert row is not None
+        row.review = {"reviewer": "lee", "decision": "escalate"}  # not a decision this version takes
+    assert refusal(pipeline.approve, alpha, odd) == (
+        pipeline.ReviewError,
+        f"order {odd} was already decided by lee",
+    )
     for decide, verb in ((pipeline.approve, "approve"), (pipeline.reject, "reject")):
         assert refusal(decide, alpha, ready) == (
             pipeline.ReviewError,
