@@ -17,6 +17,7 @@ import pytest
 from core.money import Money
 from core.orders import Order, ShippingMethod
 from db.models import Order as OrderRow
+from sync import pipeline
 from sync.pipeline import verify_order
 from tests.integration.test_review_api import merchant
 from tests.unit.test_risk import BASE, HOME, T0, usd
@@ -245,3 +246,17 @@ def test_an_order_updated_at_the_edge_of_the_window_is_read(rt: Any) -> None:
     order = store(rt, account, shop, "2", at(0))
     verify_order(rt, order)
     assert "velocity" in facts(rt, order)
+
+
+@pytest.mark.parametrize(("bound", "fires"), [(2, False), (3, True)])
+def test_velocity_reads_only_the_newest_orders_up_to_its_bound(
+    rt: Any, monkeypatch: pytest.MonkeyPatch, bound: int, fires: bool
+) -> None:
+    monkeypatch.setattr(pipeline, "VELOCITY_SCAN_LIMIT", bound)
+    account, shop, _ = merchant(rt, "alpha")
+    store(rt, account, shop, "1", at(-3, **OTHER_IP, **OTHER_ADDRESS))  # same e-mail, the oldest
+    store(rt, account, shop, "2", at(-2, email="b@example.com", **OTHER_IP, **OTHER_ADDRESS))
+    store(rt, account, shop, "3", at(-1, email="c@example.com", **OTHER_IP, **OTHER_ADDRESS))
+    order = store(rt, account, shop, "4", at(0))
+    verify_order(rt, order)
+    assert ("velocity" in facts(rt, order)) is fires  # read only when within the newest `bound`
