@@ -182,10 +182,10 @@ def run_mutmut(patterns: list[str]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    groups = argv or list(GROUPS)
-    unknown = [g for g in groups if g not in GROUPS]
+    unknown = [g for g in argv if g not in GROUPS]
     if unknown:
         raise SystemExit(f"unknown group(s) {unknown}; known: {sorted(GROUPS)}")
+    groups = [g for g in GROUPS if g in argv] if argv else list(GROUPS)  # the last line's order
     equivalent = load_equivalent()
     os.chdir(ROOT)  # mutmut reads its configuration and mutants/ from here
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
