@@ -45,7 +45,7 @@ coverage: $(STAMP)
 	  && $(PY) -m coverage json --quiet -o $(COVDIR)/coverage.json \
 	  && $(PY) -m tests.coverage_report $(COVDIR)/coverage.json && exit $$status
 
-## mutation: mutation testing of core/ and the ledgers (outside `make test`; GROUPS=core or ledger for one)
+## mutation: mutation testing of core/, the ledgers and the flows' policy (outside `make test`; GROUPS=core, ledger or policy)
 mutation: $(STAMP)
 	nice $(PY) -m tests.mutation_run $(GROUPS)
 
