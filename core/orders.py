@@ -39,6 +39,11 @@ class FulfillmentStatus(StrEnum):
     UNKNOWN = "unknown"
 
 
+def email_key(email: str | None) -> str | None:
+    """An e-mail address as Waybill matches it (trimmed, lower-cased); None when there is none."""
+    return (email or "").strip().lower() or None
+
+
 def require_utc(value: datetime, what: str) -> None:
     """Refuse naive or non-UTC times: every canonical time is timezone-aware UTC."""
     if value.tzinfo is None or value.utcoffset() != UTC.utcoffset(None):

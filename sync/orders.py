@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from connectors.storefront import EventKind, event_kind, reader_for
 from core.errors import Retryable
 from core.lifecycle import Stage
-from core.orders import Order, Version, fingerprint, supersedes
+from core.orders import Order, Version, email_key, fingerprint, supersedes
 from db.models import InboxEvent, Store, StoreState, utcnow
 from db.models import Order as OrderRow
 from db.timeline import record
@@ -216,7 +216,7 @@ def _insert(s: Session, store: Store, order: Order, actor: str, fetched_at: date
 
 def _apply(row: OrderRow, order: Order, fetched_at: datetime | None) -> None:
     row.number = order.number
-    row.email = order.email
+    row.email = email_key(order.email)  # matched by history and privacy; data keeps it as typed
     row.financial_status = str(order.financial_status)
     row.fulfillment_status = str(order.fulfillment_status)
     row.cancelled_at = order.cancelled_at

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from core.addresses import Address
 from core.errors import Conflict, InvalidInput
 from core.lifecycle import FINAL, UNVERIFIED, Stage
-from core.orders import Order, parse_time
+from core.orders import Order, email_key, parse_time
 from core.shipping import AddressCheck
 from db.models import Order as OrderRow
 from db.models import StockItem, TrustedCustomer, utcnow
@@ -204,12 +204,12 @@ def gather_input(s: Session, row: OrderRow, order: Order, risk: RiskSettings) ->
     e-mail, address or IP inside the velocity window (address check added later)."""
     from core.risk import RiskInput
 
-    email = (order.email or "").strip().lower() or None
+    email = email_key(order.email)
     prior = 0
     if email:
         same = s.execute(
             select(OrderRow.id, OrderRow.data).where(
-                OrderRow.account_id == row.account_id, OrderRow.email == order.email, OrderRow.id != row.id
+                OrderRow.account_id == row.account_id, OrderRow.email == email, OrderRow.id != row.id
             )
         ).all()
         prior = sum(1 for _id, data in same if _created(data) < order.created_at)

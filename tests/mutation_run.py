@@ -49,7 +49,7 @@ GROUPS: dict[str, list[str]] = {
         "sync.pipeline.x_is_trusted*",
         "sync.pipeline.x_gather_input*",
         "sync.pipeline.x__check_input*",
-        "sync.pipeline.x__reviewable*",
+        "sync.review.x__reviewable*",
         "sync.pipeline.x_still_short*",
         "sync.pipeline.x_decision_summary*",
         "sync.inventory.x_order_quantities*",

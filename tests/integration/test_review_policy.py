@@ -1,4 +1,4 @@
-"""What a reviewer's decision depends on, through ``sync.pipeline.approve`` / ``reject``.
+"""What a reviewer's decision depends on, through ``sync.decisions.approve`` / ``reject``.
 
 An order held as oversold is released only when the merchant's own stock of the order's
 SKUs, at the location it ships from, covers it; another merchant's stock, another location
@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from core.errors import Refusal
 from db.models import Order as OrderRow
 from db.stock import ensure_item, move
 from sync import pipeline
+from sync import review as decisions
 from tests.integration.test_review_api import VERDICT, held_order, merchant
 
 OVERSOLD = "oversold: TOTE: 1 wanted, 0 available"
@@ -44,7 +46,7 @@ def test_only_the_merchants_own_stock_of_the_orders_skus_where_it_ships_from_dec
     stock(rt, beta, "TOTE", on_hand=0, reserved=3)  # another merchant's shortage
     order_id = held_order(rt, alpha, alpha_store, "2001", OVERSOLD)
     with pytest.raises(pipeline.ReviewError) as refused:
-        pipeline.approve(rt, alpha, order_id, "sam", "checked")
+        decisions.approve(rt, alpha, order_id, "sam", "checked")
     assert str(refused.value) == "still short of stock, cannot ship yet: TOTE: -1 available"
 
 
@@ -53,7 +55,7 @@ def test_an_oversold_order_is_released_once_its_units_are_there_exactly(rt: Any)
     stock(rt, alpha, "TOTE", on_hand=1, reserved=1)  # zero available: the order's unit is covered
     stock(rt, alpha, "TOTE", on_hand=0, reserved=4, location="backroom")
     order_id = held_order(rt, alpha, alpha_store, "2002", OVERSOLD)
-    summary = pipeline.approve(rt, alpha, order_id, "sam", "stock arrived")
+    summary = decisions.approve(rt, alpha, order_id, "sam", "stock arrived")
     assert summary["stage"] == "ready_to_ship"
 
 
@@ -61,7 +63,7 @@ def test_a_decision_returns_the_order_as_it_now_stands(rt: Any) -> None:
     alpha, alpha_store, _ = merchant(rt, "alpha")
     approved = held_order(rt, alpha, alpha_store, "2003")
     rejected = held_order(rt, alpha, alpha_store, "2004")
-    summary = pipeline.approve(rt, alpha, approved, "sam", "called the customer")
+    summary = decisions.approve(rt, alpha, approved, "sam", "called the customer")
     review = summary.pop("review")
     assert summary == {"id": approved, "stage": "ready_to_ship", "hold_reason": None, "risk": VERDICT}
     assert (review["reviewer"], review["decision"], review["reason"]) == (
@@ -69,8 +71,8 @@ def test_a_decision_returns_the_order_as_it_now_stands(rt: Any) -> None:
         "approve",
         "called the customer",
     )
-    assert pipeline.approve(rt, alpha, approved, "sam", "again") == {**summary, "review": review}
-    summary = pipeline.reject(rt, alpha, rejected, "kim", "card reported stolen")
+    assert decisions.approve(rt, alpha, approved, "sam", "again") == {**summary, "review": review}
+    summary = decisions.reject(rt, alpha, rejected, "kim", "card reported stolen")
     review = summary.pop("review")
     assert summary == {"id": rejected, "stage": "rejected", "hold_reason": None, "risk": VERDICT}
     assert (review["reviewer"], review["decision"], review["reason"]) == (
@@ -96,11 +98,11 @@ def test_a_decision_needs_a_reviewer_and_a_reason_within_bounds(
 ) -> None:
     alpha, alpha_store, _ = merchant(rt, "alpha")
     order_id = held_order(rt, alpha, alpha_store, "2005")
-    for decide in (pipeline.approve, pipeline.reject):
+    for decide in (decisions.approve, decisions.reject):
         with pytest.raises(pipeline.ReviewInputError) as refused:
             decide(rt, alpha, order_id, reviewer, reason)
         assert str(refused.value) == message
-    review = pipeline.approve(rt, alpha, order_id, " " + "s" * 200 + " ", "  " + "x" * 1000 + "\n")["review"]
+    review = decisions.approve(rt, alpha, order_id, " " + "s" * 200 + " ", "  " + "x" * 1000 + "\n")["review"]
     assert (review["reviewer"], review["reason"]) == ("s" * 200, "x" * 1000)  # at the bounds, trimmed
 
 
@@ -109,24 +111,24 @@ def test_a_decision_is_refused_with_what_stands_in_its_way(rt: Any) -> None:
     beta, _beta_store, _ = merchant(rt, "beta")
 
     def refusal(decide: Any, account: int, order_id: int) -> tuple[type, str]:
-        with pytest.raises(pipeline.ReviewError) as refused:
+        with pytest.raises(Refusal) as refused:
             decide(rt, account, order_id, "kim", "second look")
         return type(refused.value), str(refused.value)
 
     approved = held_order(rt, alpha, alpha_store, "2006")
-    pipeline.approve(rt, alpha, approved, "sam", "called the customer")
-    assert refusal(pipeline.reject, alpha, approved) == (
+    decisions.approve(rt, alpha, approved, "sam", "called the customer")
+    assert refusal(decisions.reject, alpha, approved) == (
         pipeline.ReviewError,
         f"order {approved} was already approved by sam",
     )
     rejected = held_order(rt, alpha, alpha_store, "2007")
-    pipeline.reject(rt, alpha, rejected, "sam", "card reported stolen")
-    assert refusal(pipeline.approve, alpha, rejected) == (
+    decisions.reject(rt, alpha, rejected, "sam", "card reported stolen")
+    assert refusal(decisions.approve, alpha, rejected) == (
         pipeline.ReviewError,
         f"order {rejected} was already rejected by sam",
     )
-    assert refusal(pipeline.approve, beta, approved) == (pipeline.OrderNotFound, "not found")
-    assert refusal(pipeline.reject, alpha, 999_999) == (pipeline.OrderNotFound, "not found")
+    assert refusal(decisions.approve, beta, approved) == (decisions.OrderNotFound, "not found")
+    assert refusal(decisions.reject, alpha, 999_999) == (decisions.OrderNotFound, "not found")
     unverified = held_order(rt, alpha, alpha_store, "2008", OVERSOLD)
     ready = held_order(rt, alpha, alpha_store, "2009")
     with rt.session() as s:
@@ -136,7 +138,7 @@ def test_a_decision_is_refused_with_what_stands_in_its_way(rt: Any) -> None:
         row = s.get(OrderRow, ready)
         assert row is not None
         row.stage, row.hold_reason = "ready_to_ship", None
-    assert refusal(pipeline.approve, alpha, unverified) == (
+    assert refusal(decisions.approve, alpha, unverified) == (
         pipeline.ReviewError,
         f"order {unverified} has not been verified yet; decide once its verdict is in",
     )
@@ -145,11 +147,11 @@ def test_a_decision_is_refused_with_what_stands_in_its_way(rt: Any) -> None:
         row = s.get(OrderRow, odd)
         assert row is not None
         row.review = {"reviewer": "lee", "decision": "escalate"}  # not a decision this version takes
-    assert refusal(pipeline.approve, alpha, odd) == (
+    assert refusal(decisions.approve, alpha, odd) == (
         pipeline.ReviewError,
         f"order {odd} was already decided by lee",
     )
-    for decide, verb in ((pipeline.approve, "approve"), (pipeline.reject, "reject")):
+    for decide, verb in ((decisions.approve, "approve"), (decisions.reject, "reject")):
         assert refusal(decide, alpha, ready) == (
             pipeline.ReviewError,
             f"order {ready} is ready_to_ship, not on hold: nothing to {verb}",

@@ -21,6 +21,7 @@ from core.orders import (
     Order,
     ShippingMethod,
     Version,
+    email_key,
     supersedes,
 )
 
@@ -331,3 +332,17 @@ orders = st.builds(
 def test_json_round_trip(order: Order) -> None:
     stored = json.dumps(order.to_dict())
     assert Order.from_dict(json.loads(stored)) == order
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        (" Ana@Example.COM ", "ana@example.com"),
+        ("ana@example.com", "ana@example.com"),
+        ("", None),
+        ("  ", None),
+        (None, None),
+    ],
+)
+def test_an_e_mail_is_matched_trimmed_and_lower_cased(typed: str | None, key: str | None) -> None:
+    assert email_key(typed) == key
