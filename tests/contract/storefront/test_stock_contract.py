@@ -18,27 +18,13 @@ import pytest
 import responses
 
 from connectors.shopify.throttle import REGISTRY
-from connectors.storefront import Storefront, register, storefront_for
-from connectors.storefront.access import StoreAccess
+from connectors.storefront import Storefront, storefront_for
 from connectors.storefront.stock import Listed, StockWrite, StockWriter, WriteOutcome, WriteResult
 from core.errors import Retryable
 from tests.contract.storefront.stock_backends import BACKENDS, WRITTEN_AT, Backend, Item
-from tests.contract.storefront.testshop.stock import TestShopStock
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 MARKED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-try:  # the composed test shop (orders, stock and writes) registers itself as "testshop"
-    import tests.contract.storefront.testshop.shop  # noqa: F401
-except ImportError:  # until it exists, the stock verbs alone
-
-    class _StockTestShop(TestShopStock):
-        platform = "testshop"
-
-        def __init__(self, access: StoreAccess) -> None:
-            self.access = access
-
-    register("testshop", _StockTestShop)  # type: ignore[arg-type]
 
 
 def items() -> list[Item]:
