@@ -229,6 +229,17 @@ def test_an_earlier_order_counts_whatever_case_its_e_mail_was_typed_in(rt: Any) 
     assert "new_customer_expedited_high_value" not in facts(rt, order)
 
 
+def test_another_customers_earlier_order_at_the_same_merchant_is_not_history(rt: Any) -> None:
+    _account, shop, _ = merchant(rt, "alpha")
+    with rt.session() as s:
+        where = s.get(Store, shop)
+        earlier = at(-100, email="someone.else@example.com", **OTHER_IP, **OTHER_ADDRESS)
+        upsert_order(s, where, replace(earlier, order_id="1", number="#1"), "test")
+        order = upsert_order(s, where, replace(at(0, **EXPRESS), order_id="2", number="#2"), "test").row.id
+    verify_order(rt, order)
+    assert "new_customer_expedited_high_value" in facts(rt, order)
+
+
 def test_an_order_without_an_e_mail_has_no_history_and_no_e_mail_velocity(rt: Any) -> None:
     account, shop, _ = merchant(rt, "alpha")
     store(rt, account, shop, "1", at(-100, email=None, **OTHER_IP, **OTHER_ADDRESS))
