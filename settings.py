@@ -247,6 +247,61 @@ class ShippingSettings(_Strict):
     customs_signer: str = "Shipping Manager"
 
 
+class TrackingNotices(_Strict):
+    """Which customer notices tracking sends (one per kind and parcel, through the notifier)."""
+
+    exceptions: bool = True  # failure, return to sender, held for pickup, attempted delivery, stalled
+    delays: bool = True  # the estimated delivery passed, or the carrier reports a delay
+    milestones: bool = False  # also out for delivery and delivered
+
+
+class MerchantTracking(_Strict):
+    """One merchant's (account's) overrides of the tracking settings; unset keys inherit."""
+
+    name: str | None = None  # shown on the tracking page (default: the account's name)
+    logo_url: str | None = None
+    customer_milestones: list[str] | None = None
+    order_status: dict[str, str] | None = None
+    notices: TrackingNotices | None = None
+    templates: dict[str, dict[str, str]] | None = None
+    branded_page: bool | None = None
+
+
+class TrackingSettings(_Strict):
+    """Carrier tracking, delivery exceptions and customer notices (docs/tracking.md)."""
+
+    default_gap_h: float = Field(36, gt=0)  # stall threshold until a route has history
+    gap_percentile: float = Field(0.95, gt=0, lt=1)
+    gap_margin: float = Field(1.5, ge=1)
+    gap_min_samples: int = Field(30, ge=1)
+    late_grace_h: float = Field(12, ge=0)  # an estimate passed by this much is late
+    customer_milestones: list[str] = ["out_for_delivery", "delivered", "exception"]
+    order_status: dict[str, str] = {}  # milestone -> storefront order status, e.g. {"delivered": "delivered"}
+    notices: TrackingNotices = TrackingNotices()
+    templates: dict[str, dict[str, str]] = {}  # notice kind -> {"subject": ..., "body": ...}
+    branded_page: bool = False  # write back Waybill's tracking page instead of the carrier's
+    merchants: dict[str, MerchantTracking] = {}  # account name -> overrides
+
+
+class SmtpSettings(_Strict):
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = True
+    sender: str = "Waybill <no-reply@localhost>"
+    timeout_s: float = Field(15, gt=0)
+
+
+class NotifierSettings(_Strict):
+    """Where customer notices go: ``file`` (one JSON file per message under ``file_dir``, for
+    development and tests), ``log`` (a line without personal data) or ``smtp``."""
+
+    backend: Literal["file", "log", "smtp"] = "file"
+    file_dir: Path | None = None  # unset: <var_dir>/outbox
+    smtp: SmtpSettings = SmtpSettings()
+
+
 class Settings(_Strict):
     mode: Literal["embedded", "production"] = "embedded"
     sandbox: bool = False
@@ -271,6 +326,8 @@ class Settings(_Strict):
     inventory: InventorySettings = InventorySettings()
     risk: RiskSettings = RiskSettings()
     shipping: ShippingSettings = ShippingSettings()
+    tracking: TrackingSettings = TrackingSettings()
+    notifier: NotifierSettings = NotifierSettings()
     testing: bool = False
 
     @field_validator("log_level", mode="before")
@@ -321,6 +378,10 @@ class Settings(_Strict):
     def _derived(self) -> Settings:
         if not self.var_dir.is_absolute():
             self.var_dir = ROOT / self.var_dir
+        if self.notifier.file_dir is None:
+            self.notifier.file_dir = self.var_dir / "outbox"
+        elif not self.notifier.file_dir.is_absolute():
+            self.notifier.file_dir = ROOT / self.notifier.file_dir
         if not self.database_url:
             self.database_url = f"sqlite:///{self.var_dir / 'waybill.db'}"
         if not self.public_url:

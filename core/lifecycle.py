@@ -1,7 +1,7 @@
 """The order life cycle: every stage an order can be in, and the moves between them.
 
 received -> verifying -> approved -> ready_to_ship -> packed -> label_purchased
-  -> partially_fulfilled -> fulfilled; on_hold waits for a person (or the stock, or a
+  -> partially_fulfilled -> fulfilled -> delivered; on_hold waits for a person (or the stock, or a
 shipping fix); rejected and cancelled are final. ``TRANSITIONS`` says, per stage, where an
 order may go next and why (the flow that makes the move); ``check`` refuses any other move.
 Pure: no I/O, no platform knowledge. ``sync.lifecycle.advance`` is the one place a flow
@@ -29,6 +29,7 @@ class Stage(StrEnum):
     LABEL_PURCHASED = "label_purchased"
     PARTIALLY_FULFILLED = "partially_fulfilled"
     FULFILLED = "fulfilled"
+    DELIVERED = "delivered"
     CANCELLED = "cancelled"
 
 
@@ -94,7 +95,11 @@ TRANSITIONS: Mapping[Stage, Mapping[Stage, str]] = {
         _S.CANCELLED: _CANCELLED,
     },
     _S.FULFILLED: {
+        _S.DELIVERED: "the carrier delivered every parcel (sync/tracking)",
         _S.CANCELLED: "the storefront cancelled it after it shipped",
+    },
+    _S.DELIVERED: {
+        _S.CANCELLED: "the storefront cancelled it after it was delivered",
     },
     _S.REJECTED: {},  # the storefront's cancellation of a rejected order keeps it rejected
     _S.CANCELLED: {},
@@ -105,8 +110,9 @@ FINAL = frozenset(s for s, tos in TRANSITIONS.items() if not tos)  # rejected, c
 UNVERIFIED = (Stage.RECEIVED, Stage.VERIFYING)  # waiting for (or in) verification
 SHIPPABLE = (Stage.READY_TO_SHIP, Stage.PACKED, Stage.LABEL_PURCHASED)  # ship_order takes these
 WRITING_BACK = (Stage.LABEL_PURCHASED, Stage.PARTIALLY_FULFILLED)  # labels to write back
-SHIPPED = (Stage.LABEL_PURCHASED, Stage.PARTIALLY_FULFILLED, Stage.FULFILLED)  # a label is bought
-OPEN = tuple(s for s in Stage if s not in FINAL and s is not Stage.FULFILLED)  # still on its way
+# a label is bought
+SHIPPED = (Stage.LABEL_PURCHASED, Stage.PARTIALLY_FULFILLED, Stage.FULFILLED, Stage.DELIVERED)
+OPEN = tuple(s for s in Stage if s not in FINAL and s not in (Stage.FULFILLED, Stage.DELIVERED))  # on its way
 
 
 NAMES = tuple(s.value for s in Stage)  # what the API, the CLI and the metrics accept

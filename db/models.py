@@ -393,8 +393,62 @@ class Shipment(Base):
     tracking_code: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     fulfillment_ref: Mapped[str | None] = mapped_column(String(128), default=None)  # storefront's id/note
     problem: Mapped[str | None] = mapped_column(Text, default=None)
+    # Tracking (sync/tracking): the carrier's tracker and where the parcel is, in carrier time.
+    tracker_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)  # trk_...
+    carrier: Mapped[str | None] = mapped_column(String(32), default=None)
+    service: Mapped[str | None] = mapped_column(String(64), default=None)
+    route_class: Mapped[str | None] = mapped_column(String(16), default=None)  # core.transit.RouteClass
+    delivery_state: Mapped[str | None] = mapped_column(String(24), default=None)  # core.tracking
+    est_delivery_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_scan_at: Mapped[datetime | None] = mapped_column(default=None)  # carrier time, latest scan
+    last_heard_at: Mapped[datetime | None] = mapped_column(default=None)  # last event or refresh received
+    shipped_at: Mapped[datetime | None] = mapped_column(default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrackingScan(Base):
+    """One carrier scan of one parcel, recorded once (``key``: its time, status and words)."""
+
+    __tablename__ = "tracking_scans"
+    __table_args__ = (UniqueConstraint("shipment_id", "key", name="uq_tracking_scans_shipment_key"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    happened_at: Mapped[datetime] = mapped_column()  # the carrier's time
+    status: Mapped[str] = mapped_column(String(24))
+    status_detail: Mapped[str | None] = mapped_column(String(64), default=None)
+    message: Mapped[str | None] = mapped_column(Text, default=None)
+    place: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeliveryException(Base):
+    """A parcel that needs attention: why, what to do, and who dealt with it.
+
+    ``state``: open -> acknowledged -> resolved (a person, with a note), or cleared (the
+    parcel moved again or was delivered). At most one unfinished (open or acknowledged)
+    exception per shipment and kind, kept so under the shipment's row lock.
+    """
+
+    __tablename__ = "delivery_exceptions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))  # core.tracking.ExceptionKind
+    reason: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)  # what we recommend doing
+    state: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)  # threshold_s, last_scan_at, ...
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    cleared_at: Mapped[datetime | None] = mapped_column(default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    actor: Mapped[str | None] = mapped_column(String(100), default=None)
 
 
 class TrustedCustomer(Base):

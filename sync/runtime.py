@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.crypto import SecretKeyError, Vault, embedded_key
 from db.effects import EffectsLedger
+from db.models import utcnow
 from db.session import (
     SessionLimits,
     check_ready,
@@ -44,6 +46,9 @@ class Runtime:
     vault: Vault
     ledger: EffectsLedger
     queue: JobQueue = field(init=False)
+    # What time it is for decisions that compare with a carrier's times (tracking): the
+    # wall clock, or a simulator's clock in an end-to-end test of a simulated week.
+    now: Callable[[], datetime] = field(default_factory=lambda: utcnow)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -43,6 +43,7 @@ def test_the_stages_are_the_ones_the_orders_table_holds() -> None:
         "label_purchased",
         "partially_fulfilled",
         "fulfilled",
+        "delivered",
         "cancelled",
     )
     assert set(TRANSITIONS) == set(Stage)
@@ -69,6 +70,10 @@ ILLEGAL = [
     (S.CANCELLED, S.ON_HOLD),
     (S.FULFILLED, S.ON_HOLD),
     (S.FULFILLED, S.PARTIALLY_FULFILLED),
+    (S.DELIVERED, S.FULFILLED),  # a delivered order stays delivered
+    (S.DELIVERED, S.ON_HOLD),
+    (S.PARTIALLY_FULFILLED, S.DELIVERED),  # every parcel is written back first
+    (S.LABEL_PURCHASED, S.DELIVERED),
     (S.PARTIALLY_FULFILLED, S.LABEL_PURCHASED),
     (S.LABEL_PURCHASED, S.PACKED),
     (S.PACKED, S.READY_TO_SHIP),
@@ -118,8 +123,8 @@ def test_the_groups() -> None:
     assert set(INITIAL) == {S.RECEIVED, S.CANCELLED}
     assert set(UNVERIFIED) == {S.RECEIVED, S.VERIFYING}
     assert set(SHIPPABLE) == {S.READY_TO_SHIP, S.PACKED, S.LABEL_PURCHASED}
-    assert set(SHIPPED) == {S.LABEL_PURCHASED, S.PARTIALLY_FULFILLED, S.FULFILLED}
-    assert set(OPEN) == set(Stage) - FINAL - {S.FULFILLED}
+    assert set(SHIPPED) == {S.LABEL_PURCHASED, S.PARTIALLY_FULFILLED, S.FULFILLED, S.DELIVERED}
+    assert set(OPEN) == set(Stage) - FINAL - {S.FULFILLED, S.DELIVERED}
     # Every open stage can be cancelled by the storefront and held by the stock ledger.
     assert all(allowed(s, S.CANCELLED) and allowed(s, S.ON_HOLD) for s in OPEN)
 
