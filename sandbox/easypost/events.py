@@ -27,6 +27,19 @@ def sign(secret: str, body: bytes) -> str:
     return "hmac-sha256-hex=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
+@dataclass(frozen=True)
+class Fanout:
+    """How one event goes out to each webhook: never (``dropped``), or one delivery per delay.
+
+    More than one delay duplicates the delivery (same event id); delays of different
+    events interleave their deliveries. Only the first copy counts for the event's
+    ``pending_urls``/``completed_urls`` and retries; a dropped event is never retried.
+    """
+
+    dropped: bool = False
+    delays: tuple[float, ...] = (0.0,)
+
+
 @dataclass(order=True)
 class _Retry:
     due: float
@@ -55,6 +68,8 @@ class EventHub:
         self.secrets: dict[str, str | None] = {}
         self.events: dict[str, Json] = {}
         self.attempts: list[Json] = []  # every delivery outcome, for assertions
+        self.fanouts: dict[str, Fanout] = {}  # event id -> its fault plan (events sent with one)
+        self.by_result: dict[str, list[str]] = {}  # result object id -> its event ids, oldest first
         self._retries: list[_Retry] = []
         self._lock = threading.RLock()
 
@@ -104,8 +119,19 @@ class EventHub:
             self.secrets.pop(hook_id, None)
 
     # -- events
-    def emit(self, mode: str, description: str, result: Json, previous: Json | None = None) -> Json:
-        """Record an Event (result snapshotted now) and send it to every webhook of ``mode``."""
+    def emit(
+        self,
+        mode: str,
+        description: str,
+        result: Json,
+        previous: Json | None = None,
+        fanout: Fanout | None = None,
+    ) -> Json:
+        """Record an Event (result snapshotted now) and send it to every webhook of ``mode``.
+
+        ``fanout`` (tracker events under the tracking faults) drops, duplicates or delays
+        the deliveries; without it each webhook gets one delivery, under the harness faults.
+        """
         stamp = iso_millis(self.now())
         with self._lock:
             targets = [h for h in self.webhooks.values() if h["mode"] == mode and h["disabled_at"] is None]
@@ -124,8 +150,15 @@ class EventHub:
                 "result": copy.deepcopy(result),
             }
             self.events[event["id"]] = event
+            self.by_result.setdefault(str(result.get("id")), []).append(event["id"])
+            if fanout is not None:
+                self.fanouts[event["id"]] = fanout
         for hook in targets:
-            self._submit(event["id"], hook["id"], attempt=1)
+            if fanout is None:
+                self._submit(event["id"], hook["id"], attempt=1)
+                continue
+            for copy_number, delay in enumerate(() if fanout.dropped else fanout.delays):
+                self._submit(event["id"], hook["id"], attempt=1, delay=delay, counted=copy_number == 0)
         return event
 
     def public_event(self, event_id: str) -> Json:
@@ -143,7 +176,9 @@ class EventHub:
         payload = {**event, "status": "pending", "pending_urls": [hook["url"]], "completed_urls": []}
         return json.dumps(payload, separators=(",", ":")).encode()
 
-    def _submit(self, event_id: str, hook_id: str, attempt: int) -> None:
+    def _submit(
+        self, event_id: str, hook_id: str, attempt: int, delay: float | None = None, counted: bool = True
+    ) -> None:
         hook = self.webhooks.get(hook_id)
         if hook is None:
             return
@@ -160,7 +195,11 @@ class EventHub:
         def on_result(delivery: Delivery) -> None:
             self._record(event_id, hook, attempt, delivery)
 
-        self.dispatcher.submit(hook["url"], self.events[event_id]["description"], build, on_result)
+        topic = self.events[event_id]["description"]
+        if delay is None:
+            self.dispatcher.submit(hook["url"], topic, build, on_result)
+        else:
+            self.dispatcher.submit_after(delay, hook["url"], topic, build, on_result if counted else None)
 
     def _record(self, event_id: str, hook: Json, attempt: int, delivery: Delivery) -> None:
         ok = delivery.status is not None and 200 <= delivery.status < 300
