@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import hmac
 import json
@@ -10,6 +9,7 @@ import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sandbox.harness import Delivery, WebhookDispatcher
 
@@ -19,6 +19,15 @@ from .common import ApiError, IdMaker, Json, iso, iso_millis, not_found
 DEFAULT_RETRY_SCHEDULE: tuple[float, ...] = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
 USER_ID = "user_5a1b0c2d3e4f40a1b2c3d4e5f6a7b8c9"
 EVENT_SUMMARY_KEYS = ("description", "id", "user_id", "status", "created_at", "mode", "object")
+
+
+def snapshot(value: Any) -> Any:
+    """A copy of a JSON-like value (dicts and lists copied, leaves shared: they are immutable)."""
+    if isinstance(value, dict):
+        return {k: snapshot(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [snapshot(v) for v in value]
+    return value
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -126,11 +135,13 @@ class EventHub:
         result: Json,
         previous: Json | None = None,
         fanout: Fanout | None = None,
+        copied: bool = False,
     ) -> Json:
         """Record an Event (result snapshotted now) and send it to every webhook of ``mode``.
 
         ``fanout`` (tracker events under the tracking faults) drops, duplicates or delays
         the deliveries; without it each webhook gets one delivery, under the harness faults.
+        ``copied``: ``result`` is already a snapshot the caller will not change.
         """
         stamp = iso_millis(self.now())
         with self._lock:
@@ -147,7 +158,7 @@ class EventHub:
                 "user_id": USER_ID,
                 "status": "pending" if targets else "completed",
                 "object": "Event",
-                "result": copy.deepcopy(result),
+                "result": result if copied else snapshot(result),
             }
             self.events[event["id"]] = event
             self.by_result.setdefault(str(result.get("id")), []).append(event["id"])

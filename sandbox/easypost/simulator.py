@@ -16,7 +16,7 @@ from .common import ApiError, IdMaker, Json, status_error
 from .events import DEFAULT_RETRY_SCHEDULE, EventHub, Fanout
 from .refunds import public_refund, settle
 from .shipments import Shipping
-from .tracking import Tracking
+from .tracking import Tracking, tracker_snapshot
 from .transit import DAY
 
 DEFAULT_TEST_KEY = "EZTK-sandbox-test-key"
@@ -211,8 +211,10 @@ class EasyPostSimulator(Simulator):
             for moved in self.tracking.tick(now):
                 if moved.send:
                     fanout = self.faults.fanout() if isinstance(self.faults, EasyPostFaults) else None
-                    tracker = moved.tracker
-                    self.events.emit(tracker["mode"], "tracker.updated", tracker, moved.previous, fanout)
+                    tracker = tracker_snapshot(moved.tracker)
+                    self.events.emit(
+                        tracker["mode"], "tracker.updated", tracker, moved.previous, fanout, copied=True
+                    )
             for refund in settle(self.shipping, now, self.refund_delay_s):
                 self.events.emit(refund["mode"], "refund.successful", public_refund(refund))
         self.events.submit_due_retries()

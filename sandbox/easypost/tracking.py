@@ -125,6 +125,16 @@ def location(place: Json | None) -> Json:
     }
 
 
+def tracker_snapshot(tracker: Json) -> Json:
+    """A copy of a tracker as it is now; the scans are shared (a TrackingDetail never changes)."""
+    return {
+        **tracker,
+        "tracking_details": list(tracker["tracking_details"]),
+        "carrier_detail": dict(tracker["carrier_detail"]),
+        "fees": list(tracker["fees"]),
+    }
+
+
 @dataclass
 class Plan:
     """One tracker's movement: the normal plan, its scripted version, progress and what was sent."""

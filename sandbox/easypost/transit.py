@@ -6,7 +6,8 @@ seeded by the simulator's seed and the tracking code, so a run replays exactly:
 - ``label`` (pre_transit / label_created) one hour after the tracker is created;
 - ``pickup`` (in_transit / arrived_at_facility, "Picked up" as FedEx words it) at the
   origin, a gap drawn from :func:`first_gap_h` later;
-- facility scans (``arrived``/``departed``, now and then ``moving``), at the origin,
+- facility scans (``arrived``/``departed``, now and then ``moving``: in_transit /
+  in_transit, or in_transit / unknown for FedEx's "On the way" as recorded), at the origin,
   at 0-4 hub cities and at the destination facility, spaced by gaps drawn from the
   carrier and service's :class:`GapModel` (lognormal around ``median_h``, a quarter
   longer when the gap starts at night, clipped to ``[min_h, max_h]``, then scaled down
@@ -155,6 +156,7 @@ US_HUBS: tuple[tuple[str, str, str, str], ...] = (
     ("CHICAGO", "IL", "US", "60666"),
     ("ATLANTA", "GA", "US", "30320"),
     ("ONTARIO", "CA", "US", "91761"),
+    ("SAN PABLO", "CA", "US", "94806"),
     ("DENVER", "CO", "US", "80249"),
     ("PHOENIX", "AZ", "US", "85043"),
     ("NEWARK", "NJ", "US", "07114"),
@@ -184,10 +186,15 @@ def address_place(address: Json | None) -> Json:
                  _country(address), address.get("zip"))  # fmt: skip
 
 
-def hubs(rng: random.Random, route: RouteClass, destination: Json | None) -> list[Json]:
-    """The hub cities between origin and destination for this route class."""
-    count = {RouteClass.LOCAL: rng.randint(0, 1), RouteClass.DOMESTIC: rng.randint(1, 3)}.get(route, 1)
-    chosen = [place(*h) for h in rng.sample(US_HUBS, count)]
+def hubs(rng: random.Random, route: RouteClass, origin: Json | None, destination: Json | None) -> list[Json]:
+    """The hub cities between origin and destination: on a local route only one in the same state."""
+    if route is RouteClass.LOCAL:
+        state = (origin or {}).get("state")
+        in_state = [h for h in US_HUBS if h[1] == state]
+        return [place(*rng.choice(in_state))] if in_state and rng.random() < 0.5 else []
+    chosen = [
+        place(*h) for h in rng.sample(US_HUBS, rng.randint(1, 3) if route is RouteClass.DOMESTIC else 1)
+    ]
     if route is RouteClass.INTERNATIONAL:
         chosen.append(place(*EXPORT_HUB))
         foreign = FOREIGN_HUBS.get(_country(destination))
@@ -241,7 +248,7 @@ class Route:
 def _facility_sequence(rng: random.Random, route: Route) -> list[tuple[str, Json]]:
     """(kind, place) from leaving the origin to arriving at the destination facility."""
     sequence: list[tuple[str, Json]] = [("departed", route.origin)]
-    for hub in hubs(rng, route.route, route.destination):
+    for hub in hubs(rng, route.route, route.origin, route.destination):
         sequence += [("arrived", hub), ("departed", hub)]
     sequence.append(("arrived", route.destination))
     return sequence
@@ -288,10 +295,11 @@ def normal_plan(rng: random.Random, route: Route) -> list[Scan]:
             else:
                 kind, last = next(source)
                 stops.append((kind, last))
+    moving = "unknown" if model.carrier.upper() == "FEDEX" else "in_transit"  # FedEx's "On the way"
     at = pickup_at
     for gap, (kind, where) in zip(gaps, stops, strict=True):
         at += gap
-        detail = {"arrived": "arrived_at_facility", "departed": "departed_facility"}.get(kind, "in_transit")
+        detail = {"arrived": "arrived_at_facility", "departed": "departed_facility"}.get(kind, moving)
         scans.append(Scan(at, "in_transit", detail, kind, where))
     scans.append(Scan(out_at, "out_for_delivery", "out_for_delivery", "out", route.destination))
     scans.append(Scan(delivered_at, "delivered", "arrived_at_destination", "delivered", route.destination))
