@@ -6,6 +6,7 @@ import itertools
 import random
 import statistics
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +118,15 @@ def test_scans_pass_through_hub_cities_to_the_destination() -> None:
     assert cities[-3:] == ["CHARLESTON"] * 3  # destination facility, out for delivery, delivered
     assert len(set(cities)) >= 3  # at least one hub on a domestic route
     assert {s.detail for s in scans[2:-2]} <= {"arrived_at_facility", "departed_facility", "in_transit"}
+
+
+def test_the_documented_gap_table_is_the_one_the_simulator_draws_from() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "sandbox.md").read_text()
+    rows = [line for line in doc.splitlines() if line.startswith("| ") and line.count("|") == 8]
+    documented = [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[1:]]
+    expected = [
+        [m.carrier, m.service, f"{m.median_h:g}", f"{m.sigma:g}", f"{m.min_h:g}", f"{m.max_h:g}",
+         f"{m.local_days} / {m.domestic_days} / {m.international_days}"]
+        for m in GAP_MODELS
+    ]  # fmt: skip
+    assert documented == expected
