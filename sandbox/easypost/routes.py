@@ -304,6 +304,24 @@ def _control_script(sim: EasyPostSimulator) -> Any:
     return handler
 
 
+def _control_mix(sim: EasyPostSimulator) -> Any:
+    """``POST {"mix": {scenario: share or {"share", **params}}}``; both verbs answer the mix in force."""
+
+    def handler(request: Request) -> Response:
+        if request.method == "POST":
+            mix = (request.get_json(silent=True) or {}).get("mix")
+            if not isinstance(mix, dict):
+                return json_response({"error": "mix must be an object of scenario: share"}, 400)
+            try:
+                sim.script_mix(mix)
+            except ValueError as exc:
+                return json_response({"error": str(exc)}, 400)
+        mixed = {name: {"share": share, **params} for name, (share, params) in sim.tracking.mix.items()}
+        return json_response({"mix": mixed})
+
+    return handler
+
+
 def _control_tracking(sim: EasyPostSimulator) -> Any:
     def handler(request: Request) -> Response:
         return json_response(sim.tracking_report())
@@ -319,3 +337,4 @@ def register(sim: EasyPostSimulator) -> None:
     sim.route("/_sandbox/easypost/advance", _control_advance(sim), ["POST"], endpoint="_ep_advance")
     sim.route("/_sandbox/easypost/script_tracker", _control_script(sim), ["POST"], endpoint="_ep_script")
     sim.route("/_sandbox/easypost/tracking", _control_tracking(sim), ["GET"], endpoint="_ep_tracking")
+    sim.route("/_sandbox/easypost/scenario_mix", _control_mix(sim), ["GET", "POST"], endpoint="_ep_mix")

@@ -6,8 +6,8 @@ after it started moving diverges from now on. Statuses and details are EasyPost'
 
 - ``normal``: the plan as generated (see :mod:`sandbox.easypost.transit`).
 - ``stalled``: no scan after the ``stall_after``-th in-transit scan (default 1, the
-  pickup) for ``stall_for_s`` seconds, then the rest of the plan that much later;
-  ``stall_for_s`` null (the default) stops the tracker for good.
+  pickup; 0: after the label, never picked up) for ``stall_for_s`` seconds, then the
+  rest of the plan that much later; ``stall_for_s`` null (the default) stops it for good.
 - ``failure``: out for delivery, then failure / delivery_exception instead of delivered.
 - ``return_to_sender``: out for delivery, in_transit / attempted_delivery, next morning
   return_to_sender / return at the destination, a return scan at a hub, and
@@ -46,9 +46,12 @@ def _out_index(scans: list[Scan]) -> int:
 
 
 def _after_nth_in_transit(scans: list[Scan], nth: int, applied: int) -> int:
-    """The index just after the ``nth`` in-transit scan (the last one if fewer), not before ``applied``."""
+    """The index just after the ``nth`` in-transit scan (the last one if fewer; 0: just before the
+    first, so the parcel is never picked up), not before ``applied``."""
     moving = _in_transit(scans)
-    index = moving[min(max(1, nth), len(moving)) - 1] + 1 if moving else 1
+    if not moving:
+        return max(1, applied)
+    index = moving[0] if nth <= 0 else moving[min(nth, len(moving)) - 1] + 1
     return max(index, applied)
 
 
@@ -164,6 +167,34 @@ def check(scenario: str, params: Params) -> Params:
     if scenario == "lost_events" and "lose" not in params:
         return {**params, "lose": 0.5}
     return dict(params)
+
+
+def check_mix(mix: dict[str, Any]) -> dict[str, tuple[float, Params]]:
+    """A scenario mix ``{scenario: {"share": 0.1, **params}}`` (or ``{scenario: 0.1}``), validated.
+
+    Shares are in [0, 1] and add up to at most 1; what is left is ``normal``.
+    """
+    checked: dict[str, tuple[float, Params]] = {}
+    for scenario, spec in mix.items():
+        params = dict(spec) if isinstance(spec, dict) else {"share": spec}
+        share = params.pop("share", None)
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+            raise ValueError(f"the share of {scenario!r} must be a number between 0 and 1, not {share!r}")
+        checked[scenario] = (float(share), check(str(scenario), params))
+    total = sum(share for share, _ in checked.values())
+    if total > 1 + 1e-9:
+        raise ValueError(f"the shares add up to {total:g}, more than 1")
+    return checked
+
+
+def pick(mix: dict[str, tuple[float, Params]], draw: float) -> tuple[str, Params]:
+    """The scenario a draw in [0, 1) falls on (``normal`` past the listed shares)."""
+    edge = 0.0
+    for scenario, (share, params) in mix.items():
+        edge += share
+        if draw < edge:
+            return scenario, params
+    return "normal", {}
 
 
 def apply(

@@ -263,6 +263,14 @@ class EasyPostSimulator(Simulator):
         with self._lock:
             self.tracking.script(code_or_id, scenario, **params)
 
+    def script_mix(self, mix: dict[str, Any]) -> None:
+        """Outcomes drawn for trackers created from now on (labels included), e.g.
+        ``{"stalled": 0.10, "failure": 0.05, "return_to_sender": {"share": 0.03}}``; the rest
+        move normally. Seeded by tracking code; ``{}`` turns it off; a ``ValueError`` says
+        what is wrong (nothing changes)."""
+        with self._lock:
+            self.tracking.set_mix(mix)
+
     def tracker_report(self, code_or_id: str) -> Json:
         """What the EasyPost side knows and sent about one tracker (for end-to-end assertions).
 

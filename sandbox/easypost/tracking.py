@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .common import IdMaker, Json, iso
-from .scenarios import Params, apply, check
+from .scenarios import Params, apply, check, check_mix, pick
 from .transit import DAY, HOUR, Route, Scan, address_place, estimate, gap_model, normal_plan, route_class
 
 # EasyPost test-mode tracking codes: (outcome after out for delivery, scans already taken at creation).
@@ -173,6 +173,7 @@ class Tracking:
         self.by_code: dict[tuple[str, str], str] = {}
         self.plans: dict[str, Plan] = {}
         self.scripts: dict[str, tuple[str, Params]] = {}  # code -> (scenario, params), not yet created
+        self.mix: dict[str, tuple[float, Params]] = {}  # scenario -> (share, params) for new trackers
         self._due: list[tuple[float, int, str, int]] = []  # (scan time, seq, tracker id, plan version)
         self._seq = itertools.count()
 
@@ -216,7 +217,8 @@ class Tracking:
         if code in TEST_CODES:
             self._start_at_test_status(tracker, plan, now)
         else:
-            scenario, params = self.scripts.pop(code, ("normal", {}))
+            scripted = self.scripts.pop(code, None)
+            scenario, params = scripted if scripted is not None else self._from_mix(code, carrier)
             self._set_scenario(tracker_id, scenario, params)
         return tracker, True
 
@@ -282,6 +284,16 @@ class Tracking:
             tracker["signed_by"] = "John Tester"
 
     # -- scripting
+    def set_mix(self, mix: dict[str, Any]) -> None:
+        """Outcomes for trackers created from now on and not scripted by code: ``{scenario: share}``
+        or ``{scenario: {"share": s, **params}}``; each tracker draws once (seeded by its code)."""
+        self.mix = check_mix(mix)
+
+    def _from_mix(self, code: str, carrier: str) -> tuple[str, Params]:
+        if not self.mix:
+            return "normal", {}
+        return pick(self.mix, random.Random(f"{self.seed}:mix:{code}:{carrier.upper()}").random())
+
     def find(self, code_or_id: str) -> str | None:
         """A tracker id from an id or a tracking code (None when no such tracker exists yet)."""
         if code_or_id in self.plans:

@@ -210,3 +210,48 @@ def test_a_week_of_500_trackers_in_quarter_hours(sim: EasyPostSimulator) -> None
         assert (entry["suppressed"] > 0) is (entry["scenario"] == "lost_events")
     assert report["totals"]["updates"] == len(sim.events_sent("tracker.updated"))
     assert sim.tracking.next_scan_at() is None  # every plan played out within the week
+
+
+def test_a_scenario_mix_scripts_new_trackers_by_share_and_replays() -> None:
+    def scenarios(seed: int) -> collections.Counter[str]:
+        sim = EasyPostSimulator(clock=FakeClock(), seed=seed)
+        sim.script_mix(
+            {"stalled": {"share": 0.10, "stall_after": 2}, "failure": 0.05, "return_to_sender": 0.03}
+        )
+        sim.script_tracker("9400000000000000000000007", "delayed")  # a script by code wins over the mix
+        for i in range(1000):
+            sim.tracking.create(sim.clock.now(), "test", f"94000000000000000000{i:05d}", None)
+        plans = sim.tracking.plans.values()
+        assert {p.params.get("stall_after") for p in plans if p.scenario == "stalled"} == {2}
+        return collections.Counter(p.scenario for p in plans)
+
+    counted = scenarios(3)
+    assert counted == scenarios(3)
+    assert counted["delayed"] == 1
+    assert 70 <= counted["stalled"] <= 130 and 30 <= counted["failure"] <= 70
+    assert 12 <= counted["return_to_sender"] <= 50
+    assert counted["normal"] == 1000 - sum(v for k, v in counted.items() if k != "normal")
+
+
+def test_a_bad_mix_is_refused_and_the_mix_in_force_stays(
+    sim: EasyPostSimulator, server: RunningServer
+) -> None:
+    route = server.url + "/_sandbox/easypost/scenario_mix"
+    requests.post(route, json={"mix": {"failure": 0.05}}, timeout=5)
+
+    too_much = requests.post(route, json={"mix": {"failure": 0.7, "stalled": 0.5}}, timeout=5)
+    unknown = requests.post(route, json={"mix": {"lost": 0.1}}, timeout=5)
+    bad_param = requests.post(route, json={"mix": {"stalled": {"share": 0.1, "stall_for": 5}}}, timeout=5)
+
+    assert [r.status_code for r in (too_much, unknown, bad_param)] == [400, 400, 400]
+    assert too_much.json()["error"] == "the shares add up to 1.2, more than 1"
+    assert requests.get(route, timeout=5).json() == {"mix": {"failure": {"share": 0.05}}}
+
+
+def test_stalled_after_zero_is_a_label_never_picked_up(sim: EasyPostSimulator) -> None:
+    tracker, _ = sim.tracking.create(sim.clock.now(), "test", "9400177777777777777770", None)
+    sim.script_tracker(tracker["id"], "stalled", stall_after=0)
+
+    sim.advance(10 * DAY, step_s=HOUR)
+
+    assert [s["status"] for s in sim.tracker_report(tracker["id"])["scans"]] == ["pre_transit"]
