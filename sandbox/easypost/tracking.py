@@ -110,8 +110,12 @@ def carrier_code(carrier: str, kind: str) -> str:
     return ""  # as EasyPost's recorded USPS details show
 
 
-def _place_name(place: Json) -> str:
-    return f"{place.get('city') or ''} {place.get('state') or ''}, {place.get('zip') or ''}".strip().upper()
+def _place_name(place: Json, carrier: str) -> str:
+    """CarrierDetail's origin/destination words: ``ORLANDO FL US`` (FedEx), ``HOUSTON TX, 77063`` (USPS)."""
+    city, state = place.get("city") or "", place.get("state") or ""
+    if carrier.upper() == "FEDEX":
+        return " ".join(p for p in (city, state, place.get("country") or "US") if p).upper()
+    return f"{city} {state}, {place.get('zip') or ''}".strip().upper()
 
 
 def location(place: Json | None) -> Json:
@@ -201,9 +205,9 @@ class Tracking:
         tracker = self._tracker_json(tracker_id, now, mode, code, carrier, service, extra)
         tracker["carrier_detail"].update(
             {
-                "origin_location": _place_name(origin),
+                "origin_location": _place_name(origin, carrier),
                 "origin_tracking_location": location(origin),
-                "destination_location": _place_name(destination),
+                "destination_location": _place_name(destination, carrier),
             }
         )
         tracker["est_delivery_date"] = iso(estimate(now, route.days))

@@ -91,3 +91,7 @@ def test_fedex_scans_are_worded_as_the_recorded_fedex_scans(reference_dir: Path,
         "T00:00:00Z"
     )
     assert tracker["carrier_detail"]["est_delivery_date_local"] == tracker["est_delivery_date"][:10]
+    # FedEx names the ends "CITY ST US", as recorded ("ORLANDO FL US").
+    assert real["carrier_detail"]["origin_location"] == "ORLANDO FL US"
+    assert tracker["carrier_detail"]["origin_location"] == "SAN FRANCISCO CA US"
+    assert tracker["carrier_detail"]["destination_location"] == "NEW YORK NY US"
