@@ -154,7 +154,6 @@ class Plan:
     lost: set[int] = field(default_factory=set)  # indexes of scans whose update is never sent
     updates: int = 0  # tracker.updated events emitted
     suppressed: int = 0  # updates not sent (lost_events)
-    rng: random.Random = field(default_factory=random.Random)
 
 
 @dataclass(frozen=True)
@@ -216,7 +215,7 @@ class Tracking:
         self.by_code[(code, carrier.upper())] = tracker_id
         rng = random.Random(f"{self.seed}:{code}:{carrier.upper()}")
         base = normal_plan(rng, route)
-        plan = Plan(route, base, list(base), rng=rng)
+        plan = Plan(route, base, list(base))
         self.plans[tracker_id] = plan
         if code in TEST_CODES:
             self._start_at_test_status(tracker, plan, now)
