@@ -44,16 +44,22 @@ auto-created ``tracker`` (``tracker.created`` event). Buying again: 422
 ``refund_delay_s`` (default a day) a tick makes it ``refunded`` (``refund.successful``
 event) when the tracker has not moved past pre_transit, else ``rejected``.
 
-**Tracking.** See :mod:`sandbox.easypost.tracking`; ``sim.script_tracker(code, scenario)``
-picks ``normal``, ``failure``, ``return_to_sender`` or ``stalled``; ``sim.advance(seconds)``
-moves a FakeClock, applies due scans (one ``tracker.updated`` per moved tracker per tick),
+**Tracking.** Each tracker follows a seeded plan of scans (:mod:`sandbox.easypost.transit`:
+gaps per carrier and service, transit days per route class) turned into its scripted
+outcome (:mod:`sandbox.easypost.scenarios`: ``sim.script_tracker(id_or_code, scenario,
+**params)``); ``sim.advance(seconds, step_s)`` moves a FakeClock, applies due scans (one
+``tracker.updated`` per moved tracker per step, ``previous_attributes`` ``{"status"}``),
 settles refunds, resubmits due webhook retries and delivers what is due.
+``sim.tracker_report`` / ``sim.tracking_report`` say what was scanned and sent.
+``docs/sandbox.md`` has the tables.
 
 **Webhooks.** Events signed ``X-Hmac-Signature: hmac-sha256-hex=<hex>`` with the
 webhook's ``webhook_secret`` (or the simulator's), NFKD-normalised; failed deliveries
 are retried after 1, 5, 15, 60 minutes, then 3, 6 and 12 hours (``retry_schedule``).
 
-**Faults.** The harness faults answer with EasyPost's bodies (429 ``RATE_LIMITED``,
+**Faults.** ``EasyPostFaults`` adds tracker event drops, duplicates and reordering
+(``tracker_drop_rate``, ``tracker_duplicate_rate``, ``tracker_reorder_window_s``) to the
+harness faults, which answer with EasyPost's bodies (429 ``RATE_LIMITED``,
 503 ``SERVICE_UNAVAILABLE``, ...); ``sim.fail_next(status, times, op)`` scripts exact
 errors; ``Faults(lost_response_rate=1, lost_response_ops=("shipment.buy",))`` buys the
 label and then loses the response.

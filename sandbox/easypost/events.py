@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import hmac
 import json
@@ -10,6 +9,7 @@ import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sandbox.harness import Delivery, WebhookDispatcher
 
@@ -21,10 +21,32 @@ USER_ID = "user_5a1b0c2d3e4f40a1b2c3d4e5f6a7b8c9"
 EVENT_SUMMARY_KEYS = ("description", "id", "user_id", "status", "created_at", "mode", "object")
 
 
+def snapshot(value: Any) -> Any:
+    """A copy of a JSON-like value (dicts and lists copied, leaves shared: they are immutable)."""
+    if isinstance(value, dict):
+        return {k: snapshot(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [snapshot(v) for v in value]
+    return value
+
+
 def sign(secret: str, body: bytes) -> str:
     """EasyPost's ``X-Hmac-Signature`` value: HMAC-SHA256 keyed by the NFKD-normalised secret."""
     key = unicodedata.normalize("NFKD", secret).encode("utf-8")
     return "hmac-sha256-hex=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Fanout:
+    """How one event goes out to each webhook: never (``dropped``), or one delivery per delay.
+
+    More than one delay duplicates the delivery (same event id); delays of different
+    events interleave their deliveries. Only the first copy counts for the event's
+    ``pending_urls``/``completed_urls`` and retries; a dropped event is never retried.
+    """
+
+    dropped: bool = False
+    delays: tuple[float, ...] = (0.0,)
 
 
 @dataclass(order=True)
@@ -55,6 +77,8 @@ class EventHub:
         self.secrets: dict[str, str | None] = {}
         self.events: dict[str, Json] = {}
         self.attempts: list[Json] = []  # every delivery outcome, for assertions
+        self.fanouts: dict[str, Fanout] = {}  # event id -> its fault plan (events sent with one)
+        self.by_result: dict[str, list[str]] = {}  # result object id -> its event ids, oldest first
         self._retries: list[_Retry] = []
         self._lock = threading.RLock()
 
@@ -104,8 +128,21 @@ class EventHub:
             self.secrets.pop(hook_id, None)
 
     # -- events
-    def emit(self, mode: str, description: str, result: Json, previous: Json | None = None) -> Json:
-        """Record an Event (result snapshotted now) and send it to every webhook of ``mode``."""
+    def emit(
+        self,
+        mode: str,
+        description: str,
+        result: Json,
+        previous: Json | None = None,
+        fanout: Fanout | None = None,
+        copied: bool = False,
+    ) -> Json:
+        """Record an Event (result snapshotted now) and send it to every webhook of ``mode``.
+
+        ``fanout`` (tracker events under the tracking faults) drops, duplicates or delays
+        the deliveries; without it each webhook gets one delivery, under the harness faults.
+        ``copied``: ``result`` is already a snapshot the caller will not change.
+        """
         stamp = iso_millis(self.now())
         with self._lock:
             targets = [h for h in self.webhooks.values() if h["mode"] == mode and h["disabled_at"] is None]
@@ -121,11 +158,18 @@ class EventHub:
                 "user_id": USER_ID,
                 "status": "pending" if targets else "completed",
                 "object": "Event",
-                "result": copy.deepcopy(result),
+                "result": result if copied else snapshot(result),
             }
             self.events[event["id"]] = event
+            self.by_result.setdefault(str(result.get("id")), []).append(event["id"])
+            if fanout is not None:
+                self.fanouts[event["id"]] = fanout
         for hook in targets:
-            self._submit(event["id"], hook["id"], attempt=1)
+            if fanout is None:
+                self._submit(event["id"], hook["id"], attempt=1)
+                continue
+            for copy_number, delay in enumerate(() if fanout.dropped else fanout.delays):
+                self._submit(event["id"], hook["id"], attempt=1, delay=delay, counted=copy_number == 0)
         return event
 
     def public_event(self, event_id: str) -> Json:
@@ -143,7 +187,9 @@ class EventHub:
         payload = {**event, "status": "pending", "pending_urls": [hook["url"]], "completed_urls": []}
         return json.dumps(payload, separators=(",", ":")).encode()
 
-    def _submit(self, event_id: str, hook_id: str, attempt: int) -> None:
+    def _submit(
+        self, event_id: str, hook_id: str, attempt: int, delay: float | None = None, counted: bool = True
+    ) -> None:
         hook = self.webhooks.get(hook_id)
         if hook is None:
             return
@@ -160,7 +206,11 @@ class EventHub:
         def on_result(delivery: Delivery) -> None:
             self._record(event_id, hook, attempt, delivery)
 
-        self.dispatcher.submit(hook["url"], self.events[event_id]["description"], build, on_result)
+        topic = self.events[event_id]["description"]
+        if delay is None:
+            self.dispatcher.submit(hook["url"], topic, build, on_result)
+        else:
+            self.dispatcher.submit_after(delay, hook["url"], topic, build, on_result if counted else None)
 
     def _record(self, event_id: str, hook: Json, attempt: int, delivery: Delivery) -> None:
         ok = delivery.status is not None and 200 <= delivery.status < 300

@@ -13,6 +13,7 @@ from . import addresses as addr
 from .common import Json, not_found, paginate, param_required
 from .parcels import build_customs_info, build_customs_item, build_parcel
 from .refunds import public_refund, refund_codes, request_refund
+from .scenarios import check
 
 if TYPE_CHECKING:
     from .simulator import Call, EasyPostSimulator
@@ -157,10 +158,14 @@ def create_tracker(sim: EasyPostSimulator, call: Call) -> Result:
 
 
 def list_trackers(sim: EasyPostSimulator, call: Call) -> Result:
-    trackers = list(sim.tracking.trackers.values())
     codes = call.args.getlist("tracking_codes[]") or [c for c in [call.args.get("tracking_code")] if c]
     if codes:
-        trackers = [t for t in trackers if t["tracking_code"] in codes]
+        wanted = set(codes)
+        ids = sorted(tid for (code, _), tid in sim.tracking.by_code.items() if code in wanted)
+        order = list(sim.tracking.trackers)
+        trackers = [sim.tracking.trackers[tid] for tid in sorted(ids, key=order.index)]
+    else:
+        trackers = list(sim.tracking.trackers.values())
     if call.args.get("carrier"):
         trackers = [t for t in trackers if t["carrier"].upper() == call.args["carrier"].upper()]
     return 200, paginate(trackers, call.args, "trackers")
@@ -260,21 +265,66 @@ def _label_file(request: Request, **_: str) -> Response:
 
 def _control_advance(sim: EasyPostSimulator) -> Any:
     def handler(request: Request) -> Response:
-        seconds = float((request.get_json(silent=True) or {}).get("seconds", 0))
-        deliveries = sim.advance(seconds)
+        data = request.get_json(silent=True) or {}
+        try:
+            seconds = float(data.get("seconds", 0))
+            step_s = float(data["step_s"]) if data.get("step_s") is not None else None
+        except (TypeError, ValueError):
+            return json_response({"error": "seconds and step_s must be numbers"}, 400)
+        if seconds < 0 or (step_s is not None and step_s <= 0):
+            return json_response({"error": "seconds must be >= 0 and step_s > 0"}, 400)
+        deliveries = sim.advance(seconds, step_s)
         return json_response({"now": sim.clock.now(), "delivered": len(deliveries)})
 
     return handler
 
 
 def _control_script(sim: EasyPostSimulator) -> Any:
+    """``{"tracker", "scenario", **params}``, or ``{"scripts": [those, ...]}`` (all checked first)."""
+
     def handler(request: Request) -> Response:
         data = request.get_json(silent=True) or {}
+        listed = data.get("scripts")
+        items: list[Any] = listed if isinstance(listed, list) else [data]
+        scripts = []
+        for item in items:
+            if not isinstance(item, dict):
+                return json_response({"error": "each script is an object"}, 400)
+            params = {k: v for k, v in item.items() if k not in ("tracker", "scenario")}
+            scripts.append((str(item.get("tracker", "")), str(item.get("scenario", "")), params))
         try:
-            sim.script_tracker(str(data.get("tracker", "")), str(data.get("scenario", "")))
+            for _, scenario, params in scripts:
+                check(scenario, params)
+            for tracker, scenario, params in scripts:
+                sim.script_tracker(tracker, scenario, **params)
         except ValueError as exc:
             return json_response({"error": str(exc)}, 400)
-        return json_response({"ok": True})
+        return json_response({"ok": True, "scripted": len(scripts)})
+
+    return handler
+
+
+def _control_mix(sim: EasyPostSimulator) -> Any:
+    """``POST {"mix": {scenario: share or {"share", **params}}}``; both verbs answer the mix in force."""
+
+    def handler(request: Request) -> Response:
+        if request.method == "POST":
+            mix = (request.get_json(silent=True) or {}).get("mix")
+            if not isinstance(mix, dict):
+                return json_response({"error": "mix must be an object of scenario: share"}, 400)
+            try:
+                sim.script_mix(mix)
+            except ValueError as exc:
+                return json_response({"error": str(exc)}, 400)
+        mixed = {name: {"share": share, **params} for name, (share, params) in sim.tracking.mix.items()}
+        return json_response({"mix": mixed})
+
+    return handler
+
+
+def _control_tracking(sim: EasyPostSimulator) -> Any:
+    def handler(request: Request) -> Response:
+        return json_response(sim.tracking_report())
 
     return handler
 
@@ -286,3 +336,5 @@ def register(sim: EasyPostSimulator) -> None:
     sim.route("/files/postage_label/<day>/<name>", _label_file, ["GET"], endpoint="_label_file")
     sim.route("/_sandbox/easypost/advance", _control_advance(sim), ["POST"], endpoint="_ep_advance")
     sim.route("/_sandbox/easypost/script_tracker", _control_script(sim), ["POST"], endpoint="_ep_script")
+    sim.route("/_sandbox/easypost/tracking", _control_tracking(sim), ["GET"], endpoint="_ep_tracking")
+    sim.route("/_sandbox/easypost/scenario_mix", _control_mix(sim), ["GET", "POST"], endpoint="_ep_mix")

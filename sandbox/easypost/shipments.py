@@ -11,7 +11,8 @@ from .addresses import build_address, verify
 from .common import ApiError, IdMaker, Json, fee_amount, iso, money, not_found, param_required
 from .parcels import build_customs_info, build_parcel
 from .rates import INTERNATIONAL_ZONE, build_rates, zone
-from .tracking import DAY, Tracking
+from .tracking import Tracking
+from .transit import DAY
 
 INSURANCE_FEE_RATE = Decimal("0.01")  # 1% of the insured value, as in EasyPost's recorded insure call
 DEFAULT_OPTIONS: Json = {"currency": "USD", "payment": {"type": "SENDER"}, "date_advance": 0}

@@ -13,10 +13,11 @@ from werkzeug.wrappers import Request, Response
 from sandbox.harness import Clock, Delivery, FakeClock, Faults, Simulator, json_response
 
 from .common import ApiError, IdMaker, Json, status_error
-from .events import DEFAULT_RETRY_SCHEDULE, EventHub
+from .events import DEFAULT_RETRY_SCHEDULE, EventHub, Fanout
 from .refunds import public_refund, settle
 from .shipments import Shipping
-from .tracking import DAY, Tracking
+from .tracking import Tracking, tracker_snapshot
+from .transit import DAY
 
 DEFAULT_TEST_KEY = "EZTK-sandbox-test-key"
 APIKEY_REQUIRED = ApiError(
@@ -28,6 +29,39 @@ APIKEY_INACTIVE = ApiError(
     "This api key is no longer active. Please use a different api key or reactivate this key.",
 )
 Handler = Callable[..., tuple[int, Any]]
+
+
+@dataclass
+class EasyPostFaults(Faults):
+    """The harness faults plus faults of ``tracker.*`` Events (seeded like the others).
+
+    ``tracker_drop_rate``: share of tracker events never delivered (not even retried);
+    ``tracker_duplicate_rate``: share delivered 2 or 3 times (same event id);
+    ``tracker_reorder_window_s``: each delivery waits a random 0..window seconds on the
+    simulator clock, so the deliveries of different events arrive shuffled.
+    """
+
+    tracker_drop_rate: float = 0.0
+    tracker_duplicate_rate: float = 0.0
+    tracker_reorder_window_s: float = 0.0
+
+    def uniform(self, low: float, high: float) -> float:
+        with self._lock:
+            return self._rng.uniform(low, high)
+
+    def randint(self, low: int, high: int) -> int:
+        with self._lock:
+            return self._rng.randint(low, high)
+
+    def fanout(self) -> Fanout | None:
+        """How the next tracker event goes out (None: as any other event)."""
+        if not (self.tracker_drop_rate or self.tracker_duplicate_rate or self.tracker_reorder_window_s):
+            return None
+        if self.roll(self.tracker_drop_rate):
+            return Fanout(dropped=True)
+        copies = 1 + (self.randint(1, 2) if self.roll(self.tracker_duplicate_rate) else 0)
+        window = self.tracker_reorder_window_s
+        return Fanout(delays=tuple(self.uniform(0.0, window) if window else 0.0 for _ in range(copies)))
 
 
 @dataclass
@@ -65,7 +99,7 @@ class EasyPostSimulator(Simulator):
         self.seed = seed
         self.retry_schedule = retry_schedule
         self.refund_delay_s = refund_delay_s
-        super().__init__(clock, faults)
+        super().__init__(clock, faults or EasyPostFaults())
         from .routes import register  # routes import this module's types
 
         register(self)
@@ -74,7 +108,7 @@ class EasyPostSimulator(Simulator):
     def reset_state(self) -> None:
         self._scripted: collections.deque[tuple[str | None, int]] = collections.deque()
         self.ids = IdMaker(self.seed)
-        self.tracking = Tracking(self.ids)
+        self.tracking = Tracking(self.ids, self.seed)
         self.events = EventHub(
             self.ids, self.webhooks, self.clock.now, self.webhook_secret, self.retry_schedule
         )
@@ -99,6 +133,15 @@ class EasyPostSimulator(Simulator):
             "events": self.events.summaries(),
             "pending_retries": self.events.pending_retries(),
         }
+
+    def reset(self) -> None:
+        super().reset()
+        self.faults = EasyPostFaults()
+
+    def _control_faults(self, request: Request) -> Response:
+        if request.method == "POST":
+            self.faults = EasyPostFaults.from_dict(request.get_json(force=True) or {})
+        return json_response(self.faults.to_dict())
 
     # -- EasyPost's error bodies for the harness's injected faults
     def error_response(self, status: int, message: str) -> Response:
@@ -165,8 +208,13 @@ class EasyPostSimulator(Simulator):
         """Apply what is due now: tracker scans, refund decisions, webhook retries."""
         now = self.clock.now()
         with self._lock:
-            for tracker, previous in self.tracking.tick(now):
-                self.events.emit(tracker["mode"], "tracker.updated", tracker, previous)
+            for moved in self.tracking.tick(now):
+                if moved.send:
+                    fanout = self.faults.fanout() if isinstance(self.faults, EasyPostFaults) else None
+                    tracker = tracker_snapshot(moved.tracker)
+                    self.events.emit(
+                        tracker["mode"], "tracker.updated", tracker, moved.previous, fanout, copied=True
+                    )
             for refund in settle(self.shipping, now, self.refund_delay_s):
                 self.events.emit(refund["mode"], "refund.successful", public_refund(refund))
         self.events.submit_due_retries()
@@ -206,7 +254,78 @@ class EasyPostSimulator(Simulator):
     def events_sent(self, description: str | None = None) -> list[Json]:
         return [e for e in self.events.events.values() if description in (None, e["description"])]
 
-    def script_tracker(self, code_or_id: str, scenario: str) -> None:
-        """Make a tracker follow ``normal``, ``failure``, ``return_to_sender`` or ``stalled``."""
+    def script_tracker(self, code_or_id: str, scenario: str, **params: Any) -> None:
+        """Make a tracker (id or tracking code, now or before it exists) follow ``scenario``.
+
+        See :mod:`sandbox.easypost.scenarios` for the scenarios and their ``params``;
+        a ``ValueError`` says what is wrong with an unknown scenario, param or value.
+        """
         with self._lock:
-            self.tracking.script(code_or_id, scenario)
+            self.tracking.script(code_or_id, scenario, **params)
+
+    def script_mix(self, mix: dict[str, Any]) -> None:
+        """Outcomes drawn for trackers created from now on (labels included), e.g.
+        ``{"stalled": 0.10, "failure": 0.05, "return_to_sender": {"share": 0.03}}``; the rest
+        move normally. Seeded by tracking code; ``{}`` turns it off; a ``ValueError`` says
+        what is wrong (nothing changes)."""
+        with self._lock:
+            self.tracking.set_mix(mix)
+
+    def tracker_report(self, code_or_id: str) -> Json:
+        """What the EasyPost side knows and sent about one tracker (for end-to-end assertions).
+
+        ``scans``: every scan so far (carrier time, status, detail); ``pending``: scans
+        still to come; ``events``: each Event for it (``dropped``: never delivered,
+        ``copies``: deliveries made or scheduled); ``suppressed``: updates not sent at
+        all (the ``lost_events`` scenario or ``lose``).
+        """
+        with self._lock:
+            tracker_id = self.tracking.find(code_or_id)
+            if tracker_id is None:
+                raise KeyError(code_or_id)
+            tracker, plan = self.tracking.trackers[tracker_id], self.tracking.plans[tracker_id]
+            events = []
+            for event_id in self.events.by_result.get(tracker_id, []):
+                event = self.events.events[event_id]
+                fanout = self.events.fanouts.get(event_id)
+                events.append(
+                    {
+                        "id": event_id,
+                        "description": event["description"],
+                        "status": event["result"]["status"],
+                        "scans": len(event["result"]["tracking_details"]),
+                        "dropped": bool(fanout and fanout.dropped),
+                        "copies": 0 if fanout and fanout.dropped else len(fanout.delays) if fanout else 1,
+                    }
+                )
+            return {
+                "id": tracker_id,
+                "tracking_code": tracker["tracking_code"],
+                "carrier": tracker["carrier"],
+                "service": tracker["carrier_detail"]["service"],
+                "route_class": str(plan.route.route),
+                "scenario": plan.scenario,
+                "status": tracker["status"],
+                "est_delivery_date": tracker["est_delivery_date"],
+                "scans": [
+                    {"datetime": d["datetime"], "status": d["status"], "status_detail": d["status_detail"]}
+                    for d in tracker["tracking_details"]
+                ],
+                "pending": len(plan.scans) - plan.applied,
+                "events": events,
+                "suppressed": plan.suppressed,
+            }
+
+    def tracking_report(self) -> Json:
+        """:meth:`tracker_report` for every tracker, with totals."""
+        with self._lock:
+            reports = {tid: self.tracker_report(tid) for tid in self.tracking.trackers}
+        events = [e for r in reports.values() for e in r["events"] if e["description"] == "tracker.updated"]
+        totals = {
+            "trackers": len(reports),
+            "updates": len(events),
+            "dropped": sum(e["dropped"] for e in events),
+            "duplicated": sum(e["copies"] > 1 for e in events),
+            "suppressed": sum(r["suppressed"] for r in reports.values()),
+        }
+        return {"trackers": reports, "totals": totals}

@@ -6,7 +6,7 @@ from typing import Any
 
 from sandbox.shopify import payloads, views
 from sandbox.shopify.context import Info, ctx, failed, user_error
-from sandbox.shopify.ids import gid, iso_utc, parse_gid
+from sandbox.shopify.ids import gid, iso_utc, parse_gid, parse_time
 from sandbox.shopify.store import Fulfillment, FulfillmentLine, FulfillmentOrder, ShopData
 
 FULFILLABLE = ("OPEN", "IN_PROGRESS")
@@ -108,7 +108,15 @@ def fulfillment_tracking_info_update(
     return {"fulfillment": views.fulfillment_view(shop, found), "userErrors": []}
 
 
+EVENT_PLACE_FIELDS = ("address1", "city", "province", "country", "zip", "latitude", "longitude")
+
+
 def fulfillment_event_create(info: Info, fulfillmentEvent: dict[str, Any]) -> dict[str, Any]:
+    """Record a progress event; the schema's FulfillmentEventStatus enum has already checked ``status``.
+
+    Besides what the API shows back (id, status, happenedAt), the simulator keeps the
+    message, the estimated delivery and the place for assertions (``fulfillment_events``).
+    """
     context = ctx(info)
     shop = context.shop
     found = shop.fulfillments.get(parse_gid(fulfillmentEvent["fulfillmentId"], "Fulfillment") or -1)
@@ -117,17 +125,25 @@ def fulfillment_event_create(info: Info, fulfillmentEvent: dict[str, Any]) -> di
             "fulfillmentEvent",
             [user_error(["fulfillmentEvent", "fulfillmentId"], "Fulfillment does not exist.")],
         )
+    found.event_calls += 1
+    times: dict[str, float | None] = {}
+    for name in ("happenedAt", "estimatedDeliveryAt"):
+        raw = fulfillmentEvent.get(name)
+        times[name] = parse_time(str(raw)) if raw is not None else None
+        if raw is not None and times[name] is None:
+            return failed("fulfillmentEvent", [user_error(["fulfillmentEvent", name], f"{name} is invalid")])
+    happened = times["happenedAt"] if times["happenedAt"] is not None else context.now
+    estimated = times["estimatedDeliveryAt"]
     event = {
         "id": context.ids.next(),
         "status": fulfillmentEvent["status"],
-        "happenedAt": fulfillmentEvent.get("happenedAt") or iso_utc(context.now),
+        "happenedAt": iso_utc(happened),
+        "happened_at": happened,
+        "estimatedDeliveryAt": iso_utc(estimated) if estimated is not None else None,
         "message": fulfillmentEvent.get("message"),
+        "createdAt": iso_utc(context.now),
+        **{name: fulfillmentEvent.get(name) for name in EVENT_PLACE_FIELDS},
     }
     found.events.append(event)
     found.updated_at = context.now
-    view = {
-        "id": gid("FulfillmentEvent", event["id"]),
-        "status": event["status"],
-        "happenedAt": event["happenedAt"],
-    }
-    return {"fulfillmentEvent": view, "userErrors": []}
+    return {"fulfillmentEvent": views.fulfillment_event_view(event), "userErrors": []}

@@ -90,6 +90,10 @@ def query_root(shop: ShopData) -> dict[str, Any]:
         found = shop.items.get(parse_gid(id, "InventoryItem") or -1)
         return views.item_view(shop, found) if found else None
 
+    def fulfillment(info: Any, id: str) -> dict[str, Any] | None:
+        found = shop.fulfillments.get(parse_gid(id, "Fulfillment") or -1)
+        return views.fulfillment_view(shop, found) if found else None
+
     def return_(info: Any, id: str) -> dict[str, Any] | None:
         found = shop.returns.get(parse_gid(id, "Return") or -1)
         return views.return_view(shop, found) if found else None
@@ -110,5 +114,6 @@ def query_root(shop: ShopData) -> dict[str, Any]:
         "inventoryItems": inventory_items,
         "inventoryItem": inventory_item,
         "return": return_,
+        "fulfillment": fulfillment,
         "webhookSubscriptions": webhook_subscriptions,
     }

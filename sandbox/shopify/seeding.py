@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from sandbox.shopify import payloads, payloads_returns, payloads_shop
+from sandbox.shopify.ids import parse_gid
 from sandbox.shopify.store import (
     DEFAULT_VARIANT_TITLE,
     FulfillmentOrder,
@@ -318,6 +319,27 @@ class ShopSeeding:
             order.return_ids.append(ret.id)
             self.emit(shop, "returns/request", payloads_returns.return_(shop, ret))
         return ret
+
+    def fulfillment_events(self, domain: str, fulfillment_id: int | str) -> list[dict[str, Any]]:
+        """The progress events posted on a fulfilment (id or gid), oldest first, with all they carried.
+
+        Each has ``status``, ``happenedAt``, ``estimatedDeliveryAt``, ``message``,
+        ``address1``, ``city``, ``province``, ``country``, ``zip``, ``latitude``,
+        ``longitude`` and ``createdAt`` (when it was posted, on the simulator clock).
+        """
+        number = (
+            parse_gid(str(fulfillment_id), "Fulfillment")
+            if isinstance(fulfillment_id, str)
+            else fulfillment_id
+        )
+        with self._lock:
+            found = self.shops[domain].fulfillments[number or -1]
+            return [{k: v for k, v in e.items() if k != "happened_at"} for e in found.events]
+
+    def fulfillment_event_calls(self, domain: str) -> dict[int, int]:
+        """``fulfillmentEventCreate`` calls per fulfilment id (rejected ones included)."""
+        with self._lock:
+            return {f.id: f.event_calls for f in self.shops[domain].fulfillments.values() if f.event_calls}
 
     def uninstall_app(self, domain: str) -> None:
         """The merchant removes the app: the token stops working and app/uninstalled is sent."""

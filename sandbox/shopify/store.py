@@ -168,6 +168,7 @@ class Fulfillment:
     notify_customer: bool = False
     status: str = "SUCCESS"
     events: list[dict[str, Any]] = field(default_factory=list)
+    event_calls: int = 0  # fulfillmentEventCreate calls that named this fulfilment (accepted or not)
 
 
 @dataclass

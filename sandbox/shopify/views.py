@@ -6,6 +6,7 @@ graphql-core's default resolver reads dict keys and calls callables with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -273,12 +274,33 @@ def fulfillment_view(shop: ShopData, fulfillment: Fulfillment) -> dict[str, Any]
     def tracking(info: Any, first: int | None = None, **_: Any) -> list[dict[str, Any]]:
         return [dict(t) for t in fulfillment.tracking][:first]
 
+    def events(info: Any, **args: Any) -> dict[str, Any]:
+        key = EVENT_SORT.get(args.get("sortKey") or "HAPPENED_AT", EVENT_SORT["HAPPENED_AT"])
+        return connection(fulfillment.events, args, fulfillment_event_view, key)
+
     return {
         "id": gid("Fulfillment", fulfillment.id),
         "status": fulfillment.status,
         "createdAt": iso_utc(fulfillment.created_at),
         "trackingInfo": tracking,
         "fulfillmentLineItems": line_items,
+        "events": events,
+    }
+
+
+# FulfillmentEventSortKeys: HAPPENED_AT (the default), ID.
+EVENT_SORT: dict[str, Callable[[dict[str, Any]], tuple[Any, ...]]] = {
+    "HAPPENED_AT": lambda e: (e["happened_at"], e["id"]),
+    "ID": lambda e: (e["id"],),
+}
+
+
+def fulfillment_event_view(event: dict[str, Any]) -> dict[str, Any]:
+    """A FulfillmentEvent as the (trimmed) schema shows it."""
+    return {
+        "id": gid("FulfillmentEvent", event["id"]),
+        "status": event["status"],
+        "happenedAt": event["happenedAt"],
     }
 
 

@@ -87,7 +87,7 @@ class MerchantActions:
         with self._lock:
             record = orders.new_order(self.store, data, created_via="checkout")
             if status != "pending":
-                orders.set_status(self.store, record, orders.validate_status(status))
+                orders.set_status(self.store, record, orders.validate_status(status, self.store))
                 self.store.on_event("order.updated", record["id"])
             return int(record["id"])
 
@@ -109,6 +109,21 @@ class MerchantActions:
         """The merchant saves the order in WP admin (status, addresses, meta...): ``order.updated``."""
         with self._lock:
             orders.update_order(self.store, self.store.order(order_id), changes)
+
+    def register_order_status(self, slug: str, label: str) -> str:
+        """A plugin registers an order status (``wc-delivered`` or ``delivered``, label ``Delivered``).
+
+        REST order updates accept it afterwards and ``GET orders/statuses`` lists it; until
+        then it is refused as WooCommerce refuses any unknown status. Returns the slug
+        without ``wc-``; a ``ValueError`` says what is wrong with a bad slug or label.
+        """
+        with self._lock:
+            return orders.register_status(self.store, slug, label)
+
+    def order_statuses(self) -> dict[str, str]:
+        """Every order status the store knows (slug without ``wc-`` -> label)."""
+        with self._lock:
+            return orders.order_statuses(self.store)
 
     def edit_product(self, product_id: int, **changes: Any) -> None:
         """The merchant saves a product or variation in WP admin: ``product.updated``."""

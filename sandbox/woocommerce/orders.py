@@ -147,11 +147,40 @@ def new_order(store: Store, data: dict[str, Any], created_via: str = "rest-api")
     return record
 
 
-def validate_status(status: Any) -> str:
-    if status not in STATUS_LABELS:
-        message = f"status is not one of {', '.join(STATUS_LABELS)}."
-        raise invalid_param("status", message, "rest_not_in_enum")
+def order_statuses(store: Store) -> dict[str, str]:
+    """``wc_get_order_statuses()`` without the ``wc-`` prefix: WooCommerce's, then the plugins' ones."""
+    return {**STATUS_LABELS, **store.custom_statuses}
+
+
+def wp_list(items: list[str]) -> str:
+    """WordPress's ``%l`` (``wp_sprintf_l``): ``a, b, and c``; ``a and b`` for two."""
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + ", and " + items[-1]
+
+
+def validate_status(status: Any, store: Store) -> str:
+    """The REST schema's enum check on ``status`` (400 ``rest_invalid_param`` / ``rest_not_in_enum``)."""
+    known = list(order_statuses(store))
+    if status not in known:
+        raise invalid_param("status", f"status is not one of {wp_list(known)}.", "rest_not_in_enum")
     return str(status)
+
+
+def register_status(store: Store, slug: str, label: str) -> str:
+    """What a plugin does with ``register_post_status('wc-<slug>')`` and the ``wc_order_statuses`` filter."""
+    name = slug[3:] if slug.startswith("wc-") else slug
+    if not name or len(name) > 17 or not all(c.islower() or c.isdigit() or c == "-" for c in name):
+        raise ValueError(
+            f"order status {slug!r}: lower-case letters, digits and hyphens, at most 17 characters "
+            "(a post status holds 20, wc- included)"
+        )
+    if name in STATUS_LABELS or name in ("trash", "auto-draft", "draft"):
+        raise ValueError(f"order status {name!r} is WooCommerce's own")
+    if not label.strip():
+        raise ValueError("an order status needs a label")
+    store.custom_statuses[name] = label.strip()
+    return name
 
 
 def set_status(store: Store, record: Record, status: str) -> None:
@@ -165,9 +194,8 @@ def set_status(store: Store, record: Record, status: str) -> None:
         record["paid"] = now
     if status == "completed":
         record["completed"] = now
-    add_note(
-        store, record, f"Order status changed from {STATUS_LABELS.get(old, old)} to {STATUS_LABELS[status]}."
-    )
+    labels = order_statuses(store)
+    add_note(store, record, f"Order status changed from {labels.get(old, old)} to {labels[status]}.")
     # The status hooks run after the status is saved, as woocommerce_order_status_<status> does.
     if status in REDUCES_STOCK:
         maybe_reduce_stock(store, record)
@@ -244,7 +272,7 @@ def update_order(store: Store, record: Record, data: dict[str, Any]) -> None:
             record[name] = str(data[name])
     store.apply_meta(record, data.get("meta_data"))
     if "status" in data:
-        set_status(store, record, validate_status(data["status"]))
+        set_status(store, record, validate_status(data["status"], store))
     if data.get("set_paid"):
         pay_order(store, record)
     store.touch(record)

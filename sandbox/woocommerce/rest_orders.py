@@ -28,7 +28,7 @@ def _create_order(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
     if data.get("id"):
         raise WooError("woocommerce_rest_shop_order_exists", "Cannot create existing shop_order.", 400)
     if "status" in data:
-        orders.validate_status(data["status"])
+        orders.validate_status(data["status"], ctx.store)
     return order_json(ctx.store, orders.new_order(ctx.store, data))
 
 

@@ -75,6 +75,11 @@ class WooCommerceSimulator(MerchantActions, Simulator):
         self.route(
             "/wc-auth/v1/authorize", lambda req: keyexchange.authorize(self, req), ["GET", "POST"], "wc_auth"
         )
+        # Public (permission_callback __return_true), as WooCommerce's OrderStatusRestController.
+        self.route(REST_PREFIX + "orders/statuses", self._order_statuses, ["GET"], "orders.statuses")
+        self.route(
+            "/_sandbox/woocommerce/order_statuses", self._control_statuses, ["GET", "POST"], "_statuses"
+        )
 
     # -- state
     def reset_state(self) -> None:
@@ -109,6 +114,22 @@ class WooCommerceSimulator(MerchantActions, Simulator):
             }
             data["keys"] = len(self.keys.keys)
             return data
+
+    # -- order statuses
+    def _order_statuses(self, request: Request) -> Response:
+        self.count("orders.statuses")
+        statuses = self.order_statuses()
+        return json_response([{"slug": slug, "name": name} for slug, name in statuses.items()])
+
+    def _control_statuses(self, request: Request) -> Response:
+        """``POST {"slug": "delivered", "label": "Delivered"}`` registers one; both verbs list them all."""
+        if request.method == "POST":
+            data = request.get_json(silent=True) or {}
+            try:
+                self.register_order_status(str(data.get("slug") or ""), str(data.get("label") or ""))
+            except ValueError as exc:
+                return json_response({"code": "invalid_status", "message": str(exc)}, 400)
+        return json_response(self.order_statuses())
 
     # -- errors
     def error_response(self, status: int, message: str) -> Response:

@@ -33,6 +33,8 @@ class Store:
         self.notes: dict[int, Record] = {}
         # wp_options the REST settings API serves (sandbox/woocommerce/rest_settings.py); unset: default.
         self.settings: dict[str, str] = {}
+        # Order statuses plugins registered (slug without "wc-" -> label), after WooCommerce's own.
+        self.custom_statuses: dict[str, str] = {}
         self._post_ids = itertools.count(100)
         self._item_ids = itertools.count(1)
         self._meta_ids = itertools.count(1000)
@@ -132,4 +134,5 @@ class Store:
                 for o in self.orders.values()
             },
             "notes": len(self.notes),
+            "custom_order_statuses": dict(self.custom_statuses),
         }

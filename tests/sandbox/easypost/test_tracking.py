@@ -1,7 +1,9 @@
-"""Trackers: creation, EasyPost's test codes, progression on the fake clock, scripted exceptions."""
+"""Trackers: creation, EasyPost's test codes, scan-by-scan progression on the fake clock, scenarios."""
 
 from __future__ import annotations
 
+import itertools
+from datetime import datetime
 from typing import Any
 
 import easypost
@@ -9,8 +11,10 @@ import pytest
 
 from sandbox.easypost import EasyPostSimulator
 from sandbox.easypost.samples import pick_rate
+from sandbox.harness import FakeClock
 
 HOUR = 3600
+FACILITY = {"arrived_at_facility", "departed_facility", "in_transit", "unknown"}
 
 
 @pytest.mark.parametrize(
@@ -51,80 +55,246 @@ def test_carrier_is_detected_from_the_code(client: easypost.EasyPostClient) -> N
     assert client.tracker.create(tracking_code="123456789012").carrier == "FedEx"
 
 
-def test_label_tracker_progresses_to_delivered(
+def outline(details: list[Any]) -> list[str]:
+    """A tracker's scans as ``status/detail``; the first in-transit scan is ``picked_up`` and the
+    facility scans after it collapse into one ``moving``."""
+    words: list[str] = []
+    for detail in details:
+        status, word = detail["status"], detail["status_detail"]
+        if status == "in_transit" and word in FACILITY and "picked_up" not in words:
+            words.append("picked_up")
+        elif status == "in_transit" and word in FACILITY:
+            if words[-1] != "moving":
+                words.append("moving")
+        else:
+            words.append(f"{status}/{word}")
+    return words
+
+
+def stamp(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def test_label_tracker_moves_scan_by_scan_to_delivered_before_its_estimate(
     client: easypost.EasyPostClient, sim: EasyPostSimulator, shipment: Any
 ) -> None:
-    bought = client.shipment.buy(shipment.id, rate=pick_rate(shipment, "USPS", "Priority"))  # 2 days: 48 h
+    bought = client.shipment.buy(shipment.id, rate=pick_rate(shipment, "USPS", "Priority"))  # 2 days
     tracker_id = bought.tracker.id
-    seen = []
-    for hours in (1, 12, 24, 44, 48):
-        sim.advance(hours * HOUR - (sim.clock.now() - 1_800_000_000))
-        tracker = client.tracker.retrieve(tracker_id)
-        seen.append((hours, tracker.status, tracker.status_detail))
+    statuses = []
+    for _ in range(3 * 24):
+        sim.advance(HOUR)
+        statuses.append(client.tracker.retrieve(tracker_id).status)
 
-    assert seen == [
-        (1, "pre_transit", "label_created"),
-        (12, "in_transit", "arrived_at_facility"),
-        (24, "in_transit", "departed_facility"),
-        (44, "out_for_delivery", "out_for_delivery"),
-        (48, "delivered", "arrived_at_destination"),
-    ]
-    assert tracker.est_delivery_date == "2027-01-17T08:00:00Z"
-    assert [d.tracking_location.city for d in tracker.tracking_details] == [
-        "San Francisco", "San Francisco", "San Francisco", "REDONDO BEACH", "REDONDO BEACH",
+    tracker = client.tracker.retrieve(tracker_id).to_dict()
+    assert [s for i, s in enumerate(statuses) if i == 0 or statuses[i - 1] != s] == [
+        "pre_transit", "in_transit", "out_for_delivery", "delivered",
     ]  # fmt: skip
+    assert outline(tracker["tracking_details"]) == [
+        "pre_transit/label_created", "picked_up", "moving",
+        "out_for_delivery/out_for_delivery", "delivered/arrived_at_destination",
+    ]  # fmt: skip
+    # Bought 2027-01-15 08:00 UTC, two days: delivered on the 17th, estimated for the 18th.
+    assert tracker["est_delivery_date"] == "2027-01-18T00:00:00Z"
+    assert tracker["carrier_detail"]["est_delivery_date_local"] == "2027-01-18"
+    delivered_at = stamp(tracker["tracking_details"][-1]["datetime"])
+    assert tracker["tracking_details"][-1]["datetime"].startswith("2027-01-17")
+    assert delivered_at < stamp(tracker["est_delivery_date"])
+    places = [d["tracking_location"]["city"] for d in tracker["tracking_details"]]
+    assert places[:2] == ["SAN FRANCISCO", "SAN FRANCISCO"] and places[-2:] == ["REDONDO BEACH"] * 2
+    assert all(d["tracking_location"]["state"] == "CA" for d in tracker["tracking_details"])  # a local route
+    assert (tracker["carrier_detail"]["service"], tracker["finalized"]) == ("Priority", True)
+    assert tracker["carrier_detail"]["destination_tracking_location"]["city"] == "REDONDO BEACH"
     assert client.shipment.retrieve(shipment.id).tracker.status == "delivered"
     updates = sim.events_sent("tracker.updated")
-    assert [e["previous_attributes"]["status"] for e in updates] == [
-        "unknown", "pre_transit", "in_transit", "in_transit", "out_for_delivery",
-    ]  # fmt: skip
+    # One update per tick that moved it, each with the status before, as EasyPost sends them.
+    assert [e["result"]["tracking_details"] for e in updates][-1] == tracker["tracking_details"]
+    assert [e["previous_attributes"] for e in updates] == [{"status": "unknown"}] + [
+        {"status": e["result"]["status"]} for e in updates[:-1]
+    ]
+    assert [len(e["result"]["tracking_details"]) for e in updates] == list(range(1, len(updates) + 1))
 
 
 def test_one_big_step_reports_one_update_with_every_scan(
     client: easypost.EasyPostClient, sim: EasyPostSimulator
 ) -> None:
-    tracker = client.tracker.create(tracking_code="9400122222222222222222")  # 3 days by default
+    tracker = client.tracker.create(tracking_code="9400122222222222222222")  # First-Class, 4 days
 
-    sim.advance(4 * 24 * HOUR)
+    sim.advance(6 * 24 * HOUR)
 
-    updates = sim.events_sent("tracker.updated")
-    assert len(updates) == 1
-    assert updates[0]["result"]["status"] == "delivered"
-    assert len(updates[0]["result"]["tracking_details"]) == 5
-    assert client.tracker.retrieve(tracker.id).finalized is True
+    [update] = sim.events_sent("tracker.updated")
+    assert update["result"]["status"] == "delivered"
+    assert update["previous_attributes"] == {"status": "unknown"}
+    refreshed = client.tracker.retrieve(tracker.id)
+    assert len(update["result"]["tracking_details"]) == len(refreshed.tracking_details) > 5
+    assert refreshed.finalized is True
+
+
+def test_the_same_seed_replays_the_same_scans_and_another_does_not(clock: Any) -> None:
+    def scans(seed: int) -> list[tuple[str, str, str, str]]:
+        sim = EasyPostSimulator(clock=FakeClock(start=1_800_000_000.0), seed=seed)
+        tracker, _ = sim.tracking.create(sim.clock.now(), "test", "9400133333333333333333", None)
+        sim.advance(8 * 24 * HOUR, step_s=6 * HOUR)
+        return [
+            (d["datetime"], d["status_detail"], d["message"], d["tracking_location"]["city"])
+            for d in sim.trackers[tracker["id"]]["tracking_details"]
+        ]
+
+    assert scans(7) == scans(7)
+    assert scans(7) != scans(8)
 
 
 @pytest.mark.parametrize(
-    ("scenario", "final", "detail"),
-    [("failure", "failure", "delivery_exception"), ("return_to_sender", "return_to_sender", "return")],
+    ("scenario", "params", "tail"),
+    [
+        ("normal", {}, ["out_for_delivery/out_for_delivery", "delivered/arrived_at_destination"]),
+        ("lost_events", {}, ["out_for_delivery/out_for_delivery", "delivered/arrived_at_destination"]),
+        ("failure", {}, ["out_for_delivery/out_for_delivery", "failure/delivery_exception"]),
+        (
+            "return_to_sender",
+            {},
+            ["out_for_delivery/out_for_delivery", "in_transit/attempted_delivery"]
+            + ["return_to_sender/return"] * 3,
+        ),
+        (
+            "available_for_pickup",
+            {},
+            [
+                "out_for_delivery/out_for_delivery",
+                "in_transit/attempted_delivery",
+                "available_for_pickup/arrived_at_pickup_location",
+            ],
+        ),
+        (
+            "available_for_pickup",
+            {"picked_up_after_s": 2 * 24 * HOUR},
+            [
+                "in_transit/attempted_delivery",
+                "available_for_pickup/arrived_at_pickup_location",
+                "delivered/arrived_at_destination",
+            ],
+        ),
+        (
+            "attempted_delivery",
+            {},
+            [
+                "out_for_delivery/out_for_delivery",
+                "in_transit/attempted_delivery",
+                "out_for_delivery/out_for_delivery",
+                "delivered/arrived_at_destination",
+            ],
+        ),
+        (
+            "delayed",
+            {},
+            [
+                "picked_up",
+                "moving",
+                "in_transit/weather_delay",
+                "moving",
+                "out_for_delivery/out_for_delivery",
+                "delivered/arrived_at_destination",
+            ],
+        ),
+        ("stalled", {}, ["pre_transit/label_created", "picked_up"]),
+    ],
 )
-def test_scripted_exceptions_end_after_out_for_delivery(
-    client: easypost.EasyPostClient, sim: EasyPostSimulator, scenario: str, final: str, detail: str
+def test_each_scenario_gives_its_status_sequence(
+    client: easypost.EasyPostClient,
+    sim: EasyPostSimulator,
+    scenario: str,
+    params: dict[str, Any],
+    tail: list[str],
 ) -> None:
-    tracker = client.tracker.create(tracking_code="9400133333333333333333")
-    sim.script_tracker(tracker.id, scenario)
+    tracker = client.tracker.create(tracking_code="9400144444444444444444")
+    sim.script_tracker(tracker.id, scenario, **params)
 
-    sim.advance(4 * 24 * HOUR, step_s=6 * HOUR)
+    sim.advance(20 * 24 * HOUR, step_s=HOUR)
+
+    details = client.tracker.retrieve(tracker.id).to_dict()["tracking_details"]
+    assert outline(details)[:2] == ["pre_transit/label_created", "picked_up"]
+    assert outline(details)[-len(tail) :] == tail
+    assert sim.tracker_report(tracker.id)["pending"] == 0  # nothing more will come
+
+
+@pytest.mark.parametrize(
+    ("scenario", "late"),
+    [("normal", False), ("delayed", True), ("attempted_delivery", True), ("lost_events", False)],
+)
+def test_late_scenarios_deliver_after_the_estimate_and_normal_ones_before(
+    client: easypost.EasyPostClient, sim: EasyPostSimulator, scenario: str, late: bool
+) -> None:
+    sim.script_tracker("9400155555555555555599", scenario)  # by code, before the tracker exists
+    tracker = client.tracker.create(tracking_code="9400155555555555555599")
+
+    sim.advance(20 * 24 * HOUR, step_s=2 * HOUR)
 
     refreshed = client.tracker.retrieve(tracker.id)
-    assert [d.status for d in refreshed.tracking_details] == [
-        "pre_transit", "in_transit", "in_transit", "out_for_delivery", final,
-    ]  # fmt: skip
-    assert (refreshed.status, refreshed.status_detail) == (final, detail)
+    assert refreshed.status == "delivered"
+    delivered_at = stamp(refreshed.tracking_details[-1].datetime)
+    assert (delivered_at > stamp(refreshed.est_delivery_date)) is late
 
 
-def test_stalled_tracker_stops_moving_past_its_estimate(
+def test_a_stall_that_resumes_leaves_one_long_gap_then_delivers(
     client: easypost.EasyPostClient, sim: EasyPostSimulator
 ) -> None:
-    sim.script_tracker("9400144444444444444444", "stalled")  # scripted before it exists, by code
-    tracker = client.tracker.create(tracking_code="9400144444444444444444")
+    tracker = client.tracker.create(tracking_code="9400166666666666666699")
+    sim.script_tracker(tracker.id, "stalled", stall_after=3, stall_for_s=3 * 24 * HOUR)
 
-    sim.advance(10 * 24 * HOUR, step_s=12 * HOUR)
+    sim.advance(20 * 24 * HOUR, step_s=HOUR)
 
-    refreshed = client.tracker.retrieve(tracker.id)
-    assert (refreshed.status, refreshed.status_detail) == ("in_transit", "arrived_at_facility")
-    assert refreshed.est_delivery_date == "2027-01-18T08:00:00Z"  # three days after creation, long gone
-    assert len(refreshed.tracking_details) == 2
+    details = client.tracker.retrieve(tracker.id).tracking_details
+    times = [stamp(d.datetime) for d in details]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    moving = [i for i, d in enumerate(details) if d.status == "in_transit"]
+    assert max(gaps) == gaps[moving[2]] >= 3 * 24 * HOUR  # right after the third in-transit scan
+    assert sorted(gaps)[-2] <= 14 * HOUR  # every other gap as usual (USPS First-Class: at most 14 h)
+    assert details[-1].status == "delivered"
+    assert stamp(details[-1].datetime) > stamp(client.tracker.retrieve(tracker.id).est_delivery_date)
+
+
+def test_scripting_a_moving_tracker_changes_only_what_is_still_to_come(
+    client: easypost.EasyPostClient, sim: EasyPostSimulator
+) -> None:
+    tracker = client.tracker.create(tracking_code="9400177777777777777777")
+    sim.advance(30 * HOUR, step_s=HOUR)
+    before = client.tracker.retrieve(tracker.id).to_dict()["tracking_details"]
+
+    sim.script_tracker("9400177777777777777777", "stalled")  # by code, after creation
+    sim.advance(10 * 24 * HOUR, step_s=HOUR)
+
+    after = client.tracker.retrieve(tracker.id).to_dict()["tracking_details"]
+    assert after == before and before[-1]["status"] == "in_transit"
+    assert sim.tracker_report(tracker.id)["pending"] == 0
+
+
+@pytest.mark.parametrize(
+    ("scenario", "params", "message"),
+    [
+        ("lost", {}, "unknown scenario 'lost'"),
+        ("stalled", {"stall_for": 3}, "scenario 'stalled' takes no stall_for"),
+        ("stalled", {"stall_after": -1}, "stall_after must be a number >= 0"),
+        ("delayed", {"delay_s": "long"}, "delay_s must be a number"),
+        ("lost_events", {"lose": 2}, "lose must be a share between 0 and 1"),
+    ],
+)
+def test_bad_scripts_are_refused_and_change_nothing(
+    sim: EasyPostSimulator, scenario: str, params: dict[str, Any], message: str
+) -> None:
+    tracker, _ = sim.tracking.create(sim.clock.now(), "test", "9400188888888888888888", None)
+    with pytest.raises(ValueError, match=message):
+        sim.script_tracker(tracker["id"], scenario, **params)
+    assert sim.tracker_report(tracker["id"])["scenario"] == "normal"
+    assert sim.tracking.scripts == {}
+
+
+def test_finalized_and_test_code_trackers_cannot_be_scripted(sim: EasyPostSimulator) -> None:
+    tracker, _ = sim.tracking.create(sim.clock.now(), "test", "9400199999999999999999", None)
+    sim.advance(10 * 24 * HOUR)
+
+    with pytest.raises(ValueError, match="is finalized"):
+        sim.script_tracker(tracker["id"], "failure")
+    with pytest.raises(ValueError, match="test tracking code"):
+        sim.script_tracker("EZ2000000002", "failure")
 
 
 def test_unknown_scenario_is_refused(sim: EasyPostSimulator) -> None:
