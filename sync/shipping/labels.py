@@ -55,6 +55,7 @@ from sync.shipping.void import void_labels
 
 if TYPE_CHECKING:
     from connectors.easypost.client import EasyPost
+    from settings import ShippingSettings
     from sync.runtime import Runtime
 
 
@@ -113,7 +114,13 @@ def _buy_parcel(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) -
 
 def policy_for(rt: Runtime, order: Order, stats: Mapping[RouteKey, CarrierStats] | None = None) -> RatePolicy:
     """The rate policy for this order; ``stats`` (performance per route key) feed the on-time option."""
-    settings = rt.settings.shipping
+    return rate_policy(rt.settings.shipping, order, stats)
+
+
+def rate_policy(
+    settings: ShippingSettings, order: Order, stats: Mapping[RouteKey, CarrierStats] | None = None
+) -> RatePolicy:
+    """The configured rate policy for one order, with the route class from the warehouse to the buyer."""
     level = service_level_for(order.shipping_method, settings.method_map, settings.default_level)
     known = settings.service_levels.get(level)
     to = order.shipping_address
