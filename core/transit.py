@@ -281,7 +281,7 @@ def key_of(rate: Rate, route: RouteClass) -> RouteKey:
 def choose_on_time(
     rates: Sequence[Rate],
     stats_by_key: Mapping[RouteKey, CarrierStats],
-    route: RouteClass,
+    route_class: RouteClass,
     min_rate: Decimal,
     min_samples: int,
     fallback: tuple[Rate | None, str],
@@ -294,18 +294,18 @@ def choose_on_time(
     """
     known = False
     for r in rates:
-        stats = stats_by_key.get(key_of(r, route))
-        if on_time_verdict(r, stats, route, min_rate, min_samples) is None:
+        stats = stats_by_key.get(key_of(r, route_class))
+        if on_time_verdict(r, stats, route_class, min_rate, min_samples) is None:
             assert stats is not None and stats.on_time_rate is not None
             return r, (
-                f"cheapest rate on time at least {percent(min_rate)} on {route} routes "
+                f"cheapest rate on time at least {percent(min_rate)} on {route_class} routes "
                 f"({percent(stats.on_time_rate)} of {stats.estimated}): "
                 f"{r.carrier} {r.service} {r.price.amount} {r.price.currency}"
             )
         known = known or (stats is not None and stats.estimated >= min_samples)
     lead = (
-        f"no rate is on time at least {percent(min_rate)} on {route} routes"
+        f"no rate is on time at least {percent(min_rate)} on {route_class} routes"
         if known
-        else f"no rate has {min_samples} deliveries with an estimate on {route} routes"
+        else f"no rate has {min_samples} deliveries with an estimate on {route_class} routes"
     )
     return fallback[0], f"{lead}; the usual rule chose: {fallback[1]}"
