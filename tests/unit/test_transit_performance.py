@@ -245,7 +245,7 @@ def test_percent(value: Decimal, text: str) -> None:
     ],
 )
 def test_on_time_verdict(found: CarrierStats | None, verdict: str | None) -> None:
-    assert on_time_verdict(MIDDLE, found, RouteClass.DOMESTIC, MIN, 20) == verdict
+    assert on_time_verdict(found, RouteClass.DOMESTIC, MIN, 20) == verdict
 
 
 def test_a_rate_is_looked_up_by_its_normalised_key() -> None:
