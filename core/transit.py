@@ -262,16 +262,29 @@ def percent(rate: Decimal) -> str:
     return f"{(rate * 100).normalize():f}%"
 
 
+def qualifies(stats: CarrierStats | None, min_rate: Decimal, min_samples: int) -> bool:
+    """Enough deliveries with an estimate, and on time at least ``min_rate`` of them."""
+    if min_samples < 1:
+        raise ValueError(f"on-time min_samples must be at least 1, got {min_samples}")
+    return (
+        stats is not None
+        and stats.on_time_rate is not None
+        and stats.estimated >= min_samples
+        and stats.on_time_rate >= min_rate
+    )
+
+
 def on_time_verdict(
     stats: CarrierStats | None, route: RouteClass, min_rate: Decimal, min_samples: int
 ) -> str | None:
     """Why a rate with these ``stats`` (on its route class) is not on time enough, or None when it is."""
-    seen = stats.estimated if stats is not None else 0
-    if stats is None or stats.on_time_rate is None or seen < min_samples:
+    if qualifies(stats, min_rate, min_samples):
+        return None
+    if stats is None or stats.estimated < min_samples:
+        seen = stats.estimated if stats is not None else 0
         return f"{seen} delivery(ies) with an estimate on {route} routes, {min_samples} needed"
-    if stats.on_time_rate < min_rate:
-        return f"on time {percent(stats.on_time_rate)} on {route} routes, below {percent(min_rate)}"
-    return None
+    assert stats.on_time_rate is not None  # estimated >= min_samples >= 1
+    return f"on time {percent(stats.on_time_rate)} on {route} routes, below {percent(min_rate)}"
 
 
 def key_of(rate: Rate, route: RouteClass) -> RouteKey:
@@ -294,7 +307,7 @@ def choose_on_time(
     """
     found = [(r, stats_by_key.get(key_of(r, route_class))) for r in rates]
     for r, stats in found:
-        if on_time_verdict(stats, route_class, min_rate, min_samples) is None:
+        if qualifies(stats, min_rate, min_samples):
             assert stats is not None
             assert stats.on_time_rate is not None
             return r, (
