@@ -241,6 +241,11 @@ class ShippingSettings(_Strict):
     carriers_allow: list[str] = []  # empty: every carrier on the account
     carriers_deny: list[str] = []
     insure_above: Decimal | None = Field(None, ge=0)  # insure parcels whose contents are worth more
+    # Rate choice by delivery record: the cheapest rate whose carrier and service delivered on
+    # time at least this share (0..1) on the parcel's route class, over on_time_min_samples
+    # deliveries with an estimate; None: the cheapest (docs/transit.md).
+    on_time_min: Decimal | None = Field(None, ge=0, le=1)
+    on_time_min_samples: int = Field(20, ge=1)
     auto_ship: bool = True  # approved orders get labels at once; false: they wait for `ship run` or the API
     verify_packing: bool = False  # scanned SKUs must match the order before a label is bought
     notify_customer: bool = True  # Shopify fulfilmentCreate notifyCustomer; WooCommerce customer note

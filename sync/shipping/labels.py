@@ -21,6 +21,7 @@ its label is recorded, and voided then.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from core.orders import Order
 from core.parcels import customs_lines, needs_customs
 from core.rates import RatePolicy, choose_rate, insurance_for, service_level_for
 from core.shipping import Label, Parcel, Rate, RateChoice, parcel_from_json, parcel_to_json
+from core.transit import CarrierStats, RouteKey, route_class
 from db.effects import EffectRecord, Progress
 from db.models import Order as OrderRow
 from db.models import Shipment, utcnow
@@ -53,6 +55,7 @@ from sync.shipping.void import void_labels
 
 if TYPE_CHECKING:
     from connectors.easypost.client import EasyPost
+    from settings import ShippingSettings
     from sync.runtime import Runtime
 
 
@@ -109,15 +112,34 @@ def _buy_parcel(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) -
     return "every eligible rate was refused: " + "; ".join(refused)
 
 
-def policy_for(rt: Runtime, order: Order) -> RatePolicy:
-    settings = rt.settings.shipping
+def policy_for(rt: Runtime, order: Order, stats: Mapping[RouteKey, CarrierStats] | None = None) -> RatePolicy:
+    """The rate policy for this order; ``stats`` (performance per route key) feed the on-time option."""
+    return rate_policy(rt.settings.shipping, order, stats)
+
+
+def rate_policy(
+    settings: ShippingSettings, order: Order, stats: Mapping[RouteKey, CarrierStats] | None = None
+) -> RatePolicy:
+    """The configured rate policy for one order, with the route class from the warehouse to the buyer."""
     level = service_level_for(order.shipping_method, settings.method_map, settings.default_level)
     known = settings.service_levels.get(level)
+    to = order.shipping_address
+    origin = settings.ship_from
+    route = route_class(
+        origin.get("country"),
+        origin.get("state"),
+        to.country_code if to is not None else None,
+        to.province_code if to is not None else None,
+    )
     return RatePolicy(
         level=level,
         max_days=known.max_days if known is not None else None,
         allow=frozenset(settings.carriers_allow),
         deny=frozenset(settings.carriers_deny),
+        on_time_min=settings.on_time_min,
+        on_time_min_samples=settings.on_time_min_samples,
+        route=route,
+        stats=dict(stats or {}),
     )
 
 
