@@ -34,7 +34,11 @@ if TYPE_CHECKING:
     from sync.runtime import Runtime
 
 bp = Blueprint(
-    "tracking_page", __name__, template_folder="templates", static_folder="static", static_url_path="/t/static"
+    "tracking_page",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/t/static",
 )
 
 RETURNS_ENDPOINT = "returns.start"  # the returns portal's entry, when there is one

@@ -102,7 +102,9 @@ def list_exceptions(
     """Exceptions oldest first (the order they ask for attention), ``limit`` at a time after
     the id ``after``. ``state`` None or ``unfinished``: open and acknowledged; ``all``: every state."""
     check_filters(state, kind, limit, after)
-    query = select(DeliveryException, OrderRow.number).join(OrderRow, OrderRow.id == DeliveryException.order_id)
+    query = select(DeliveryException, OrderRow.number).join(
+        OrderRow, OrderRow.id == DeliveryException.order_id
+    )
     if account_id is not None:
         query = query.where(DeliveryException.account_id == account_id)
     if state in (None, "unfinished"):

@@ -61,7 +61,7 @@ def notice_words(kind: str) -> str:
 
 
 def place_text(place: dict[str, Any] | None) -> str | None:
-    """"Memphis, TN, US" from a scan's place (a carrier facility; the postal code is left out)."""
+    """ "Memphis, TN, US" from a scan's place (a carrier facility; the postal code is left out)."""
     if not place:
         return None
     parts = [str(place[k]).strip() for k in ("city", "state", "country") if place.get(k)]
