@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound
+from core.orders import Order
 from db.models import DeliveryException, Shipment, TrackingScan
 from db.models import Order as OrderRow
 
@@ -188,11 +189,11 @@ def _notices(s: Session, shipment_id: int) -> tuple[Notice, ...]:
     return tuple(Notice(r.id, r.kind, r.state, r.reason, r.action, r.opened_at) for r in rows)
 
 
-def _items(order: OrderRow, shipment: Shipment) -> tuple[tuple[str, int], ...]:
+def _items(order: Order, shipment: Shipment) -> tuple[tuple[str, int], ...]:
     """Titles and quantities of what is in this parcel (the whole order's shipped lines when
     the parcel does not say which units it holds)."""
-    lines = [line for line in order.data.get("line_items", []) if isinstance(line, dict)]
-    titles = {str(line.get("line_id")): str(line.get("title") or "Item") for line in lines}
+    lines = [line for line in order.line_items if line.requires_shipping and line.quantity > 0]
+    titles = {line.line_id: line.title or "Item" for line in lines}
     units = Counter(
         str(item.get("line_id"))
         for item in (shipment.parcel or {}).get("items", [])
@@ -200,30 +201,25 @@ def _items(order: OrderRow, shipment: Shipment) -> tuple[tuple[str, int], ...]:
     )
     if units:
         return tuple((titles[line_id], qty) for line_id, qty in units.items())
-    return tuple(
-        (titles[str(line.get("line_id"))], int(line.get("quantity") or 0))
-        for line in lines
-        if line.get("requires_shipping", True) and int(line.get("quantity") or 0) > 0
-    )
+    return tuple((line.title or "Item", line.quantity) for line in lines)
 
 
-def _city(order: OrderRow) -> str | None:
-    if order.redacted_at is not None:
+def _city(row: OrderRow, order: Order) -> str | None:
+    if row.redacted_at is not None or order.shipping_address is None:
         return None
-    address = order.data.get("shipping_address")
-    city = str(address.get("city") or "").strip() if isinstance(address, dict) else ""
-    return city or None
+    return (order.shipping_address.city or "").strip() or None
 
 
 def view_of(s: Session, shipment: Shipment) -> TrackingView:
-    order = s.get(OrderRow, shipment.order_id)
-    if order is None:  # the order went (cascades take its shipments with it)
+    row = s.get(OrderRow, shipment.order_id)
+    if row is None:  # the order went (cascades take its shipments with it)
         raise NotFound(f"no shipment {shipment.id}")
+    order = Order.from_dict(row.data)
     return TrackingView(
         shipment_id=shipment.id,
         account_id=shipment.account_id,
-        order_id=order.id,
-        order_number=order.number,
+        order_id=row.id,
+        order_number=row.number,
         package=shipment.package,
         tracking_code=shipment.tracking_code,
         carrier=shipment.carrier,
@@ -237,7 +233,7 @@ def view_of(s: Session, shipment: Shipment) -> TrackingView:
         scans=_scans(s, shipment.id),
         notices=_notices(s, shipment.id),
         items=_items(order, shipment),
-        destination_city=_city(order),
+        destination_city=_city(row, order),
     )
 
 
