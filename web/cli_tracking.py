@@ -36,7 +36,7 @@ def _actor(actor: str | None) -> str:
 
 def _exception_line(e: dict[str, Any]) -> str:
     return (
-        f"{e['id']:>6}  {e['state']:<12} {e['kind']:<20} order {e['order_number'] or e['order_id']:<10} "
+        f"{e['id']:<6} {e['state']:<12} {e['kind']:<20} order {e['order_number'] or e['order_id']:<10} "
         f"parcel {e['shipment_id']:<6} since {e['opened_at'][:16]}  {e['reason']}"
     )
 
@@ -63,7 +63,7 @@ def exceptions(
         click.echo("no exceptions")
     for e in page.exceptions:
         click.echo(_exception_line(e))
-        click.echo(f"{'':>8}action: {e['action']}")
+        click.echo(f"{'':<7}action: {e['action']}")
     if page.next_after is not None:
         click.echo(f"more: --after {page.next_after}")
 
