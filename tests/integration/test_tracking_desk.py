@@ -107,7 +107,9 @@ def exception_row(rt: Any, exception_id: int) -> dict[str, Any]:
 def timeline_of(rt: Any, order_id: int) -> list[tuple[str, str, str | None, dict[str, Any]]]:
     with rt.session() as s:
         rows = s.scalars(
-            select(TimelineEntry).where(TimelineEntry.subject == f"order:{order_id}").order_by(TimelineEntry.id)
+            select(TimelineEntry)
+            .where(TimelineEntry.subject == f"order:{order_id}")
+            .order_by(TimelineEntry.id)
         )
         return [(e.actor, e.action, e.reason, e.data) for e in rows]
 
@@ -127,7 +129,9 @@ def desk_world(rt: Any) -> dict[str, Any]:
     c = add_shipment(rt, south, south_store, other, tracker_id="trk_0003")
     ids = {
         "stalled": add_exception(rt, a, "stalled", data={"threshold_s": 129600}),
-        "late": add_exception(rt, b, "late", state="acknowledged", actor="user:kim", note="asked the carrier"),
+        "late": add_exception(
+            rt, b, "late", state="acknowledged", actor="user:kim", note="asked the carrier"
+        ),
         "failure": add_exception(rt, b, "failure"),
         "resolved": add_exception(rt, a, "attempted_delivery", state="resolved", note="redelivered"),
         "cleared": add_exception(rt, a, "late", state="cleared"),
@@ -187,7 +191,9 @@ def test_paging_walks_every_exception_once(rt: Any, desk_world: dict) -> None:
         ({"after": -1}, "after must be an exception id"),
     ],
 )
-def test_a_filter_that_names_nothing_is_refused(rt: Any, desk_world: dict, filters: dict, message: str) -> None:
+def test_a_filter_that_names_nothing_is_refused(
+    rt: Any, desk_world: dict, filters: dict, message: str
+) -> None:
     with pytest.raises(InvalidInput, match=message):
         desk.list_exceptions(rt, desk_world["north"], **filters)
 
@@ -285,14 +291,21 @@ def test_cli_lists_acknowledges_and_resolves(app: Any, rt: Any, desk_world: dict
         ids["late"],
         ids["failure"],
     ]
-    assert "stalled" in lines[0] and "order #1001" in lines[0] and lines[1].strip() == "action: call the carrier"
+    assert (
+        "stalled" in lines[0] and "order #1001" in lines[0] and lines[1].strip() == "action: call the carrier"
+    )
 
     as_json = json.loads(invoke(app, "tracking", "exceptions", "--kind", "failure", "--json").output)
     assert sorted(e["id"] for e in as_json["exceptions"]) == [ids["failure"], ids["south"]]  # every account
 
     acked = invoke(app, "tracking", "ack", str(ids["stalled"]), "--note", "on it")
-    assert (acked.exit_code, acked.output) == (0, f"exception {ids['stalled']} acknowledged (stalled, order #1001)\n")
-    resolved = invoke(app, "tracking", "resolve", str(ids["stalled"]), "--note", "reshipped", "--actor", "sam")
+    assert (acked.exit_code, acked.output) == (
+        0,
+        f"exception {ids['stalled']} acknowledged (stalled, order #1001)\n",
+    )
+    resolved = invoke(
+        app, "tracking", "resolve", str(ids["stalled"]), "--note", "reshipped", "--actor", "sam"
+    )
     assert resolved.exit_code == 0 and "resolved (stalled, order #1001)" in resolved.output
     assert exception_row(rt, ids["stalled"]) | {"acknowledged_at": None, "resolved_at": None} == {
         "state": "resolved",
@@ -305,7 +318,9 @@ def test_cli_lists_acknowledges_and_resolves(app: Any, rt: Any, desk_world: dict
     assert actors == [("cli", "exception.acknowledged"), ("cli:sam", "exception.resolved")]
 
     again = invoke(app, "tracking", "resolve", str(ids["stalled"]), "--note", "twice")
-    assert again.exit_code == 1 and f"exception {ids['stalled']} is already resolved by cli:sam" in again.output
+    assert (
+        again.exit_code == 1 and f"exception {ids['stalled']} is already resolved by cli:sam" in again.output
+    )
     no_note = invoke(app, "tracking", "resolve", str(ids["failure"]))
     assert no_note.exit_code == 2 and "--note" in no_note.output
     missing = invoke(app, "tracking", "ack", "999999")
@@ -330,7 +345,10 @@ def test_cli_show_prints_a_parcels_tracking_and_link_prints_its_signed_page(
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()
     assert lines[0] == f"parcel 1 (shipment {a}): USPS Priority 9400100000000000000001"
-    assert lines[1] == f"  state: in_transit (On its way); estimated delivery: {(T0 + timedelta(days=3)).isoformat()}"
+    assert (
+        lines[1]
+        == f"  state: in_transit (On its way); estimated delivery: {(T0 + timedelta(days=3)).isoformat()}"
+    )
     assert lines[2].startswith(f"  exception {desk_world['exceptions']['stalled']} open: stalled:")
     assert "Arrived at USPS facility - Memphis, TN, US" in lines[3]  # newest first
     assert "Shipping label created" in lines[4]
