@@ -116,6 +116,10 @@ def timeline_of(rt: Any, order_id: int) -> list[tuple[str, str, str | None, dict
 
 @pytest.fixture
 def desk_world(rt: Any) -> dict[str, Any]:
+    return build_desk_world(rt)
+
+
+def build_desk_world(rt: Any) -> dict[str, Any]:
     """``north`` with two parcels on two orders and five exceptions in every state; ``south``
     with one open exception of its own."""
     rt.now = lambda: NOW
