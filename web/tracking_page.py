@@ -106,12 +106,16 @@ def _answer(body: str, status: int, logo_url: str | None = None) -> Response:
     return response
 
 
-def _stylesheet() -> str:
-    return url_for("tracking_page.static", filename="tracking.css")
+def _assets() -> dict[str, str]:
+    """The page's stylesheet and icon (the icon spares the browser a request for /favicon.ico)."""
+    return {
+        "stylesheet": url_for("tracking_page.static", filename="tracking.css"),
+        "icon": url_for("tracking_page.static", filename="parcel.svg"),
+    }
 
 
 def not_found() -> Response:
-    return _answer(render_template("tracking/not_found.html", stylesheet=_stylesheet()), 404)
+    return _answer(render_template("tracking/not_found.html", **_assets()), 404)
 
 
 @bp.get("/t/<token>")
@@ -135,6 +139,6 @@ def page(token: str) -> Response:
         view=view,
         brand=brand,
         returns_url=_returns_url(token),
-        stylesheet=_stylesheet(),
+        **_assets(),
     )
     return _answer(html, 200, brand.logo_url)
