@@ -97,7 +97,7 @@ def _on_time(eligible: list[Rate], policy: RatePolicy, reason: str) -> tuple[lis
     route, least, samples = policy.route, policy.on_time_min, policy.on_time_min_samples
     misses: dict[int, str] = {}
     for r in eligible:
-        miss = on_time_verdict(r, policy.stats.get(key_of(r, route)), route, least, samples)
+        miss = on_time_verdict(policy.stats.get(key_of(r, route)), route, least, samples)
         if miss is not None:
             misses[id(r)] = miss
     chosen, why = choose_on_time(eligible, policy.stats, route, least, samples, (eligible[0], reason))

@@ -36,7 +36,7 @@ class RouteClass(StrEnum):
 
 
 def _part(value: str | None) -> str | None:
-    text = (value or "").strip().upper()
+    text = (value or "").strip().casefold()
     return text or None
 
 
@@ -259,19 +259,32 @@ def performance(rows: Iterable[Delivered], grace: timedelta = timedelta(0)) -> l
 
 def percent(rate: Decimal) -> str:
     """0.95 -> "95%", 0.9525 -> "95.25%"."""
-    return format((rate * 100).normalize(), "f") + "%"
+    return f"{(rate * 100).normalize():f}%"
+
+
+def qualifies(stats: CarrierStats | None, min_rate: Decimal, min_samples: int) -> bool:
+    """Enough deliveries with an estimate, and on time at least ``min_rate`` of them."""
+    if min_samples < 1:
+        raise ValueError(f"on-time min_samples must be at least 1, got {min_samples}")
+    return (
+        stats is not None
+        and stats.on_time_rate is not None
+        and stats.estimated >= min_samples
+        and stats.on_time_rate >= min_rate
+    )
 
 
 def on_time_verdict(
-    rate: Rate, stats: CarrierStats | None, route: RouteClass, min_rate: Decimal, min_samples: int
+    stats: CarrierStats | None, route: RouteClass, min_rate: Decimal, min_samples: int
 ) -> str | None:
-    """Why ``rate`` does not qualify as on time on this route class, or None when it does."""
-    seen = stats.estimated if stats is not None else 0
-    if stats is None or stats.on_time_rate is None or seen < min_samples:
+    """Why a rate with these ``stats`` (on its route class) is not on time enough, or None when it is."""
+    if qualifies(stats, min_rate, min_samples):
+        return None
+    if stats is None or stats.estimated < min_samples:
+        seen = stats.estimated if stats is not None else 0
         return f"{seen} delivery(ies) with an estimate on {route} routes, {min_samples} needed"
-    if stats.on_time_rate < min_rate:
-        return f"on time {percent(stats.on_time_rate)} on {route} routes, below {percent(min_rate)}"
-    return None
+    assert stats.on_time_rate is not None  # estimated >= min_samples >= 1
+    return f"on time {percent(stats.on_time_rate)} on {route} routes, below {percent(min_rate)}"
 
 
 def key_of(rate: Rate, route: RouteClass) -> RouteKey:
@@ -292,17 +305,17 @@ def choose_on_time(
     and an on-time rate at or above ``min_rate``. None qualifying: ``fallback`` (the
     current rule's choice and its reason), with why no rate qualified.
     """
-    known = False
-    for r in rates:
-        stats = stats_by_key.get(key_of(r, route_class))
-        if on_time_verdict(r, stats, route_class, min_rate, min_samples) is None:
-            assert stats is not None and stats.on_time_rate is not None
+    found = [(r, stats_by_key.get(key_of(r, route_class))) for r in rates]
+    for r, stats in found:
+        if qualifies(stats, min_rate, min_samples):
+            assert stats is not None
+            assert stats.on_time_rate is not None
             return r, (
                 f"cheapest rate on time at least {percent(min_rate)} on {route_class} routes "
                 f"({percent(stats.on_time_rate)} of {stats.estimated}): "
                 f"{r.carrier} {r.service} {r.price.amount} {r.price.currency}"
             )
-        known = known or (stats is not None and stats.estimated >= min_samples)
+    known = any(stats is not None and stats.estimated >= min_samples for _, stats in found)
     lead = (
         f"no rate is on time at least {percent(min_rate)} on {route_class} routes"
         if known

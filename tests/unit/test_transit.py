@@ -110,8 +110,9 @@ def test_gaps_are_taken_in_time_order_and_equal_times_are_no_gap() -> None:
         T0 + timedelta(hours=2),
         T0 + timedelta(hours=2),
         T0 + timedelta(seconds=7205),
+        T0 + timedelta(seconds=7205.5),
     ]
-    assert gaps_between(times) == [2 * H, 5.0, 3 * H - 5]
+    assert gaps_between(times) == [2 * H, 5.0, 0.5, 3 * H - 5.5]  # half a second is a gap
 
 
 def test_gaps_across_time_zones_are_real_seconds() -> None:

@@ -245,7 +245,17 @@ def test_percent(value: Decimal, text: str) -> None:
     ],
 )
 def test_on_time_verdict(found: CarrierStats | None, verdict: str | None) -> None:
-    assert on_time_verdict(MIDDLE, found, RouteClass.DOMESTIC, MIN, 20) == verdict
+    assert on_time_verdict(found, RouteClass.DOMESTIC, MIN, 20) == verdict
+
+
+def test_one_sample_is_the_least_that_can_be_asked() -> None:
+    assert on_time_verdict(stats(UPS, 1, "1"), RouteClass.LOCAL, MIN, 1) is None
+    for least in (0, -3):
+        with pytest.raises(ValueError) as raised:
+            on_time_verdict(stats(UPS, 0, None), RouteClass.LOCAL, MIN, least)
+        assert str(raised.value) == f"on-time min_samples must be at least 1, got {least}"
+        with pytest.raises(ValueError):
+            choose_on_time([CHEAP], {}, RouteClass.LOCAL, MIN, least, FALLBACK)
 
 
 def test_a_rate_is_looked_up_by_its_normalised_key() -> None:
