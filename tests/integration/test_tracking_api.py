@@ -20,6 +20,7 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy import delete
 
 from core.transit import RouteClass, RouteKey
+from db.models import Order as OrderRow
 from db.models import Shipment
 from sync.tracking import performance
 from sync.tracking.links import SALT, token_for
@@ -34,6 +35,7 @@ from tests.integration.test_tracking_desk import (
     exception_row,
     timeline_of,
 )
+from web.tracking_page import Brand
 
 MEMPHIS = {"city": "Memphis", "state": "TN", "country": "US", "postal_code": "38118"}
 BROOKLYN = {"city": "Brooklyn", "state": "NY", "country": "US", "postal_code": "11201"}
@@ -400,3 +402,57 @@ def test_a_wrong_altered_foreign_or_dead_token_is_the_same_plain_404(rt: Any, cl
     bodies.add(gone.get_data(as_text=True))
     [body] = bodies  # one page, whatever the reason
     assert "Page not found" in body and "#5001" not in body and "signature" not in body.lower()
+
+
+@pytest.mark.parametrize(
+    ("logo", "shown"),
+    [
+        ("https://cdn.example.com/logo.png", "https://cdn.example.com/logo.png"),
+        ("https://cdn.example.com:8443/a.svg", "https://cdn.example.com:8443/a.svg"),
+        ("http://cdn.example.com/logo.png", None),  # not https
+        ("https://user@cdn.example.com/logo.png", None),  # credentials in the URL
+        ("https://cdn.example.com/a.png; script-src *", None),  # would extend the policy
+        ("javascript:alert(1)", None),
+        ("/logo.png", None),
+    ],
+)
+def test_only_a_plain_https_logo_is_shown(rt: Any, logo: str, shown: str | None) -> None:
+    from settings import MerchantTracking
+    from web.tracking_page import brand_for
+
+    rt.settings.tracking.merchants["north"] = MerchantTracking(logo_url=logo)
+    assert brand_for(rt, "north") == Brand("north", shown)
+    assert brand_for(rt, "south") == Brand("south", None)  # no settings: the account's name
+
+
+def test_the_parcel_lists_only_its_own_units_and_a_redacted_order_no_city(
+    rt: Any, client: Any, schema: Any
+) -> None:
+    account, store, auth = merchant(rt, "north")
+    order = add_order(rt, account, store, "6001", canonical("6001", [("MUG-12OZ", 3), ("TEE-BLK-M", 1)]))
+    units = [{"sku": "MUG-12OZ", "line_id": "0", "grams": 200}] * 2
+    first = add_shipment(rt, account, store, order, parcel={"box": "S", "items": units})
+    second = add_shipment(
+        rt,
+        account,
+        store,
+        order,
+        package=2,
+        parcel={
+            "box": "S",
+            "items": [
+                {"sku": "MUG-12OZ", "line_id": "0", "grams": 200},
+                {"sku": "TEE-BLK-M", "line_id": "1", "grams": 200},
+            ],
+        },
+    )
+    body = client.get(f"/api/v1/shipments/{first}/tracking", headers=auth).get_json()
+    assert body["items"] == [{"title": "Mug-12Oz", "quantity": 2}]
+    assert (body["state"], body["state_words"], body["scans"]) == (None, "Preparing your parcel", [])
+    with rt.session() as s:
+        row = s.get(OrderRow, order)
+        row.redacted_at = NOW
+    resp = client.get(f"/api/v1/shipments/{second}/tracking", headers=auth)
+    body = checked(schema, "/api/v1/shipments/{shipment_id}/tracking", "GET", resp, 200)
+    assert body["items"] == [{"title": "Mug-12Oz", "quantity": 1}, {"title": "Tee-Blk-M", "quantity": 1}]
+    assert body["destination_city"] is None
