@@ -43,6 +43,7 @@ KINDS = (
 MAX_NOTE = 2000  # characters in a note
 MAX_ACTOR = 100  # the actor column's width
 MAX_LIMIT = 500  # exceptions on one page
+LARGEST_ID = 2**31 - 1  # ids are INTEGER columns: no exception has a larger one
 DEFAULT_LIMIT = 50
 
 
@@ -113,8 +114,8 @@ def list_exceptions(
         query = query.where(DeliveryException.state == state)
     if kind is not None:
         query = query.where(DeliveryException.kind == kind)
-    if after is not None:
-        query = query.where(DeliveryException.id > after)
+    if after is not None:  # clamped: a larger number would not fit the column's type
+        query = query.where(DeliveryException.id > min(after, LARGEST_ID))
     query = query.order_by(DeliveryException.id).limit(limit + 1)
     with rt.session() as s:
         rows = [exception_json(row, number) for row, number in s.execute(query)]

@@ -74,6 +74,8 @@ def test_the_api_lists_the_callers_exceptions_a_page_at_a_time(
     second = client.get(f"/api/v1/exceptions?state=all&limit=2&after={first['next_after']}", headers=auth)
     rest = checked(schema, "/api/v1/exceptions", "GET", second, 200)
     assert [e["id"] for e in rest["exceptions"]] == [ids["failure"], ids["resolved"]]
+    beyond = client.get(f"/api/v1/exceptions?state=all&after={2**31}", headers=auth)
+    assert checked(schema, "/api/v1/exceptions", "GET", beyond, 200) == {"exceptions": [], "next_after": None}
     kinds = client.get("/api/v1/exceptions?state=all&kind=late", headers=auth).get_json()
     assert [e["id"] for e in kinds["exceptions"]] == [ids["late"], ids["cleared"]]
 
