@@ -61,17 +61,32 @@ def _register(app: Flask) -> None:
     # These add their routes to api.bp, which must happen before registering it.
     import web.api_inventory
     import web.api_orders
-    import web.api_shipping  # noqa: F401
-    from web import api, cli, cli_orders, cli_ship, cli_shops, cli_stock, console, install, ops
+    import web.api_shipping
+    import web.api_tracking  # noqa: F401
+    from web import (
+        api,
+        cli,
+        cli_orders,
+        cli_ship,
+        cli_shops,
+        cli_stock,
+        cli_tracking,
+        console,
+        install,
+        ops,
+        tracking_page,
+    )
 
     app.register_blueprint(ops.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(install.bp)
+    app.register_blueprint(tracking_page.bp)
     cli.register(app)
     for group in (cli_shops.shops_cli, cli_orders.orders_cli, cli_orders.sync_cli, cli_stock.stock_cli):
         app.cli.add_command(group)
     app.cli.add_command(cli_ship.ship_cli)
+    app.cli.add_command(cli_tracking.tracking_cli)
 
 
 class PortInUse(Exception):

@@ -1,5 +1,6 @@
 """The OpenAPI document of /api/v1. Every route added to web/api.py (or web/api_inventory.py,
-web/api_orders.py, web/api_shipping.py) is listed here (a test fails when one is missing).
+web/api_orders.py, web/api_shipping.py, web/api_tracking.py) is listed here (a test fails when
+one is missing).
 
 Error answers are listed for every operation by ``_with_errors`` (what web/edge.py and the
 views answer: 400, 401, 404, 413, 415), each ``{"error": "..."}``; the fuzz test
@@ -604,6 +605,247 @@ SCHEMAS.update(
         "ApiTokenList": {
             "type": "object",
             "properties": {"tokens": {"type": "array", "items": {"$ref": "#/components/schemas/ApiToken"}}},
+        },
+    }
+)
+
+
+# --- tracking (web/api_tracking.py) --------------------------------------------------------
+
+_EXCEPTION_ID = [{"name": "exception_id", "in": "path", "required": True, "schema": _ID}]
+_SHIPMENT_ID = [{"name": "shipment_id", "in": "path", "required": True, "schema": _ID}]
+_EXCEPTION_STATES = ["open", "acknowledged", "resolved", "cleared"]
+_EXCEPTION_KINDS = [
+    "failure",
+    "return_to_sender",
+    "available_for_pickup",
+    "attempted_delivery",
+    "carrier_error",
+    "late",
+    "stalled",
+]
+_ROUTE_CLASSES = ["local", "domestic", "international"]
+_EXCEPTION_QUERY = [
+    {
+        "name": "state",
+        "in": "query",
+        "required": False,
+        "description": "unfinished (default: open or acknowledged), all, or one state",
+        "schema": {"type": "string", "enum": ["unfinished", "all", *_EXCEPTION_STATES]},
+    },
+    {
+        "name": "kind",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": _EXCEPTION_KINDS},
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "1 to 500 (default 50); values outside are clamped",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+    },
+    {
+        "name": "after",
+        "in": "query",
+        "required": False,
+        "description": "the previous page's next_after: exceptions with a larger id",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+    },
+]
+_EXCEPTION_OK = {
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeliveryException"}}}
+}
+
+
+def _exception_step(summary: str, done: str, conflict: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "security": _AUTH,
+            "parameters": _EXCEPTION_ID,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ExceptionStep"}}},
+            },
+            "responses": {
+                "200": {"description": done, **_EXCEPTION_OK},
+                "400": _ERROR,
+                "401": _ERROR,
+                "404": _ERROR,
+                "409": {**_ERROR, "description": conflict},
+            },
+        }
+    }
+
+
+PATHS["/api/v1/exceptions"] = {
+    "get": {
+        **_get("Delivery exceptions, oldest first, a page at a time", "DeliveryExceptionPage")["get"],
+        "parameters": _EXCEPTION_QUERY,
+    }
+}
+PATHS["/api/v1/exceptions"]["get"]["responses"]["400"] = _ERROR
+PATHS["/api/v1/exceptions/{exception_id}"] = _get(
+    "One delivery exception", "DeliveryException", params=_EXCEPTION_ID
+)
+PATHS["/api/v1/exceptions/{exception_id}/acknowledge"] = _exception_step(
+    "Acknowledge an open exception (someone is on it); the note is optional",
+    "acknowledged: the exception",
+    "the exception is not open (acknowledged, resolved or cleared already): nothing changed",
+)
+PATHS["/api/v1/exceptions/{exception_id}/resolve"] = _exception_step(
+    "Resolve an open or acknowledged exception with a note saying how",
+    "resolved: the exception",
+    "the exception is resolved or cleared already: nothing changed",
+)
+PATHS["/api/v1/shipments/{shipment_id}/tracking"] = _get(
+    "A parcel's tracking: state, estimate, scans newest first, open exceptions, items",
+    "ShipmentTracking",
+    params=_SHIPMENT_ID,
+)
+PATHS["/api/v1/carriers/performance"] = {
+    "get": {
+        **_get(
+            "On-time rate and transit days per carrier, service and route class (delivered parcels)",
+            "CarrierPerformance",
+        )["get"],
+        "parameters": [
+            {
+                "name": "carrier",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 32},
+            },
+            {
+                "name": "route_class",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": _ROUTE_CLASSES},
+            },
+        ],
+    }
+}
+PATHS["/api/v1/carriers/performance"]["get"]["responses"]["400"] = _ERROR
+_STRING_OR_NULL = {"type": ["string", "null"]}
+_DECIMAL = {"type": "string", "pattern": "^[0-9]+(\\.[0-9]+)?$", "description": "a decimal, exact"}
+SCHEMAS.update(
+    {
+        "DeliveryException": {
+            "type": "object",
+            "properties": {
+                "id": _INT,
+                "shipment_id": _INT,
+                "order_id": _INT,
+                "order_number": _STRING_OR_NULL,
+                "kind": {"type": "string", "enum": _EXCEPTION_KINDS},
+                "state": {"type": "string", "enum": _EXCEPTION_STATES},
+                "reason": {"type": "string"},
+                "action": {"type": "string", "description": "what to do about it"},
+                "data": {"type": "object"},
+                "opened_at": {"type": "string", "format": "date-time"},
+                "acknowledged_at": _TIME_OR_NULL,
+                "resolved_at": _TIME_OR_NULL,
+                "cleared_at": _TIME_OR_NULL,
+                "note": _STRING_OR_NULL,
+                "actor": _STRING_OR_NULL,
+            },
+        },
+        "DeliveryExceptionPage": {
+            "type": "object",
+            "properties": {
+                "exceptions": {"type": "array", "items": {"$ref": "#/components/schemas/DeliveryException"}},
+                "next_after": {"type": ["integer", "null"], "description": "?after= for the next page"},
+            },
+        },
+        "ExceptionStep": {
+            "type": "object",
+            "properties": {
+                "note": {"type": "string", "maxLength": 2000, "description": "required to resolve"},
+                "actor": {"type": "string", "maxLength": 64, "description": "who (default: the account)"},
+            },
+        },
+        "ShipmentTracking": {
+            "type": "object",
+            "properties": {
+                "shipment_id": _INT,
+                "order_id": _INT,
+                "order_number": {"type": "string"},
+                "package": _INT,
+                "tracking_code": _STRING_OR_NULL,
+                "carrier": _STRING_OR_NULL,
+                "service": _STRING_OR_NULL,
+                "route_class": _STRING_OR_NULL,
+                "state": {**_STRING_OR_NULL, "description": "the delivery state; null before the first word"},
+                "state_words": {"type": "string"},
+                "est_delivery_at": _TIME_OR_NULL,
+                "shipped_at": _TIME_OR_NULL,
+                "delivered_at": _TIME_OR_NULL,
+                "last_scan_at": _TIME_OR_NULL,
+                "scans": {
+                    "type": "array",
+                    "description": "newest first",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "happened_at": {"type": "string", "format": "date-time"},
+                            "status": {"type": "string"},
+                            "status_detail": _STRING_OR_NULL,
+                            "message": _STRING_OR_NULL,
+                            "place": _STRING_OR_NULL,
+                        },
+                    },
+                },
+                "exceptions": {
+                    "type": "array",
+                    "description": "open or acknowledged",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "id": _INT,
+                            "kind": {"type": "string"},
+                            "state": {"type": "string"},
+                            "reason": {"type": "string"},
+                            "action": {"type": "string"},
+                            "opened_at": {"type": "string", "format": "date-time"},
+                        },
+                    },
+                },
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"title": {"type": "string"}, "quantity": _INT},
+                    },
+                },
+                "destination_city": _STRING_OR_NULL,
+            },
+        },
+        "CarrierPerformance": {
+            "type": "object",
+            "properties": {
+                "performance": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "carrier": {"type": "string"},
+                            "service": {"type": "string"},
+                            "route_class": {"type": "string", "enum": _ROUTE_CLASSES},
+                            "shipments": {**_INT, "description": "delivered parcels"},
+                            "estimated": {**_INT, "description": "of them, with an estimate"},
+                            "on_time": _INT,
+                            "on_time_rate": {
+                                "type": ["string", "null"],
+                                "description": "on_time / estimated (0..1, 4 places); null without estimates",
+                            },
+                            "transit_days_p50": _DECIMAL,
+                            "transit_days_p90": _DECIMAL,
+                        },
+                    },
+                }
+            },
         },
     }
 )

@@ -147,7 +147,8 @@ def embedded_shop() -> str | None:
 def _headers(response: Response) -> Response:
     shop = embedded_shop()
     ancestors = f"https://{shop} {SHOPIFY_ADMIN}" if shop else "'none'"
-    response.headers["Content-Security-Policy"] = f"{CSP}; frame-ancestors {ancestors}"
+    if "Content-Security-Policy" not in response.headers:  # a page may set a stricter one of its own
+        response.headers["Content-Security-Policy"] = f"{CSP}; frame-ancestors {ancestors}"
     response.headers["X-Content-Type-Options"] = "nosniff"
     if runtime().settings.public_url.startswith("https://"):
         response.headers["Strict-Transport-Security"] = HSTS

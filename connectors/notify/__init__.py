@@ -23,7 +23,6 @@ import ssl
 import tempfile
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 from typing import Protocol
 
@@ -127,7 +126,9 @@ class SmtpNotifier:
         email["From"] = self.sender
         email["To"] = message.to
         email["Subject"] = message.subject
-        msg_id = make_msgid(idstring=_digest(message.key), domain="waybill.local")
+        # The key alone makes the id (make_msgid would add the time and a random number): a
+        # resend after a lost answer carries the same Message-ID, which receivers deduplicate.
+        msg_id = f"<{_digest(message.key)}@waybill.local>"
         email["Message-ID"] = msg_id
         email.set_content(message.body)
         if message.html:
