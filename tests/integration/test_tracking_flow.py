@@ -513,9 +513,7 @@ def test_carrier_bad_news_opens_an_exception_that_clears_when_the_parcel_moves_o
 # -- notices --------------------------------------------------------------------------------
 
 
-def test_a_notice_goes_once_per_kind(
-    rt: Any, client: Any, clock: Clock, outbox: Path
-) -> None:
+def test_a_notice_goes_once_per_kind(rt: Any, client: Any, clock: Clock, outbox: Path) -> None:
     sid = parcel(rt)
     failed = tracker(8)
     failed["tracking_details"][7].update(status="failure", status_detail="delivery_exception")
