@@ -70,11 +70,11 @@ def on_tracker_changed(rt: Runtime, event_id: int) -> str | None:
     except (ValueError, RecursionError) as exc:
         raise MappingError(f"tracker event: the body is not JSON ({type(exc).__name__})") from exc
     report = event_tracker(payload)
-    shipment_id = apply_report(rt, report)
-    if shipment_id is None:
-        log.info("tracking.unknown_tracker", tracker_id=report.tracker_id, carrier=report.carrier)
-        return f"no parcel of ours has tracker {report.tracker_id} ({report.carrier})"
-    push_soon(rt, shipment_id, f"evt{event_id}")
+    applied = apply_report(rt, report)
+    if isinstance(applied, str):
+        log.info("tracking.not_applied", tracker_id=report.tracker_id, carrier=report.carrier, reason=applied)
+        return applied
+    push_soon(rt, applied, f"evt{event_id}")
     return None
 
 
@@ -119,16 +119,18 @@ def stored_scans(s: Session, shipment_id: int) -> list[Scan]:
     ]
 
 
-def apply_report(rt: Runtime, report: TrackerReport) -> int | None:
-    """Apply one carrier report (see the module's docstring); the shipment's id, or None
-    when no shipment of ours is the report's."""
+def apply_report(rt: Runtime, report: TrackerReport) -> int | str:
+    """Apply one carrier report (see the module's docstring); the shipment's id, or why it
+    was not applied (no shipment of ours is the report's, or its label was voided)."""
     now = rt.now()
     with rt.session() as s:
         found = find_shipment(s, report)
         if found is None:
-            return None
+            return f"no parcel of ours has tracker {report.tracker_id} ({report.carrier})"
         sh = s.get(Shipment, found.id, with_for_update=True)
         assert sh is not None
+        if sh.state == "voided":
+            return f"the label of tracker {report.tracker_id} was voided"
         known = stored_scans(s, sh.id)
         new, merged = merge(known, report.scans)
         for scan in new:

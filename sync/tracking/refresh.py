@@ -147,7 +147,7 @@ def _retrieve(rt: Runtime, client: list[EasyPost], shipment_id: int, counts: dic
             "tracking.retrieve_failed", shipment_id=shipment_id, error=f"{type(exc).__name__}: {exc}"[:300]
         )
         return
-    if apply_report(rt, report) is not None:
+    if isinstance(apply_report(rt, report), int):
         counts["retrieved"] += 1
         push_soon(rt, shipment_id, f"pull{int(rt.now().timestamp())}")
 

@@ -538,3 +538,65 @@ def test_an_order_without_an_address_gets_no_notice_and_its_timeline_says_so(
     assert trail(rt, shipment(rt, sid).order_id, "notice.") == [
         ("notice.not_sent", "return_to_sender: the order has no e-mail address")
     ]
+
+
+def test_an_event_for_a_voided_label_is_ignored_with_the_reason(rt: Any, client: Any, clock: Clock) -> None:
+    sid = parcel(rt, state="voided")
+    deliver(rt, client, tracker(7))
+    assert inbox(rt) == [("ignored", "the label of tracker trk_1 was voided")]
+    assert scans(rt, sid) == []
+
+
+@pytest.mark.parametrize("tracking", [{"merchants": {"North Wind": {"branded_page": True}}}])
+def test_a_merchant_who_opts_in_gets_the_tracking_page_as_the_tracking_url(
+    rt: Any, clock: Clock, woo: Woo
+) -> None:
+    from sync.tracking.links import tracking_page_url
+
+    sid = parcel(rt)
+    written_back(rt, sid)
+    (meta,) = [m for m in woo.order["meta_data"] if m["key"] == "_wc_shipment_tracking_items"]
+    (item,) = meta["value"]
+    assert item["custom_tracking_link"] == tracking_page_url(rt, sid)
+    assert "/t/" in item["custom_tracking_link"]
+
+
+def test_a_person_acknowledges_and_resolves_an_exception_and_the_refresh_leaves_it_resolved(
+    rt: Any, client: Any, clock: Clock
+) -> None:
+    from core.errors import Conflict, NotFound
+    from sync.tracking import exceptions
+
+    sid = parcel(rt, state="fulfilled")
+    deliver(rt, client, tracker(7, est_delivery_date="2024-08-20T00:00:00Z"))
+    clock.now = datetime(2024, 8, 2, 18, 50, tzinfo=UTC) + timedelta(hours=40)
+    _heard(rt, sid, clock.now)
+    assert refresh_tracking(rt)["opened"] == 1
+    with rt.session() as s:
+        (exc,) = exceptions.listed(s, shipment(rt, sid).account_id)
+        account, exc_id = exc.account_id, exc.id
+        with pytest.raises(NotFound):
+            exceptions.acknowledge(s, account + 1, exc_id, "Ops", clock.now)
+        with pytest.raises(Conflict, match="say who acts"):
+            exceptions.acknowledge(s, account, exc_id, "  ", clock.now)
+        exceptions.acknowledge(s, account, exc_id, "Ops", clock.now)
+    with rt.session() as s:
+        assert [e.state for e in exceptions.listed(s, account)] == ["acknowledged"]
+        done = exceptions.resolve(s, account, exc_id, "Ops", "trace opened, reshipped", clock.now)
+        assert (done.state, done.note, done.actor, done.resolved_at) == (
+            "resolved",
+            "trace opened, reshipped",
+            "Ops",
+            clock.now,
+        )
+    with rt.session() as s, pytest.raises(Conflict, match="is resolved already"):
+        exceptions.resolve(s, account, exc_id, "Ops", "again", clock.now)
+    clock.now += timedelta(minutes=15)
+    _heard(rt, sid, clock.now)
+    assert refresh_tracking(rt)["opened"] == 0  # the same stall (same last scan) is not reopened
+    assert exceptions_of(rt, sid) == [("stalled", "resolved")]
+    assert [a for a, _ in trail(rt, shipment(rt, sid).order_id, "tracking.exception_")] == [
+        "tracking.exception_opened",
+        "tracking.exception_acknowledged",
+        "tracking.exception_resolved",
+    ]
