@@ -191,11 +191,9 @@ def changes(scans: Sequence[Scan]) -> list[tuple[Scan, Milestone]]:
     """The scans (sorted by carrier time) at which what the storefront shows changes, each with
     its milestone: consecutive scans of one milestone collapse, scans of none are skipped."""
     out: list[tuple[Scan, Milestone]] = []
-    picked_up = False
-    for scan in scans:
-        mapped = milestone(scan, picked_up)
-        if scan.status is DeliveryState.in_transit:
-            picked_up = True
+    first = next((i for i, scan in enumerate(scans) if scan.status is DeliveryState.in_transit), len(scans))
+    for i, scan in enumerate(scans):
+        mapped = milestone(scan, i > first)
         if mapped is None or (out and out[-1][1] is mapped):
             continue
         out.append((scan, mapped))

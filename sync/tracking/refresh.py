@@ -88,9 +88,10 @@ def refresh_tracking(rt: Runtime) -> dict[str, int]:
     counts = {"checked": 0, "retrieved": 0, "opened": 0, "failed": 0}
     client: list[EasyPost] = []
     after = 0
+    known: dict[RouteKey, Thresholds] = {}  # computed once per run per route key
     while True:
         batch = _batch(rt, after)
-        known = thresholds_for(rt, {key for _, key, _ in batch})
+        known.update(thresholds_for(rt, {key for _, key, _ in batch} - set(known)))
         for shipment_id, key, heard in batch:
             counts["checked"] += 1
             limits = known[key]

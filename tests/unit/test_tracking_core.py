@@ -7,7 +7,7 @@ threshold, final states never late or stalled, merges with duplicates, reorderin
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import pytest
 
@@ -110,8 +110,23 @@ def test_a_scan_keeps_utc_and_its_state() -> None:
 
 
 def test_a_scan_without_a_zone_is_refused() -> None:
-    with pytest.raises(ValueError, match="needs a zone"):
+    with pytest.raises(ValueError, match=r"^a carrier time needs a zone$"):
         Scan(datetime(2026, 3, 1, 12, 0), D.in_transit)
+
+
+class NoOffset(tzinfo):
+    """A zone that knows no offset (``utcoffset`` None): as good as none."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+
+def test_a_scan_in_a_zone_without_an_offset_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"^a carrier time needs a zone$"):
+        Scan(datetime(2026, 3, 1, 12, 0, tzinfo=NoOffset()), D.in_transit)
 
 
 def test_a_scan_of_an_unknown_status_is_refused() -> None:
@@ -478,6 +493,13 @@ def test_stall_reason_and_action() -> None:
         "No carrier scan for 40.0 h; this carrier usually scans within 36.0 h on this route",
         "Open a trace with the carrier and tell the customer; reship if it does not move",
     )
+
+
+def test_long_quiet_spells_are_told_in_hours() -> None:
+    found = stall_finding(T0, at(1000), THRESHOLD, D.in_transit)
+    assert found is not None and found.reason.startswith("No carrier scan for 1000.0 h;")
+    late = late_finding(T0, at(1000), D.in_transit, GRACE)
+    assert late is not None and "passed 1000.0 h ago" in late.reason
 
 
 def test_no_stall_without_a_scan() -> None:
