@@ -1,9 +1,10 @@
 """Inbox processing: each committed inbound event runs through its topic's handler.
 
 Handlers are looked up in a dispatch table keyed by the event's canonical kind (the
-storefront says which kind a platform topic is; the inbox row keeps the platform's
-topic); an event of no kind, or of a kind with no handler, is recorded as ignored,
-never dropped silently.
+storefront says which kind a platform topic is; the carrier's tracker Events are kind
+``tracker_changed``; the inbox row keeps the platform's topic); an event of no kind, or of a
+kind with no handler, is recorded as ignored, never dropped silently, and so is an event
+whose handler says why it did not act (its reason kept as the event's ``last_error``).
 
 Before its handler runs, a storefront event's body is checked (:func:`screen`): a
 JSON object, nested at most ``webhooks.max_depth`` levels, ids whole numbers within
@@ -38,7 +39,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("waybill.intake")
 
-Handler = Callable[["Runtime", int], None]
+# A handler returns None when it acted, or why it did not (the event is then marked ignored
+# with that reason: e.g. a carrier Event about a parcel Waybill does not know).
+Handler = Callable[["Runtime", int], "str | None"]
 HANDLERS: dict[EventKind, Handler] = {}
 SWEEP_BATCH = 500  # events read and checked per round of a sweep
 SWEEP_BUDGET_S = 45.0  # one sweep stops starting rounds after this long (the interval is 60 s)
@@ -95,7 +98,7 @@ def process_inbox_event(rt: Runtime, event_id: int) -> str:
         if stale is not None:
             _not_acted_on(rt, event_id, platform, topic, store_id, account_id, stale)
             return "stale"
-        handler(rt, event_id)
+        not_acted = handler(rt, event_id)
     except Exception as exc:
         final = InboxState.failed if isinstance(exc, Permanent) else InboxState.pending
         with rt.session() as s:
@@ -107,8 +110,8 @@ def process_inbox_event(rt: Runtime, event_id: int) -> str:
     with rt.session() as s:
         event = s.get(InboxEvent, event_id)
         if event is not None:
-            _finish(event, InboxState.done, None)
-    return "done"
+            _finish(event, InboxState.ignored if not_acted else InboxState.done, not_acted or None)
+    return "ignored" if not_acted else "done"
 
 
 def screen(

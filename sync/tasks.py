@@ -15,6 +15,9 @@ from sync import (
     sweeps,
     verdicts,
 )
+from sync.tracking import events as tracking_events
+from sync.tracking import refresh as tracking_refresh
+from sync.tracking import write_back as tracking_write_back
 
 __all__ = [
     "catalog",
@@ -29,5 +32,8 @@ __all__ = [
     "stock_push",
     "stock_settle",
     "sweeps",
+    "tracking_events",
+    "tracking_refresh",
+    "tracking_write_back",
     "verdicts",
 ]

@@ -29,6 +29,7 @@ from connectors.errors import Rejected, error_for_status, platform_code
 from core.addresses import Address
 from core.errors import Permanent, Retryable
 from core.shipping import AddressCheck, Label, Parcel, Rate
+from core.tracking import TrackerReport
 
 __all__ = ["EasyPost", "ShipmentState"]
 
@@ -162,6 +163,11 @@ class EasyPost:
             lambda: self._client.tracker.create(tracking_code=tracking_code, carrier=carrier),
         )
         return mappers.tracker_ref(tracker)
+
+    def retrieve_tracker(self, tracker_id: str) -> TrackerReport:
+        """What the carrier says now about one parcel (a missed Event recovered by asking)."""
+        tracker = self._call("tracker.retrieve", lambda: self._client.tracker.retrieve(tracker_id))
+        return mappers.tracker_report(tracker)
 
     # -- the one place failures are classified
     def _remember_response(self, **kwargs: Any) -> None:

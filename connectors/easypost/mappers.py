@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Protocol
 
+from connectors.readers.errors import MappingError, shown
+from connectors.readers.times import utc_time
 from core.addresses import Address
 from core.money import Money, parse_amount
 from core.shipping import AddressCheck, Label, Parcel, Rate
+from core.tracking import DeliveryState, Place, Scan, TrackerReport
 
 CM_PER_INCH = Decimal("2.54")
 GRAMS_PER_OUNCE = Decimal("28.349523125")
@@ -236,3 +239,88 @@ def failed_check(errors: Sequence[Any], sent: Address | None) -> AddressCheck:
 
 def tracker_ref(tracker: Mapping[str, Any]) -> tuple[str, str | None]:
     return str(tracker["id"]), tracker.get("public_url")
+
+
+# -- trackers (core/tracking.py)
+# The Event topics that carry a Tracker (the inbox maps them to one canonical kind).
+TRACKER_TOPICS = frozenset({"tracker.created", "tracker.updated"})
+MAX_DETAILS = 500  # tracking details read from one tracker
+
+
+def _text(value: Any, limit: int) -> str:
+    return "" if value is None else " ".join(str(value).split())[:limit]
+
+
+def _state(value: Any, what: str) -> DeliveryState:
+    try:
+        return DeliveryState(str(value))
+    except ValueError:
+        raise MappingError(f"{what}: status {shown(value)} is not a tracker status") from None
+
+
+def _place(location: Any) -> Place | None:
+    if not isinstance(location, Mapping):
+        return None
+    return Place.from_dict(
+        {
+            "city": location.get("city"),
+            "state": location.get("state"),
+            "country": location.get("country"),
+            "postal_code": location.get("zip"),
+        }
+    )
+
+
+def to_scan(detail: Any, index: int) -> Scan:
+    """One TrackingDetail as a Scan (``MappingError`` naming the detail when it is malformed)."""
+    what = f"tracker tracking_details[{index}]"
+    if not isinstance(detail, Mapping):
+        raise MappingError(f"{what} is not an object")
+    return Scan(
+        happened_at=utc_time(detail.get("datetime"), f"{what}.datetime", naive_is_utc=True),
+        status=_state(detail.get("status"), what),
+        detail=_text(detail.get("status_detail"), 64),
+        message=_text(detail.get("message") or detail.get("description"), 500),
+        place=_place(detail.get("tracking_location")),
+    )
+
+
+def tracker_report(tracker: Any) -> TrackerReport:
+    """A Tracker (as an Event's ``result`` or a retrieve answers) as a TrackerReport.
+
+    ``MappingError`` (``Permanent``) with the reason when it is not a readable Tracker."""
+    if not isinstance(tracker, Mapping) or tracker.get("object", "Tracker") != "Tracker":
+        raise MappingError("tracker: the body is not a Tracker object")
+    tracker_id, code, carrier = tracker.get("id"), tracker.get("tracking_code"), tracker.get("carrier")
+    if not isinstance(tracker_id, str) or not tracker_id.startswith("trk_") or len(tracker_id) > 64:
+        raise MappingError(f"tracker: id {shown(tracker_id)} is not a tracker id")
+    if not isinstance(code, str) or not code.strip() or not isinstance(carrier, str) or not carrier.strip():
+        raise MappingError("tracker: tracking_code and carrier must be non-empty strings")
+    details = tracker.get("tracking_details") or []
+    if not isinstance(details, list) or len(details) > MAX_DETAILS:
+        raise MappingError(f"tracker: tracking_details must be a list of at most {MAX_DETAILS}")
+    carrier_detail = tracker.get("carrier_detail")
+    service = carrier_detail.get("service") if isinstance(carrier_detail, Mapping) else None
+    est = tracker.get("est_delivery_date")
+    updated = tracker.get("updated_at")
+    return TrackerReport(
+        tracker_id=tracker_id,
+        tracking_code=code.strip(),
+        carrier=carrier.strip(),
+        service=_text(service, 64) or None,
+        status=_state(tracker.get("status"), "tracker"),
+        status_detail=_text(tracker.get("status_detail"), 64),
+        est_delivery_at=utc_time(est, "tracker est_delivery_date", naive_is_utc=True) if est else None,
+        scans=tuple(to_scan(d, i) for i, d in enumerate(details)),
+        updated_at=utc_time(updated, "tracker updated_at", naive_is_utc=True) if updated else None,
+        public_url=str(tracker["public_url"]) if tracker.get("public_url") else None,
+    )
+
+
+def event_tracker(event: Any) -> TrackerReport:
+    """The tracker an Event (``tracker.created`` / ``tracker.updated``) carries as ``result``."""
+    if not isinstance(event, Mapping) or not str(event.get("id", "")).startswith("evt_"):
+        raise MappingError("tracker event: the body is not an Event")
+    if event.get("description") not in TRACKER_TOPICS:
+        raise MappingError(f"tracker event: {shown(event.get('description'))} is not a tracker event")
+    return tracker_report(event.get("result"))

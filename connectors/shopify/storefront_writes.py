@@ -8,6 +8,7 @@ from connectors.shopify import after_sale, fulfillment
 from connectors.shopify.client import ShopifyClient, client_for
 from connectors.storefront.access import StoreAccess
 from connectors.storefront.writes import (
+    OrderStatusRefused,
     ParcelShipped,
     RefundRequest,
     ReturnRequest,
@@ -23,6 +24,8 @@ class ShopifyWritesVerbs:
     access: StoreAccess
     # A fulfilment closes the order on Shopify: nothing to complete apart.
     needs_completion = False
+    # Shopify's order statuses are its own: a merchant cannot add one.
+    custom_statuses = False
 
     def _writes_client(self) -> ShopifyClient:
         return client_for(self.access)
@@ -74,6 +77,9 @@ class ShopifyWritesVerbs:
 
     def find_tracking_event(self, order_id: str, update: TrackingUpdate) -> Written | None:
         return after_sale.find_event(self._writes_client(), update)
+
+    def set_order_status(self, order_id: str, status: str) -> Written:
+        raise OrderStatusRefused(f"shopify has no custom order statuses: cannot set {status!r}")
 
     def open_return(self, order_id: str, request: ReturnRequest) -> Written:
         return after_sale.open_return(self._writes_client(), order_id, request)

@@ -48,6 +48,8 @@ class Storefront(OrderVerbs, StockVerbs, WriteVerbs, Protocol):
 
 
 Factory = Callable[[StoreAccess], Storefront]
+# The carrier adapter whose Events come through the same inbox (tracker changes).
+CARRIER_PLATFORM = "easypost"
 _FACTORIES: dict[str, Factory] = {}
 
 
@@ -85,9 +87,13 @@ def reader_for(platform: str) -> EventReader:
 
 def event_kind(platform: str, topic: str) -> EventKind | None:
     """What an inbound event of ``platform`` called ``topic`` means; None when Waybill does
-    not act on it (or ``platform`` is no storefront)."""
+    not act on it (or ``platform`` is neither a storefront nor the carrier adapter)."""
     if topic == POLLED_ORDER_TOPIC:
         return EventKind.order_polled
+    if str(platform) == CARRIER_PLATFORM:
+        from connectors.easypost.mappers import TRACKER_TOPICS
+
+        return EventKind.tracker_changed if topic in TRACKER_TOPICS else None
     _load_builtin()
     if str(platform) not in _FACTORIES:
         return None

@@ -33,6 +33,7 @@ class EventKind(enum.StrEnum):
     customer_data_request = "customer_data_request"  # hand over what is held about a customer
     customer_redact = "customer_redact"  # erase a customer
     shop_redact = "shop_redact"  # erase everything of the store
+    tracker_changed = "tracker_changed"  # a carrier's tracker of a parcel moved (carrier Events)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from connectors.errors import Rejected
+from core.errors import Conflict
 from core.money import Money
 
 
@@ -117,6 +119,10 @@ class TrackingUpdate:
     notify: bool = False
 
 
+class OrderStatusRefused(Rejected, Conflict):
+    """The store has no such order status (or takes none from Waybill): nothing was changed."""
+
+
 class ReturnReason(StrEnum):
     unwanted = "unwanted"
     defective = "defective"
@@ -183,6 +189,8 @@ class WriteVerbs(Protocol):
 
     # Whether the order must be completed apart once every parcel is written back.
     needs_completion: bool
+    # Whether the store can take an order status a merchant named (``set_order_status``).
+    custom_statuses: bool
 
     def record_verdict(
         self, order_id: str, verdict: Verdict, noted: Callable[[str], None] | None = None
@@ -206,6 +214,11 @@ class WriteVerbs(Protocol):
     def post_tracking_event(self, order_id: str, update: TrackingUpdate) -> Written: ...
 
     def find_tracking_event(self, order_id: str, update: TrackingUpdate) -> Written | None: ...
+
+    def set_order_status(self, order_id: str, status: str) -> Written:
+        """Move the order to the merchant's ``status`` (only where ``custom_statuses``);
+        setting it again is harmless. A status the store does not have is refused
+        (``OrderStatusRefused``), nothing changed."""
 
     def open_return(self, order_id: str, request: ReturnRequest) -> Written: ...
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from connectors.errors import Rejected
 from connectors.storefront.access import StoreAccess
 from connectors.storefront.writes import (
+    OrderStatusRefused,
     ParcelShipped,
     RefundRequest,
     ReturnRequest,
@@ -31,6 +33,8 @@ class WooWritesVerbs:
     access: StoreAccess
     # WooCommerce has no fulfilment: the order is completed once every parcel is in.
     needs_completion = True
+    # A store may register statuses of its own (e.g. "delivered"); the REST API takes their slugs.
+    custom_statuses = True
 
     def _writes_client(self) -> WooClient:
         return client_for(self.access)
@@ -92,6 +96,16 @@ class WooWritesVerbs:
 
     def find_tracking_event(self, order_id: str, update: TrackingUpdate) -> Written | None:
         return after_sale.find_event(self._writes_client(), order_id, update)
+
+    def set_order_status(self, order_id: str, status: str) -> Written:
+        """PUT the order's status; WooCommerce answers 400 for a status the store lacks."""
+        try:
+            fulfillment.set_status(self._writes_client(), order_id, status)
+        except Rejected as exc:
+            raise OrderStatusRefused(
+                f"woocommerce refused order status {status!r} (does the store have it?): {exc}"
+            ) from exc
+        return Written(None, {"status": status})
 
     def open_return(self, order_id: str, request: ReturnRequest) -> Written:
         return after_sale.open_return(self._writes_client(), order_id, request)

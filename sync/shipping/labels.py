@@ -52,6 +52,7 @@ from sync.shipping.common import (
 )
 from sync.shipping.plan import Context, enter, plan_parcels
 from sync.shipping.void import void_labels
+from sync.tracking.refresh import route_class_of
 
 if TYPE_CHECKING:
     from connectors.easypost.client import EasyPost
@@ -107,7 +108,7 @@ def _buy_parcel(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) -
                     s, row, "shipment.buy_refused", why, {"shipment_id": shipment_id, "rate": rate.to_dict()}
                 )
             continue
-        _record_label(rt, shipment_id, label)
+        _record_label(rt, shipment_id, label, _route_class(rt, ctx.order))
         return None
     return "every eligible rate was refused: " + "; ".join(refused)
 
@@ -225,8 +226,20 @@ def _buy(
     return Label.from_dict(done)
 
 
-def _record_label(rt: Runtime, shipment_id: int, label: Label) -> None:
-    """Stores the label (state purchased); an order cancelled meanwhile gets it voided at once."""
+def _route_class(rt: Runtime, order: Order) -> str:
+    """The parcel's route class (tracking learns each route's scan gaps apart)."""
+    ship_from, to = rt.settings.shipping.ship_from, order.shipping_address
+    return route_class_of(
+        ship_from.get("country"),
+        ship_from.get("state"),
+        to.country_code if to is not None else None,
+        to.province_code if to is not None else None,
+    )
+
+
+def _record_label(rt: Runtime, shipment_id: int, label: Label, route_class: str) -> None:
+    """Stores the label (state purchased) with what tracking needs (tracker, carrier,
+    service, route class, shipped at); an order cancelled meanwhile gets it voided at once."""
     with rt.session() as s:
         sh = s.get(Shipment, shipment_id, with_for_update=True)
         assert sh is not None
@@ -235,6 +248,9 @@ def _record_label(rt: Runtime, shipment_id: int, label: Label) -> None:
         if sh.state in OPEN_STATES:
             sh.label, sh.tracking_code = label.to_dict(), label.tracking_code
             sh.state, sh.problem, sh.updated_at = "purchased", None, utcnow()
+            sh.tracker_id = (str(label.tracker_id)[:64] if label.tracker_id else None) or sh.tracker_id
+            sh.carrier, sh.service = label.carrier[:32], label.service[:64]
+            sh.route_class, sh.shipped_at = route_class, rt.now()
             price = f" for {label.price.amount} {label.price.currency}" if label.price else ""
             note(
                 s,
@@ -268,12 +284,18 @@ def _start_tracker(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int
         recover=None,  # EasyPost answers a second create with the existing tracker
         account_id=ctx.account_id,
     )
+    tracker_id = str(done.get("id") or "")[:64] or None
     if label.tracker_id == done.get("id") and label.tracking_url == done.get("public_url"):
+        with rt.session() as s:
+            sh = s.get(Shipment, shipment_id, with_for_update=True)
+            if sh is not None and sh.tracker_id is None and tracker_id:
+                sh.tracker_id = tracker_id
         return
     with rt.session() as s:
         sh = s.get(Shipment, shipment_id, with_for_update=True)
         assert sh is not None and sh.label is not None
         sh.label = {**sh.label, "tracker_id": done.get("id"), "tracking_url": done.get("public_url")}
+        sh.tracker_id = tracker_id or sh.tracker_id
         sh.updated_at = utcnow()
 
 

@@ -3,7 +3,8 @@
 ``write_back_fulfillment`` runs per parcel once its label is bought (``fulfil:<shipment
 id>``: the storefront's ``fulfil``, which looks for the tracking number before it writes,
 so a retry never writes twice). When every parcel is in, the order is fulfilled, and a
-storefront that completes orders apart is told once (``complete:<order>``).
+storefront that completes orders apart is told once (``complete:<order>``). Then the
+parcel's tracking news follows (``push_tracking``, sync/tracking/write_back.py).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from core.lifecycle import WRITING_BACK, Stage
 from core.shipping import Label
 from db.models import Order as OrderRow
 from db.models import Shipment, Store, utcnow
-from sync.jobs import job
+from sync.jobs import job, safe_job_id
 from sync.shipping.common import move, note, was_cancelled
 from sync.storefronts import storefront
+from sync.tracking.links import tracking_page_url
+from sync.tracking.merchant import for_account
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime
@@ -41,7 +44,7 @@ def write_back(rt: Runtime, shipment_id: int) -> str:
             return sh.state
         if was_cancelled(row):
             return "cancelled"
-        parcel = _parcel_shipped(s, sh)
+        parcel = _parcel_shipped(rt, s, sh)
         platform_order_id, account_id = row.platform_order_id, row.account_id
         s.expunge(store)
     shop = storefront(rt, store)
@@ -61,9 +64,10 @@ def write_back(rt: Runtime, shipment_id: int) -> str:
     return _record_fulfilment(rt, shop, shipment_id, str(done.get("ref") or ""))
 
 
-def _parcel_shipped(s: Session, sh: Shipment) -> ParcelShipped:
+def _parcel_shipped(rt: Runtime, s: Session, sh: Shipment) -> ParcelShipped:
     """The parcel as the storefront is told: its order lines (all open lines when a unit has no
-    line id), its tracking, and whether every other parcel is written back or voided."""
+    line id), its tracking (Waybill's tracking page when the merchant opts in:
+    ``tracking.branded_page``), and whether every other parcel is written back or voided."""
     assert sh.label is not None
     label = Label.from_dict(sh.label)
     lines = Counter(str(i.get("line_id") or "") for i in (sh.parcel.get("items") or []))
@@ -75,7 +79,9 @@ def _parcel_shipped(s: Session, sh: Shipment) -> ParcelShipped:
         lines=None if "" in lines else tuple(sorted(lines.items())),
         carrier=label.carrier,
         tracking_number=label.tracking_code,
-        tracking_url=label.tracking_url,
+        tracking_url=tracking_page_url(rt, sh.id)
+        if for_account(rt, s, sh.account_id).branded_page
+        else label.tracking_url,
         last=others_done,
     )
 
@@ -108,6 +114,10 @@ def _record_fulfilment(rt: Runtime, shop: Storefront, shipment_id: int, ref: str
         state = sh.state
     if every and shop.needs_completion:
         _complete(rt, shop, order_id, platform_order_id, account_id)
+    # The carrier's news so far (and what comes later) follows the fulfilment (sync/tracking).
+    rt.enqueue(
+        "push_tracking", job_id=safe_job_id("trackpush", shipment_id, "fulfilled"), shipment_id=shipment_id
+    )
     return state
 
 
