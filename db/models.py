@@ -399,7 +399,8 @@ class Shipment(Base):
     service: Mapped[str | None] = mapped_column(String(64), default=None)
     route_class: Mapped[str | None] = mapped_column(String(16), default=None)  # core.transit.RouteClass
     delivery_state: Mapped[str | None] = mapped_column(String(24), default=None)  # core.tracking
-    est_delivery_at: Mapped[datetime | None] = mapped_column(default=None)
+    est_delivery_at: Mapped[datetime | None] = mapped_column(default=None)  # the carrier's latest estimate
+    promised_at: Mapped[datetime | None] = mapped_column(default=None)  # its first: on time is judged by it
     last_scan_at: Mapped[datetime | None] = mapped_column(default=None)  # carrier time, latest scan
     last_heard_at: Mapped[datetime | None] = mapped_column(default=None)  # last event or refresh received
     shipped_at: Mapped[datetime | None] = mapped_column(default=None)

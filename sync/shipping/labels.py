@@ -33,7 +33,7 @@ from core.orders import Order
 from core.parcels import customs_lines, needs_customs
 from core.rates import RatePolicy, choose_rate, insurance_for, service_level_for
 from core.shipping import Label, Parcel, Rate, RateChoice, parcel_from_json, parcel_to_json
-from core.transit import CarrierStats, RouteKey, route_class
+from core.transit import CarrierStats, RouteClass, RouteKey, route_class
 from db.effects import EffectRecord, Progress
 from db.models import Order as OrderRow
 from db.models import Shipment, utcnow
@@ -52,7 +52,6 @@ from sync.shipping.common import (
 )
 from sync.shipping.plan import Context, enter, plan_parcels
 from sync.shipping.void import void_labels
-from sync.tracking.refresh import route_class_of
 
 if TYPE_CHECKING:
     from connectors.easypost.client import EasyPost
@@ -89,7 +88,7 @@ def _buy_parcel(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) -
         assert sh is not None
         package, parcel = sh.package, parcel_from_json(sh.parcel)
     easypost_id, rates = _create(rt, client, ctx, shipment_id, package, parcel)
-    choice = choose_rate(rates, policy_for(rt, ctx.order))
+    choice = choose_rate(rates, policy_for(rt, ctx.order, _on_time_stats(rt, ctx.account_id)))
     _record_choice(rt, shipment_id, choice)
     if choice.chosen is None:
         return choice.reason
@@ -108,7 +107,7 @@ def _buy_parcel(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) -
                     s, row, "shipment.buy_refused", why, {"shipment_id": shipment_id, "rate": rate.to_dict()}
                 )
             continue
-        _record_label(rt, shipment_id, label, _route_class(rt, ctx.order))
+        _record_label(rt, shipment_id, label, route_of(rt.settings.shipping, ctx.order))
         return None
     return "every eligible rate was refused: " + "; ".join(refused)
 
@@ -118,20 +117,33 @@ def policy_for(rt: Runtime, order: Order, stats: Mapping[RouteKey, CarrierStats]
     return rate_policy(rt.settings.shipping, order, stats)
 
 
+def _on_time_stats(rt: Runtime, account_id: int) -> dict[RouteKey, CarrierStats] | None:
+    """Carrier performance of the account's delivered parcels, when the on-time option is on."""
+    if rt.settings.shipping.on_time_min is None:
+        return None
+    from sync.tracking.performance import stats_for
+
+    return stats_for(rt, account_id)
+
+
+def route_of(settings: ShippingSettings, order: Order) -> RouteClass:
+    """The route class from the merchant's warehouse (``shipping.ship_from``) to the buyer."""
+    to, origin = order.shipping_address, settings.ship_from
+    return route_class(
+        origin.get("country"),
+        origin.get("state"),
+        to.country_code if to is not None else None,
+        to.province_code if to is not None else None,
+    )
+
+
 def rate_policy(
     settings: ShippingSettings, order: Order, stats: Mapping[RouteKey, CarrierStats] | None = None
 ) -> RatePolicy:
     """The configured rate policy for one order, with the route class from the warehouse to the buyer."""
     level = service_level_for(order.shipping_method, settings.method_map, settings.default_level)
     known = settings.service_levels.get(level)
-    to = order.shipping_address
-    origin = settings.ship_from
-    route = route_class(
-        origin.get("country"),
-        origin.get("state"),
-        to.country_code if to is not None else None,
-        to.province_code if to is not None else None,
-    )
+    route = route_of(settings, order)
     return RatePolicy(
         level=level,
         max_days=known.max_days if known is not None else None,
@@ -224,17 +236,6 @@ def _buy(
     }
     done = rt.ledger.run(key, "label", request, act, recover, account_id=ctx.account_id)
     return Label.from_dict(done)
-
-
-def _route_class(rt: Runtime, order: Order) -> str:
-    """The parcel's route class (tracking learns each route's scan gaps apart)."""
-    ship_from, to = rt.settings.shipping.ship_from, order.shipping_address
-    return route_class_of(
-        ship_from.get("country"),
-        ship_from.get("state"),
-        to.country_code if to is not None else None,
-        to.province_code if to is not None else None,
-    )
 
 
 def _record_label(rt: Runtime, shipment_id: int, label: Label, route_class: str) -> None:

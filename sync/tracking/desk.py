@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
+from core.tracking import ExceptionKind
 from db.models import DeliveryException, Shipment
 from db.models import Order as OrderRow
 from db.timeline import record
@@ -31,15 +32,7 @@ if TYPE_CHECKING:
 
 STATES = ("open", "acknowledged", "resolved", "cleared")
 FILTERS = ("unfinished", "all", *STATES)  # ?state= (unfinished: open or acknowledged)
-KINDS = (
-    "failure",
-    "return_to_sender",
-    "available_for_pickup",
-    "attempted_delivery",
-    "carrier_error",
-    "late",
-    "stalled",
-)
+KINDS = tuple(k.value for k in ExceptionKind)
 MAX_NOTE = 2000  # characters in a note
 MAX_ACTOR = 100  # the actor column's width
 MAX_LIMIT = 500  # exceptions on one page
@@ -188,7 +181,7 @@ def acknowledge(
         row.state, row.acknowledged_at, row.actor = "acknowledged", rt.now(), who
         if text is not None:
             row.note = text
-        _record(s, row, who, "exception.acknowledged", text)
+        _record(s, row, who, "tracking.exception_acknowledged", text)
         s.flush()
         return exception_json(row, _number(s, row))
 
@@ -201,7 +194,7 @@ def resolve(rt: Runtime, account_id: int | None, exception_id: int, actor: str, 
         if row.state not in UNFINISHED:
             raise Conflict(_finished(row))
         row.state, row.resolved_at, row.actor, row.note = "resolved", rt.now(), who, text
-        _record(s, row, who, "exception.resolved", text)
+        _record(s, row, who, "tracking.exception_resolved", text)
         s.flush()
         return exception_json(row, _number(s, row))
 

@@ -191,6 +191,8 @@ def _update_shipment(sh: Shipment, report: TrackerReport, merged: list[Scan], no
     sh.delivery_state = str(state)
     if freshest and report.est_delivery_at is not None:
         sh.est_delivery_at = report.est_delivery_at
+    if sh.promised_at is None:  # the first estimate the carrier gave: on time is judged by it
+        sh.promised_at = sh.est_delivery_at
     sh.last_scan_at = latest
     sh.last_heard_at = now
     if state is DeliveryState.delivered:

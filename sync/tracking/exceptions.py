@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import Conflict, NotFound
 from core.tracking import CARRIER_KINDS, WAITING, DeliveryState, ExceptionKind, Finding
 from db.models import DeliveryException, Shipment
 from db.timeline import record
@@ -115,38 +114,3 @@ def listed(s: Session, account_id: int, states: Iterable[str] = UNFINISHED) -> l
             .order_by(DeliveryException.opened_at, DeliveryException.id)
         )
     )
-
-
-def _person_acts(
-    s: Session, account_id: int, exception_id: int, actor: str
-) -> tuple[DeliveryException, Shipment]:
-    exc = s.get(DeliveryException, exception_id)
-    if exc is None or exc.account_id != account_id:
-        raise NotFound(f"no delivery exception {exception_id}")
-    sh = s.get(Shipment, exc.shipment_id, with_for_update=True)
-    assert sh is not None
-    if exc.state not in UNFINISHED:
-        raise Conflict(f"delivery exception {exception_id} is {exc.state} already")
-    if not actor.strip():
-        raise Conflict("say who acts on the exception")
-    return exc, sh
-
-
-def acknowledge(
-    s: Session, account_id: int, exception_id: int, actor: str, now: datetime
-) -> DeliveryException:
-    """A person has seen it (it stays unfinished until resolved or cleared)."""
-    exc, sh = _person_acts(s, account_id, exception_id, actor)
-    exc.state, exc.acknowledged_at, exc.actor = "acknowledged", now, actor[:100]
-    _note(s, sh, "tracking.exception_acknowledged", f"{exc.kind}: seen by {actor[:100]}", {"kind": exc.kind})
-    return exc
-
-
-def resolve(
-    s: Session, account_id: int, exception_id: int, actor: str, note: str, now: datetime
-) -> DeliveryException:
-    """A person dealt with it, saying how (``note``)."""
-    exc, sh = _person_acts(s, account_id, exception_id, actor)
-    exc.state, exc.resolved_at, exc.actor, exc.note = "resolved", now, actor[:100], note[:2000]
-    _note(s, sh, "tracking.exception_resolved", f"{exc.kind}: {note[:200]}", {"kind": exc.kind})
-    return exc

@@ -2,10 +2,10 @@
 ``core.transit.Delivered`` rows, measured by ``core.transit.performance``.
 
 A parcel counts once it has a carrier, a route class, when it left (``shipped_at``) and
-when it arrived (``delivered_at``); its estimate (``est_delivery_at``, the carrier's last
-word) decides whether it was on time. :func:`stats_for` feeds the on-time rate policy
-(``sync.shipping.labels.policy_for``); :func:`performance_rows` is what the API and the
-CLI show.
+when it arrived (``delivered_at``); the carrier's first estimate (``promised_at``; a later
+one moved by a delay would excuse it) decides whether it was on time. :func:`stats_for`
+feeds the on-time rate policy (``sync.shipping.labels.policy_for``);
+:func:`performance_rows` is what the API and the CLI show.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def delivered(
         Shipment.route_class,
         Shipment.shipped_at,
         Shipment.delivered_at,
-        Shipment.est_delivery_at,
+        func.coalesce(Shipment.promised_at, Shipment.est_delivery_at),
     ).where(
         Shipment.account_id == account_id,
         Shipment.delivered_at.is_not(None),

@@ -4,22 +4,25 @@ parcels caught.
 Each run, over the parcels on their way (a label bought, not voided, not done moving),
 ``REFRESH_BATCH`` at a time in id order within ``REFRESH_BUDGET_S``:
 
-1. a parcel not heard from (no Event, no refresh) for longer than its route's usual gap
-   between scans has its tracker retrieved and applied as an Event would be
-   (sync/tracking/events.py), so a lost webhook costs one refresh interval;
+1. a parcel with no new scan for longer than its route's usual gap between scans (and
+   nothing heard for a quarter of it), or about to be called stalled, has its tracker
+   retrieved and applied as an Event would be (sync/tracking/events.py), so a lost
+   webhook costs one refresh interval and never makes a false stall (:func:`should_retrieve`);
 2. every parcel is checked against its estimate (``late`` past ``tracking.late_grace_h``)
    and its route's stall threshold (``stalled``); a new exception keeps the threshold and
    the last scan's time in its ``data``, and ``push_tracking`` is enqueued (notices).
 
 Thresholds come from :func:`thresholds_for`, once per run per route key (carrier, service,
-route class): the seam to ``core.transit`` (stall_threshold and usual_gap over the gaps
-learned from ``tracking_scans``). Until that is wired it answers the configured default:
-``tracking.default_gap_h`` hours as the stall threshold, half of it as the usual gap.
+route class): ``core.transit.stall_threshold`` and ``usual_gap`` over the gaps between
+consecutive scans of each parcel on that route, learned from the latest ``HISTORY_SCANS``
+rows of ``tracking_scans`` (``tracking.default_gap_h`` until a route has history; blended
+while it has little; see docs/transit.md).
 """
 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +33,9 @@ from sqlalchemy import or_, select
 
 from core.errors import Permanent, Retryable
 from core.tracking import STATE_KINDS, WAITING, DeliveryState, Finding, late_finding, stall_finding
-from db.models import Shipment
+from core.transit import GapPolicy, gaps_between, stall_threshold, usual_gap
+from db.models import Shipment, TrackingScan
+from settings import TrackingSettings
 from sync.jobs import job
 from sync.tracking import exceptions
 from sync.tracking.events import apply_report, push_soon
@@ -45,7 +50,8 @@ REFRESH_BUDGET_S = 600.0  # a run starts no round after this long (the interval 
 ON_THE_WAY = ("purchased", "fulfilled")
 DONE = tuple(str(s) for s in WAITING if s is not DeliveryState.available_for_pickup)
 
-RouteKey = tuple[str, str, str]  # (carrier upper-cased, service, route class)
+Route = tuple[str, str, str]  # (carrier upper-cased, service, route class): a parcel's route key
+HISTORY_SCANS = 50_000  # the latest scans a run learns gaps from (all routes together)
 
 
 @dataclass(frozen=True)
@@ -56,28 +62,67 @@ class Thresholds:
     usual_gap_s: float
     stall_s: float
     source: str = "default"
+    samples: int = 0
 
 
-def route_key(carrier: str | None, service: str | None, route_class: str | None) -> RouteKey:
-    return ((carrier or "").upper(), service or "", route_class or "")
+def route_key(carrier: str | None, service: str | None, route_class: str | None) -> Route:
+    return ((carrier or "").strip().upper(), (service or "").strip(), route_class or "")
 
 
-def route_class_of(
-    origin_country: str | None, origin_state: str | None, dest_country: str | None, dest_state: str | None
-) -> str:
-    """local (same state), domestic (same country) or international: ``core.transit.route_class``'s
-    classes, kept here until that lands."""
-    if not origin_country or not dest_country or origin_country.upper() != dest_country.upper():
-        return "international"
-    if origin_state and dest_state and origin_state.upper() == dest_state.upper():
-        return "local"
-    return "domestic"
+def gap_policy(settings: TrackingSettings) -> GapPolicy:
+    default_s = settings.default_gap_h * 3600.0
+    return GapPolicy(
+        percentile=settings.gap_percentile,
+        margin=settings.gap_margin,
+        min_samples=settings.gap_min_samples,
+        default_s=default_s,
+        floor_s=min(GapPolicy.floor_s, default_s),
+        cap_s=max(GapPolicy.cap_s, default_s),
+    )
 
 
-def thresholds_for(rt: Runtime, keys: Iterable[RouteKey]) -> dict[RouteKey, Thresholds]:
-    """The thresholds of each route key (the seam to ``core.transit``; see the module's docstring)."""
-    stall = rt.settings.tracking.default_gap_h * 3600.0
-    return {key: Thresholds(usual_gap_s=stall / 2, stall_s=stall) for key in keys}
+def learned_gaps(rt: Runtime, keys: Iterable[Route]) -> dict[Route, list[float]]:
+    """Seconds between consecutive scans of each parcel, by route key, from the latest scans."""
+    wanted = set(keys)
+    with rt.session() as s:
+        rows = s.execute(
+            select(TrackingScan.shipment_id, TrackingScan.happened_at)
+            .order_by(TrackingScan.id.desc())
+            .limit(HISTORY_SCANS)
+        ).all()
+        ids = {r[0] for r in rows}
+        routes = {
+            r[0]: route_key(r[1], r[2], r[3])
+            for r in s.execute(
+                select(Shipment.id, Shipment.carrier, Shipment.service, Shipment.route_class).where(
+                    Shipment.id.in_(ids)
+                )
+            )
+        }
+    times: dict[int, list[datetime]] = defaultdict(list)
+    for shipment_id, happened_at in rows:
+        if routes.get(shipment_id) in wanted:
+            times[shipment_id].append(happened_at)
+    gaps: dict[Route, list[float]] = defaultdict(list)
+    for shipment_id, seen in times.items():
+        gaps[routes[shipment_id]].extend(gaps_between(seen))
+    return gaps
+
+
+def thresholds_for(rt: Runtime, keys: Iterable[Route]) -> dict[Route, Thresholds]:
+    """The thresholds of each route key, learned (see the module's docstring)."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    policy = gap_policy(rt.settings.tracking)
+    learned = learned_gaps(rt, keys)
+    out: dict[Route, Thresholds] = {}
+    for key in keys:
+        gaps = learned.get(key, [])
+        stall = stall_threshold(gaps, policy)
+        usual = min(usual_gap(gaps, policy), stall.seconds / 2)  # asked well before a stall
+        out[key] = Thresholds(usual, stall.seconds, str(stall.source), stall.samples)
+    return out
 
 
 @job("refresh_tracking", queue="tracking")
@@ -88,14 +133,14 @@ def refresh_tracking(rt: Runtime) -> dict[str, int]:
     counts = {"checked": 0, "retrieved": 0, "opened": 0, "failed": 0}
     client: list[EasyPost] = []
     after = 0
-    known: dict[RouteKey, Thresholds] = {}  # computed once per run per route key
+    known: dict[Route, Thresholds] = {}  # computed once per run per route key
     while True:
         batch = _batch(rt, after)
-        known.update(thresholds_for(rt, {key for _, key, _ in batch} - set(known)))
-        for shipment_id, key, heard in batch:
+        known.update(thresholds_for(rt, {row[1] for row in batch} - set(known)))
+        for shipment_id, key, heard, last_scan in batch:
             counts["checked"] += 1
             limits = known[key]
-            if heard is None or (now - heard).total_seconds() > limits.usual_gap_s:
+            if should_retrieve(now, heard, last_scan, limits):
                 _retrieve(rt, client, shipment_id, counts)
             if _check(rt, shipment_id, limits, now):
                 counts["opened"] += 1
@@ -110,8 +155,25 @@ def refresh_tracking(rt: Runtime) -> dict[str, int]:
     return counts
 
 
-def _batch(rt: Runtime, after: int) -> list[tuple[int, RouteKey, datetime | None]]:
-    """The next parcels on their way: (id, route key, last heard from or shipped)."""
+def should_retrieve(
+    now: datetime, heard: datetime | None, last_scan: datetime | None, limits: Thresholds
+) -> bool:
+    """Whether to ask the carrier: no new scan for longer than the route's usual gap, and
+    nothing heard for a quarter of it (Events that repeat old scans count as heard); or,
+    always once, when the parcel is about to be called stalled and nothing was heard since
+    the threshold was crossed (a lost Event must not make a stall)."""
+    if heard is None:
+        return True
+    since = last_scan or heard
+    quiet, silent = (now - since).total_seconds(), (now - heard).total_seconds()
+    if quiet <= limits.usual_gap_s:
+        return False
+    crossed = quiet > limits.stall_s and (heard - since).total_seconds() <= limits.stall_s
+    return crossed or silent > limits.usual_gap_s / 4
+
+
+def _batch(rt: Runtime, after: int) -> list[tuple[int, Route, datetime | None, datetime | None]]:
+    """The next parcels on their way: (id, route key, last heard from (or shipped), last scan)."""
     with rt.session() as s:
         rows = s.execute(
             select(
@@ -121,13 +183,14 @@ def _batch(rt: Runtime, after: int) -> list[tuple[int, RouteKey, datetime | None
                 Shipment.route_class,
                 Shipment.last_heard_at,
                 Shipment.shipped_at,
+                Shipment.last_scan_at,
             )
             .where(Shipment.state.in_(ON_THE_WAY), Shipment.id > after)
             .where(or_(Shipment.delivery_state.is_(None), Shipment.delivery_state.not_in(DONE)))
             .order_by(Shipment.id)
             .limit(REFRESH_BATCH)
         ).all()
-    return [(r[0], route_key(r[1], r[2], r[3]), r[4] or r[5]) for r in rows]
+    return [(r[0], route_key(r[1], r[2], r[3]), r[4] or r[5], r[6]) for r in rows]
 
 
 def _retrieve(rt: Runtime, client: list[EasyPost], shipment_id: int, counts: dict[str, int]) -> None:
@@ -175,6 +238,7 @@ def _check(rt: Runtime, shipment_id: int, limits: Thresholds, now: datetime) -> 
                 "last_scan_at": last,
                 "threshold_s": limits.stall_s,
                 "source": limits.source,
+                "samples": limits.samples,
             }
             found.append((stall, data))
         opened = [exceptions.open_exception(s, sh, finding, now, data) for finding, data in found]

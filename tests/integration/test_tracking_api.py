@@ -143,8 +143,8 @@ def test_acknowledge_then_resolve_through_the_api(
         (actor, action, note) for actor, action, note, _ in timeline_of(rt, desk_world["orders"]["first"])
     ]
     assert entries == [
-        ("user:north", "exception.acknowledged", None),
-        ("user:kim", "exception.resolved", "reshipped a new parcel"),
+        ("user:north", "tracking.exception_acknowledged", None),
+        ("user:kim", "tracking.exception_resolved", "reshipped a new parcel"),
     ]
 
 

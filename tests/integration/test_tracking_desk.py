@@ -211,7 +211,7 @@ def test_acknowledging_marks_who_and_when_and_writes_the_timeline(rt: Any, desk_
     [entry] = timeline_of(rt, desk_world["orders"]["first"])
     assert entry == (
         "user:kim",
-        "exception.acknowledged",
+        "tracking.exception_acknowledged",
         "calling the carrier",
         {"exception_id": exception_id, "shipment_id": desk_world["shipments"]["a"], "kind": "stalled"},
     )
@@ -252,7 +252,7 @@ def test_resolving_an_acknowledged_exception_then_again(rt: Any, desk_world: dic
         desk.resolve(rt, desk_world["north"], exception_id, "cli", "twice")
     assert exception_row(rt, exception_id) == after
     actions = [(actor, action) for actor, action, _, _ in timeline_of(rt, desk_world["orders"]["second"])]
-    assert actions == [("user:kim", "exception.resolved")]
+    assert actions == [("user:kim", "tracking.exception_resolved")]
 
 
 def test_a_cleared_exception_cannot_be_acknowledged_or_resolved(rt: Any, desk_world: dict) -> None:
@@ -319,7 +319,7 @@ def test_cli_lists_acknowledges_and_resolves(app: Any, rt: Any, desk_world: dict
         "resolved_at": None,
     }
     actors = [(actor, action) for actor, action, _, _ in timeline_of(rt, desk_world["orders"]["first"])]
-    assert actors == [("cli", "exception.acknowledged"), ("cli:sam", "exception.resolved")]
+    assert actors == [("cli", "tracking.exception_acknowledged"), ("cli:sam", "tracking.exception_resolved")]
 
     again = invoke(app, "tracking", "resolve", str(ids["stalled"]), "--note", "twice")
     assert (

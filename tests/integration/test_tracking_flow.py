@@ -564,8 +564,8 @@ def test_a_merchant_who_opts_in_gets_the_tracking_page_as_the_tracking_url(
 def test_a_person_acknowledges_and_resolves_an_exception_and_the_refresh_leaves_it_resolved(
     rt: Any, client: Any, clock: Clock
 ) -> None:
-    from core.errors import Conflict, NotFound
-    from sync.tracking import exceptions
+    from core.errors import Conflict, InvalidInput, NotFound
+    from sync.tracking import desk, exceptions
 
     sid = parcel(rt, state="fulfilled")
     deliver(rt, client, tracker(7, est_delivery_date="2024-08-20T00:00:00Z"))
@@ -575,22 +575,20 @@ def test_a_person_acknowledges_and_resolves_an_exception_and_the_refresh_leaves_
     with rt.session() as s:
         (exc,) = exceptions.listed(s, shipment(rt, sid).account_id)
         account, exc_id = exc.account_id, exc.id
-        with pytest.raises(NotFound):
-            exceptions.acknowledge(s, account + 1, exc_id, "Ops", clock.now)
-        with pytest.raises(Conflict, match="say who acts"):
-            exceptions.acknowledge(s, account, exc_id, "  ", clock.now)
-        exceptions.acknowledge(s, account, exc_id, "Ops", clock.now)
+    with pytest.raises(NotFound):
+        desk.acknowledge(rt, account + 1, exc_id, "Ops")
+    with pytest.raises(InvalidInput, match="actor is required"):
+        desk.acknowledge(rt, account, exc_id, "  ")
+    desk.acknowledge(rt, account, exc_id, "Ops")
     with rt.session() as s:
         assert [e.state for e in exceptions.listed(s, account)] == ["acknowledged"]
-        done = exceptions.resolve(s, account, exc_id, "Ops", "trace opened, reshipped", clock.now)
-        assert (done.state, done.note, done.actor, done.resolved_at) == (
-            "resolved",
-            "trace opened, reshipped",
-            "Ops",
-            clock.now,
-        )
-    with rt.session() as s, pytest.raises(Conflict, match="is resolved already"):
-        exceptions.resolve(s, account, exc_id, "Ops", "again", clock.now)
+    done = desk.resolve(rt, account, exc_id, "Ops", "trace opened, reshipped")
+    assert (done["state"], done["note"], done["actor"]) == ("resolved", "trace opened, reshipped", "Ops")
+    with rt.session() as s:
+        row = s.get(DeliveryException, exc_id)
+        assert row is not None and row.resolved_at == clock.now  # the tracking clock, rt.now
+    with pytest.raises(Conflict, match="is already resolved"):
+        desk.resolve(rt, account, exc_id, "Ops", "again")
     clock.now += timedelta(minutes=15)
     _heard(rt, sid, clock.now)
     assert refresh_tracking(rt)["opened"] == 0  # the same stall (same last scan) is not reopened
