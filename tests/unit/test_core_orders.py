@@ -126,9 +126,10 @@ def test_from_dict_reads_what_to_dict_wrote() -> None:
 
 @pytest.mark.parametrize("field", ["created_at", "updated_at", "cancelled_at"])
 def test_times_must_be_utc(field: str) -> None:
-    with pytest.raises(ValueError, match=field):
+    refusal = rf"^{field} must be timezone-aware UTC, got datetime\.datetime\(2024, 1, 1, 0, 0"
+    with pytest.raises(ValueError, match=refusal):
         replace(ORDER, **{field: datetime(2024, 1, 1)})
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ValueError, match=refusal):
         replace(ORDER, **{field: datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=2)))})
 
 

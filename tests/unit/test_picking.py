@@ -131,3 +131,11 @@ def test_the_units_expected_are_what_the_packing_check_compares() -> None:
     )
     assert verify_packing(expected_units(order), ["MUG", "Gift wrap", "MUG"]).ok
     assert dict(verify_packing(expected_units(order), ["MUG", "Gift wrap"]).missing) == {"MUG": 1}
+
+
+def test_a_blank_bin_is_no_bin_and_a_bin_is_read_without_surrounding_blanks() -> None:
+    orders = [
+        ("#1", replace(BASE, line_items=(line("MUG", 1), line("TEE", 1), line("CAP", 1), line("PEN", 1))))
+    ]
+    picks = pick_list(orders, {"MUG": "", "TEE": " B1 ", "CAP": "   ", "PEN": "A2"})
+    assert [(p.bin, p.sku) for p in picks] == [("A2", "PEN"), ("B1", "TEE"), (None, "CAP"), (None, "MUG")]
