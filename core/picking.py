@@ -48,7 +48,7 @@ def pick_list(orders: Sequence[tuple[str, Order]], bins: Mapping[str, str]) -> l
                 seen.append(ref)
     lines = [
         PickLine(
-            bin=bins.get(key) if not key.startswith("\0") else None,
+            bin=_bin(bins, key) if not key.startswith("\0") else None,
             sku="" if key.startswith("\0") else key,
             title=titles[key],
             quantity=qty[key],
@@ -60,6 +60,11 @@ def pick_list(orders: Sequence[tuple[str, Order]], bins: Mapping[str, str]) -> l
         lines,
         key=lambda p: (p.bin is None, natural_key(p.bin or ""), natural_key(p.sku), p.title),
     )
+
+
+def _bin(bins: Mapping[str, str], sku: str) -> str | None:
+    """The SKU's bin; a blank one is no bin (walked last, not first)."""
+    return (bins.get(sku) or "").strip() or None
 
 
 @dataclass(frozen=True)

@@ -143,3 +143,15 @@ def test_utc_time(value: Any, expected: datetime | None) -> None:
     parsed = utc_time(value)
     assert parsed == expected
     assert parsed is None or parsed.tzinfo is not None
+
+
+@pytest.mark.parametrize(("value", "expected"), [("+3", 3), (" -0 ", 0), ("12.000", 12)])
+def test_whole_quantity_reads_a_sign_and_zero_decimals(value: str, expected: int) -> None:
+    assert whole_quantity(value) == expected
+
+
+@pytest.mark.parametrize("value", ["X1", "x1", "1X", "+-1", "1.05", 7.25, [3]])
+def test_whole_quantity_refuses_anything_but_a_sign_around_the_digits_and_says_what(value: Any) -> None:
+    with pytest.raises(ValueError) as refused:
+        whole_quantity(value)
+    assert str(refused.value) == f"not a whole quantity: {value!r}"

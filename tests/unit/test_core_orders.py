@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -22,6 +25,7 @@ from core.orders import (
     ShippingMethod,
     Version,
     email_key,
+    fingerprint,
     supersedes,
 )
 
@@ -122,9 +126,10 @@ def test_from_dict_reads_what_to_dict_wrote() -> None:
 
 @pytest.mark.parametrize("field", ["created_at", "updated_at", "cancelled_at"])
 def test_times_must_be_utc(field: str) -> None:
-    with pytest.raises(ValueError, match=field):
+    refusal = rf"^{field} must be timezone-aware UTC, got datetime\.datetime\(2024, 1, 1, 0, 0"
+    with pytest.raises(ValueError, match=refusal):
         replace(ORDER, **{field: datetime(2024, 1, 1)})
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ValueError, match=refusal):
         replace(ORDER, **{field: datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=2)))})
 
 
@@ -346,3 +351,46 @@ def test_json_round_trip(order: Order) -> None:
 )
 def test_an_e_mail_is_matched_trimmed_and_lower_cased(typed: str | None, key: str | None) -> None:
     assert email_key(typed) == key
+
+
+@pytest.fixture
+def machine_in_kolkata(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local zone set to UTC+05:30, as on a server configured in India."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("machine_in_kolkata")
+def test_times_are_written_and_read_as_utc_whatever_the_machines_zone() -> None:
+    assert datetime(2024, 5, 2, 12, 0).astimezone().utcoffset() == timedelta(hours=5, minutes=30)  # the setup
+    data = ORDER.to_dict()
+    assert (data["created_at"], data["updated_at"], data["cancelled_at"]) == (
+        "2024-05-02T14:15:30+00:00",
+        "2024-05-02T14:15:30.000005+00:00",
+        "2024-05-02T15:15:30+00:00",
+    )
+    again = Order.from_dict(data | {"created_at": "2024-05-02T16:15:30+02:00"})
+    assert again.created_at == T0
+    assert again.created_at.utcoffset() == timedelta(0)
+    assert again == ORDER
+
+
+def test_a_versions_fetch_time_must_be_utc_and_the_refusal_names_it() -> None:
+    assert Version(ORDER, FETCHED).fetched_at == FETCHED
+    with pytest.raises(ValueError, match=r"^fetched_at must be timezone-aware UTC, got "):
+        Version(ORDER, datetime(2024, 5, 2, 16, 0))
+    with pytest.raises(ValueError, match=r"^fetched_at must be timezone-aware UTC, got "):
+        Version(ORDER, datetime(2024, 5, 2, 16, 0, tzinfo=timezone(timedelta(hours=-3))))
+
+
+def test_the_content_digest_is_sha256_of_the_stored_form_in_canonical_json() -> None:
+    # Rule 3 of supersedes ranks by this digest: every worker, of this release or the next,
+    # must compute the same one, so its form is fixed: keys sorted, no blanks.
+    canonical = json.dumps(ORDER.to_dict(), sort_keys=True, separators=(",", ":"))
+    assert canonical.startswith('{"billing_address":null,"browser_ip":null,"cancel_reason":null,')
+    assert fingerprint(ORDER) == hashlib.sha256(canonical.encode()).hexdigest()
+    assert fingerprint(Order.from_dict(ORDER.to_dict())) == fingerprint(ORDER)
+    assert fingerprint(replace(ORDER, note="other")) != fingerprint(ORDER)

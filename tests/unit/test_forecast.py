@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from datetime import date
 
 import pytest
@@ -288,3 +289,49 @@ def test_daily_series_keeps_every_unit_inside_the_window(offsets: list[tuple[int
     series = daily_series(sales, start, end)
     assert len(series) == days
     assert sum(series) == sum(q for off, q in offsets if 0 <= off < days)
+
+
+# --- small figures and refusals -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("available", "velocity", "cover"),
+    [
+        (1, 2.0, 0.5),  # one unit left lasts half a day
+        (1, 0.5, 2.0),  # a slow seller: under one unit a day still sells
+        (3, 0.25, 12.0),
+    ],
+)
+def test_cover_of_a_single_unit_and_of_slow_sellers(available: int, velocity: float, cover: float) -> None:
+    assert days_of_cover(available, velocity) == cover
+
+
+@pytest.mark.parametrize(("available", "reorder_now"), [(2, False), (1, True), (0, True)])
+def test_a_reorder_point_of_one_unit_is_a_reorder_point(available: int, reorder_now: bool) -> None:
+    f = forecast("PIN", [1] * 5, available, lead_time_days=1, service_level=0.95, alpha=0.3)
+    assert f.reorder_point == 1
+    assert f.reorder_now is reorder_now
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: ewma_velocity([1], 0), "alpha must be in (0, 1], got 0"),
+        (lambda: ewma_velocity([1], 1.5), "alpha must be in (0, 1], got 1.5"),
+        (lambda: z_for_service_level(0.0), "service level must be in (0, 1), got 0.0"),
+        (lambda: z_for_service_level(1.0), "service level must be in (0, 1), got 1.0"),
+        (lambda: z_for_service_level(1.5), "service level must be in (0, 1), got 1.5"),
+        (lambda: reorder_point(-1.0, 0.0, 5, 0.95), "velocity must be >= 0, got -1.0"),
+        (lambda: reorder_point(1.0, -0.5, 5, 0.95), "sigma must be >= 0, got -0.5"),
+        (lambda: safety_stock(1.0, -1, 0.95), "lead time must be >= 0 days, got -1"),
+        (
+            lambda: daily_series([], date(2024, 3, 2), date(2024, 3, 1)),
+            "end 2024-03-01 is before start 2024-03-02",
+        ),
+        (lambda: last_days(date(2024, 3, 1), 0), "a window needs at least one day, got 0"),
+    ],
+)
+def test_bad_inputs_are_refused_with_what_is_wrong(call: Callable[[], object], message: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        call()
+    assert str(refused.value) == message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -15,6 +16,7 @@ from core.inventory import (
     Buffer,
     Discrepancy,
     StockPosition,
+    StockTaken,
     chunks,
     compare_levels,
     low_stock,
@@ -335,3 +337,54 @@ def test_low_stock(
     available: dict[str, int], thresholds: dict[str, int], default: int | None, expected: list[str]
 ) -> None:
     assert low_stock(available, thresholds, default) == expected
+
+
+# --- what the refusals say ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "message"),
+    [
+        ("units", Decimal("1"), "buffer kind must be 'absolute' or 'percent', got 'units'"),
+        ("absolute", 2.0, "buffer value must be a finite Decimal, got 2.0"),
+        ("absolute", Decimal("Infinity"), "buffer value must be a finite Decimal, got Decimal('Infinity')"),
+        ("absolute", Decimal("-1"), "buffer value must be >= 0, got -1"),
+        ("percent", Decimal("100.5"), "a percent buffer must be <= 100, got 100.5"),
+    ],
+)
+def test_a_bad_buffer_is_refused_with_what_is_wrong(kind: str, value: Decimal, message: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        Buffer(kind, value)  # type: ignore[arg-type]
+    assert str(refused.value) == message
+
+
+def test_a_reservation_and_a_chunk_size_refused_say_why() -> None:
+    with pytest.raises(ValueError, match=r"^a reservation needs a positive quantity, got 0$"):
+        reserve(StockPosition(5, 0), 0)
+    with pytest.raises(ValueError, match=r"^chunk size must be >= 1, got 0$"):
+        chunks([1], 0)
+
+
+@pytest.mark.parametrize(
+    ("buffer", "available", "held"),
+    [
+        (units("2"), 0, 0),  # nothing available: nothing to hold back
+        (units("2"), -3, 0),
+        (pct("50"), 0, 0),
+        (units("2"), 1, 2),  # more than there is: the level shown is 0, not negative
+        (units("2.1"), 5, 3),
+        (pct("50"), 3, 2),
+    ],
+)
+def test_the_units_a_buffer_holds_back(buffer: Buffer, available: int, held: int) -> None:
+    assert buffer.units(available) == held
+
+
+def test_stock_taken_needs_a_utc_time_and_says_which() -> None:
+    at = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    assert StockTaken(at).at == at
+    assert StockTaken(None).at is None
+    with pytest.raises(ValueError, match=r"^stock taken at must be timezone-aware UTC, got "):
+        StockTaken(datetime(2026, 12, 1, 9, 30))
+    with pytest.raises(ValueError, match=r"^stock taken at must be timezone-aware UTC, got "):
+        StockTaken(datetime(2026, 12, 1, 9, 30, tzinfo=timezone(timedelta(hours=1))))

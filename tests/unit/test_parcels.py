@@ -146,6 +146,20 @@ def test_the_lines_weight_wins_then_the_catalogs_then_the_default() -> None:
     assert [line.line_id for line in unweighed(lines)] == ["2", "3", "4"]
 
 
+def test_a_weight_of_one_gram_is_a_weight_and_lines_of_no_units_need_none() -> None:
+    lines = [
+        LineItem("1", "PIN", "5", None, "Pin", 3, money("2.00"), None, True),  # the catalog: 1 g
+        LineItem("2", "CARD", "6", None, "Card", 0, money("5.00"), None, True),  # no units: nothing to weigh
+        LineItem("3", "TAG", "7", None, "Tag", -1, money("1.00"), None, True),
+        LineItem("4", "GIFT", "8", None, "Gift", 1, money("9.00"), None, False),  # does not ship
+    ]
+    known = {"1": Measure(grams=1, dims_cm=None)}
+    assert unweighed(lines, known) == []
+    assert [line.line_id for line in unweighed(lines)] == ["1"]
+    items = pack_items(lines, {}, default_grams=500, default_cm=[D(5), D(5), D(1)], known=known)
+    assert [(i.sku, i.grams) for i in items] == [("PIN", 1)] * 3
+
+
 @pytest.mark.parametrize(
     ("origin", "destination", "needed"),
     [("US", "CA", True), ("US", "us", False), (None, "CA", False), ("US", None, False)],

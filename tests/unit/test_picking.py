@@ -9,7 +9,7 @@ import pytest
 
 from core.money import Money
 from core.orders import LineItem
-from core.picking import natural_key, pick_list, verify_packing
+from core.picking import expected_units, natural_key, pick_list, verify_packing
 from tests.unit.test_risk import BASE
 
 
@@ -64,3 +64,78 @@ def test_verify_packing(
     check = verify_packing({"MUG": 2, "TEE": 1}, scanned, {"0123": "MUG", "0999": "CAP"})
     assert (check.ok, dict(check.missing), dict(check.extra), check.unknown) == (ok, missing, extra, unknown)
     assert message in check.message
+
+
+def test_a_line_of_no_units_is_not_picked() -> None:
+    orders = [("#1", replace(BASE, line_items=(line("MUG", 0), line("TEE", 1), line("CAP", -2))))]
+    assert [(p.sku, p.quantity) for p in pick_list(orders, {"MUG": "A1", "CAP": "A3", "TEE": "A2"})] == [
+        ("TEE", 1)
+    ]
+
+
+def test_digit_runs_sort_before_letters_and_letters_compare_lower_cased() -> None:
+    # a bin that starts with a number comes before one that starts with a letter (never a TypeError)
+    assert sorted(["B2", "10", "A", "2-B"], key=natural_key) == ["2-B", "10", "A", "B2"]
+    # letters compare as lower case, whatever the case typed: "_" sorts before them, as in a listing
+    assert sorted(["AB1", "A_1"], key=natural_key) == ["A_1", "AB1"]
+    assert sorted(["ab1", "A_1"], key=natural_key) == ["A_1", "ab1"]
+
+
+def test_blank_scans_are_skipped_and_the_rest_still_counted() -> None:
+    check = verify_packing({"MUG": 2, "TEE": 1}, ["MUG", "  ", "", "MUG", "TEE"])
+    assert check.ok and check.message == "contents verified: 3 unit(s) of 2 SKU(s)"
+
+
+def test_a_sku_the_order_holds_none_of_is_not_expected_and_not_part_of_it() -> None:
+    check = verify_packing({"MUG": 1, "CAP": 0}, ["MUG"])
+    assert check.ok and check.message == "contents verified: 1 unit(s) of 1 SKU(s)"
+    wrong = verify_packing({"MUG": 1, "CAP": 0}, ["MUG", "CAP"])
+    assert (wrong.ok, dict(wrong.extra), wrong.unknown) == (False, {}, ("CAP",))
+    assert wrong.message == "not in this order: CAP"
+
+
+def test_every_difference_is_spelled_out_in_one_message() -> None:
+    check = verify_packing(
+        {"MUG": 2, "TEE": 1, "CAP": 1}, ["TEE", "TEE", "0999", "0999", "PEN", "INK"], {"0999": "BAG"}
+    )
+    assert dict(check.missing) == {"CAP": 1, "MUG": 2}
+    assert dict(check.extra) == {"BAG": 2, "TEE": 1}
+    assert check.unknown == ("PEN", "INK")
+    assert check.message == "missing 1 x CAP, 2 x MUG; extra 2 x BAG, 1 x TEE; not in this order: PEN, INK"
+
+
+def test_expected_units_per_sku_of_the_lines_that_ship() -> None:
+    order = replace(
+        BASE,
+        line_items=(
+            line("MUG", 2),
+            line(" MUG ", 1),  # the same SKU with blanks around it
+            line("TEE", 1),
+            line("EBOOK", 1, ships=False),  # nothing to pack
+            line("CAP", 0),  # no units
+            line(None, 1, "Gift wrap"),  # no SKU: its title
+            line("  ", 2, "Card"),  # a blank SKU is no SKU
+        ),
+    )
+    assert expected_units(order) == {"MUG": 3, "TEE": 1, "Gift wrap": 1, "Card": 2}
+
+
+def test_expected_units_of_an_order_with_nothing_to_ship_is_empty() -> None:
+    order = replace(BASE, line_items=(line("EBOOK", 1, ships=False), line("MUG", 0)))
+    assert expected_units(order) == {}
+
+
+def test_the_units_expected_are_what_the_packing_check_compares() -> None:
+    order = replace(
+        BASE, line_items=(line("MUG", 2), line(None, 1, "Gift wrap"), line("EBOOK", 1, ships=False))
+    )
+    assert verify_packing(expected_units(order), ["MUG", "Gift wrap", "MUG"]).ok
+    assert dict(verify_packing(expected_units(order), ["MUG", "Gift wrap"]).missing) == {"MUG": 1}
+
+
+def test_a_blank_bin_is_no_bin_and_a_bin_is_read_without_surrounding_blanks() -> None:
+    orders = [
+        ("#1", replace(BASE, line_items=(line("MUG", 1), line("TEE", 1), line("CAP", 1), line("PEN", 1))))
+    ]
+    picks = pick_list(orders, {"MUG": "", "TEE": " B1 ", "CAP": "   ", "PEN": "A2"})
+    assert [(p.bin, p.sku) for p in picks] == [("A2", "PEN"), ("B1", "TEE"), (None, "CAP"), (None, "MUG")]
