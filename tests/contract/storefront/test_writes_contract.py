@@ -18,6 +18,7 @@ from graphql import GraphQLSchema
 
 from connectors.storefront.writes import (
     EventPlace,
+    OrderStatusRefused,
     ParcelShipped,
     RefundLine,
     RefundRequest,
@@ -139,6 +140,21 @@ def test_a_tracking_event_is_found_by_its_status_and_time(fake: Fake, shop: Writ
     found = shop.find_tracking_event(ORDER, update(ref))
     assert found is not None and found.ref == posted.ref
     assert shop.find_tracking_event(ORDER, update(ref, TrackingStatus.delivered)) is None
+
+
+def test_an_order_status_the_store_has_is_set_and_one_it_lacks_is_refused_clearly(
+    fake: Fake, shop: WriteVerbs
+) -> None:
+    if not shop.custom_statuses:  # the flows never ask such a storefront; if asked, it refuses
+        with pytest.raises(OrderStatusRefused, match="no custom order statuses"):
+            shop.set_order_status(ORDER, "delivered")
+        assert fake.writes == []
+        return
+    assert shop.set_order_status(ORDER, "delivered").detail == {"status": "delivered"}
+    assert len(fake.writes) == 1
+    with pytest.raises(OrderStatusRefused, match="'signed-for'") as refused:
+        shop.set_order_status(ORDER, "signed-for")
+    assert isinstance(refused.value, Permanent)  # retrying changes nothing
 
 
 def test_a_return_is_found_by_its_key(fake: Fake, shop: WriteVerbs) -> None:

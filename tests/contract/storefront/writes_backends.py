@@ -236,6 +236,10 @@ WOO = "https://shop.example"
 WOO_API = f"{WOO}/wp-json/wc/v3"
 
 
+# The store's order statuses: WooCommerce's own and one a plugin registered (wc-delivered).
+WOO_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed", "delivered")
+
+
 class WooFake(Fake):
     platform = "woocommerce"
 
@@ -258,6 +262,10 @@ class WooFake(Fake):
         body = json.loads(request.body or b"null")
         if request.method != "GET":
             self.writes.append(f"{request.method} {tail or '/'}")
+        status = (body or {}).get("status") if isinstance(body, dict) else None
+        if request.method == "PUT" and status is not None and status not in WOO_STATUSES:
+            refusal = {"code": "rest_invalid_param", "message": "Invalid parameter(s): status", "data": {}}
+            return 400, {}, json.dumps(refusal)
         answer = getattr(self, f"_{request.method.lower()}_{tail.strip('/') or 'order'}")(body)
         return 200 if request.method != "POST" else 201, {}, json.dumps(answer)
 
@@ -291,6 +299,9 @@ class WooFake(Fake):
 TESTSHOP = "testshop.example"
 
 
+TESTSHOP_STATES = ("open", "cancelled", "done", "delivered")
+
+
 class TestShopFake(Fake):
     __test__ = False
     platform = "testshop"
@@ -320,6 +331,8 @@ class TestShopFake(Fake):
             return 200, {}, json.dumps(self.lists.get(path, []))
         self.writes.append(f"{request.method} {path}")
         if request.method == "PUT":
+            if body["state"] not in TESTSHOP_STATES:
+                return 422, {}, json.dumps({"error": f"unknown state {body['state']}"})
             self.state = body["state"]
             return 200, {}, json.dumps({"id": ORDER, "state": self.state})
         made = {"id": next(_ids), **body}

@@ -17,6 +17,7 @@ import requests
 from connectors.errors import Rejected, error_for_status
 from connectors.storefront.access import StoreAccess
 from connectors.storefront.writes import (
+    OrderStatusRefused,
     ParcelShipped,
     RefundRequest,
     ReturnRequest,
@@ -31,6 +32,7 @@ class TestShopWrites:
     __test__ = False  # not a pytest test class
     access: StoreAccess
     needs_completion = True  # the test shop keeps an order "open" until told it is done
+    custom_statuses = True  # any state the shop lists under ``states``
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         try:
@@ -80,6 +82,13 @@ class TestShopWrites:
     def complete(self, order_id: str) -> Written:
         self._call("PUT", f"orders/{order_id}", {"state": "done"})
         return Written(None, {"status": "done"})
+
+    def set_order_status(self, order_id: str, status: str) -> Written:
+        try:
+            self._call("PUT", f"orders/{order_id}", {"state": status})
+        except Rejected as exc:
+            raise OrderStatusRefused(f"testshop has no order state {status!r}: {exc}") from exc
+        return Written(None, {"status": status})
 
     def post_tracking_event(self, order_id: str, update: TrackingUpdate) -> Written:
         body = {"status": str(update.status), "at": update.happened_at.isoformat(), "key": _event_key(update)}
