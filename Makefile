@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 WAYBILL := $(VENV)/bin/waybill
 PYTEST_ARGS ?=
 
-.PHONY: setup run test coverage mutation lint demo demo-check bench migrate worker scheduler clean
+.PHONY: setup run test coverage mutation lint demo demo-check bench tracking-week migrate worker scheduler clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,10 @@ demo-check: $(STAMP)
 ## bench: every benchmark under bench/ (figures go to bench/README.md by hand)
 bench: $(STAMP)
 	@for b in bench/[a-z]*.py; do n=$$(basename $$b .py); echo "== $$n"; $(PY) -m bench.$$n || exit 1; done
+
+## tracking-week: issue 18's acceptance at full size: 500 parcels over a simulated week (outside `make test`, which runs 60)
+tracking-week: $(STAMP)
+	WAYBILL_TRACKING_WEEK_SHIPMENTS=$${WAYBILL_TRACKING_WEEK_SHIPMENTS:-500} $(PY) -m pytest -q -s -p no:randomly tests/e2e/test_tracking_week.py
 
 ## migrate: the database to the latest migration (production; embedded mode migrates itself)
 migrate: $(STAMP)
