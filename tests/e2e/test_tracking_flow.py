@@ -144,7 +144,8 @@ def test_a_shopify_parcel_gets_each_carrier_event_once_and_its_order_ends_delive
     assert statuses == ["CARRIER_PICKED_UP", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED"]
     assert order_for(rt, channels[0], placed.id).stage == "delivered"
     scans = scan_count(rt, sh.id)
-    assert scans == 5 and set(tracker_events(rt)) == {"done"}
+    carrier_scans = easypost.trackers[str(sh.tracker_id)]["tracking_details"]
+    assert scans == len(carrier_scans) >= 5 and set(tracker_events(rt)) == {"done"}
     assert replay(public_url, easypost) == len(easypost.events_sent("tracker.updated"))
     drain(rt)
     flush(shopify, woo, rt)
@@ -181,4 +182,4 @@ def test_a_woocommerce_parcel_gets_its_tracking_meta_and_customer_notes_once(
     flush(shopify, woo, rt)
     assert woo_item(woo, placed) == item
     assert len(woo_notes_with(woo, placed, "[waybill event:")) == 2
-    assert scan_count(rt, sh.id) == 5
+    assert scan_count(rt, sh.id) == len(easypost.trackers[str(sh.tracker_id)]["tracking_details"])
