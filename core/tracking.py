@@ -40,6 +40,9 @@ FINAL = frozenset({DeliveryState.delivered, DeliveryState.return_to_sender, Deli
 # Not expected to move until someone acts (final, or held for the customer at a pickup
 # point): never late, never stalled.
 WAITING = FINAL | {DeliveryState.available_for_pickup}
+# Reported by the carrier as a problem: its own exception waits for a person, not for a
+# scan; never called late or stalled on top of it (until it moves again).
+REPORTED = frozenset({DeliveryState.failure, DeliveryState.error})
 
 
 class Milestone(StrEnum):
@@ -292,7 +295,7 @@ def late_finding(
 ) -> Finding | None:
     """Late: undelivered more than ``grace`` after the carrier's estimate (never a parcel
     that waits for nobody but the customer, or is done moving)."""
-    if est is None or state in WAITING:
+    if est is None or state in WAITING or state in REPORTED:
         return None
     overdue = (_utc(now) - _utc(est)).total_seconds()
     if overdue <= grace.total_seconds():
@@ -309,7 +312,7 @@ def stall_finding(
 ) -> Finding | None:
     """Stalled: no scan for longer than ``threshold_s`` (what this carrier and service
     usually take between scans on this route), for a parcel still expected to move."""
-    if last_scan_at is None or state in WAITING:
+    if last_scan_at is None or state in WAITING or state in REPORTED:
         return None
     quiet = (_utc(now) - _utc(last_scan_at)).total_seconds()
     if quiet <= threshold_s:

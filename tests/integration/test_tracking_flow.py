@@ -39,7 +39,8 @@ from db.models import (
     TrackingScan,
 )
 from db.models import Order as OrderRow
-from sync.tracking.refresh import refresh_tracking
+from core.transit import gaps_between, stall_threshold, usual_gap
+from sync.tracking.refresh import gap_policy, refresh_tracking, route_key, thresholds_for
 from tests.conftest import drain
 from tests.contract.storefront.writes_backends import ORDER, WOO, WooFake
 from tests.integration.test_review_api import canonical
@@ -404,6 +405,13 @@ def test_a_status_the_store_lacks_is_refused_once_and_noted(
 TRACKER_URL = "https://api.easypost.com/v2/trackers/trk_1"
 
 
+def limits_of(rt: Any, sid: int) -> Any:
+    """The thresholds the refresh applies to the parcel's route now."""
+    sh = shipment(rt, sid)
+    key = route_key(sh.carrier, sh.service, sh.route_class)
+    return thresholds_for(rt, [key])[key]
+
+
 def test_refresh_retrieves_a_quiet_tracker_and_applies_it_like_an_event(rt: Any, clock: Clock) -> None:
     sid = parcel(rt, state="fulfilled")
     with responses.RequestsMock() as mocked:
@@ -412,10 +420,44 @@ def test_refresh_retrieves_a_quiet_tracker_and_applies_it_like_an_event(rt: Any,
         assert len(mocked.calls) == 1
     assert counts == {"checked": 1, "retrieved": 1, "opened": 0, "failed": 0}
     assert len(scans(rt, sid)) == 7 and shipment(rt, sid).last_heard_at == NOW
-    clock.now = NOW + timedelta(hours=17, minutes=59)  # within the usual gap (default 36 h / 2): not asked
+    last = shipment(rt, sid).last_scan_at
+    assert last is not None
+    usual = timedelta(seconds=limits_of(rt, sid).usual_gap_s)
+    assert last + usual > NOW + usual / 4  # (the tracker's last scan is recent at NOW)
+    clock.now = last + usual  # no new scan for the usual gap, not longer: not asked
     with responses.RequestsMock() as mocked:
         assert refresh_tracking(rt)["retrieved"] == 0
         assert len(mocked.calls) == 0
+    clock.now = last + usual + timedelta(minutes=1)  # quiet past the usual gap, silent a while: asked
+    with responses.RequestsMock() as mocked:
+        mocked.add(responses.GET, TRACKER_URL, json=tracker(7))
+        assert refresh_tracking(rt)["retrieved"] == 1
+        assert len(mocked.calls) == 1
+    assert shipment(rt, sid).last_heard_at == clock.now
+    with responses.RequestsMock() as mocked:  # heard just now: not asked again in the next run
+        clock.now += timedelta(minutes=15)
+        assert refresh_tracking(rt)["retrieved"] == 0
+        assert len(mocked.calls) == 0
+
+
+def test_thresholds_are_learned_from_the_routes_scans_and_default_without_history(
+    rt: Any, client: Any, clock: Clock
+) -> None:
+    sid = parcel(rt, state="fulfilled")
+    policy = gap_policy(rt.settings.tracking)
+    unknown = route_key("NOBODY", "Slow", "domestic")
+    assert thresholds_for(rt, [unknown])[unknown] == (
+        thresholds_for(rt, [unknown])[unknown].__class__(policy.default_s / 2, policy.default_s, "default", 0)
+    )
+    deliver(rt, client, tracker(7))
+    with rt.session() as s:
+        times = sorted(s.scalars(select(TrackingScan.happened_at).where(TrackingScan.shipment_id == sid)))
+    gaps = gaps_between(times)
+    learned = stall_threshold(gaps, policy)
+    limits = limits_of(rt, sid)
+    assert (limits.stall_s, limits.source, limits.samples) == (learned.seconds, "blended", len(gaps))
+    assert limits.usual_gap_s == min(usual_gap(gaps, policy), learned.seconds / 2)
+    assert limits.stall_s != policy.default_s  # what the route's scans taught moved it
 
 
 def test_a_failed_retrieval_is_counted_and_the_run_goes_on(rt: Any, clock: Clock) -> None:
@@ -440,7 +482,9 @@ def test_a_stall_is_flagged_once_past_its_threshold_and_cleared_when_the_parcel_
     sid = parcel(rt, state="fulfilled")
     deliver(rt, client, tracker(7, est_delivery_date="2024-08-09T00:00:00Z"))
     last = datetime(2024, 8, 2, 18, 50, tzinfo=UTC)
-    threshold = timedelta(hours=36)
+    assert shipment(rt, sid).last_scan_at == last
+    limits = limits_of(rt, sid)
+    threshold = timedelta(seconds=limits.stall_s)
     clock.now = last + threshold  # at the threshold: not yet
     _heard(rt, sid, clock.now)
     assert refresh_tracking(rt)["opened"] == 0
@@ -451,10 +495,12 @@ def test_a_stall_is_flagged_once_past_its_threshold_and_cleared_when_the_parcel_
     with rt.session() as s:
         (exc,) = s.scalars(select(DeliveryException))
         assert (exc.kind, exc.state, exc.opened_at) == ("stalled", "open", clock.now)
-        assert exc.data["threshold_s"] == threshold.total_seconds()
+        assert exc.data["threshold_s"] == limits.stall_s
+        assert (exc.data["source"], exc.data["samples"]) == (limits.source, limits.samples)
         assert exc.data["last_scan_at"] == last.isoformat()
-        assert (
-            exc.reason == "No carrier scan for 36.2 h; this carrier usually scans within 36.0 h on this route"
+        quiet_h, usual_h = (clock.now - last).total_seconds() / 3600, limits.stall_s / 3600
+        assert exc.reason == (
+            f"No carrier scan for {quiet_h:.1f} h; this carrier usually scans within {usual_h:.1f} h on this route"
         )
         assert exc.opened_at - (last + threshold) <= timedelta(seconds=900)
     drain(rt)

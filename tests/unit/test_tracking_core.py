@@ -431,7 +431,8 @@ GRACE = timedelta(hours=12)
         (40, D.pre_transit, True),
         (40, D.unknown, True),
         (40, None, True),
-        (40, D.failure, True),
+        (40, D.failure, False),  # the carrier's failure is its own exception
+        (40, D.error, False),
         (40, D.out_for_delivery, True),
         (40, D.delivered, False),
         (40, D.return_to_sender, False),
@@ -473,7 +474,8 @@ THRESHOLD = 36 * 3600.0
         (36.01, D.in_transit, True),
         (50, D.pre_transit, True),
         (50, D.out_for_delivery, True),
-        (50, D.failure, True),
+        (50, D.failure, False),  # the carrier's failure is its own exception
+        (50, D.error, False),
         (50, D.unknown, True),
         (50, None, True),
         (50, D.delivered, False),

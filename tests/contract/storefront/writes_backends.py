@@ -236,10 +236,10 @@ WOO = "https://shop.example"
 WOO_API = f"{WOO}/wp-json/wc/v3"
 
 
-# The store's order statuses: WooCommerce's own and one a plugin registered (wc-delivered).
+# The store's order statuses: WooCommerce's own and two a plugin registered (wc-shipped, wc-delivered).
 WOO_STATUSES = (
     *("pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed"),
-    "delivered",
+    *("shipped", "delivered"),
 )
 
 
