@@ -25,6 +25,7 @@ from connectors.easypost.webhooks import sign
 from connectors.notify import FileNotifier
 from core.money import Money
 from core.shipping import Label
+from core.transit import gaps_between, stall_threshold, usual_gap
 from db.accounts import get_or_create_account
 from db.models import (
     DeadLetter,
@@ -39,7 +40,6 @@ from db.models import (
     TrackingScan,
 )
 from db.models import Order as OrderRow
-from core.transit import gaps_between, stall_threshold, usual_gap
 from sync.tracking.refresh import gap_policy, refresh_tracking, route_key, thresholds_for
 from tests.conftest import drain
 from tests.contract.storefront.writes_backends import ORDER, WOO, WooFake
