@@ -500,7 +500,8 @@ def test_a_stall_is_flagged_once_past_its_threshold_and_cleared_when_the_parcel_
         assert exc.data["last_scan_at"] == last.isoformat()
         quiet_h, usual_h = (clock.now - last).total_seconds() / 3600, limits.stall_s / 3600
         assert exc.reason == (
-            f"No carrier scan for {quiet_h:.1f} h; this carrier usually scans within {usual_h:.1f} h on this route"
+            f"No carrier scan for {quiet_h:.1f} h; "
+            f"this carrier usually scans within {usual_h:.1f} h on this route"
         )
         assert exc.opened_at - (last + threshold) <= timedelta(seconds=900)
     drain(rt)
