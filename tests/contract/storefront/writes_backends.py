@@ -237,7 +237,16 @@ WOO_API = f"{WOO}/wp-json/wc/v3"
 
 
 # The store's order statuses: WooCommerce's own and one a plugin registered (wc-delivered).
-WOO_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed", "delivered")
+WOO_STATUSES = (
+    "pending",
+    "processing",
+    "on-hold",
+    "completed",
+    "cancelled",
+    "refunded",
+    "failed",
+    "delivered",
+)
 
 
 class WooFake(Fake):
