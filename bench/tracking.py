@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import tempfile
 import time
@@ -135,7 +136,8 @@ def percentile(values: list[float], share: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, int(share * len(ordered) + 0.999999) - 1))]
+    rank = math.ceil(round(share * len(ordered), 9))
+    return ordered[max(0, min(len(ordered), rank) - 1)]
 
 
 @dataclass
@@ -277,13 +279,13 @@ def phases(
     wait_idle(rt, procs)
     steady_to = now()
     pids = {p.pid for p in procs}
-    cpu0 = web.cpu_s() + cpu_seconds(lambda pid, _ppid, _cmd: pid in pids)
+    web0, workers0 = web.cpu_s(), cpu_seconds(lambda pid, _ppid, _cmd: pid in pids)
     db0 = backends_cpu_s(db_url)
     left = platforms.call("journeys_left_s")
     burst_from = now()
     sent = platforms.call("advance", left + 60, 900.0)
     wait_idle(rt, procs, timeout_s=max(120.0, sent * 0.5))
-    cpu = web.cpu_s() + cpu_seconds(lambda pid, _ppid, _cmd: pid in pids) - cpu0
+    workers_cpu = cpu_seconds(lambda pid, _ppid, _cmd: pid in pids) - workers0
     return {
         "phases": Phases(steady_from, steady_to, burst_from),
         "orders": len(placed),
@@ -293,7 +295,8 @@ def phases(
         "steady_late_max_s": paced["late_max_s"],
         "burst_sent": sent,
         "burst_carrier_h": (left + 60) / HOUR,
-        "burst_cpu_s": cpu,
+        "burst_web_cpu_s": web.cpu_s() - web0,
+        "burst_workers_cpu_s": workers_cpu,
         "burst_db_cpu_s": backends_cpu_s(db_url) - db0,
     }
 
@@ -340,13 +343,18 @@ def report(r: dict[str, Any], rate: float) -> None:
     for platform, values in sorted(by_platform.items()):
         print(f"  {platform}: {spread(values)}", flush=True)
     per_s = burst["events"] / burst["span_s"]
+
+    def ms(cpu_s: float) -> str:
+        return f"{cpu_s * 1000 / max(1, burst['events']):.1f}"
+
     backs_per_s = burst["write_backs"] / burst["span_s"]
+    web_s, workers_s = r["burst_web_cpu_s"], r["burst_workers_cpu_s"]
     print(
         f"throughput: {burst['events']} Events ({r['burst_carrier_h']:.0f} carrier hours at once) and "
         f"{burst['write_backs']} write-backs in {burst['span_s']:.1f} s = {per_s:.1f} Events/s, "
-        f"{backs_per_s:.1f} write-backs/s; Waybill CPU "
-        f"{r['burst_cpu_s'] * 1000 / max(1, burst['events']):.1f} ms/Event, PostgreSQL "
-        f"{r['burst_db_cpu_s'] * 1000 / max(1, burst['events']):.1f} ms/Event",
+        f"{backs_per_s:.1f} write-backs/s; Waybill CPU {ms(web_s + workers_s)} ms/Event "
+        f"(web {ms(web_s)}, worker and scheduler {ms(workers_s)}), "
+        f"PostgreSQL {ms(r['burst_db_cpu_s'])} ms/Event",
         flush=True,
     )
     print(
