@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from bench import _pipeline_sandbox as pipeline_sandbox
 from bench import _tracking_sandbox as sandbox
@@ -233,6 +233,19 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def transactions(db_url: str) -> int:
+    """Transactions committed or rolled back in ``db_url``'s database so far (PostgreSQL's
+    statistics, flushed by each backend within a second or so of its work)."""
+    name = db_url.rsplit("/", 1)[1]
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            query = text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = :name")
+            return int(conn.execute(query, {"name": name}).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def run(
     per_store: int, rate: float, steady_s: float, server_url: str, redis_url: str, log: Any
 ) -> dict[str, Any]:
@@ -280,7 +293,7 @@ def phases(
     steady_to = now()
     pids = {p.pid for p in procs}
     web0, workers0 = web.cpu_s(), cpu_seconds(lambda pid, _ppid, _cmd: pid in pids)
-    db0 = backends_cpu_s(db_url)
+    db0, xacts0 = backends_cpu_s(db_url), transactions(db_url)
     left = platforms.call("journeys_left_s")
     burst_from = now()
     sent = platforms.call("advance", left + 60, 900.0)
@@ -298,6 +311,7 @@ def phases(
         "burst_web_cpu_s": web.cpu_s() - web0,
         "burst_workers_cpu_s": workers_cpu,
         "burst_db_cpu_s": backends_cpu_s(db_url) - db0,
+        "burst_transactions": transactions(db_url) - xacts0,
     }
 
 
@@ -354,7 +368,8 @@ def report(r: dict[str, Any], rate: float) -> None:
         f"{burst['write_backs']} write-backs in {burst['span_s']:.1f} s = {per_s:.1f} Events/s, "
         f"{backs_per_s:.1f} write-backs/s; Waybill CPU {ms(web_s + workers_s)} ms/Event "
         f"(web {ms(web_s)}, worker and scheduler {ms(workers_s)}), "
-        f"PostgreSQL {ms(r['burst_db_cpu_s'])} ms/Event",
+        f"PostgreSQL {ms(r['burst_db_cpu_s'])} ms/Event, "
+        f"{r['burst_transactions'] / max(1, burst['events']):.0f} transactions/Event",
         flush=True,
     )
     print(
