@@ -57,7 +57,15 @@ from bench._ingest_setup import (
     serving,
     waybill_env,
 )
-from bench.pipeline import config, connect, start_workers, stop_workers, until_fulfilled, wait_idle
+from bench.pipeline import (
+    config,
+    connect,
+    queues_idle,
+    start_workers,
+    stop_workers,
+    until_fulfilled,
+    wait_idle,
+)
 
 WEB = Gunicorn("gthread", 2, 4)
 HOUR = 3600.0
@@ -142,11 +150,12 @@ def percentile(values: list[float], share: float) -> float:
 
 @dataclass
 class Phases:
-    """Wall-clock bounds of the steady phase and the start of the throughput one."""
+    """Wall-clock bounds of the steady phase and of the throughput one."""
 
     steady_from: datetime
     steady_to: datetime
     burst_from: datetime
+    idle_at: datetime
 
 
 def latencies(
@@ -167,17 +176,39 @@ def latencies(
     return steady, unmatched
 
 
-def throughput(backs: list[WriteBack], events: Heard, since: datetime) -> dict[str, float]:
+def throughput(backs: list[WriteBack], events: Heard, since: datetime, idle_at: datetime) -> dict[str, Any]:
     """Events processed and write-backs done per second, from the first Event received after
-    ``since`` to the last of them processed or written back."""
+    ``since`` until the queues went idle (``idle_at``: the trailing jobs of the last Events
+    count too); also when the last Event was processed and the last write-back done."""
     burst = [(at, done) for at, done, _ in events.received if at >= since]
     if not burst:
         return {"events": 0, "write_backs": 0, "span_s": float("nan")}
     first = min(at for at, _ in burst)
     finished = [done for _, done in burst if done is not None]
     written = [b.completed_at for b in backs if b.completed_at >= first]
-    span = (max(finished + written) - first).total_seconds()
-    return {"events": len(burst), "write_backs": len(written), "span_s": span}
+    return {
+        "events": len(burst),
+        "write_backs": len(written),
+        "span_s": (idle_at - first).total_seconds(),
+        "last_processed_s": (max(finished, default=first) - first).total_seconds(),
+        "last_written_s": (max(written, default=first) - first).total_seconds(),
+    }
+
+
+def idle_from(rt: Any, procs: Any, timeout_s: float) -> datetime:
+    """Wait until the queues have been idle for a second (as ``wait_idle``); when they went idle."""
+    deadline, quiet_since = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            raise SystemExit("a worker exited")
+        if not queues_idle(rt):
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now()
+        elif (now() - quiet_since).total_seconds() >= 1.0:
+            return quiet_since
+        time.sleep(0.05)  # polling Redis, as bench/pipeline's wait_idle does
+    raise SystemExit("the queues did not go quiet")
 
 
 def storefront_problems(held: dict[str, Any], backs: list[WriteBack], parcels: dict[int, Any]) -> list[str]:
@@ -299,10 +330,10 @@ def phases(
     left = platforms.call("journeys_left_s")
     burst_from = now()
     sent = platforms.call("advance", left + 60, 900.0)
-    wait_idle(rt, procs, timeout_s=max(120.0, sent * 0.5))
+    idle_at = idle_from(rt, procs, timeout_s=max(120.0, sent * 0.5))
     workers_cpu = cpu_seconds(lambda pid, _ppid, _cmd: pid in pids) - workers0
     return {
-        "phases": Phases(steady_from, steady_to, burst_from),
+        "phases": Phases(steady_from, steady_to, burst_from, idle_at),
         "orders": len(placed),
         "parcels": sum(n for _, _, n in placed),
         "steady_sent": paced["events"],
@@ -321,7 +352,7 @@ def analyse(rt: Any, platforms: Any, bounds: Phases) -> dict[str, Any]:
     events = heard(rt)
     backs, parcels = write_backs(rt)
     steady, unmatched = latencies(backs, parcels, events, bounds)
-    burst = throughput(backs, events, bounds.burst_from)
+    burst = throughput(backs, events, bounds.burst_from, bounds.idle_at)
     held = platforms.call("tracking")
     problems = waybill_problems(rt, events, unmatched) + storefront_problems(held, backs, parcels)
     if held["updates_sent"] != len(events.received):
@@ -367,7 +398,9 @@ def report(r: dict[str, Any], rate: float) -> None:
     web_s, workers_s = r["burst_web_cpu_s"], r["burst_workers_cpu_s"]
     print(
         f"throughput: {burst['events']} Events ({r['burst_carrier_h']:.0f} carrier hours at once) and "
-        f"{burst['write_backs']} write-backs in {burst['span_s']:.1f} s = {per_s:.1f} Events/s, "
+        f"{burst['write_backs']} write-backs in {burst['span_s']:.1f} s to idle queues (last Event processed "
+        f"at {burst['last_processed_s']:.1f} s, last write-back at {burst['last_written_s']:.1f} s) = "
+        f"{per_s:.1f} Events/s, "
         f"{backs_per_s:.1f} write-backs/s; Waybill CPU {ms(web_s + workers_s)} ms/Event "
         f"(web {ms(web_s)}, worker and scheduler {ms(workers_s)}), "
         f"PostgreSQL {ms(r['burst_db_cpu_s'])} ms/Event, "
