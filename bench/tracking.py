@@ -427,7 +427,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--orders", type=int, default=60, help="orders placed on each storefront")
-    parser.add_argument("--rate", type=float, default=10.0, help="tracker Events per second, steady phase")
+    parser.add_argument("--rate", type=float, default=5.0, help="tracker Events per second, steady phase")
     parser.add_argument("--steady-s", type=float, default=30.0, help="wall seconds of the steady phase")
     parser.add_argument(
         "--database-url",
