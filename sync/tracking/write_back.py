@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from sqlalchemy import select
 
 from connectors.storefront import Storefront
 from connectors.storefront.writes import (
@@ -35,8 +36,8 @@ from connectors.storefront.writes import (
 from core.lifecycle import Stage
 from core.tracking import Milestone, Scan, changes
 from db.effects import EffectFailed, EffectRecord, Progress
+from db.models import Effect, EffectState, Shipment, Store
 from db.models import Order as OrderRow
-from db.models import Shipment, Store
 from db.timeline import record
 from sync.jobs import job
 from sync.storefronts import storefront
@@ -79,10 +80,27 @@ def push_tracking(rt: Runtime, shipment_id: int) -> str:
     if not parcel.fulfilment_ref:
         return "waiting"
     shop = storefront(rt, parcel.store)
+    done = _written(rt, [event_key(shipment_id, scan, milestone) for scan, milestone in parcel.steps])
     for scan, milestone in parcel.steps:
-        _post(rt, shop, parcel, scan, milestone)
+        if event_key(shipment_id, scan, milestone) not in done:  # the ledger would answer it
+            _post(rt, shop, parcel, scan, milestone)
     _order_statuses(rt, shop, parcel)
     return f"written {len(parcel.steps)}"
+
+
+def event_key(shipment_id: int, scan: Scan, milestone: Milestone) -> str:
+    """The effects-ledger key of one status change written back."""
+    return f"trackevt:{shipment_id}:{milestone}:{int(scan.happened_at.timestamp())}"
+
+
+def _written(rt: Runtime, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the ledger holds as done: those changes are not sent through it again
+    (one query instead of a claim per change already written)."""
+    if not keys:
+        return set()
+    with rt.session() as s:
+        found = s.scalars(select(Effect.key).where(Effect.key.in_(keys), Effect.state == EffectState.done))
+        return set(found)
 
 
 def _load(rt: Runtime, shipment_id: int) -> Parcel | str:
@@ -133,7 +151,6 @@ def update_for(parcel: Parcel, scan: Scan, milestone: Milestone) -> TrackingUpda
 
 def _post(rt: Runtime, shop: Storefront, parcel: Parcel, scan: Scan, milestone: Milestone) -> None:
     update = update_for(parcel, scan, milestone)
-    epoch = int(scan.happened_at.timestamp())
     acted: list[Written] = []
 
     def act(progress: Progress) -> dict[str, Any]:
@@ -146,7 +163,7 @@ def _post(rt: Runtime, shop: Storefront, parcel: Parcel, scan: Scan, milestone: 
         return written.to_dict() if written is not None else None
 
     rt.ledger.run(
-        f"trackevt:{parcel.shipment_id}:{milestone}:{epoch}",
+        event_key(parcel.shipment_id, scan, milestone),
         "tracking_event",
         {"shipment_id": parcel.shipment_id, "status": str(milestone), "at": scan.happened_at.isoformat()},
         act,
