@@ -140,7 +140,17 @@ def matches(mutant: str, patterns: Iterable[str]) -> bool:
     return any(fnmatchcase(mutant, p) for p in patterns)
 
 
-def collect(patterns: Iterable[str], equivalent: dict[str, str]) -> dict[str, Module]:
+def unused_entries(equivalent: dict[str, str], used: set[str], modules: Iterable[str]) -> list[str]:
+    """Listed equivalents of the modules just run that no survivor matched: the mutant is now
+    killed (the entry is wrong, or a test now tells it apart) or its line changed (the entry
+    must follow it). Reported for review, in the list's order."""
+    run = set(modules)
+    return [key for key in equivalent if key.split(":", 1)[0] in run and key not in used]
+
+
+def collect(
+    patterns: Iterable[str], equivalent: dict[str, str], used: set[str] | None = None
+) -> dict[str, Module]:
     mutants_dir = ROOT / "mutants"
     modules: dict[str, Module] = {}
     patterns = list(patterns)
@@ -160,6 +170,8 @@ def collect(patterns: Iterable[str], equivalent: dict[str, str]) -> dict[str, Mo
             key = stable_id(name, diff)
             if key in equivalent:
                 m.equivalent += 1
+                if used is not None:
+                    used.add(key)
             else:
                 m.survivors.append((f"{key} ({name})", diff))
     return modules
@@ -194,8 +206,11 @@ def main(argv: list[str]) -> int:
     run_mutmut(patterns)
     scores: dict[str, str] = {}
     survivors = 0
+    used: set[str] = set()
+    seen: set[str] = set()
     for group in groups:
-        modules = collect(GROUPS[group], equivalent)
+        modules = collect(GROUPS[group], equivalent, used)
+        seen.update(modules)
         total = sum(m.total - m.equivalent for m in modules.values())
         killed = sum(m.killed for m in modules.values())
         score = 100.0 * killed / total if total else 100.0
@@ -211,6 +226,8 @@ def main(argv: list[str]) -> int:
                 print("\n".join("   " + line for line in _changed_lines(diff)))
             survivors += len(m.survivors)
         scores[group] = f"{score:.1f}"
+    for key in unused_entries(equivalent, used, seen):
+        print(f"-- listed equivalent, matched no survivor (now killed, or its line moved): {key}")
     line = " ".join(f"mutation_score_{g}={s}" for g, s in scores.items())
     print(f"{line} survivors={survivors}")
     return 0
