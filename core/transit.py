@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from fractions import Fraction
 from itertools import pairwise
 from typing import TypeVar
 
@@ -141,6 +143,35 @@ def nearest_rank(values: Sequence[N], percentile: float) -> N:
     return sorted(values)[rank - 1]
 
 
+def censored_percentile(
+    done: Sequence[float], still_open: Sequence[float], percentile: float
+) -> float | None:
+    """The ``percentile`` of a duration of which some are still running (Kaplan-Meier).
+
+    ``done`` are durations that ended; ``still_open`` are ones still going after that long
+    (right-censored: they will end later). Counting only ``done`` would learn from the short
+    ones first, since a long one ends last. The estimate is the smallest ended duration at
+    which the share still going is at most ``1 - percentile``; a duration still going at a
+    time counts as at risk of ending up to that time and is then left out. None when that
+    share is never reached (too many still going past the longest ended one to tell).
+    With nothing open it is the nearest-rank percentile of ``done``. Exact (fractions).
+    """
+    if not 0 < percentile <= 1:
+        raise ValueError(f"a percentile is above 0 and at most 1, got {percentile}")
+    ended = Counter(done)
+    left = Counter(still_open)
+    at_risk = len(done) + len(still_open)
+    going = Fraction(1)
+    wanted = 1 - Fraction(str(percentile))
+    for t in sorted(set(ended) | set(left)):
+        if ended[t]:  # durations ending at t end before ones still open at t are left out
+            going *= Fraction(at_risk - ended[t], at_risk)
+            if going <= wanted:
+                return t
+        at_risk -= ended[t] + left[t]
+    return None
+
+
 def _checked(gaps: Iterable[float]) -> list[float]:
     kept = []
     for g in gaps:
@@ -161,20 +192,29 @@ def _blend(learned: float, default: float, samples: int, policy: GapPolicy) -> f
     return default + weight * (learned - default)
 
 
-def stall_threshold(gaps_s: Sequence[float], policy: GapPolicy) -> Threshold:
+def stall_threshold(gaps_s: Sequence[float], policy: GapPolicy, open_s: Sequence[float] = ()) -> Threshold:
     """How long without a scan means stalled, from the gaps seen on one route key.
 
-    No gaps: the default. Outliers (> 10 x the median) are dropped, then the nearest-rank
-    percentile times the margin is what was learned; with fewer than ``min_samples`` gaps
-    it is blended with the default by samples / min_samples. Always within [floor, cap].
+    ``gaps_s`` are gaps that ended (a later scan came); ``open_s`` how long each parcel
+    still on its way on the route has been quiet now (its gap has not ended yet). No ended
+    gaps: the default. Outliers (> 10 x the median ended gap) are dropped from both, then
+    the percentile of :func:`censored_percentile` times the margin is what was learned
+    (the default when the open gaps leave it unknown); with fewer than ``min_samples``
+    ended gaps it is blended with the default by samples / min_samples. Always within
+    [floor, cap].
     """
     gaps = _checked(gaps_s)
     if not gaps:
         return Threshold(policy.default_s, Source.DEFAULT, 0)
     kept = _without_outliers(gaps)
-    learned = nearest_rank(kept, policy.percentile) * policy.margin
+    limit = OUTLIER_FACTOR * statistics.median(gaps)
+    going = [g for g in _checked(open_s) if g <= limit]
     n = len(kept)
+    found = censored_percentile(kept, going, policy.percentile)
+    if found is None:
+        return Threshold(policy.default_s, Source.DEFAULT, n, len(gaps) - n)
     source = Source.LEARNED if n >= policy.min_samples else Source.BLENDED
+    learned = found * policy.margin
     seconds = min(max(_blend(learned, policy.default_s, n, policy), policy.floor_s), policy.cap_s)
     return Threshold(seconds, source, n, len(gaps) - n)
 

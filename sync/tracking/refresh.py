@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -81,8 +81,19 @@ def gap_policy(settings: TrackingSettings) -> GapPolicy:
     )
 
 
-def learned_gaps(rt: Runtime, keys: Iterable[Route]) -> dict[Route, list[float]]:
-    """Seconds between consecutive scans of each parcel, by route key, from the latest scans."""
+@dataclass
+class Gaps:
+    """One route key's history: gaps that ended, and how long parcels still on their way
+    have been quiet now (gaps not ended yet: a long gap ends last, so leaving them out
+    would learn from the short ones first)."""
+
+    ended: list[float] = field(default_factory=list)
+    still_open: list[float] = field(default_factory=list)
+
+
+def learned_gaps(rt: Runtime, keys: Iterable[Route], now: datetime) -> dict[Route, Gaps]:
+    """Seconds between consecutive scans of each parcel, by route key, from the latest
+    scans; and, for a parcel still moving, the seconds from its last scan to ``now``."""
     wanted = set(keys)
     with rt.session() as s:
         rows = s.execute(
@@ -91,36 +102,49 @@ def learned_gaps(rt: Runtime, keys: Iterable[Route]) -> dict[Route, list[float]]
             .limit(HISTORY_SCANS)
         ).all()
         ids = {r[0] for r in rows}
-        routes = {
-            r[0]: route_key(r[1], r[2], r[3])
-            for r in s.execute(
-                select(Shipment.id, Shipment.carrier, Shipment.service, Shipment.route_class).where(
-                    Shipment.id.in_(ids)
-                )
-            )
-        }
+        routes: dict[int, Route] = {}
+        moving: set[int] = set()
+        for sid, carrier, service, route_class, state, delivery in s.execute(
+            select(
+                Shipment.id,
+                Shipment.carrier,
+                Shipment.service,
+                Shipment.route_class,
+                Shipment.state,
+                Shipment.delivery_state,
+            ).where(Shipment.id.in_(ids))
+        ):
+            routes[sid] = route_key(carrier, service, route_class)
+            if state in ON_THE_WAY and delivery not in DONE:
+                moving.add(sid)
     times: dict[int, list[datetime]] = defaultdict(list)
     for shipment_id, happened_at in rows:
         if routes.get(shipment_id) in wanted:
             times[shipment_id].append(happened_at)
-    gaps: dict[Route, list[float]] = defaultdict(list)
+    gaps: dict[Route, Gaps] = defaultdict(Gaps)
     for shipment_id, seen in times.items():
-        gaps[routes[shipment_id]].extend(gaps_between(seen))
+        route = gaps[routes[shipment_id]]
+        route.ended.extend(gaps_between(seen))
+        if shipment_id in moving:
+            route.still_open.append(max(0.0, (now - max(seen)).total_seconds()))
     return gaps
 
 
-def thresholds_for(rt: Runtime, keys: Iterable[Route]) -> dict[Route, Thresholds]:
-    """The thresholds of each route key, learned (see the module's docstring)."""
+def thresholds_for(
+    rt: Runtime, keys: Iterable[Route], now: datetime | None = None
+) -> dict[Route, Thresholds]:
+    """The thresholds of each route key at ``now`` (default: the runtime's clock), learned
+    (see the module's docstring)."""
     keys = set(keys)
     if not keys:
         return {}
     policy = gap_policy(rt.settings.tracking)
-    learned = learned_gaps(rt, keys)
+    learned = learned_gaps(rt, keys, now or rt.now())
     out: dict[Route, Thresholds] = {}
     for key in keys:
-        gaps = learned.get(key, [])
-        stall = stall_threshold(gaps, policy)
-        usual = min(usual_gap(gaps, policy), stall.seconds / 2)  # asked well before a stall
+        gaps = learned.get(key, Gaps())
+        stall = stall_threshold(gaps.ended, policy, gaps.still_open)
+        usual = min(usual_gap(gaps.ended, policy), stall.seconds / 2)  # asked well before a stall
         out[key] = Thresholds(usual, stall.seconds, str(stall.source), stall.samples)
     return out
 
@@ -136,7 +160,7 @@ def refresh_tracking(rt: Runtime) -> dict[str, int]:
     known: dict[Route, Thresholds] = {}  # computed once per run per route key
     while True:
         batch = _batch(rt, after)
-        known.update(thresholds_for(rt, {row[1] for row in batch} - set(known)))
+        known.update(thresholds_for(rt, {row[1] for row in batch} - set(known), now))
         for shipment_id, key, heard, last_scan in batch:
             counts["checked"] += 1
             limits = known[key]

@@ -25,7 +25,7 @@ from connectors.easypost.webhooks import sign
 from connectors.notify import FileNotifier
 from core.money import Money
 from core.shipping import Label
-from core.transit import gaps_between, stall_threshold, usual_gap
+from core.transit import Source, gaps_between, stall_threshold, usual_gap
 from db.accounts import get_or_create_account
 from db.models import (
     DeadLetter,
@@ -453,11 +453,19 @@ def test_thresholds_are_learned_from_the_routes_scans_and_default_without_histor
     with rt.session() as s:
         times = sorted(s.scalars(select(TrackingScan.happened_at).where(TrackingScan.shipment_id == sid)))
     gaps = gaps_between(times)
-    learned = stall_threshold(gaps, policy)
+    assert shipment(rt, sid).delivery_state not in ("delivered", "return_to_sender", "failure")
+    quiet = (clock.now - times[-1]).total_seconds()  # still on its way: a gap not ended yet
+    learned = stall_threshold(gaps, policy, [quiet])
     limits = limits_of(rt, sid)
     assert (limits.stall_s, limits.source, limits.samples) == (learned.seconds, "blended", len(gaps))
     assert limits.usual_gap_s == min(usual_gap(gaps, policy), learned.seconds / 2)
     assert limits.stall_s != policy.default_s  # what the route's scans taught moved it
+    # Quiet for longer than any gap that ended: how long gaps on this route get is unknown
+    # (1 of 7 is still going after the longest), so the default holds again.
+    clock.now = times[-1] + timedelta(seconds=max(gaps) + 3600)
+    assert stall_threshold(gaps, policy, [max(gaps) + 3600]).source is Source.DEFAULT
+    limits = limits_of(rt, sid)
+    assert (limits.stall_s, limits.source, limits.samples) == (policy.default_s, "default", len(gaps))
 
 
 def test_a_failed_retrieval_is_counted_and_the_run_goes_on(rt: Any, clock: Clock) -> None:
@@ -483,7 +491,9 @@ def test_a_stall_is_flagged_once_past_its_threshold_and_cleared_when_the_parcel_
     deliver(rt, client, tracker(7, est_delivery_date="2024-08-09T00:00:00Z"))
     last = datetime(2024, 8, 2, 18, 50, tzinfo=UTC)
     assert shipment(rt, sid).last_scan_at == last
-    limits = limits_of(rt, sid)
+    clock.now = last + timedelta(hours=30)  # quiet for longer than any of its 6 gaps that ended:
+    limits = limits_of(rt, sid)  # the route's history cannot tell how long gaps get (the default)
+    assert (limits.source, limits.samples) == ("default", 6)
     threshold = timedelta(seconds=limits.stall_s)
     clock.now = last + threshold  # at the threshold: not yet
     _heard(rt, sid, clock.now)

@@ -18,6 +18,7 @@ from core.transit import (
     RouteKey,
     Source,
     Threshold,
+    censored_percentile,
     gaps_between,
     nearest_rank,
     route_class,
@@ -309,6 +310,69 @@ def test_a_blended_threshold_is_clamped_too() -> None:
         2 * H, Source.BLENDED, 1, 0
     )  # blended 1 h 0 min 30 s: the floor
     assert stall_threshold([20 * H], policy) == Threshold(3 * H, Source.BLENDED, 1, 0)  # 11 h: cap
+
+
+# -- gaps not ended yet (right-censored)
+@given(
+    st.lists(st.floats(min_value=1, max_value=1e6), min_size=1, max_size=60),
+    st.sampled_from([0.05, 0.5, 0.9, 0.95, 0.99, 1.0]),
+)
+def test_with_nothing_open_the_censored_percentile_is_the_nearest_rank(done: list[float], p: float) -> None:
+    assert censored_percentile(done, [], p) == nearest_rank(done, p)
+
+
+@pytest.mark.parametrize(
+    ("done", "still_open", "p", "expected"),
+    [
+        # at 1: 4 of 5 still going; at 2: 3/5; 2.5 leaves; at 3: 3/5 x 1/2 = 3/10 <= 1/2
+        ([1.0, 2.0, 3.0, 4.0], [2.5], 0.5, 3.0),
+        ([1.0, 2.0, 3.0, 4.0], [], 0.5, 2.0),  # the same without it: it learned from short ones
+        ([1.0, 2.0, 3.0, 4.0], [0.5], 0.5, 2.0),  # one open shorter than all: 3/4, then 2/4
+        # an open gap as long as an ended one is still at risk when that one ends: 2/3, then 0
+        ([2.0, 3.0], [2.0], 0.5, 3.0),
+        ([1.0], [5.0, 6.0], 0.5, None),  # 2/3 still going after the only ended gap: unknown
+        ([1.0, 2.0], [3.0], 1.0, None),  # the 100th percentile needs every gap ended
+        ([1.0, 3.0], [2.0], 1.0, 3.0),
+        ([float(h) for h in range(1, 21)], [], 0.95, 19.0),  # 19/20 exactly, not 0.95 in binary
+        ([1.0, 1.0, 2.0], [], 0.7, 2.0),  # ties end together: 1/3 going after 1 is above 0.3
+        ([1.0, 1.0, 2.0], [], 0.6, 1.0),  # and at most 0.4
+    ],
+)
+def test_the_censored_percentile(
+    done: list[float], still_open: list[float], p: float, expected: float | None
+) -> None:
+    assert censored_percentile(done, still_open, p) == expected
+
+
+def test_the_censored_percentile_refuses_percentiles_out_of_bounds() -> None:
+    for p in (0, 1.5, -0.1):
+        with pytest.raises(ValueError) as raised:
+            censored_percentile([1.0], [], p)
+        assert str(raised.value) == f"a percentile is above 0 and at most 1, got {p}"
+
+
+@pytest.mark.parametrize(
+    ("still_open", "expected"),
+    [
+        ([], Threshold(4 * H, Source.LEARNED, 4, 0)),  # 2 h x 2
+        ([2.5 * H], Threshold(6 * H, Source.LEARNED, 4, 0)),  # a quiet parcel: 3 h x 2
+        ([25 * H], Threshold(6 * H, Source.LEARNED, 4, 0)),  # 10 x the median ended gap (2.5 h): kept
+        ([25 * H + 1], Threshold(4 * H, Source.LEARNED, 4, 0)),  # above it: a stall, not a gap
+        ([0.0, 2.5 * H], Threshold(6 * H, Source.LEARNED, 4, 0)),  # scanned just now: no gap
+    ],
+)
+def test_parcels_quiet_now_count_as_gaps_not_ended(still_open: list[float], expected: Threshold) -> None:
+    assert stall_threshold([1 * H, 2 * H, 3 * H, 4 * H], SMALL, still_open) == expected
+
+
+def test_when_the_open_gaps_leave_the_percentile_unknown_the_default_holds() -> None:
+    assert stall_threshold([1 * H], SMALL, [2 * H, 3 * H]) == Threshold(10 * H, Source.DEFAULT, 1, 0)
+    assert stall_threshold([1 * H] * 3 + [50 * H], SMALL, [2 * H, 3 * H, 4 * H, 5 * H]) == Threshold(
+        10 * H, Source.DEFAULT, 3, 1
+    )  # 4/7 still going after 1 h; the lost scan is still counted as dropped
+    assert stall_threshold([], SMALL, [2 * H]) == Threshold(10 * H, Source.DEFAULT, 0, 0)
+    with pytest.raises(ValueError, match="cannot be negative"):
+        stall_threshold([H], SMALL, [-1.0])
 
 
 @pytest.mark.parametrize("bad", [-1.0, float("nan")])
