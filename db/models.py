@@ -452,6 +452,90 @@ class DeliveryException(Base):
     actor: Mapped[str | None] = mapped_column(String(100), default=None)
 
 
+class Return(Base):
+    """A customer's return of some of an order's units: requested, decided by policy, a
+    return label, the parcel back, inspected, then refunded or exchanged (core.returns).
+
+    ``state``: core.returns.ReturnState. ``key`` makes a request land once (the storefront's
+    return id, the portal's form token, the merchant's idempotency key). Money is text
+    (Decimal); the return parcel's tracking is kept here like a shipment's.
+    """
+
+    __tablename__ = "returns"
+    __table_args__ = (
+        UniqueConstraint("account_id", "key", name="uq_returns_account_key"),
+        Index("ix_returns_account_state", "account_id", "state"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(16))  # portal | storefront | merchant
+    state: Mapped[str] = mapped_column(String(20), default="requested")
+    resolution: Mapped[str] = mapped_column(String(16), default="refund")  # refund | exchange
+    platform_return_id: Mapped[str | None] = mapped_column(String(128), default=None)  # the storefront's
+    # The policy's decision: refusals (rule, reason), fee, who pays shipping, the window's end.
+    decision: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    override: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # {"actor", "note", "at"}
+    # Evidence rules' facts and what they say; a risky return waits for a person.
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    hold_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    review: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The return parcel (customer -> merchant), tracked like an outbound one.
+    label: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # core.shipping.Label.to_dict()
+    easypost_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    tracker_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    tracking_code: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    carrier: Mapped[str | None] = mapped_column(String(32), default=None)
+    service: Mapped[str | None] = mapped_column(String(64), default=None)
+    delivery_state: Mapped[str | None] = mapped_column(String(24), default=None)
+    first_scan_at: Mapped[datetime | None] = mapped_column(default=None)  # carrier time: the parcel left
+    last_scan_at: Mapped[datetime | None] = mapped_column(default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)  # to the merchant's address
+    arrival_weight_oz: Mapped[float | None] = mapped_column(default=None)
+    # What is owed back ({"items", "shipping", "fee", "label_cost", "total", "currency"}), as text.
+    refund: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    refund_ref: Mapped[str | None] = mapped_column(String(128), default=None)  # the storefront's refund
+    exchange_shipment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("shipments.id", ondelete="SET NULL"), default=None
+    )
+    problem: Mapped[str | None] = mapped_column(Text, default=None)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    approved_at: Mapped[datetime | None] = mapped_column(default=None)
+    label_sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    received_at: Mapped[datetime | None] = mapped_column(default=None)
+    inspected_at: Mapped[datetime | None] = mapped_column(default=None)
+    refunded_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReturnItem(Base):
+    """Units of one order line in a return: why, what instead (an exchange), and how they came back."""
+
+    __tablename__ = "return_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("returns.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    line_id: Mapped[str] = mapped_column(String(40))  # the order line's platform id (exact)
+    sku: Mapped[str | None] = mapped_column(String(128), default=None)
+    title: Mapped[str] = mapped_column(String(255), default="")
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[str] = mapped_column(String(32))  # Decimal as text, tax included, after discounts
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    photo_url: Mapped[str | None] = mapped_column(Text, default=None)
+    exchange_sku: Mapped[str | None] = mapped_column(String(128), default=None)
+    exchange_price: Mapped[str | None] = mapped_column(String(32), default=None)
+    condition: Mapped[str | None] = mapped_column(String(16), default=None)  # core.returns.Condition
+    inspected_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class TrustedCustomer(Base):
     """A merchant's allowlist: customers whose orders the risk rules never hold."""
 
