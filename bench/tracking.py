@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import tempfile
 import time
@@ -66,6 +65,7 @@ from bench.pipeline import (
     until_fulfilled,
     wait_idle,
 )
+from core.transit import nearest_rank
 
 WEB = Gunicorn("gthread", 2, 4)
 HOUR = 3600.0
@@ -141,11 +141,7 @@ def write_backs(rt: Any) -> tuple[list[WriteBack], dict[int, tuple[str, str]]]:
 
 def percentile(values: list[float], share: float) -> float:
     """Nearest-rank percentile (``share`` in (0, 1]); NaN for no values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = math.ceil(round(share * len(ordered), 9))
-    return ordered[max(0, min(len(ordered), rank) - 1)]
+    return nearest_rank(values, share) if values else float("nan")
 
 
 @dataclass
