@@ -310,10 +310,13 @@ class ShopSeeding:
         domain: str,
         order_id: int,
         lines: Sequence[tuple[int, int] | tuple[int, int, str, str | None]],
+        reason: str = "UNKNOWN",
+        customer_note: str | None = None,
     ) -> Return:
-        """A customer asks, from their account, to return ``(fulfillment line id, quantity)`` or
-        ``(fulfillment line id, quantity, ReturnReason, customer note)``: a REQUESTED return,
-        then returns/request. Units already in a live return, or never fulfilled, are refused
+        """A customer asks, from their account, to return ``(fulfillment line id, quantity)``
+        for ``reason`` (a ``ReturnReason`` value, e.g. ``UNWANTED``) with ``customer_note``, or
+        ``(fulfillment line id, quantity, reason, note)`` per line: a REQUESTED return, then
+        returns/request. Units already in a live return, or never fulfilled, are refused
         (``ValueError``), as the customer account refuses them."""
         shop = self.shops[domain]
         with self._lock:
@@ -321,13 +324,13 @@ class ShopSeeding:
             kept = []
             for line in lines:
                 line_id, quantity = line[0], line[1]
-                reason, note = (line[2], line[3]) if len(line) == 4 else ("UNKNOWN", None)  # type: ignore[misc]
+                why, note = (line[2], line[3]) if len(line) == 4 else (reason, customer_note)  # type: ignore[misc]
                 found = shop.fulfillment_line(line_id)
                 if found is None or found[0].order_id != order.id:
                     raise ValueError(f"fulfillment line {line_id} is not on order {order_id}")
                 if not 0 < quantity <= found[1].quantity - returned_units(shop, line_id):
                     raise ValueError(f"fulfillment line {line_id} has not {quantity} unit(s) to return")
-                kept.append(ReturnLine(self.ids.next(), line_id, quantity, reason=reason, customer_note=note))
+                kept.append(ReturnLine(self.ids.next(), line_id, quantity, reason=why, customer_note=note))
             ret = Return(
                 self.ids.next(),
                 order.id,
