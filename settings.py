@@ -8,6 +8,7 @@ exit non-zero.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -288,6 +289,125 @@ class TrackingSettings(_Strict):
     merchants: dict[str, MerchantTracking] = {}  # account name -> overrides
 
 
+_REASONS = [
+    "unwanted",
+    "defective",
+    "wrong_item",
+    "not_as_described",
+    "size_too_small",
+    "size_too_large",
+    "other",
+]
+_MERCHANT_FAULT = ["defective", "wrong_item", "not_as_described"]
+_RETURN_STATES = frozenset(
+    [
+        "requested",
+        "approved",
+        "refused",
+        "label_sent",
+        "in_transit",
+        "received",
+        "inspected",
+        "refunded",
+        "exchanged",
+        "closed",
+    ]
+)
+_RATE_LIMIT = re.compile(r"^\s*\d+\s*(/|per)\s*(\d+\s*)?(second|minute|hour|day)s?\s*$")
+EvidenceLevel = Literal["carrier_scan", "delivered", "inspected"]
+
+
+class MerchantReturns(_Strict):
+    """One merchant's (account's) overrides of the returns settings; unset keys inherit."""
+
+    window_days: int | None = Field(None, ge=0)
+    non_returnable_skus: list[str] | None = None
+    non_returnable_tags: list[str] | None = None
+    final_sale_tags: list[str] | None = None
+    reasons: list[str] | None = Field(None, min_length=1)
+    photo_reasons: list[str] | None = None
+    note_reasons: list[str] | None = None
+    merchant_pays_reasons: list[str] | None = None
+    restocking_fee_pct: Decimal | None = Field(None, ge=0, le=100)
+    refund_shipping_reasons: list[str] | None = None
+    exchange_allowed: bool | None = None
+    exchange_difference: Literal["refund", "absorb"] | None = None
+    refund_after: EvidenceLevel | None = None
+    refund_at_first_scan_when_clean: bool | None = None
+    light_parcel_ratio: Decimal | None = Field(None, ge=0, le=1)
+    high_return_rate: Decimal | None = Field(None, gt=0, le=1)
+    high_return_rate_min_orders: int | None = Field(None, ge=1)
+    serial_returns: int | None = Field(None, ge=1)
+    serial_days: int | None = Field(None, ge=1)
+    address: dict[str, str] | None = None
+    label: Literal["prepaid", "none"] | None = None
+    order_status: dict[str, str] | None = None
+
+
+class ReturnsSettings(_Strict):
+    """Returns policy, labels and the portal (core/returns.py, docs/returns.md)."""
+
+    window_days: int = Field(30, ge=0)  # days from delivery (else from fulfilment) a return may be asked
+    non_returnable_skus: list[str] = []
+    non_returnable_tags: list[str] = []  # product tags, any case
+    final_sale_tags: list[str] = []
+    reasons: list[str] = Field(default_factory=lambda: list(_REASONS), min_length=1)
+    photo_reasons: list[str] = ["defective"]
+    note_reasons: list[str] = ["not_as_described", "other"]
+    merchant_pays_reasons: list[str] = Field(default_factory=lambda: list(_MERCHANT_FAULT))
+    restocking_fee_pct: Decimal = Field(Decimal("0"), ge=0, le=100)
+    refund_shipping_reasons: list[str] = Field(default_factory=lambda: list(_MERCHANT_FAULT))
+    exchange_allowed: bool = True
+    exchange_difference: Literal["refund", "absorb"] = "refund"
+    refund_after: EvidenceLevel = "delivered"
+    refund_at_first_scan_when_clean: bool = False
+    light_parcel_ratio: Decimal = Field(Decimal("0.5"), ge=0, le=1)
+    high_return_rate: Decimal = Field(Decimal("0.5"), gt=0, le=1)
+    high_return_rate_min_orders: int = Field(3, ge=1)
+    serial_returns: int = Field(3, ge=1)
+    serial_days: int = Field(90, ge=1)
+    address: dict[str, str] = {}  # the return-to address; empty: shipping.ship_from
+    label: Literal["prepaid", "none"] = "prepaid"  # none: the customer sends the parcel back themselves
+    order_status: dict[str, str] = {}  # return state -> the store's order status ({"refunded": "refunded"})
+    portal_rate_limit: str = "10 per minute"  # per client address, on the portal's order lookup
+    merchants: dict[str, MerchantReturns] = {}  # account name -> overrides
+
+    @field_validator("portal_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        if not _RATE_LIMIT.match(value):
+            raise ValueError('must read like "10 per minute" or "100/hour"')
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReturnsSettings:
+        _check_returns(self, "")
+        for name, own in self.merchants.items():
+            _check_returns(self._merged(own), f"merchants.{name}: ")
+        return self
+
+    def _merged(self, own: MerchantReturns) -> ReturnsSettings:
+        update = {k: v for k, v in own.model_dump(exclude_none=True).items()}
+        return self.model_copy(update={**update, "merchants": {}})
+
+    def for_merchant(self, account_name: str) -> ReturnsSettings:
+        """The settings of the merchant called ``account_name``: its overrides over these keys
+        (``merchants`` empty in the result)."""
+        own = self.merchants.get(account_name)
+        return self._merged(own if own is not None else MerchantReturns())
+
+
+def _check_returns(r: ReturnsSettings, where: str) -> None:
+    known = set(r.reasons)
+    for key in ("photo_reasons", "note_reasons", "merchant_pays_reasons", "refund_shipping_reasons"):
+        unknown = sorted(set(getattr(r, key)) - known)
+        if unknown:
+            raise ValueError(f"{where}{key} names reasons not in reasons: {', '.join(unknown)}")
+    states = sorted(set(r.order_status) - _RETURN_STATES)
+    if states:
+        raise ValueError(f"{where}order_status maps unknown return states: {', '.join(states)}")
+
+
 class SmtpSettings(_Strict):
     host: str = "localhost"
     port: int = Field(587, ge=1, le=65535)
@@ -332,6 +452,7 @@ class Settings(_Strict):
     risk: RiskSettings = RiskSettings()
     shipping: ShippingSettings = ShippingSettings()
     tracking: TrackingSettings = TrackingSettings()
+    returns: ReturnsSettings = ReturnsSettings()
     notifier: NotifierSettings = NotifierSettings()
     testing: bool = False
 
