@@ -74,6 +74,7 @@ def _register(app: Flask) -> None:
         console,
         install,
         ops,
+        returns_portal,
         tracking_page,
     )
 
@@ -82,6 +83,7 @@ def _register(app: Flask) -> None:
     app.register_blueprint(console.bp)
     app.register_blueprint(install.bp)
     app.register_blueprint(tracking_page.bp)
+    returns_portal.init_portal(app)  # the returns portal and its rate limiter
     cli.register(app)
     for group in (cli_shops.shops_cli, cli_orders.orders_cli, cli_orders.sync_cli, cli_stock.stock_cli):
         app.cli.add_command(group)
