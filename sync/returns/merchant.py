@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from types import SimpleNamespace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.returns import ReturnPolicy
@@ -13,8 +12,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from sync.runtime import Runtime
-
-LABEL_MODES = ("prepaid", "none")
 
 
 @dataclass(frozen=True)
@@ -35,30 +32,14 @@ class MerchantReturns:
         return self.label == "prepaid"
 
 
-def _value(source: Any, name: str) -> Any:
-    if source is None:
-        return None
-    if isinstance(source, dict):
-        return source.get(name)
-    return getattr(source, name, None)
-
-
 def resolve(rt: Runtime, account_name: str) -> MerchantReturns:
     """The settings of the merchant called ``account_name``: its overrides, else the global keys."""
-    base = rt.settings.returns
-    own = _value(_value(base, "merchants") or {}, account_name)
-
-    def pick(name: str) -> Any:
-        value = _value(own, name)
-        return _value(base, name) if value is None else value
-
-    policy = ReturnPolicy.from_settings(
-        SimpleNamespace(**{f.name: pick(f.name) for f in fields(ReturnPolicy)})
-    )
-    address = dict(pick("address") or {}) or dict(rt.settings.shipping.ship_from)
-    label = str(pick("label") or "prepaid")
+    own = rt.settings.returns.for_merchant(account_name)
     return MerchantReturns(
-        policy=policy, address=address, label=label, order_status=dict(pick("order_status") or {})
+        policy=ReturnPolicy.from_settings(own),
+        address=dict(own.address) or dict(rt.settings.shipping.ship_from),
+        label=own.label,
+        order_status=dict(own.order_status),
     )
 
 
