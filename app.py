@@ -61,6 +61,7 @@ def _register(app: Flask) -> None:
     # These add their routes to api.bp, which must happen before registering it.
     import web.api_inventory
     import web.api_orders
+    import web.api_returns
     import web.api_shipping
     import web.api_tracking  # noqa: F401
     from web import (
