@@ -137,9 +137,11 @@ def test_the_list_filters_by_state_and_refuses_an_unknown_one(
     approved = ask(client, shop["headers"], shop["order"]).json["id"]
     rt.now = lambda: T0 + timedelta(days=90)
     refused = ask(client, shop["headers"], shop["order"]).json["id"]
-    ids = lambda q: [
-        r["id"] for r in client.get(f"/api/v1/returns{q}", headers=shop["headers"]).json["returns"]
-    ]  # noqa: E731
+
+    def ids(query: str) -> list[int]:
+        answer = client.get(f"/api/v1/returns{query}", headers=shop["headers"]).json
+        return [r["id"] for r in answer["returns"]]
+
     assert ids("") == [refused, approved]  # newest first
     assert ids("?state=refused") == [refused]
     assert ids("?state=approved") == [approved]
