@@ -87,8 +87,6 @@ class Evidence(StrEnum):
     inspected = "inspected"
 
 
-_LEVEL = {Evidence.carrier_scan: 1, Evidence.delivered: 2, Evidence.inspected: 3}
-
 REASONS = (
     "unwanted",
     "defective",
@@ -130,7 +128,7 @@ class ReturnPolicy:
         """From ``settings.ReturnsSettings`` (one merchant's, resolved) or anything alike."""
         return cls(
             window_days=int(returns.window_days),
-            non_returnable_skus=frozenset(s.strip() for s in returns.non_returnable_skus),
+            non_returnable_skus=frozenset(s.strip() for s in returns.non_returnable_skus if s.strip()),
             non_returnable_tags=_tags(returns.non_returnable_tags),
             final_sale_tags=_tags(returns.final_sale_tags),
             reasons=tuple(returns.reasons),
@@ -275,9 +273,10 @@ def _line_refusals(policy: ReturnPolicy, line: LineFacts, ask: Ask, asked_so_far
                 f"({line.quantity} bought, {line.returned} already returned).",
             )
         )
-    if (line.sku or "").strip() in policy.non_returnable_skus or tags & policy.non_returnable_tags:
+    barred_sku = line.sku is not None and line.sku.strip() in policy.non_returnable_skus
+    if barred_sku or tags & _tags(policy.non_returnable_tags):
         out.append(Refusal("non_returnable", f"{name} cannot be returned."))
-    if tags & policy.final_sale_tags:
+    if tags & _tags(policy.final_sale_tags):
         out.append(Refusal("final_sale", f"{name} was a final sale and cannot be returned."))
     if ask.reason not in policy.reasons:
         out.append(
@@ -516,10 +515,14 @@ def refund_ready(
     opted in and nothing was flagged."""
     if flags and not reviewed:
         return Readiness(ready=False, waits_for="review", hold=True)
-    level = 3 if inspected else 2 if delivered else 1 if scanned else 0
+    reached = {
+        Evidence.carrier_scan: scanned or delivered or inspected,
+        Evidence.delivered: delivered or inspected,
+        Evidence.inspected: inspected,
+    }
     needed = policy.refund_after
     if policy.refund_at_first_scan_when_clean and not flags:
         needed = Evidence.carrier_scan
-    if level >= _LEVEL[needed]:
+    if reached[needed]:
         return Readiness(ready=True, waits_for=None)
     return Readiness(ready=False, waits_for=needed.value)

@@ -17,7 +17,7 @@ from connectors.storefront.writes import (
     Written,
     marker,
 )
-from connectors.woocommerce import after_sale, fulfillment
+from connectors.woocommerce import after_sale, fulfillment, returns
 from connectors.woocommerce.client import WooClient, client_for
 
 # The order status that goes with a verdict (absent: the status is left as it is).
@@ -35,6 +35,8 @@ class WooWritesVerbs:
     needs_completion = True
     # A store may register statuses of its own (e.g. "delivered"); the REST API takes their slugs.
     custom_statuses = True
+    # WooCommerce has no return object: a return is kept in order notes.
+    native_returns = False
 
     def _writes_client(self) -> WooClient:
         return client_for(self.access)
@@ -113,8 +115,24 @@ class WooWritesVerbs:
     def find_return(self, order_id: str, key: str) -> Written | None:
         return after_sale.find_return(self._writes_client(), order_id, key)
 
+    def approve_return(self, order_id: str, return_ref: str) -> Written:
+        return returns.approve(self._writes_client(), order_id, return_ref, self.access.notify_customer)
+
+    def decline_return(self, order_id: str, return_ref: str, reason: str, note: str = "") -> Written:
+        return returns.decline(self._writes_client(), order_id, return_ref, reason, note)
+
+    def close_return(self, order_id: str, return_ref: str) -> Written:
+        return returns.close(self._writes_client(), order_id, return_ref)
+
     def refund(self, order_id: str, request: RefundRequest) -> Written:
+        # No return object to refund through: ``return_ref`` is not needed.
         return after_sale.refund(self._writes_client(), order_id, request)
 
-    def find_refund(self, order_id: str, key: str) -> Written | None:
+    def find_refund(self, order_id: str, key: str, return_ref: str | None = None) -> Written | None:
         return after_sale.find_refund(self._writes_client(), order_id, key)
+
+    def note_return(self, order_id: str, key: str, text: str, notify: bool = False) -> Written:
+        return returns.write_note(self._writes_client(), order_id, key, text, notify)
+
+    def find_return_note(self, order_id: str, key: str) -> Written | None:
+        return returns.find_note(self._writes_client(), order_id, key)

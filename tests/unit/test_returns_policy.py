@@ -228,6 +228,11 @@ def test_nothing_asked() -> None:
     assert refused(check()) == [("nothing_asked", "Choose at least one item to return.")]
 
 
+def test_an_unknown_line_does_not_stop_the_other_checks() -> None:
+    decision = check(Ask("L9", 1, "unwanted"), Ask("L3", 1, "unwanted"), Ask("L1", 5, "unwanted"))
+    assert [r.rule for r in decision.refusals] == ["unknown_line", "final_sale", "quantity"]
+
+
 def test_every_rule_that_refuses_is_listed() -> None:
     decision = check(Ask("L3", 1, "defective"), Ask("L9", 1, "unwanted"), now=END + timedelta(days=1))
     assert [r.rule for r in decision.refusals] == ["window", "final_sale", "photo_required", "unknown_line"]
@@ -565,6 +570,15 @@ def test_evidence_rules(change: dict[str, Any], expected: list[tuple[str, str]])
     assert [(f.rule, f.reason) for f in flags] == expected
 
 
+def test_shares_are_shown_as_whole_percents_rounded_half_up() -> None:
+    policy = replace(POLICY, light_parcel_ratio=D("0.125"), high_return_rate=D("0.345"))
+    facts = replace(CLEAN, arrival_weight_oz=D("1"), customer_orders=8, customer_returns=3)
+    assert [f.reason for f in evidence_flags(policy, facts)] == [
+        "The parcel arrived weighing 1 oz, less than 13% of the 10 oz shipped.",
+        "The customer returned 3 of 8 orders (38%; the limit is 35%).",
+    ]
+
+
 def test_every_evidence_rule_at_once_in_order() -> None:
     facts = EvidenceFacts(D("10"), D("1"), DELIVERY - timedelta(days=1), DELIVERY, 3, 3, 5)
     assert [f.rule for f in evidence_flags(POLICY, facts)] == [
@@ -778,3 +792,101 @@ def test_bad_returns_settings_are_named(returns: dict[str, Any], words: str) -> 
 @pytest.mark.parametrize("limit", ["10 per minute", "100/hour", "5 per 10 seconds", " 1/day "])
 def test_portal_rate_limits(limit: str) -> None:
     assert ReturnsSettings(portal_rate_limit=limit).portal_rate_limit == limit.strip()
+
+
+def test_every_setting_reaches_the_policy() -> None:
+    returns = ReturnsSettings(
+        window_days=7,
+        non_returnable_skus=[" GC ", "", "  "],
+        non_returnable_tags=["Hygiene"],
+        final_sale_tags=[" Final "],
+        reasons=["a", "b", "c", "d", "e"],
+        photo_reasons=["a"],
+        note_reasons=["b"],
+        merchant_pays_reasons=["c"],
+        restocking_fee_pct=D("7.5"),
+        refund_shipping_reasons=["d"],
+        exchange_allowed=False,
+        exchange_difference="absorb",
+        refund_after="carrier_scan",
+        refund_at_first_scan_when_clean=True,
+        light_parcel_ratio=D("0.25"),
+        high_return_rate=D("0.75"),
+        high_return_rate_min_orders=6,
+        serial_returns=8,
+        serial_days=45,
+    )
+    assert ReturnPolicy.from_settings(returns) == ReturnPolicy(
+        window_days=7,
+        non_returnable_skus=frozenset({"GC"}),
+        non_returnable_tags=frozenset({"hygiene"}),
+        final_sale_tags=frozenset({"final"}),
+        reasons=("a", "b", "c", "d", "e"),
+        photo_reasons=frozenset({"a"}),
+        note_reasons=frozenset({"b"}),
+        merchant_pays_reasons=frozenset({"c"}),
+        restocking_fee_pct=D("7.5"),
+        refund_shipping_reasons=frozenset({"d"}),
+        exchange_allowed=False,
+        exchange_difference="absorb",
+        refund_after=Evidence.carrier_scan,
+        refund_at_first_scan_when_clean=True,
+        light_parcel_ratio=D("0.25"),
+        high_return_rate=D("0.75"),
+        high_return_rate_min_orders=6,
+        serial_returns=8,
+        serial_days=45,
+    )
+
+
+def test_a_policy_built_by_hand_matches_tags_in_any_case() -> None:
+    policy = replace(
+        POLICY, non_returnable_tags=frozenset({" HYGIENE"}), final_sale_tags=frozenset({"FINAL-sale"})
+    )
+    assert [
+        r.rule for r in check(Ask("L2", 1, "unwanted"), Ask("L3", 1, "unwanted"), policy=policy).refusals
+    ] == [
+        "non_returnable",
+        "final_sale",
+    ]
+
+
+def test_a_line_without_sku_is_not_caught_by_an_empty_sku() -> None:
+    policy = replace(POLICY, non_returnable_skus=frozenset({""}))
+    assert refused(check(Ask("L6", 1, "unwanted"), policy=policy)) == []
+
+
+def test_a_refused_decision_as_stored() -> None:
+    decision = check(Ask("L3", 1, "defective", photo=True), now=END + timedelta(days=2))
+    assert decision.to_dict() == {
+        "accepted": False,
+        "refusals": [
+            {"rule": "window", "reason": "The return window closed on 2026-11-30 (30 days after delivery)."},
+            {"rule": "final_sale", "reason": '"Dress" was a final sale and cannot be returned.'},
+        ],
+        "window_ends_at": "2026-11-30T15:00:00+00:00",
+        "merchant_pays_label": True,
+    }
+    unsent = check(GOOD, delivered_at=None, fulfilled_at=None).to_dict()
+    assert (unsent["accepted"], unsent["window_ends_at"]) == (False, None)
+
+
+def test_evidence_facts_as_stored() -> None:
+    assert CLEAN.to_dict() == {
+        "shipped_weight_oz": "10",
+        "arrival_weight_oz": "9",
+        "label_created_at": "2026-11-03T12:00:00+00:00",
+        "original_delivered_at": "2026-11-02T12:00:00+00:00",
+        "customer_orders": 4,
+        "customer_returns": 1,
+        "account_returns_recent": 1,
+    }
+    assert EvidenceFacts().to_dict() == {
+        "shipped_weight_oz": None,
+        "arrival_weight_oz": None,
+        "label_created_at": None,
+        "original_delivered_at": None,
+        "customer_orders": 0,
+        "customer_returns": 0,
+        "account_returns_recent": 0,
+    }
