@@ -68,6 +68,7 @@ def _register(app: Flask) -> None:
         api,
         cli,
         cli_orders,
+        cli_returns,
         cli_ship,
         cli_shops,
         cli_stock,
@@ -90,6 +91,7 @@ def _register(app: Flask) -> None:
         app.cli.add_command(group)
     app.cli.add_command(cli_ship.ship_cli)
     app.cli.add_command(cli_tracking.tracking_cli)
+    app.cli.add_command(cli_returns.returns_cli)
 
 
 class PortInUse(Exception):

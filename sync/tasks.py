@@ -18,6 +18,7 @@ from sync import (
 from sync.returns import exchanges as returns_exchanges
 from sync.returns import labels as returns_labels
 from sync.returns import refunds as returns_refunds
+from sync.returns import storefront_in as returns_storefront_in
 from sync.returns import sweep as returns_sweep
 from sync.returns import write_back as returns_write_back
 from sync.tracking import events as tracking_events
@@ -35,6 +36,7 @@ __all__ = [
     "returns_exchanges",
     "returns_labels",
     "returns_refunds",
+    "returns_storefront_in",
     "returns_sweep",
     "returns_write_back",
     "shipping",

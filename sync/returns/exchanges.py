@@ -124,7 +124,7 @@ def _difference(rt: Runtime, return_id: int) -> Decimal:
         assert ret is not None
         policy = for_account(rt, s, ret.account_id).policy
         currency = Order.from_dict(order_of(s, ret).data).currency
-        lines = []
+        lines: list[dict[str, Any]] = []
         for item in items_of(s, ret.id):
             if item.exchange_price is None:
                 continue

@@ -6,7 +6,9 @@ wrong_item, missing). Resellable units go back on the shelf through the stock le
 is marked and pushed); the others are recorded as a loss movement (``return_loss``:
 nothing goes back on sale). The return becomes ``received`` (when the carrier had not
 said so) and ``inspected``; then ``refund_return`` (or the exchange) checks its evidence.
-Receiving again with the same conditions changes nothing; other conditions are refused.
+A return refunded or exchanged before inspection (its evidence came first) is inspected
+without a change of state. Receiving again with the same conditions changes nothing;
+other conditions are refused.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sync.returns.common import (
     get_return,
     items_of,
     move,
+    note,
     soon,
 )
 
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
     from sync.runtime import Runtime
 
 RECEIVABLE = (ReturnState.approved, ReturnState.label_sent, ReturnState.in_transit, ReturnState.received)
+# Refunded or exchanged before the goods were inspected (the policy's evidence came first).
+SETTLED = (ReturnState.refunded, ReturnState.exchanged)
 MAX_WEIGHT_OZ = Decimal("100000")
 
 
@@ -81,10 +86,10 @@ def receive(
             if all(i.condition == wanted[i.id].value for i in items):
                 return ret
             raise ReturnConflict(f"return {return_id} was already inspected")
-        if ret.state not in RECEIVABLE:
+        if ret.state not in RECEIVABLE and ret.state not in SETTLED:
             raise ReturnConflict(f"return {return_id} is {ret.state}: nothing to receive")
         who = f"user:{actor}"
-        if ret.state != ReturnState.received:
+        if ret.state in RECEIVABLE and ret.state != ReturnState.received:
             move(s, ret, ReturnState.received, f"received by {actor}", actor=who)
         stores: set[int] = set()
         now = utcnow()
@@ -95,14 +100,12 @@ def receive(
             ret.arrival_weight_oz = float(weight)
         counts = {c.value: sum(i.quantity for i in items if i.condition == c.value) for c in Condition}
         summary = ", ".join(f"{n} {c}" for c, n in counts.items() if n)
-        move(
-            s,
-            ret,
-            ReturnState.inspected,
-            summary,
-            {"conditions": counts, "weight_oz": str(weight) if weight is not None else None},
-            who,
-        )
+        data = {"conditions": counts, "weight_oz": str(weight) if weight is not None else None}
+        if ret.state in RECEIVABLE:
+            move(s, ret, ReturnState.inspected, summary, data, who)
+        else:  # refunded (or exchanged) on earlier evidence: the state stays, the goods are inspected
+            ret.inspected_at = now
+            note(s, ret, "return.inspected", summary, data, who)
     units.push(rt, stores)
     soon(rt, "refund_return", ret.id, "inspected")
     soon(rt, "write_back_return", ret.id, "inspected")

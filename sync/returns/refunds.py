@@ -55,7 +55,7 @@ def refund_return(rt: Runtime, return_id: int) -> str:
     if exchange:
         from sync.returns.exchanges import ship_exchange
 
-        return ship_exchange(rt, return_id)
+        return str(ship_exchange(rt, return_id))
     from sync.returns.write_back import write_back_return
 
     write_back_return(rt, return_id)  # the storefront's return exists before it is refunded
