@@ -26,9 +26,9 @@ def return_(shop: ShopData, ret: Return) -> dict[str, Any]:
                     "admin_graphql_api_id": gid("FulfillmentLineItem", line.fulfillment_line_id),
                 },
                 "quantity": line.quantity,
-                "return_reason": "unknown",
-                "return_reason_note": "",
-                "customer_note": None,
+                "return_reason": line.reason.lower(),
+                "return_reason_note": line.reason_note,
+                "customer_note": line.customer_note,
             }
             for line in ret.lines
         ],

@@ -303,8 +303,16 @@ class ShopSeeding:
             self.emit(shop, "orders/updated", payloads.order(shop, order))
         return order
 
-    def request_return(self, domain: str, order_id: int, lines: list[tuple[int, int]]) -> Return:
-        """A customer asks to return ``(fulfillment line id, quantity)``: returns/request follows."""
+    def request_return(
+        self,
+        domain: str,
+        order_id: int,
+        lines: list[tuple[int, int]],
+        reason: str = "UNKNOWN",
+        customer_note: str | None = None,
+    ) -> Return:
+        """A customer asks to return ``(fulfillment line id, quantity)`` for ``reason`` (a
+        ``ReturnReason`` value, e.g. ``UNWANTED``): returns/request follows."""
         shop = self.shops[domain]
         with self._lock:
             order = shop.orders[order_id]
@@ -313,7 +321,10 @@ class ShopSeeding:
                 order.id,
                 f"{order.name}-R{len(order.return_ids) + 1}",
                 self.clock.now(),
-                [ReturnLine(self.ids.next(), line_id, quantity) for line_id, quantity in lines],
+                [
+                    ReturnLine(self.ids.next(), line_id, quantity, reason=reason, customer_note=customer_note)
+                    for line_id, quantity in lines
+                ],
             )
             shop.returns[ret.id] = ret
             order.return_ids.append(ret.id)
