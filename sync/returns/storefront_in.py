@@ -4,7 +4,7 @@
   (``source`` storefront, key ``storefront:<store>:<return id>``: a redelivered event lands
   once) decided by policy; the approval or the decline goes back to the storefront
   (``write_back_return``). The lines come from the body, else from the store
-  (``fetch_return``).
+  (``fetch_return``); a reason the policy does not list is ``other``.
 - A return the merchant opened in the admin (``open``) is approved whatever the policy
   says (their act is the override, noted as such).
 - A return declined, cancelled or closed on the storefront closes ours (exchange units
@@ -32,6 +32,7 @@ from db.models import Order as OrderRow
 from sync.intake import handles
 from sync.returns import requests
 from sync.returns.common import OPEN, move, note, soon
+from sync.returns.merchant import for_account
 from sync.storefronts import storefront
 
 if TYPE_CHECKING:
@@ -96,11 +97,15 @@ def apply_store_return(rt: Runtime, store: Store, sr: StoreReturn, actor: str) -
     if sr.status not in (StoreReturnStatus.requested, StoreReturnStatus.open):
         return f"a {sr.status} return we never had"
     lines = sr.lines or _fetched_lines(rt, store, sr)
+    with rt.session() as s:
+        known = set(for_account(rt, s, store.account_id).policy.reasons)
+    # The storefront's own reasons (its form's words, "unknown" when the customer gave none)
+    # that the merchant's policy does not list are "other".
     asks = [
         {
             "line_id": line.line_id,
             "quantity": line.quantity,
-            "reason": line.reason or "other",
+            "reason": line.reason if line.reason in known else "other",
             "note": line.note,
         }
         for line in lines
