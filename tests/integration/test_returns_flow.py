@@ -537,8 +537,8 @@ def test_a_request_outside_the_window_is_refused_with_the_rule_and_a_merchant_ov
     drain(rt)
     assert reload(rt, ret.id).state == "label_sent" and len(return_labels(easypost)) == 1
     assert "return.refused" in trail(rt, order.id) and trail(rt, order.id).count("return.approved") == 1
-    with pytest.raises(ReturnConflict):
-        override(rt, account, ret.id, "sam", "twice")  # not refused any more
+    again = override(rt, account, ret.id, "sam", "loyal customer")  # a retried override: answered
+    assert again.state == "label_sent" and trail(rt, order.id).count("return.approved") == 1
 
 
 def test_a_shopify_request_outside_policy_is_declined_there(
@@ -629,6 +629,8 @@ def test_a_closed_return_gets_no_label_and_closing_twice_is_one_close(
     assert trail(rt, order.id).count("return.closed") == 1
     with pytest.raises(ReturnConflict):
         inspection.receive(rt, account, ret.id, {i.id: "resellable" for i in items(rt, ret.id)}, None, "sam")
+    with pytest.raises(ReturnConflict):
+        override(rt, account, ret.id, "sam", "only a refused return is overridden")
 
 
 # --- exchanges -------------------------------------------------------------------------------------
