@@ -24,7 +24,7 @@ import structlog
 from sqlalchemy import select
 
 from connectors.storefront import EventKind, reader_for
-from connectors.storefront.orders import StoreReturn, StoreReturnStatus
+from connectors.storefront.orders import StoreReturn, StoreReturnLine, StoreReturnStatus
 from core.orders import Order
 from core.returns import ReturnState
 from db.models import InboxEvent, Return, ReturnItem, Store, StoreState
@@ -93,7 +93,8 @@ def apply_store_return(rt: Runtime, store: Store, sr: StoreReturn, actor: str) -
     if ret is not None:
         return _follow(rt, ret.id, sr, actor)
     if sr.status == StoreReturnStatus.refunded:
-        return _admin_refund(rt, store, order_id, sr, actor)
+        lines = sr.lines or _fetched_lines(rt, store, sr)
+        return _admin_refund(rt, store, order_id, sr, tuple(lines), actor)
     if sr.status not in (StoreReturnStatus.requested, StoreReturnStatus.open):
         return f"a {sr.status} return we never had"
     lines = sr.lines or _fetched_lines(rt, store, sr)
@@ -127,7 +128,7 @@ def apply_store_return(rt: Runtime, store: Store, sr: StoreReturn, actor: str) -
     return f"return {made.id} {made.state}"
 
 
-def _fetched_lines(rt: Runtime, store: Store, sr: StoreReturn) -> tuple[Any, ...]:
+def _fetched_lines(rt: Runtime, store: Store, sr: StoreReturn) -> tuple[StoreReturnLine, ...]:
     found = storefront(rt, store).fetch_return(sr.order_id, sr.platform_return_id)
     return found.lines if found is not None else ()
 
@@ -156,7 +157,9 @@ def _follow(rt: Runtime, return_id: int, sr: StoreReturn, actor: str) -> str:
     return f"return {return_id} closed"
 
 
-def _admin_refund(rt: Runtime, store: Store, order_id: int, sr: StoreReturn, actor: str) -> str:
+def _admin_refund(
+    rt: Runtime, store: Store, order_id: int, sr: StoreReturn, lines: tuple[StoreReturnLine, ...], actor: str
+) -> str:
     """A refund made in the store's admin: a return refunded already, no policy, no label."""
     from db.models import utcnow
 
@@ -185,7 +188,7 @@ def _admin_refund(rt: Runtime, store: Store, order_id: int, sr: StoreReturn, act
         s.add(ret)
         s.flush()
         facts = requests.line_facts(s, row, Order.from_dict(row.data))
-        for line in sr.lines:
+        for line in lines:
             fact = facts.get(line.line_id)
             s.add(
                 ReturnItem(

@@ -820,3 +820,145 @@ def test_a_tracker_event_of_no_parcel_and_no_return_is_ignored_with_its_reason(r
 
     report = TrackerReport("trk_nobody", "9400", "USPS", None, DeliveryState.in_transit, "", None, ())
     assert apply_report(rt, report) == "no parcel of ours has tracker trk_nobody (USPS)"
+
+
+def test_a_refund_made_in_the_woocommerce_admin_is_a_refunded_return(
+    rt: Any,
+    channels: tuple[Store, Store],  # noqa: F811
+    shopify: ShopifySandbox,  # noqa: F811
+    woo: WooCommerceSimulator,  # noqa: F811
+    easypost: EasyPostSimulator,
+) -> None:
+    from sandbox.woocommerce.refunds import create_refund
+
+    placed = woo.place_order([(MUG, 2)], shipping=NEW_YORK)
+    flush(shopify, woo, rt)
+    order = shipped(rt, easypost, channels[1], placed)
+    record = woo.store.orders[placed]
+    line = record["line_items"][0]
+    refund = {"amount": "14.50", "reason": "broken in the post", "api_refund": False, "api_restock": False}
+    create_refund(
+        woo.store,
+        record,
+        {**refund, "line_items": [{"id": line["id"], "quantity": 1, "refund_total": "14.50"}]},
+    )
+    flush(shopify, woo, rt)
+    flush(shopify, woo, rt)  # the same refund seen again on the next order update
+    with rt.session() as s:
+        (ret,) = s.scalars(select(Return).where(Return.order_id == order.id))
+    assert ret.state == "refunded" and ret.source == "storefront" and ret.label is None
+    assert ret.refund is not None and Decimal(ret.refund["total"]) == Decimal("14.50")
+    assert [(i.sku, i.quantity) for i in items(rt, ret.id)] == [(MUG, 1)]
+    assert len(woo_refunds(woo, placed)) == 1 and return_labels(easypost) == []
+    assert trail(rt, order.id) == ["return.requested", "return.approved", "return.refunded"]
+
+
+def test_a_cheaper_exchange_refunds_the_difference_once(
+    rt: Any,
+    channels: tuple[Store, Store],  # noqa: F811
+    shopify: ShopifySandbox,  # noqa: F811
+    woo: WooCommerceSimulator,  # noqa: F811
+    easypost: EasyPostSimulator,
+) -> None:
+    placed = woo.place_order([(TEE, 1)], shipping=NEW_YORK)
+    flush(shopify, woo, rt)
+    order = shipped(rt, easypost, channels[1], placed)
+    account = account_of(rt, channels[1])
+    line = order.data["line_items"][0]["line_id"]
+    cheaper = [
+        {"line_id": line, "quantity": 1, "reason": "unwanted", "exchange_sku": MUG, "exchange_price": "14.50"}
+    ]
+    ret = request_return(
+        rt,
+        account_id=account,
+        order_id=order.id,
+        asks=cheaper,
+        source="portal",
+        key="c",
+        actor="c",
+        resolution="exchange",
+    )
+    drain(rt)
+    travel_back(rt, easypost, reload(rt, ret.id))
+    flush(shopify, woo, rt)
+    ret = reload(rt, ret.id)
+    assert ret.state == "exchanged", trail(rt, order.id)
+    (refund,) = woo_refunds(woo, placed)
+    assert Decimal(str(refund["amount"])) == Decimal("4.50")  # 19.00 - 14.50
+    refund_return(rt, ret.id)  # a retried job: finished, nothing again
+    assert len(woo_refunds(woo, placed)) == 1
+
+
+@pytest.mark.parametrize("returns", [{"note_reasons": []}])
+def test_a_lost_answer_at_shopify_refunds_through_the_return_once(
+    rt: Any,
+    channels: tuple[Store, Store],  # noqa: F811
+    shopify: ShopifySandbox,  # noqa: F811
+    woo: WooCommerceSimulator,  # noqa: F811
+    easypost: EasyPostSimulator,
+) -> None:
+    placed = shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
+    flush(shopify, woo, rt)
+    order = shipped(rt, easypost, channels[0], placed.id)
+    account = account_of(rt, channels[0])
+    ret = request_return(
+        rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="p", actor="c"
+    )
+    drain(rt)
+    (sreturn,) = shop_returns(shopify, placed.id) or [(trail(rt, order.id), dead(rt))]
+    assert reload(rt, ret.id).platform_return_id, (trail(rt, order.id), dead(rt))
+    assert sreturn.status == "OPEN"  # opened there by Waybill
+    shopify.faults = Faults(lost_response_rate=1.0, hang_s=0, lost_response_ops=("returnProcess",))
+    travel_back(rt, easypost, reload(rt, ret.id))
+    shopify.faults = Faults()
+    flush(shopify, woo, rt)
+    refund_return(rt, ret.id)
+    assert reload(rt, ret.id).state == "refunded", trail(rt, order.id)
+    (refund,) = shop_refunds(shopify, placed.id)
+    assert refund.return_id == sreturn.id
+
+
+def test_resume_returns_finds_the_work_a_lost_queue_message_left(
+    rt: Any,
+    channels: tuple[Store, Store],  # noqa: F811
+    shopify: ShopifySandbox,  # noqa: F811
+    woo: WooCommerceSimulator,  # noqa: F811
+    easypost: EasyPostSimulator,
+) -> None:
+    from sync.returns.sweep import resume_returns
+
+    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
+    flush(shopify, woo, rt)
+    order = shipped(rt, easypost, channels[1], placed)
+    account = account_of(rt, channels[1])
+    with rt.session() as s:  # a return approved whose jobs never ran (its messages were lost)
+        row = Return(
+            account_id=account,
+            store_id=order.store_id,
+            order_id=order.id,
+            key="lost",
+            source="merchant",
+            state="approved",
+            decision={"accepted": True, "refusals": [], "merchant_pays_label": True},
+        )
+        s.add(row)
+        s.flush()
+        line = order.data["line_items"][0]
+        s.add(
+            ReturnItem(
+                return_id=row.id,
+                account_id=account,
+                line_id=line["line_id"],
+                sku=MUG,
+                quantity=1,
+                unit_price="14.50",
+                currency="USD",
+                reason="defective",
+            )
+        )
+        return_id = row.id
+    counts = resume_returns(rt)
+    assert counts["buy_return_label"] == 1
+    drain(rt)
+    assert reload(rt, return_id).state == "label_sent" and len(return_labels(easypost)) == 1
+    assert resume_returns(rt)["buy_return_label"] == 0
