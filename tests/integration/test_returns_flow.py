@@ -306,7 +306,6 @@ def test_a_portal_return_on_woocommerce_goes_label_transit_received_refunded_onc
     assert reload(rt, ret.id).state == "refunded"  # inspecting after the refund changes no state
 
 
-@pytest.mark.parametrize("returns", [{"note_reasons": []}])
 def test_a_shopify_customer_request_is_approved_there_and_refunded_through_the_return_once(
     rt: Any,
     channels: tuple[Store, Store],  # noqa: F811
@@ -319,10 +318,11 @@ def test_a_shopify_customer_request_is_approved_there_and_refunded_through_the_r
     order = shipped(rt, easypost, channels[0], placed.id)
     shop = shopify.shops[SHOP]
     line_ids = [fl.id for f in shop.fulfillments.values() if f.order_id == placed.id for fl in f.lines]
-    shopify.request_return(SHOP, placed.id, [(line_ids[0], 1)])
+    shopify.request_return(SHOP, placed.id, [(line_ids[0], 1, "SIZE_TOO_SMALL", "too tight")])
     flush(shopify, woo, rt)
     with rt.session() as s:
         (ret,) = s.scalars(select(Return).where(Return.order_id == order.id))
+    assert [(i.reason, i.note) for i in items(rt, ret.id)] == [("size_too_small", "too tight")]
     assert ret.source == "storefront" and ret.platform_return_id
     assert ret.state == "label_sent", (trail(rt, order.id), ret.decision)
     (sreturn,) = shop_returns(shopify, placed.id)
@@ -889,7 +889,6 @@ def test_a_cheaper_exchange_refunds_the_difference_once(
     assert len(woo_refunds(woo, placed)) == 1
 
 
-@pytest.mark.parametrize("returns", [{"note_reasons": []}])
 def test_a_lost_answer_at_shopify_refunds_through_the_return_once(
     rt: Any,
     channels: tuple[Store, Store],  # noqa: F811
@@ -900,22 +899,24 @@ def test_a_lost_answer_at_shopify_refunds_through_the_return_once(
     placed = shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
     flush(shopify, woo, rt)
     order = shipped(rt, easypost, channels[0], placed.id)
-    account = account_of(rt, channels[0])
-    ret = request_return(
-        rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="p", actor="c"
-    )
-    drain(rt)
-    (sreturn,) = shop_returns(shopify, placed.id)
-    assert reload(rt, ret.id).platform_return_id, (trail(rt, order.id), dead(rt))
-    assert sreturn.status == "OPEN"  # opened there by Waybill
+    shop = shopify.shops[SHOP]
+    line_ids = [fl.id for f in shop.fulfillments.values() if f.order_id == placed.id for fl in f.lines]
+    shopify.request_return(SHOP, placed.id, [(line_ids[0], 1, "WRONG_ITEM", "a blue one came")])
     shopify.faults = Faults(lost_response_rate=1.0, hang_s=0, lost_response_ops=("returnProcess",))
-    travel_back(rt, easypost, reload(rt, ret.id))
+    flush(shopify, woo, rt)
+    with rt.session() as s:
+        (ret,) = s.scalars(select(Return).where(Return.order_id == order.id))
+    travel_back(rt, easypost, ret)
     shopify.faults = Faults()
     flush(shopify, woo, rt)
-    refund_return(rt, ret.id)
-    assert reload(rt, ret.id).state == "refunded", trail(rt, order.id)
+    refund_return(rt, ret.id)  # a retry after the lost answers
+    assert reload(rt, ret.id).state == "refunded", (trail(rt, order.id), dead(rt))
+    (sreturn,) = shop_returns(shopify, placed.id)
     (refund,) = shop_refunds(shopify, placed.id)
     assert refund.return_id == sreturn.id
+    with rt.session() as s:
+        effect = s.scalar(select(Effect).where(Effect.key == f"refund:{ret.id}"))
+        assert effect is not None and effect.attempts >= 2
 
 
 def test_resume_returns_finds_the_work_a_lost_queue_message_left(
