@@ -14,8 +14,8 @@ the return's page (``/returns/r/<token>``): its state in plain words, the rule t
 refused it, and the return label's link once it is bought.
 
 Pages are server-rendered and escaped, no script, one stylesheet served from here; forms
-carry a CSRF token (``web.security``); answers are ``no-store``, ``noindex`` and sent
-without a referrer (the tokens are in the address). Never the customer's name, e-mail
+carry a CSRF token (``web.security``); answers are ``no-store``, ``noindex``, and send a
+referrer to this site only (the tokens are in the address). Never the customer's name, e-mail
 or address on a page.
 """
 
@@ -55,7 +55,10 @@ bp = Blueprint(
 HEADERS = {
     "Cache-Control": "no-store",
     "X-Robots-Tag": "noindex, nofollow",
-    "Referrer-Policy": "no-referrer",
+    # Same-origin: the tokens in our addresses never reach another site, and our own form
+    # posts still carry their Origin (under no-referrer a browser sends "Origin: null",
+    # which web/security.py refuses as cross-site).
+    "Referrer-Policy": "same-origin",
 }
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "

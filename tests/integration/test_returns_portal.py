@@ -184,7 +184,7 @@ def test_the_order_page_lists_what_can_be_returned(rt: Any, client: Any, shop: d
     assert '<option value="defective">Defective (photo needed)</option>' in html
     assert "ada@example.com" not in html and "Analytical" not in html  # no personal data
     resp = client.get(path)
-    assert resp.headers["Referrer-Policy"] == "no-referrer" and resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["Referrer-Policy"] == "same-origin" and resp.headers["Cache-Control"] == "no-store"
     assert "form-action 'self'" in resp.headers["Content-Security-Policy"]
 
 
