@@ -37,7 +37,7 @@ from sync.returns.merchant import resolve
 from sync.returns.requests import request_return
 from sync.tracking.links import shipment_for
 from web import runtime
-from web.returns_form import form_lines, read_asks, reason_words, save_photos, with_photos
+from web.returns_form import forget_photos, form_lines, read_asks, reason_words, save_photos, with_photos
 from web.returns_links import order_for, order_token, return_for, return_token
 from web.returns_lookup import MAX_NUMBER, find_order
 from web.tracking_page import brand_for
@@ -215,6 +215,7 @@ def submit(token: str) -> ResponseBase:
         return _page("order.html", 400, key=key, problems=[photos], **context)
     return_id = _request(order_id, with_photos(asks, photos), resolution, key)
     if isinstance(return_id, str):
+        forget_photos(rt, photos)  # nothing was asked: keep nothing
         return _page("order.html", 400, key=key, problems=[return_id], **context)
     return redirect(url_for("returns.status", token=return_token(rt, return_id)), 303)
 
