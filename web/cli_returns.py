@@ -2,9 +2,11 @@
 
 ``list`` and ``show`` read them; ``create`` asks for one on a customer's behalf (decided
 by the policy at once, like the API's); ``override``, ``receive``, ``approve``, ``reject``
-and ``close`` are the merchant's steps. Each command works in one account (``--account``,
-or the only account there is): another account's return is not found. The actor kept on
-the order's timeline is ``cli`` (or ``cli:<--actor>``).
+and ``close`` are the merchant's steps. In embedded mode a step's follow-up jobs (the
+write-back, the label, the refund) run in the command before it answers, as for orders
+(web/cli_work.py); in production they are queued for the workers. Each command works in
+one account (``--account``, or the only account there is): another account's return is
+not found. The actor kept on the order's timeline is ``cli`` (or ``cli:<--actor>``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sync.returns.requests import override as override_return
 from sync.returns.requests import request_return
 from web.cli import BIG_ID, SMALL_ID, rt
 from web.cli_stock import account_id_for, account_option
+from web.cli_work import describe, run_follow_up
 
 returns_cli = AppGroup(
     "returns", help="Customers' returns: list, read, ask for one, and the merchant's steps."
@@ -81,6 +84,8 @@ def _show(detail: dict[str, Any]) -> None:
     click.echo(_line(detail))
     for refusal in (detail.get("decision") or {}).get("refusals") or []:
         click.echo(f"  refused: {refusal['rule']}: {refusal['reason']}")
+    if detail.get("override"):
+        click.echo(f"  overridden by {detail['override']['actor']}: {detail['override']['note']}")
     label = detail.get("label") or {}
     if label.get("label_url"):
         click.echo(
@@ -96,7 +101,7 @@ def _show(detail: dict[str, Any]) -> None:
             f"({item['reason']}){swap}{cond}"
         )
     for entry in detail.get("timeline", []):
-        click.echo(f"  {entry['at'][:19]}  {entry['action']:<18} {entry['reason'] or ''}")
+        click.echo(f"  {entry['at'][:19]}  {entry['action']:<24} {entry['reason'] or ''}")
 
 
 def _done(account_id: int, return_id: int, as_json: bool = False) -> None:
@@ -105,6 +110,16 @@ def _done(account_id: int, return_id: int, as_json: bool = False) -> None:
         _echo_json(detail)
     else:
         _show(detail)
+
+
+def _stepped(account_id: int, return_id: int) -> None:
+    """After a step: its follow-up jobs run here in embedded mode (web/cli_work.py), then the return."""
+    done = run_follow_up(rt())
+    _done(account_id, return_id)
+    if done is None:
+        click.echo("its next steps are queued for the workers (production mode)")
+    else:
+        click.echo(describe(rt(), done))
 
 
 @returns_cli.command("show")
@@ -159,7 +174,7 @@ def create(
             resolution="exchange" if exchange else "refund",
         )
     )
-    _done(account_id, made.id)
+    _stepped(account_id, made.id)
 
 
 @returns_cli.command("override")
@@ -171,7 +186,7 @@ def override(return_id: int, note: str, account_name: str | None, actor: str | N
     """Approve a refused return anyway."""
     account_id = account_id_for(account_name)
     _run(lambda: override_return(rt(), account_id, return_id, _actor(actor), note))
-    _done(account_id, return_id)
+    _stepped(account_id, return_id)
 
 
 def _condition(text: str) -> tuple[str, str]:
@@ -194,7 +209,7 @@ def receive(
     account_id = account_id_for(account_name)
     conditions: dict[int | str, Condition | str] = dict(_condition(text) for text in items)
     _run(lambda: receive_return(rt(), account_id, return_id, conditions, weight_oz, _actor(actor)))
-    _done(account_id, return_id)
+    _stepped(account_id, return_id)
 
 
 def _decision(name: str, act: Callable[..., Any], help_text: str) -> None:
@@ -206,7 +221,7 @@ def _decision(name: str, act: Callable[..., Any], help_text: str) -> None:
     def command(return_id: int, reason: str, account_name: str | None, actor: str | None) -> None:
         account_id = account_id_for(account_name)
         _run(lambda: act(rt(), account_id, return_id, _actor(actor), reason))
-        _done(account_id, return_id)
+        _stepped(account_id, return_id)
 
 
 _decision("approve", desk.approve, "Release a return held for review.")

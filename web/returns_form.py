@@ -202,6 +202,13 @@ def _photo_given(files: Mapping[str, FileStorage], index: int) -> bool:
     return upload is not None and bool(upload.filename)
 
 
+def forget_photos(rt: Runtime, photos: Mapping[str, str]) -> None:
+    """Delete photos kept for a request that was not made."""
+    folder = Path(rt.settings.var_dir) / "returns"
+    for name in photos.values():
+        (folder / name).unlink(missing_ok=True)
+
+
 def with_photos(asks: Sequence[Ask], photos: Mapping[str, str]) -> list[dict[str, Any]]:
     """The asks as the flow takes them (``sync.returns.requests.asked``), each with its kept photo."""
     return [

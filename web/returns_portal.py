@@ -14,8 +14,8 @@ the return's page (``/returns/r/<token>``): its state in plain words, the rule t
 refused it, and the return label's link once it is bought.
 
 Pages are server-rendered and escaped, no script, one stylesheet served from here; forms
-carry a CSRF token (``web.security``); answers are ``no-store``, ``noindex`` and sent
-without a referrer (the tokens are in the address). Never the customer's name, e-mail
+carry a CSRF token (``web.security``); answers are ``no-store``, ``noindex``, and send a
+referrer to this site only (the tokens are in the address). Never the customer's name, e-mail
 or address on a page.
 """
 
@@ -37,7 +37,7 @@ from sync.returns.merchant import resolve
 from sync.returns.requests import request_return
 from sync.tracking.links import shipment_for
 from web import runtime
-from web.returns_form import form_lines, read_asks, reason_words, save_photos, with_photos
+from web.returns_form import forget_photos, form_lines, read_asks, reason_words, save_photos, with_photos
 from web.returns_links import order_for, order_token, return_for, return_token
 from web.returns_lookup import MAX_NUMBER, find_order
 from web.tracking_page import brand_for
@@ -55,7 +55,10 @@ bp = Blueprint(
 HEADERS = {
     "Cache-Control": "no-store",
     "X-Robots-Tag": "noindex, nofollow",
-    "Referrer-Policy": "no-referrer",
+    # Same-origin: the tokens in our addresses never reach another site, and our own form
+    # posts still carry their Origin (under no-referrer a browser sends "Origin: null",
+    # which web/security.py refuses as cross-site).
+    "Referrer-Policy": "same-origin",
 }
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
@@ -212,6 +215,7 @@ def submit(token: str) -> ResponseBase:
         return _page("order.html", 400, key=key, problems=[photos], **context)
     return_id = _request(order_id, with_photos(asks, photos), resolution, key)
     if isinstance(return_id, str):
+        forget_photos(rt, photos)  # nothing was asked: keep nothing
         return _page("order.html", 400, key=key, problems=[return_id], **context)
     return redirect(url_for("returns.status", token=return_token(rt, return_id)), 303)
 

@@ -50,6 +50,8 @@ def test_create_list_show(app: Any, rt: Any, shop: dict[str, Any]) -> None:
     (ret,) = returns_of(rt)
     assert made.output.splitlines()[0].startswith(f"{ret.id:<6} approved    refund   order {shop['order']}")
     assert "  item " in made.output and "1 x MUG-12OZ (unwanted)" in made.output
+    # Its follow-up (write-back, label) ran in the command (embedded) or was queued (production).
+    assert made.output.splitlines()[-1].startswith(("ran its next steps here:", "its next steps are queued"))
     again = invoke(
         app, "create", str(shop["order"]), "--item", "0:1:unwanted", "--key", "desk-1", "--account", "north"
     )

@@ -184,7 +184,7 @@ def test_the_order_page_lists_what_can_be_returned(rt: Any, client: Any, shop: d
     assert '<option value="defective">Defective (photo needed)</option>' in html
     assert "ada@example.com" not in html and "Analytical" not in html  # no personal data
     resp = client.get(path)
-    assert resp.headers["Referrer-Policy"] == "no-referrer" and resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["Referrer-Policy"] == "same-origin" and resp.headers["Cache-Control"] == "no-store"
     assert "form-action 'self'" in resp.headers["Content-Security-Policy"]
 
 
@@ -340,3 +340,20 @@ def test_the_lookup_is_rate_limited_per_client(app: Any, rt: Any, shop: dict[str
     elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.7"
     assert look_up(elsewhere, "1001", "ada@example.com").status_code == 303
+
+
+def test_the_count_is_kept_in_redis_in_production_and_in_memory_embedded(
+    rt: Any, client: Any, shop: dict[str, Any]
+) -> None:
+    from limits.storage import MemoryStorage, RedisStorage
+
+    from web.returns_portal import limiter
+
+    assert look_up(client, "1001", "guess@example.com").status_code == 404
+    if rt.settings.redis_url:  # production mode: every worker process shares the count
+        from redis import Redis
+
+        assert isinstance(limiter.storage, RedisStorage)
+        assert Redis.from_url(rt.settings.redis_url).keys("*waybill-returns*returns-lookup*")
+    else:
+        assert isinstance(limiter.storage, MemoryStorage)
