@@ -919,6 +919,37 @@ def test_a_lost_answer_at_shopify_refunds_through_the_return_once(
         assert effect is not None and effect.attempts >= 2
 
 
+def test_a_portal_return_on_shopify_is_opened_there_once_and_refunded_through_it(
+    rt: Any,
+    channels: tuple[Store, Store],  # noqa: F811
+    shopify: ShopifySandbox,  # noqa: F811
+    woo: WooCommerceSimulator,  # noqa: F811
+    easypost: EasyPostSimulator,
+) -> None:
+    from sync.returns.write_back import write_back_return
+
+    placed = shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
+    flush(shopify, woo, rt)
+    order = shipped(rt, easypost, channels[0], placed.id)
+    account = account_of(rt, channels[0])
+    ret = request_return(
+        rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="p", actor="c"
+    )
+    flush(shopify, woo, rt)
+    write_back_return(rt, ret.id)  # a retried write-back opens nothing again
+    (sreturn,) = shop_returns(shopify, placed.id)
+    assert (
+        sreturn.status == "OPEN"
+        and reload(rt, ret.id).platform_return_id == f"gid://shopify/Return/{sreturn.id}"
+    )
+    travel_back(rt, easypost, reload(rt, ret.id))
+    flush(shopify, woo, rt)
+    assert reload(rt, ret.id).state == "refunded", (trail(rt, order.id), dead(rt))
+    (refund,) = shop_refunds(shopify, placed.id)
+    assert refund.return_id == sreturn.id
+    assert len(shop_returns(shopify, placed.id)) == 1 and dead(rt) == []
+
+
 def test_resume_returns_finds_the_work_a_lost_queue_message_left(
     rt: Any,
     channels: tuple[Store, Store],  # noqa: F811
