@@ -673,6 +673,10 @@ def test_an_exchange_reserves_its_variant_ships_it_as_a_new_parcel_and_refunds_n
         assert [i["sku"] for i in sh.parcel["items"]] == [TEE]
         assert sh.easypost_id and len(easypost.labels_for(sh.easypost_id)) == 1
     assert level(rt, account, TEE) == (on_hand - 1, reserved)
+    told = [
+        n["note"] for n in woo.store.notes.values() if n["order_id"] == placed and "exchange" in n["note"]
+    ]
+    assert len(told) == 1 and str(sh.tracking_code) in told[0]
 
 
 def test_an_exchange_out_of_stock_is_refused_and_closing_releases_a_reservation(
