@@ -998,3 +998,34 @@ def test_resume_returns_finds_the_work_a_lost_queue_message_left(
     drain(rt)
     assert reload(rt, return_id).state == "label_sent" and len(return_labels(easypost)) == 1
     assert resume_returns(rt)["buy_return_label"] == 0
+
+
+@pytest.mark.parametrize("returns", [{"label": "none", "order_status": {"refunded": "returned"}}])
+def test_without_labels_a_return_waits_for_receipt_and_the_order_takes_the_merchants_status(
+    rt: Any,
+    channels: tuple[Store, Store],  # noqa: F811
+    shopify: ShopifySandbox,  # noqa: F811
+    woo: WooCommerceSimulator,  # noqa: F811
+    easypost: EasyPostSimulator,
+) -> None:
+    woo.register_order_status("wc-returned", "Returned")
+    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
+    flush(shopify, woo, rt)
+    order = shipped(rt, easypost, channels[1], placed)
+    account = account_of(rt, channels[1])
+    ret = request_return(
+        rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="n", actor="c"
+    )
+    flush(shopify, woo, rt)
+    assert reload(rt, ret.id).state == "approved" and return_labels(easypost) == []
+    assert refund_return(rt, ret.id) == "waiting for delivered" and woo_refunds(woo, placed) == []
+    inspection.receive(rt, account, ret.id, {i.id: "resellable" for i in items(rt, ret.id)}, None, "sam")
+    flush(shopify, woo, rt)
+    assert reload(rt, ret.id).state == "refunded" and len(woo_refunds(woo, placed)) == 1
+    assert woo.store.orders[placed]["status"] == "returned"
+    assert trail(rt, order.id)[:4] == [
+        "return.requested",
+        "return.approved",
+        "return.received",
+        "return.inspected",
+    ]
