@@ -721,6 +721,7 @@ def test_the_default_settings_make_the_default_policy() -> None:
     assert ReturnPolicy.from_settings(returns.for_merchant("anyone")) == ReturnPolicy()
     assert (returns.label, returns.address, returns.order_status) == ("prepaid", {}, {})
     assert returns.portal_rate_limit == "10 per minute"
+    assert returns == ReturnsSettings()  # config.yaml writes out the model's defaults
 
 
 def test_a_merchant_overrides_some_keys_and_inherits_the_rest() -> None:
