@@ -73,6 +73,18 @@ class StoreReturn:
     decline_reason: str | None = None
     waybill_key: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (money as its string amount and currency), for timelines and tests."""
+        return {
+            "platform_return_id": self.platform_return_id,
+            "order_id": self.order_id,
+            "status": str(self.status),
+            "lines": [line._asdict() for line in self.lines],
+            "refund_total": self.refund_total.to_dict() if self.refund_total is not None else None,
+            "decline_reason": self.decline_reason,
+            "waybill_key": self.waybill_key,
+        }
+
 
 @dataclass(frozen=True)
 class PrivacyRequest:

@@ -375,7 +375,10 @@ def return_view(shop: ShopData, ret: Return) -> dict[str, Any]:
         "name": ret.name,
         "status": ret.status,
         "order": {"id": gid("Order", ret.order_id)},
-        "decline": {"reason": decline["reason"], "note": decline.get("note")} if decline else None,
+        # Stored as the webhook body spells it (lower case); GraphQL answers the enum value.
+        "decline": {"reason": str(decline["reason"]).upper(), "note": decline.get("note")}
+        if decline
+        else None,
         "closedAt": iso_utc(ret.closed_at) if ret.closed_at is not None else None,
         "returnLineItems": return_line_items,
         "refunds": refunds,

@@ -163,7 +163,8 @@ def _record(rt: Runtime, return_id: int, label: Label) -> str:
         if ret.state == ReturnState.approved:
             price = f" for {label.price.amount} {label.price.currency}" if label.price else ""
             why = f"{label.carrier} {label.service}{price}, tracking {label.tracking_code}"
-            move(s, ret, ReturnState.label_sent, why, {"label": label.to_dict()})
+            # carrier time (rt.now), so the evidence rules compare it with the original delivery
+            move(s, ret, ReturnState.label_sent, why, {"label": label.to_dict()}, at=rt.now())
         return str(ret.state)
 
 

@@ -4,7 +4,7 @@
   (``source`` storefront, key ``storefront:<store>:<return id>``: a redelivered event lands
   once) decided by policy; the approval or the decline goes back to the storefront
   (``write_back_return``). The lines come from the body, else from the store
-  (``fetch_return``).
+  (``fetch_return``); a reason the policy does not list is ``other``.
 - A return the merchant opened in the admin (``open``) is approved whatever the policy
   says (their act is the override, noted as such).
 - A return declined, cancelled or closed on the storefront closes ours (exchange units
@@ -24,7 +24,7 @@ import structlog
 from sqlalchemy import select
 
 from connectors.storefront import EventKind, reader_for
-from connectors.storefront.orders import StoreReturn, StoreReturnStatus
+from connectors.storefront.orders import StoreReturn, StoreReturnLine, StoreReturnStatus
 from core.orders import Order
 from core.returns import ReturnState
 from db.models import InboxEvent, Return, ReturnItem, Store, StoreState
@@ -32,6 +32,7 @@ from db.models import Order as OrderRow
 from sync.intake import handles
 from sync.returns import requests
 from sync.returns.common import OPEN, move, note, soon
+from sync.returns.merchant import for_account
 from sync.storefronts import storefront
 
 if TYPE_CHECKING:
@@ -92,15 +93,20 @@ def apply_store_return(rt: Runtime, store: Store, sr: StoreReturn, actor: str) -
     if ret is not None:
         return _follow(rt, ret.id, sr, actor)
     if sr.status == StoreReturnStatus.refunded:
-        return _admin_refund(rt, store, order_id, sr, actor)
+        lines = sr.lines or _fetched_lines(rt, store, sr)
+        return _admin_refund(rt, store, order_id, sr, tuple(lines), actor)
     if sr.status not in (StoreReturnStatus.requested, StoreReturnStatus.open):
         return f"a {sr.status} return we never had"
     lines = sr.lines or _fetched_lines(rt, store, sr)
+    with rt.session() as s:
+        known = set(for_account(rt, s, store.account_id).policy.reasons)
+    # The storefront's own reasons (its form's words, "unknown" when the customer gave none)
+    # that the merchant's policy does not list are "other".
     asks = [
         {
             "line_id": line.line_id,
             "quantity": line.quantity,
-            "reason": line.reason or "other",
+            "reason": line.reason if line.reason in known else "other",
             "note": line.note,
         }
         for line in lines
@@ -122,7 +128,7 @@ def apply_store_return(rt: Runtime, store: Store, sr: StoreReturn, actor: str) -
     return f"return {made.id} {made.state}"
 
 
-def _fetched_lines(rt: Runtime, store: Store, sr: StoreReturn) -> tuple[Any, ...]:
+def _fetched_lines(rt: Runtime, store: Store, sr: StoreReturn) -> tuple[StoreReturnLine, ...]:
     found = storefront(rt, store).fetch_return(sr.order_id, sr.platform_return_id)
     return found.lines if found is not None else ()
 
@@ -151,7 +157,9 @@ def _follow(rt: Runtime, return_id: int, sr: StoreReturn, actor: str) -> str:
     return f"return {return_id} closed"
 
 
-def _admin_refund(rt: Runtime, store: Store, order_id: int, sr: StoreReturn, actor: str) -> str:
+def _admin_refund(
+    rt: Runtime, store: Store, order_id: int, sr: StoreReturn, lines: tuple[StoreReturnLine, ...], actor: str
+) -> str:
     """A refund made in the store's admin: a return refunded already, no policy, no label."""
     from db.models import utcnow
 
@@ -180,7 +188,7 @@ def _admin_refund(rt: Runtime, store: Store, order_id: int, sr: StoreReturn, act
         s.add(ret)
         s.flush()
         facts = requests.line_facts(s, row, Order.from_dict(row.data))
-        for line in sr.lines:
+        for line in lines:
             fact = facts.get(line.line_id)
             s.add(
                 ReturnItem(

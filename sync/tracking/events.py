@@ -73,7 +73,9 @@ def on_tracker_changed(rt: Runtime, event_id: int) -> str | None:
     report = event_tracker(payload)
     applied = apply_report(rt, report)
     if isinstance(applied, str):
-        log.info("tracking.not_applied", tracker_id=report.tracker_id, carrier=report.carrier, reason=applied)
+        log.info(
+            "tracking.no_shipment", tracker_id=report.tracker_id, carrier=report.carrier, outcome=applied
+        )
         return applied
     push_soon(rt, applied, f"evt{event_id}")
     return None

@@ -122,9 +122,19 @@ def easypost(returns_easypost: RunningServer, public_url: str, rt: Any) -> EasyP
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def shipped(rt: Any, store: Store, placed_id: int | str) -> OrderRow:
+def shipped(rt: Any, sim: EasyPostSimulator, store: Store, placed_id: int | str) -> OrderRow:
+    """The order, fulfilled and its parcel delivered (the carrier's clock moved until then)."""
     order = order_for(rt, store, placed_id)
     assert order.stage == "fulfilled", order.stage
+    with rt.session() as s:
+        (sh,) = s.scalars(select(Shipment).where(Shipment.order_id == order.id))
+    for _ in range(int(14 * 24 / 6)):
+        if sim.trackers[str(sh.tracker_id)]["status"] == "delivered":
+            break
+        sim.advance(6 * HOUR)
+        drain(rt)
+    order = order_for(rt, store, placed_id)
+    assert order.stage == "delivered", order.stage
     return order
 
 
@@ -181,6 +191,13 @@ def travel_back(rt: Any, easypost: EasyPostSimulator, ret: Return, until: str = 
     raise AssertionError(f"the return parcel did not reach {until} within two weeks")
 
 
+def dead(rt: Any) -> list[tuple[str, str]]:
+    from db.models import DeadLetter
+
+    with rt.session() as s:
+        return [(d.name, d.error) for d in s.scalars(select(DeadLetter))]
+
+
 def woo_refunds(woo: WooCommerceSimulator, order_id: int) -> list[dict[str, Any]]:  # noqa: F811
     return [r for r in woo.store.refunds.values() if r["order_id"] == order_id]
 
@@ -233,7 +250,7 @@ def test_a_portal_return_on_woocommerce_goes_label_transit_received_refunded_onc
 ) -> None:
     placed = woo.place_order([(MUG, 2)], shipping=NEW_YORK, shipping_total="6.00")
     flush(shopify, woo, rt)
-    order = shipped(rt, channels[1], placed)
+    order = shipped(rt, easypost, channels[1], placed)
     account = account_of(rt, channels[1])
     on_hand_before, _ = level(rt, account, MUG)
 
@@ -262,7 +279,7 @@ def test_a_portal_return_on_woocommerce_goes_label_transit_received_refunded_onc
     travel_back(rt, easypost, ret)
     flush(shopify, woo, rt)
     ret = reload(rt, ret.id)
-    assert ret.state == "refunded", trail(rt, order.id)
+    assert ret.state == "refunded", (" ".join(trail(rt, order.id)), ret.hold_reason, ret.evidence, dead(rt))
     (refund,) = woo_refunds(woo, placed)
     # defective: the merchant pays the label; the goods and the original shipping come back
     assert Decimal(str(refund["amount"])) == Decimal("29.00") + Decimal("6.00")
@@ -298,15 +315,16 @@ def test_a_shopify_customer_request_is_approved_there_and_refunded_through_the_r
 ) -> None:
     placed = shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
     flush(shopify, woo, rt)
-    order = shipped(rt, channels[0], placed.id)
+    order = shipped(rt, easypost, channels[0], placed.id)
     shop = shopify.shops[SHOP]
     line_ids = [fl.id for f in shop.fulfillments.values() if f.order_id == placed.id for fl in f.lines]
-    shopify.request_return(SHOP, placed.id, [(line_ids[0], 1)])
+    shopify.request_return(SHOP, placed.id, [(line_ids[0], 1, "SIZE_TOO_SMALL", "too tight")])
     flush(shopify, woo, rt)
     with rt.session() as s:
         (ret,) = s.scalars(select(Return).where(Return.order_id == order.id))
+    assert [(i.reason, i.note) for i in items(rt, ret.id)] == [("size_too_small", "too tight")]
     assert ret.source == "storefront" and ret.platform_return_id
-    assert ret.state == "label_sent", trail(rt, order.id)
+    assert ret.state == "label_sent", (trail(rt, order.id), ret.decision)
     (sreturn,) = shop_returns(shopify, placed.id)
     assert sreturn.status == "OPEN"
     travel_back(rt, easypost, ret)
@@ -332,7 +350,7 @@ def test_the_same_key_twice_is_one_return_and_a_rerun_label_job_buys_nothing(
 ) -> None:
     placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
     flush(shopify, woo, rt)
-    order = shipped(rt, channels[1], placed)
+    order = shipped(rt, easypost, channels[1], placed)
     account = account_of(rt, channels[1])
     first = request_return(
         rt, account_id=account, order_id=order.id, asks=asks(order), source="merchant", key="k1", actor="api"
@@ -357,7 +375,7 @@ def test_a_lost_answer_at_easypost_leaves_one_return_label(
 ) -> None:
     placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
     flush(shopify, woo, rt)
-    order = shipped(rt, channels[1], placed)
+    order = shipped(rt, easypost, channels[1], placed)
     account = account_of(rt, channels[1])
     easypost.faults = Faults(
         lost_response_rate=1.0, hang_s=0, lost_response_ops=("shipment.create", "shipment.buy")
@@ -382,7 +400,7 @@ def test_a_lost_refund_answer_is_found_again_never_refunded_twice(
 ) -> None:
     placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
     flush(shopify, woo, rt)
-    order = shipped(rt, channels[1], placed)
+    order = shipped(rt, easypost, channels[1], placed)
     account = account_of(rt, channels[1])
     ret = request_return(
         rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="f", actor="c"
@@ -413,7 +431,7 @@ def test_the_refund_waits_for_its_evidence(
 ) -> None:
     placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
     flush(shopify, woo, rt)
-    order = shipped(rt, channels[1], placed)
+    order = shipped(rt, easypost, channels[1], placed)
     account = account_of(rt, channels[1])
     ret = request_return(
         rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="f", actor="c"
@@ -439,7 +457,7 @@ def test_a_flagged_return_is_held_until_a_person_approves_it(
 ) -> None:
     placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
     flush(shopify, woo, rt)
-    order = shipped(rt, channels[1], placed)
+    order = shipped(rt, easypost, channels[1], placed)
     account = account_of(rt, channels[1])
     ret = request_return(
         rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="f", actor="c"
@@ -471,7 +489,7 @@ def test_a_held_return_rejected_is_closed_without_a_refund(
 ) -> None:
     placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
     flush(shopify, woo, rt)
-    order = shipped(rt, channels[1], placed)
+    order = shipped(rt, easypost, channels[1], placed)
     account = account_of(rt, channels[1])
     ret = request_return(
         rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="f", actor="c"
@@ -497,9 +515,9 @@ def test_a_request_outside_the_window_is_refused_with_the_rule_and_a_merchant_ov
 ) -> None:
     placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
     flush(shopify, woo, rt)
-    order = shipped(rt, channels[1], placed)
+    order = shipped(rt, easypost, channels[1], placed)
     account = account_of(rt, channels[1])
-    later = datetime.now(UTC) + timedelta(days=45)
+    later = rt.now() + timedelta(days=45)
     rt.now = lambda: later
     ret = request_return(
         rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="f", actor="c"
@@ -519,8 +537,8 @@ def test_a_request_outside_the_window_is_refused_with_the_rule_and_a_merchant_ov
     drain(rt)
     assert reload(rt, ret.id).state == "label_sent" and len(return_labels(easypost)) == 1
     assert "return.refused" in trail(rt, order.id) and trail(rt, order.id).count("return.approved") == 1
-    with pytest.raises(ReturnConflict):
-        override(rt, account, ret.id, "sam", "twice")  # not refused any more
+    again = override(rt, account, ret.id, "sam", "loyal customer")  # a retried override: answered
+    assert again.state == "label_sent" and trail(rt, order.id).count("return.approved") == 1
 
 
 def test_a_shopify_request_outside_policy_is_declined_there(
@@ -532,8 +550,8 @@ def test_a_shopify_request_outside_policy_is_declined_there(
 ) -> None:
     placed = shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
     flush(shopify, woo, rt)
-    shipped(rt, channels[0], placed.id)
-    later = datetime.now(UTC) + timedelta(days=45)
+    shipped(rt, easypost, channels[0], placed.id)
+    later = rt.now() + timedelta(days=45)
     rt.now = lambda: later
     shop = shopify.shops[SHOP]
     line_ids = [fl.id for f in shop.fulfillments.values() if f.order_id == placed.id for fl in f.lines]
@@ -554,7 +572,7 @@ def test_bad_input_is_refused_and_changes_nothing(
 ) -> None:
     placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
     flush(shopify, woo, rt)
-    order = shipped(rt, channels[1], placed)
+    order = shipped(rt, easypost, channels[1], placed)
     account = account_of(rt, channels[1])
     line = order.data["line_items"][0]["line_id"]
     bad: list[tuple[dict[str, Any], type[Exception]]] = [
@@ -599,7 +617,7 @@ def test_a_closed_return_gets_no_label_and_closing_twice_is_one_close(
 ) -> None:
     placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
     flush(shopify, woo, rt)
-    order = shipped(rt, channels[1], placed)
+    order = shipped(rt, easypost, channels[1], placed)
     account = account_of(rt, channels[1])
     ret = request_return(
         rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="f", actor="c"
@@ -611,6 +629,8 @@ def test_a_closed_return_gets_no_label_and_closing_twice_is_one_close(
     assert trail(rt, order.id).count("return.closed") == 1
     with pytest.raises(ReturnConflict):
         inspection.receive(rt, account, ret.id, {i.id: "resellable" for i in items(rt, ret.id)}, None, "sam")
+    with pytest.raises(ReturnConflict):
+        override(rt, account, ret.id, "sam", "only a refused return is overridden")
 
 
 # --- exchanges -------------------------------------------------------------------------------------
@@ -625,7 +645,7 @@ def test_an_exchange_reserves_its_variant_ships_it_as_a_new_parcel_and_refunds_n
 ) -> None:
     placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
     flush(shopify, woo, rt)
-    order = shipped(rt, channels[1], placed)
+    order = shipped(rt, easypost, channels[1], placed)
     account = account_of(rt, channels[1])
     on_hand, reserved = level(rt, account, TEE)
     ret = request_return(
@@ -664,7 +684,7 @@ def test_an_exchange_out_of_stock_is_refused_and_closing_releases_a_reservation(
 ) -> None:
     placed = woo.place_order([(MUG, 2)], shipping=NEW_YORK)
     flush(shopify, woo, rt)
-    order = shipped(rt, channels[1], placed)
+    order = shipped(rt, easypost, channels[1], placed)
     account = account_of(rt, channels[1])
     on_hand, reserved = level(rt, account, TEE)
     line = order.data["line_items"][0]["line_id"]
@@ -715,7 +735,7 @@ def test_damaged_units_are_a_loss_not_stock_and_missing_ones_are_not_refunded(
 ) -> None:
     placed = woo.place_order([(MUG, 1), (TEE, 1)], shipping=NEW_YORK)
     flush(shopify, woo, rt)
-    order = shipped(rt, channels[1], placed)
+    order = shipped(rt, easypost, channels[1], placed)
     account = account_of(rt, channels[1])
     mug, tee = level(rt, account, MUG), level(rt, account, TEE)
     ret = request_return(
@@ -766,7 +786,7 @@ def test_another_tenants_return_is_unknown(
 ) -> None:
     placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
     flush(shopify, woo, rt)
-    order = shipped(rt, channels[1], placed)
+    order = shipped(rt, easypost, channels[1], placed)
     account = account_of(rt, channels[1])
     ret = request_return(
         rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="f", actor="c"
@@ -800,3 +820,146 @@ def test_a_tracker_event_of_no_parcel_and_no_return_is_ignored_with_its_reason(r
 
     report = TrackerReport("trk_nobody", "9400", "USPS", None, DeliveryState.in_transit, "", None, ())
     assert apply_report(rt, report) == "no parcel of ours has tracker trk_nobody (USPS)"
+
+
+def test_a_refund_made_in_the_woocommerce_admin_is_a_refunded_return(
+    rt: Any,
+    channels: tuple[Store, Store],  # noqa: F811
+    shopify: ShopifySandbox,  # noqa: F811
+    woo: WooCommerceSimulator,  # noqa: F811
+    easypost: EasyPostSimulator,
+) -> None:
+    from sandbox.woocommerce.refunds import create_refund
+
+    placed = woo.place_order([(MUG, 2)], shipping=NEW_YORK)
+    flush(shopify, woo, rt)
+    order = shipped(rt, easypost, channels[1], placed)
+    record = woo.store.orders[placed]
+    line = record["line_items"][0]
+    refund = {"amount": "14.50", "reason": "broken in the post", "api_refund": False, "api_restock": False}
+    create_refund(
+        woo.store,
+        record,
+        {**refund, "line_items": [{"id": line["id"], "quantity": 1, "refund_total": "14.50"}]},
+    )
+    flush(shopify, woo, rt)
+    flush(shopify, woo, rt)  # the same refund seen again on the next order update
+    with rt.session() as s:
+        (ret,) = s.scalars(select(Return).where(Return.order_id == order.id))
+    assert ret.state == "refunded" and ret.source == "storefront" and ret.label is None
+    assert ret.refund is not None and Decimal(ret.refund["total"]) == Decimal("14.50")
+    assert [(i.sku, i.quantity) for i in items(rt, ret.id)] == [(MUG, 1)]
+    assert len(woo_refunds(woo, placed)) == 1 and return_labels(easypost) == []
+    assert trail(rt, order.id) == ["return.requested", "return.approved", "return.refunded"]
+
+
+def test_a_cheaper_exchange_refunds_the_difference_once(
+    rt: Any,
+    channels: tuple[Store, Store],  # noqa: F811
+    shopify: ShopifySandbox,  # noqa: F811
+    woo: WooCommerceSimulator,  # noqa: F811
+    easypost: EasyPostSimulator,
+) -> None:
+    placed = woo.place_order([(TEE, 1)], shipping=NEW_YORK)
+    flush(shopify, woo, rt)
+    order = shipped(rt, easypost, channels[1], placed)
+    account = account_of(rt, channels[1])
+    line = order.data["line_items"][0]["line_id"]
+    cheaper = [
+        {"line_id": line, "quantity": 1, "reason": "unwanted", "exchange_sku": MUG, "exchange_price": "14.50"}
+    ]
+    ret = request_return(
+        rt,
+        account_id=account,
+        order_id=order.id,
+        asks=cheaper,
+        source="portal",
+        key="c",
+        actor="c",
+        resolution="exchange",
+    )
+    drain(rt)
+    travel_back(rt, easypost, reload(rt, ret.id))
+    flush(shopify, woo, rt)
+    ret = reload(rt, ret.id)
+    assert ret.state == "exchanged", trail(rt, order.id)
+    (refund,) = woo_refunds(woo, placed)
+    assert Decimal(str(refund["amount"])) == Decimal("4.50")  # 19.00 - 14.50
+    refund_return(rt, ret.id)  # a retried job: finished, nothing again
+    assert len(woo_refunds(woo, placed)) == 1
+
+
+def test_a_lost_answer_at_shopify_refunds_through_the_return_once(
+    rt: Any,
+    channels: tuple[Store, Store],  # noqa: F811
+    shopify: ShopifySandbox,  # noqa: F811
+    woo: WooCommerceSimulator,  # noqa: F811
+    easypost: EasyPostSimulator,
+) -> None:
+    placed = shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
+    flush(shopify, woo, rt)
+    order = shipped(rt, easypost, channels[0], placed.id)
+    shop = shopify.shops[SHOP]
+    line_ids = [fl.id for f in shop.fulfillments.values() if f.order_id == placed.id for fl in f.lines]
+    shopify.request_return(SHOP, placed.id, [(line_ids[0], 1, "WRONG_ITEM", "a blue one came")])
+    shopify.faults = Faults(lost_response_rate=1.0, hang_s=0, lost_response_ops=("returnProcess",))
+    flush(shopify, woo, rt)
+    with rt.session() as s:
+        (ret,) = s.scalars(select(Return).where(Return.order_id == order.id))
+    travel_back(rt, easypost, ret)
+    shopify.faults = Faults()
+    flush(shopify, woo, rt)
+    refund_return(rt, ret.id)  # a retry after the lost answers
+    assert reload(rt, ret.id).state == "refunded", (trail(rt, order.id), dead(rt))
+    (sreturn,) = shop_returns(shopify, placed.id)
+    (refund,) = shop_refunds(shopify, placed.id)
+    assert refund.return_id == sreturn.id
+    with rt.session() as s:
+        effect = s.scalar(select(Effect).where(Effect.key == f"refund:{ret.id}"))
+        assert effect is not None and effect.attempts >= 2
+
+
+def test_resume_returns_finds_the_work_a_lost_queue_message_left(
+    rt: Any,
+    channels: tuple[Store, Store],  # noqa: F811
+    shopify: ShopifySandbox,  # noqa: F811
+    woo: WooCommerceSimulator,  # noqa: F811
+    easypost: EasyPostSimulator,
+) -> None:
+    from sync.returns.sweep import resume_returns
+
+    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
+    flush(shopify, woo, rt)
+    order = shipped(rt, easypost, channels[1], placed)
+    account = account_of(rt, channels[1])
+    with rt.session() as s:  # a return approved whose jobs never ran (its messages were lost)
+        row = Return(
+            account_id=account,
+            store_id=order.store_id,
+            order_id=order.id,
+            key="lost",
+            source="merchant",
+            state="approved",
+            decision={"accepted": True, "refusals": [], "merchant_pays_label": True},
+        )
+        s.add(row)
+        s.flush()
+        line = order.data["line_items"][0]
+        s.add(
+            ReturnItem(
+                return_id=row.id,
+                account_id=account,
+                line_id=line["line_id"],
+                sku=MUG,
+                quantity=1,
+                unit_price="14.50",
+                currency="USD",
+                reason="defective",
+            )
+        )
+        return_id = row.id
+    counts = resume_returns(rt)
+    assert counts["buy_return_label"] == 1
+    drain(rt)
+    assert reload(rt, return_id).state == "label_sent" and len(return_labels(easypost)) == 1
+    assert resume_returns(rt)["buy_return_label"] == 0

@@ -26,7 +26,8 @@ from tests.contract.storefront.testshop.writes import TestShopWrites
 
 ORDER = "5000000000000000001"  # above 2**53: stays exact on every platform
 Reply = tuple[int, dict[str, str], str]
-_OPERATION = re.compile(r"\b(?:query|mutation)\s+(\w+)")
+# An operation starts a line; a comment's words ("the query cost") are not one.
+_OPERATION = re.compile(r"^\s*(?:query|mutation)\s+(\w+)", re.MULTILINE)
 _ids = itertools.count(700)
 
 
