@@ -6,7 +6,7 @@ address or postcode. ``POST /returns`` looks the order up (``web.returns_lookup`
 rate-limited per client address (``returns.portal_rate_limit``, Flask-Limiter: memory in
 embedded mode, Redis in production) and a 429 is a page that says to wait. An unknown
 order and a wrong e-mail or postcode get the very same answer (status and body). A match
-redirects to the order's signed page (``/returns/o/<token>``, ``web.returns_links``):
+redirects to the order's signed page (``/returns/o/<token>``, ``sync.returns.links``):
 its items with what can still be returned, a reason, a note and a photo per item, refund
 or exchange for another variant of the same product; submitting it asks for the return
 (``sync.returns.requests.request_return``, source ``portal``, once per form) and shows
@@ -33,12 +33,12 @@ from werkzeug.wrappers import Response as ResponseBase
 
 from core.errors import Refusal
 from db.models import Account, Order, Return, ReturnItem, Shipment
+from sync.returns.links import order_for, order_token, return_for, return_token
 from sync.returns.merchant import resolve
-from sync.returns.requests import request_return
+from sync.returns.requests import close, request_return
 from sync.tracking.links import shipment_for
 from web import runtime
 from web.returns_form import forget_photos, form_lines, read_asks, reason_words, save_photos, with_photos
-from web.returns_links import order_for, order_token, return_for, return_token
 from web.returns_lookup import MAX_NUMBER, find_order
 from web.tracking_page import brand_for
 
@@ -78,6 +78,10 @@ STATE_WORDS = {
     "exchanged": "Your exchange is on its way.",
     "closed": "This return is closed.",
 }
+
+
+# A customer may cancel until the parcel is on its way back (the carrier's first scan).
+CANCELLABLE = frozenset({"requested", "approved", "label_sent"})
 
 
 def state_words(state: str) -> str:
@@ -258,7 +262,12 @@ def _status_context(return_id: int) -> dict[str, Any] | None:
             "label_url": _link((row.label or {}).get("label_url")),
             "refusals": list((row.decision or {}).get("refusals") or []),
             "order_url": url_for("returns.order", token=order_token(rt, order.id)),
+            "cancellable": _cancellable(row),
         }
+
+
+def _cancellable(row: Return) -> bool:
+    return row.state in CANCELLABLE and row.first_scan_at is None
 
 
 def _link(url: Any) -> str | None:
@@ -272,4 +281,22 @@ def status(token: str) -> Response:
     context = _status_context(return_id) if return_id is not None else None
     if context is None:
         return not_found()
-    return _page("status.html", **context)
+    return _page("status.html", cancel_url=url_for("returns.cancel", token=token), **context)
+
+
+@bp.post("/returns/r/<token>/cancel")
+def cancel(token: str) -> ResponseBase:
+    """The customer cancels the return (until the parcel is on its way back)."""
+    rt = runtime()
+    return_id = return_for(rt, token)
+    context = _status_context(return_id) if return_id is not None else None
+    if return_id is None or context is None:
+        return not_found()
+    refused = {"problem": "This return can no longer be cancelled.", "cancel_url": request.path}
+    if not context["cancellable"]:
+        return _page("status.html", 409, **refused, **context)
+    try:
+        close(rt, context["ret"].account_id, return_id, "customer", "cancelled by the customer")
+    except Refusal:
+        return _page("status.html", 409, **refused, **context)
+    return redirect(url_for("returns.status", token=token), 303)
