@@ -84,8 +84,20 @@ STATE_WORDS = {
 CANCELLABLE = frozenset({"requested", "approved", "label_sent"})
 
 
-def state_words(state: str) -> str:
+SEND_IT_BACK = "Approved. Please send the items back to the address below."
+ADDRESS_KEYS = ("name", "company", "street1", "street2", "city", "state", "zip", "country")
+
+
+def state_words(state: str, prepaid: bool = True) -> str:
+    if state == "approved" and not prepaid:
+        return SEND_IT_BACK  # the merchant buys no label (returns.label: none)
     return STATE_WORDS.get(state, "We are working on your return.")
+
+
+def _send_to(address: dict[str, Any]) -> list[str]:
+    """The merchant's return address as lines (no phone: the page is public)."""
+    lines = [str(address[k]).strip() for k in ADDRESS_KEYS if address.get(k) and str(address[k]).strip()]
+    return lines
 
 
 def _client() -> str:
@@ -180,13 +192,14 @@ def _order_context(order_id: int) -> dict[str, Any] | None:
         account = s.get(Account, order.account_id) if order is not None else None
         if order is None or account is None or order.redacted_at is not None:
             return None
-        policy = resolve(rt, account.name).policy
+        merchant = resolve(rt, account.name)
         returns = s.scalars(select(Return).where(Return.order_id == order.id).order_by(Return.id)).all()
         return {
             "brand": brand_for(rt, account.name),
             "number": order.number,
             "lines": form_lines(s, order),
-            "policy": policy,
+            "policy": merchant.policy,
+            "prepaid": merchant.prepaid,
             "returns": [
                 {"url": url_for("returns.status", token=return_token(rt, r.id)), "row": r} for r in returns
             ],
@@ -254,7 +267,10 @@ def _status_context(return_id: int) -> dict[str, Any] | None:
         if row is None or order is None or account is None or order.redacted_at is not None:
             return None
         items = s.scalars(select(ReturnItem).where(ReturnItem.return_id == row.id).order_by(ReturnItem.id))
+        merchant = resolve(rt, account.name)
         return {
+            "words": state_words(row.state, merchant.prepaid),
+            "send_to": _send_to(merchant.address) if not merchant.prepaid and row.state == "approved" else [],
             "brand": brand_for(rt, account.name),
             "number": order.number,
             "ret": row,

@@ -402,3 +402,26 @@ def test_a_return_on_its_way_back_cannot_be_cancelled(rt: Any, client: Any, shop
     with rt.session() as s:
         assert s.scalars(select(Return)).one().state == "in_transit"
     assert client.post("/returns/r/forged/cancel", data={"csrf_token": token}).status_code == 404
+
+
+def test_without_a_prepaid_label_the_page_says_where_to_send_the_parcel(
+    rt: Any, client: Any, shop: dict[str, Any]
+) -> None:
+    rt.settings.returns.merchants = {}
+    rt.settings.returns.label = "none"
+    rt.settings.returns.address = {
+        "name": "North Wind Returns",
+        "street1": "1 Dock Rd",
+        "city": "Portland",
+        "state": "ME",
+        "zip": "04101",
+        "country": "US",
+        "phone": "555-0100",
+    }
+    path, html = order_page(client, shop)
+    made = client.post(path, data={**form_fields(html), "qty-0": "1", "reason-0": "unwanted"})
+    page = client.get(made.headers["Location"]).get_data(as_text=True)
+    assert "Approved. Please send the items back to the address below." in page
+    assert "North Wind Returns<br>1 Dock Rd<br>Portland<br>ME<br>04101<br>US<br>" in page
+    assert "555-0100" not in page and "label is on its way" not in page
+    assert "Return 1</a>: Approved. Please send the items back" in client.get(path).get_data(as_text=True)
