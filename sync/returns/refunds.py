@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from connectors.storefront.writes import RefundLine, RefundRequest, Written
+from core.errors import Permanent
 from core.money import Money
 from core.orders import Order
 from core.returns import NOT_REFUNDED, Condition, RefundItem, RefundPlan, Resolution, ReturnState, refund_plan
@@ -56,9 +57,7 @@ def refund_return(rt: Runtime, return_id: int) -> str:
         from sync.returns.exchanges import ship_exchange
 
         return str(ship_exchange(rt, return_id))
-    from sync.returns.write_back import write_back_return
-
-    write_back_return(rt, return_id)  # the storefront's return exists before it is refunded
+    _written_back(rt, return_id)
     plan = _fix_plan(rt, return_id)
     written = issue_refund(rt, return_id, plan["lines"], plan["shipping"], plan["currency"], "refund")
     with rt.session() as s:
@@ -71,6 +70,21 @@ def refund_return(rt: Runtime, return_id: int) -> str:
         move(s, ret, ReturnState.refunded, f"{total} {plan['currency']} refunded", {"refund": ret.refund})
     soon(rt, "write_back_return", return_id, "refunded")
     return "refunded"
+
+
+def _written_back(rt: Runtime, return_id: int) -> None:
+    """The storefront's return opened (or approved) before it is refunded through it. A
+    write the storefront refuses for good does not stop the refund (it goes to the order
+    then); the refusal is on the timeline."""
+    from sync.returns.write_back import write_back_return
+
+    try:
+        write_back_return(rt, return_id)
+    except Permanent as exc:
+        with rt.session() as s:
+            ret = s.get(Return, return_id)
+            assert ret is not None
+            note(s, ret, "return.write_back_refused", f"{type(exc).__name__}: {exc}"[:500])
 
 
 def _gate(rt: Runtime, return_id: int) -> str:

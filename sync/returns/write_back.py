@@ -28,7 +28,7 @@ from connectors.storefront import Storefront
 from connectors.storefront.writes import OrderStatusRefused, ReturnLine, ReturnReason, ReturnRequest, Written
 from core.returns import ReturnState
 from db.effects import EffectFailed, EffectRecord, Progress
-from db.models import Return
+from db.models import Return, Shipment
 from sync.jobs import job
 from sync.returns.common import get_return, items_of, note, order_of, store_of
 from sync.returns.merchant import MerchantReturns, for_account
@@ -115,6 +115,10 @@ def _load(rt: Runtime, return_id: int) -> tuple[Target, Storefront] | None:
         steps = [
             (name, text, notify) for stamp, name, text, notify in STEPS if getattr(ret, stamp) is not None
         ]
+        if ret.state == ReturnState.exchanged and ret.exchange_shipment_id is not None:
+            sh = s.get(Shipment, ret.exchange_shipment_id)
+            sent = f"Your exchange is on its way: {sh.carrier} {sh.tracking_code}." if sh is not None else ""
+            steps = [(n, sent if n == "settled" and sent else text, notify) for n, text, notify in steps]
         target = Target(
             return_id=ret.id,
             account_id=ret.account_id,

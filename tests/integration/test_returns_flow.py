@@ -673,6 +673,10 @@ def test_an_exchange_reserves_its_variant_ships_it_as_a_new_parcel_and_refunds_n
         assert [i["sku"] for i in sh.parcel["items"]] == [TEE]
         assert sh.easypost_id and len(easypost.labels_for(sh.easypost_id)) == 1
     assert level(rt, account, TEE) == (on_hand - 1, reserved)
+    told = [
+        n["note"] for n in woo.store.notes.values() if n["order_id"] == placed and "exchange" in n["note"]
+    ]
+    assert len(told) == 1 and str(sh.tracking_code) in told[0]
 
 
 def test_an_exchange_out_of_stock_is_refused_and_closing_releases_a_reservation(
@@ -919,6 +923,37 @@ def test_a_lost_answer_at_shopify_refunds_through_the_return_once(
         assert effect is not None and effect.attempts >= 2
 
 
+def test_a_portal_return_on_shopify_is_opened_there_once_and_refunded_through_it(
+    rt: Any,
+    channels: tuple[Store, Store],  # noqa: F811
+    shopify: ShopifySandbox,  # noqa: F811
+    woo: WooCommerceSimulator,  # noqa: F811
+    easypost: EasyPostSimulator,
+) -> None:
+    from sync.returns.write_back import write_back_return
+
+    placed = shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
+    flush(shopify, woo, rt)
+    order = shipped(rt, easypost, channels[0], placed.id)
+    account = account_of(rt, channels[0])
+    ret = request_return(
+        rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="p", actor="c"
+    )
+    flush(shopify, woo, rt)
+    write_back_return(rt, ret.id)  # a retried write-back opens nothing again
+    (sreturn,) = shop_returns(shopify, placed.id)
+    assert (
+        sreturn.status == "OPEN"
+        and reload(rt, ret.id).platform_return_id == f"gid://shopify/Return/{sreturn.id}"
+    )
+    travel_back(rt, easypost, reload(rt, ret.id))
+    flush(shopify, woo, rt)
+    assert reload(rt, ret.id).state == "refunded", (trail(rt, order.id), dead(rt))
+    (refund,) = shop_refunds(shopify, placed.id)
+    assert refund.return_id == sreturn.id
+    assert len(shop_returns(shopify, placed.id)) == 1 and dead(rt) == []
+
+
 def test_resume_returns_finds_the_work_a_lost_queue_message_left(
     rt: Any,
     channels: tuple[Store, Store],  # noqa: F811
@@ -963,3 +998,34 @@ def test_resume_returns_finds_the_work_a_lost_queue_message_left(
     drain(rt)
     assert reload(rt, return_id).state == "label_sent" and len(return_labels(easypost)) == 1
     assert resume_returns(rt)["buy_return_label"] == 0
+
+
+@pytest.mark.parametrize("returns", [{"label": "none", "order_status": {"refunded": "returned"}}])
+def test_without_labels_a_return_waits_for_receipt_and_the_order_takes_the_merchants_status(
+    rt: Any,
+    channels: tuple[Store, Store],  # noqa: F811
+    shopify: ShopifySandbox,  # noqa: F811
+    woo: WooCommerceSimulator,  # noqa: F811
+    easypost: EasyPostSimulator,
+) -> None:
+    woo.register_order_status("wc-returned", "Returned")
+    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
+    flush(shopify, woo, rt)
+    order = shipped(rt, easypost, channels[1], placed)
+    account = account_of(rt, channels[1])
+    ret = request_return(
+        rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="n", actor="c"
+    )
+    flush(shopify, woo, rt)
+    assert reload(rt, ret.id).state == "approved" and return_labels(easypost) == []
+    assert refund_return(rt, ret.id) == "waiting for delivered" and woo_refunds(woo, placed) == []
+    inspection.receive(rt, account, ret.id, {i.id: "resellable" for i in items(rt, ret.id)}, None, "sam")
+    flush(shopify, woo, rt)
+    assert reload(rt, ret.id).state == "refunded" and len(woo_refunds(woo, placed)) == 1
+    assert woo.store.orders[placed]["status"] == "returned"
+    assert trail(rt, order.id)[:4] == [
+        "return.requested",
+        "return.approved",
+        "return.received",
+        "return.inspected",
+    ]
