@@ -22,6 +22,7 @@ from connectors.storefront.access import StoreAccess
 from connectors.storefront.writes import WriteVerbs
 from connectors.woocommerce.storefront import WooStorefront
 from tests.contract.shopify_answers import SHOP, TOKEN, URL, ok
+from tests.contract.storefront.testshop.shop import TestShopStorefront
 from tests.contract.storefront.testshop.writes import TestShopWrites
 
 ORDER = "5000000000000000001"  # above 2**53: stays exact on every platform
@@ -415,9 +416,7 @@ class TestShopFake(Fake):
         self.lists: dict[str, list[dict[str, Any]]] = {}
 
     def storefront(self) -> TestShopWrites:
-        shop = TestShopWrites()
-        shop.access = StoreAccess(3, "testshop", TESTSHOP, {})
-        return shop
+        return TestShopStorefront(StoreAccess(3, "testshop", TESTSHOP, {"token": "contract"}))
 
     def routes(self) -> tuple[tuple[str, ...], re.Pattern[str]]:
         path = re.compile(re.escape(f"https://{TESTSHOP}/api/") + r"(.+)$")
