@@ -358,7 +358,7 @@ class WooFake(Fake):
         return WooStorefront(StoreAccess(2, "woocommerce", WOO, creds))
 
     def routes(self) -> tuple[tuple[str, ...], re.Pattern[str]]:
-        path = re.compile(re.escape(f"{WOO_API}/orders/{ORDER}") + r"(/notes|/refunds)?(\?.*)?$")
+        path = re.compile(re.escape(f"{WOO_API}/orders/{ORDER}") + r"(/notes|/refunds(/\d+)?)?(\?.*)?$")
         return (responses.GET, responses.POST, responses.PUT), path
 
     def answer(self, request: requests.PreparedRequest) -> Reply:
@@ -370,6 +370,11 @@ class WooFake(Fake):
         if request.method == "PUT" and status is not None and status not in WOO_STATUSES:
             refusal = {"code": "rest_invalid_param", "message": "Invalid parameter(s): status", "data": {}}
             return 400, {}, json.dumps(refusal)
+        one = re.fullmatch(r"/refunds/(\d+)", tail)
+        if one is not None:  # GET orders/<id>/refunds/<refund id>
+            found = next((r for r in self.refunds if str(r["id"]) == one.group(1)), None)
+            missing = {"code": "woocommerce_rest_shop_order_refund_invalid_id", "message": "Invalid ID."}
+            return (200, {}, json.dumps(found)) if found is not None else (404, {}, json.dumps(missing))
         answer = getattr(self, f"_{request.method.lower()}_{tail.strip('/') or 'order'}")(body)
         return 200 if request.method != "POST" else 201, {}, json.dumps(answer)
 
