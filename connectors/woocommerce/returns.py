@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from connectors.errors import NotFound
 from connectors.readers.ids import id_text
 from connectors.storefront.orders import StoreReturn, StoreReturnLine, StoreReturnStatus
 from connectors.storefront.writes import Written, marked_key, marker
@@ -50,7 +51,7 @@ def find_note(client: WooClient, order_id: str, key: str) -> Written | None:
 
 
 def approve(client: WooClient, order_id: str, return_ref: str, notify: bool) -> Written:
-    text = "Your return was approved: a return label follows." if notify else "Return approved."
+    text = "Your return was approved." if notify else "Return approved."
     return write_note(client, order_id, move_key("approved", return_ref), text, notify)
 
 
@@ -118,12 +119,15 @@ def from_refund(order_id: str, refund: Mapping[str, Any], currency: str) -> Stor
 
 
 def fetch(client: WooClient, order_id: str, return_ref: str) -> StoreReturn | None:
-    """The refund ``return_ref`` of the order read from the store; None when there is none."""
-    refunds = client.get(f"orders/{order_id}/refunds")
-    refund = next(
-        (r for r in refunds or [] if isinstance(r, Mapping) and str(r.get("id")) == str(return_ref)), None
-    )
-    if refund is None:
+    """The refund ``return_ref`` of the order read from the store; None when there is none
+    (a return Waybill keeps in notes has no refund to read)."""
+    if not str(return_ref).isdigit():
+        return None
+    try:
+        refund = client.get(f"orders/{order_id}/refunds/{return_ref}")
+    except NotFound:
+        return None
+    if not isinstance(refund, Mapping) or refund.get("id") is None:
         return None
     order = client.get(f"orders/{order_id}")
     currency = str(order.get("currency") or "USD") if isinstance(order, Mapping) else "USD"
