@@ -77,13 +77,15 @@ def _amount(value: object) -> Decimal | None:
 
 
 def in_order(body: Mapping[str, Any]) -> tuple[StoreReturn, ...]:
-    """The order body's refunds (``refunds: [{id, reason, total}]``, ``total`` negative) that
-    carry no Waybill marker, each a ``refunded`` return without lines (``fetch`` reads them)."""
+    """The order body's refunds (``refunds: [{id, refund, total}]``: WooCommerce names the
+    reason ``refund`` there, ``total`` negative) that carry no Waybill marker, each a
+    ``refunded`` return without lines (``fetch`` reads them)."""
     order_id = id_text(body.get("id"))
     currency = str(body.get("currency") or "USD")
     found: list[StoreReturn] = []
     for refund in body.get("refunds") or []:
-        if not isinstance(refund, Mapping) or marked_key(str(refund.get("reason") or "")):
+        reason = refund.get("refund") or refund.get("reason") if isinstance(refund, Mapping) else None
+        if not isinstance(refund, Mapping) or marked_key(str(reason or "")):
             continue
         refund_id = id_text(refund.get("id"))
         total = _amount(refund.get("total"))
