@@ -6,7 +6,7 @@ address or postcode. ``POST /returns`` looks the order up (``web.returns_lookup`
 rate-limited per client address (``returns.portal_rate_limit``, Flask-Limiter: memory in
 embedded mode, Redis in production) and a 429 is a page that says to wait. An unknown
 order and a wrong e-mail or postcode get the very same answer (status and body). A match
-redirects to the order's signed page (``/returns/o/<token>``, ``web.returns_links``):
+redirects to the order's signed page (``/returns/o/<token>``, ``sync.returns.links``):
 its items with what can still be returned, a reason, a note and a photo per item, refund
 or exchange for another variant of the same product; submitting it asks for the return
 (``sync.returns.requests.request_return``, source ``portal``, once per form) and shows
@@ -33,12 +33,12 @@ from werkzeug.wrappers import Response as ResponseBase
 
 from core.errors import Refusal
 from db.models import Account, Order, Return, ReturnItem, Shipment
+from sync.returns.links import order_for, order_token, return_for, return_token
 from sync.returns.merchant import resolve
-from sync.returns.requests import request_return
+from sync.returns.requests import close, request_return
 from sync.tracking.links import shipment_for
 from web import runtime
 from web.returns_form import forget_photos, form_lines, read_asks, reason_words, save_photos, with_photos
-from web.returns_links import order_for, order_token, return_for, return_token
 from web.returns_lookup import MAX_NUMBER, find_order
 from web.tracking_page import brand_for
 
@@ -80,8 +80,24 @@ STATE_WORDS = {
 }
 
 
-def state_words(state: str) -> str:
+# A customer may cancel until the parcel is on its way back (the carrier's first scan).
+CANCELLABLE = frozenset({"requested", "approved", "label_sent"})
+
+
+SEND_IT_BACK = "Approved. Please send the items back to the address below."
+ADDRESS_KEYS = ("name", "company", "street1", "street2", "city", "state", "zip", "country")
+
+
+def state_words(state: str, prepaid: bool = True) -> str:
+    if state == "approved" and not prepaid:
+        return SEND_IT_BACK  # the merchant buys no label (returns.label: none)
     return STATE_WORDS.get(state, "We are working on your return.")
+
+
+def _send_to(address: dict[str, Any]) -> list[str]:
+    """The merchant's return address as lines (no phone: the page is public)."""
+    lines = [str(address[k]).strip() for k in ADDRESS_KEYS if address.get(k) and str(address[k]).strip()]
+    return lines
 
 
 def _client() -> str:
@@ -176,13 +192,14 @@ def _order_context(order_id: int) -> dict[str, Any] | None:
         account = s.get(Account, order.account_id) if order is not None else None
         if order is None or account is None or order.redacted_at is not None:
             return None
-        policy = resolve(rt, account.name).policy
+        merchant = resolve(rt, account.name)
         returns = s.scalars(select(Return).where(Return.order_id == order.id).order_by(Return.id)).all()
         return {
             "brand": brand_for(rt, account.name),
             "number": order.number,
             "lines": form_lines(s, order),
-            "policy": policy,
+            "policy": merchant.policy,
+            "prepaid": merchant.prepaid,
             "returns": [
                 {"url": url_for("returns.status", token=return_token(rt, r.id)), "row": r} for r in returns
             ],
@@ -250,7 +267,10 @@ def _status_context(return_id: int) -> dict[str, Any] | None:
         if row is None or order is None or account is None or order.redacted_at is not None:
             return None
         items = s.scalars(select(ReturnItem).where(ReturnItem.return_id == row.id).order_by(ReturnItem.id))
+        merchant = resolve(rt, account.name)
         return {
+            "words": state_words(row.state, merchant.prepaid),
+            "send_to": _send_to(merchant.address) if not merchant.prepaid and row.state == "approved" else [],
             "brand": brand_for(rt, account.name),
             "number": order.number,
             "ret": row,
@@ -258,7 +278,12 @@ def _status_context(return_id: int) -> dict[str, Any] | None:
             "label_url": _link((row.label or {}).get("label_url")),
             "refusals": list((row.decision or {}).get("refusals") or []),
             "order_url": url_for("returns.order", token=order_token(rt, order.id)),
+            "cancellable": _cancellable(row),
         }
+
+
+def _cancellable(row: Return) -> bool:
+    return row.state in CANCELLABLE and row.first_scan_at is None
 
 
 def _link(url: Any) -> str | None:
@@ -272,4 +297,22 @@ def status(token: str) -> Response:
     context = _status_context(return_id) if return_id is not None else None
     if context is None:
         return not_found()
-    return _page("status.html", **context)
+    return _page("status.html", cancel_url=url_for("returns.cancel", token=token), **context)
+
+
+@bp.post("/returns/r/<token>/cancel")
+def cancel(token: str) -> ResponseBase:
+    """The customer cancels the return (until the parcel is on its way back)."""
+    rt = runtime()
+    return_id = return_for(rt, token)
+    context = _status_context(return_id) if return_id is not None else None
+    if return_id is None or context is None:
+        return not_found()
+    refused = {"problem": "This return can no longer be cancelled.", "cancel_url": request.path}
+    if not context["cancellable"]:
+        return _page("status.html", 409, **refused, **context)
+    try:
+        close(rt, context["ret"].account_id, return_id, "customer", "cancelled by the customer")
+    except Refusal:
+        return _page("status.html", 409, **refused, **context)
+    return redirect(url_for("returns.status", token=token), 303)

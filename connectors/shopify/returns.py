@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.errors import Rejected
+from connectors.readers.errors import MappingError, shown
 from connectors.readers.ids import gid_tail, id_text
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.fulfillment import checked_payload, gid_of, nodes_of, order_gid
@@ -197,13 +198,16 @@ def from_node(node: Mapping[str, Any]) -> StoreReturn:
         )
         for item in nodes_of(node.get("returnLineItems"))
     )
+    status = STATUS.get(str(node.get("status") or "").lower())
+    if status is None:
+        raise MappingError(f"shopify return {node.get('id')}: unknown status {shown(node.get('status'))}")
     decline_node = node.get("decline") or {}
     refunded = [_refund_money(r) for r in nodes_of(node.get("refunds"))]
     keys = [marked_key(str(r.get("note") or "")) for r in nodes_of(node.get("refunds"))]
     return StoreReturn(
         platform_return_id=gid_tail(str(node["id"])),
         order_id=gid_tail(str((node.get("order") or {}).get("id") or "")),
-        status=STATUS[str(node.get("status") or "").lower()],
+        status=status,
         lines=lines,
         refund_total=_sum(refunded),
         decline_reason=str(decline_node["reason"]).lower() if decline_node.get("reason") else None,

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from connectors.errors import NotFound
 from connectors.readers.ids import id_text
 from connectors.storefront.orders import StoreReturn, StoreReturnLine, StoreReturnStatus
 from connectors.storefront.writes import Written, marked_key, marker
@@ -50,7 +51,7 @@ def find_note(client: WooClient, order_id: str, key: str) -> Written | None:
 
 
 def approve(client: WooClient, order_id: str, return_ref: str, notify: bool) -> Written:
-    text = "Your return was approved: a return label follows." if notify else "Return approved."
+    text = "Your return was approved." if notify else "Return approved."
     return write_note(client, order_id, move_key("approved", return_ref), text, notify)
 
 
@@ -76,13 +77,15 @@ def _amount(value: object) -> Decimal | None:
 
 
 def in_order(body: Mapping[str, Any]) -> tuple[StoreReturn, ...]:
-    """The order body's refunds (``refunds: [{id, reason, total}]``, ``total`` negative) that
-    carry no Waybill marker, each a ``refunded`` return without lines (``fetch`` reads them)."""
+    """The order body's refunds (``refunds: [{id, refund, total}]``: WooCommerce names the
+    reason ``refund`` there, ``total`` negative) that carry no Waybill marker, each a
+    ``refunded`` return without lines (``fetch`` reads them)."""
     order_id = id_text(body.get("id"))
     currency = str(body.get("currency") or "USD")
     found: list[StoreReturn] = []
     for refund in body.get("refunds") or []:
-        if not isinstance(refund, Mapping) or marked_key(str(refund.get("reason") or "")):
+        reason = refund.get("refund") or refund.get("reason") if isinstance(refund, Mapping) else None
+        if not isinstance(refund, Mapping) or marked_key(str(reason or "")):
             continue
         refund_id = id_text(refund.get("id"))
         total = _amount(refund.get("total"))
@@ -118,12 +121,15 @@ def from_refund(order_id: str, refund: Mapping[str, Any], currency: str) -> Stor
 
 
 def fetch(client: WooClient, order_id: str, return_ref: str) -> StoreReturn | None:
-    """The refund ``return_ref`` of the order read from the store; None when there is none."""
-    refunds = client.get(f"orders/{order_id}/refunds")
-    refund = next(
-        (r for r in refunds or [] if isinstance(r, Mapping) and str(r.get("id")) == str(return_ref)), None
-    )
-    if refund is None:
+    """The refund ``return_ref`` of the order read from the store; None when there is none
+    (a return Waybill keeps in notes has no refund to read)."""
+    if not str(return_ref).isdigit():
+        return None
+    try:
+        refund = client.get(f"orders/{order_id}/refunds/{return_ref}")
+    except NotFound:
+        return None
+    if not isinstance(refund, Mapping) or refund.get("id") is None:
         return None
     order = client.get(f"orders/{order_id}")
     currency = str(order.get("currency") or "USD") if isinstance(order, Mapping) else "USD"

@@ -24,6 +24,33 @@ def returned_units(shop: ShopData, fulfillment_line_id: int) -> int:
     )
 
 
+def returnable_units(shop: ShopData, fulfillment_line_id: int) -> int:
+    """Units of a fulfilment line that a new return may take: not in a live return, and not
+    refunded apart from a return (a return is for fulfilled items "that haven't yet been
+    refunded"), counted over the order line's every live fulfilment."""
+    found = shop.fulfillment_line(fulfillment_line_id)
+    if found is None:
+        return 0
+    fulfillment, line = found
+    order = shop.orders[fulfillment.order_id]
+    siblings = [
+        fl
+        for f in (shop.fulfillments[i] for i in order.fulfillment_ids)
+        if f.status not in ("CANCELLED", "ERROR", "FAILURE")
+        for fl in f.lines
+        if fl.line_item_id == line.line_item_id
+    ]
+    refunded_apart = sum(
+        rl.quantity
+        for refund in (shop.refunds[r] for r in order.refund_ids)
+        if refund.return_id is None
+        for rl in refund.lines
+        if rl.line_item_id == line.line_item_id
+    )
+    left_on_line = sum(fl.quantity - returned_units(shop, fl.id) for fl in siblings) - refunded_apart
+    return max(0, min(line.quantity - returned_units(shop, fulfillment_line_id), left_on_line))
+
+
 def open_return(context: Context, order: Order, items: list[dict[str, Any]], status: str) -> Any:
     """A new return for fulfilled lines of ``order``, or the first user error."""
     shop = context.shop
@@ -37,7 +64,7 @@ def open_return(context: Context, order: Order, items: list[dict[str, Any]], sta
                 "Fulfillment line item does not exist.",
                 "NOT_FOUND",
             )
-        if not 0 < item["quantity"] <= found[1].quantity - returned_units(shop, number):
+        if not 0 < item["quantity"] <= returnable_units(shop, number):
             return user_error(
                 ["returnInput", "returnLineItems", str(i), "quantity"],
                 "Quantity is greater than the quantity that can be returned.",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.shopify import payloads, payloads_returns, payloads_shop
 from sandbox.shopify.ids import parse_gid
-from sandbox.shopify.mutations_returns import returned_units
+from sandbox.shopify.mutations_returns import returnable_units
 from sandbox.shopify.store import (
     DEFAULT_VARIANT_TITLE,
     FulfillmentOrder,
@@ -328,7 +328,7 @@ class ShopSeeding:
                 found = shop.fulfillment_line(line_id)
                 if found is None or found[0].order_id != order.id:
                     raise ValueError(f"fulfillment line {line_id} is not on order {order_id}")
-                if not 0 < quantity <= found[1].quantity - returned_units(shop, line_id):
+                if not 0 < quantity <= returnable_units(shop, line_id):
                     raise ValueError(f"fulfillment line {line_id} has not {quantity} unit(s) to return")
                 kept.append(ReturnLine(self.ids.next(), line_id, quantity, reason=why, customer_note=note))
             ret = Return(

@@ -213,6 +213,7 @@ class World:
     inspected: set[int] = field(default_factory=set)  # case numbers whose inspection was posted
     reviewed: set[int] = field(default_factory=set)  # held cases a person approved
     refunds_seen: dict[str, dict[str, Any]] = field(default_factory=dict)  # refund ref -> evidence then
+    faults: Counter[str] = field(default_factory=Counter)  # EasyPost's injected 5xx and lost answers
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -584,20 +585,45 @@ def kill_during_refund(w: World, config: dict[str, Any], case: Case, monkeypatch
 
 
 def return_rows(w: World) -> dict[int, Any]:
-    """Waybill's returns by its order id (to drive the merchant's API, never to check)."""
+    """Waybill's return of each order, with its item (to drive the merchant's API, not to
+    check); each drill order has one return, so a second one (a storefront's echo of
+    Waybill's own write taken for a new return) fails here."""
     from db.models import Return, ReturnItem
 
     with w.rt.session() as s:
-        rows = {r.order_id: r for r in s.scalars(select(Return))}
+        rows = list(s.scalars(select(Return).order_by(Return.id)))
         items = {i.return_id: i for i in s.scalars(select(ReturnItem))}
         s.expunge_all()
-    return {order_id: (row, items.get(row.id)) for order_id, row in rows.items()}
+    twice = Counter(r.order_id for r in rows)
+    extra = [(r.id, r.order_id, r.source, r.state, r.key) for r in rows if twice[r.order_id] > 1]
+    assert extra == [], f"orders with more than one return: {extra}"
+    return {row.order_id: (row, items.get(row.id)) for row in rows}
+
+
+def count_faults(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Count the faults EasyPost injects (so the drill proves it met some)."""
+    inject, lose = w.carrier._inject_faults, w.carrier.lose_response
+
+    def injected() -> Any:
+        answer = inject()
+        if answer is not None:
+            w.faults[f"http_{answer.status_code}"] += 1
+        return answer
+
+    def lost(op: str) -> bool:
+        if lose(op):
+            w.faults[f"lost_{op}"] += 1
+            return True
+        return False
+
+    monkeypatch.setattr(w.carrier, "_inject_faults", injected)
+    monkeypatch.setattr(w.carrier, "lose_response", lost)
 
 
 def request_returns(w: World) -> dict[int, requests.Response]:
     """Every case's request through its door; EasyPost fails and loses answers meanwhile."""
     w.carrier.faults = Faults(
-        seed=19, error_rate=0.10, lost_response_rate=0.05, lost_response_ops=("shipment.buy",), hang_s=0.01
+        seed=19, error_rate=0.10, lost_response_rate=0.10, lost_response_ops=("shipment.buy",), hang_s=0.01
     )
     answers: dict[int, requests.Response] = {}
     for case in w.cases:
@@ -648,7 +674,9 @@ def test_returns_across_both_stores_refund_once_on_evidence_through_faults_and_a
         w.advance(35 * DAY, step_s=5 * DAY)  # the window of these closes; the others are bought afterwards
         deliver_orders(w, [c for c in w.cases if c.rule != "window"])
         watch_refunds(w, monkeypatch)
+        count_faults(w, monkeypatch)
         answers = request_returns(w)
+        assert w.faults["http_503"] > 0 and w.faults["lost_shipment.buy"] > 0, w.faults
         w.until_home()  # the return parcels travel back to the warehouse
         run_inspections(w, config, monkeypatch)
         check_at_simulators(w, answers, reviewed=False)
@@ -662,9 +690,16 @@ def test_returns_across_both_stores_refund_once_on_evidence_through_faults_and_a
             assert approved.status_code == 200, approved.text
         w.flush()
         check_at_simulators(w, answers, reviewed=True)
+        return_rows(w)  # still one return per order: no write of ours came back as a new one
     with rt.session() as s:
         dead = [(d.name, d.kwargs, d.error[-600:]) for d in s.scalars(select(DeadLetter))]
     assert dead == []
+    kinds = Counter(f"{c.kind}/{c.door}/{c.platform}" for c in w.cases)
+    print(
+        f"\nreturns drill: returns={RETURNS} {dict(sorted(kinds.items()))} "
+        f"label_buys={w.carrier.calls['shipment.buy']} faults={dict(w.faults)} "
+        f"refunds_at_storefronts={sum(len(v) for v in refunds_at_storefronts(w).values())}"
+    )
 
 
 def run_inspections(w: World, config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -86,7 +86,7 @@ def order(
 ) -> Any:
     placed = woo.place_order([(MUG, 2), (TEE, 1)], shipping=NEW_YORK, shipping_total="6.00")
     flush(shopify, woo, rt)
-    return shipped(rt, channels[1], placed)
+    return shipped(rt, easypost, channels[1], placed)
 
 
 def look_up(page: Any, public_url: str, number: str, contact: str) -> Any:

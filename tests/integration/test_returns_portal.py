@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import func, select
 
 from db.models import Order, Return, ReturnItem, TimelineEntry
+from sync.returns.links import order_for, order_token, return_for, return_token
 from sync.tracking.links import token_for
 from tests.integration.test_shipping_api import add_order, canonical, merchant
 from tests.integration.test_tracking_desk import T0, add_shipment
-from web.returns_links import order_for, order_token, return_for, return_token
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -82,6 +82,12 @@ def form_fields(html: str) -> dict[str, str]:
         "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', html).group(1),  # type: ignore[union-attr]
         "key": re.search(r'name="key" value="([^"]+)"', html).group(1),  # type: ignore[union-attr]
     }
+
+
+def csrf_in(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found is not None
+    return found.group(1)
 
 
 def count_returns(rt: Any) -> int:
@@ -357,3 +363,65 @@ def test_the_count_is_kept_in_redis_in_production_and_in_memory_embedded(
         assert Redis.from_url(rt.settings.redis_url).keys("*waybill-returns*returns-lookup*")
     else:
         assert isinstance(limiter.storage, MemoryStorage)
+
+
+def test_the_customer_cancels_until_the_parcel_moves(rt: Any, client: Any, shop: dict[str, Any]) -> None:
+    path, html = order_page(client, shop)
+    made = client.post(path, data={**form_fields(html), "qty-0": "1", "reason-0": "unwanted"})
+    status_path = made.headers["Location"]
+    page = client.get(status_path).get_data(as_text=True)
+    assert 'id="cancel"' in page
+    token = csrf_in(page)
+    assert client.post(f"{status_path}/cancel").status_code == 400  # no CSRF token: refused
+    with rt.session() as s:
+        assert s.scalars(select(Return)).one().state == "approved"
+    done = client.post(f"{status_path}/cancel", data={"csrf_token": token})
+    assert done.status_code == 303 and done.headers["Location"] == status_path
+    after = client.get(status_path).get_data(as_text=True)
+    assert "This return is closed." in after and 'id="cancel"' not in after
+    with rt.session() as s:
+        ret = s.scalars(select(Return)).one()
+        actions = list(s.scalars(select(TimelineEntry.reason).where(TimelineEntry.action == "return.closed")))
+    assert ret.state == "closed" and any("cancelled by the customer" in (a or "") for a in actions)
+    # The mug can be asked for again: a closed return holds no units.
+    assert "Bought 2</p>" in client.get(path).get_data(as_text=True)
+
+
+def test_a_return_on_its_way_back_cannot_be_cancelled(rt: Any, client: Any, shop: dict[str, Any]) -> None:
+    path, html = order_page(client, shop)
+    made = client.post(path, data={**form_fields(html), "qty-0": "1", "reason-0": "unwanted"})
+    status_path = made.headers["Location"]
+    token = csrf_in(client.get(status_path).get_data(as_text=True))
+    with rt.session() as s:
+        ret = s.scalars(select(Return)).one()
+        ret.state, ret.first_scan_at = "in_transit", T0 + timedelta(days=5)
+    assert 'id="cancel"' not in client.get(status_path).get_data(as_text=True)
+    refused = client.post(f"{status_path}/cancel", data={"csrf_token": token})
+    assert refused.status_code == 409
+    assert "This return can no longer be cancelled." in refused.get_data(as_text=True)
+    with rt.session() as s:
+        assert s.scalars(select(Return)).one().state == "in_transit"
+    assert client.post("/returns/r/forged/cancel", data={"csrf_token": token}).status_code == 404
+
+
+def test_without_a_prepaid_label_the_page_says_where_to_send_the_parcel(
+    rt: Any, client: Any, shop: dict[str, Any]
+) -> None:
+    rt.settings.returns.merchants = {}
+    rt.settings.returns.label = "none"
+    rt.settings.returns.address = {
+        "name": "North Wind Returns",
+        "street1": "1 Dock Rd",
+        "city": "Portland",
+        "state": "ME",
+        "zip": "04101",
+        "country": "US",
+        "phone": "555-0100",
+    }
+    path, html = order_page(client, shop)
+    made = client.post(path, data={**form_fields(html), "qty-0": "1", "reason-0": "unwanted"})
+    page = client.get(made.headers["Location"]).get_data(as_text=True)
+    assert "Approved. Please send the items back to the address below." in page
+    assert "North Wind Returns<br>1 Dock Rd<br>Portland<br>ME<br>04101<br>US<br>" in page
+    assert "555-0100" not in page and "label is on its way" not in page
+    assert "Return 1</a>: Approved. Please send the items back" in client.get(path).get_data(as_text=True)

@@ -232,3 +232,27 @@ def test_woocommerce_return_moves_and_notes_are_written_once(
     }
     found = store.find_return_note(oid, "retnote:77:received")
     assert found is not None and store.find_return_note(oid, "retnote:77:shipped") is None
+
+
+def test_shopify_return_opened_by_waybill_is_found_by_its_key_and_refunded_through_once(
+    shopify: ShopifySimulator, store: ShopifyStorefront, sent: list[tuple[str, dict[str, Any]]]
+) -> None:
+    from connectors.storefront.writes import ReturnLine, ReturnReason, ReturnRequest
+
+    order, _ = _delivered(shopify, store)
+    line_id = str(order.line_items[0].id)
+    request = ReturnRequest("return:41", (ReturnLine(line_id, 1, ReturnReason.unwanted, "Too big"),))
+    assert store.find_return(str(order.id), request.key) is None
+    opened = store.open_return(str(order.id), request)
+    found = store.find_return(str(order.id), request.key)
+    assert opened.ref is not None and found is not None and found.ref == opened.ref
+    store.approve_return(str(order.id), opened.ref)  # already open: done, nothing written
+    price = order.line_items[0].price
+    refund = RefundRequest(
+        "refund:41", (RefundLine(line_id, 1, _usd(price)),), money_back=True, return_ref=opened.ref
+    )
+    store.refund(str(order.id), refund)
+    [ret] = shopify.shop(SHOP).returns.values()
+    assert (ret.status, ret.lines[0].reason, ret.lines[0].processed) == ("CLOSED", "UNWANTED", 1)
+    assert [r.amount for r in shopify.shop(SHOP).refunds.values()] == [price]
+    assert [t for t, _ in sent if t.startswith("returns/")] == ["returns/close"]

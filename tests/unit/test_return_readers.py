@@ -92,3 +92,21 @@ def test_every_returns_fixture_has_a_test(fixtures_of: Callable[[str], set[str]]
         "order_updated__admin_and_waybill_refunds",
         "refund__admin_with_lines",
     }
+
+
+def test_a_shopify_return_read_from_the_store_with_a_status_waybill_does_not_know_is_refused() -> None:
+    from connectors import MappingError
+    from connectors.shopify.returns import from_node
+
+    node = {"id": "gid://shopify/Return/7", "status": "ARCHIVED", "order": {"id": "gid://shopify/Order/8"}}
+    with pytest.raises(MappingError, match="unknown status 'ARCHIVED'"):
+        from_node(node)
+    assert from_node({**node, "status": "OPEN"}).to_dict() == {
+        "platform_return_id": "7",
+        "order_id": "8",
+        "status": "open",
+        "lines": [],
+        "refund_total": None,
+        "decline_reason": None,
+        "waybill_key": None,
+    }

@@ -13,6 +13,7 @@ import pytest
 import responses
 from graphql import GraphQLSchema
 
+from connectors.storefront.orders import StoreReturnStatus
 from connectors.storefront.writes import (
     ParcelShipped,
     RefundLine,
@@ -230,3 +231,25 @@ def test_woocommerce_decline_is_a_customer_note_saying_why() -> None:
         "Your return request was declined: the return window has ended. Bought 45 days ago.\n"
         "[waybill return-declined:77]"
     )
+
+
+# -- reading a return back
+
+
+def held_return(fake: Fake, shop: WriteVerbs) -> str:
+    """A return the storefront holds (on WooCommerce: a refund made in the admin): its ref."""
+    if isinstance(fake, WooFake):
+        item = {"id": 901, "quantity": -1, "meta_data": [{"key": "_refunded_item_id", "value": "11"}]}
+        fake.refunds.append({"id": 900, "reason": "Cracked lid", "amount": "19.99", "line_items": [item]})
+        return "900"
+    return requested(fake, shop)
+
+
+def test_a_return_the_storefront_holds_is_fetched_with_its_order_lines(fake: Fake, shop: WriteVerbs) -> None:
+    ref = held_return(fake, shop)
+    found = shop.fetch_return(ORDER, ref)
+    assert found is not None and (found.platform_return_id, found.order_id) == (ref.rsplit("/", 1)[-1], ORDER)
+    [line] = found.lines
+    assert (line.line_id, line.quantity) == ("11", 1)
+    assert found.status in (StoreReturnStatus.requested, StoreReturnStatus.refunded)
+    assert shop.fetch_return(ORDER, "424242") is None

@@ -22,6 +22,7 @@ from connectors.storefront.access import StoreAccess
 from connectors.storefront.writes import WriteVerbs
 from connectors.woocommerce.storefront import WooStorefront
 from tests.contract.shopify_answers import SHOP, TOKEN, URL, ok
+from tests.contract.storefront.testshop.shop import TestShopStorefront
 from tests.contract.storefront.testshop.writes import TestShopWrites
 
 ORDER = "5000000000000000001"  # above 2**53: stays exact on every platform
@@ -357,7 +358,7 @@ class WooFake(Fake):
         return WooStorefront(StoreAccess(2, "woocommerce", WOO, creds))
 
     def routes(self) -> tuple[tuple[str, ...], re.Pattern[str]]:
-        path = re.compile(re.escape(f"{WOO_API}/orders/{ORDER}") + r"(/notes|/refunds)?(\?.*)?$")
+        path = re.compile(re.escape(f"{WOO_API}/orders/{ORDER}") + r"(/notes|/refunds(/\d+)?)?(\?.*)?$")
         return (responses.GET, responses.POST, responses.PUT), path
 
     def answer(self, request: requests.PreparedRequest) -> Reply:
@@ -369,6 +370,11 @@ class WooFake(Fake):
         if request.method == "PUT" and status is not None and status not in WOO_STATUSES:
             refusal = {"code": "rest_invalid_param", "message": "Invalid parameter(s): status", "data": {}}
             return 400, {}, json.dumps(refusal)
+        one = re.fullmatch(r"/refunds/(\d+)", tail)
+        if one is not None:  # GET orders/<id>/refunds/<refund id>
+            found = next((r for r in self.refunds if str(r["id"]) == one.group(1)), None)
+            missing = {"code": "woocommerce_rest_shop_order_refund_invalid_id", "message": "Invalid ID."}
+            return (200, {}, json.dumps(found)) if found is not None else (404, {}, json.dumps(missing))
         answer = getattr(self, f"_{request.method.lower()}_{tail.strip('/') or 'order'}")(body)
         return 200 if request.method != "POST" else 201, {}, json.dumps(answer)
 
@@ -415,9 +421,7 @@ class TestShopFake(Fake):
         self.lists: dict[str, list[dict[str, Any]]] = {}
 
     def storefront(self) -> TestShopWrites:
-        shop = TestShopWrites()
-        shop.access = StoreAccess(3, "testshop", TESTSHOP, {})
-        return shop
+        return TestShopStorefront(StoreAccess(3, "testshop", TESTSHOP, {"token": "contract"}))
 
     def routes(self) -> tuple[tuple[str, ...], re.Pattern[str]]:
         path = re.compile(re.escape(f"https://{TESTSHOP}/api/") + r"(.+)$")

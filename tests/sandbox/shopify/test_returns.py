@@ -210,3 +210,31 @@ def test_a_return_nothing_was_done_on_can_be_canceled_and_returns_cancel_says_so
     )
     with pytest.raises(ValueError, match="canceled and cannot be canceled"):
         sim.cancel_return(SHOP, ret.id)
+
+
+def test_units_refunded_apart_from_a_return_cannot_be_returned(
+    sim: ShopifySimulator, gql: GraphQL, order: Order
+) -> None:
+    line = _fulfilled_line(gql, order)  # two units of the first line
+    refund = """mutation($input: RefundInput!) {
+      refundCreate(input: $input) @idempotent(key: "apart-1") { userErrors { message } }
+    }"""
+    item = {
+        "lineItemId": f"gid://shopify/LineItem/{order.line_items[0].id}",
+        "quantity": 1,
+        "restockType": "NO_RESTOCK",
+    }
+    gql(refund, {"input": {"orderId": f"gid://shopify/Order/{order.id}", "refundLineItems": [item]}})
+    with pytest.raises(ValueError, match="has not 2 unit"):
+        sim.request_return(SHOP, order.id, [(line, 2)])
+    create = {
+        "returnInput": {
+            "orderId": f"gid://shopify/Order/{order.id}",
+            "returnLineItems": [
+                {"fulfillmentLineItemId": f"gid://shopify/FulfillmentLineItem/{line}", "quantity": 2}
+            ],
+        }
+    }
+    _, refused = gql(document("return_create"), create)
+    assert refused["data"]["returnCreate"]["userErrors"][0]["code"] == "INVALID"
+    assert sim.request_return(SHOP, order.id, [(line, 1)]).lines[0].quantity == 1

@@ -1,5 +1,6 @@
-"""The returns portal's addresses: an order (after the customer proved it is theirs) or one
-return, signed with the secret key.
+"""The returns portal's addresses (web/returns_portal.py): an order (after the customer
+proved it is theirs) or one return, signed with the secret key, like the tracking page's
+(sync/tracking/links.py). ``return_page_url`` is the link to give a customer for a return.
 
 A token is unguessable without the key and names one order or one return; it expires
 after ``MAX_AGE_S`` (the customer looks the order up again). A wrong, altered or expired
