@@ -32,6 +32,7 @@ from sandbox.woocommerce import WooCommerceSimulator
 from sync.returns import desk, inspection
 from sync.returns.common import ReturnConflict, ReturnInputError, ReturnNotFound
 from sync.returns.labels import buy_return_label
+from sync.returns.links import return_page_url
 from sync.returns.refunds import refund_return
 from sync.returns.requests import close, override, request_return
 from tests.conftest import drain
@@ -270,6 +271,7 @@ def test_a_portal_return_on_woocommerce_goes_label_transit_received_refunded_onc
     assert len(return_labels(easypost)) == 1
     (mail,) = [json.loads(p.read_text()) for p in outbox.glob("*.json")]
     assert ret.label["label_url"] in mail["body"] and mail["to"] == "ada@example.com"
+    assert return_page_url(rt, ret.id) in mail["body"]
 
     travel_back(rt, easypost, ret, "in_transit")
     assert reload(rt, ret.id).state in ("in_transit", "received", "refunded")
