@@ -199,6 +199,14 @@ def dead(rt: Any) -> list[tuple[str, str]]:
         return [(d.name, d.error) for d in s.scalars(select(DeadLetter))]
 
 
+def inbox(rt: Any) -> list[tuple[str, str, str | None]]:
+    from db.models import InboxEvent
+
+    with rt.session() as s:
+        rows = s.scalars(select(InboxEvent).where(InboxEvent.topic.like("returns/%")))
+        return [(e.topic, str(e.state), e.last_error) for e in rows]
+
+
 def woo_refunds(woo: WooCommerceSimulator, order_id: int) -> list[dict[str, Any]]:  # noqa: F811
     return [r for r in woo.store.refunds.values() if r["order_id"] == order_id]
 
@@ -944,10 +952,7 @@ def test_a_portal_return_on_shopify_is_opened_there_once_and_refunded_through_it
     flush(shopify, woo, rt)
     write_back_return(rt, ret.id)  # a retried write-back opens nothing again
     (sreturn,) = shop_returns(shopify, placed.id)
-    assert (
-        sreturn.status == "OPEN"
-        and reload(rt, ret.id).platform_return_id == f"gid://shopify/Return/{sreturn.id}"
-    )
+    assert sreturn.status == "OPEN" and reload(rt, ret.id).platform_return_id == str(sreturn.id)
     travel_back(rt, easypost, reload(rt, ret.id))
     flush(shopify, woo, rt)
     assert reload(rt, ret.id).state == "refunded", (trail(rt, order.id), dead(rt))
@@ -1031,3 +1036,37 @@ def test_without_labels_a_return_waits_for_receipt_and_the_order_takes_the_merch
         "return.received",
         "return.inspected",
     ]
+
+
+def test_a_return_cancelled_on_shopify_closes_ours_and_releases_its_exchange(
+    rt: Any,
+    channels: tuple[Store, Store],  # noqa: F811
+    shopify: ShopifySandbox,  # noqa: F811
+    woo: WooCommerceSimulator,  # noqa: F811
+    easypost: EasyPostSimulator,
+) -> None:
+    placed = shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
+    flush(shopify, woo, rt)
+    order = shipped(rt, easypost, channels[0], placed.id)
+    account = account_of(rt, channels[0])
+    on_hand, reserved = level(rt, account, MUG)
+    line = order.data["line_items"][0]["line_id"]
+    swap = [{"line_id": line, "quantity": 1, "reason": "size_too_small", "exchange_sku": MUG}]
+    ret = request_return(
+        rt,
+        account_id=account,
+        order_id=order.id,
+        asks=swap,
+        source="portal",
+        key="s",
+        actor="c",
+        resolution="exchange",
+    )
+    flush(shopify, woo, rt)
+    assert level(rt, account, MUG) == (on_hand, reserved + 1)
+    (sreturn,) = shop_returns(shopify, placed.id)
+    shopify.cancel_return(SHOP, sreturn.id)
+    flush(shopify, woo, rt)
+    assert reload(rt, ret.id).state == "closed", (trail(rt, order.id), inbox(rt), dead(rt))
+    assert level(rt, account, MUG) == (on_hand, reserved)
+    assert trail(rt, order.id).count("return.closed") == 1
