@@ -8,7 +8,8 @@
 - A return the merchant opened in the admin (``open``) is approved whatever the policy
   says (their act is the override, noted as such).
 - A return declined, cancelled or closed on the storefront closes ours (exchange units
-  released), unless it is finished.
+  released), unless it is finished, or closed because Waybill's refund processed it there
+  (its refund claimed in the ledger: the refund job finishes the return).
 - An event about Waybill's own write (its marker: ``waybill_key``) changes nothing; an end
   (declined, cancelled, closed) is followed whoever opened the return.
 - A refund made in the admin without Waybill's marker (``returns_in_order`` of an order
@@ -23,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectors.storefront import EventKind, reader_for
 from connectors.storefront.orders import StoreReturn, StoreReturnLine, StoreReturnStatus
 from core.orders import Order
 from core.returns import ReturnState
-from db.models import InboxEvent, Return, ReturnItem, Store, StoreState
+from db.models import Effect, InboxEvent, Return, ReturnItem, Store, StoreState
 from db.models import Order as OrderRow
 from sync.intake import handles
 from sync.returns import requests
@@ -134,6 +136,11 @@ def _fetched_lines(rt: Runtime, store: Store, sr: StoreReturn) -> tuple[StoreRet
     return found.lines if found is not None else ()
 
 
+def _refunding(s: Session, return_id: int) -> bool:
+    """Whether Waybill's refund of the return was started (claimed in the effects ledger)."""
+    return s.scalar(select(Effect.id).where(Effect.key == f"refund:{return_id}")) is not None
+
+
 def _follow(rt: Runtime, return_id: int, sr: StoreReturn, actor: str) -> str:
     """A return we hold, changed on the storefront: ended there ends it here."""
     if sr.status not in ENDED:
@@ -143,6 +150,10 @@ def _follow(rt: Runtime, return_id: int, sr: StoreReturn, actor: str) -> str:
         assert ret is not None
         if ret.state not in OPEN:
             return f"return {return_id} is {ret.state}"
+        if sr.status == StoreReturnStatus.closed and _refunding(s, return_id):
+            # A storefront closes a return its refund processed: the echo of Waybill's own
+            # refund, whose job finishes the return.
+            return f"return {return_id}: closed by its refund"
         from sync.returns import units
 
         stores = units.release_exchange(
