@@ -103,11 +103,15 @@ def close(client: ShopifyClient, return_ref: str) -> Written:
 def process_refund(client: ShopifyClient, order_id: str, request: RefundRequest) -> Written:
     """``returnProcess`` of the request's lines on its return, issuing the refund (money back
     through the order's payment when ``money_back``; else a refund with no transaction)."""
-    assert request.return_ref is not None
+    if request.return_ref is None:
+        raise ValueError("a refund through a return needs the return (return_ref)")
+    if not request.lines:
+        raise ValueError("a refund through a return needs a line of that return")
     total = request.total()
     node = fetch(client, request.return_ref)
-    if node is None:
-        raise Rejected(f"shopify refund: return {request.return_ref} does not exist")
+    order_of = gid_tail(str(((node or {}).get("order") or {}).get("id") or ""))
+    if node is None or order_of != gid_tail(order_id):
+        raise Rejected(f"shopify refund: order {order_id} has no return {request.return_ref}")
     transactions = [_transaction(client, order_id, total)] if request.money_back and total.amount > 0 else []
     process: dict[str, Any] = {
         "returnId": str(node["id"]),

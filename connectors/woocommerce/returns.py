@@ -96,6 +96,15 @@ def in_order(body: Mapping[str, Any]) -> tuple[StoreReturn, ...]:
     return tuple(found)
 
 
+def left_to_refund(order: object) -> Decimal:
+    """What an order body's total leaves after its refunds (``refunds[].total`` is negative)."""
+    if not isinstance(order, Mapping):
+        return Decimal(0)
+    total = _amount(order.get("total")) or Decimal(0)
+    refunds = [_amount(r.get("total")) for r in order.get("refunds") or [] if isinstance(r, Mapping)]
+    return total + sum((r for r in refunds if r is not None), Decimal(0))
+
+
 def from_refund(order_id: str, refund: Mapping[str, Any], currency: str) -> StoreReturn:
     """A refund object (``orders/<id>/refunds/<id>``) as a ``refunded`` return with its lines."""
     reason = str(refund.get("reason") or "")

@@ -20,6 +20,7 @@ from connectors.storefront.writes import (
 from connectors.woocommerce import after_sale, fulfillment, returns
 from connectors.woocommerce.client import WooClient, client_for
 
+REFUNDED = "refunded"
 # The order status that goes with a verdict (absent: the status is left as it is).
 VERDICT_STATUS = {VerdictOutcome.held: "on-hold", VerdictOutcome.approved_after_review: "processing"}
 
@@ -100,9 +101,20 @@ class WooWritesVerbs:
         return after_sale.find_event(self._writes_client(), order_id, update)
 
     def set_order_status(self, order_id: str, status: str) -> Written:
-        """PUT the order's status; WooCommerce answers 400 for a status the store lacks."""
+        """PUT the order's status; WooCommerce answers 400 for a status the store lacks.
+
+        ``refunded`` is refused while money is left on the order: WooCommerce would record a
+        refund of the rest itself (``wc_order_fully_refunded``), one Waybill never made."""
+        client = self._writes_client()
+        if status == REFUNDED:
+            left = returns.left_to_refund(client.get(f"orders/{order_id}"))
+            if left > 0:
+                raise OrderStatusRefused(
+                    f"woocommerce order {order_id} has {left} not refunded: status {status!r} would make "
+                    "WooCommerce record a refund of it (wc_order_fully_refunded); not set"
+                )
         try:
-            fulfillment.set_status(self._writes_client(), order_id, status)
+            fulfillment.set_status(client, order_id, status)
         except Rejected as exc:
             raise OrderStatusRefused(
                 f"woocommerce refused order status {status!r} (does the store have it?): {exc}"

@@ -172,6 +172,7 @@ def mail_label(rt: Runtime, return_id: int) -> dict[str, Any]:
     """The customer's e-mail with the label link, once (``retmail:<return>:label``)."""
     from connectors.notify import Message
     from sync.notify import notifier_for
+    from sync.returns.links import return_page_url
 
     with rt.session() as s:
         ret = s.get(Return, return_id)
@@ -191,7 +192,8 @@ def mail_label(rt: Runtime, return_id: int) -> dict[str, Any]:
             return {"sent": False, "why": "no e-mail address"}
         body = (
             f"Hello,\n\nYour return for order {number} is approved. Print your return label:\n"
-            f"{label.label_url}\n\nTracking: {label.tracking_code} ({label.carrier})\n\n{merchant_name}"
+            f"{label.label_url}\n\nTracking: {label.tracking_code} ({label.carrier})\n"
+            f"Follow your return: {return_page_url(rt, return_id)}\n\n{merchant_name}"
         )
         message = Message(
             key=key,

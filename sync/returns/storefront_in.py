@@ -9,7 +9,8 @@
   says (their act is the override, noted as such).
 - A return declined, cancelled or closed on the storefront closes ours (exchange units
   released), unless it is finished.
-- An event about Waybill's own write (its marker: ``waybill_key``) changes nothing.
+- An event about Waybill's own write (its marker: ``waybill_key``) changes nothing; an end
+  (declined, cancelled, closed) is followed whoever opened the return.
 - A refund made in the admin without Waybill's marker (``returns_in_order`` of an order
   body) becomes a ``refunded`` return with that refund, no policy and no label: the
   money is already back.
@@ -86,10 +87,10 @@ def apply_store_return(rt: Runtime, store: Store, sr: StoreReturn, actor: str) -
     order_id, ret = _find(rt, store, sr)
     if order_id is None:
         return f"no order {sr.order_id} of ours"
-    if sr.waybill_key is not None or (
-        ret is not None and ret.source != "storefront" and sr.status not in ENDED
+    if sr.status not in ENDED and (
+        sr.waybill_key is not None or (ret is not None and ret.source != "storefront")
     ):
-        return "Waybill's own write"
+        return "Waybill's own write"  # an end (cancelled, declined, closed) is followed whoever made it
     if ret is not None:
         return _follow(rt, ret.id, sr, actor)
     if sr.status == StoreReturnStatus.refunded:

@@ -32,6 +32,7 @@ from sandbox.woocommerce import WooCommerceSimulator
 from sync.returns import desk, inspection
 from sync.returns.common import ReturnConflict, ReturnInputError, ReturnNotFound
 from sync.returns.labels import buy_return_label
+from sync.returns.links import return_page_url
 from sync.returns.refunds import refund_return
 from sync.returns.requests import close, override, request_return
 from tests.conftest import drain
@@ -198,6 +199,14 @@ def dead(rt: Any) -> list[tuple[str, str]]:
         return [(d.name, d.error) for d in s.scalars(select(DeadLetter))]
 
 
+def inbox(rt: Any) -> list[tuple[str, str, str | None]]:
+    from db.models import InboxEvent
+
+    with rt.session() as s:
+        rows = s.scalars(select(InboxEvent).where(InboxEvent.topic.like("returns/%")))
+        return [(e.topic, str(e.state), e.last_error) for e in rows]
+
+
 def woo_refunds(woo: WooCommerceSimulator, order_id: int) -> list[dict[str, Any]]:  # noqa: F811
     return [r for r in woo.store.refunds.values() if r["order_id"] == order_id]
 
@@ -270,6 +279,7 @@ def test_a_portal_return_on_woocommerce_goes_label_transit_received_refunded_onc
     assert len(return_labels(easypost)) == 1
     (mail,) = [json.loads(p.read_text()) for p in outbox.glob("*.json")]
     assert ret.label["label_url"] in mail["body"] and mail["to"] == "ada@example.com"
+    assert return_page_url(rt, ret.id) in mail["body"]
 
     travel_back(rt, easypost, ret, "in_transit")
     assert reload(rt, ret.id).state in ("in_transit", "received", "refunded")
@@ -942,10 +952,7 @@ def test_a_portal_return_on_shopify_is_opened_there_once_and_refunded_through_it
     flush(shopify, woo, rt)
     write_back_return(rt, ret.id)  # a retried write-back opens nothing again
     (sreturn,) = shop_returns(shopify, placed.id)
-    assert (
-        sreturn.status == "OPEN"
-        and reload(rt, ret.id).platform_return_id == f"gid://shopify/Return/{sreturn.id}"
-    )
+    assert sreturn.status == "OPEN" and reload(rt, ret.id).platform_return_id == str(sreturn.id)
     travel_back(rt, easypost, reload(rt, ret.id))
     flush(shopify, woo, rt)
     assert reload(rt, ret.id).state == "refunded", (trail(rt, order.id), dead(rt))
@@ -997,7 +1004,7 @@ def test_resume_returns_finds_the_work_a_lost_queue_message_left(
     assert counts["buy_return_label"] == 1
     drain(rt)
     assert reload(rt, return_id).state == "label_sent" and len(return_labels(easypost)) == 1
-    assert resume_returns(rt)["buy_return_label"] == 0
+    assert resume_returns(rt) == {"buy_return_label": 0, "refund_return": 0, "write_back_return": 0}
 
 
 @pytest.mark.parametrize("returns", [{"label": "none", "order_status": {"refunded": "returned"}}])
@@ -1029,3 +1036,37 @@ def test_without_labels_a_return_waits_for_receipt_and_the_order_takes_the_merch
         "return.received",
         "return.inspected",
     ]
+
+
+def test_a_return_cancelled_on_shopify_closes_ours_and_releases_its_exchange(
+    rt: Any,
+    channels: tuple[Store, Store],  # noqa: F811
+    shopify: ShopifySandbox,  # noqa: F811
+    woo: WooCommerceSimulator,  # noqa: F811
+    easypost: EasyPostSimulator,
+) -> None:
+    placed = shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
+    flush(shopify, woo, rt)
+    order = shipped(rt, easypost, channels[0], placed.id)
+    account = account_of(rt, channels[0])
+    on_hand, reserved = level(rt, account, MUG)
+    line = order.data["line_items"][0]["line_id"]
+    swap = [{"line_id": line, "quantity": 1, "reason": "size_too_small", "exchange_sku": MUG}]
+    ret = request_return(
+        rt,
+        account_id=account,
+        order_id=order.id,
+        asks=swap,
+        source="portal",
+        key="s",
+        actor="c",
+        resolution="exchange",
+    )
+    flush(shopify, woo, rt)
+    assert level(rt, account, MUG) == (on_hand, reserved + 1)
+    (sreturn,) = shop_returns(shopify, placed.id)
+    shopify.cancel_return(SHOP, sreturn.id)
+    flush(shopify, woo, rt)
+    assert reload(rt, ret.id).state == "closed", (trail(rt, order.id), inbox(rt), dead(rt))
+    assert level(rt, account, MUG) == (on_hand, reserved)
+    assert trail(rt, order.id).count("return.closed") == 1

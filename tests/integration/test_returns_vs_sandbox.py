@@ -256,3 +256,27 @@ def test_shopify_return_opened_by_waybill_is_found_by_its_key_and_refunded_throu
     assert (ret.status, ret.lines[0].reason, ret.lines[0].processed) == ("CLOSED", "UNWANTED", 1)
     assert [r.amount for r in shopify.shop(SHOP).refunds.values()] == [price]
     assert [t for t, _ in sent if t.startswith("returns/")] == ["returns/close"]
+
+
+def test_woocommerce_status_refunded_is_refused_while_money_is_left_and_harmless_once_all_is_refunded(
+    woo: tuple[WooCommerceSimulator, WooStorefront],
+) -> None:
+    from connectors.storefront.writes import OrderStatusRefused
+
+    sim, store = woo
+    order_id, _, item = _woo_order(sim)
+    store.refund(
+        str(order_id), RefundRequest("refund:w2", (RefundLine(str(item), 1, _usd(Decimal("12.50"))),))
+    )
+    with pytest.raises(OrderStatusRefused, match=r"has 12\.50 not refunded"):
+        store.set_order_status(str(order_id), "refunded")
+    order = sim.order(order_id)
+    assert order["status"] == "processing" and len(order["refunds"]) == 1  # no refund WooCommerce made
+    store.refund(
+        str(order_id), RefundRequest("refund:w3", (RefundLine(str(item), 1, _usd(Decimal("12.50"))),))
+    )
+    store.set_order_status(str(order_id), "refunded")
+    assert [r["reason"] for r in sim.order(order_id)["refunds"]] == [
+        "[waybill refund:w3]",
+        "[waybill refund:w2]",
+    ]

@@ -253,3 +253,20 @@ def test_a_return_the_storefront_holds_is_fetched_with_its_order_lines(fake: Fak
     assert (line.line_id, line.quantity) == ("11", 1)
     assert found.status in (StoreReturnStatus.requested, StoreReturnStatus.refunded)
     assert shop.fetch_return(ORDER, "424242") is None
+
+
+def test_shopify_refund_through_a_return_of_another_order_or_without_lines_is_refused_before_writing(
+    schema: GraphQLSchema | None,
+) -> None:
+    fake = ShopifyFake(schema)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        fake.install(mocked)
+        shop = fake.storefront()
+        ref = fake.request_return(11, 1)
+        shop.approve_return(ORDER, ref)
+        line = (RefundLine("11", 1, usd("5")),)
+        with pytest.raises(Permanent, match="has no return"):
+            shop.refund("5000000000000000999", RefundRequest("refund:9", line, return_ref=ref))
+        with pytest.raises(ValueError, match="needs a line of that return"):
+            shop.refund(ORDER, RefundRequest("refund:9", (), usd("5"), return_ref=ref))
+    assert fake.processed == []
