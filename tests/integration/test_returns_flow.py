@@ -314,6 +314,9 @@ def test_a_portal_return_on_woocommerce_goes_label_transit_received_refunded_onc
     ]
     assert {"return.received", "return.refund_planned", "return.refunded"} <= set(trail(rt, order.id))
     assert reload(rt, ret.id).state == "refunded"  # inspecting after the refund changes no state
+    with rt.session() as s:
+        assert len(list(s.scalars(select(Return).where(Return.order_id == order.id)))) == 1
+    assert dead(rt) == []
 
 
 def test_a_shopify_customer_request_is_approved_there_and_refunded_through_the_return_once(
@@ -1070,3 +1073,39 @@ def test_a_return_cancelled_on_shopify_closes_ours_and_releases_its_exchange(
     assert reload(rt, ret.id).state == "closed", (trail(rt, order.id), inbox(rt), dead(rt))
     assert level(rt, account, MUG) == (on_hand, reserved)
     assert trail(rt, order.id).count("return.closed") == 1
+
+
+def test_a_cheaper_exchange_on_shopify_refunds_the_difference_through_the_return(
+    rt: Any,
+    channels: tuple[Store, Store],  # noqa: F811
+    shopify: ShopifySandbox,  # noqa: F811
+    woo: WooCommerceSimulator,  # noqa: F811
+    easypost: EasyPostSimulator,
+) -> None:
+    placed = shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
+    flush(shopify, woo, rt)
+    order = shipped(rt, easypost, channels[0], placed.id)
+    account = account_of(rt, channels[0])
+    line = order.data["line_items"][0]["line_id"]
+    cheaper = [
+        {"line_id": line, "quantity": 1, "reason": "unwanted", "exchange_sku": MUG, "exchange_price": "14.50"}
+    ]
+    ret = request_return(
+        rt,
+        account_id=account,
+        order_id=order.id,
+        asks=cheaper,
+        source="portal",
+        key="c",
+        actor="c",
+        resolution="exchange",
+    )
+    flush(shopify, woo, rt)
+    travel_back(rt, easypost, reload(rt, ret.id))
+    flush(shopify, woo, rt)
+    ret = reload(rt, ret.id)
+    assert ret.state == "exchanged", (trail(rt, order.id), dead(rt))
+    (sreturn,) = shop_returns(shopify, placed.id)
+    (refund,) = shop_refunds(shopify, placed.id)
+    assert refund.return_id == sreturn.id and refund.amount == Decimal("4.50")
+    assert dead(rt) == []
