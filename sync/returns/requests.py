@@ -61,6 +61,7 @@ class Asked:
     photo_url: str | None = None
     exchange_sku: str | None = None
     exchange_price: Decimal | None = None
+    photo: bool = False  # a photo was given (``photo_url`` says where, when it is known)
 
 
 def asked(raw: Ask | Asked | Mapping[str, Any]) -> Asked:
@@ -87,7 +88,8 @@ def asked(raw: Ask | Asked | Mapping[str, Any]) -> Asked:
     if sku is not None and len(sku) > 128:
         raise ReturnInputError("an exchange SKU is at most 128 characters")
     text = check_text("the note", str(get("note", "") or ""), required=False)
-    return Asked(line_id, quantity, reason, text, str(photo)[:2000] if photo else None, sku, price)
+    given = bool(photo) or get("photo") is True
+    return Asked(line_id, quantity, reason, text, str(photo)[:2000] if photo else None, sku, price, given)
 
 
 def request_return(
@@ -231,7 +233,7 @@ def _core_ask(a: Asked, facts: Mapping[str, LineFacts], free: Mapping[str, int])
         quantity=a.quantity,
         reason=a.reason,
         note=a.note,
-        photo=a.photo_url is not None,
+        photo=a.photo or a.photo_url is not None,
         exchange_sku=a.exchange_sku,
         exchange_price=a.exchange_price,
         exchange_in_stock=in_stock,

@@ -1109,3 +1109,39 @@ def test_a_cheaper_exchange_on_shopify_refunds_the_difference_through_the_return
     (refund,) = shop_refunds(shopify, placed.id)
     assert refund.return_id == sreturn.id and refund.amount == Decimal("4.50")
     assert dead(rt) == []
+
+
+def test_core_asks_are_taken_as_they_are_with_their_photo(
+    rt: Any,
+    channels: tuple[Store, Store],  # noqa: F811
+    shopify: ShopifySandbox,  # noqa: F811
+    woo: WooCommerceSimulator,  # noqa: F811
+    easypost: EasyPostSimulator,
+) -> None:
+    from core.returns import Ask
+
+    placed = woo.place_order([(MUG, 2)], shipping=NEW_YORK)
+    flush(shopify, woo, rt)
+    order = shipped(rt, easypost, channels[1], placed)
+    account = account_of(rt, channels[1])
+    line = order.data["line_items"][0]["line_id"]
+    without = request_return(
+        rt,
+        account_id=account,
+        order_id=order.id,
+        asks=[Ask(line, 1, "defective")],
+        source="merchant",
+        key="a",
+        actor="api",
+    )
+    assert [r["rule"] for r in without.decision["refusals"]] == ["photo_required"]
+    with_photo = request_return(
+        rt,
+        account_id=account,
+        order_id=order.id,
+        asks=[Ask(line, 1, "defective", photo=True)],
+        source="merchant",
+        key="b",
+        actor="api",
+    )
+    assert with_photo.state == "approved"
