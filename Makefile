@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 WAYBILL := $(VENV)/bin/waybill
 PYTEST_ARGS ?=
 
-.PHONY: setup run test coverage mutation lint demo demo-check bench tracking-week migrate worker scheduler clean
+.PHONY: setup run test coverage mutation lint demo demo-check bench tracking-week returns-drill migrate worker scheduler clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,10 @@ bench: $(STAMP)
 ## tracking-week: issue 18's acceptance at full size: 500 parcels over a simulated week (outside `make test`, which runs 60)
 tracking-week: $(STAMP)
 	WAYBILL_TRACKING_WEEK_SHIPMENTS=$${WAYBILL_TRACKING_WEEK_SHIPMENTS:-500} $(PY) -m pytest -q -s -p no:randomly tests/e2e/test_tracking_week.py
+
+## returns-drill: issue 19's acceptance at full size: 200 returns across both stores (outside `make test`, which runs 40)
+returns-drill: $(STAMP)
+	WAYBILL_RETURNS_DRILL=$${WAYBILL_RETURNS_DRILL:-200} $(PY) -m pytest -q -s -p no:randomly tests/e2e/test_returns_acceptance.py
 
 ## migrate: the database to the latest migration (production; embedded mode migrates itself)
 migrate: $(STAMP)

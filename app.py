@@ -61,12 +61,14 @@ def _register(app: Flask) -> None:
     # These add their routes to api.bp, which must happen before registering it.
     import web.api_inventory
     import web.api_orders
+    import web.api_returns
     import web.api_shipping
     import web.api_tracking  # noqa: F401
     from web import (
         api,
         cli,
         cli_orders,
+        cli_returns,
         cli_ship,
         cli_shops,
         cli_stock,
@@ -74,6 +76,7 @@ def _register(app: Flask) -> None:
         console,
         install,
         ops,
+        returns_portal,
         tracking_page,
     )
 
@@ -82,11 +85,13 @@ def _register(app: Flask) -> None:
     app.register_blueprint(console.bp)
     app.register_blueprint(install.bp)
     app.register_blueprint(tracking_page.bp)
+    returns_portal.init_portal(app)  # the returns portal and its rate limiter
     cli.register(app)
     for group in (cli_shops.shops_cli, cli_orders.orders_cli, cli_orders.sync_cli, cli_stock.stock_cli):
         app.cli.add_command(group)
     app.cli.add_command(cli_ship.ship_cli)
     app.cli.add_command(cli_tracking.tracking_cli)
+    app.cli.add_command(cli_returns.returns_cli)
 
 
 class PortInUse(Exception):

@@ -5,7 +5,7 @@ Installed into the virtualenv as a console script (pyproject ``[project.scripts]
 
     waybill run                     the service in embedded mode (web, worker threads, scheduler)
     waybill worker [QUEUE ...]      an RQ worker (production); ``--scheduler`` for the scheduler
-    waybill db|accounts|shops|orders|stock|ship|tracking|sync|jobs|keys ...   operator commands
+    waybill db|accounts|shops|orders|stock|ship|tracking|returns|sync|jobs|keys ...   operator commands
 
 The operator groups are the same ones ``flask --app app <group>`` offers; they are
 registered here directly, so ``waybill --help`` and ``waybill keys generate`` work
@@ -28,6 +28,7 @@ from db.session import DatabaseNotReady
 from settings import SettingsError
 from web.cli import accounts_cli, db_cli, jobs_cli, keys_cli
 from web.cli_orders import orders_cli, sync_cli
+from web.cli_returns import returns_cli
 from web.cli_ship import ship_cli
 from web.cli_shops import shops_cli
 from web.cli_stock import stock_cli
@@ -41,6 +42,7 @@ GROUPS: tuple[click.Command, ...] = (
     stock_cli,
     ship_cli,
     tracking_cli,
+    returns_cli,
     sync_cli,
     jobs_cli,
     keys_cli,

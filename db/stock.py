@@ -40,6 +40,10 @@ REASONS = (
     "order_released",  # the order was cancelled: released
     "order_shipped",  # the order left the building: on hand and reserved both fall
     "return_restocked",  # a returned item went back on the shelf
+    "return_loss",  # a returned item came back damaged, wrong or not at all: a loss, nothing back on sale
+    "exchange_reserved",  # units held for a return's exchange parcel
+    "exchange_released",  # the return was refused or closed: the exchange units are free again
+    "exchange_shipped",  # the exchange parcel left: on hand and reserved both fall
     "manual_adjustment",  # an operator moved stock by a delta
     "count_correction",  # an operator counted and set the level
     "channel_edit",  # a merchant changed the level in a storefront's admin

@@ -31,6 +31,7 @@ from sync import pipeline
 from sync.intake import handles
 from sync.jobs import safe_job_id
 from sync.lifecycle import storefront_cancelled
+from sync.returns.storefront_in import refunds_in_order
 from sync.stock_orders import apply_order
 from sync.stock_push import schedule_push
 
@@ -85,6 +86,8 @@ def handle_order(rt: Runtime, event_id: int) -> None:
         except IntegrityError as exc:  # another worker inserted the same order or movement first
             raise Retryable("order or stock movement written concurrently; retry") from exc
         order_id, stage = row.id, row.stage
+    # Refunds made in the store's admin (not Waybill's) are returns of the order.
+    refunds_in_order(rt, store, payload)
     if recheck:
         read_again(rt, store)
     if not changed:

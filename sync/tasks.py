@@ -15,6 +15,12 @@ from sync import (
     sweeps,
     verdicts,
 )
+from sync.returns import exchanges as returns_exchanges
+from sync.returns import labels as returns_labels
+from sync.returns import refunds as returns_refunds
+from sync.returns import storefront_in as returns_storefront_in
+from sync.returns import sweep as returns_sweep
+from sync.returns import write_back as returns_write_back
 from sync.tracking import events as tracking_events
 from sync.tracking import refresh as tracking_refresh
 from sync.tracking import write_back as tracking_write_back
@@ -27,6 +33,12 @@ __all__ = [
     "pipeline",
     "privacy",
     "reconcile",
+    "returns_exchanges",
+    "returns_labels",
+    "returns_refunds",
+    "returns_storefront_in",
+    "returns_sweep",
+    "returns_write_back",
     "shipping",
     "stock_audit",
     "stock_push",

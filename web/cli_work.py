@@ -45,6 +45,10 @@ DONE_WORDS = {
     "verify_order": "verified",
     "process_inbox_event": "event processed",
     "ping": "ping answered",
+    "write_back_return": "return written back to the storefront",
+    "buy_return_label": "return label run",
+    "refund_return": "refund run",
+    "ship_exchange": "exchange parcel run",
 }
 
 

@@ -1,6 +1,6 @@
 """The OpenAPI document of /api/v1. Every route added to web/api.py (or web/api_inventory.py,
-web/api_orders.py, web/api_shipping.py, web/api_tracking.py) is listed here (a test fails when
-one is missing).
+web/api_orders.py, web/api_shipping.py, web/api_tracking.py, web/api_returns.py) is listed
+here (a test fails when one is missing).
 
 Error answers are listed for every operation by ``_with_errors`` (what web/edge.py and the
 views answer: 400, 401, 404, 413, 415), each ``{"error": "..."}``; the fuzz test
@@ -845,6 +845,253 @@ SCHEMAS.update(
                         },
                     },
                 }
+            },
+        },
+    }
+)
+
+
+# --- returns (web/api_returns.py) ---------------------------------------------------------
+
+_RETURN_ID = [{"name": "return_id", "in": "path", "required": True, "schema": _ID}]
+_RETURN_STATES = [
+    "requested",
+    "approved",
+    "refused",
+    "label_sent",
+    "in_transit",
+    "received",
+    "inspected",
+    "refunded",
+    "exchanged",
+    "closed",
+]
+_RETURN_OK = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReturnDetail"}}}}
+_OBJECT_OR_NULL = {"type": ["object", "null"]}
+_TEXT_OR_NULL = {"type": ["string", "null"]}
+
+
+def _return_step(summary: str, body: str, conflict: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "security": _AUTH,
+            "parameters": _RETURN_ID,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body}"}}},
+            },
+            "responses": {
+                "200": {"description": "done (or already done the same way): the return", **_RETURN_OK},
+                "400": _ERROR,
+                "401": _ERROR,
+                "404": _ERROR,
+                "409": {**_ERROR, "description": conflict},
+            },
+        }
+    }
+
+
+PATHS["/api/v1/returns"] = {
+    "get": {
+        **_get("The account's returns, newest first", "ReturnList")["get"],
+        "parameters": [
+            {
+                "name": "state",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": _RETURN_STATES},
+            },
+            {
+                "name": "held",
+                "in": "query",
+                "required": False,
+                "description": "true: only returns held for a person's review; false: only the others",
+                "schema": {"type": "string", "enum": ["true", "false"]},
+            },
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "description": "1 to 500 (default 100); values outside are clamped",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+            },
+        ],
+    },
+    "post": {
+        **_post(
+            "Ask for a return on a customer's behalf (decided by the policy at once)",
+            "ReturnRequest",
+            "ReturnDetail",
+            [],
+        )["post"],
+    },
+}
+PATHS["/api/v1/returns"]["get"]["responses"]["400"] = _ERROR
+PATHS["/api/v1/returns/{return_id}"] = _get(
+    "One return: items, decision, evidence, label, refund and its timeline", "ReturnDetail", params=_RETURN_ID
+)
+PATHS["/api/v1/returns/{return_id}/override"] = _return_step(
+    "Approve a refused return anyway, with a note (required)",
+    "ReturnNote",
+    "the return is not refused: nothing changed",
+)
+PATHS["/api/v1/returns/{return_id}/receive"] = _return_step(
+    "Receive and inspect the parcel: a condition for each item; resellable units go back to stock",
+    "ReturnReceive",
+    "nothing to receive in its state, or already inspected otherwise",
+)
+PATHS["/api/v1/returns/{return_id}/approve"] = _return_step(
+    "Release a return held for review (its refund or exchange follows its evidence)",
+    "ReturnReason",
+    "not held, or already decided otherwise",
+)
+PATHS["/api/v1/returns/{return_id}/reject"] = _return_step(
+    "Refuse a return held for review: no refund, the return is closed",
+    "ReturnReason",
+    "not held, or already decided otherwise",
+)
+PATHS["/api/v1/returns/{return_id}/close"] = _return_step(
+    "Close a return that is not finished", "ReturnReason", "the return is finished (refunded or exchanged)"
+)
+
+_RETURN_PROPERTIES: dict[str, Any] = {
+    "id": _INT,
+    "order_id": _INT,
+    "store_id": _INT,
+    "state": {"type": "string", "enum": _RETURN_STATES},
+    "resolution": {"type": "string", "enum": ["refund", "exchange"]},
+    "source": {"type": "string", "enum": ["portal", "storefront", "merchant"]},
+    "platform_return_id": _TEXT_OR_NULL,
+    "decision": {
+        "type": "object",
+        "description": "the policy's decision: accepted, refusals [{rule, reason}]",
+    },
+    "override": _OBJECT_OR_NULL,
+    "hold_reason": _TEXT_OR_NULL,
+    "evidence": _OBJECT_OR_NULL,
+    "review": _OBJECT_OR_NULL,
+    "label": {**_OBJECT_OR_NULL, "description": "the return label once bought (label_url, tracking_code...)"},
+    "tracking_code": _TEXT_OR_NULL,
+    "carrier": _TEXT_OR_NULL,
+    "delivery_state": _TEXT_OR_NULL,
+    "refund": {**_OBJECT_OR_NULL, "description": "amounts as decimal strings"},
+    "refund_ref": _TEXT_OR_NULL,
+    "exchange_shipment_id": {"type": ["integer", "null"]},
+    "problem": _TEXT_OR_NULL,
+    "requested_at": _TIME_OR_NULL,
+    "label_sent_at": _TIME_OR_NULL,
+    "received_at": _TIME_OR_NULL,
+    "inspected_at": _TIME_OR_NULL,
+    "refunded_at": _TIME_OR_NULL,
+    "closed_at": _TIME_OR_NULL,
+}
+_RETURN_ITEM = {
+    "type": "object",
+    "properties": {
+        "id": _INT,
+        "line_id": {"type": "string"},
+        "sku": _TEXT_OR_NULL,
+        "title": {"type": "string"},
+        "quantity": _INT,
+        "unit_price": {"type": "string"},
+        "currency": {"type": "string"},
+        "reason": {"type": "string"},
+        "note": _TEXT_OR_NULL,
+        "exchange_sku": _TEXT_OR_NULL,
+        "exchange_price": _TEXT_OR_NULL,
+        "condition": {
+            "type": ["string", "null"],
+            "enum": ["resellable", "damaged", "wrong_item", "missing", None],
+        },
+    },
+}
+_ACTOR = {"type": "string", "maxLength": 64, "description": "who (default: the account's name)"}
+SCHEMAS.update(
+    {
+        "Return": {"type": "object", "properties": _RETURN_PROPERTIES},
+        "ReturnList": {
+            "type": "object",
+            "properties": {"returns": {"type": "array", "items": {"$ref": "#/components/schemas/Return"}}},
+        },
+        "ReturnDetail": {
+            "type": "object",
+            "properties": {
+                **_RETURN_PROPERTIES,
+                "items": {"type": "array", "items": _RETURN_ITEM},
+                "timeline": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "at": {"type": "string", "format": "date-time"},
+                            "actor": {"type": "string"},
+                            "action": {"type": "string"},
+                            "reason": _TEXT_OR_NULL,
+                        },
+                    },
+                },
+            },
+        },
+        "ReturnRequest": {
+            "type": "object",
+            "required": ["order_id", "items"],
+            "properties": {
+                "order_id": _BIG_ID,
+                "items": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 100,
+                    "items": {
+                        "type": "object",
+                        "required": ["line_id", "quantity", "reason"],
+                        "properties": {
+                            "line_id": {
+                                "type": "string",
+                                "maxLength": 40,
+                                "description": "the order line's id",
+                            },
+                            "quantity": {"type": "integer", "minimum": 1, "maximum": 10000},
+                            "reason": {
+                                "type": "string",
+                                "maxLength": 32,
+                                "description": "one of returns.reasons",
+                            },
+                            "note": {"type": "string", "maxLength": 1000},
+                            "photo_url": {"type": "string", "maxLength": 2000},
+                            "exchange_sku": {"type": "string", "maxLength": 128},
+                            "exchange_price": {"type": "string", "description": "a decimal amount"},
+                        },
+                    },
+                },
+                "resolution": {"type": "string", "enum": ["refund", "exchange"]},
+                "actor": _ACTOR,
+            },
+        },
+        "ReturnNote": {
+            "type": "object",
+            "required": ["note"],
+            "properties": {"note": {"type": "string", "minLength": 1, "maxLength": 1000}, "actor": _ACTOR},
+        },
+        "ReturnReason": {
+            "type": "object",
+            "required": ["reason"],
+            "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 1000}, "actor": _ACTOR},
+        },
+        "ReturnReceive": {
+            "type": "object",
+            "required": ["conditions"],
+            "properties": {
+                "conditions": {
+                    "type": "object",
+                    "description": "item id -> its condition",
+                    "additionalProperties": {
+                        "type": "string",
+                        "enum": ["resellable", "damaged", "wrong_item", "missing"],
+                    },
+                },
+                "weight_oz": {"type": ["number", "string"], "description": "the parcel's weight on arrival"},
+                "actor": _ACTOR,
             },
         },
     }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from connectors.easypost.mappers import ShipmentState
 from connectors.errors import Rejected, error_for_status, platform_code
 from core.addresses import Address
 from core.errors import Permanent, Retryable
+from core.rates import RatePolicy, choose_rate
 from core.shipping import AddressCheck, Label, Parcel, Rate
 from core.tracking import TrackerReport
 
@@ -141,6 +143,45 @@ class EasyPost:
         if label is None:
             raise Permanent(f"easypost shipment.buy: {shipment_id} answered without postage")
         return label
+
+    # -- return labels
+    def buy_return_label(
+        self,
+        to_address: Address,
+        from_address: Mapping[str, str],
+        parcel: Parcel,
+        rates: RatePolicy,
+        reference: str,
+    ) -> Label:
+        """A return label: an ``is_return`` shipment, its rate chosen by ``rates``, bought.
+
+        As EasyPost documents returns, the addresses are those of the original shipment:
+        ``to_address`` the customer, ``from_address`` the merchant's return address; EasyPost
+        switches them, so the label carries the parcel from the customer to the merchant.
+        Not idempotent: after a lost answer ask :meth:`find_return_label` (by ``reference``).
+        """
+        params = mappers.shipment_params(
+            to_address, from_address, parcel, None, reference, self.customs_signer
+        )
+        params["is_return"] = True
+        shipment = self._call("shipment.create", lambda: self._client.shipment.create(**params))
+        return self._buy_chosen(mappers.to_state(shipment), rates)
+
+    def find_return_label(self, reference: str, rates: RatePolicy) -> Label | None:
+        """The return label made with ``reference``, finished: bought if its shipment was
+        created but not bought; None when there is no such shipment (create it again)."""
+        state = self.find_by_reference(reference)
+        if state is None:
+            return None
+        return state.label or self._buy_chosen(state, rates)
+
+    def _buy_chosen(self, state: ShipmentState, rates: RatePolicy) -> Label:
+        choice = choose_rate(state.rates, rates)
+        if choice.chosen is None:
+            detail = "; ".join(state.messages) or choice.reason
+            raise Permanent(f"easypost return label: no rate to buy for {state.id} ({detail})")
+        label = self.buy(state.id, choice.chosen.rate_id)
+        return replace(label, extra={**label.extra, "is_return": True})
 
     def refund(self, shipment_id: str) -> str:
         """Void the label: EasyPost's ``refund_status`` ("submitted", later "refunded" or "rejected")."""

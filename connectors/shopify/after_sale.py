@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.errors import Rejected
+from connectors.readers.ids import gid_tail
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.fulfillment import checked_payload, gid_of, nodes_of, numeric_id, order_gid
 from connectors.storefront.writes import (
@@ -136,7 +137,7 @@ def open_return(client: ShopifyClient, order_id: str, request: ReturnRequest) ->
     opened = payload.get("return")
     if not isinstance(opened, Mapping) or not opened.get("id"):
         raise Rejected("shopify returnCreate: no return in the answer")
-    return Written(str(opened["id"]), {"name": opened.get("name"), "status": opened.get("status")})
+    return Written(gid_tail(str(opened["id"])), {"name": opened.get("name"), "status": opened.get("status")})
 
 
 def find_return(client: ShopifyClient, order_id: str, key: str) -> Written | None:
@@ -147,7 +148,9 @@ def find_return(client: ShopifyClient, order_id: str, key: str) -> Written | Non
         if any(
             tag in str(item.get("returnReasonNote") or "") for item in nodes_of(node.get("returnLineItems"))
         ):
-            return Written(str(node["id"]), {"name": node.get("name"), "status": node.get("status")})
+            return Written(
+                gid_tail(str(node["id"])), {"name": node.get("name"), "status": node.get("status")}
+            )
     return None
 
 

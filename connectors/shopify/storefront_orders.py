@@ -10,10 +10,11 @@ from typing import Any
 from connectors.errors import Rejected, platform_code
 from connectors.readers.ids import gid_tail, id_text
 from connectors.readers.times import utc_time
+from connectors.shopify import returns
 from connectors.shopify.client import ShopifyClient, client_for
 from connectors.shopify.orders import order_from_graphql, order_from_webhook
 from connectors.storefront.access import StoreAccess
-from connectors.storefront.orders import EventKind, PolledOrder, PrivacyRequest
+from connectors.storefront.orders import EventKind, PolledOrder, PrivacyRequest, StoreReturn
 from core.orders import Order
 
 # Webhook topic (as the X-Shopify-Topic header names it) -> what it means to Waybill.
@@ -26,6 +27,11 @@ TOPIC_KINDS: dict[str, EventKind] = {
     "customers/data_request": EventKind.customer_data_request,
     "customers/redact": EventKind.customer_redact,
     "shop/redact": EventKind.shop_redact,
+    "returns/request": EventKind.return_changed,
+    "returns/approve": EventKind.return_changed,
+    "returns/decline": EventKind.return_changed,
+    "returns/cancel": EventKind.return_changed,
+    "returns/close": EventKind.return_changed,
 }
 # The subscriptions Waybill keeps on every shop (GraphQL ``WebhookSubscriptionTopic`` values).
 # The privacy topics are the app's mandatory compliance webhooks, set in the app's settings.
@@ -39,6 +45,7 @@ SUBSCRIPTION_TOPICS = (
     "RETURNS_REQUEST",
     "RETURNS_APPROVE",
     "RETURNS_DECLINE",
+    "RETURNS_CANCEL",
     "RETURNS_CLOSE",
     "APP_UNINSTALLED",
 )
@@ -92,9 +99,31 @@ class ShopifyOrdersVerbs:
         )
 
     @staticmethod
+    def read_return(body: Mapping[str, Any]) -> StoreReturn | None:
+        return returns.from_body(body)
+
+    @staticmethod
+    def returns_in_order(body: Mapping[str, Any]) -> tuple[StoreReturn, ...]:
+        # Returns are native: each comes as its own returns/* event.
+        return ()
+
+    @staticmethod
     def orders_named(body: Mapping[str, Any]) -> frozenset[str]:
-        found = [body.get("admin_graphql_api_id") or body.get("id"), body.get("order_id")]
+        if str(body.get("admin_graphql_api_id") or "").startswith("gid://shopify/Return/"):
+            # A return's body: its own id is the return's; the order is nested or ``order_id``.
+            nested = body.get("order")
+            order: Mapping[str, Any] = nested if isinstance(nested, Mapping) else {}
+            found = [order.get("admin_graphql_api_id") or order.get("id"), body.get("order_id")]
+        else:
+            found = [body.get("admin_graphql_api_id") or body.get("id"), body.get("order_id")]
         return frozenset(gid_tail(text) for text in map(id_text, found) if text)
+
+    def fetch_return(self, order_id: str, return_ref: str) -> StoreReturn | None:
+        node = returns.fetch(client_for(self.access), return_ref)
+        if node is None:
+            return None
+        found = returns.from_node(node)
+        return found if found.order_id == gid_tail(order_id) else None
 
     def orders_since(self, since: datetime) -> Iterator[PolledOrder]:
         client = client_for(self.access)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from connectors.shopify import after_sale, fulfillment
+from connectors.shopify import after_sale, fulfillment, returns
 from connectors.shopify.client import ShopifyClient, client_for
 from connectors.storefront.access import StoreAccess
 from connectors.storefront.writes import (
@@ -26,6 +26,8 @@ class ShopifyWritesVerbs:
     needs_completion = False
     # Shopify's order statuses are its own: a merchant cannot add one.
     custom_statuses = False
+    # Returns are Shopify objects (requested, approved, declined, processed, closed there).
+    native_returns = True
 
     def _writes_client(self) -> ShopifyClient:
         return client_for(self.access)
@@ -87,8 +89,28 @@ class ShopifyWritesVerbs:
     def find_return(self, order_id: str, key: str) -> Written | None:
         return after_sale.find_return(self._writes_client(), order_id, key)
 
+    def approve_return(self, order_id: str, return_ref: str) -> Written:
+        return returns.approve(self._writes_client(), return_ref, self.access.notify_customer)
+
+    def decline_return(self, order_id: str, return_ref: str, reason: str, note: str = "") -> Written:
+        return returns.decline(self._writes_client(), return_ref, reason, note, self.access.notify_customer)
+
+    def close_return(self, order_id: str, return_ref: str) -> Written:
+        return returns.close(self._writes_client(), return_ref)
+
     def refund(self, order_id: str, request: RefundRequest) -> Written:
+        if request.return_ref is not None:
+            return returns.process_refund(self._writes_client(), order_id, request)
         return after_sale.refund(self._writes_client(), order_id, request, request.notify)
 
-    def find_refund(self, order_id: str, key: str) -> Written | None:
+    def find_refund(self, order_id: str, key: str, return_ref: str | None = None) -> Written | None:
+        if return_ref is not None:
+            return returns.find_refund(self._writes_client(), return_ref, key)
         return after_sale.find_refund(self._writes_client(), order_id, key)
+
+    def note_return(self, order_id: str, key: str, text: str, notify: bool = False) -> Written:
+        # The return itself tells the merchant and the customer where it stands.
+        return Written(None, {"skipped": "native returns"})
+
+    def find_return_note(self, order_id: str, key: str) -> Written | None:
+        return Written(None, {"skipped": "native returns"})

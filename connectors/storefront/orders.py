@@ -12,8 +12,9 @@ import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
+from core.money import Money
 from core.orders import Order
 
 # The topic of the inbox rows Waybill writes itself for an order version it read from the
@@ -34,6 +35,55 @@ class EventKind(enum.StrEnum):
     customer_redact = "customer_redact"  # erase a customer
     shop_redact = "shop_redact"  # erase everything of the store
     tracker_changed = "tracker_changed"  # a carrier's tracker of a parcel moved (carrier Events)
+    return_changed = "return_changed"  # a storefront return was requested, approved, declined, closed...
+
+
+class StoreReturnStatus(enum.StrEnum):
+    """Where a return stands on the storefront."""
+
+    requested = "requested"  # the customer asked; the merchant approves or declines
+    open = "open"  # approved (or opened by the merchant): the goods may come back
+    declined = "declined"
+    canceled = "canceled"
+    closed = "closed"
+    refunded = "refunded"  # a refund made in the store's admin, with no return object
+
+
+class StoreReturnLine(NamedTuple):
+    """One returned line: the order's line id (platform's, exact), units, reason, customer's note."""
+
+    line_id: str
+    quantity: int
+    reason: str
+    note: str
+
+
+@dataclass(frozen=True)
+class StoreReturn:
+    """A return as the storefront holds it. ``lines`` may be empty when the event body does not
+    list them (Shopify's bodies do not always): ``fetch_return`` reads them from the store.
+    ``waybill_key``: the ledger key of Waybill's own write when the return (or refund) carries
+    its marker, None when someone else made it."""
+
+    platform_return_id: str
+    order_id: str
+    status: StoreReturnStatus
+    lines: tuple[StoreReturnLine, ...] = ()
+    refund_total: Money | None = None
+    decline_reason: str | None = None
+    waybill_key: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (money as its string amount and currency), for timelines and tests."""
+        return {
+            "platform_return_id": self.platform_return_id,
+            "order_id": self.order_id,
+            "status": str(self.status),
+            "lines": [line._asdict() for line in self.lines],
+            "refund_total": self.refund_total.to_dict() if self.refund_total is not None else None,
+            "decline_reason": self.decline_reason,
+            "waybill_key": self.waybill_key,
+        }
 
 
 @dataclass(frozen=True)
@@ -85,6 +135,18 @@ class EventReader(Protocol):
         ...
 
     @staticmethod
+    def read_return(body: Mapping[str, Any]) -> StoreReturn | None:
+        """The return a ``return_changed`` body describes; None when it describes none
+        (``MappingError`` when it is malformed)."""
+        ...
+
+    @staticmethod
+    def returns_in_order(body: Mapping[str, Any]) -> tuple[StoreReturn, ...]:
+        """The refunds made in the store's admin that an ``order_changed`` body shows (no
+        Waybill marker), each as a ``refunded`` return; empty where returns are native."""
+        ...
+
+    @staticmethod
     def orders_named(body: Mapping[str, Any]) -> frozenset[str]:
         """The platform ids of the orders any event body may be about (its own id, an order
         id field); empty when it names none."""
@@ -97,6 +159,11 @@ class OrderVerbs(EventReader, Protocol):
 
     def orders_since(self, since: datetime) -> Iterator[PolledOrder]:
         """Every order changed after ``since`` (oldest pages first), read page by page."""
+        ...
+
+    def fetch_return(self, order_id: str, return_ref: str) -> StoreReturn | None:
+        """The return ``return_ref`` of the order as the store holds it now, with its lines;
+        None when the store has no such return."""
         ...
 
     def ensure_webhooks(self) -> list[str]:

@@ -9,6 +9,7 @@ connector: a verb says what happened, the connector decides how its platform rec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,15 @@ from core.money import Money
 def marker(key: str) -> str:
     """The text a storefront leaves in a note or reason so that the write of ``key`` can be found."""
     return f"[waybill {key}]"
+
+
+_MARKER = re.compile(r"\[waybill ([^\]\s]+)\]")
+
+
+def marked_key(text: str) -> str | None:
+    """The ledger key of the marker ``text`` carries (what :func:`marker` wrote); None without one."""
+    found = _MARKER.search(text or "")
+    return found.group(1) if found else None
 
 
 class VerdictOutcome(StrEnum):
@@ -160,7 +170,10 @@ class RefundLine:
 @dataclass(frozen=True)
 class RefundRequest:
     """A refund of lines (and shipping), never restocking (Waybill's ledger owns stock).
-    ``money_back``: the storefront sends the money back through the payment gateway."""
+    ``money_back``: the storefront sends the money back through the payment gateway.
+    ``return_ref``: the storefront's return the refund settles (what ``open_return`` wrote,
+    or the return a customer requested on the storefront); a storefront with native returns
+    refunds through that return, the others ignore it."""
 
     key: str
     lines: tuple[RefundLine, ...]
@@ -168,6 +181,7 @@ class RefundRequest:
     note: str = ""
     money_back: bool = False
     notify: bool = False
+    return_ref: str | None = None
 
     def total(self) -> Money:
         amounts = [line.amount for line in self.lines] + ([self.shipping] if self.shipping else [])
@@ -177,6 +191,27 @@ class RefundRequest:
         if any(a.currency != currency for a in amounts):
             raise ValueError("a refund is in one currency")
         return Money(sum((a.amount for a in amounts), Money.zero(currency).amount), currency)
+
+
+class DeclineReason(StrEnum):
+    """Why a return request is declined, in the words storefronts record (anything else: ``other``)."""
+
+    return_period_ended = "return_period_ended"
+    final_sale = "final_sale"
+    other = "other"
+
+
+# The policy's refusal rules (core.returns ``Refusal.rule``) a storefront has its own word for.
+_DECLINE_RULES = {
+    "window": DeclineReason.return_period_ended,
+    "return_period_ended": DeclineReason.return_period_ended,
+    "final_sale": DeclineReason.final_sale,
+}
+
+
+def decline_reason(reason: str) -> DeclineReason:
+    """The storefront's reason for a refusal rule (``window`` -> ``return_period_ended``)."""
+    return _DECLINE_RULES.get(str(reason), DeclineReason.other)
 
 
 class WriteVerbs(Protocol):
@@ -191,6 +226,9 @@ class WriteVerbs(Protocol):
     needs_completion: bool
     # Whether the store can take an order status a merchant named (``set_order_status``).
     custom_statuses: bool
+    # Whether the storefront has return objects of its own (requested, approved, declined,
+    # closed there); without them a return is kept in order notes.
+    native_returns: bool
 
     def record_verdict(
         self, order_id: str, verdict: Verdict, noted: Callable[[str], None] | None = None
@@ -224,6 +262,24 @@ class WriteVerbs(Protocol):
 
     def find_return(self, order_id: str, key: str) -> Written | None: ...
 
-    def refund(self, order_id: str, request: RefundRequest) -> Written: ...
+    def approve_return(self, order_id: str, return_ref: str) -> Written:
+        """Approve a requested return; approving one already approved is done, not an error."""
 
-    def find_refund(self, order_id: str, key: str) -> Written | None: ...
+    def decline_return(self, order_id: str, return_ref: str, reason: str, note: str = "") -> Written:
+        """Decline a requested return: ``reason`` a refusal rule or :class:`DeclineReason`,
+        ``note`` what the customer reads; declining one already declined is done."""
+
+    def close_return(self, order_id: str, return_ref: str) -> Written:
+        """Close a return (dealt with, or cancelled); closing one already closed is done."""
+
+    def refund(self, order_id: str, request: RefundRequest) -> Written:
+        """Refund once (through ``request.return_ref`` where returns are native)."""
+
+    def find_refund(self, order_id: str, key: str, return_ref: str | None = None) -> Written | None:
+        """The refund of ``key`` after a lost answer (on the return ``return_ref`` when given)."""
+
+    def note_return(self, order_id: str, key: str, text: str, notify: bool = False) -> Written:
+        """Tell the store (and the customer when ``notify``) where a return stands, once per
+        ``key``; a storefront with native returns records nothing (its return says it)."""
+
+    def find_return_note(self, order_id: str, key: str) -> Written | None: ...

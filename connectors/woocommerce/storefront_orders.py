@@ -10,7 +10,8 @@ from typing import Any
 from connectors.readers.ids import id_text
 from connectors.readers.times import utc_time
 from connectors.storefront.access import StoreAccess
-from connectors.storefront.orders import EventKind, PolledOrder, PrivacyRequest
+from connectors.storefront.orders import EventKind, PolledOrder, PrivacyRequest, StoreReturn
+from connectors.woocommerce import returns
 from connectors.woocommerce.client import client_for
 from connectors.woocommerce.orders import order_from_rest
 from core.orders import Order
@@ -48,6 +49,15 @@ class WooOrdersVerbs:
         return PrivacyRequest()
 
     @staticmethod
+    def read_return(body: Mapping[str, Any]) -> StoreReturn | None:
+        # No return events: a return shows on the order (``returns_in_order``).
+        return None
+
+    @staticmethod
+    def returns_in_order(body: Mapping[str, Any]) -> tuple[StoreReturn, ...]:
+        return returns.in_order(body)
+
+    @staticmethod
     def orders_named(body: Mapping[str, Any]) -> frozenset[str]:
         found = [body.get("id"), body.get("order_id")]
         return frozenset(text for text in map(id_text, found) if text)
@@ -62,6 +72,9 @@ class WooOrdersVerbs:
         for order in client_for(self.access).iterate("orders", params):
             modified = utc_time(order["date_modified_gmt"], "order.date_modified_gmt", naive_is_utc=True)
             yield PolledOrder(str(order["id"]), modified, json.dumps(order).encode())
+
+    def fetch_return(self, order_id: str, return_ref: str) -> StoreReturn | None:
+        return returns.fetch(client_for(self.access), order_id, return_ref)
 
     def ensure_webhooks(self) -> list[str]:
         client = client_for(self.access)

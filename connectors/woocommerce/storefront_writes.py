@@ -17,9 +17,10 @@ from connectors.storefront.writes import (
     Written,
     marker,
 )
-from connectors.woocommerce import after_sale, fulfillment
+from connectors.woocommerce import after_sale, fulfillment, returns
 from connectors.woocommerce.client import WooClient, client_for
 
+REFUNDED = "refunded"
 # The order status that goes with a verdict (absent: the status is left as it is).
 VERDICT_STATUS = {VerdictOutcome.held: "on-hold", VerdictOutcome.approved_after_review: "processing"}
 
@@ -35,6 +36,8 @@ class WooWritesVerbs:
     needs_completion = True
     # A store may register statuses of its own (e.g. "delivered"); the REST API takes their slugs.
     custom_statuses = True
+    # WooCommerce has no return object: a return is kept in order notes.
+    native_returns = False
 
     def _writes_client(self) -> WooClient:
         return client_for(self.access)
@@ -98,9 +101,20 @@ class WooWritesVerbs:
         return after_sale.find_event(self._writes_client(), order_id, update)
 
     def set_order_status(self, order_id: str, status: str) -> Written:
-        """PUT the order's status; WooCommerce answers 400 for a status the store lacks."""
+        """PUT the order's status; WooCommerce answers 400 for a status the store lacks.
+
+        ``refunded`` is refused while money is left on the order: WooCommerce would record a
+        refund of the rest itself (``wc_order_fully_refunded``), one Waybill never made."""
+        client = self._writes_client()
+        if status == REFUNDED:
+            left = returns.left_to_refund(client.get(f"orders/{order_id}"))
+            if left > 0:
+                raise OrderStatusRefused(
+                    f"woocommerce order {order_id} has {left} not refunded: status {status!r} would make "
+                    "WooCommerce record a refund of it (wc_order_fully_refunded); not set"
+                )
         try:
-            fulfillment.set_status(self._writes_client(), order_id, status)
+            fulfillment.set_status(client, order_id, status)
         except Rejected as exc:
             raise OrderStatusRefused(
                 f"woocommerce refused order status {status!r} (does the store have it?): {exc}"
@@ -113,8 +127,24 @@ class WooWritesVerbs:
     def find_return(self, order_id: str, key: str) -> Written | None:
         return after_sale.find_return(self._writes_client(), order_id, key)
 
+    def approve_return(self, order_id: str, return_ref: str) -> Written:
+        return returns.approve(self._writes_client(), order_id, return_ref, self.access.notify_customer)
+
+    def decline_return(self, order_id: str, return_ref: str, reason: str, note: str = "") -> Written:
+        return returns.decline(self._writes_client(), order_id, return_ref, reason, note)
+
+    def close_return(self, order_id: str, return_ref: str) -> Written:
+        return returns.close(self._writes_client(), order_id, return_ref)
+
     def refund(self, order_id: str, request: RefundRequest) -> Written:
+        # No return object to refund through: ``return_ref`` is not needed.
         return after_sale.refund(self._writes_client(), order_id, request)
 
-    def find_refund(self, order_id: str, key: str) -> Written | None:
+    def find_refund(self, order_id: str, key: str, return_ref: str | None = None) -> Written | None:
         return after_sale.find_refund(self._writes_client(), order_id, key)
+
+    def note_return(self, order_id: str, key: str, text: str, notify: bool = False) -> Written:
+        return returns.write_note(self._writes_client(), order_id, key, text, notify)
+
+    def find_return_note(self, order_id: str, key: str) -> Written | None:
+        return returns.find_note(self._writes_client(), order_id, key)

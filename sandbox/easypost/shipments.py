@@ -183,8 +183,10 @@ class Shipping:
             shipment_id=shipment_id,
             service=rate["service"],
             span=rate["delivery_days"] * DAY,
-            origin=shipment["from_address"],
-            destination=shipment["to_address"],
+            # A return label carries the parcel the other way: EasyPost switches the addresses
+            # of an ``is_return`` shipment, so it leaves the buyer (to_address) for the sender.
+            origin=shipment["to_address"] if shipment["is_return"] else shipment["from_address"],
+            destination=shipment["from_address"] if shipment["is_return"] else shipment["to_address"],
             is_return=shipment["is_return"],
             weight=shipment["parcel"]["weight"],
         )

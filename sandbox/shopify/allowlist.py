@@ -13,6 +13,16 @@ from pathlib import Path
 SCHEMA_VERSION = "2026-10"
 SDL_PATH = Path(__file__).resolve().parent / "schema" / f"admin-{SCHEMA_VERSION}.graphql"
 
+# The fields every kind of return line item has (the ``ReturnLineItemType`` interface's).
+_RETURN_LINE = (
+    "id",
+    "quantity",
+    "processedQuantity",
+    "returnReason",
+    "returnReasonNote",
+    "customerNote",
+)
+
 FIELDS: dict[str, tuple[str, ...]] = {
     "QueryRoot": (
         "shop",
@@ -145,12 +155,13 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "Job": ("id", "done"),
     "OrderCancelUserError": ("code", "field", "message"),
     "RiskFact": ("description", "sentiment"),
-    "Return": ("id", "name", "status", "order", "returnLineItems"),
-    "ReturnLineItemType": ("returnReasonNote",),
-    "ReturnLineItem": ("returnReasonNote",),
-    "UnverifiedReturnLineItem": ("returnReasonNote",),
+    "Return": ("id", "name", "status", "order", "returnLineItems", "decline", "refunds", "closedAt"),
+    "ReturnDecline": ("reason", "note"),
+    "ReturnLineItemType": _RETURN_LINE,
+    "ReturnLineItem": (*_RETURN_LINE, "fulfillmentLineItem"),
+    "UnverifiedReturnLineItem": _RETURN_LINE,
     "OrderTransaction": ("id", "kind", "status", "gateway"),
-    "Refund": ("id", "createdAt", "note", "totalRefundedSet", "refundLineItems"),
+    "Refund": ("id", "createdAt", "note", "totalRefundedSet", "refundLineItems", "return"),
     "RefundLineItem": ("quantity", "restockType", "lineItem"),
     "WebhookSubscription": ("id", "topic", "uri", "format", "createdAt", "updatedAt"),
     "PageInfo": ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor"),

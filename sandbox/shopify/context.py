@@ -14,6 +14,7 @@ from sandbox.shopify.store import ShopData
 
 MAX_INPUT_ARRAY = 250
 IDEMPOTENCY_REQUIRED = "The @idempotent directive is required for this mutation but was not provided."
+IDEMPOTENCY_UNSUPPORTED = "The @idempotent directive is not supported for this mutation."
 
 Resolver = Callable[..., dict[str, Any]]
 Info = GraphQLResolveInfo[Any]
@@ -108,5 +109,17 @@ def idempotent(name: str, payload_key: str, resolver: Resolver) -> Resolver:
         payload = resolver(info, **args)
         shop.idempotency[key] = (name, fingerprint, payload)
         return payload
+
+    return guarded
+
+
+def not_idempotent(resolver: Resolver) -> Resolver:
+    """Refuse ``@idempotent`` on a mutation whose description documents no idempotency (the
+    directive is "only supported on mutations that explicitly document idempotency support")."""
+
+    def guarded(info: Info, **args: Any) -> dict[str, Any]:
+        if any(d.name.value == "idempotent" for d in info.field_nodes[0].directives or ()):
+            raise GraphQLError(IDEMPOTENCY_UNSUPPORTED, extensions={"code": "BAD_REQUEST"})
+        return resolver(info, **args)
 
     return guarded

@@ -6,7 +6,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sandbox.shopify import payloads, views
-from sandbox.shopify.context import Info, Resolver, ctx, failed, idempotent, limit_inputs, user_error
+from sandbox.shopify.context import (
+    Info,
+    Resolver,
+    ctx,
+    failed,
+    idempotent,
+    limit_inputs,
+    not_idempotent,
+    user_error,
+)
 from sandbox.shopify.ids import gid, parse_gid
 from sandbox.shopify.mutations_fulfillment import (
     fulfillment_create,
@@ -170,4 +179,10 @@ _RESOLVERS: dict[str, Resolver] = {
     "webhookSubscriptionDelete": webhook_subscription_delete,
 }
 
-MUTATION_ROOT: dict[str, Resolver] = {name: limit_inputs(resolver) for name, resolver in _RESOLVERS.items()}
+# The mutations whose 2026-10 description documents @idempotent (required since 2026-04).
+IDEMPOTENT = frozenset({"inventorySetQuantities", "refundCreate"})
+
+MUTATION_ROOT: dict[str, Resolver] = {
+    name: limit_inputs(resolver if name in IDEMPOTENT else not_idempotent(resolver))
+    for name, resolver in _RESOLVERS.items()
+}

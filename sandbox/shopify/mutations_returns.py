@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sandbox.shopify import payloads, payloads_returns, views
@@ -10,8 +10,11 @@ from sandbox.shopify.context import Context, Info, ctx, failed, user_error
 from sandbox.shopify.ids import gid, parse_gid
 from sandbox.shopify.store import Order, Refund, RefundLine, Return, ReturnLine, ShopData
 
+RETURN_REASON_NOTE_MAX = 255
+DECLINE_NOTE_MAX = 500
 
-def _returned(shop: ShopData, fulfillment_line_id: int) -> int:
+
+def returned_units(shop: ShopData, fulfillment_line_id: int) -> int:
     return sum(
         line.quantity
         for ret in shop.returns.values()
@@ -19,6 +22,33 @@ def _returned(shop: ShopData, fulfillment_line_id: int) -> int:
         for line in ret.lines
         if line.fulfillment_line_id == fulfillment_line_id
     )
+
+
+def returnable_units(shop: ShopData, fulfillment_line_id: int) -> int:
+    """Units of a fulfilment line that a new return may take: not in a live return, and not
+    refunded apart from a return (a return is for fulfilled items "that haven't yet been
+    refunded"), counted over the order line's every live fulfilment."""
+    found = shop.fulfillment_line(fulfillment_line_id)
+    if found is None:
+        return 0
+    fulfillment, line = found
+    order = shop.orders[fulfillment.order_id]
+    siblings = [
+        fl
+        for f in (shop.fulfillments[i] for i in order.fulfillment_ids)
+        if f.status not in ("CANCELLED", "ERROR", "FAILURE")
+        for fl in f.lines
+        if fl.line_item_id == line.line_item_id
+    ]
+    refunded_apart = sum(
+        rl.quantity
+        for refund in (shop.refunds[r] for r in order.refund_ids)
+        if refund.return_id is None
+        for rl in refund.lines
+        if rl.line_item_id == line.line_item_id
+    )
+    left_on_line = sum(fl.quantity - returned_units(shop, fl.id) for fl in siblings) - refunded_apart
+    return max(0, min(line.quantity - returned_units(shop, fulfillment_line_id), left_on_line))
 
 
 def open_return(context: Context, order: Order, items: list[dict[str, Any]], status: str) -> Any:
@@ -34,13 +64,29 @@ def open_return(context: Context, order: Order, items: list[dict[str, Any]], sta
                 "Fulfillment line item does not exist.",
                 "NOT_FOUND",
             )
-        if not 0 < item["quantity"] <= found[1].quantity - _returned(shop, number):
+        if not 0 < item["quantity"] <= returnable_units(shop, number):
             return user_error(
                 ["returnInput", "returnLineItems", str(i), "quantity"],
                 "Quantity is greater than the quantity that can be returned.",
                 "INVALID",
             )
-        lines.append(ReturnLine(context.ids.next(), number, item["quantity"]))
+        reason_note = str(item.get("returnReasonNote") or "")
+        if len(reason_note) > RETURN_REASON_NOTE_MAX:
+            return user_error(
+                ["returnInput", "returnLineItems", str(i), "returnReasonNote"],
+                f"Return reason note is too long (maximum is {RETURN_REASON_NOTE_MAX} characters).",
+                "TOO_LONG",
+            )
+        lines.append(
+            ReturnLine(
+                context.ids.next(),
+                number,
+                item["quantity"],
+                reason=str(item.get("returnReason") or "UNKNOWN"),
+                reason_note=reason_note,
+                customer_note=item.get("customerNote"),
+            )
+        )
     if not lines:
         return user_error(["returnInput", "returnLineItems"], "Return line items can't be blank.", "BLANK")
     ret = Return(
@@ -82,15 +128,19 @@ def return_approve_request(info: Info, input: dict[str, Any]) -> dict[str, Any]:
     context, ret, error = _transition(info, input["id"], ["input", "id"], "REQUESTED", "OPEN")
     if ret is None:
         return error or {}
+    ret.approved_at = context.now
     context.emit(context.shop, "returns/approve", payloads_returns.return_(context.shop, ret))
     return {"return": views.return_view(context.shop, ret), "userErrors": []}
 
 
 def return_decline_request(info: Info, input: dict[str, Any]) -> dict[str, Any]:
+    if len(input.get("declineNote") or "") > DECLINE_NOTE_MAX:
+        message = f"Decline note is too long (maximum is {DECLINE_NOTE_MAX} characters)."
+        return failed("return", [user_error(["input", "declineNote"], message, "TOO_LONG")])
     context, ret, error = _transition(info, input["id"], ["input", "id"], "REQUESTED", "DECLINED")
     if ret is None:
         return error or {}
-    ret.decline = {"reason": input["declineReason"].lower(), "note": input.get("declineNote")}
+    ret.decline = {"reason": input["declineReason"], "note": input.get("declineNote")}
     context.emit(context.shop, "returns/decline", payloads_returns.return_decline(context.shop, ret))
     return {"return": views.return_view(context.shop, ret), "userErrors": []}
 
@@ -99,11 +149,15 @@ def return_close(info: Info, id: str) -> dict[str, Any]:
     context, ret, error = _transition(info, id, ["id"], "OPEN", "CLOSED")
     if ret is None:
         return error or {}
+    ret.closed_at = context.now
     context.emit(context.shop, "returns/close", payloads_returns.return_close(context.shop, ret))
     return {"return": views.return_view(context.shop, ret), "userErrors": []}
 
 
 def return_process(info: Info, input: dict[str, Any]) -> dict[str, Any]:
+    """Confirm returned units and, with ``financialTransfer.issueRefund``, refund them: the money
+    is what ``orderTransactions`` move (none: a refund of the lines with no money). A return
+    whose every unit is processed closes (returns/close), as in Shopify's admin."""
     context = ctx(info)
     shop = context.shop
     ret = shop.returns.get(parse_gid(input["returnId"], "Return") or -1)
@@ -114,39 +168,75 @@ def return_process(info: Info, input: dict[str, Any]) -> dict[str, Any]:
             else ("INVALID_STATE", "Only open returns can be processed.")
         )
         return failed("return", [user_error(["input", "returnId"], message, code)])
-    lines = {line.id: line for line in ret.lines}
-    picked = []
-    for i, item in enumerate(input.get("returnLineItems") or []):
-        line = lines.get(parse_gid(item["id"], "ReturnLineItem") or -1)
-        if line is None or not 0 < item["quantity"] <= line.quantity - line.processed:
-            return failed(
-                "return",
-                [
-                    user_error(
-                        ["input", "returnLineItems", str(i)], "Invalid return line item quantity.", "INVALID"
-                    )
-                ],
-            )
-        picked.append((line, item["quantity"]))
+    picked = _picked_lines(ret, input.get("returnLineItems") or [])
+    if isinstance(picked, dict):
+        return failed("return", [picked])
+    order = shop.orders[ret.order_id]
+    refund = (input.get("financialTransfer") or {}).get("issueRefund")
+    amount = _refund_amount(shop, order, refund) if refund is not None else Decimal("0.00")
+    if isinstance(amount, dict):
+        return failed("return", [amount])
     for line, quantity in picked:
         line.processed += quantity
+    if refund is not None and picked:
+        record_refund(context, order, _refund_lines(shop, picked), input.get("note"), amount, ret.id)
     if all(line.processed == line.quantity for line in ret.lines):
-        ret.status = "CLOSED"
-    if (input.get("financialTransfer") or {}).get("issueRefund") and picked:
-        order = shop.orders[ret.order_id]
-        refund_lines = []
-        for line, quantity in picked:
-            fulfillment_line = shop.fulfillment_line(line.fulfillment_line_id)
-            assert fulfillment_line is not None
-            refund_lines.append(
-                {
-                    "lineItemId": gid("LineItem", fulfillment_line[1].line_item_id),
-                    "quantity": quantity,
-                    "restockType": "RETURN",
-                }
-            )
-        record_refund(context, order, refund_lines, input.get("note"), None, ret.id)
+        ret.status, ret.closed_at = "CLOSED", context.now
+        context.emit(shop, "returns/close", payloads_returns.return_close(shop, ret))
     return {"return": views.return_view(shop, ret), "userErrors": []}
+
+
+def _picked_lines(ret: Return, items: list[dict[str, Any]]) -> list[tuple[ReturnLine, int]] | dict[str, Any]:
+    lines = {line.id: line for line in ret.lines}
+    picked = []
+    for i, item in enumerate(items):
+        line = lines.get(parse_gid(item["id"], "ReturnLineItem") or -1)
+        if line is None or not 0 < item["quantity"] <= line.quantity - line.processed:
+            field = ["input", "returnLineItems", str(i), "quantity"]
+            return user_error(
+                field, "Quantity is greater than the quantity that can be processed.", "INVALID"
+            )
+        picked.append((line, item["quantity"]))
+    return picked
+
+
+def _refund_amount(shop: ShopData, order: Order, refund: dict[str, Any]) -> Decimal | dict[str, Any]:
+    """The money the refund's transactions move: each on the order's payment, in its currency,
+    never past what is left to refund."""
+    total = Decimal("0.00")
+    sale = views.sale_transaction_id(order)
+    for i, tx in enumerate(refund.get("orderTransactions") or []):
+        field = ["input", "financialTransfer", "issueRefund", "orderTransactions", str(i)]
+        if tx["parentId"] != sale:
+            return user_error([*field, "parentId"], "Transaction does not exist.", "NOT_FOUND")
+        money = tx["transactionAmount"]
+        if money["currencyCode"] != order.currency:
+            return user_error([*field, "transactionAmount"], "Currency does not match the order.", "INVALID")
+        try:
+            total += Decimal(str(money["amount"]))
+        except InvalidOperation:
+            return user_error([*field, "transactionAmount"], "Amount is invalid.", "INVALID")
+    refunded = sum((shop.refunds[r].amount for r in order.refund_ids), Decimal("0.00"))
+    if total > order.total - refunded and not refund.get("allowOverRefunding"):
+        field = ["input", "financialTransfer", "issueRefund"]
+        return user_error(field, "Refund amount is greater than the refundable amount.", "INVALID")
+    return total
+
+
+def _refund_lines(shop: ShopData, picked: list[tuple[ReturnLine, int]]) -> list[dict[str, Any]]:
+    rows = []
+    for line, quantity in picked:
+        found = shop.fulfillment_line(line.fulfillment_line_id)
+        assert found is not None
+        # No dispositions given: nothing goes back to stock.
+        rows.append(
+            {
+                "lineItemId": gid("LineItem", found[1].line_item_id),
+                "quantity": quantity,
+                "restockType": "NO_RESTOCK",
+            }
+        )
+    return rows
 
 
 def record_refund(

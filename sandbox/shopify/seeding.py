@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from sandbox.shopify import payloads, payloads_returns, payloads_shop
 from sandbox.shopify.ids import parse_gid
+from sandbox.shopify.mutations_returns import returnable_units
 from sandbox.shopify.store import (
     DEFAULT_VARIANT_TITLE,
     FulfillmentOrder,
@@ -303,21 +305,53 @@ class ShopSeeding:
             self.emit(shop, "orders/updated", payloads.order(shop, order))
         return order
 
-    def request_return(self, domain: str, order_id: int, lines: list[tuple[int, int]]) -> Return:
-        """A customer asks to return ``(fulfillment line id, quantity)``: returns/request follows."""
+    def request_return(
+        self,
+        domain: str,
+        order_id: int,
+        lines: Sequence[tuple[int, int] | tuple[int, int, str, str | None]],
+        reason: str = "UNKNOWN",
+        customer_note: str | None = None,
+    ) -> Return:
+        """A customer asks, from their account, to return ``(fulfillment line id, quantity)``
+        for ``reason`` (a ``ReturnReason`` value, e.g. ``UNWANTED``) with ``customer_note``, or
+        ``(fulfillment line id, quantity, reason, note)`` per line: a REQUESTED return, then
+        returns/request. Units already in a live return, or never fulfilled, are refused
+        (``ValueError``), as the customer account refuses them."""
         shop = self.shops[domain]
         with self._lock:
             order = shop.orders[order_id]
+            kept = []
+            for line in lines:
+                line_id, quantity = line[0], line[1]
+                why, note = (line[2], line[3]) if len(line) == 4 else (reason, customer_note)  # type: ignore[misc]
+                found = shop.fulfillment_line(line_id)
+                if found is None or found[0].order_id != order.id:
+                    raise ValueError(f"fulfillment line {line_id} is not on order {order_id}")
+                if not 0 < quantity <= returnable_units(shop, line_id):
+                    raise ValueError(f"fulfillment line {line_id} has not {quantity} unit(s) to return")
+                kept.append(ReturnLine(self.ids.next(), line_id, quantity, reason=why, customer_note=note))
             ret = Return(
                 self.ids.next(),
                 order.id,
                 f"{order.name}-R{len(order.return_ids) + 1}",
                 self.clock.now(),
-                [ReturnLine(self.ids.next(), line_id, quantity) for line_id, quantity in lines],
+                kept,
             )
             shop.returns[ret.id] = ret
             order.return_ids.append(ret.id)
             self.emit(shop, "returns/request", payloads_returns.return_(shop, ret))
+        return ret
+
+    def cancel_return(self, domain: str, return_id: int) -> Return:
+        """The customer (or the merchant) cancels a return nothing was done on yet: returns/cancel."""
+        shop = self.shops[domain]
+        with self._lock:
+            ret = shop.returns[return_id]
+            if ret.status not in ("REQUESTED", "OPEN") or any(line.processed for line in ret.lines):
+                raise ValueError(f"return {return_id} is {ret.status.lower()} and cannot be canceled")
+            ret.status = "CANCELED"
+            self.emit(shop, "returns/cancel", payloads_returns.return_cancel(shop, ret))
         return ret
 
     def fulfillment_events(self, domain: str, fulfillment_id: int | str) -> list[dict[str, Any]]:

@@ -177,6 +177,9 @@ class ReturnLine:
     fulfillment_line_id: int
     quantity: int
     processed: int = 0
+    reason: str = "UNKNOWN"  # ReturnReason enum value
+    reason_note: str = ""
+    customer_note: str | None = None
 
 
 @dataclass
@@ -188,6 +191,8 @@ class Return:
     lines: list[ReturnLine]
     status: str = "REQUESTED"
     decline: dict[str, str | None] | None = None
+    closed_at: float | None = None
+    approved_at: float | None = None
 
 
 @dataclass

@@ -122,7 +122,19 @@ def build_trimmed_schema(full: GraphQLSchema) -> GraphQLSchema:
     query = full.type_map["QueryRoot"]
     mutation = full.type_map["Mutation"]
     assert isinstance(query, GraphQLObjectType) and isinstance(mutation, GraphQLObjectType)
-    return GraphQLSchema(query=query, mutation=mutation, directives=[*specified_directives, *directives])
+    # Object types that implement a kept interface are reached from no field: name them, so that
+    # a document may select their fields in an inline fragment (``... on ReturnLineItem``).
+    implementations = [
+        t
+        for name in sorted(allowed)
+        if isinstance(t := full.type_map[name], GraphQLObjectType) and t.interfaces
+    ]
+    return GraphQLSchema(
+        query=query,
+        mutation=mutation,
+        types=implementations,
+        directives=[*specified_directives, *directives],
+    )
 
 
 def render_sdl(reference_dir: Path) -> str:

@@ -209,6 +209,17 @@ def order_view(shop: ShopData, order: Order) -> dict[str, Any]:
         found = [shop.fulfillments[i] for i in order.fulfillment_ids]
         return [fulfillment_view(shop, f) for f in found][:first]
 
+    def returns(info: Any, **args: Any) -> dict[str, Any]:
+        found = [shop.returns[i] for i in order.return_ids]
+        return connection(found, args, lambda r: return_view(shop, r), by_id)
+
+    def refunds(info: Any, first: int | None = None, **_: Any) -> list[dict[str, Any]]:
+        # A plain list, like fulfillments.
+        return [refund_view(shop, shop.refunds[i]) for i in order.refund_ids][:first]
+
+    def transactions(info: Any, first: int | None = None, **_: Any) -> list[dict[str, Any]]:
+        return order_transactions(shop, order)[:first]
+
     return {
         "id": gid("Order", order.id),
         "legacyResourceId": str(order.id),
@@ -244,7 +255,30 @@ def order_view(shop: ShopData, order: Order) -> dict[str, Any]:
         "lineItems": line_items,
         "fulfillmentOrders": fulfillment_orders,
         "fulfillments": fulfillments,
+        "returns": returns,
+        "refunds": refunds,
+        "transactions": transactions,
     }
+
+
+# The sandbox's checkouts pay through Shopify's test gateway.
+GATEWAY = "bogus"
+
+
+def sale_transaction_id(order: Order) -> str:
+    """The order's payment (one SALE per order in the sandbox)."""
+    return gid("OrderTransaction", order.id)
+
+
+def order_transactions(shop: ShopData, order: Order) -> list[dict[str, Any]]:
+    """The order's SALE, then a REFUND for each refund that moved money (as refunds/create shows)."""
+    sale = {"id": sale_transaction_id(order), "kind": "SALE", "status": "SUCCESS", "gateway": GATEWAY}
+    refunds = [
+        {"id": gid("OrderTransaction", r.id + 1), "kind": "REFUND", "status": "SUCCESS", "gateway": GATEWAY}
+        for r in (shop.refunds[i] for i in order.refund_ids)
+        if r.amount > 0
+    ]
+    return [sale, *refunds]
 
 
 def fulfillment_status(shop: ShopData, order: Order) -> str:
@@ -305,11 +339,49 @@ def fulfillment_event_view(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def return_view(shop: ShopData, ret: Return) -> dict[str, Any]:
+    order = shop.orders[ret.order_id]
+    lines = {li.id: li for li in order.line_items}
+
+    def return_line_items(info: Any, **args: Any) -> dict[str, Any]:
+        def view(line: Any) -> dict[str, Any]:
+            found = shop.fulfillment_line(line.fulfillment_line_id)
+            fulfilled = None
+            if found is not None:
+                fulfilled = {
+                    "id": gid("FulfillmentLineItem", found[1].id),
+                    "quantity": found[1].quantity,
+                    "lineItem": line_item_view(shop, order, lines[found[1].line_item_id]),
+                }
+            return {
+                "__typename": "ReturnLineItem",
+                "id": gid("ReturnLineItem", line.id),
+                "quantity": line.quantity,
+                "processedQuantity": line.processed,
+                "returnReason": line.reason,
+                "returnReasonNote": line.reason_note,
+                "customerNote": line.customer_note,
+                "fulfillmentLineItem": fulfilled,
+            }
+
+        return connection(ret.lines, args, view, by_id)
+
+    def refunds(info: Any, **args: Any) -> dict[str, Any]:
+        made = [r for r in (shop.refunds[i] for i in order.refund_ids) if r.return_id == ret.id]
+        return connection(made, args, lambda r: refund_view(shop, r), by_id)
+
+    decline = ret.decline
     return {
         "id": gid("Return", ret.id),
         "name": ret.name,
         "status": ret.status,
         "order": {"id": gid("Order", ret.order_id)},
+        # Stored as the webhook body spells it (lower case); GraphQL answers the enum value.
+        "decline": {"reason": str(decline["reason"]).upper(), "note": decline.get("note")}
+        if decline
+        else None,
+        "closedAt": iso_utc(ret.closed_at) if ret.closed_at is not None else None,
+        "returnLineItems": return_line_items,
+        "refunds": refunds,
     }
 
 
@@ -333,6 +405,9 @@ def refund_view(shop: ShopData, refund: Refund) -> dict[str, Any]:
         "note": refund.note,
         "totalRefundedSet": money(refund.amount, order.currency),
         "refundLineItems": refund_lines,
+        "return": (lambda info, **_: return_view(shop, shop.returns[refund.return_id]))
+        if refund.return_id is not None
+        else None,
     }
 
 

@@ -27,6 +27,7 @@ TOPICS: dict[str, str] = {
     "returns/approve": "RETURNS_APPROVE",
     "returns/decline": "RETURNS_DECLINE",
     "returns/close": "RETURNS_CLOSE",
+    "returns/cancel": "RETURNS_CANCEL",
     "app/uninstalled": "APP_UNINSTALLED",
 }
 # Mandatory privacy topics: configured in the app, not subscribable through the API.

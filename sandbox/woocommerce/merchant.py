@@ -10,6 +10,7 @@ from sandbox.harness import Delivery, WebhookDispatcher
 from sandbox.woocommerce import catalog, orders, rest_settings
 from sandbox.woocommerce.auth import KeyStore
 from sandbox.woocommerce.order_shapes import order_json
+from sandbox.woocommerce.refunds import create_refund
 from sandbox.woocommerce.store import Store
 from sandbox.woocommerce.webhooks import WebhookHub
 
@@ -104,6 +105,28 @@ class MerchantActions:
                 return False
             self.store.on_event("order.updated", order_id)
             return True
+
+    def refund_order(
+        self,
+        order_id: int,
+        amount: str,
+        lines: Iterable[tuple[int, int, str]] = (),
+        reason: str = "",
+        restock: bool = True,
+        api_refund: bool = False,
+    ) -> int:
+        """The merchant refunds in WP admin (``wc_create_refund``): ``lines`` are (order line item id,
+        quantity, refund total); "Restock refunded items" is ticked by default there, and a manual
+        refund moves no money. ``order.updated`` follows; the refund's id is returned."""
+        data = {
+            "amount": amount,
+            "reason": reason,
+            "line_items": [{"id": i, "quantity": q, "refund_total": t} for i, q, t in lines],
+            "api_refund": api_refund,
+            "api_restock": restock,
+        }
+        with self._lock:
+            return int(create_refund(self.store, self.store.order(order_id), data)["id"])
 
     def edit_order(self, order_id: int, **changes: Any) -> None:
         """The merchant saves the order in WP admin (status, addresses, meta...): ``order.updated``."""

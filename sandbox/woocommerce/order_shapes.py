@@ -135,7 +135,7 @@ def order_json(store: Store, record: Record) -> dict[str, Any]:
         "fee_lines": [],
         "coupon_lines": [],
         "refunds": [
-            {"id": r, "refund": store.refunds[r]["reason"], "total": "-" + money(store.refunds[r]["amount"])}
+            {"id": r, "reason": store.refunds[r]["reason"], "total": "-" + money(store.refunds[r]["amount"])}
             for r in reversed(record["refund_ids"])
         ],
         "currency_symbol": "$" if record["currency"] == "USD" else record["currency"],

@@ -201,6 +201,10 @@ def set_status(store: Store, record: Record, status: str) -> None:
         maybe_reduce_stock(store, record)
     elif status in RESTORES_STOCK:
         maybe_restore_stock(store, record)
+    elif status == "refunded":
+        from sandbox.woocommerce.refunds import order_fully_refunded  # refunds imports this module
+
+        order_fully_refunded(store, record)
     store.touch(record)
 
 
@@ -259,6 +263,18 @@ def _reduced(item: Record) -> int:
     """The units ``_reduced_stock`` says were taken for this line (0: none)."""
     entry = next((m for m in item["meta_data"] if m["key"] == REDUCED_STOCK_KEY), None)
     return int(entry["value"]) if entry is not None else 0
+
+
+reduced_units = _reduced
+
+
+def set_item_meta(store: Store, item: Record, key: str, value: str) -> None:
+    """Set (or add) one line item meta value, as ``WC_Order_Item::update_meta_data`` does."""
+    entry = next((m for m in item["meta_data"] if m["key"] == key), None)
+    if entry is None:
+        item["meta_data"].append({"id": store.next_meta_id(), "key": key, "value": value})
+    else:
+        entry["value"] = value
 
 
 def update_order(store: Store, record: Record, data: dict[str, Any]) -> None:

@@ -3,8 +3,9 @@
 ``tracker_changed`` Events (the carrier's ``tracker.created`` / ``tracker.updated``) and the
 trackers a refresh retrieves (sync/tracking/refresh.py) go through :func:`apply_report`:
 
-1. find the shipment by tracker id, else by tracking code and carrier (unknown: the event
-   is ignored with the reason, not an error);
+1. find the shipment by tracker id, else by tracking code and carrier; when no shipment
+   is the report's, it goes to the return parcels (``sync/returns/parcels.apply``: a
+   return with that tracker), else it is ignored with the reason, not an error;
 2. under the shipment's row lock, merge the report's scans with the stored ones
    (core.tracking.merge: each scan once, carrier time decides, so duplicated and reordered
    Events converge), record the new ones (``tracking_scans``, and one timeline entry each
@@ -72,7 +73,9 @@ def on_tracker_changed(rt: Runtime, event_id: int) -> str | None:
     report = event_tracker(payload)
     applied = apply_report(rt, report)
     if isinstance(applied, str):
-        log.info("tracking.not_applied", tracker_id=report.tracker_id, carrier=report.carrier, reason=applied)
+        log.info(
+            "tracking.no_shipment", tracker_id=report.tracker_id, carrier=report.carrier, outcome=applied
+        )
         return applied
     push_soon(rt, applied, f"evt{event_id}")
     return None
@@ -121,12 +124,19 @@ def stored_scans(s: Session, shipment_id: int) -> list[Scan]:
 
 def apply_report(rt: Runtime, report: TrackerReport) -> int | str:
     """Apply one carrier report (see the module's docstring); the shipment's id, or why it
-    was not applied (no shipment of ours is the report's, or its label was voided)."""
+    was not applied (no shipment of ours is the report's, or its label was voided). A
+    report no shipment has goes to the return parcels (its reason says what became of it)."""
+    applied = _apply_to_shipment(rt, report)
+    return _return_parcel(rt, report) if applied is None else applied
+
+
+def _apply_to_shipment(rt: Runtime, report: TrackerReport) -> int | str | None:
+    """``apply_report`` on the report's shipment; None when no shipment is its."""
     now = rt.now()
     with rt.session() as s:
         found = find_shipment(s, report)
         if found is None:
-            return f"no parcel of ours has tracker {report.tracker_id} ({report.carrier})"
+            return None
         sh = s.get(Shipment, found.id, with_for_update=True)
         assert sh is not None
         if sh.state == "voided":
@@ -144,6 +154,15 @@ def apply_report(rt: Runtime, report: TrackerReport) -> int | str:
         s.flush()
         settle_order(s, sh.order_id)
         return sh.id
+
+
+def _return_parcel(rt: Runtime, report: TrackerReport) -> str:
+    """No shipment is the report's: a return parcel's, when a return has the tracker
+    (sync/returns/parcels.py); the reason, either way, for the caller's log."""
+    from sync.returns import parcels
+
+    applied = parcels.apply(rt, report)
+    return f"return {applied}: applied" if isinstance(applied, int) else applied
 
 
 def _record_scan(s: Session, sh: Shipment, scan: Scan, now: datetime) -> None:

@@ -74,6 +74,17 @@ def test_the_write_verbs_send_variables_the_full_schema_accepts(reference_dir: P
         usd = Money(Decimal("5"), "USD")
         shop.refund(ORDER, RefundRequest("refund:1:1", (RefundLine("12", 1, usd),), usd, money_back=True))
         shop.find_refund(ORDER, "refund:1:1")
+        for rule in ("window", "final_sale", "other"):
+            shop.decline_return(ORDER, fake.request_return(11, 1), rule, "Outside the policy.")
+        requested = fake.request_return(11, 1)
+        shop.approve_return(ORDER, requested)
+        through = RefundRequest(
+            "refund:2", (RefundLine("11", 1, usd),), usd, "", True, notify=True, return_ref=requested
+        )
+        shop.refund(ORDER, through)
+        shop.find_refund(ORDER, "refund:2", requested)
+        shop.close_return(ORDER, requested)
+        shop.fetch_return(ORDER, requested)  # type: ignore[attr-defined]
     sent = {name for name, _ in fake.sent}
     assert sent >= {
         "OrderRiskAssessmentCreate",
@@ -85,4 +96,9 @@ def test_the_write_verbs_send_variables_the_full_schema_accepts(reference_dir: P
         "OrderReturns",
         "RefundCreate",
         "OrderRefunds",
+        "ReturnDeclineRequest",
+        "ReturnApproveRequest",
+        "ReturnProcess",
+        "ReturnLines",
+        "ReturnClose",
     }

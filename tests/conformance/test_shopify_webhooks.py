@@ -83,7 +83,7 @@ def bodies() -> dict[str, dict[str, Any]]:
     shop = sim.shop(SHOP)
     captured: dict[str, dict[str, Any]] = {}
     sim.emit = lambda s, topic, payload: captured.setdefault(topic, json.loads(json.dumps(payload)))  # type: ignore[method-assign]
-    order = sim.place_order(SHOP, [("SKU-1", 2)])
+    order = sim.place_order(SHOP, [("SKU-1", 3)])  # three units: three returns that keep them
     sim.update_order(SHOP, order.id, note="gift")
     sim.update_product(SHOP, min(shop.products), title="Aviators")
     _fulfil_and_return(sim, order.id)
@@ -145,6 +145,7 @@ def _fulfil_and_return(sim: ShopifySimulator, order_id: int) -> None:
         json={"query": close, "variables": {"id": f"gid://shopify/Return/{third.id}"}},
         headers=headers,
     )
+    sim.cancel_return(SHOP, sim.request_return(SHOP, order_id, [(fulfilment.lines[0].id, 1)]).id)
 
 
 TOPICS = [
@@ -158,6 +159,7 @@ TOPICS = [
     "returns/approve",
     "returns/decline",
     "returns/close",
+    "returns/cancel",
     "app/uninstalled",
     "customers/data_request",
     "customers/redact",

@@ -17,6 +17,7 @@ from connectors.errors import AuthError, NotFound, Rejected
 from core.addresses import Address
 from core.errors import Permanent, Retryable
 from core.money import Money
+from core.rates import RatePolicy
 from core.shipping import Parcel, Rate
 from sandbox.easypost import DEFAULT_TEST_KEY, EasyPostSimulator
 from sandbox.harness import FakeClock, Faults, RunningServer, serve
@@ -340,3 +341,60 @@ def test_a_2xx_that_is_not_json_is_retryable_and_payment_refusal_is_permanent() 
     with pytest.raises(Permanent, match=r"PAYMENT\.REQUIRED$") as caught:
         client.buy("shp_1", "rate_1")
     assert "Insufficient" not in str(caught.value)
+
+
+# -- return labels
+
+CHEAPEST = RatePolicy("ground", None)
+
+
+def test_a_return_label_is_an_is_return_shipment_between_the_original_addresses(
+    easypost: EasyPost, sim: EasyPostSimulator
+) -> None:
+    label = easypost.buy_return_label(REDONDO, SHIP_FROM, BOX, CHEAPEST, "retlabel:7")
+    shipment = sim.state["shipments"][label.shipment_id]
+    assert shipment["is_return"] is True and shipment["reference"] == "retlabel:7"
+    # As EasyPost documents returns: the original shipment's addresses, switched by EasyPost.
+    assert (shipment["to_address"]["city"].lower(), shipment["from_address"]["city"].lower()) == (
+        "redondo beach",
+        "san francisco",
+    )
+    cheapest = min(shipment["rates"], key=lambda r: Decimal(r["rate"]))
+    assert label.extra["rate_id"] == cheapest["id"] and label.extra["is_return"] is True
+    assert label.price == Money(Decimal(cheapest["rate"]), "USD")
+    assert label.tracker_id is not None and sim.label_purchases == 1
+
+
+def test_a_return_label_whose_buy_answer_was_lost_is_found_and_not_bought_again(
+    easypost: EasyPost, sim: EasyPostSimulator
+) -> None:
+    sim.faults = Faults(lost_response_rate=1.0, hang_s=0, lost_response_ops=("shipment.buy",))
+    with pytest.raises(Retryable):
+        easypost.buy_return_label(REDONDO, SHIP_FROM, BOX, CHEAPEST, "retlabel:8")
+    sim.faults = Faults()
+    found = easypost.find_return_label("retlabel:8", CHEAPEST)
+    assert found is not None and sim.label_purchases == 1
+    assert found.tracking_code == sim.labels_for(found.shipment_id)[0]["tracking_code"]
+    assert easypost.find_return_label("retlabel:9", CHEAPEST) is None
+
+
+def test_a_return_shipment_created_but_not_bought_is_bought_by_its_find(
+    easypost: EasyPost, sim: EasyPostSimulator
+) -> None:
+    sim.fail_next(503, op="shipment.buy")
+    with pytest.raises(Retryable):
+        easypost.buy_return_label(REDONDO, SHIP_FROM, BOX, CHEAPEST, "retlabel:10")
+    assert sim.label_purchases == 0
+    found = easypost.find_return_label("retlabel:10", CHEAPEST)
+    assert found is not None and sim.label_purchases == 1
+    assert sim.state["shipments"][found.shipment_id]["is_return"] is True
+
+
+def test_a_return_label_with_no_eligible_rate_is_permanent_and_buys_nothing(
+    easypost: EasyPost, sim: EasyPostSimulator
+) -> None:
+    with pytest.raises(Permanent, match="no rate to buy"):
+        easypost.buy_return_label(
+            REDONDO, SHIP_FROM, BOX, RatePolicy("ground", None, allow=frozenset({"DHL"})), "r:1"
+        )
+    assert sim.label_purchases == 0

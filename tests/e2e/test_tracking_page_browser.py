@@ -136,7 +136,8 @@ def test_a_delivered_parcel(rt: Any, page: Any, public_url: str, parcels: dict[s
     assert page.locator("#items li").all_inner_texts() == ["2 \u00d7 Mug-12Oz", "1 \u00d7 Tee-Blk-M"]
     # The page's own stylesheet loaded and applies (the policy allows 'self' styles only).
     assert page.evaluate("getComputedStyle(document.querySelector('.card')).maxWidth") == "608px"
-    assert page.locator("text=Start a return").count() == 0
+    link = page.get_attribute("text=Start a return", "href")
+    assert link == f"/returns?token={token_for(rt, parcels['delivered'])}"  # the returns portal
     assert page.console_errors == []
 
 

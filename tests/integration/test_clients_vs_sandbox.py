@@ -59,6 +59,7 @@ NEEDS_AN_ID = {
     "fulfillment_events",
     "order_returns",
     "order_refunds",
+    "return_lines",
 }
 
 

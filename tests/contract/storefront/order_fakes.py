@@ -70,6 +70,11 @@ class ShopifyFake:
         "customers/data_request": EventKind.customer_data_request,
         "customers/redact": EventKind.customer_redact,
         "shop/redact": EventKind.shop_redact,
+        "returns/request": EventKind.return_changed,
+        "returns/approve": EventKind.return_changed,
+        "returns/decline": EventKind.return_changed,
+        "returns/cancel": EventKind.return_changed,
+        "returns/close": EventKind.return_changed,
     }
     hook_topics = ("ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_CANCELLED", "REFUNDS_CREATE")
     can_disable = False
@@ -236,8 +241,9 @@ class TestShopFake:
         "order:edited": EventKind.order_changed,
         "order:removed": EventKind.order_deleted,
         "app:removed": EventKind.app_uninstalled,
+        "return:changed": EventKind.return_changed,
     }
-    hook_topics = ("order:placed", "order:edited", "order:removed", "app:removed")
+    hook_topics = ("order:placed", "order:edited", "order:removed", "app:removed", "return:changed")
     can_disable = True
     api = f"https://{DOMAINS['testshop']}/api"
     url = f"{PUBLIC_URL}/webhooks/testshop/{STORE_ID}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -21,11 +22,13 @@ from connectors.storefront.access import StoreAccess
 from connectors.storefront.writes import WriteVerbs
 from connectors.woocommerce.storefront import WooStorefront
 from tests.contract.shopify_answers import SHOP, TOKEN, URL, ok
+from tests.contract.storefront.testshop.shop import TestShopStorefront
 from tests.contract.storefront.testshop.writes import TestShopWrites
 
 ORDER = "5000000000000000001"  # above 2**53: stays exact on every platform
 Reply = tuple[int, dict[str, str], str]
-_OPERATION = re.compile(r"\b(?:query|mutation)\s+(\w+)")
+# An operation starts a line; a comment's words ("the query cost") are not one.
+_OPERATION = re.compile(r"^\s*(?:query|mutation)\s+(\w+)", re.MULTILINE)
 _ids = itertools.count(700)
 
 
@@ -80,6 +83,8 @@ class ShopifyFake(Fake):
         self.risks: list[dict[str, Any]] = []
         self.cancelled_at: str | None = None
         self.sent: list[tuple[str, dict[str, Any]]] = []
+        self.moves: list[tuple[str, str]] = []
+        self.processed: list[dict[str, Any]] = []
 
     def storefront(self) -> ShopifyStorefront:
         access = StoreAccess(1, "shopify", SHOP, {"access_token": TOKEN}, api_version="2026-10")
@@ -205,8 +210,104 @@ class ShopifyFake(Fake):
 
     def _ReturnCreate(self, variables: dict[str, Any]) -> dict[str, Any]:
         made = {"id": _gid("Return", next(_ids)), "name": f"#1001-R{len(self.returns) + 1}", "status": "OPEN"}
-        self.returns.append({**made, **variables["returnInput"]})
+        self._keep_return(made, variables["returnInput"]["returnLineItems"])
         return {"returnCreate": {"return": {**made, "order": {"id": _gid("Order", ORDER)}}, "userErrors": []}}
+
+    def request_return(self, line: int = 11, quantity: int = 1) -> str:
+        """A customer's return request made on the store (returnRequest): its id."""
+        made = {
+            "id": _gid("Return", next(_ids)),
+            "name": f"#1001-R{len(self.returns) + 1}",
+            "status": "REQUESTED",
+        }
+        item = {
+            "fulfillmentLineItemId": _gid("FulfillmentLineItem", 200 + line),
+            "quantity": quantity,
+            "returnReason": "DEFECTIVE",
+            "returnReasonNote": "",
+            "customerNote": "Cracked lid",
+        }
+        self._keep_return(made, [item])
+        return str(made["id"])
+
+    def _keep_return(self, made: dict[str, Any], items: list[dict[str, Any]]) -> None:
+        lines = [
+            {**item, "id": _gid("ReturnLineItem", next(_ids)), "processedQuantity": 0, "customerNote": None}
+            | ({"customerNote": item["customerNote"]} if item.get("customerNote") else {})
+            for item in items
+        ]
+        self.returns.append(
+            {**made, "returnLineItems": items, "lines": lines, "refunds": [], "decline": None}
+        )
+
+    def _return(self, return_id: str) -> dict[str, Any] | None:
+        return next((r for r in self.returns if r["id"] == return_id), None)
+
+    def _ReturnLines(self, variables: dict[str, Any]) -> dict[str, Any]:
+        found = self._return(variables["id"])
+        if found is None:
+            return {"return": None}
+        items = [
+            {
+                "id": i["id"],
+                "quantity": i["quantity"],
+                "processedQuantity": i["processedQuantity"],
+                "returnReasonNote": i.get("returnReasonNote") or "",
+                "customerNote": i.get("customerNote"),
+                "returnReason": i.get("returnReason") or "UNKNOWN",
+                "fulfillmentLineItem": {
+                    "lineItem": {
+                        "id": _gid("LineItem", int(i["fulfillmentLineItemId"].rsplit("/", 1)[1]) - 200)
+                    }
+                },
+            }
+            for i in found["lines"]
+        ]
+        node = {k: found[k] for k in ("id", "name", "status", "decline")}
+        node |= {"order": {"id": _gid("Order", ORDER)}, "returnLineItems": {"nodes": items}}
+        return {"return": {**node, "refunds": {"nodes": found["refunds"][::-1]}}}
+
+    def _move(self, field: str, return_id: str, allowed: str, to: str, **extra: Any) -> dict[str, Any]:
+        found = self._return(return_id)
+        if found is None or found["status"] != allowed:
+            code = "NOT_FOUND" if found is None else "INVALID_STATE"
+            error = {"code": code, "field": ["id"], "message": "Return cannot move."}
+            return {field: {"return": None, "userErrors": [error]}}
+        found.update(status=to, **extra)
+        self.moves.append((return_id, to))
+        return {field: {"return": {"id": return_id, "status": to, **extra}, "userErrors": []}}
+
+    def _ReturnApproveRequest(self, variables: dict[str, Any]) -> dict[str, Any]:
+        return self._move("returnApproveRequest", variables["input"]["id"], "REQUESTED", "OPEN")
+
+    def _ReturnDeclineRequest(self, variables: dict[str, Any]) -> dict[str, Any]:
+        given = variables["input"]
+        decline = {"reason": given["declineReason"], "note": given.get("declineNote")}
+        return self._move("returnDeclineRequest", given["id"], "REQUESTED", "DECLINED", decline=decline)
+
+    def _ReturnClose(self, variables: dict[str, Any]) -> dict[str, Any]:
+        return self._move("returnClose", variables["id"], "OPEN", "CLOSED")
+
+    def _ReturnProcess(self, variables: dict[str, Any]) -> dict[str, Any]:
+        given = variables["input"]
+        found = self._return(given["returnId"])
+        assert found is not None
+        items = {i["id"]: i for i in found["lines"]}
+        for row in given["returnLineItems"]:
+            item = items[row["id"]]
+            if row["quantity"] > item["quantity"] - item["processedQuantity"]:
+                error = {"code": "INVALID", "field": ["input", "returnLineItems"], "message": "Too many."}
+                return {"returnProcess": {"return": None, "userErrors": [error]}}
+        for row in given["returnLineItems"]:
+            items[row["id"]]["processedQuantity"] += row["quantity"]
+        paid = given["financialTransfer"]["issueRefund"]["orderTransactions"]
+        amount = sum((Decimal(t["transactionAmount"]["amount"]) for t in paid), Decimal("0"))
+        money = {"shopMoney": {"amount": str(amount), "currencyCode": "USD"}}
+        refund = {"id": _gid("Refund", next(_ids)), "note": given.get("note"), "totalRefundedSet": money}
+        found["refunds"].append(refund)
+        self.processed.append(given)
+        answer = {"id": found["id"], "status": found["status"], "refunds": {"nodes": found["refunds"][::-1]}}
+        return {"returnProcess": {"return": answer, "userErrors": []}}
 
     def _OrderRefunds(self, variables: dict[str, Any]) -> dict[str, Any]:
         refunds = [{k: r[k] for k in ("id", "note", "totalRefundedSet")} for r in self.refunds]
@@ -257,7 +358,7 @@ class WooFake(Fake):
         return WooStorefront(StoreAccess(2, "woocommerce", WOO, creds))
 
     def routes(self) -> tuple[tuple[str, ...], re.Pattern[str]]:
-        path = re.compile(re.escape(f"{WOO_API}/orders/{ORDER}") + r"(/notes|/refunds)?(\?.*)?$")
+        path = re.compile(re.escape(f"{WOO_API}/orders/{ORDER}") + r"(/notes|/refunds(/\d+)?)?(\?.*)?$")
         return (responses.GET, responses.POST, responses.PUT), path
 
     def answer(self, request: requests.PreparedRequest) -> Reply:
@@ -269,6 +370,11 @@ class WooFake(Fake):
         if request.method == "PUT" and status is not None and status not in WOO_STATUSES:
             refusal = {"code": "rest_invalid_param", "message": "Invalid parameter(s): status", "data": {}}
             return 400, {}, json.dumps(refusal)
+        one = re.fullmatch(r"/refunds/(\d+)", tail)
+        if one is not None:  # GET orders/<id>/refunds/<refund id>
+            found = next((r for r in self.refunds if str(r["id"]) == one.group(1)), None)
+            missing = {"code": "woocommerce_rest_shop_order_refund_invalid_id", "message": "Invalid ID."}
+            return (200, {}, json.dumps(found)) if found is not None else (404, {}, json.dumps(missing))
         answer = getattr(self, f"_{request.method.lower()}_{tail.strip('/') or 'order'}")(body)
         return 200 if request.method != "POST" else 201, {}, json.dumps(answer)
 
@@ -315,9 +421,7 @@ class TestShopFake(Fake):
         self.lists: dict[str, list[dict[str, Any]]] = {}
 
     def storefront(self) -> TestShopWrites:
-        shop = TestShopWrites()
-        shop.access = StoreAccess(3, "testshop", TESTSHOP, {})
-        return shop
+        return TestShopStorefront(StoreAccess(3, "testshop", TESTSHOP, {"token": "contract"}))
 
     def routes(self) -> tuple[tuple[str, ...], re.Pattern[str]]:
         path = re.compile(re.escape(f"https://{TESTSHOP}/api/") + r"(.+)$")

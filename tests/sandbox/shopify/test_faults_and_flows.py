@@ -15,7 +15,7 @@ from tests.sandbox.shopify.support import DOCUMENTS, SHOP, TEST_DOCUMENTS, Graph
 
 def test_every_connector_document_validates_against_the_trimmed_schema() -> None:
     paths = sorted(Path(DOCUMENTS).glob("*.graphql"))
-    assert len(paths) == 25
+    assert len(paths) == 26
     tests_own = sorted(Path(TEST_DOCUMENTS).glob("*.graphql"))
     assert len(tests_own) == 3
     for path in paths + tests_own:
@@ -107,19 +107,25 @@ def test_requested_return_is_approved_processed_and_refunded(
     _, declined = gql(document("return_decline_request"), {"input": {"id": rid, "declineReason": "OTHER"}})
     assert declined["data"]["returnDeclineRequest"]["userErrors"][0]["code"] == "INVALID_STATE"
     rli = f"gid://shopify/ReturnLineItem/{requested.lines[0].id}"
+    price = order.line_items[0].price
+    amount = {"amount": str(price), "currencyCode": order.currency}
+    sale = {"parentId": f"gid://shopify/OrderTransaction/{order.id}", "transactionAmount": amount}
     _, processed = gql(
         document("return_process"),
         {
             "input": {
                 "returnId": rid,
                 "returnLineItems": [{"id": rli, "quantity": 1}],
-                "financialTransfer": {"issueRefund": {"orderTransactions": []}},
+                "financialTransfer": {"issueRefund": {"orderTransactions": [sale]}},
+                "note": "Cracked",
             }
         },
     )
     assert processed["data"]["returnProcess"]["return"]["status"] == "CLOSED"
     [refund] = shop.refunds.values()
-    assert (refund.amount, refund.return_id) == (order.line_items[0].price, requested.id)
+    assert (refund.amount, refund.return_id, refund.note) == (price, requested.id, "Cracked")
+    assert [line.restock_type for line in refund.lines] == ["NO_RESTOCK"]
+    assert requested.closed_at is not None
 
 
 def test_risk_assessment_is_recorded(gql: GraphQL, order: Order, shop: ShopData) -> None:

@@ -193,7 +193,7 @@ def test_partial_then_full_refund_with_restock(store: Store) -> None:
     assert store.sim.product(pid)["stock_quantity"] == 4
     order = api.get(f"orders/{oid}").json()
     assert order["status"] == "processing"
-    assert order["refunds"] == [{"id": refund["id"], "refund": "damaged", "total": "-10.00"}]
+    assert order["refunds"] == [{"id": refund["id"], "reason": "damaged", "total": "-10.00"}]
     too_much = api.post(f"orders/{oid}/refunds", {"amount": "10.01"})
     assert (too_much.status_code, too_much.json()["message"]) == (500, "Invalid refund amount.")
     full = api.post(f"orders/{oid}/refunds", {"amount": "10.00", "api_restock": False})

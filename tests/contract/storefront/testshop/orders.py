@@ -15,7 +15,14 @@ from typing import Any
 
 from connectors import MappingError, exact_id, money, require, utc_time
 from connectors.storefront.access import StoreAccess
-from connectors.storefront.orders import EventKind, PolledOrder, PrivacyRequest
+from connectors.storefront.orders import (
+    EventKind,
+    PolledOrder,
+    PrivacyRequest,
+    StoreReturn,
+    StoreReturnLine,
+    StoreReturnStatus,
+)
 from core.money import Money
 from core.orders import FinancialStatus, FulfillmentStatus, LineItem, Order
 from tests.contract.storefront.testshop.client import TestShopClient
@@ -25,8 +32,14 @@ TOPIC_KINDS = {
     "order:edited": EventKind.order_changed,
     "order:removed": EventKind.order_deleted,
     "app:removed": EventKind.app_uninstalled,
+    "return:changed": EventKind.return_changed,
 }
-HOOK_EVENTS = ("order:placed", "order:edited", "order:removed", "app:removed")
+HOOK_EVENTS = ("order:placed", "order:edited", "order:removed", "app:removed", "return:changed")
+RETURN_STATES = {
+    "asked": StoreReturnStatus.requested,
+    "accepted": StoreReturnStatus.open,
+    "ended": StoreReturnStatus.closed,
+}
 
 
 def _line(line: Mapping[str, Any], currency: str) -> LineItem:
@@ -107,7 +120,25 @@ class TestShopOrders:
         return PrivacyRequest()  # the test shop sends none
 
     @staticmethod
+    def read_return(body: Mapping[str, Any]) -> StoreReturn | None:
+        """A ``return:changed`` body: ``{"id", "order", "state", "lines": [{"line", "quantity", "why"}]}``."""
+        state = RETURN_STATES.get(str(body.get("state")))
+        if state is None or body.get("id") is None or body.get("order") is None:
+            return None
+        lines = tuple(
+            StoreReturnLine(str(line["line"]), int(line["quantity"]), str(line.get("why") or "other"), "")
+            for line in body.get("lines") or []
+        )
+        return StoreReturn(str(body["id"]), str(body["order"]), state, lines)
+
+    @staticmethod
+    def returns_in_order(body: Mapping[str, Any]) -> tuple[StoreReturn, ...]:
+        return ()  # its returns come as return:changed events
+
+    @staticmethod
     def orders_named(body: Mapping[str, Any]) -> frozenset[str]:
+        if body.get("order") is not None:
+            return frozenset({str(body["order"])})
         value = body.get("id")
         return frozenset({str(value)}) if isinstance(value, int | str) else frozenset()
 
@@ -125,6 +156,11 @@ class TestShopOrders:
             cursor = page.get("next")
             if not cursor:
                 return
+
+    def fetch_return(self, order_id: str, return_ref: str) -> StoreReturn | None:
+        found = TestShopClient(self.access).call("GET", f"orders/{order_id}/returns")
+        body = next((r for r in found if str(r.get("id")) == return_ref), None)
+        return None if body is None else self.read_return({"order": order_id, "state": "asked", **body})
 
     def ensure_webhooks(self) -> list[str]:
         client = TestShopClient(self.access)

@@ -3,7 +3,8 @@
 Its API: ``orders/<id>`` (GET; PUT ``{"state"}``), ``orders/<id>/notes`` (GET, POST
 ``{"text", "customer"}``), ``orders/<id>/verdicts`` (POST ``{"decision", "text"}``),
 ``orders/<id>/parcels`` (GET, POST ``{"tracking", "carrier", "url", "lines"}``),
-``parcels/<id>/events`` (GET, POST), ``orders/<id>/returns`` and ``orders/<id>/refunds``
+``parcels/<id>/events`` (GET, POST), ``orders/<id>/returns``, ``orders/<id>/returns/<id>/moves``
+(``{"key", "move", "why"}``), ``orders/<id>/return-notes`` and ``orders/<id>/refunds``
 (GET, POST, each with a ``key`` the shop keeps). Errors are HTTP statuses only.
 """
 
@@ -33,6 +34,7 @@ class TestShopWrites:
     access: StoreAccess
     needs_completion = True  # the test shop keeps an order "open" until told it is done
     custom_statuses = True  # any state the shop lists under ``states``
+    native_returns = False  # its returns are records without states: moves are kept apart
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         try:
@@ -113,6 +115,29 @@ class TestShopWrites:
         found = self._find(f"orders/{order_id}/returns", key)
         return None if found is None else Written(str(found["id"]))
 
+    def _move(self, order_id: str, return_ref: str, move: str, why: str = "") -> Written:
+        path, key = f"orders/{order_id}/returns/{return_ref}/moves", f"{move}:{return_ref}"
+        found = self._find(path, key) or self._call("POST", path, {"key": key, "move": move, "why": why})
+        return Written(str(found["id"]), {"move": move})
+
+    def approve_return(self, order_id: str, return_ref: str) -> Written:
+        return self._move(order_id, return_ref, "approved")
+
+    def decline_return(self, order_id: str, return_ref: str, reason: str, note: str = "") -> Written:
+        return self._move(order_id, return_ref, "declined", f"{reason}: {note}" if note else reason)
+
+    def close_return(self, order_id: str, return_ref: str) -> Written:
+        return self._move(order_id, return_ref, "closed")
+
+    def note_return(self, order_id: str, key: str, text: str, notify: bool = False) -> Written:
+        path = f"orders/{order_id}/return-notes"
+        found = self._find(path, key) or self._call("POST", path, {"key": key, "text": text, "tell": notify})
+        return Written(str(found["id"]))
+
+    def find_return_note(self, order_id: str, key: str) -> Written | None:
+        found = self._find(f"orders/{order_id}/return-notes", key)
+        return None if found is None else Written(str(found["id"]))
+
     def refund(self, order_id: str, request: RefundRequest) -> Written:
         total = request.total()
         lines = [{"line": line.line_id, "quantity": line.quantity} for line in request.lines]
@@ -120,7 +145,7 @@ class TestShopWrites:
         made = self._call("POST", f"orders/{order_id}/refunds", body)
         return Written(str(made["id"]), {"amount": str(total.amount), "currency": total.currency})
 
-    def find_refund(self, order_id: str, key: str) -> Written | None:
+    def find_refund(self, order_id: str, key: str, return_ref: str | None = None) -> Written | None:
         found = self._find(f"orders/{order_id}/refunds", key)
         return None if found is None else Written(str(found["id"]), {"amount": found["amount"]})
 
