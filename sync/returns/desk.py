@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from core.returns import ReturnState
-from db.models import Return, ReturnItem, utcnow
+from db.models import Return, ReturnItem
 from db.timeline import entries
 from sync.returns import units
 from sync.returns.common import (
@@ -141,7 +141,7 @@ def _decide(
             raise ReturnConflict(f"return {return_id} is not held: nothing to {decision}")
         who = f"reviewer:{actor}"
         released = ret.hold_reason
-        ret.review = {"reviewer": actor, "decision": decision, "reason": reason, "at": utcnow().isoformat()}
+        ret.review = {"reviewer": actor, "decision": decision, "reason": reason, "at": rt.now().isoformat()}
         ret.hold_reason = None
         if decision == "approve":
             note(s, ret, "return.review_approved", reason, {"released": released}, who)

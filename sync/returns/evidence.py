@@ -5,7 +5,7 @@ rules' flags (core.returns.evidence_flags) and whether the refund may go out now
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -22,7 +22,7 @@ from core.returns import (
     refund_ready,
 )
 from db.models import Order as OrderRow
-from db.models import Return, ReturnItem, utcnow
+from db.models import Return, ReturnItem
 from sync.catalog import measures_for
 from sync.returns.requests import sent_times
 
@@ -37,11 +37,11 @@ class Judgement:
     readiness: Readiness
 
 
-def judge(s: Session, ret: Return, items: list[ReturnItem], policy: ReturnPolicy) -> Judgement:
-    """The return's evidence now: facts, flags and readiness."""
+def judge(s: Session, ret: Return, items: list[ReturnItem], policy: ReturnPolicy, now: datetime) -> Judgement:
+    """The return's evidence at ``now`` (Waybill's clock): facts, flags and readiness."""
     row = s.get(OrderRow, ret.order_id)
     assert row is not None
-    facts = gather(s, ret, row, items, policy)
+    facts = gather(s, ret, row, items, policy, now)
     flags = evidence_flags(policy, facts)
     reviewed = bool(ret.review and ret.review.get("decision") == "approve")
     readiness = refund_ready(
@@ -56,10 +56,10 @@ def judge(s: Session, ret: Return, items: list[ReturnItem], policy: ReturnPolicy
 
 
 def gather(
-    s: Session, ret: Return, row: OrderRow, items: list[ReturnItem], policy: ReturnPolicy
+    s: Session, ret: Return, row: OrderRow, items: list[ReturnItem], policy: ReturnPolicy, now: datetime
 ) -> EvidenceFacts:
     delivered_at, _ = sent_times(s, row)
-    orders, returns, recent = _customer_counts(s, ret, row, policy.serial_days)
+    orders, returns, recent = _customer_counts(s, ret, row, now - timedelta(days=policy.serial_days))
     arrival = Decimal(str(ret.arrival_weight_oz)) if ret.arrival_weight_oz is not None else None
     return EvidenceFacts(
         shipped_weight_oz=_shipped_weight(s, row, items),
@@ -89,8 +89,8 @@ def _shipped_weight(s: Session, row: OrderRow, items: list[ReturnItem]) -> Decim
     return (grams / GRAMS_PER_OZ).quantize(Decimal("0.01"))
 
 
-def _customer_counts(s: Session, ret: Return, row: OrderRow, days: int) -> tuple[int, int, int]:
-    """(the customer's orders at the account, those with a return, their returns in ``days``),
+def _customer_counts(s: Session, ret: Return, row: OrderRow, since: datetime) -> tuple[int, int, int]:
+    """(the customer's orders at the account, those with a return, their returns since ``since``),
     by the order's e-mail; an order without one counts only itself."""
     if not row.email:
         return 1, 1, 1
@@ -100,6 +100,5 @@ def _customer_counts(s: Session, ret: Return, row: OrderRow, days: int) -> tuple
         Return.account_id == ret.account_id, Return.order_id.in_(mine), Return.state.not_in(NOT_COUNTED)
     )
     returned = s.scalar(select(func.count(func.distinct(counted.subquery().c.order_id)))) or 0
-    since = utcnow() - timedelta(days=days)
     recent = counted.where(Return.requested_at >= since).subquery()
     return int(orders), int(returned), int(s.scalar(select(func.count()).select_from(recent)) or 0)

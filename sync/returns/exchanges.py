@@ -30,7 +30,7 @@ from sync.returns.labels import parcel_for
 from sync.returns.merchant import for_account
 from sync.returns.refunds import READY_STATES, issue_refund
 from sync.shipping.common import easypost
-from sync.shipping.labels import _buy_parcel, _start_tracker
+from sync.shipping.labels import buy_parcel, start_tracker
 from sync.shipping.plan import Context
 
 if TYPE_CHECKING:
@@ -50,10 +50,10 @@ def ship_exchange(rt: Runtime, return_id: int) -> str:
         bought = sh.state not in ("planned", "created")
     client = easypost(rt)
     if not bought:
-        problem = _buy_parcel(rt, client, ctx, shipment_id)
+        problem = buy_parcel(rt, client, ctx, shipment_id)
         if problem is not None:
             return _problem(rt, return_id, f"exchange parcel: {problem}")
-    _start_tracker(rt, client, ctx, shipment_id)
+    start_tracker(rt, client, ctx, shipment_id)
     difference = _difference(rt, return_id)
     return _finish(rt, return_id, shipment_id, difference)
 

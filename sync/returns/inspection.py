@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 from core.returns import Condition, ReturnState
-from db.models import Return, utcnow
+from db.models import Return
 from sync.returns import units
 from sync.returns.common import (
     ReturnConflict,
@@ -76,6 +76,7 @@ def receive(
     """Record the return's items as inspected (see the module's docstring); returns the return."""
     actor, wanted, weight = check_actor(actor), _conditions(conditions), _weight(weight_oz)
     location = rt.settings.inventory.location
+    now = rt.now()
     with rt.session() as s:
         ret = get_return(s, account_id, return_id, lock=True)
         items = items_of(s, ret.id)
@@ -90,9 +91,8 @@ def receive(
             raise ReturnConflict(f"return {return_id} is {ret.state}: nothing to receive")
         who = f"user:{actor}"
         if ret.state in RECEIVABLE and ret.state != ReturnState.received:
-            move(s, ret, ReturnState.received, f"received by {actor}", actor=who)
+            move(s, ret, ReturnState.received, f"received by {actor}", actor=who, at=now)
         stores: set[int] = set()
-        now = utcnow()
         for item in items:
             item.condition, item.inspected_at = wanted[item.id].value, now
             stores |= units.restock(s, ret, item, location, wanted[item.id] is Condition.resellable)
@@ -102,7 +102,7 @@ def receive(
         summary = ", ".join(f"{n} {c}" for c, n in counts.items() if n)
         data = {"conditions": counts, "weight_oz": str(weight) if weight is not None else None}
         if ret.state in RECEIVABLE:
-            move(s, ret, ReturnState.inspected, summary, data, who)
+            move(s, ret, ReturnState.inspected, summary, data, who, at=now)
         else:  # refunded (or exchanged) on earlier evidence: the state stays, the goods are inspected
             ret.inspected_at = now
             note(s, ret, "return.inspected", summary, data, who)

@@ -12,6 +12,7 @@ and the write-back.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
@@ -65,7 +66,7 @@ def apply(rt: Runtime, report: TrackerReport) -> int | str:
         assert ret is not None
         before = ret.state
         new = _record_scans(s, ret, report.scans)
-        _update(ret, report, new)
+        _update(ret, report, new, rt.now())
         _advance(s, ret)
         moved, return_id = ret.state != before, ret.id
     if moved:
@@ -106,7 +107,7 @@ def _record_scans(s: Session, ret: Return, scans: tuple[Scan, ...]) -> list[Scan
     return new
 
 
-def _update(ret: Return, report: TrackerReport, new: list[Scan]) -> None:
+def _update(ret: Return, report: TrackerReport, new: list[Scan], now: datetime) -> None:
     state = state_of(list(report.scans), report.status)
     latest = latest_scan_at(list(report.scans))
     if ret.last_scan_at is None or (latest is not None and latest >= ret.last_scan_at):
@@ -116,12 +117,12 @@ def _update(ret: Return, report: TrackerReport, new: list[Scan]) -> None:
     if moving and (ret.first_scan_at is None or min(moving) < ret.first_scan_at):
         ret.first_scan_at = min(moving)
     if ret.first_scan_at is None and report.status in MOVING:
-        ret.first_scan_at = latest or utcnow()
+        ret.first_scan_at = latest or now
     delivered = [sc.happened_at for sc in report.scans if sc.status is DeliveryState.delivered]
     if delivered and ret.delivered_at is None:
         ret.delivered_at = min(delivered)
     elif report.status is DeliveryState.delivered and ret.delivered_at is None:
-        ret.delivered_at = latest or utcnow()
+        ret.delivered_at = latest or now
     ret.tracking_code = ret.tracking_code or report.tracking_code[:64] or None
     ret.tracker_id = ret.tracker_id or report.tracker_id[:64]
     ret.updated_at = utcnow()

@@ -98,7 +98,7 @@ def _gate(rt: Runtime, return_id: int) -> str:
         if ret.review is not None and ret.review.get("decision") == "reject":
             return "rejected"
         policy = for_account(rt, s, ret.account_id).policy
-        judged = judge(s, ret, items_of(s, ret.id), policy)
+        judged = judge(s, ret, items_of(s, ret.id), policy, rt.now())
         ret.evidence = {"facts": judged.facts.to_dict(), "flags": [f.to_dict() for f in judged.flags]}
         if judged.readiness.hold:
             if ret.hold_reason is None:

@@ -26,7 +26,7 @@ from core.errors import OrderNotFound
 from core.orders import FulfillmentStatus, Order
 from core.returns import Ask, LineFacts, Refusal, Resolution, ReturnState, check_request
 from db.models import Order as OrderRow
-from db.models import Return, ReturnItem, Shipment, utcnow
+from db.models import Return, ReturnItem, Shipment
 from sync.returns import units
 from sync.returns.common import (
     OPEN,
@@ -314,7 +314,7 @@ def override(rt: Runtime, account_id: int, return_id: int, actor: str, note_text
         short, stores = units.reserve_exchange(s, ret, items, rt.settings.inventory.location)
         if short:
             raise ReturnConflict(f"the exchange cannot be reserved: {', '.join(short)} out of stock")
-        ret.override = {"actor": actor, "note": text, "at": utcnow().isoformat()}
+        ret.override = {"actor": actor, "note": text, "at": rt.now().isoformat()}
         move(
             s,
             ret,

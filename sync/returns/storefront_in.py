@@ -173,7 +173,6 @@ def _admin_refund(
     rt: Runtime, store: Store, order_id: int, sr: StoreReturn, lines: tuple[StoreReturnLine, ...], actor: str
 ) -> str:
     """A refund made in the store's admin: a return refunded already, no policy, no label."""
-    from db.models import utcnow
 
     key = store_key(store.id, sr.platform_return_id)
     with rt.session() as s:
@@ -224,7 +223,7 @@ def _admin_refund(
             f"{total.amount} {total.currency}" if total is not None else "an amount the store did not say"
         )
         move(
-            s, ret, ReturnState.refunded, f"{amount} refunded in the store's admin", None, actor, at=utcnow()
+            s, ret, ReturnState.refunded, f"{amount} refunded in the store's admin", None, actor, at=rt.now()
         )
         return f"return {ret.id} refunded"
 

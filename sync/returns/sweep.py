@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.returns import ReturnState
-from db.models import Effect, EffectState, Return, utcnow
+from db.models import Effect, EffectState, Return
 from sync.jobs import job
 from sync.returns.common import soon
 
@@ -57,7 +57,7 @@ def _not_written(s: Session, rows: list[Any]) -> list[int]:
 @job("resume_returns", queue="returns")
 def resume_returns(rt: Runtime) -> dict[str, int]:
     """Re-enqueue the returns' unfinished work; counts per job."""
-    since = utcnow() - timedelta(days=1)
+    since = rt.now() - timedelta(days=1)
     with rt.session() as s:
         labels = list(
             s.scalars(

@@ -73,15 +73,15 @@ def ship_order(rt: Runtime, order_id: int) -> str:
         stopped = stop_reason(rt, order_id)
         if stopped is not None:
             return stopped
-        problem = _buy_parcel(rt, client, gate, shipment_id)
+        problem = buy_parcel(rt, client, gate, shipment_id)
         if problem is not None:
             return hold(rt, order_id, problem)
     for shipment_id in shipment_ids(rt, order_id, ("purchased",)):
-        _start_tracker(rt, client, gate, shipment_id)
+        start_tracker(rt, client, gate, shipment_id)
     return _after_labels(rt, order_id)
 
 
-def _buy_parcel(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) -> str | None:
+def buy_parcel(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) -> str | None:
     """Create, choose, buy and record one parcel's label; returns a problem that holds the order."""
     with rt.session() as s:
         sh = s.get(Shipment, shipment_id)
@@ -266,7 +266,8 @@ def _record_label(rt: Runtime, shipment_id: int, label: Label, route_class: str)
         void_labels(rt, order_id, "the order was cancelled while its label was being bought")
 
 
-def _start_tracker(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) -> None:
+def start_tracker(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) -> None:
+    """Start the carrier's tracker of a bought label (through the ledger), and keep its id."""
     with rt.session() as s:
         sh = s.get(Shipment, shipment_id)
         assert sh is not None and sh.label is not None
