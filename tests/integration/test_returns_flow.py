@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -246,21 +247,86 @@ def account_of(rt: Any, store: Store) -> int:
     return int(store.account_id)
 
 
-# --- the happy paths -------------------------------------------------------------------------
+def fulfilled_line_ids(shopify: ShopifySandbox, placed_id: Any) -> list[Any]:  # noqa: F811
+    """The Shopify fulfillment line ids of an order, for a customer's return request."""
+    shop = shopify.shops[SHOP]
+    return [fl.id for f in shop.fulfillments.values() if f.order_id == placed_id for fl in f.lines]
 
 
-def test_a_portal_return_on_woocommerce_goes_label_transit_received_refunded_once_and_restocks(
+def only_return_of(rt: Any, order_id: int) -> Return:
+    """The order's return, asserting there is exactly one."""
+    with rt.session() as s:
+        rets: list[Return] = list(s.scalars(select(Return).where(Return.order_id == order_id)))
+    (ret,) = rets
+    return ret
+
+
+def portal_return(
+    rt: Any,
+    account: int,
+    order: OrderRow,
+    key: str,
+    lines: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> Return:
+    """A customer's return request from the portal: every line of the order as defective
+    unless ``lines`` says otherwise."""
+    chosen = lines if lines is not None else asks(order)
+    ret: Return = request_return(
+        rt, account_id=account, order_id=order.id, asks=chosen, source="portal", key=key, actor="c", **extra
+    )
+    return ret
+
+
+@dataclass
+class Flow:
+    """The merchant's two channels, their simulators and EasyPost, with the steps every test
+    starts from: an order placed on one channel, shipped and delivered."""
+
+    rt: Any
+    channels: tuple[Store, Store]
+    shopify: ShopifySandbox
+    woo: WooCommerceSimulator
+    easypost: EasyPostSimulator
+
+    def flush(self) -> None:
+        flush(self.shopify, self.woo, self.rt)
+
+    def delivered_on_woo(self, lines: list[tuple[str, int]], **extra: Any) -> tuple[int, OrderRow, int]:
+        """A WooCommerce order of ``lines`` to New York, delivered: (its Woo id, our order, account)."""
+        placed = self.woo.place_order(lines, shipping=NEW_YORK, **extra)
+        self.flush()
+        order = shipped(self.rt, self.easypost, self.channels[1], placed)
+        return placed, order, account_of(self.rt, self.channels[1])
+
+    def delivered_on_shopify(self) -> tuple[Any, OrderRow, int]:
+        """A Shopify order of one tee, delivered: (the shop's order, our order, account)."""
+        placed = self.shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
+        self.flush()
+        order = shipped(self.rt, self.easypost, self.channels[0], placed.id)
+        return placed, order, account_of(self.rt, self.channels[0])
+
+
+@pytest.fixture
+def flow(
     rt: Any,
     channels: tuple[Store, Store],  # noqa: F811
     shopify: ShopifySandbox,  # noqa: F811
     woo: WooCommerceSimulator,  # noqa: F811
     easypost: EasyPostSimulator,
+) -> Flow:
+    return Flow(rt, channels, shopify, woo, easypost)
+
+
+# --- the happy paths -------------------------------------------------------------------------
+
+
+def test_a_portal_return_on_woocommerce_goes_label_transit_received_refunded_once_and_restocks(
+    rt: Any,
+    flow: Flow,
     outbox: Path,
 ) -> None:
-    placed = woo.place_order([(MUG, 2)], shipping=NEW_YORK, shipping_total="6.00")
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
+    placed, order, account = flow.delivered_on_woo([(MUG, 2)], shipping_total="6.00")
     on_hand_before, _ = level(rt, account, MUG)
 
     ret = request_return(
@@ -276,33 +342,33 @@ def test_a_portal_return_on_woocommerce_goes_label_transit_received_refunded_onc
     drain(rt)
     ret = reload(rt, ret.id)
     assert ret.state == "label_sent" and ret.tracker_id and ret.label is not None
-    assert len(return_labels(easypost)) == 1
+    assert len(return_labels(flow.easypost)) == 1
     (mail,) = [json.loads(p.read_text()) for p in outbox.glob("*.json")]
     assert ret.label["label_url"] in mail["body"] and mail["to"] == "ada@example.com"
     assert return_page_url(rt, ret.id) in mail["body"]
 
-    travel_back(rt, easypost, ret, "in_transit")
+    travel_back(rt, flow.easypost, ret, "in_transit")
     assert reload(rt, ret.id).state in ("in_transit", "received", "refunded")
     assert (
-        woo_refunds(woo, placed) == [] or reload(rt, ret.id).delivered_at is not None
+        woo_refunds(flow.woo, placed) == [] or reload(rt, ret.id).delivered_at is not None
     )  # not before delivery
-    travel_back(rt, easypost, ret)
-    flush(shopify, woo, rt)
+    travel_back(rt, flow.easypost, ret)
+    flow.flush()
     ret = reload(rt, ret.id)
     assert ret.state == "refunded", (" ".join(trail(rt, order.id)), ret.hold_reason, ret.evidence, dead(rt))
-    (refund,) = woo_refunds(woo, placed)
+    (refund,) = woo_refunds(flow.woo, placed)
     # defective: the merchant pays the label; the goods and the original shipping come back
     assert Decimal(str(refund["amount"])) == Decimal("29.00") + Decimal("6.00")
     assert refund["refunded_payment"] is True
     assert ret.refund is not None and ret.refund["total"] == "35.00" and ret.refund_ref == str(refund["id"])
-    notes = [n["note"] for n in woo.store.notes.values() if n["order_id"] == placed]
+    notes = [n["note"] for n in flow.woo.store.notes.values() if n["order_id"] == placed]
     assert any("approved" in n for n in notes) and any("complete" in n for n in notes)
 
     # inspection puts the units back on the shelf, and on every channel
     inspection.receive(rt, account, ret.id, {i.id: "resellable" for i in items(rt, ret.id)}, "30.5", "sam")
-    flush(shopify, woo, rt)
+    flow.flush()
     assert level(rt, account, MUG)[0] == on_hand_before + 2
-    shop_level, woo_level = channel_levels(shopify, woo, MUG)
+    shop_level, woo_level = channel_levels(flow.shopify, flow.woo, MUG)
     available = level(rt, account, MUG)[0] - level(rt, account, MUG)[1]
     assert shop_level == woo_level == available
     assert trail(rt, order.id)[:5] == [
@@ -320,51 +386,34 @@ def test_a_portal_return_on_woocommerce_goes_label_transit_received_refunded_onc
 
 
 def test_a_shopify_customer_request_is_approved_there_and_refunded_through_the_return_once(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
+    rt: Any, flow: Flow
 ) -> None:
-    placed = shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[0], placed.id)
-    shop = shopify.shops[SHOP]
-    line_ids = [fl.id for f in shop.fulfillments.values() if f.order_id == placed.id for fl in f.lines]
-    shopify.request_return(SHOP, placed.id, [(line_ids[0], 1, "SIZE_TOO_SMALL", "too tight")])
-    flush(shopify, woo, rt)
-    with rt.session() as s:
-        (ret,) = s.scalars(select(Return).where(Return.order_id == order.id))
+    placed, order, _ = flow.delivered_on_shopify()
+    line_ids = fulfilled_line_ids(flow.shopify, placed.id)
+    flow.shopify.request_return(SHOP, placed.id, [(line_ids[0], 1, "SIZE_TOO_SMALL", "too tight")])
+    flow.flush()
+    ret = only_return_of(rt, order.id)
     assert [(i.reason, i.note) for i in items(rt, ret.id)] == [("size_too_small", "too tight")]
     assert ret.source == "storefront" and ret.platform_return_id
     assert ret.state == "label_sent", (trail(rt, order.id), ret.decision)
-    (sreturn,) = shop_returns(shopify, placed.id)
+    (sreturn,) = shop_returns(flow.shopify, placed.id)
     assert sreturn.status == "OPEN"
-    travel_back(rt, easypost, ret)
-    flush(shopify, woo, rt)
+    travel_back(rt, flow.easypost, ret)
+    flow.flush()
     assert reload(rt, ret.id).state == "refunded", trail(rt, order.id)
-    (refund,) = shop_refunds(shopify, placed.id)
+    (refund,) = shop_refunds(flow.shopify, placed.id)
     assert refund.return_id == sreturn.id and refund.amount > 0
-    assert shop_returns(shopify, placed.id)[0].status == "CLOSED"
-    shopify.deliver_due()  # the webhooks of Waybill's own writes change nothing
+    assert shop_returns(flow.shopify, placed.id)[0].status == "CLOSED"
+    flow.shopify.deliver_due()  # the webhooks of Waybill's own writes change nothing
     drain(rt)
-    assert len(shop_refunds(shopify, placed.id)) == 1
+    assert len(shop_refunds(flow.shopify, placed.id)) == 1
 
 
 # --- exactly once ------------------------------------------------------------------------------
 
 
-def test_the_same_key_twice_is_one_return_and_a_rerun_label_job_buys_nothing(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
-    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
+def test_the_same_key_twice_is_one_return_and_a_rerun_label_job_buys_nothing(rt: Any, flow: Flow) -> None:
+    _placed, order, account = flow.delivered_on_woo([(MUG, 1)])
     first = request_return(
         rt, account_id=account, order_id=order.id, asks=asks(order), source="merchant", key="k1", actor="api"
     )
@@ -374,58 +423,36 @@ def test_the_same_key_twice_is_one_return_and_a_rerun_label_job_buys_nothing(
     assert again.id == first.id
     drain(rt)
     assert buy_return_label(rt, first.id) == "label_sent"  # a retried job: nothing bought again
-    assert len(return_labels(easypost)) == 1
+    assert len(return_labels(flow.easypost)) == 1
     with rt.session() as s:
         assert len(list(s.scalars(select(Return).where(Return.order_id == order.id)))) == 1
 
 
-def test_a_lost_answer_at_easypost_leaves_one_return_label(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
-    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
-    easypost.faults = Faults(
+def test_a_lost_answer_at_easypost_leaves_one_return_label(rt: Any, flow: Flow) -> None:
+    _placed, order, account = flow.delivered_on_woo([(MUG, 1)])
+    flow.easypost.faults = Faults(
         lost_response_rate=1.0, hang_s=0, lost_response_ops=("shipment.create", "shipment.buy")
     )
-    ret = request_return(
-        rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="f", actor="c"
-    )
+    ret = portal_return(rt, account, order, key="f")
     drain(rt)
-    easypost.faults = Faults()
+    flow.easypost.faults = Faults()
     drain(rt)
     buy_return_label(rt, ret.id)
     assert reload(rt, ret.id).state == "label_sent"
-    assert len(return_labels(easypost)) == 1
+    assert len(return_labels(flow.easypost)) == 1
 
 
-def test_a_lost_refund_answer_is_found_again_never_refunded_twice(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
-    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
-    ret = request_return(
-        rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="f", actor="c"
-    )
+def test_a_lost_refund_answer_is_found_again_never_refunded_twice(rt: Any, flow: Flow) -> None:
+    placed, order, account = flow.delivered_on_woo([(MUG, 1)])
+    ret = portal_return(rt, account, order, key="f")
     drain(rt)
-    woo.faults = Faults(lost_response_rate=1.0, hang_s=0, lost_response_ops=("refunds.create",))
-    travel_back(rt, easypost, reload(rt, ret.id))
-    woo.faults = Faults()
+    flow.woo.faults = Faults(lost_response_rate=1.0, hang_s=0, lost_response_ops=("refunds.create",))
+    travel_back(rt, flow.easypost, reload(rt, ret.id))
+    flow.woo.faults = Faults()
     drain(rt)
     refund_return(rt, ret.id)  # a retry after the lost answer
     assert reload(rt, ret.id).state == "refunded", trail(rt, order.id)
-    assert len(woo_refunds(woo, placed)) == 1
+    assert len(woo_refunds(flow.woo, placed)) == 1
     with rt.session() as s:
         effect = s.scalar(select(Effect).where(Effect.key == f"refund:{ret.id}"))
         assert effect is not None and effect.state == "done" and effect.attempts >= 2
@@ -435,84 +462,51 @@ def test_a_lost_refund_answer_is_found_again_never_refunded_twice(
 
 
 @pytest.mark.parametrize("returns", [{"refund_after": "inspected"}])
-def test_the_refund_waits_for_its_evidence(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
-    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
-    ret = request_return(
-        rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="f", actor="c"
-    )
+def test_the_refund_waits_for_its_evidence(rt: Any, flow: Flow) -> None:
+    placed, order, account = flow.delivered_on_woo([(MUG, 1)])
+    ret = portal_return(rt, account, order, key="f")
     drain(rt)
-    travel_back(rt, easypost, reload(rt, ret.id))
+    travel_back(rt, flow.easypost, reload(rt, ret.id))
     assert reload(rt, ret.id).state == "received"
     assert refund_return(rt, ret.id) == "waiting for inspected"
-    assert woo_refunds(woo, placed) == []
+    assert woo_refunds(flow.woo, placed) == []
     inspection.receive(rt, account, ret.id, {i.id: "resellable" for i in items(rt, ret.id)}, None, "sam")
     drain(rt)
     assert reload(rt, ret.id).state == "refunded"
-    assert len(woo_refunds(woo, placed)) == 1
+    assert len(woo_refunds(flow.woo, placed)) == 1
 
 
 @pytest.mark.parametrize("returns", [{"serial_returns": 1, "refund_after": "carrier_scan"}])
-def test_a_flagged_return_is_held_until_a_person_approves_it(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
-    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
-    ret = request_return(
-        rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="f", actor="c"
-    )
+def test_a_flagged_return_is_held_until_a_person_approves_it(rt: Any, flow: Flow) -> None:
+    placed, order, account = flow.delivered_on_woo([(MUG, 1)])
+    ret = portal_return(rt, account, order, key="f")
     drain(rt)
-    travel_back(rt, easypost, reload(rt, ret.id))
+    travel_back(rt, flow.easypost, reload(rt, ret.id))
     held = reload(rt, ret.id)
     assert held.hold_reason and "returns in 90 days" in held.hold_reason
     assert held.evidence is not None and [f["rule"] for f in held.evidence["flags"]] == ["serial_returner"]
-    assert woo_refunds(woo, placed) == [] and trail(rt, order.id).count("return.held") == 1
+    assert woo_refunds(flow.woo, placed) == [] and trail(rt, order.id).count("return.held") == 1
     assert [r["id"] for r in desk.list_returns(rt, account, held=True)] == [ret.id]
     with pytest.raises(ReturnInputError):
         desk.approve(rt, account, ret.id, "sam", "")
     desk.approve(rt, account, ret.id, "sam", "known customer, parcel scanned")
     drain(rt)
-    assert reload(rt, ret.id).state == "refunded" and len(woo_refunds(woo, placed)) == 1
+    assert reload(rt, ret.id).state == "refunded" and len(woo_refunds(flow.woo, placed)) == 1
     assert desk.approve(rt, account, ret.id, "sam", "again")["state"] == "refunded"  # same decision: answered
     with pytest.raises(ReturnConflict):
         desk.reject(rt, account, ret.id, "sam", "changed my mind")
 
 
 @pytest.mark.parametrize("returns", [{"serial_returns": 1}])
-def test_a_held_return_rejected_is_closed_without_a_refund(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
-    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
-    ret = request_return(
-        rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="f", actor="c"
-    )
+def test_a_held_return_rejected_is_closed_without_a_refund(rt: Any, flow: Flow) -> None:
+    placed, order, account = flow.delivered_on_woo([(MUG, 1)])
+    ret = portal_return(rt, account, order, key="f")
     drain(rt)
-    travel_back(rt, easypost, reload(rt, ret.id))
+    travel_back(rt, flow.easypost, reload(rt, ret.id))
     assert reload(rt, ret.id).hold_reason
     desk.reject(rt, account, ret.id, "sam", "the parcel was empty")
     drain(rt)
-    assert reload(rt, ret.id).state == "closed" and woo_refunds(woo, placed) == []
+    assert reload(rt, ret.id).state == "closed" and woo_refunds(flow.woo, placed) == []
     assert refund_return(rt, ret.id) == "closed"
 
 
@@ -520,26 +514,17 @@ def test_a_held_return_rejected_is_closed_without_a_refund(
 
 
 def test_a_request_outside_the_window_is_refused_with_the_rule_and_a_merchant_overrides_it(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
+    rt: Any, flow: Flow
 ) -> None:
-    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
+    placed, order, account = flow.delivered_on_woo([(MUG, 1)])
     later = rt.now() + timedelta(days=45)
     rt.now = lambda: later
-    ret = request_return(
-        rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="f", actor="c"
-    )
+    ret = portal_return(rt, account, order, key="f")
     assert ret.state == "refused"
     assert [r["rule"] for r in ret.decision["refusals"]] == ["window"]
     drain(rt)
-    assert return_labels(easypost) == []
-    notes = [n for n in woo.store.notes.values() if n["order_id"] == placed and "refused" in n["note"]]
+    assert return_labels(flow.easypost) == []
+    notes = [n for n in flow.woo.store.notes.values() if n["order_id"] == placed and "refused" in n["note"]]
     assert len(notes) == 1 and notes[0]["customer_note"] is True
     with pytest.raises(ReturnInputError):
         override(rt, account, ret.id, "sam", " ")
@@ -548,45 +533,27 @@ def test_a_request_outside_the_window_is_refused_with_the_rule_and_a_merchant_ov
         approved.state == "approved" and approved.override and approved.override["note"] == "loyal customer"
     )
     drain(rt)
-    assert reload(rt, ret.id).state == "label_sent" and len(return_labels(easypost)) == 1
+    assert reload(rt, ret.id).state == "label_sent" and len(return_labels(flow.easypost)) == 1
     assert "return.refused" in trail(rt, order.id) and trail(rt, order.id).count("return.approved") == 1
     again = override(rt, account, ret.id, "sam", "loyal customer")  # a retried override: answered
     assert again.state == "label_sent" and trail(rt, order.id).count("return.approved") == 1
 
 
-def test_a_shopify_request_outside_policy_is_declined_there(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
-    placed = shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
-    flush(shopify, woo, rt)
-    shipped(rt, easypost, channels[0], placed.id)
+def test_a_shopify_request_outside_policy_is_declined_there(rt: Any, flow: Flow) -> None:
+    placed, _, _ = flow.delivered_on_shopify()
     later = rt.now() + timedelta(days=45)
     rt.now = lambda: later
-    shop = shopify.shops[SHOP]
-    line_ids = [fl.id for f in shop.fulfillments.values() if f.order_id == placed.id for fl in f.lines]
-    shopify.request_return(SHOP, placed.id, [(line_ids[0], 1)])
-    flush(shopify, woo, rt)
-    (sreturn,) = shop_returns(shopify, placed.id)
+    line_ids = fulfilled_line_ids(flow.shopify, placed.id)
+    flow.shopify.request_return(SHOP, placed.id, [(line_ids[0], 1)])
+    flow.flush()
+    (sreturn,) = shop_returns(flow.shopify, placed.id)
     assert sreturn.status == "DECLINED" and sreturn.decline is not None
     assert sreturn.decline.get("reason") == "RETURN_PERIOD_ENDED"
-    assert return_labels(easypost) == []
+    assert return_labels(flow.easypost) == []
 
 
-def test_bad_input_is_refused_and_changes_nothing(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
-    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
+def test_bad_input_is_refused_and_changes_nothing(rt: Any, flow: Flow) -> None:
+    _placed, order, account = flow.delivered_on_woo([(MUG, 1)])
     line = order.data["line_items"][0]["line_id"]
     bad: list[tuple[dict[str, Any], type[Exception]]] = [
         ({"asks": [{"line_id": line, "quantity": 0, "reason": "unwanted"}]}, ReturnInputError),
@@ -621,24 +588,13 @@ def test_bad_input_is_refused_and_changes_nothing(
         assert list(s.scalars(select(Return))) == []
 
 
-def test_a_closed_return_gets_no_label_and_closing_twice_is_one_close(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
-    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
-    ret = request_return(
-        rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="f", actor="c"
-    )
+def test_a_closed_return_gets_no_label_and_closing_twice_is_one_close(rt: Any, flow: Flow) -> None:
+    _placed, order, account = flow.delivered_on_woo([(MUG, 1)])
+    ret = portal_return(rt, account, order, key="f")
     close(rt, account, ret.id, "sam", "the customer kept it")
     close(rt, account, ret.id, "sam", "the customer kept it")
     drain(rt)
-    assert reload(rt, ret.id).state == "closed" and return_labels(easypost) == []
+    assert reload(rt, ret.id).state == "closed" and return_labels(flow.easypost) == []
     assert trail(rt, order.id).count("return.closed") == 1
     with pytest.raises(ReturnConflict):
         inspection.receive(rt, account, ret.id, {i.id: "resellable" for i in items(rt, ret.id)}, None, "sam")
@@ -650,85 +606,51 @@ def test_a_closed_return_gets_no_label_and_closing_twice_is_one_close(
 
 
 def test_an_exchange_reserves_its_variant_ships_it_as_a_new_parcel_and_refunds_nothing(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
+    rt: Any, flow: Flow
 ) -> None:
-    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
+    placed, order, account = flow.delivered_on_woo([(MUG, 1)])
     on_hand, reserved = level(rt, account, TEE)
-    ret = request_return(
+    ret = portal_return(
         rt,
-        account_id=account,
-        order_id=order.id,
-        asks=asks(order, "size_too_small", exchange_sku=TEE),
-        source="portal",
+        account,
+        order,
         key="x",
-        actor="c",
+        lines=asks(order, "size_too_small", exchange_sku=TEE),
         resolution="exchange",
     )
     assert ret.state == "approved"
-    flush(shopify, woo, rt)
+    flow.flush()
     assert level(rt, account, TEE) == (on_hand, reserved + 1)
-    assert channel_levels(shopify, woo, TEE) == (on_hand - reserved - 1, on_hand - reserved - 1)
-    travel_back(rt, easypost, reload(rt, ret.id))
-    flush(shopify, woo, rt)
+    assert channel_levels(flow.shopify, flow.woo, TEE) == (on_hand - reserved - 1, on_hand - reserved - 1)
+    travel_back(rt, flow.easypost, reload(rt, ret.id))
+    flow.flush()
     ret = reload(rt, ret.id)
     assert ret.state == "exchanged", trail(rt, order.id)
-    assert ret.exchange_shipment_id is not None and woo_refunds(woo, placed) == []
+    assert ret.exchange_shipment_id is not None and woo_refunds(flow.woo, placed) == []
     with rt.session() as s:
         sh = s.get(Shipment, ret.exchange_shipment_id)
         assert sh is not None and sh.order_id == order.id and sh.package == 2 and sh.state == "purchased"
         assert [i["sku"] for i in sh.parcel["items"]] == [TEE]
-        assert sh.easypost_id and len(easypost.labels_for(sh.easypost_id)) == 1
+        assert sh.easypost_id and len(flow.easypost.labels_for(sh.easypost_id)) == 1
     assert level(rt, account, TEE) == (on_hand - 1, reserved)
     told = [
-        n["note"] for n in woo.store.notes.values() if n["order_id"] == placed and "exchange" in n["note"]
+        n["note"]
+        for n in flow.woo.store.notes.values()
+        if n["order_id"] == placed and "exchange" in n["note"]
     ]
     assert len(told) == 1 and str(sh.tracking_code) in told[0]
 
 
-def test_an_exchange_out_of_stock_is_refused_and_closing_releases_a_reservation(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
-    placed = woo.place_order([(MUG, 2)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
+def test_an_exchange_out_of_stock_is_refused_and_closing_releases_a_reservation(rt: Any, flow: Flow) -> None:
+    _placed, order, account = flow.delivered_on_woo([(MUG, 2)])
     on_hand, reserved = level(rt, account, TEE)
     line = order.data["line_items"][0]["line_id"]
     too_many = [{"line_id": line, "quantity": 2, "reason": "unwanted", "exchange_sku": "NO-SUCH-SKU"}]
-    refused = request_return(
-        rt,
-        account_id=account,
-        order_id=order.id,
-        asks=too_many,
-        source="portal",
-        key="a",
-        actor="c",
-        resolution="exchange",
-    )
+    refused = portal_return(rt, account, order, key="a", lines=too_many, resolution="exchange")
     assert refused.state == "refused"
     assert [r["rule"] for r in refused.decision["refusals"]] == ["exchange_out_of_stock"]
     one = [{"line_id": line, "quantity": 1, "reason": "unwanted", "exchange_sku": TEE}]
-    ret = request_return(
-        rt,
-        account_id=account,
-        order_id=order.id,
-        asks=one,
-        source="portal",
-        key="b",
-        actor="c",
-        resolution="exchange",
-    )
+    ret = portal_return(rt, account, order, key="b", lines=one, resolution="exchange")
     assert level(rt, account, TEE) == (on_hand, reserved + 1)
     close(rt, account, ret.id, "sam", "cancelled by the customer")
     assert level(rt, account, TEE) == (on_hand, reserved)
@@ -743,17 +665,8 @@ def test_an_exchange_out_of_stock_is_refused_and_closing_releases_a_reservation(
 # --- inspection, tenants -----------------------------------------------------------------------------
 
 
-def test_damaged_units_are_a_loss_not_stock_and_missing_ones_are_not_refunded(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
-    placed = woo.place_order([(MUG, 1), (TEE, 1)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
+def test_damaged_units_are_a_loss_not_stock_and_missing_ones_are_not_refunded(rt: Any, flow: Flow) -> None:
+    placed, order, account = flow.delivered_on_woo([(MUG, 1), (TEE, 1)])
     mug, tee = level(rt, account, MUG), level(rt, account, TEE)
     ret = request_return(
         rt,
@@ -777,7 +690,7 @@ def test_damaged_units_are_a_loss_not_stock_and_missing_ones_are_not_refunded(
     assert {m.reason for m in moves.values()} == {"return_loss"} and len(moves) == 2
     ret = reload(rt, ret.id)
     assert ret.state == "refunded" and ret.refund is not None
-    (refund,) = woo_refunds(woo, placed)
+    (refund,) = woo_refunds(flow.woo, placed)
     # the damaged mug is refunded less its label ("unwanted": the customer pays it); the missing tee is not
     label = Decimal(str((ret.label or {}).get("price", {}).get("amount", "0"))) if ret.label else Decimal("0")
     assert Decimal(str(refund["amount"])) == Decimal("14.50") - label
@@ -794,20 +707,9 @@ def test_damaged_units_are_a_loss_not_stock_and_missing_ones_are_not_refunded(
         )
 
 
-def test_another_tenants_return_is_unknown(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
-    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
-    ret = request_return(
-        rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="f", actor="c"
-    )
+def test_another_tenants_return_is_unknown(rt: Any, flow: Flow) -> None:
+    _placed, order, account = flow.delivered_on_woo([(MUG, 1)])
+    ret = portal_return(rt, account, order, key="f")
     with rt.session() as s:
         other = get_or_create_account(s, "Someone Else").id
     assert desk.list_returns(rt, other) == []
@@ -839,144 +741,87 @@ def test_a_tracker_event_of_no_parcel_and_no_return_is_ignored_with_its_reason(r
     assert apply_report(rt, report) == "no parcel of ours has tracker trk_nobody (USPS)"
 
 
-def test_a_refund_made_in_the_woocommerce_admin_is_a_refunded_return(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
+def test_a_refund_made_in_the_woocommerce_admin_is_a_refunded_return(rt: Any, flow: Flow) -> None:
     from sandbox.woocommerce.refunds import create_refund
 
-    placed = woo.place_order([(MUG, 2)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    record = woo.store.orders[placed]
+    placed, order, _ = flow.delivered_on_woo([(MUG, 2)])
+    record = flow.woo.store.orders[placed]
     line = record["line_items"][0]
     refund = {"amount": "14.50", "reason": "broken in the post", "api_refund": False, "api_restock": False}
     create_refund(
-        woo.store,
+        flow.woo.store,
         record,
         {**refund, "line_items": [{"id": line["id"], "quantity": 1, "refund_total": "14.50"}]},
     )
-    flush(shopify, woo, rt)
-    flush(shopify, woo, rt)  # the same refund seen again on the next order update
-    with rt.session() as s:
-        (ret,) = s.scalars(select(Return).where(Return.order_id == order.id))
+    flow.flush()
+    flow.flush()  # the same refund seen again on the next order update
+    ret = only_return_of(rt, order.id)
     assert ret.state == "refunded" and ret.source == "storefront" and ret.label is None
     assert ret.refund is not None and Decimal(ret.refund["total"]) == Decimal("14.50")
     assert [(i.sku, i.quantity) for i in items(rt, ret.id)] == [(MUG, 1)]
-    assert len(woo_refunds(woo, placed)) == 1 and return_labels(easypost) == []
+    assert len(woo_refunds(flow.woo, placed)) == 1 and return_labels(flow.easypost) == []
     assert trail(rt, order.id) == ["return.requested", "return.approved", "return.refunded"]
 
 
-def test_a_cheaper_exchange_refunds_the_difference_once(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
-    placed = woo.place_order([(TEE, 1)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
+def test_a_cheaper_exchange_refunds_the_difference_once(rt: Any, flow: Flow) -> None:
+    placed, order, account = flow.delivered_on_woo([(TEE, 1)])
     line = order.data["line_items"][0]["line_id"]
     cheaper = [
         {"line_id": line, "quantity": 1, "reason": "unwanted", "exchange_sku": MUG, "exchange_price": "14.50"}
     ]
-    ret = request_return(
-        rt,
-        account_id=account,
-        order_id=order.id,
-        asks=cheaper,
-        source="portal",
-        key="c",
-        actor="c",
-        resolution="exchange",
-    )
+    ret = portal_return(rt, account, order, key="c", lines=cheaper, resolution="exchange")
     drain(rt)
-    travel_back(rt, easypost, reload(rt, ret.id))
-    flush(shopify, woo, rt)
+    travel_back(rt, flow.easypost, reload(rt, ret.id))
+    flow.flush()
     ret = reload(rt, ret.id)
     assert ret.state == "exchanged", trail(rt, order.id)
-    (refund,) = woo_refunds(woo, placed)
+    (refund,) = woo_refunds(flow.woo, placed)
     assert Decimal(str(refund["amount"])) == Decimal("4.50")  # 19.00 - 14.50
     refund_return(rt, ret.id)  # a retried job: finished, nothing again
-    assert len(woo_refunds(woo, placed)) == 1
+    assert len(woo_refunds(flow.woo, placed)) == 1
 
 
-def test_a_lost_answer_at_shopify_refunds_through_the_return_once(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
-    placed = shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[0], placed.id)
-    shop = shopify.shops[SHOP]
-    line_ids = [fl.id for f in shop.fulfillments.values() if f.order_id == placed.id for fl in f.lines]
-    shopify.request_return(SHOP, placed.id, [(line_ids[0], 1, "WRONG_ITEM", "a blue one came")])
-    shopify.faults = Faults(lost_response_rate=1.0, hang_s=0, lost_response_ops=("returnProcess",))
-    flush(shopify, woo, rt)
-    with rt.session() as s:
-        (ret,) = s.scalars(select(Return).where(Return.order_id == order.id))
-    travel_back(rt, easypost, ret)
-    shopify.faults = Faults()
-    flush(shopify, woo, rt)
+def test_a_lost_answer_at_shopify_refunds_through_the_return_once(rt: Any, flow: Flow) -> None:
+    placed, order, _ = flow.delivered_on_shopify()
+    line_ids = fulfilled_line_ids(flow.shopify, placed.id)
+    flow.shopify.request_return(SHOP, placed.id, [(line_ids[0], 1, "WRONG_ITEM", "a blue one came")])
+    flow.shopify.faults = Faults(lost_response_rate=1.0, hang_s=0, lost_response_ops=("returnProcess",))
+    flow.flush()
+    ret = only_return_of(rt, order.id)
+    travel_back(rt, flow.easypost, ret)
+    flow.shopify.faults = Faults()
+    flow.flush()
     refund_return(rt, ret.id)  # a retry after the lost answers
     assert reload(rt, ret.id).state == "refunded", (trail(rt, order.id), dead(rt))
-    (sreturn,) = shop_returns(shopify, placed.id)
-    (refund,) = shop_refunds(shopify, placed.id)
+    (sreturn,) = shop_returns(flow.shopify, placed.id)
+    (refund,) = shop_refunds(flow.shopify, placed.id)
     assert refund.return_id == sreturn.id
     with rt.session() as s:
         effect = s.scalar(select(Effect).where(Effect.key == f"refund:{ret.id}"))
         assert effect is not None and effect.attempts >= 2
 
 
-def test_a_portal_return_on_shopify_is_opened_there_once_and_refunded_through_it(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
+def test_a_portal_return_on_shopify_is_opened_there_once_and_refunded_through_it(rt: Any, flow: Flow) -> None:
     from sync.returns.write_back import write_back_return
 
-    placed = shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[0], placed.id)
-    account = account_of(rt, channels[0])
-    ret = request_return(
-        rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="p", actor="c"
-    )
-    flush(shopify, woo, rt)
+    placed, order, account = flow.delivered_on_shopify()
+    ret = portal_return(rt, account, order, key="p")
+    flow.flush()
     write_back_return(rt, ret.id)  # a retried write-back opens nothing again
-    (sreturn,) = shop_returns(shopify, placed.id)
+    (sreturn,) = shop_returns(flow.shopify, placed.id)
     assert sreturn.status == "OPEN" and reload(rt, ret.id).platform_return_id == str(sreturn.id)
-    travel_back(rt, easypost, reload(rt, ret.id))
-    flush(shopify, woo, rt)
+    travel_back(rt, flow.easypost, reload(rt, ret.id))
+    flow.flush()
     assert reload(rt, ret.id).state == "refunded", (trail(rt, order.id), dead(rt))
-    (refund,) = shop_refunds(shopify, placed.id)
+    (refund,) = shop_refunds(flow.shopify, placed.id)
     assert refund.return_id == sreturn.id
-    assert len(shop_returns(shopify, placed.id)) == 1 and dead(rt) == []
+    assert len(shop_returns(flow.shopify, placed.id)) == 1 and dead(rt) == []
 
 
-def test_resume_returns_finds_the_work_a_lost_queue_message_left(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
+def test_resume_returns_finds_the_work_a_lost_queue_message_left(rt: Any, flow: Flow) -> None:
     from sync.returns.sweep import resume_returns
 
-    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
+    _placed, order, account = flow.delivered_on_woo([(MUG, 1)])
     with rt.session() as s:  # a return approved whose jobs never ran (its messages were lost)
         row = Return(
             account_id=account,
@@ -1006,33 +851,24 @@ def test_resume_returns_finds_the_work_a_lost_queue_message_left(
     counts = resume_returns(rt)
     assert counts["buy_return_label"] == 1
     drain(rt)
-    assert reload(rt, return_id).state == "label_sent" and len(return_labels(easypost)) == 1
+    assert reload(rt, return_id).state == "label_sent" and len(return_labels(flow.easypost)) == 1
     assert resume_returns(rt) == {"buy_return_label": 0, "refund_return": 0, "write_back_return": 0}
 
 
 @pytest.mark.parametrize("returns", [{"label": "none", "order_status": {"refunded": "returned"}}])
 def test_without_labels_a_return_waits_for_receipt_and_the_order_takes_the_merchants_status(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
+    rt: Any, flow: Flow
 ) -> None:
-    woo.register_order_status("wc-returned", "Returned")
-    placed = woo.place_order([(MUG, 1)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
-    ret = request_return(
-        rt, account_id=account, order_id=order.id, asks=asks(order), source="portal", key="n", actor="c"
-    )
-    flush(shopify, woo, rt)
-    assert reload(rt, ret.id).state == "approved" and return_labels(easypost) == []
-    assert refund_return(rt, ret.id) == "waiting for delivered" and woo_refunds(woo, placed) == []
+    flow.woo.register_order_status("wc-returned", "Returned")
+    placed, order, account = flow.delivered_on_woo([(MUG, 1)])
+    ret = portal_return(rt, account, order, key="n")
+    flow.flush()
+    assert reload(rt, ret.id).state == "approved" and return_labels(flow.easypost) == []
+    assert refund_return(rt, ret.id) == "waiting for delivered" and woo_refunds(flow.woo, placed) == []
     inspection.receive(rt, account, ret.id, {i.id: "resellable" for i in items(rt, ret.id)}, None, "sam")
-    flush(shopify, woo, rt)
-    assert reload(rt, ret.id).state == "refunded" and len(woo_refunds(woo, placed)) == 1
-    assert woo.store.orders[placed]["status"] == "returned"
+    flow.flush()
+    assert reload(rt, ret.id).state == "refunded" and len(woo_refunds(flow.woo, placed)) == 1
+    assert flow.woo.store.orders[placed]["status"] == "returned"
     assert trail(rt, order.id)[:4] == [
         "return.requested",
         "return.approved",
@@ -1041,89 +877,44 @@ def test_without_labels_a_return_waits_for_receipt_and_the_order_takes_the_merch
     ]
 
 
-def test_a_return_cancelled_on_shopify_closes_ours_and_releases_its_exchange(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
-    placed = shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[0], placed.id)
-    account = account_of(rt, channels[0])
+def test_a_return_cancelled_on_shopify_closes_ours_and_releases_its_exchange(rt: Any, flow: Flow) -> None:
+    placed, order, account = flow.delivered_on_shopify()
     on_hand, reserved = level(rt, account, MUG)
     line = order.data["line_items"][0]["line_id"]
     swap = [{"line_id": line, "quantity": 1, "reason": "size_too_small", "exchange_sku": MUG}]
-    ret = request_return(
-        rt,
-        account_id=account,
-        order_id=order.id,
-        asks=swap,
-        source="portal",
-        key="s",
-        actor="c",
-        resolution="exchange",
-    )
-    flush(shopify, woo, rt)
+    ret = portal_return(rt, account, order, key="s", lines=swap, resolution="exchange")
+    flow.flush()
     assert level(rt, account, MUG) == (on_hand, reserved + 1)
-    (sreturn,) = shop_returns(shopify, placed.id)
-    shopify.cancel_return(SHOP, sreturn.id)
-    flush(shopify, woo, rt)
+    (sreturn,) = shop_returns(flow.shopify, placed.id)
+    flow.shopify.cancel_return(SHOP, sreturn.id)
+    flow.flush()
     assert reload(rt, ret.id).state == "closed", (trail(rt, order.id), inbox(rt), dead(rt))
     assert level(rt, account, MUG) == (on_hand, reserved)
     assert trail(rt, order.id).count("return.closed") == 1
 
 
-def test_a_cheaper_exchange_on_shopify_refunds_the_difference_through_the_return(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
-    placed = shopify.place_order(SHOP, [(TEE, 1)], email="ada@example.com")
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[0], placed.id)
-    account = account_of(rt, channels[0])
+def test_a_cheaper_exchange_on_shopify_refunds_the_difference_through_the_return(rt: Any, flow: Flow) -> None:
+    placed, order, account = flow.delivered_on_shopify()
     line = order.data["line_items"][0]["line_id"]
     cheaper = [
         {"line_id": line, "quantity": 1, "reason": "unwanted", "exchange_sku": MUG, "exchange_price": "14.50"}
     ]
-    ret = request_return(
-        rt,
-        account_id=account,
-        order_id=order.id,
-        asks=cheaper,
-        source="portal",
-        key="c",
-        actor="c",
-        resolution="exchange",
-    )
-    flush(shopify, woo, rt)
-    travel_back(rt, easypost, reload(rt, ret.id))
-    flush(shopify, woo, rt)
+    ret = portal_return(rt, account, order, key="c", lines=cheaper, resolution="exchange")
+    flow.flush()
+    travel_back(rt, flow.easypost, reload(rt, ret.id))
+    flow.flush()
     ret = reload(rt, ret.id)
     assert ret.state == "exchanged", (trail(rt, order.id), dead(rt))
-    (sreturn,) = shop_returns(shopify, placed.id)
-    (refund,) = shop_refunds(shopify, placed.id)
+    (sreturn,) = shop_returns(flow.shopify, placed.id)
+    (refund,) = shop_refunds(flow.shopify, placed.id)
     assert refund.return_id == sreturn.id and refund.amount == Decimal("4.50")
     assert dead(rt) == []
 
 
-def test_core_asks_are_taken_as_they_are_with_their_photo(
-    rt: Any,
-    channels: tuple[Store, Store],  # noqa: F811
-    shopify: ShopifySandbox,  # noqa: F811
-    woo: WooCommerceSimulator,  # noqa: F811
-    easypost: EasyPostSimulator,
-) -> None:
+def test_core_asks_are_taken_as_they_are_with_their_photo(rt: Any, flow: Flow) -> None:
     from core.returns import Ask
 
-    placed = woo.place_order([(MUG, 2)], shipping=NEW_YORK)
-    flush(shopify, woo, rt)
-    order = shipped(rt, easypost, channels[1], placed)
-    account = account_of(rt, channels[1])
+    _placed, order, account = flow.delivered_on_woo([(MUG, 2)])
     line = order.data["line_items"][0]["line_id"]
     without = request_return(
         rt,
