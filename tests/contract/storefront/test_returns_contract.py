@@ -6,16 +6,11 @@ each found again by its lookup where it has one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from decimal import Decimal
-
 import pytest
 import responses
-from graphql import GraphQLSchema
 
 from connectors.storefront.orders import StoreReturnStatus
 from connectors.storefront.writes import (
-    ParcelShipped,
     RefundLine,
     RefundRequest,
     ReturnLine,
@@ -24,38 +19,18 @@ from connectors.storefront.writes import (
     WriteVerbs,
 )
 from core.errors import Permanent
-from core.money import Money
-from sandbox.shopify.trim_schema import load_full_schema
-from tests.conformance.conftest import reference_path
-from tests.contract.storefront.writes_backends import ORDER, Fake, ShopifyFake, WooFake, backend
-
-PLATFORMS = ("shopify", "woocommerce", "testshop")
-SHIPPED = ParcelShipped(
-    lines=(("11", 2), ("12", 1)), carrier="UPS", tracking_number="1Z999", tracking_url=None, last=True
+from tests.contract.storefront.writes_backends import (  # noqa: F401  (fixtures)
+    ORDER,
+    SHIPPED,
+    Fake,
+    ShopifyFake,
+    WooFake,
+    fake_fixture,
+    schema_fixture,
+    shop_fixture,
+    shopify_fake_fixture,
+    usd,
 )
-
-
-@pytest.fixture(scope="module")
-def schema() -> GraphQLSchema | None:
-    path = reference_path()
-    return load_full_schema(path) if path.is_dir() else None
-
-
-@pytest.fixture(params=PLATFORMS)
-def fake(request: pytest.FixtureRequest, schema: GraphQLSchema | None) -> Iterator[Fake]:
-    shop = backend(request.param, schema)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        shop.install(mocked)
-        yield shop
-
-
-@pytest.fixture
-def shop(fake: Fake) -> WriteVerbs:
-    return fake.storefront()
-
-
-def usd(amount: str) -> Money:
-    return Money(Decimal(amount), "USD")
 
 
 def requested(fake: Fake, shop: WriteVerbs) -> str:
@@ -151,42 +126,36 @@ def test_native_returns_is_said_by_every_storefront(fake: Fake, shop: WriteVerbs
 # -- what each platform records
 
 
-def test_shopify_decline_carries_the_platform_reason_and_the_note(schema: GraphQLSchema | None) -> None:
-    fake = ShopifyFake(schema)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        fake.install(mocked)
-        shop = fake.storefront()
-        for rule, expected in (
-            ("window", "RETURN_PERIOD_ENDED"),
-            ("final_sale", "FINAL_SALE"),
-            ("photo_required", "OTHER"),
-        ):
-            ref = fake.request_return(11, 1)
-            written = shop.decline_return(ORDER, ref, rule, "x" * 600)
-            assert written.detail["reason"] == expected
-            [decline] = [
-                v["input"]
-                for name, v in fake.sent
-                if name == "ReturnDeclineRequest" and v["input"]["id"] == ref
-            ]
-            assert decline["declineReason"] == expected and len(decline["declineNote"]) == 500
+def test_shopify_decline_carries_the_platform_reason_and_the_note(shopify_fake: ShopifyFake) -> None:
+    fake = shopify_fake
+    shop = fake.storefront()
+    for rule, expected in (
+        ("window", "RETURN_PERIOD_ENDED"),
+        ("final_sale", "FINAL_SALE"),
+        ("photo_required", "OTHER"),
+    ):
+        ref = fake.request_return(11, 1)
+        written = shop.decline_return(ORDER, ref, rule, "x" * 600)
+        assert written.detail["reason"] == expected
+        [decline] = [
+            v["input"] for name, v in fake.sent if name == "ReturnDeclineRequest" and v["input"]["id"] == ref
+        ]
+        assert decline["declineReason"] == expected and len(decline["declineNote"]) == 500
 
 
 def test_shopify_refund_through_a_return_is_return_process_with_its_line_items(
-    schema: GraphQLSchema | None,
+    shopify_fake: ShopifyFake,
 ) -> None:
-    fake = ShopifyFake(schema)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        fake.install(mocked)
-        shop = fake.storefront()
-        ref = fake.request_return(11, 2)
-        shop.approve_return(ORDER, ref)
-        request = RefundRequest(
-            "refund:9", (RefundLine("11", 2, usd("39.98")),), usd("5.00"), "", True, return_ref=ref
-        )
+    fake = shopify_fake
+    shop = fake.storefront()
+    ref = fake.request_return(11, 2)
+    shop.approve_return(ORDER, ref)
+    request = RefundRequest(
+        "refund:9", (RefundLine("11", 2, usd("39.98")),), usd("5.00"), "", True, return_ref=ref
+    )
+    shop.refund(ORDER, request)
+    with pytest.raises(Permanent):  # a second processing of the same units is refused
         shop.refund(ORDER, request)
-        with pytest.raises(Permanent):  # a second processing of the same units is refused
-            shop.refund(ORDER, request)
     [given] = fake.processed
     [line] = fake.returns[0]["lines"]
     assert given["returnId"] == ref
@@ -207,16 +176,14 @@ def test_shopify_refund_through_a_return_is_return_process_with_its_line_items(
 
 
 def test_shopify_refund_for_units_the_return_does_not_hold_is_refused_before_writing(
-    schema: GraphQLSchema | None,
+    shopify_fake: ShopifyFake,
 ) -> None:
-    fake = ShopifyFake(schema)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        fake.install(mocked)
-        shop = fake.storefront()
-        ref = fake.request_return(11, 1)
-        request = RefundRequest("refund:9", (RefundLine("12", 1, usd("5")),), return_ref=ref)
-        with pytest.raises(Permanent, match="holds not 1 unit"):
-            shop.refund(ORDER, request)
+    fake = shopify_fake
+    shop = fake.storefront()
+    ref = fake.request_return(11, 1)
+    request = RefundRequest("refund:9", (RefundLine("12", 1, usd("5")),), return_ref=ref)
+    with pytest.raises(Permanent, match="holds not 1 unit"):
+        shop.refund(ORDER, request)
     assert fake.processed == []
 
 
@@ -256,17 +223,15 @@ def test_a_return_the_storefront_holds_is_fetched_with_its_order_lines(fake: Fak
 
 
 def test_shopify_refund_through_a_return_of_another_order_or_without_lines_is_refused_before_writing(
-    schema: GraphQLSchema | None,
+    shopify_fake: ShopifyFake,
 ) -> None:
-    fake = ShopifyFake(schema)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        fake.install(mocked)
-        shop = fake.storefront()
-        ref = fake.request_return(11, 1)
-        shop.approve_return(ORDER, ref)
-        line = (RefundLine("11", 1, usd("5")),)
-        with pytest.raises(Permanent, match="has no return"):
-            shop.refund("5000000000000000999", RefundRequest("refund:9", line, return_ref=ref))
-        with pytest.raises(ValueError, match="needs a line of that return"):
-            shop.refund(ORDER, RefundRequest("refund:9", (), usd("5"), return_ref=ref))
+    fake = shopify_fake
+    shop = fake.storefront()
+    ref = fake.request_return(11, 1)
+    shop.approve_return(ORDER, ref)
+    line = (RefundLine("11", 1, usd("5")),)
+    with pytest.raises(Permanent, match="has no return"):
+        shop.refund("5000000000000000999", RefundRequest("refund:9", line, return_ref=ref))
+    with pytest.raises(ValueError, match="needs a line of that return"):
+        shop.refund(ORDER, RefundRequest("refund:9", (), usd("5"), return_ref=ref))
     assert fake.processed == []

@@ -8,18 +8,14 @@ not write twice; a failure that may pass is ``Retryable`` and a refusal ``Perman
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 import responses
-from graphql import GraphQLSchema
 
 from connectors.storefront.writes import (
     EventPlace,
     OrderStatusRefused,
-    ParcelShipped,
     RefundLine,
     RefundRequest,
     ReturnLine,
@@ -33,36 +29,20 @@ from connectors.storefront.writes import (
     WriteVerbs,
 )
 from core.errors import Permanent, Retryable
-from core.money import Money
-from sandbox.shopify.trim_schema import load_full_schema
-from tests.conformance.conftest import reference_path
-from tests.contract.storefront.writes_backends import ORDER, Fake, ShopifyFake, WooFake, backend
-
-PLATFORMS = ("shopify", "woocommerce", "testshop")
-SHIPPED = ParcelShipped(
-    lines=(("11", 2), ("12", 1)), carrier="UPS", tracking_number="1Z999", tracking_url=None, last=True
+from tests.contract.storefront.writes_backends import (  # noqa: F401  (fixtures)
+    ORDER,
+    SHIPPED,
+    Fake,
+    ShopifyFake,
+    WooFake,
+    fake_fixture,
+    schema_fixture,
+    shop_fixture,
+    shopify_fake_fixture,
+    usd,
 )
+
 HAPPENED = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def schema() -> GraphQLSchema | None:
-    """The Admin schema from the platform reference, when present: Shopify's variables are checked."""
-    path = reference_path()
-    return load_full_schema(path) if path.is_dir() else None
-
-
-@pytest.fixture(params=PLATFORMS)
-def fake(request: pytest.FixtureRequest, schema: GraphQLSchema | None) -> Iterator[Fake]:
-    shop = backend(request.param, schema)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        shop.install(mocked)
-        yield shop
-
-
-@pytest.fixture
-def shop(fake: Fake) -> WriteVerbs:
-    return fake.storefront()
 
 
 def held(key: str = "risk:1:1") -> Verdict:
@@ -77,10 +57,6 @@ def update(
     return TrackingUpdate(
         ref, "1Z999", status, HAPPENED, datetime(2026, 11, 23, tzinfo=UTC), place, "Departed", notify
     )
-
-
-def usd(amount: str) -> Money:
-    return Money(Decimal(amount), "USD")
 
 
 # -- verdicts and cancellation
@@ -206,14 +182,12 @@ def test_a_refusal_is_permanent(fake: Fake, shop: WriteVerbs, status: int) -> No
 
 
 def test_shopify_is_told_the_risk_level_and_cancels_for_fraud_without_restock(
-    schema: GraphQLSchema | None,
+    shopify_fake: ShopifyFake,
 ) -> None:
-    fake = ShopifyFake(schema)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        fake.install(mocked)
-        shop = fake.storefront()
-        shop.record_verdict(ORDER, held())
-        shop.cancel(ORDER, "fraud")
+    fake = shopify_fake
+    shop = fake.storefront()
+    shop.record_verdict(ORDER, held())
+    shop.cancel(ORDER, "fraud")
     assert fake.risks == [
         {
             "orderId": f"gid://shopify/Order/{ORDER}",
@@ -225,16 +199,14 @@ def test_shopify_is_told_the_risk_level_and_cancels_for_fraud_without_restock(
     assert (cancel["reason"], cancel["restock"], cancel["notifyCustomer"]) == ("FRAUD", False, True)
 
 
-def test_shopify_event_return_and_refund_carry_what_the_platform_needs(schema: GraphQLSchema | None) -> None:
-    fake = ShopifyFake(schema)
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
-        fake.install(mocked)
-        shop = fake.storefront()
-        ref = shop.fulfil(ORDER, SHIPPED).ref
-        assert ref is not None
-        shop.post_tracking_event(ORDER, update(ref, TrackingStatus.out_for_delivery))
-        shop.open_return(ORDER, ReturnRequest("return:1:1", (ReturnLine("11", 2, ReturnReason.wrong_item),)))
-        shop.refund(ORDER, RefundRequest("refund:1:1", (RefundLine("11", 1, usd("19.99")),), money_back=True))
+def test_shopify_event_return_and_refund_carry_what_the_platform_needs(shopify_fake: ShopifyFake) -> None:
+    fake = shopify_fake
+    shop = fake.storefront()
+    ref = shop.fulfil(ORDER, SHIPPED).ref
+    assert ref is not None
+    shop.post_tracking_event(ORDER, update(ref, TrackingStatus.out_for_delivery))
+    shop.open_return(ORDER, ReturnRequest("return:1:1", (ReturnLine("11", 2, ReturnReason.wrong_item),)))
+    shop.refund(ORDER, RefundRequest("refund:1:1", (RefundLine("11", 1, usd("19.99")),), money_back=True))
     [event] = fake.events[ref]
     assert (event["status"], event["happenedAt"], event["estimatedDeliveryAt"]) == (
         "OUT_FOR_DELIVERY",

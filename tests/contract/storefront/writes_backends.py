@@ -8,9 +8,11 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import requests
 import responses
 from graphql import GraphQLSchema, parse
@@ -19,8 +21,11 @@ from graphql.language import OperationDefinitionNode
 
 from connectors.shopify.storefront import ShopifyStorefront
 from connectors.storefront.access import StoreAccess
-from connectors.storefront.writes import WriteVerbs
+from connectors.storefront.writes import ParcelShipped, WriteVerbs
 from connectors.woocommerce.storefront import WooStorefront
+from core.money import Money
+from sandbox.shopify.trim_schema import load_full_schema
+from tests.conformance.conftest import reference_path
 from tests.contract.shopify_answers import SHOP, TOKEN, URL, ok
 from tests.contract.storefront.testshop.shop import TestShopStorefront
 from tests.contract.storefront.testshop.writes import TestShopWrites
@@ -451,3 +456,47 @@ def backend(platform: str, schema: GraphQLSchema | None = None) -> Fake:
     if platform == "shopify":
         return ShopifyFake(schema)
     return WooFake() if platform == "woocommerce" else TestShopFake()
+
+
+# -- what the write contracts share. A test module imports the fixtures (``*_fixture``); they
+# are named ``schema``, ``fake``, ``shop`` and ``shopify_fake`` in its tests.
+
+
+PLATFORMS = ("shopify", "woocommerce", "testshop")
+SHIPPED = ParcelShipped(
+    lines=(("11", 2), ("12", 1)), carrier="UPS", tracking_number="1Z999", tracking_url=None, last=True
+)
+
+
+def usd(amount: str) -> Money:
+    return Money(Decimal(amount), "USD")
+
+
+@pytest.fixture(name="schema", scope="module")
+def schema_fixture() -> GraphQLSchema | None:
+    """The Admin schema from the platform reference, when present: Shopify's variables are checked."""
+    path = reference_path()
+    return load_full_schema(path) if path.is_dir() else None
+
+
+@pytest.fixture(name="fake", params=PLATFORMS)
+def fake_fixture(request: pytest.FixtureRequest, schema: GraphQLSchema | None) -> Iterator[Fake]:
+    """Each storefront in turn, served by ``responses`` for the test."""
+    shop = backend(request.param, schema)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        shop.install(mocked)
+        yield shop
+
+
+@pytest.fixture(name="shop")
+def shop_fixture(fake: Fake) -> WriteVerbs:
+    return fake.storefront()
+
+
+@pytest.fixture(name="shopify_fake")
+def shopify_fake_fixture(schema: GraphQLSchema | None) -> Iterator[ShopifyFake]:
+    """The Shopify fake alone, served by ``responses`` for the test."""
+    fake = ShopifyFake(schema)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        fake.install(mocked)
+        yield fake
