@@ -13,30 +13,14 @@ import pytest
 from sqlalchemy import func, select
 
 from db.models import Return, StockMovement, TimelineEntry
-from tests.integration.test_shipping_api import add_order, canonical, merchant
-from tests.integration.test_tracking_desk import T0, add_shipment
+from tests.integration.returns_shops import north_and_south
+from tests.integration.test_tracking_desk import T0
 
 
 @pytest.fixture
 def shop(rt: Any) -> dict[str, Any]:
     """``north`` and ``south``, each with a delivered order (two mugs and a tee / a cap)."""
-    north, north_store, headers = merchant(rt, "north")
-    south, south_store, south_headers = merchant(rt, "south")
-    order = add_order(
-        rt, north, north_store, "1001", canonical("1001", [("MUG-12OZ", 2), ("TEE-BLK-M", 1)]), "fulfilled"
-    )
-    south_order = add_order(rt, south, south_store, "2001", canonical("2001", [("CAP-RED", 1)]), "fulfilled")
-    for account, store, order_id in ((north, north_store, order), (south, south_store, south_order)):
-        add_shipment(
-            rt, account, store, order_id, delivery_state="delivered", delivered_at=T0 + timedelta(days=2)
-        )
-    rt.now = lambda: T0 + timedelta(days=4)
-    return {
-        "order": order,
-        "south_order": south_order,
-        "headers": headers,
-        "south_headers": south_headers,
-    }
+    return north_and_south(rt)
 
 
 def ask(client: Any, headers: dict[str, str], order_id: int, key: str | None = None, **extra: Any) -> Any:

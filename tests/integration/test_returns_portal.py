@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 from db.models import Order, Return, ReturnItem, TimelineEntry
 from sync.returns.links import order_for, order_token, return_for, return_token
 from sync.tracking.links import token_for
-from tests.integration.test_shipping_api import add_order, canonical, merchant
-from tests.integration.test_tracking_desk import T0, add_shipment
+from tests.integration.returns_shops import north_and_south
+from tests.integration.test_shipping_api import canonical
+from tests.integration.test_tracking_desk import T0
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -34,27 +35,11 @@ def config(config: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def shop(rt: Any) -> dict[str, Any]:
     """``north`` with order #1001 (two mugs, one tee) delivered two days ago; ``south`` with its own #1001."""
-    north, north_store, headers = merchant(rt, "north")
-    south, south_store, _ = merchant(rt, "south")
-    order = add_order(
-        rt, north, north_store, "1001", canonical("1001", [("MUG-12OZ", 2), ("TEE-BLK-M", 1)]), "fulfilled"
-    )
     other = canonical("1001", [("CAP-RED", 1)])
     other["email"] = "zed@example.com"
     other["shipping_address"]["postal_code"] = "90210"
     other["billing_address"]["postal_code"] = "90210"
-    south_order = add_order(rt, south, south_store, "1001", other, "fulfilled")
-    parcel = add_shipment(
-        rt, north, north_store, order, delivery_state="delivered", delivered_at=T0 + timedelta(days=2)
-    )
-    rt.now = lambda: T0 + timedelta(days=4)
-    return {
-        "account": north,
-        "order": order,
-        "south_order": south_order,
-        "parcel": parcel,
-        "headers": headers,
-    }
+    return north_and_south(rt, south_number="1001", south_data=other, ship_south=False)
 
 
 def csrf(client: Any, path: str = "/returns") -> str:
