@@ -13,8 +13,6 @@ Without Chromium the tests skip outside CI; under ``CI=true`` they fail.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,7 +22,7 @@ from db.models import Return, Store
 from sandbox.easypost import EasyPostSimulator
 from sandbox.woocommerce import WooCommerceSimulator
 from tests.conftest import drain
-from tests.e2e.test_console_browser import ARGS, CHROMIUM, TIMEOUT_MS
+from tests.e2e.chromium import chromium_fixture, page_fixture  # noqa: F401  (fixtures)
 from tests.e2e.test_shipping import NEW_YORK, channels, flush  # noqa: F401  (fixtures)
 from tests.integration.test_returns_flow import (  # noqa: F401  (fixtures)
     MUG,
@@ -45,35 +43,6 @@ from tests.integration.test_returns_flow import (  # noqa: F401  (fixtures)
     woo_server,
     woo_url,
 )
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail("Debian's chromium is not installed (.ci/run installs it)")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium; CI installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.console_errors = []
-    page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
-    try:
-        yield page
-    finally:
-        context.close()
 
 
 @pytest.fixture

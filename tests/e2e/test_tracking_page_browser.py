@@ -12,49 +12,18 @@ Without Chromium the tests skip outside CI; under ``CI=true`` they fail.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from sync.tracking.links import token_for
-from tests.e2e.test_console_browser import ARGS, CHROMIUM, TIMEOUT_MS
+from tests.e2e.chromium import chromium_fixture, page_fixture  # noqa: F401  (fixtures)
 from tests.integration.test_shipping_api import add_order, canonical, merchant
 from tests.integration.test_tracking_desk import T0, add_exception, add_scan, add_shipment
 
 MEMPHIS = {"city": "Memphis", "state": "TN", "country": "US", "postal_code": "38118"}
 BROOKLYN = {"city": "Brooklyn", "state": "NY", "country": "US", "postal_code": "11201"}
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail("Debian's chromium is not installed (.ci/run installs it)")
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium; CI installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.console_errors = []
-    page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
-    try:
-        yield page
-    finally:
-        context.close()
 
 
 @pytest.fixture
