@@ -143,13 +143,21 @@ def test_shopify_decline_carries_the_platform_reason_and_the_note(shopify_fake: 
         assert decline["declineReason"] == expected and len(decline["declineNote"]) == 500
 
 
+def shopify_return(fake: ShopifyFake, units: int, approve: bool = True) -> tuple[WriteVerbs, str]:
+    """The Shopify storefront and the ref of a return the customer asked for of ``units`` of
+    line 11, approved unless ``approve`` is false."""
+    shop = fake.storefront()
+    ref = fake.request_return(11, units)
+    if approve:
+        shop.approve_return(ORDER, ref)
+    return shop, ref
+
+
 def test_shopify_refund_through_a_return_is_return_process_with_its_line_items(
     shopify_fake: ShopifyFake,
 ) -> None:
     fake = shopify_fake
-    shop = fake.storefront()
-    ref = fake.request_return(11, 2)
-    shop.approve_return(ORDER, ref)
+    shop, ref = shopify_return(fake, 2)
     request = RefundRequest(
         "refund:9", (RefundLine("11", 2, usd("39.98")),), usd("5.00"), "", True, return_ref=ref
     )
@@ -179,8 +187,7 @@ def test_shopify_refund_for_units_the_return_does_not_hold_is_refused_before_wri
     shopify_fake: ShopifyFake,
 ) -> None:
     fake = shopify_fake
-    shop = fake.storefront()
-    ref = fake.request_return(11, 1)
+    shop, ref = shopify_return(fake, 1, approve=False)
     request = RefundRequest("refund:9", (RefundLine("12", 1, usd("5")),), return_ref=ref)
     with pytest.raises(Permanent, match="holds not 1 unit"):
         shop.refund(ORDER, request)
@@ -226,9 +233,7 @@ def test_shopify_refund_through_a_return_of_another_order_or_without_lines_is_re
     shopify_fake: ShopifyFake,
 ) -> None:
     fake = shopify_fake
-    shop = fake.storefront()
-    ref = fake.request_return(11, 1)
-    shop.approve_return(ORDER, ref)
+    shop, ref = shopify_return(fake, 1)
     line = (RefundLine("11", 1, usd("5")),)
     with pytest.raises(Permanent, match="has no return"):
         shop.refund("5000000000000000999", RefundRequest("refund:9", line, return_ref=ref))
