@@ -62,6 +62,20 @@ WARM = 3  # orders on each storefront before the clock starts
 ACCOUNT = "Bench Pipeline Trading"
 
 
+def service_options(parser: argparse.ArgumentParser, redis_var: str, redis_db: int, per_run: bool) -> None:
+    """``--database-url`` (a PostgreSQL server, ``WAYBILL_BENCH_PG_URL``) and ``--redis-url``
+    (``redis_var``, else Redis db ``redis_db`` on localhost): where a run's Waybill lives."""
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("WAYBILL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+        help="a PostgreSQL server (a throw-away database is created on it"
+        + (" per run)" if per_run else ")"),
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get(redis_var, f"redis://127.0.0.1:6379/{redis_db}")
+    )
+
+
 def config(tmp: str, public_url: str, urls: dict[str, str]) -> str:
     """Waybill's config for the run (a WAYBILL_CONFIG file: the same for gunicorn and workers)."""
     data = {
@@ -304,14 +318,7 @@ def main() -> None:
     )
     parser.add_argument("--orders", type=int, default=100, help="orders placed on each storefront per run")
     parser.add_argument("--workers", default="1,2,4", help="worker process counts, one run each")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("WAYBILL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-        help="a PostgreSQL server (a throw-away database is created on it per run)",
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("WAYBILL_BENCH_PIPELINE_REDIS_URL", "redis://127.0.0.1:6379/13")
-    )
+    service_options(parser, "WAYBILL_BENCH_PIPELINE_REDIS_URL", 13, per_run=True)
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     print(

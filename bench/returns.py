@@ -53,6 +53,7 @@ from bench.pipeline import (
     WEB,
     config,
     processes_cpu_s,
+    service_options,
     until_fulfilled,
     wait_idle,
     waybill,
@@ -210,14 +211,7 @@ def main() -> None:
     )
     parser.add_argument("--orders", type=int, default=30, help="orders (one return each) on each storefront")
     parser.add_argument("--workers", default="1,2", help="worker counts to run, comma-separated")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("WAYBILL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-        help="a PostgreSQL server (a throw-away database is created on it)",
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("WAYBILL_BENCH_RETURNS_REDIS_URL", "redis://127.0.0.1:6379/12")
-    )
+    service_options(parser, "WAYBILL_BENCH_RETURNS_REDIS_URL", 12, per_run=False)
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",") if w.strip()]
     if args.orders < 1 or not counts or min(counts) < 1:

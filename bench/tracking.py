@@ -49,6 +49,7 @@ from bench.pipeline import (
     WEB,
     processes_cpu_s,
     queues_idle,
+    service_options,
     until_fulfilled,
     wait_idle,
     waybill,
@@ -393,14 +394,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=60, help="orders placed on each storefront")
     parser.add_argument("--rate", type=float, default=5.0, help="tracker Events per second, steady phase")
     parser.add_argument("--steady-s", type=float, default=30.0, help="wall seconds of the steady phase")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("WAYBILL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-        help="a PostgreSQL server (a throw-away database is created on it)",
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("WAYBILL_BENCH_TRACKING_REDIS_URL", "redis://127.0.0.1:6379/11")
-    )
+    service_options(parser, "WAYBILL_BENCH_TRACKING_REDIS_URL", 11, per_run=False)
     args = parser.parse_args()
     if args.orders < 1 or args.rate <= 0 or args.steady_s <= 0:
         parser.error("--orders, --rate and --steady-s must be positive")
