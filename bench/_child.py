@@ -34,6 +34,12 @@ class Child:
             raise RuntimeError(f"{self._process.name} {method}: {value}")
         return value
 
+    def __enter__(self) -> Child:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         with contextlib.suppress(EOFError, OSError, RuntimeError):
             self.call("stop")

@@ -7,6 +7,7 @@ Waybill's. The parent drives it through a pipe: place orders, read what the plat
 from __future__ import annotations
 
 import resource
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -43,18 +44,34 @@ def start() -> Child:
 
 
 def _main(conn: Connection) -> None:
+    shopify, woo, easypost = platforms("Bench Pipeline")
+    serve_platforms(conn, shopify, woo, easypost, {})
+
+
+def platforms(shop_name: str, clock: Any = None) -> tuple[Any, Any, Any]:
+    """The simulators, stocked with the catalog: Shopify (one Standard shop), WooCommerce and
+    EasyPost (on ``clock`` if given, else its own)."""
     from sandbox.easypost import EasyPostSimulator
-    from sandbox.harness import serve
     from sandbox.shopify import ShopifySimulator
     from sandbox.woocommerce import WooCommerceSimulator
 
     shopify = ShopifySimulator(api_key=API_KEY, api_secret=API_SECRET)
-    shopify.add_shop(SHOP, plan="standard", name="Bench Pipeline")
+    shopify.add_shop(SHOP, plan="standard", name=shop_name)
     woo = WooCommerceSimulator(allow_http_callback=True, allow_unsafe_delivery_urls=True)
     for sku, title, price, grams in CATALOG:
         shopify.add_product(SHOP, title, [{"sku": sku, "price": price, "available": STOCK, "grams": grams}])
         woo.add_product(title, sku=sku, price=price, stock=STOCK, weight=str(grams / 1000))
-    easypost = EasyPostSimulator(api_keys=[EP_KEY], webhook_secret=EP_WEBHOOK_SECRET)
+    easypost = EasyPostSimulator(api_keys=[EP_KEY], webhook_secret=EP_WEBHOOK_SECRET, clock=clock)
+    return shopify, woo, easypost
+
+
+def serve_platforms(
+    conn: Connection, shopify: Any, woo: Any, easypost: Any, methods: dict[str, Callable[..., Any]]
+) -> None:
+    """Serve the simulators, send the parent their URLs and credentials, then answer its calls
+    (``place``, ``stats`` and ``methods``) until it stops the process."""
+    from sandbox.harness import serve
+
     servers = {"shopify": serve(shopify), "woocommerce": serve(woo), "easypost": serve(easypost)}
     woo.bind(servers["woocommerce"].url)
     for server in servers.values():
@@ -68,14 +85,12 @@ def _main(conn: Connection) -> None:
             "woo_secret": secret,
         }
     )
+    own: dict[str, Callable[..., Any]] = {
+        "place": lambda start, count: _place(shopify, woo, start, count),
+        "stats": lambda: _stats(shopify, woo, easypost),
+    }
     try:
-        answer(
-            conn,
-            {
-                "place": lambda start, count: _place(shopify, woo, start, count),
-                "stats": lambda: _stats(shopify, woo, easypost),
-            },
-        )
+        answer(conn, own | methods)
     finally:
         for server in servers.values():
             server.app.webhooks.stop()

@@ -16,7 +16,7 @@ from typing import Any
 
 from bench import _pipeline_sandbox as pipeline
 from bench import _tracking_sandbox as tracking
-from bench._child import Child, answer
+from bench._child import Child
 
 
 def start(lead_s: float) -> Child:
@@ -25,52 +25,11 @@ def start(lead_s: float) -> Child:
 
 
 def _main(conn: Connection, lead_s: float) -> None:
-    from sandbox.easypost import EasyPostSimulator
-    from sandbox.harness import FakeClock, serve
-    from sandbox.shopify import ShopifySimulator
-    from sandbox.woocommerce import WooCommerceSimulator
+    from sandbox.harness import FakeClock
 
-    shopify = ShopifySimulator(api_key=pipeline.API_KEY, api_secret=pipeline.API_SECRET)
-    shopify.add_shop(pipeline.SHOP, plan="standard", name="Bench Returns")
-    woo = WooCommerceSimulator(allow_http_callback=True, allow_unsafe_delivery_urls=True)
-    for sku, title, price, grams in pipeline.CATALOG:
-        variant = {"sku": sku, "price": price, "available": pipeline.STOCK, "grams": grams}
-        shopify.add_product(pipeline.SHOP, title, [variant])
-        woo.add_product(title, sku=sku, price=price, stock=pipeline.STOCK, weight=str(grams / 1000))
-    easypost = EasyPostSimulator(
-        api_keys=[pipeline.EP_KEY],
-        webhook_secret=pipeline.EP_WEBHOOK_SECRET,
-        clock=FakeClock(start=time.time() - lead_s),
-    )
-    servers = {"shopify": serve(shopify), "woocommerce": serve(woo), "easypost": serve(easypost)}
-    woo.bind(servers["woocommerce"].url)
-    for server in servers.values():
-        server.app.webhooks.start(poll_s=0.005)
-    key, secret = woo.create_key()
-    conn.send(
-        {
-            "urls": {name: server.url for name, server in servers.items()},
-            "shopify_token": shopify.shops[pipeline.SHOP].token,
-            "woo_key": key,
-            "woo_secret": secret,
-        }
-    )
-    try:
-        answer(
-            conn,
-            {
-                "place": lambda first, count: pipeline._place(shopify, woo, first, count),
-                "stats": lambda: pipeline._stats(shopify, woo, easypost),
-                "hook": lambda url: easypost.events.create_webhook("test", {"url": url})["id"],
-                "advance": lambda seconds, step_s: tracking._advance(easypost, seconds, step_s),
-                "journeys_left_s": lambda: tracking._journeys_left_s(easypost),
-                "returns": lambda: _returns(shopify, woo, easypost),
-            },
-        )
-    finally:
-        for server in servers.values():
-            server.app.webhooks.stop()
-            server.stop()
+    shopify, woo, easypost = pipeline.platforms("Bench Returns", FakeClock(start=time.time() - lead_s))
+    methods = tracking.carrier_methods(easypost) | {"returns": lambda: _returns(shopify, woo, easypost)}
+    pipeline.serve_platforms(conn, shopify, woo, easypost, methods)
 
 
 def _returns(shopify: Any, woo: Any, easypost: Any) -> dict[str, Any]:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 from bench import _pipeline_sandbox as pipeline
-from bench._child import Child, answer
+from bench._child import Child
 
 TRACKER_UPDATED = "tracker.updated"
 EVENT_MARKER = "[waybill event:"  # the WooCommerce customer note of a tracking event
@@ -27,53 +28,25 @@ def start() -> Child:
 
 
 def _main(conn: Connection) -> None:
-    from sandbox.easypost import EasyPostSimulator
-    from sandbox.harness import FakeClock, serve
-    from sandbox.shopify import ShopifySimulator
-    from sandbox.woocommerce import WooCommerceSimulator
+    from sandbox.harness import FakeClock
 
-    shopify = ShopifySimulator(api_key=pipeline.API_KEY, api_secret=pipeline.API_SECRET)
-    shopify.add_shop(pipeline.SHOP, plan="standard", name="Bench Pipeline")
-    woo = WooCommerceSimulator(allow_http_callback=True, allow_unsafe_delivery_urls=True)
-    for sku, title, price, grams in pipeline.CATALOG:
-        variant = {"sku": sku, "price": price, "available": pipeline.STOCK, "grams": grams}
-        shopify.add_product(pipeline.SHOP, title, [variant])
-        woo.add_product(title, sku=sku, price=price, stock=pipeline.STOCK, weight=str(grams / 1000))
-    easypost = EasyPostSimulator(
-        api_keys=[pipeline.EP_KEY],
-        webhook_secret=pipeline.EP_WEBHOOK_SECRET,
-        clock=FakeClock(start=time.time()),  # the carrier's time moves only when the parent says
-    )
-    servers = {"shopify": serve(shopify), "woocommerce": serve(woo), "easypost": serve(easypost)}
-    woo.bind(servers["woocommerce"].url)
-    for server in servers.values():
-        server.app.webhooks.start(poll_s=0.005)
-    key, secret = woo.create_key()
-    conn.send(
-        {
-            "urls": {name: server.url for name, server in servers.items()},
-            "shopify_token": shopify.shops[pipeline.SHOP].token,
-            "woo_key": key,
-            "woo_secret": secret,
-        }
-    )
-    try:
-        answer(
-            conn,
-            {
-                "place": lambda start, count: pipeline._place(shopify, woo, start, count),
-                "stats": lambda: pipeline._stats(shopify, woo, easypost),
-                "hook": lambda url: easypost.events.create_webhook("test", {"url": url})["id"],
-                "advance": lambda seconds, step_s: _advance(easypost, seconds, step_s),
-                "steady": lambda rate, wall_s: _steady(easypost, rate, wall_s),
-                "journeys_left_s": lambda: _journeys_left_s(easypost),
-                "tracking": lambda: _tracking(shopify, woo, easypost),
-            },
-        )
-    finally:
-        for server in servers.values():
-            server.app.webhooks.stop()
-            server.stop()
+    # the carrier's time moves only when the parent says
+    shopify, woo, easypost = pipeline.platforms("Bench Pipeline", FakeClock(start=time.time()))
+    methods = carrier_methods(easypost) | {
+        "steady": lambda rate, wall_s: _steady(easypost, rate, wall_s),
+        "tracking": lambda: _tracking(shopify, woo, easypost),
+    }
+    pipeline.serve_platforms(conn, shopify, woo, easypost, methods)
+
+
+def carrier_methods(easypost: Any) -> dict[str, Callable[..., Any]]:
+    """The parent's handles on the carrier: register its webhook, move its clock, and how far
+    the journeys still go."""
+    return {
+        "hook": lambda url: easypost.events.create_webhook("test", {"url": url})["id"],
+        "advance": lambda seconds, step_s: _advance(easypost, seconds, step_s),
+        "journeys_left_s": lambda: _journeys_left_s(easypost),
+    }
 
 
 def _updates(easypost: Any) -> int:

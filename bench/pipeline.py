@@ -33,6 +33,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -57,6 +60,20 @@ from sync.handoff import HANDOFF_KEY
 WEB = Gunicorn("gthread", 2, 4)
 WARM = 3  # orders on each storefront before the clock starts
 ACCOUNT = "Bench Pipeline Trading"
+
+
+def service_options(parser: argparse.ArgumentParser, redis_var: str, redis_db: int, per_run: bool) -> None:
+    """``--database-url`` (a PostgreSQL server, ``WAYBILL_BENCH_PG_URL``) and ``--redis-url``
+    (``redis_var``, else Redis db ``redis_db`` on localhost): where a run's Waybill lives."""
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("WAYBILL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+        help="a PostgreSQL server (a throw-away database is created on it"
+        + (" per run)" if per_run else ")"),
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get(redis_var, f"redis://127.0.0.1:6379/{redis_db}")
+    )
 
 
 def config(tmp: str, public_url: str, urls: dict[str, str]) -> str:
@@ -123,6 +140,61 @@ def start_workers(n: int, env: dict[str, str], log: Any) -> list[subprocess.Pope
     return [subprocess.Popen(c, cwd=ROOT, env=env, stdout=log, stderr=log) for c in commands]
 
 
+@contextmanager
+def working(n: int, env: dict[str, str], log: Any) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``start_workers`` for the block, stopped when it ends."""
+    procs = start_workers(n, env, log)
+    try:
+        yield procs
+    finally:
+        stop_workers(procs)
+
+
+def processes_cpu_s(procs: list[subprocess.Popen[bytes]]) -> float:
+    """CPU seconds the processes ``procs`` have used so far."""
+    pids = {p.pid for p in procs}
+    return cpu_seconds(lambda pid, _ppid, _cmd: pid in pids)
+
+
+@dataclass
+class Site:
+    """Waybill as a run sets it up (see ``waybill``)."""
+
+    db_url: str
+    public_url: str
+    env: dict[str, str]
+    web: Any  # bench._ingest_setup's served gunicorn: its ``cpu_s()``
+    rt: Any
+
+
+@contextmanager
+def waybill(
+    platforms: Any,
+    server_url: str,
+    redis_url: str,
+    make_config: Callable[[str, str, dict[str, str]], str] = config,
+) -> Iterator[Site]:
+    """Waybill for the block: a fresh database on ``server_url``, a flushed Redis db, gunicorn
+    serving the app (``WEB``) with ``make_config``'s config for ``platforms`` (a bench sandbox
+    process), the merchant's shop and store connected (``connect``). No worker runs yet."""
+    with (
+        fresh_database(server_url) as db_url,
+        flushed_redis(redis_url),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        port = free_port()
+        public = f"http://127.0.0.1:{port}"
+        env = waybill_env(db_url, redis_url, tmp)
+        env |= {"WAYBILL_CONFIG": make_config(tmp, public, platforms.info["urls"])}
+        env |= {"SHOPIFY_API_SECRET": sandbox.API_SECRET, "PYTHONPATH": str(ROOT)}
+        with serving(WEB, "app:create_app()", env, "/readyz", port) as web:
+            rt = connect(env, platforms.info)
+            try:
+                yield Site(db_url, public, env, web, rt)
+            finally:
+                rt.close()
+
+
 def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         proc.terminate()
@@ -181,57 +253,32 @@ def stages(rt: Any) -> Counter[str]:
 def run_once(workers: int, per_store: int, server_url: str, redis_url: str, log: Any) -> dict[str, Any]:
     from db.models import Order, Platform, Shipment, Store
 
-    platforms = sandbox.start()
-    try:
-        with (
-            fresh_database(server_url) as db_url,
-            flushed_redis(redis_url),
-            tempfile.TemporaryDirectory() as tmp,
-        ):
-            port = free_port()
-            public = f"http://127.0.0.1:{port}"
-            env = waybill_env(db_url, redis_url, tmp)
-            env |= {"WAYBILL_CONFIG": config(tmp, public, platforms.info["urls"])}
-            env |= {"SHOPIFY_API_SECRET": sandbox.API_SECRET, "PYTHONPATH": str(ROOT)}
-            with serving(WEB, "app:create_app()", env, "/readyz", port) as web:
-                rt = connect(env, platforms.info)
-                procs = start_workers(workers, env, log)
-                try:
-                    wait_idle(rt, procs)  # the install's own jobs (catalog import, first pushes)
-                    pids = {p.pid for p in procs}
-
-                    def workers_cpu() -> float:
-                        return cpu_seconds(lambda pid, _ppid, _cmd: pid in pids)
-
-                    # Warm-up: a few orders through every path, so imports and first connections
-                    # are not counted.
-                    warm = platforms.call("place", 0, WARM)
-                    until_fulfilled(rt, procs, len(warm))
-                    wait_idle(rt, procs)
-                    web0, workers0 = web.cpu_s(), workers_cpu()
-                    db0, sandbox0 = backends_cpu_s(db_url), platforms.call("stats")["cpu_s"]
-                    started = time.perf_counter()
-                    placed = platforms.call("place", WARM, per_store)
-                    total = len(placed)
-                    until_fulfilled(rt, procs, len(warm) + total)
-                    elapsed = time.perf_counter() - started
-                    wait_idle(rt, procs)  # their stock pushes and trackers: CPU counted up to here
-                    web_cpu, worker_cpu = web.cpu_s() - web0, workers_cpu() - workers0
-                    cpu = web_cpu + worker_cpu
-                    db_cpu = backends_cpu_s(db_url) - db0
-                    placed += warm
-                    stats = platforms.call("stats")
-                finally:
-                    stop_workers(procs)
-                with rt.session() as s:
-                    stores = {st.id: st.platform for st in s.scalars(select(Store))}
-                    ours_orders = {
-                        (stores[o.store_id], int(o.platform_order_id)) for o in s.scalars(select(Order))
-                    }
-                    labelled = s.scalar(select(func.count()).where(Shipment.tracking_code.is_not(None))) or 0
-                rt.close()
-    finally:
-        platforms.stop()
+    with sandbox.start() as platforms, waybill(platforms, server_url, redis_url) as site:
+        rt, web = site.rt, site.web
+        with working(workers, site.env, log) as procs:
+            wait_idle(rt, procs)  # the install's own jobs (catalog import, first pushes)
+            # Warm-up: a few orders through every path, so imports and first connections
+            # are not counted.
+            warm = platforms.call("place", 0, WARM)
+            until_fulfilled(rt, procs, len(warm))
+            wait_idle(rt, procs)
+            web0, workers0 = web.cpu_s(), processes_cpu_s(procs)
+            db0, sandbox0 = backends_cpu_s(site.db_url), platforms.call("stats")["cpu_s"]
+            started = time.perf_counter()
+            placed = platforms.call("place", WARM, per_store)
+            total = len(placed)
+            until_fulfilled(rt, procs, len(warm) + total)
+            elapsed = time.perf_counter() - started
+            wait_idle(rt, procs)  # their stock pushes and trackers: CPU counted up to here
+            web_cpu, worker_cpu = web.cpu_s() - web0, processes_cpu_s(procs) - workers0
+            cpu = web_cpu + worker_cpu
+            db_cpu = backends_cpu_s(site.db_url) - db0
+            placed += warm
+            stats = platforms.call("stats")
+        with rt.session() as s:
+            stores = {st.id: st.platform for st in s.scalars(select(Store))}
+            ours_orders = {(stores[o.store_id], int(o.platform_order_id)) for o in s.scalars(select(Order))}
+            labelled = s.scalar(select(func.count()).where(Shipment.tracking_code.is_not(None))) or 0
     expected = {(Platform(p), oid) for p, oid, _ in placed}
     parcels = sum(n for _, _, n in placed)  # warm-up included: the checks cover every order
     problems = []
@@ -271,14 +318,7 @@ def main() -> None:
     )
     parser.add_argument("--orders", type=int, default=100, help="orders placed on each storefront per run")
     parser.add_argument("--workers", default="1,2,4", help="worker process counts, one run each")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("WAYBILL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-        help="a PostgreSQL server (a throw-away database is created on it per run)",
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("WAYBILL_BENCH_PIPELINE_REDIS_URL", "redis://127.0.0.1:6379/13")
-    )
+    service_options(parser, "WAYBILL_BENCH_PIPELINE_REDIS_URL", 13, per_run=True)
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
     print(

@@ -46,22 +46,20 @@ import requests
 import yaml
 from sqlalchemy import func, select
 
-from bench import _pipeline_sandbox as pipeline_sandbox
 from bench import _returns_sandbox as sandbox
-from bench._ingest_setup import (
-    ROOT,
-    Gunicorn,
-    backends_cpu_s,
-    cpu_seconds,
-    flushed_redis,
-    free_port,
-    fresh_database,
-    serving,
-    waybill_env,
+from bench._ingest_setup import backends_cpu_s
+from bench.pipeline import (
+    ACCOUNT,
+    WEB,
+    config,
+    processes_cpu_s,
+    service_options,
+    until_fulfilled,
+    wait_idle,
+    waybill,
+    working,
 )
-from bench.pipeline import ACCOUNT, config, connect, start_workers, stop_workers, until_fulfilled, wait_idle
 
-WEB = Gunicorn("gthread", 2, 4)
 DAY = 86400.0
 HOUR = 3600.0
 LEAD_S = 30 * DAY  # the carrier's clock starts this far back: both journeys end before now
@@ -153,44 +151,24 @@ def timed_returns(rt: Any, procs: list[Any], platforms: Any, public_url: str) ->
 
 
 def run_once(workers: int, per_store: int, server_url: str, redis_url: str, log: Any) -> dict[str, Any]:
-    platforms = sandbox.start(LEAD_S)
-    try:
-        with (
-            fresh_database(server_url) as db_url,
-            flushed_redis(redis_url),
-            tempfile.TemporaryDirectory() as tmp,
-        ):
-            port = free_port()
-            public = f"http://127.0.0.1:{port}"
-            env = waybill_env(db_url, redis_url, tmp)
-            env |= {"WAYBILL_CONFIG": returns_config(tmp, public, platforms.info["urls"])}
-            env |= {"SHOPIFY_API_SECRET": pipeline_sandbox.API_SECRET, "PYTHONPATH": str(ROOT)}
-            with serving(WEB, "app:create_app()", env, "/readyz", port) as web:
-                rt = connect(env, platforms.info)
-                platforms.call("hook", f"{public}/webhooks/easypost")
-                procs = start_workers(workers, env, log)
-                try:
-                    wait_idle(rt, procs)
-                    placed = platforms.call("place", 0, per_store)
-                    until_fulfilled(rt, procs, len(placed))
-                    platforms.call("advance", platforms.call("journeys_left_s") + 60, HOUR)
-                    wait_idle(rt, procs)  # every order delivered
-                    pids = {p.pid for p in procs}
-
-                    def workers_cpu() -> float:
-                        return cpu_seconds(lambda pid, _ppid, _cmd: pid in pids)
-
-                    web0, workers0, db0 = web.cpu_s(), workers_cpu(), backends_cpu_s(db_url)
-                    elapsed = timed_returns(rt, procs, platforms, public)
-                    web_cpu, worker_cpu = web.cpu_s() - web0, workers_cpu() - workers0
-                    db_cpu = backends_cpu_s(db_url) - db0
-                    wait_idle(rt, procs)  # the write-backs after each refund (notes, closing)
-                    held = platforms.call("returns")
-                finally:
-                    stop_workers(procs)
-                rt.close()
-    finally:
-        platforms.stop()
+    with (
+        sandbox.start(LEAD_S) as platforms,
+        waybill(platforms, server_url, redis_url, returns_config) as site,
+    ):
+        rt, web = site.rt, site.web
+        platforms.call("hook", f"{site.public_url}/webhooks/easypost")
+        with working(workers, site.env, log) as procs:
+            wait_idle(rt, procs)
+            placed = platforms.call("place", 0, per_store)
+            until_fulfilled(rt, procs, len(placed))
+            platforms.call("advance", platforms.call("journeys_left_s") + 60, HOUR)
+            wait_idle(rt, procs)  # every order delivered
+            web0, workers0, db0 = web.cpu_s(), processes_cpu_s(procs), backends_cpu_s(site.db_url)
+            elapsed = timed_returns(rt, procs, platforms, site.public_url)
+            web_cpu, worker_cpu = web.cpu_s() - web0, processes_cpu_s(procs) - workers0
+            db_cpu = backends_cpu_s(site.db_url) - db0
+            wait_idle(rt, procs)  # the write-backs after each refund (notes, closing)
+            held = platforms.call("returns")
     return figures(workers, placed, held, elapsed, web_cpu, worker_cpu, db_cpu)
 
 
@@ -233,14 +211,7 @@ def main() -> None:
     )
     parser.add_argument("--orders", type=int, default=30, help="orders (one return each) on each storefront")
     parser.add_argument("--workers", default="1,2", help="worker counts to run, comma-separated")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("WAYBILL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-        help="a PostgreSQL server (a throw-away database is created on it)",
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("WAYBILL_BENCH_RETURNS_REDIS_URL", "redis://127.0.0.1:6379/12")
-    )
+    service_options(parser, "WAYBILL_BENCH_RETURNS_REDIS_URL", 12, per_run=False)
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",") if w.strip()]
     if args.orders < 1 or not counts or min(counts) < 1:

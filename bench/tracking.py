@@ -43,31 +43,20 @@ from typing import Any
 
 from sqlalchemy import create_engine, func, select, text
 
-from bench import _pipeline_sandbox as pipeline_sandbox
 from bench import _tracking_sandbox as sandbox
-from bench._ingest_setup import (
-    ROOT,
-    Gunicorn,
-    backends_cpu_s,
-    cpu_seconds,
-    flushed_redis,
-    free_port,
-    fresh_database,
-    serving,
-    waybill_env,
-)
+from bench._ingest_setup import backends_cpu_s
 from bench.pipeline import (
-    config,
-    connect,
+    WEB,
+    processes_cpu_s,
     queues_idle,
-    start_workers,
-    stop_workers,
+    service_options,
     until_fulfilled,
     wait_idle,
+    waybill,
+    working,
 )
 from core.transit import nearest_rank
 
-WEB = Gunicorn("gthread", 2, 4)
 HOUR = 3600.0
 WRITE_BACK = "trackevt:"
 
@@ -276,32 +265,13 @@ def transactions(db_url: str) -> int:
 def run(
     per_store: int, rate: float, steady_s: float, server_url: str, redis_url: str, log: Any
 ) -> dict[str, Any]:
-    platforms = sandbox.start()
-    try:
-        with (
-            fresh_database(server_url) as db_url,
-            flushed_redis(redis_url),
-            tempfile.TemporaryDirectory() as tmp,
-        ):
-            port = free_port()
-            public = f"http://127.0.0.1:{port}"
-            env = waybill_env(db_url, redis_url, tmp)
-            env |= {"WAYBILL_CONFIG": config(tmp, public, platforms.info["urls"])}
-            env |= {"SHOPIFY_API_SECRET": pipeline_sandbox.API_SECRET, "PYTHONPATH": str(ROOT)}
-            with serving(WEB, "app:create_app()", env, "/readyz", port) as web:
-                rt = connect(env, platforms.info)
-                platforms.call("hook", f"{public}/webhooks/easypost")
-                procs = start_workers(1, env, log)
-                try:
-                    figures = phases(rt, procs, platforms, web, db_url, per_store, rate, steady_s)
-                finally:
-                    stop_workers(procs)
-                # read once the workers' backends have exited, which flushes their statistics
-                figures["burst_transactions"] = transactions(db_url) - figures.pop("burst_transactions_from")
-                figures |= analyse(rt, platforms, figures.pop("phases"))
-                rt.close()
-    finally:
-        platforms.stop()
+    with sandbox.start() as platforms, waybill(platforms, server_url, redis_url) as site:
+        platforms.call("hook", f"{site.public_url}/webhooks/easypost")
+        with working(1, site.env, log) as procs:
+            figures = phases(site.rt, procs, platforms, site.web, site.db_url, per_store, rate, steady_s)
+        # read once the workers' backends have exited, which flushes their statistics
+        figures["burst_transactions"] = transactions(site.db_url) - figures.pop("burst_transactions_from")
+        figures |= analyse(site.rt, platforms, figures.pop("phases"))
     return figures
 
 
@@ -320,14 +290,13 @@ def phases(
     paced = platforms.call("steady", rate, steady_s)
     wait_idle(rt, procs)
     steady_to = now()
-    pids = {p.pid for p in procs}
-    web0, workers0 = web.cpu_s(), cpu_seconds(lambda pid, _ppid, _cmd: pid in pids)
+    web0, workers0 = web.cpu_s(), processes_cpu_s(procs)
     db0, xacts0 = backends_cpu_s(db_url), transactions(db_url)
     left = platforms.call("journeys_left_s")
     burst_from = now()
     sent = platforms.call("advance", left + 60, 900.0)
     idle_at = idle_from(rt, procs, timeout_s=max(120.0, sent * 0.5))
-    workers_cpu = cpu_seconds(lambda pid, _ppid, _cmd: pid in pids) - workers0
+    workers_cpu = processes_cpu_s(procs) - workers0
     return {
         "phases": Phases(steady_from, steady_to, burst_from, idle_at),
         "orders": len(placed),
@@ -425,14 +394,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=60, help="orders placed on each storefront")
     parser.add_argument("--rate", type=float, default=5.0, help="tracker Events per second, steady phase")
     parser.add_argument("--steady-s", type=float, default=30.0, help="wall seconds of the steady phase")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("WAYBILL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
-        help="a PostgreSQL server (a throw-away database is created on it)",
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("WAYBILL_BENCH_TRACKING_REDIS_URL", "redis://127.0.0.1:6379/11")
-    )
+    service_options(parser, "WAYBILL_BENCH_TRACKING_REDIS_URL", 11, per_run=False)
     args = parser.parse_args()
     if args.orders < 1 or args.rate <= 0 or args.steady_s <= 0:
         parser.error("--orders, --rate and --steady-s must be positive")
