@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.lifecycle import NAMES
+from core.returns import ReturnState
 
 _ERROR = {
     "description": "error",
@@ -854,18 +855,7 @@ SCHEMAS.update(
 # --- returns (web/api_returns.py) ---------------------------------------------------------
 
 _RETURN_ID = [{"name": "return_id", "in": "path", "required": True, "schema": _ID}]
-_RETURN_STATES = [
-    "requested",
-    "approved",
-    "refused",
-    "label_sent",
-    "in_transit",
-    "received",
-    "inspected",
-    "refunded",
-    "exchanged",
-    "closed",
-]
+_RETURN_STATES = [state.value for state in ReturnState]  # core.returns: the one list
 _RETURN_OK = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReturnDetail"}}}}
 _OBJECT_OR_NULL = {"type": ["object", "null"]}
 _TEXT_OR_NULL = {"type": ["string", "null"]}
