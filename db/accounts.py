@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from db.models import Account, ApiToken, ConsoleSession, utcnow
+from db.models import Account, ApiToken, ConsoleSession, User, utcnow
 
 TOKEN_PREFIX = "wb_"
 
@@ -98,8 +98,13 @@ def live_session(s: Session, key: str, idle: timedelta, lifetime: timedelta) -> 
     if row is None or row.ended_at is not None:
         return None
     now = utcnow()
-    token = s.get(ApiToken, row.token_id)
-    if token is None or token.revoked_at is not None or now - row.created_at > lifetime:
+    if row.token_id is not None:
+        token = s.get(ApiToken, row.token_id)
+        gone = token is None or token.revoked_at is not None
+    else:
+        user = s.get(User, row.user_id) if row.user_id is not None else None
+        gone = user is None or user.disabled_at is not None
+    if gone or now - row.created_at > lifetime:
         row.ended_at = now
         return None
     if now - row.last_seen_at > idle:

@@ -223,6 +223,10 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("store_id", "platform_order_id", name="uq_orders_store_platform_order"),
         Index("ix_orders_account_updated", "account_id", "platform_updated_at"),
+        # The console's orders grid: newest first per account, by stage, by number.
+        Index("ix_orders_account_created", "account_id", "created_at"),
+        Index("ix_orders_account_stage", "account_id", "stage", "created_at"),
+        Index("ix_orders_account_number", "account_id", "number"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -548,6 +552,67 @@ class TrustedCustomer(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Role(enum.StrEnum):
+    """What a console user may do: owner everything, staff all but users and settings,
+    packer only pick, pack and print."""
+
+    owner = "owner"
+    staff = "staff"
+    packer = "packer"
+
+
+class User(Base):
+    """A person who signs in to the console: e-mail and password (argon2 hash), or a Shopify
+    admin user signed in by the shop's session token (``shopify_user_id``)."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("account_id", "shopify_user_id", name="uq_users_account_shopify_user"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True, default=None)  # lower-cased
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)  # None: no password yet
+    role: Mapped[Role] = mapped_column(_enum(Role), default=Role.staff)
+    shopify_user_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class UserLink(Base):
+    """A one-time link sent by e-mail: an invitation to join an account, or a password reset.
+
+    Only the hash of its secret is kept; it is used once, before ``expires_at``.
+    """
+
+    __tablename__ = "user_links"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), default=None)
+    purpose: Mapped[str] = mapped_column(String(16))  # invite | reset
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[Role] = mapped_column(_enum(Role), default=Role.staff)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AccountSettings(Base):
+    """A merchant's own settings over config.yaml's (risk weights, boxes, service levels,
+    carriers, notifications, return policy), validated before they are kept; every change
+    has an audit entry on the timeline (subject ``settings``)."""
+
+    __tablename__ = "account_settings"
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
 class ConsoleSession(Base):
     """A signed-in console browser. The cookie holds a random key; only its hash is kept here.
 
@@ -559,7 +624,15 @@ class ConsoleSession(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
-    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True)
+    # Signed in with an API token (token_id) or as a user (user_id): exactly one is set.
+    token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True, default=None
+    )
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True, default=None
+    )
+    # The shop whose admin frames this session (signed in by a Shopify session token), if any.
+    embedded_shop: Mapped[str | None] = mapped_column(String(255), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -30,6 +30,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from connectors.shopify import oauth
 from db.accounts import live_session
+from db.models import Account, ApiToken, Role, User
 from web import runtime
 
 csrf = CSRFProtect()
@@ -113,6 +114,19 @@ def _check_console_session() -> None:
     with rt.session() as s:
         row = live_session(s, str(session.get("sid", "")), idle, lifetime)
         valid = row is not None and row.account_id == session.get("account_id")
+        if valid and row is not None:
+            account = s.get(Account, row.account_id)
+            user = s.get(User, row.user_id) if row.user_id is not None else None
+            token = s.get(ApiToken, row.token_id) if row.token_id is not None else None
+            g.account_name = account.name if account is not None else ""
+            g.user_id = user.id if user is not None else None
+            g.role = user.role if user is not None else Role.owner  # an API token acts as the owner
+            g.actor = (
+                f"user:{user.email or user.name or user.id}"
+                if user is not None
+                else f"token:{token.prefix if token is not None else row.token_id}"
+            )
+            g.embedded_shop = row.embedded_shop
     if not valid:
         session.clear()
         return

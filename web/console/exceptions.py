@@ -1,0 +1,1 @@
+"""Console area: exceptions (being built)."""

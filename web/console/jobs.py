@@ -1,0 +1,1 @@
+"""Console area: jobs (being built)."""

@@ -1,0 +1,1 @@
+"""Console area: orders (being built)."""

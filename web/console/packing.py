@@ -1,0 +1,1 @@
+"""Console area: packing (being built)."""

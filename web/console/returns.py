@@ -1,0 +1,1 @@
+"""Console area: returns (being built)."""

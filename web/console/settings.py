@@ -1,0 +1,1 @@
+"""Console area: settings (being built)."""

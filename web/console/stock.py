@@ -1,0 +1,1 @@
+"""Console area: stock (being built)."""

@@ -1,0 +1,1 @@
+"""Console area: stores (being built)."""

@@ -1,0 +1,1 @@
+"""Console area: users (being built)."""
