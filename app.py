@@ -73,6 +73,7 @@ def _register(app: Flask) -> None:
         cli_shops,
         cli_stock,
         cli_tracking,
+        cli_users,
         console,
         install,
         ops,
@@ -92,6 +93,7 @@ def _register(app: Flask) -> None:
     app.cli.add_command(cli_ship.ship_cli)
     app.cli.add_command(cli_tracking.tracking_cli)
     app.cli.add_command(cli_returns.returns_cli)
+    app.cli.add_command(cli_users.users_cli)
 
 
 class PortInUse(Exception):
