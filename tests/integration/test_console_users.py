@@ -86,7 +86,7 @@ def test_an_owner_invites_a_packer_who_joins_once(client: Any, rt: Any, config: 
 
     invitee = app.test_client()
     page = invitee.get(path)
-    assert page.status_code == 200 and page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.status_code == 200 and page.headers["Referrer-Policy"] == "same-origin"
     token = CSRF.search(page.data.decode()).group(1)  # type: ignore[union-attr]
     short = invitee.post(path, data={"name": "Pat", "password": "short", "confirm": "short", "csrf_token": token})
     assert short.status_code == 400 and b"at least 10" in short.data

@@ -37,6 +37,18 @@ def sign_in_limit(fn: F) -> F:
     return limiter.shared_limit(_sign_in_rate, scope=SIGN_IN_SCOPE, methods=["POST"])(fn)  # type: ignore[return-value]
 
 
+@bp.errorhandler(403)
+def forbidden(_exc: Exception) -> Any:
+    """A signed-in user whose role may not open the page (the navigation shows what it may)."""
+    return render(
+        "link_gone.html",
+        403,
+        heading="Not for your role",
+        message="Your role may not open this page. Ask an owner of the account if you need it.",
+        home=True,
+    )
+
+
 @bp.errorhandler(RateLimitExceeded)
 def too_many(exc: RateLimitExceeded) -> Any:
     body, status = render("link_gone.html", 429, heading="Too many attempts", message="Too many attempts from here. Wait a minute, then try again.")

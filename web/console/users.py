@@ -13,7 +13,7 @@
   token (``connectors.shopify.session_token``) signs the Shopify admin user in to the
   account of the shop's active store; a first-time Shopify user joins as staff.
 
-The one-time links carry their secret in the path: their pages send no Referer.
+The one-time links carry their secret in the path: their pages send no Referer to another site.
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ def _page(rendered: tuple[str, int], **headers: str) -> Response:
 
 
 def _no_referrer(rendered: tuple[str, int]) -> Response:
-    """A page reached by a secret link must not hand the link to the next site."""
-    return _page(rendered, **{"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+    """A page reached by a secret link must not hand the link to another site (``same-origin``: ``no-referrer`` would make the
+    browser send ``Origin: null`` on the page's own form, which the Origin check refuses)."""
+    return _page(rendered, **{"Referrer-Policy": "same-origin", "Cache-Control": "no-store"})
 
 
 # --------------------------------------------------------------------------- users and roles
