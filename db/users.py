@@ -211,7 +211,9 @@ def issue_link(
     return row, secret
 
 
-def invite(s: Session, account_id: int, email: str, role: Role | str, hours: float, by: int | None) -> tuple[UserLink, str]:
+def invite(
+    s: Session, account_id: int, email: str, role: Role | str, hours: float, by: int | None
+) -> tuple[UserLink, str]:
     """An invitation to join the account as ``role``; earlier unused ones to that e-mail stop working."""
     email = normal_email(email)
     if "@" not in email or len(email) > 320 or any(c <= " " for c in email):

@@ -59,4 +59,6 @@ def send_link(
         )
         return {"sent": True, "ref": notifier_for(rt).send(message)}
 
-    return rt.ledger.run(key, "notice", {"link_id": link_id, "purpose": purpose}, act, None, account_id=account_id)
+    return rt.ledger.run(
+        key, "notice", {"link_id": link_id, "purpose": purpose}, act, None, account_id=account_id
+    )

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from db.accounts import account_for_token, revoke_token
 from db.models import ApiToken, DataExport, Role, Store
-from db.users import may
 from db.timeline import entries
+from db.users import may
 from web import errors
 from web import runtime as runtime  # the api_* modules take it from here with bp
 from web.edge import error_response

@@ -43,7 +43,8 @@ def create_owner_cmd(account: str, email: str, name: str, password_stdin: bool) 
         except UserError as exc:
             s.rollback()
             raise click.ClickException(str(exc)) from exc
-        click.echo(f"owner {user.id} {user.email} of account {row.id} {row.name}; sign in at {runtime.settings.public_url}/login")
+        click.echo(f"owner {user.id} {user.email} of account {row.id} {row.name}")
+        click.echo(f"sign in at {runtime.settings.public_url}/login")
 
 
 @users_cli.command("list")
@@ -62,4 +63,6 @@ def list_cmd(account: str) -> None:
             last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
             status = "disabled" if user.disabled_at else "active"
             who = user.email or f"shopify:{user.shopify_user_id}"
-            click.echo(f"{user.id:>5}  {who:<40} {user.name or '-':<24} {user.role.value:<7} {last:<16} {status}")
+            click.echo(
+                f"{user.id:>5}  {who:<40} {user.name or '-':<24} {user.role.value:<7} {last:<16} {status}"
+            )

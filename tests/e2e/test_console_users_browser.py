@@ -172,7 +172,9 @@ def test_an_embedded_session_token_signs_in_and_a_forged_one_is_refused(
     (store,) = stores(rt)
     assert store.domain == SHOP
 
-    forged = page.goto(f"{public_url}/app/embedded?shop={SHOP}&host=aG9zdA&id_token={session_token('not-the-secret')}")
+    forged = page.goto(
+        f"{public_url}/app/embedded?shop={SHOP}&host=aG9zdA&id_token={session_token('not-the-secret')}"
+    )
     assert forged is not None and forged.status == 401
     assert "frame-ancestors 'none'" in forged.headers["content-security-policy"]
     assert "Cannot sign in" in page.inner_text("h1")

@@ -36,7 +36,9 @@ def config(config: dict[str, Any]) -> dict[str, Any]:
 
 def outbox(config: dict[str, Any]) -> list[dict[str, Any]]:
     folder = Path(config["var_dir"]) / "outbox"
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)]
+    return [
+        json.loads(p.read_text()) for p in sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+    ]
 
 
 def link_in(mail: dict[str, Any]) -> str:
@@ -74,7 +76,9 @@ def signed_in(client: Any) -> bool:
 # --------------------------------------------------------------------------- invitations
 
 
-def test_an_owner_invites_a_packer_who_joins_once(client: Any, rt: Any, config: dict[str, Any], app: Any) -> None:
+def test_an_owner_invites_a_packer_who_joins_once(
+    client: Any, rt: Any, config: dict[str, Any], app: Any
+) -> None:
     account_id, _, owner = new_user(rt, Role.owner)
     assert sign_in(client, owner).status_code == 302
     answer = post(client, "/app/users/invite", email="Pat@Example.com", role="packer")
@@ -88,7 +92,9 @@ def test_an_owner_invites_a_packer_who_joins_once(client: Any, rt: Any, config: 
     page = invitee.get(path)
     assert page.status_code == 200 and page.headers["Referrer-Policy"] == "same-origin"
     token = CSRF.search(page.data.decode()).group(1)  # type: ignore[union-attr]
-    short = invitee.post(path, data={"name": "Pat", "password": "short", "confirm": "short", "csrf_token": token})
+    short = invitee.post(
+        path, data={"name": "Pat", "password": "short", "confirm": "short", "csrf_token": token}
+    )
     assert short.status_code == 400 and b"at least 10" in short.data
     joined = invitee.post(
         path, data={"name": "Pat", "password": PASSWORD, "confirm": PASSWORD, "csrf_token": token}
@@ -96,11 +102,17 @@ def test_an_owner_invites_a_packer_who_joins_once(client: Any, rt: Any, config: 
     assert joined.status_code == 302 and signed_in(invitee)
     with rt.session() as s:
         user = s.scalar(select(User).where(User.email == "pat@example.com"))
-        assert user is not None and (user.role, user.name, user.account_id) == (Role.packer, "Pat", account_id)
+        assert user is not None and (user.role, user.name, user.account_id) == (
+            Role.packer,
+            "Pat",
+            account_id,
+        )
     # Used once: the same link no longer works, for anyone.
     again = app.test_client()
     assert again.get(path).status_code == 410
-    stale = again.post(path, data={"name": "X", "password": PASSWORD, "confirm": PASSWORD, "csrf_token": csrf(again)})
+    stale = again.post(
+        path, data={"name": "X", "password": PASSWORD, "confirm": PASSWORD, "csrf_token": csrf(again)}
+    )
     assert stale.status_code == 410
     # The packer may not open the users page nor change anything an owner does.
     assert invitee.get("/app/users").status_code == 403
@@ -192,7 +204,9 @@ def test_password_reset_answers_alike_and_ends_other_sessions(
     sign_in(elsewhere, email)
     assert signed_in(elsewhere)
 
-    unknown = client.post("/password/forgot", data={"email": "nobody@example.com", "csrf_token": csrf(client)})
+    unknown = client.post(
+        "/password/forgot", data={"email": "nobody@example.com", "csrf_token": csrf(client)}
+    )
     known = client.post("/password/forgot", data={"email": email.upper(), "csrf_token": csrf(client)})
     assert unknown.status_code == known.status_code == 200
     assert unknown.data == known.data  # the same page, whether or not the e-mail has a user
@@ -200,9 +214,13 @@ def test_password_reset_answers_alike_and_ends_other_sessions(
     assert mail["to"] == email
     path = link_in(mail)
     token = csrf(client, path)
-    differ = client.post(path, data={"password": "new password 123", "confirm": "other password", "csrf_token": token})
+    differ = client.post(
+        path, data={"password": "new password 123", "confirm": "other password", "csrf_token": token}
+    )
     assert differ.status_code == 400
-    done = client.post(path, data={"password": "new password 123", "confirm": "new password 123", "csrf_token": token})
+    done = client.post(
+        path, data={"password": "new password 123", "confirm": "new password 123", "csrf_token": token}
+    )
     assert done.status_code == 302 and signed_in(client)
     assert not signed_in(elsewhere)  # every other session ended
     assert sign_in(app.test_client(), email).status_code == 401
@@ -218,7 +236,10 @@ def test_password_reset_answers_alike_and_ends_other_sessions(
 def test_sign_in_and_forgot_are_rate_limited(client: Any, rt: Any) -> None:
     rt.settings.console.sign_in_rate_limit = "3 per minute"
     token = csrf(client)
-    answers = [client.post("/login", data={"email": "a@example.com", "password": "x", "csrf_token": token}) for _ in range(3)]
+    answers = [
+        client.post("/login", data={"email": "a@example.com", "password": "x", "csrf_token": token})
+        for _ in range(3)
+    ]
     assert [a.status_code for a in answers] == [401, 401, 401]
     limited = client.post("/password/forgot", data={"email": "a@example.com", "csrf_token": token})
     assert limited.status_code == 429 and "Retry-After" in limited.headers
@@ -335,7 +356,10 @@ def test_a_session_token_signs_a_shopify_user_in_framed_by_the_shop(client: Any,
         assert session is not None and session.embedded_shop == SHOP
     # A second sign-in finds the same user.
     again = client.application.test_client()
-    assert again.post("/app/session-token", headers={"Authorization": f"Bearer {session_token()}"}).status_code == 200
+    assert (
+        again.post("/app/session-token", headers={"Authorization": f"Bearer {session_token()}"}).status_code
+        == 200
+    )
     with rt.session() as s:
         assert len(s.scalars(select(User).where(User.shopify_user_id == "9001")).all()) == 1
     # A console session signed in otherwise is never framed.
@@ -364,7 +388,10 @@ def test_a_bad_session_token_signs_nobody_in(client: Any, rt: Any, token: Any, s
     assert not signed_in(client)
     with rt.session() as s:
         assert s.scalars(select(User)).all() == []
-    assert client.post("/app/session-token", headers={"Authorization": f"Bearer {token()}"}).status_code == status
+    assert (
+        client.post("/app/session-token", headers={"Authorization": f"Bearer {token()}"}).status_code
+        == status
+    )
 
 
 def test_a_disabled_shopify_user_is_refused(client: Any, rt: Any) -> None:
@@ -385,13 +412,21 @@ def test_a_disabled_shopify_user_is_refused(client: Any, rt: Any) -> None:
 def test_the_cli_creates_the_first_owner_and_lists_users(app: Any, rt: Any) -> None:
     runner = app.test_cli_runner()
     assert b"No user exists yet" in app.test_client().get("/login").data
-    made = runner.invoke(args=["users", "create-owner", "New Shop", "First@Example.com", "--password-stdin"], input=PASSWORD + "\n")
+    made = runner.invoke(
+        args=["users", "create-owner", "New Shop", "First@Example.com", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )
     assert made.exit_code == 0, made.output
     assert "owner" in made.output and "first@example.com" in made.output
     assert b"No user exists yet" not in app.test_client().get("/login").data
-    again = runner.invoke(args=["users", "create-owner", "New Shop", "first@example.com", "--password-stdin"], input=PASSWORD + "\n")
+    again = runner.invoke(
+        args=["users", "create-owner", "New Shop", "first@example.com", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )
     assert again.exit_code != 0 and "already exists" in again.output
-    short = runner.invoke(args=["users", "create-owner", "New Shop", "b@example.com", "--password-stdin"], input="short\n")
+    short = runner.invoke(
+        args=["users", "create-owner", "New Shop", "b@example.com", "--password-stdin"], input="short\n"
+    )
     assert short.exit_code != 0 and "at least 10" in short.output
     listed = runner.invoke(args=["users", "list", "New Shop"])
     assert listed.exit_code == 0 and "first@example.com" in listed.output and "owner" in listed.output
@@ -403,5 +438,7 @@ def test_the_cli_creates_the_first_owner_and_lists_users(app: Any, rt: Any) -> N
 
 def test_cli_prompts_for_the_password_twice(app: Any) -> None:
     runner: CliRunner = app.test_cli_runner()
-    made = runner.invoke(args=["users", "create-owner", "Prompted", "p@example.com"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    made = runner.invoke(
+        args=["users", "create-owner", "Prompted", "p@example.com"], input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
     assert made.exit_code == 0, made.output

@@ -62,7 +62,9 @@ def test_a_token_signed_with_another_secret_is_refused() -> None:
 
 def test_a_tampered_payload_is_refused() -> None:
     header, _payload, signature = mint().split(".")
-    other = b64(claims(sub="1", dest="https://south-wind.myshopify.com", iss="https://south-wind.myshopify.com/admin"))
+    other = b64(
+        claims(sub="1", dest="https://south-wind.myshopify.com", iss="https://south-wind.myshopify.com/admin")
+    )
     with pytest.raises(InvalidSessionToken):
         verify(f"{header}.{other}.{signature}", KEY, SECRET, now=NOW)
 

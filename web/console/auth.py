@@ -51,7 +51,12 @@ def forbidden(_exc: Exception) -> Any:
 
 @bp.errorhandler(RateLimitExceeded)
 def too_many(exc: RateLimitExceeded) -> Any:
-    body, status = render("link_gone.html", 429, heading="Too many attempts", message="Too many attempts from here. Wait a minute, then try again.")
+    body, status = render(
+        "link_gone.html",
+        429,
+        heading="Too many attempts",
+        message="Too many attempts from here. Wait a minute, then try again.",
+    )
     response = Response(body, status, mimetype="text/html")
     for name, value in exc.get_headers():
         if name.lower() == "retry-after":

@@ -62,8 +62,9 @@ def _page(rendered: tuple[str, int], **headers: str) -> Response:
 
 
 def _no_referrer(rendered: tuple[str, int]) -> Response:
-    """A page reached by a secret link must not hand the link to another site (``same-origin``: ``no-referrer`` would make the
-    browser send ``Origin: null`` on the page's own form, which the Origin check refuses)."""
+    """A page reached by a secret link must not hand the link to another site (``same-origin``;
+    ``no-referrer`` would make the browser send ``Origin: null`` on the page's own form, which
+    the Origin check refuses)."""
     return _page(rendered, **{"Referrer-Policy": "same-origin", "Cache-Control": "no-store"})
 
 
@@ -84,7 +85,9 @@ def _page_context(s: Any) -> dict[str, Any]:
             .order_by(UserLink.id)
         )
     )
-    tokens = list(s.scalars(select(ApiToken).where(ApiToken.account_id == g.account_id).order_by(ApiToken.id)))
+    tokens = list(
+        s.scalars(select(ApiToken).where(ApiToken.account_id == g.account_id).order_by(ApiToken.id))
+    )
     return {"users": users_of(s, g.account_id), "invites": invites, "tokens": tokens, "roles": ROLES}
 
 
@@ -172,7 +175,17 @@ def invite_user() -> Any:
         link_id, to, account_id = link.id, link.email, g.account_id
     url = f"{rt.settings.public_url.rstrip('/')}/invite/{secret}"
     try:
-        send_link(rt, link_id, INVITE, to, url, account_id=account_id, account=g.account_name, role=wanted, hours=hours)
+        send_link(
+            rt,
+            link_id,
+            INVITE,
+            to,
+            url,
+            account_id=account_id,
+            account=g.account_name,
+            role=wanted,
+            hours=hours,
+        )
     except Exception as exc:  # the mail server refused or did not answer: say so, keep the invitation
         log.warning("users.invite_not_sent", link_id=link_id, error=type(exc).__name__)
         flash(f"The invitation to {to} could not be sent ({type(exc).__name__}); try again later.", "error")
@@ -280,7 +293,17 @@ def forgot() -> Any:
     if found is not None:
         url = f"{rt.settings.public_url.rstrip('/')}/password/reset/{secret}"
         try:
-            send_link(rt, link_id, RESET, to, url, account_id=account_id, account=account_name, role=role, hours=hours)
+            send_link(
+                rt,
+                link_id,
+                RESET,
+                to,
+                url,
+                account_id=account_id,
+                account=account_name,
+                role=role,
+                hours=hours,
+            )
         except Exception as exc:  # the answer must not tell whether the e-mail exists
             log.warning("users.reset_not_sent", error=type(exc).__name__)
     # The same page, whatever the e-mail: it does not tell who has an account.
@@ -309,7 +332,9 @@ def reset(secret: str) -> Any:
                 flash("Your password is changed; every other session of yours has ended.", "ok")
                 return redirect(url_for("console.home"))
         email = link.email
-    return _no_referrer(render("password_reset.html", 400 if error else 200, error=error, secret=secret, email=email))
+    return _no_referrer(
+        render("password_reset.html", 400 if error else 200, error=error, secret=secret, email=email)
+    )
 
 
 # --------------------------------------------------------------------------- Shopify embedded sign-in
@@ -327,7 +352,9 @@ def _embedded_sign_in(token: str) -> tuple[str | None, str, int]:
     with rt.session() as s:
         store = s.scalar(
             select(Store).where(
-                Store.platform == Platform.shopify, Store.domain == claims.shop, Store.state == StoreState.active
+                Store.platform == Platform.shopify,
+                Store.domain == claims.shop,
+                Store.state == StoreState.active,
             )
         )
         if store is None:
@@ -355,7 +382,6 @@ def embedded() -> Any:
 
 
 @bp.post("/app/session-token")
-@csrf.exempt  # authenticated by the Shopify-signed token in the header, not by a cookie
 def session_token() -> Any:
     """App Bridge's ``Authorization: Bearer <session token>``: starts the embedded session (JSON)."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -366,3 +392,7 @@ def session_token() -> Any:
         session.clear()
         return {"error": message}, status
     return {"shop": shop, "next": url_for("console.home")}
+
+
+# Authenticated by the Shopify-signed token in its header, not by a cookie: no CSRF form token.
+csrf.exempt(session_token)
