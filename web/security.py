@@ -1,10 +1,14 @@
 """Browser-facing protections, set up by :func:`init_security` from ``create_app``.
 
 - CSRF: every state-changing request carries a token (Flask-WTF's CSRFProtect), the
-  console login included. Exempt is only what a browser cookie does not authenticate:
-  the webhook receivers (mounted ahead of Flask, so they never get here), the JSON API
-  under /api/v1 (bearer tokens only; it never reads the session cookie) and
-  WooCommerce's server-to-server key callback (bound to its install by a signed token).
+  console login included. Exempt from Flask-WTF's form check is only what a browser
+  cookie does not authenticate, or what checks the token itself: the webhook receivers
+  (mounted ahead of Flask, so they never get here), the JSON API under /api/v1 (a bearer
+  token; a request authenticated by the session cookie instead must carry ``X-CSRFToken``
+  and pass the Origin check, both enforced in ``web.api.authenticated``), the Shopify
+  session-token entry (``POST /app/session-token``, authenticated by the Shopify-signed
+  token in its header) and WooCommerce's server-to-server key callback (bound to its
+  install by a signed token).
 - Origin: a POST whose ``Origin`` (or, without one, ``Referer``) names another site is
   refused before anything runs.
 - Console sessions: a signed-in cookie is honoured only while its server-side record

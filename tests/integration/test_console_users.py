@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from db.accounts import get_or_create_account, issue_token
 from db.models import ApiToken, ConsoleSession, Platform, Role, Store, StoreState, User, UserLink, utcnow
+from db.timeline import entries
 from db.users import create_user
 
 PASSWORD = "correct horse battery"
@@ -191,6 +192,13 @@ def test_the_last_owner_stays_and_disabling_ends_sessions(client: Any, rt: Any, 
     assert post(client, f"/app/users/{owner_id}/role", role="packer").status_code == 302
     with rt.session() as s:
         assert s.get(User, owner_id).role == Role.packer  # type: ignore[union-attr]
+        trail = [(e.actor, e.action, e.data) for e in entries(s, s.get(User, owner_id).account_id, "users")]  # type: ignore[union-attr]
+    assert trail == [
+        (f"user:{owner}", "user.disabled", {"user_id": staff_id, "sessions_ended": 1}),
+        (f"user:{owner}", "user.enabled", {"user_id": staff_id, "sessions_ended": 0}),
+        (f"user:{owner}", "user.role_changed", {"user_id": staff_id, "before": "staff", "after": "owner"}),
+        (f"user:{owner}", "user.role_changed", {"user_id": owner_id, "before": "owner", "after": "packer"}),
+    ]
 
 
 # --------------------------------------------------------------------------- password reset

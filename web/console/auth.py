@@ -4,7 +4,9 @@ A merchant user signs in with e-mail and password; an API token still signs in a
 account's owner (scripts and the first sign-in before any user exists). Signing in starts a
 server-side session (``console_sessions``); the cookie keeps only its random key, and
 ``web.security`` checks it on every request. The login form carries a CSRF token (no
-login CSRF).
+login CSRF). Sign-in and forgot-password POSTs share a rate limit per client address
+(``console.sign_in_rate_limit``). While no user exists, the login page says how to
+create the first owner (``./waybill users create-owner``).
 """
 
 from __future__ import annotations

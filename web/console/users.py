@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from connectors.shopify.session_token import InvalidSessionToken, verify
 from db.accounts import issue_token, revoke_token
+from db.timeline import record
 from db.models import Account, ApiToken, Platform, Role, Store, StoreState, User, UserLink, utcnow
 from db.users import (
     INVITE,
@@ -107,6 +108,11 @@ def _user_or_404(s: Any, user_id: int) -> User:
     return user
 
 
+def _audit(s: Any, action: str, **data: Any) -> None:
+    """The account's audit trail of user and token changes (timeline subject ``users``)."""
+    record(s, g.account_id, "users", g.actor, action, data=data)
+
+
 def _who(user: User) -> str:
     return user.email or user.name or f"Shopify user {user.shopify_user_id}"
 
@@ -121,11 +127,13 @@ def change_role(user_id: int) -> Any:
             flash("Choose owner, staff or packer.", "error")
             return redirect(url_for("console.users"))
         try:
+            before = user.role.value
             set_role(s, user, wanted)
         except UserError as exc:
             s.rollback()
             flash(f"{_who(user)}: {exc}.", "error")
             return redirect(url_for("console.users"))
+        _audit(s, "user.role_changed", user_id=user.id, before=before, after=wanted)
         flash(f"{_who(user)} is now {wanted}.", "ok")
     log.info("users.role_changed", user_id=user_id, role=wanted, by=g.user_id)
     return redirect(url_for("console.users"))
@@ -140,6 +148,7 @@ def _set_disabled(user_id: int, disabled: bool) -> Any:
             s.rollback()
             flash(f"{_who(user)}: {exc}.", "error")
             return redirect(url_for("console.users"))
+        _audit(s, "user.disabled" if disabled else "user.enabled", user_id=user.id, sessions_ended=ended)
         what = f"disabled ({ended} session{'s' if ended != 1 else ''} ended)" if disabled else "enabled"
         flash(f"{_who(user)} is {what}.", "ok")
     log.info("users.disabled" if disabled else "users.enabled", user_id=user_id, by=g.user_id)
@@ -172,6 +181,7 @@ def invite_user() -> Any:
         except UserError as exc:
             s.rollback()
             return render("users.html", 400, error=f"Not invited: {exc}.", email=email, **_page_context(s))
+        _audit(s, "user.invited", link_id=link.id, role=wanted)
         link_id, to, account_id = link.id, link.email, g.account_id
     url = f"{rt.settings.public_url.rstrip('/')}/invite/{secret}"
     try:
@@ -206,6 +216,7 @@ def cancel_invite(link_id: int) -> Any:
             abort(404)
         if link.used_at is None:
             link.expires_at = utcnow()
+            _audit(s, "user.invite_cancelled", link_id=link.id)
         flash(f"The invitation to {link.email} no longer works.", "ok")
     return redirect(url_for("console.users"))
 
@@ -221,6 +232,7 @@ def create_token() -> Any:
         assert account is not None
         token = issue_token(s, account)
         s.flush()
+        _audit(s, "token.created", prefix=token[:10])
         log.info("users.token_created", prefix=token[:10], by=g.user_id)
         rendered = render("users.html", new_token=token, **_page_context(s))
     return _page(rendered, **{"Cache-Control": "no-store"})  # the token is shown once, never cached
@@ -237,6 +249,7 @@ def revoke(token_id: int) -> Any:
             abort(404)
         ended = revoke_token(s, row)
         prefix = row.prefix
+        _audit(s, "token.revoked", token_id=row.id, prefix=prefix, sessions_ended=ended)
     flash(f"Token {prefix}… revoked; {ended} console session{'s' if ended != 1 else ''} ended.", "ok")
     log.info("users.token_revoked", token_id=token_id, by=g.user_id)
     return redirect(url_for("console.users"))
