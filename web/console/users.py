@@ -26,8 +26,8 @@ from sqlalchemy import select
 
 from connectors.shopify.session_token import InvalidSessionToken, verify
 from db.accounts import issue_token, revoke_token
-from db.timeline import record
 from db.models import Account, ApiToken, Platform, Role, Store, StoreState, User, UserLink, utcnow
+from db.timeline import record
 from db.users import (
     INVITE,
     RESET,
