@@ -450,3 +450,13 @@ def test_cli_prompts_for_the_password_twice(app: Any) -> None:
         args=["users", "create-owner", "Prompted", "p@example.com"], input=f"{PASSWORD}\n{PASSWORD}\n"
     )
     assert made.exit_code == 0, made.output
+
+
+def test_the_service_says_how_to_create_the_first_owner(rt: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from app import _print_welcome
+
+    _print_welcome(rt)
+    assert "./waybill users create-owner" in capsys.readouterr().err
+    new_user(rt, Role.owner)
+    _print_welcome(rt)
+    assert "create-owner" not in capsys.readouterr().err
