@@ -73,6 +73,7 @@ def _register(app: Flask) -> None:
         cli_shops,
         cli_stock,
         cli_tracking,
+        cli_users,
         console,
         install,
         ops,
@@ -92,6 +93,7 @@ def _register(app: Flask) -> None:
     app.cli.add_command(cli_ship.ship_cli)
     app.cli.add_command(cli_tracking.tracking_cli)
     app.cli.add_command(cli_returns.returns_cli)
+    app.cli.add_command(cli_users.users_cli)
 
 
 class PortInUse(Exception):
@@ -140,11 +142,17 @@ def run_embedded(settings: Settings | None = None) -> None:
 def _print_welcome(rt: Runtime) -> None:
     from sqlalchemy import func, select
 
-    from db.models import Store
+    from db.models import Store, User
 
     with rt.session() as s:
         stores = s.scalar(select(func.count(Store.id))) or 0
+        users = s.scalar(select(func.count(User.id))) or 0
     lines = [f"Waybill is running on http://localhost:{rt.settings.port} ({rt.settings.mode} mode)."]
+    if not users:
+        lines += [
+            "No console user yet. Create the first owner, then sign in at /login:",
+            '    ./waybill users create-owner "My Shop" you@example.com',
+        ]
     if rt.settings.public_url != f"http://localhost:{rt.settings.port}":
         lines.append(f"Platforms reach it at {rt.settings.public_url} (WAYBILL_PUBLIC_URL).")
     if not stores:

@@ -130,6 +130,17 @@ class WebhookSettings(_Strict):
 class ConsoleSettings(_Strict):
     session_idle_minutes: float = Field(120, gt=0)  # a console session unused this long ends
     session_max_hours: float = Field(12, gt=0)  # and every session ends this long after sign-in
+    # Sign-in and password-reset requests (POST) per client address.
+    sign_in_rate_limit: str = "20 per minute"
+    invite_hours: float = Field(72, gt=0)  # an invitation link works this long
+    reset_hours: float = Field(2, gt=0)  # a password-reset link works this long
+
+    @field_validator("sign_in_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        if not _RATE_LIMIT.match(value):
+            raise ValueError('must read like "20 per minute" or "100/hour"')
+        return value.strip()
 
 
 class DatabaseSettings(_Strict):

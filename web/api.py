@@ -1,7 +1,10 @@
 """The JSON API under /api/v1: bearer tokens, one merchant's data per token.
 
-Only the ``Authorization: Bearer`` header authenticates here, never the console's session
-cookie; that is why these routes are exempt from CSRF tokens (``web.security``).
+A request authenticates with the ``Authorization: Bearer`` header (a token acts as the
+account's owner) or, from a browser signed in to the console, with the session cookie: then
+the user's role must reach the route's least role (:func:`least_role`) and a state change
+must carry the CSRF token in ``X-CSRFToken`` (checked in :func:`authenticated`, which is why
+the blueprint is exempt from Flask-WTF's form check) and pass the Origin check.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db.accounts import account_for_token, revoke_token
-from db.models import ApiToken, DataExport, Store
+from db.models import ApiToken, DataExport, Role, Store
 from db.timeline import entries
+from db.users import may
 from web import errors
 from web import runtime as runtime  # the api_* modules take it from here with bp
 from web.edge import error_response
@@ -31,21 +35,64 @@ def _error(status: int, message: str) -> Response:
     return error_response(status, message)
 
 
+# The least role a console user signed in with the session cookie needs, per endpoint group
+# (the first path segment after /api/v1; a bearer token acts as the account's owner).
+OWNER_GROUPS = frozenset({"tokens", "settings", "data-exports", "trusted-customers", "users"})
+PACKER_RULES = frozenset({"/api/v1/account", "/api/v1/pick-list", "/api/v1/orders/<bigid:order_id>/pack"})
+
+
+def least_role(rule: str) -> Role:
+    """The least role for the API route ``rule``: owner for tokens, settings and personal-data
+    exports; packer for what picking and packing need; staff for the rest."""
+    if rule in PACKER_RULES:
+        return Role.packer
+    group = rule.removeprefix(bp.url_prefix or "").strip("/").split("/")[0]
+    return Role.owner if group in OWNER_GROUPS else Role.staff
+
+
+def _session_caller() -> Response | None:
+    """A browser signed in to the console: its live session, the role the route needs, and for
+    a state change the Origin check and the CSRF token (``X-CSRFToken``); else an error."""
+    from flask_wtf.csrf import ValidationError, validate_csrf
+
+    from web.security import SAFE_METHODS, cross_site, load_console_session
+
+    if not load_console_session():
+        return _error(401, "missing bearer token")
+    if request.method not in SAFE_METHODS:
+        if cross_site():
+            return _error(403, "this request came from another site")
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token"))
+        except ValidationError:
+            return _error(400, "a signed-in browser must send the CSRF token (X-CSRFToken)")
+    if not may(g.role, least_role(request.url_rule.rule if request.url_rule else "")):
+        return _error(403, "your role may not do this")
+    return None
+
+
 def authenticated(fn: F) -> F:
-    """Resolve the bearer token to ``g.account_id`` or answer 401."""
+    """Resolve the bearer token to ``g.account_id`` (acting as the owner), or else the console's
+    live session cookie (with its user's role, and the CSRF token on a state change); or 401."""
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return _error(401, "missing bearer token")
-        with runtime().session() as s:
-            account = account_for_token(s, token.strip())
-            if account is None:
-                return _error(401, "invalid or revoked token")
-            g.account_id = account.id
-            g.account_name = account.name
+        if header:
+            if scheme.lower() != "bearer" or not token.strip():
+                return _error(401, "missing bearer token")
+            with runtime().session() as s:
+                account = account_for_token(s, token.strip())
+                if account is None:
+                    return _error(401, "invalid or revoked token")
+                g.account_id = account.id
+                g.account_name = account.name
+                g.role = Role.owner
+        else:
+            refused = _session_caller()
+            if refused is not None:
+                return refused
         return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -1,10 +1,14 @@
 """Browser-facing protections, set up by :func:`init_security` from ``create_app``.
 
 - CSRF: every state-changing request carries a token (Flask-WTF's CSRFProtect), the
-  console login included. Exempt is only what a browser cookie does not authenticate:
-  the webhook receivers (mounted ahead of Flask, so they never get here), the JSON API
-  under /api/v1 (bearer tokens only; it never reads the session cookie) and
-  WooCommerce's server-to-server key callback (bound to its install by a signed token).
+  console login included. Exempt from Flask-WTF's form check is only what a browser
+  cookie does not authenticate, or what checks the token itself: the webhook receivers
+  (mounted ahead of Flask, so they never get here), the JSON API under /api/v1 (a bearer
+  token; a request authenticated by the session cookie instead must carry ``X-CSRFToken``
+  and pass the Origin check, both enforced in ``web.api.authenticated``), the Shopify
+  session-token entry (``POST /app/session-token``, authenticated by the Shopify-signed
+  token in its header) and WooCommerce's server-to-server key callback (bound to its
+  install by a signed token).
 - Origin: a POST whose ``Origin`` (or, without one, ``Referer``) names another site is
   refused before anything runs.
 - Console sessions: a signed-in cookie is honoured only while its server-side record
@@ -12,8 +16,10 @@
   idle and absolute lifetimes (``console`` in config.yaml). Otherwise the cookie is
   cleared and the browser is simply signed out.
 - Headers: a Content-Security-Policy that forbids framing (``frame-ancestors 'none'``)
-  except on the Shopify embedded app entry for a request Shopify signed for a shop
-  (framed only by that shop's admin), ``X-Content-Type-Options: nosniff``, and HSTS
+  except on the Shopify embedded app entry for a request Shopify signed for a shop, and on
+  every response of a console session signed in by a Shopify session token
+  (``embedded_shop``): those are framed only by that shop's admin
+  (``https://<shop> https://admin.shopify.com``), ``X-Content-Type-Options: nosniff``, and HSTS
   when the public URL is https.
 """
 
@@ -26,6 +32,7 @@ from urllib.parse import urlsplit
 
 import structlog
 from flask import Flask, Response, g, render_template_string, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from connectors.shopify import oauth
@@ -64,6 +71,7 @@ def init_security(app: Flask) -> None:
     csrf.exempt(install.woo_callback)
     app.before_request(_check_console_session)
     app.after_request(_headers)
+    app.session_interface = EmbeddableSessionInterface()
     app.register_error_handler(CSRFError, _csrf_refused)
 
 
@@ -93,21 +101,36 @@ def _check_origin() -> Any:
     """Refuse a cross-site POST by its Origin (or Referer) before any handler runs."""
     if request.method in SAFE_METHODS or _exempt():
         return None
+    if cross_site():
+        return _refused("This request came from another site.", 403)
+    return None
+
+
+def cross_site() -> bool:
+    """Whether the request's Origin (or, without one, Referer) names another site."""
     given = request.headers.get("Origin")
     if given is None and request.headers.get("Referer"):
         given = request.headers["Referer"]
     if given is None:
-        return None  # not a browser (browsers send Origin on every POST); the CSRF token still applies
+        return False  # not a browser (browsers send Origin on every POST); the CSRF token still applies
     if _origin(given) not in _ours():
         log.warning("security.cross_site_post", path=request.path, origin=_origin(given) or "unparsable")
-        return _refused("This request came from another site.", 403)
-    return None
+        return True
+    return False
 
 
 def _check_console_session() -> None:
     """A signed-in cookie counts only while its server-side session is live."""
     if "account_id" not in session or request.blueprint in CSRF_EXEMPT_BLUEPRINTS:
-        return
+        return  # the JSON API reads the cookie only in web.api.authenticated (load_console_session)
+    load_console_session()
+
+
+def load_console_session() -> bool:
+    """Set ``g.account_id``, ``g.role``, ``g.user_id``, ``g.actor`` and ``g.embedded_shop`` from
+    the browser's live console session; a dead one clears the cookie. Whether it is live."""
+    if "account_id" not in session:
+        return False
     rt = runtime()
     idle = timedelta(minutes=rt.settings.console.session_idle_minutes)
     lifetime = timedelta(hours=rt.settings.console.session_max_hours)
@@ -129,8 +152,9 @@ def _check_console_session() -> None:
             g.embedded_shop = row.embedded_shop
     if not valid:
         session.clear()
-        return
+        return False
     g.account_id = session["account_id"]
+    return True
 
 
 def _csrf_refused(exc: CSRFError) -> tuple[str, int]:
@@ -142,6 +166,26 @@ def _csrf_refused(exc: CSRFError) -> tuple[str, int]:
 
 def _refused(message: str, status: int) -> tuple[str, int]:
     return render_template_string(REFUSED, message=message), status
+
+
+class EmbeddableSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, with one difference for a session signed in inside Shopify
+    admin's frame (``session["embedded"]``): over https its cookie is ``SameSite=None;
+    Secure; Partitioned``, so the browser sends it to Waybill inside admin.shopify.com (a
+    ``Lax`` cookie is not sent to a cross-site frame) and keeps it in that top site's
+    partition (CHIPS). Every other session keeps ``SameSite=Lax``. Over plain http (local
+    development) ``SameSite=None`` is not possible: the embedded cookie stays ``Lax``.
+    """
+
+    @staticmethod
+    def _embedded(app: Flask) -> bool:
+        return bool(session.get("embedded")) and bool(app.config.get("SESSION_COOKIE_SECURE"))
+
+    def get_cookie_samesite(self, app: Flask) -> str | None:
+        return "None" if self._embedded(app) else super().get_cookie_samesite(app)
+
+    def get_cookie_partitioned(self, app: Flask) -> bool:
+        return self._embedded(app) or super().get_cookie_partitioned(app)
 
 
 def embedded_shop() -> str | None:
@@ -159,7 +203,8 @@ def embedded_shop() -> str | None:
 
 
 def _headers(response: Response) -> Response:
-    shop = embedded_shop()
+    # Shopify's signed app entry, or a console session signed in from the shop's admin.
+    shop = embedded_shop() or getattr(g, "embedded_shop", None)
     ancestors = f"https://{shop} {SHOPIFY_ADMIN}" if shop else "'none'"
     if "Content-Security-Policy" not in response.headers:  # a page may set a stricter one of its own
         response.headers["Content-Security-Policy"] = f"{CSP}; frame-ancestors {ancestors}"

@@ -40,8 +40,9 @@ def test_a_merchant_signs_in_connects_a_store_and_signs_out(
 
     page.goto(f"{public_url}/")
     assert page.url.startswith(f"{public_url}/login")
+    page.click("summary:has-text('Sign in with an API token')")
     page.fill("input[name=token]", token)
-    submit(page, "button:has-text('Sign in')")
+    submit(page, "button:has-text('Sign in with token')")
     page.wait_for_selector("text=Harbour Supply")
     assert page.url.rstrip("/") == public_url
 
