@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from db.models import Order, Role, Store, TimelineEntry
@@ -110,7 +111,7 @@ def test_find_an_order_by_search_and_approve_it_on_its_page(
     clean = orders["clean"]
     page.fill("#q", clean.number)
     page.press("#q", "Enter")
-    page.wait_for_function("document.querySelectorAll('#results tbody tr').length === 1")
+    expect(page.locator("#results tbody tr")).to_have_count(1)  # htmx swapped the results in
     assert page.locator("#results tbody tr a").inner_text() == clean.number
     assert "q=" in page.url  # the search is in the address (htmx pushed it)
     checked(page)
