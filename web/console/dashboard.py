@@ -43,6 +43,7 @@ from web.console import bp, page, render
 from web.console.orders import HOLD_KINDS, REVIEW_KINDS
 
 WINDOWS = (14, 30)  # days a chart may cover
+MAX_STORES = 50  # stores listed on the dashboard
 ON_TIME_DAYS = 30  # deliveries judged for the on-time rates
 MAX_DURATIONS = 20_000  # rows read per chart where the database has no median (SQLite)
 CHART_W, CHART_H, PAD_L, PAD_B, PAD_T = 640, 180, 44, 22, 10
@@ -356,6 +357,14 @@ def home() -> Any:
                 if waiting is None
                 else int((datetime.now(UTC) - waiting).total_seconds() // 60),
                 windows=WINDOWS,
+                stores=list(
+                    s.execute(
+                        select(Store.domain, Store.platform, Store.state)
+                        .where(Store.account_id == g.account_id)
+                        .order_by(Store.id)
+                        .limit(MAX_STORES)
+                    )
+                ),
                 url_endpoints=set(current_app.view_functions),
                 on_time_days=ON_TIME_DAYS,
             )

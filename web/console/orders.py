@@ -8,10 +8,11 @@ run``: ship now) and ``sync.shipping.void_order`` (``waybill ship void``). Label
 the packing area's ``/app/labels/print?order=ID...`` (one PDF).
 
 The grid filters in SQL on indexed columns (account, stage, created_at, number, e-mail,
-the shipments' tracking code) and pages with LIMIT/OFFSET, fetching one row more than it
-shows to know whether a next page exists (no COUNT over the account). Customer names and
-SKUs live in the order's JSON: that part of a search is a substring match on the JSON's
-text, bounded by the account and the page's LIMIT (the newest matches first).
+destination, the shipments' tracking code) and pages with LIMIT/OFFSET, fetching one row
+more than it shows to know whether a next page exists (no COUNT over the account).
+Customer names and SKUs live in the order's JSON; the search matches them in
+``orders.search``, a short lower-cased text kept from the JSON on every write
+(``db.models.order_search``), so no order's JSON is parsed to answer a search.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import flash, g, redirect, request, url_for
-from sqlalchemy import Select, Text, cast, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound as HttpNotFound
 
@@ -138,21 +139,24 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-def search_condition(account_id: int, q: str) -> Any:
-    """Orders matching ``q``: number, e-mail, tracking code exactly (indexed), or, for three
-    characters or more, a customer name, SKU or anything else in the order's JSON."""
+def exact_condition(account_id: int, q: str) -> Any:
+    """Orders whose number, e-mail or a parcel's tracking code is ``q`` (all indexed)."""
     term = q.strip()
     bare = term.lstrip("#")
     tracked = select(Shipment.order_id).where(
         Shipment.account_id == account_id, Shipment.tracking_code == term
     )
-    found = [
-        Order.number.in_({term, bare, f"#{bare}"}),
-        Order.email == term.lower(),
-        Order.id.in_(tracked),
-    ]
+    return or_(Order.number.in_({term, bare, f"#{bare}"}), Order.email == term.lower(), Order.id.in_(tracked))
+
+
+def search_condition(account_id: int, q: str) -> Any:
+    """Orders matching ``q``: number, e-mail, tracking code exactly, or, for three characters
+    or more, part of a number, e-mail, customer name or SKU (``orders.search``, a short
+    lower-cased text kept from the order's data: no JSON is parsed per row)."""
+    term = " ".join(q.lower().split())
+    found = [exact_condition(account_id, q)]
     if len(term) >= MIN_TEXT_SEARCH:
-        found.append(func.lower(cast(Order.data, Text)).like(_like(term.lower()), escape="\\"))
+        found.append(Order.search.like(_like(term), escape="\\"))
     return or_(*found)
 
 
@@ -171,7 +175,7 @@ def order_query(account_id: int, f: Filters) -> Select[Any]:
     if f.until:
         query = query.where(Order.created_at < _start(f.until + timedelta(days=1)))
     if f.country:
-        query = query.where(Order.data["shipping_address"]["country_code"].as_string() == f.country)
+        query = query.where(Order.ship_country == f.country)
     if f.hold:
         query = query.where(Order.hold_reason.like(HOLD_KINDS[f.hold][1]))
     if f.q:
