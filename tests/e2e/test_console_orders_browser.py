@@ -125,6 +125,15 @@ def test_find_an_order_by_search_and_approve_it_on_its_page(
     assert "high_risk_destination" in page.inner_text("main")
     checked(page)
     screenshot(page, "order")
+    page.click("text=Edit the shipping address")
+    page.fill("#addr-line1", "7 Broad Street")
+    with page.expect_navigation():
+        page.click("text=Save and verify")
+    assert "saved and verified again" in page.inner_text(".flashes")
+    timeline = page.inner_text("ol.timeline")
+    assert "order.address_edited" in timeline and "order.address_checked" in timeline  # EasyPost's check
+    assert now(rt, held.id).data["shipping_address"]["line1"] == "7 Broad Street"
+    assert now(rt, held.id).stage == "on_hold"
     page.fill("#decide-reason", "called the customer: a genuine gift")
     with page.expect_navigation():
         page.click("form.decide button.primary")

@@ -424,3 +424,35 @@ def test_the_search_columns_follow_the_orders_data(rt: Any, shop: dict[str, Any]
         row = s.get(OrderRow, shop["held"])
         assert row is not None
         assert (row.search, row.ship_country) == ("#1001 | tote", None)
+
+
+def test_edit_address_refuses_another_accounts_order_and_unknown_fields(
+    rt: Any, shop: dict[str, Any]
+) -> None:
+    from core.errors import InvalidInput, OrderNotFound
+    from sync import review
+
+    fields = {"line1": "1 Main St", "city": "Springfield", "country_code": "US"}
+    with pytest.raises(OrderNotFound):
+        review.edit_address(rt, shop["alpha"], shop["theirs"], fields, "user:sam")
+    with pytest.raises(InvalidInput, match="unknown address fields: planet"):
+        review.edit_address(rt, shop["alpha"], shop["held"], {**fields, "planet": "Mars"}, "user:sam")
+    with pytest.raises(InvalidInput, match="longer than 200"):
+        review.edit_address(rt, shop["alpha"], shop["held"], {**fields, "line2": "x" * 201}, "user:sam")
+    assert order_row(rt, shop["theirs"]).data["shipping_address"]["line1"] == "12 Analytical St"
+    assert order_row(rt, shop["held"]).data["shipping_address"]["line1"] == "12 Analytical St"
+    done = review.edit_address(rt, shop["alpha"], shop["held"], {**fields, "name": "  Ada   L. "}, "user:sam")
+    assert done["stage"] == "on_hold" and done["deliverable"] is None  # no EasyPost key: check skipped
+    row = order_row(rt, shop["held"])
+    assert row.data["shipping_address"]["name"] == "Ada L."
+    with rt.session() as s:
+        skipped = s.scalar(
+            select(TimelineEntry.reason).where(
+                TimelineEntry.subject == f"order:{shop['held']}",
+                TimelineEntry.action == "order.address_check_skipped",
+            )
+        )
+    assert skipped in {  # sync.pipeline.address_check's reasons, by configuration
+        "address verification is off (risk.verify_addresses)",
+        "no EasyPost key configured: address not verified",
+    }
