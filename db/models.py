@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -227,6 +228,7 @@ class Order(Base):
         Index("ix_orders_account_created", "account_id", "created_at"),
         Index("ix_orders_account_stage", "account_id", "stage", "created_at"),
         Index("ix_orders_account_number", "account_id", "number"),
+        Index("ix_orders_account_country", "account_id", "ship_country", "created_at"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -252,6 +254,39 @@ class Order(Base):
     redacted_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the console's search and destination filter read, kept from ``data`` on every
+    # write (``order_search``): lower-cased number, e-mails, names and SKUs; the
+    # destination country. Erasing the order's personal data erases them too.
+    search: Mapped[str | None] = mapped_column(Text, default=None)
+    ship_country: Mapped[str | None] = mapped_column(String(2), default=None)
+
+
+MAX_SEARCH = 2000  # characters of an order's search text
+
+
+def order_search(
+    number: str | None, email: str | None, data: dict[str, Any] | None
+) -> tuple[str, str | None]:
+    """(search text, destination country) of an order: what the console's grid matches."""
+    data = data or {}
+    parts: list[Any] = [number, email, data.get("email")]
+    for key in ("shipping_address", "billing_address"):
+        address = data.get(key) or {}
+        parts += [address.get("name"), address.get("company")]
+    parts += [item.get("sku") for item in data.get("line_items") or [] if isinstance(item, dict)]
+    seen: list[str] = []
+    for part in parts:
+        text = " ".join(str(part).lower().split()) if part else ""
+        if text and text not in seen:
+            seen.append(text)
+    country = str((data.get("shipping_address") or {}).get("country_code") or "").strip().upper()
+    return " | ".join(seen)[:MAX_SEARCH], (country[:2] or None)
+
+
+@event.listens_for(Order, "before_insert")
+@event.listens_for(Order, "before_update")
+def _order_search(mapper: Any, connection: Any, target: Order) -> None:
+    target.search, target.ship_country = order_search(target.number, target.email, target.data)
 
 
 class DataExport(Base):

@@ -8,13 +8,16 @@ ships or is cancelled there through the jobs of ``sync/pipeline.py``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.addresses import Address
 from core.errors import OrderNotFound
 from core.lifecycle import Stage
+from core.orders import Order
 from db.models import Order as OrderRow
 from db.models import TrustedCustomer, utcnow
 from db.timeline import record
@@ -24,8 +27,10 @@ from sync.pipeline import (
     ReviewInputError,
     _check_input,
     _lock,
+    address_check,
     cancel_on_storefront_soon,
     decision_summary,
+    gather_input,
     ship_soon,
     still_short,
     write_back_soon,
@@ -130,3 +135,106 @@ def untrust(rt: Runtime, account_id: int, email: str) -> bool:
         s.delete(found)
         record(s, account_id, f"customer:{email}", "merchant", "customer.untrusted")
     return True
+
+
+ADDRESS_FIELDS = (
+    "name",
+    "company",
+    "line1",
+    "line2",
+    "city",
+    "province_code",
+    "postal_code",
+    "country_code",
+    "phone",
+)
+ADDRESS_LIMITS = {"province_code": 16, "postal_code": 20, "phone": 40}
+MAX_ADDRESS_PART = 200
+
+
+def check_address(fields: dict[str, str | None]) -> Address:
+    """The shipping address a person typed, or ``ReviewInputError`` saying what is wrong."""
+    unknown = sorted(set(fields) - set(ADDRESS_FIELDS))
+    if unknown:
+        raise ReviewInputError(f"unknown address fields: {', '.join(unknown)}")
+    clean: dict[str, str | None] = {}
+    for name in ADDRESS_FIELDS:
+        value = " ".join(str(fields.get(name) or "").split()) or None
+        limit = ADDRESS_LIMITS.get(name, MAX_ADDRESS_PART)
+        if value is not None and len(value) > limit:
+            raise ReviewInputError(f"{name.replace('_', ' ')} is longer than {limit} characters")
+        clean[name] = value
+    for name in ("line1", "city", "country_code"):
+        if clean[name] is None:
+            raise ReviewInputError(f"{name.replace('_', ' ').replace('line1', 'address line 1')} is required")
+    country = str(clean["country_code"]).upper()
+    if len(country) != 2 or not country.isalpha():
+        raise ReviewInputError("country code must be two letters (ISO 3166, e.g. US)")
+    clean["country_code"] = country
+    return Address(**clean)
+
+
+def edit_address(
+    rt: Runtime, account_id: int, order_id: int, fields: dict[str, str | None], actor: str
+) -> dict[str, Any]:
+    """A person corrects the shipping address of a held order; it is verified again.
+
+    The order stays on hold (the person decides next); the new address goes through the
+    same checks as at intake (``sync.pipeline.address_check`` and the risk rules), and the
+    new verdict replaces the stored one. The timeline says who changed which parts."""
+    from core.risk import RiskRules, assess
+
+    address = check_address(fields)
+    actor = (actor or "").strip()[:100]
+    if not actor:
+        raise ReviewInputError("actor is required")
+    with rt.session() as s:
+        row = _lock(s, order_id)
+        if row is None or row.account_id != account_id:
+            raise OrderNotFound("not found")
+        if row.stage != Stage.ON_HOLD or row.review is not None:
+            raise ReviewError(f"order {order_id} is {row.stage}: only a held order's address can be edited")
+        before = dict(row.data.get("shipping_address") or {})
+        order = Order.from_dict({**row.data, "shipping_address": address.to_dict()})
+        inp = gather_input(s, row, order, rt.settings.risk)
+    check, skipped = address_check(rt, order)  # outside the transaction: EasyPost may be slow
+    verdict = assess(replace(inp, address_check=check), RiskRules.from_settings(rt.settings.risk))
+    with rt.session() as s:
+        row = _lock(s, order_id)
+        if row is None or row.stage != Stage.ON_HOLD or row.review is not None:
+            raise ReviewError(f"order {order_id} was decided while its address was checked")
+        changed = [k for k in ADDRESS_FIELDS if (before.get(k) or None) != getattr(address, k)]
+        row.data = {**row.data, "shipping_address": address.to_dict()}
+        row.risk = {**verdict.to_dict(), "at": utcnow().isoformat()}
+        row.updated_at = utcnow()
+        subject = f"order:{row.id}"
+        record(
+            s,
+            account_id,
+            subject,
+            actor,
+            "order.address_edited",
+            "shipping address corrected",
+            {"changed": changed},
+        )
+        if skipped:
+            record(s, account_id, subject, actor, "order.address_check_skipped", skipped)
+        elif check is not None:
+            verdict_text = "deliverable" if check.deliverable else "not deliverable"
+            record(
+                s,
+                account_id,
+                subject,
+                actor,
+                "order.address_checked",
+                f"the carrier says: {verdict_text}",
+                {"deliverable": check.deliverable, "messages": list(check.messages)},
+            )
+        facts = [f.to_dict() for f in verdict.facts]
+        data = {"score": verdict.score, "decision": verdict.decision, "facts": facts}
+        record(s, account_id, subject, actor, "order.verified", verdict.reason, data)
+        return {
+            **decision_summary(row),
+            "changed": changed,
+            "deliverable": None if check is None else check.deliverable,
+        }

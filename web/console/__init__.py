@@ -2,7 +2,8 @@
 ``web/templates/console``, htmx for partial updates, no build step) where a merchant runs
 the day. One blueprint, one module per area:
 
-- ``auth``: sign-in (e-mail and password, or an API token), sign-out, the dashboard at ``/``;
+- ``auth``: sign-in (e-mail and password, or an API token), sign-out;
+- ``dashboard``: the dashboard at ``/``;
 - ``users``: users and roles, invitations, password resets, API tokens, the Shopify
   embedded sign-in (App Bridge session tokens);
 - ``orders``: the orders grid, the order page, the review queue;
@@ -106,6 +107,7 @@ def _layout() -> dict[str, Any]:
 def _register_areas() -> None:
     from web.console import (  # noqa: F401  (routes register on bp)
         auth,
+        dashboard,
         exceptions,
         jobs,
         orders,

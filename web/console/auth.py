@@ -1,4 +1,4 @@
-"""Sign-in and sign-out, and the dashboard at ``/``.
+"""Sign-in and sign-out (the dashboard at ``/`` is web/console/dashboard.py).
 
 A merchant user signs in with e-mail and password; an API token still signs in as the
 account's owner (scripts and the first sign-in before any user exists). Signing in starts a
@@ -14,15 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response, g, redirect, request, session, url_for
+from flask import Response, redirect, request, session, url_for
 from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy import exists, select
 
 from db.accounts import end_session, start_session, token_for
-from db.models import Role, User
+from db.models import User
 from db.users import authenticate, start_user_session
 from web import runtime
-from web.console import bp, page, render
+from web.console import bp, render
 from web.returns_portal import limiter
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -117,9 +117,3 @@ def logout() -> Response:
         end_session(s, str(session.get("sid", "")))
     session.clear()
     return redirect(url_for("console.login"))  # type: ignore[return-value]
-
-
-@bp.get("/")
-@page(Role.packer)
-def home() -> Any:
-    return render("dashboard.html", account=g.account_name)
