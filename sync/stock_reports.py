@@ -11,9 +11,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
-
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -307,7 +306,9 @@ def stock_page(
     if sku is not None:
         where.append(StockItem.sku == sku)
     total = s.scalar(select(func.count()).select_from(StockItem).where(*where)) or 0
-    items = list(s.scalars(select(StockItem).where(*where).order_by(StockItem.sku).offset(offset).limit(limit)))
+    items = list(
+        s.scalars(select(StockItem).where(*where).order_by(StockItem.sku).offset(offset).limit(limit))
+    )
     skus = [i.sku for i in items]
     fallback = parse_buffer(inv.default_buffer)
     channels = _channels(s, account_id, skus, inv.location, fallback)
@@ -424,7 +425,9 @@ def last_audits(s: Session, account_id: int, sku: str | None = None) -> list[Aud
     return out
 
 
-def movements_page(s: Session, item: StockItem, limit: int = 50, before: int | None = None) -> list[StockMovement]:
+def movements_page(
+    s: Session, item: StockItem, limit: int = 50, before: int | None = None
+) -> list[StockMovement]:
     """A SKU's movements, newest first, ``limit`` at a time before the movement id ``before``."""
     query = select(StockMovement).where(StockMovement.stock_item_id == item.id)
     if before is not None:

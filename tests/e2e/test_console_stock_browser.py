@@ -61,7 +61,9 @@ def test_adjust_stock_and_see_it_on_every_channel(
     woo_url: str,
     browser: requests.Session,
 ) -> None:
-    shopify.add_product(SHOP, "Brass lantern", [{"sku": SKU, "price": "42.00", "available": 10, "grams": 900}])
+    shopify.add_product(
+        SHOP, "Brass lantern", [{"sku": SKU, "price": "42.00", "available": 10, "grams": 900}]
+    )
     woo.add_product("Brass lantern", sku=SKU, price="42.00", stock=10)
     account_id = sign_in(browser, public_url, rt, "Lamplight Goods")
     assert install_shopify(browser, public_url).status_code == 200

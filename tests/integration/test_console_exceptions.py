@@ -64,7 +64,8 @@ def test_acknowledge_then_resolve_with_a_note(rt: Any, client: Any, desk: dict[s
     assert ack.status_code == 303
     assert state_of(rt, desk["failure"]) == ("acknowledged", f"user:{staff.email}", None)
     done = client.post(
-        f"/app/exceptions/{desk['failure']}/resolve", data={"csrf_token": csrf, "note": "carrier redelivers Monday"}
+        f"/app/exceptions/{desk['failure']}/resolve",
+        data={"csrf_token": csrf, "note": "carrier redelivers Monday"},
     )
     assert done.status_code == 303
     assert state_of(rt, desk["failure"]) == ("resolved", f"user:{staff.email}", "carrier redelivers Monday")
@@ -72,7 +73,9 @@ def test_acknowledge_then_resolve_with_a_note(rt: Any, client: Any, desk: dict[s
         actions = [
             (e.action, e.actor)
             for e in s.scalars(
-                select(TimelineEntry).where(TimelineEntry.subject == f"order:{desk['order']}").order_by(TimelineEntry.id)
+                select(TimelineEntry)
+                .where(TimelineEntry.subject == f"order:{desk['order']}")
+                .order_by(TimelineEntry.id)
             )
         ]
     assert actions == [
@@ -85,9 +88,13 @@ def test_acknowledge_then_resolve_with_a_note(rt: Any, client: Any, desk: dict[s
     assert state_of(rt, desk["failure"])[0] == "resolved"
 
 
-def test_resolving_without_a_note_is_refused_and_changes_nothing(rt: Any, client: Any, desk: dict[str, Any]) -> None:
+def test_resolving_without_a_note_is_refused_and_changes_nothing(
+    rt: Any, client: Any, desk: dict[str, Any]
+) -> None:
     csrf = signed_in(client, person(rt, Role.staff, account_id=desk["account"]))
-    answer = client.post(f"/app/exceptions/{desk['stalled']}/resolve", data={"csrf_token": csrf, "note": "  "})
+    answer = client.post(
+        f"/app/exceptions/{desk['stalled']}/resolve", data={"csrf_token": csrf, "note": "  "}
+    )
     assert answer.status_code == 400
     assert "note is required" in answer.data.decode()
     assert state_of(rt, desk["stalled"]) == ("open", None, None)
@@ -95,9 +102,14 @@ def test_resolving_without_a_note_is_refused_and_changes_nothing(rt: Any, client
 
 def test_another_accounts_exception_is_not_found(rt: Any, client: Any, desk: dict[str, Any]) -> None:
     csrf = signed_in(client, person(rt, Role.staff, account_id=desk["account"]))
-    assert client.post(f"/app/exceptions/{desk['south']}/acknowledge", data={"csrf_token": csrf}).status_code == 404
     assert (
-        client.post(f"/app/exceptions/{desk['south']}/resolve", data={"csrf_token": csrf, "note": "x"}).status_code
+        client.post(f"/app/exceptions/{desk['south']}/acknowledge", data={"csrf_token": csrf}).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            f"/app/exceptions/{desk['south']}/resolve", data={"csrf_token": csrf, "note": "x"}
+        ).status_code
         == 404
     )
     assert state_of(rt, desk["south"]) == ("open", None, None)
@@ -112,5 +124,8 @@ def test_without_the_csrf_token_nothing_changes(rt: Any, client: Any, desk: dict
 def test_a_packer_may_not_open_exceptions(rt: Any, client: Any, desk: dict[str, Any]) -> None:
     csrf = signed_in(client, person(rt, Role.packer, account_id=desk["account"]))
     assert client.get("/app/exceptions").status_code == 403
-    assert client.post(f"/app/exceptions/{desk['failure']}/acknowledge", data={"csrf_token": csrf}).status_code == 403
+    assert (
+        client.post(f"/app/exceptions/{desk['failure']}/acknowledge", data={"csrf_token": csrf}).status_code
+        == 403
+    )
     assert state_of(rt, desk["failure"]) == ("open", None, None)

@@ -22,7 +22,9 @@ ASK = [{"line_id": "0", "quantity": 1, "reason": "unwanted"}]
 
 
 def ask(rt: Any, account: int, order: int, key: str) -> int:
-    return request_return(rt, account_id=account, order_id=order, asks=ASK, source="merchant", key=key, actor="t").id
+    return request_return(
+        rt, account_id=account, order_id=order, asks=ASK, source="merchant", key=key, actor="t"
+    ).id
 
 
 @pytest.fixture
@@ -87,7 +89,9 @@ def test_close_needs_a_reason_and_a_refusal_is_overridden(rt: Any, client: Any, 
     empty = client.post(f"/app/returns/{shop['approved']}/close", data={"csrf_token": csrf, "reason": " "})
     assert empty.status_code == 400 and "a reason is required" in empty.data.decode()
     assert state_of(rt, shop["approved"]) == "approved"
-    closed = client.post(f"/app/returns/{shop['approved']}/close", data={"csrf_token": csrf, "reason": "customer kept it"})
+    closed = client.post(
+        f"/app/returns/{shop['approved']}/close", data={"csrf_token": csrf, "reason": "customer kept it"}
+    )
     assert closed.status_code == 303 and state_of(rt, shop["approved"]) == "closed"
 
     rt.now = lambda: T0 + timedelta(days=90)  # outside the window: refused by the policy
@@ -113,9 +117,13 @@ def test_a_held_return_is_rejected_with_a_reason(rt: Any, client: Any, shop: dic
     assert "Held for review" in client.get("/app/returns?held=1").data.decode()
     page = client.get(f"/app/returns/{shop['approved']}").data.decode()
     assert "held for review" in page and "Reject the held return" in page
-    assert client.post(f"/app/returns/{shop['approved']}/reject", data={"csrf_token": csrf}).status_code == 400
+    assert (
+        client.post(f"/app/returns/{shop['approved']}/reject", data={"csrf_token": csrf}).status_code == 400
+    )
     assert state_of(rt, shop["approved"]) == "approved"
-    done = client.post(f"/app/returns/{shop['approved']}/reject", data={"csrf_token": csrf, "reason": "empty box"})
+    done = client.post(
+        f"/app/returns/{shop['approved']}/reject", data={"csrf_token": csrf, "reason": "empty box"}
+    )
     assert done.status_code == 303 and state_of(rt, shop["approved"]) == "closed"
     with rt.session() as s:
         row = s.get(Return, shop["approved"])
@@ -127,12 +135,19 @@ def test_another_accounts_return_is_not_found(rt: Any, client: Any, shop: dict[s
     south = shop["south_return"]
     assert client.get(f"/app/returns/{south}").status_code == 404
     for step, form in (("close", {"reason": "x"}), ("override", {"note": "x"}), ("approve", {"reason": "x"})):
-        assert client.post(f"/app/returns/{south}/{step}", data={"csrf_token": csrf, **form}).status_code == 404
+        assert (
+            client.post(f"/app/returns/{south}/{step}", data={"csrf_token": csrf, **form}).status_code == 404
+        )
     assert state_of(rt, south) == "approved"
 
 
 def test_a_packer_may_not_open_returns(rt: Any, client: Any, shop: dict[str, Any]) -> None:
     csrf = signed_in(client, person(rt, Role.packer, account_id=shop["account"]))
     assert client.get("/app/returns").status_code == 403
-    assert client.post(f"/app/returns/{shop['approved']}/close", data={"csrf_token": csrf, "reason": "x"}).status_code == 403
+    assert (
+        client.post(
+            f"/app/returns/{shop['approved']}/close", data={"csrf_token": csrf, "reason": "x"}
+        ).status_code
+        == 403
+    )
     assert state_of(rt, shop["approved"]) == "approved"

@@ -36,7 +36,9 @@ def merchant(rt: Any) -> tuple[int, int]:
     return seed(rt, "North Wind", "north-wind.myshopify.com", **{"TEE-RED": 12, "TEE-BLUE": 4, "MUG": 30})
 
 
-def test_the_stock_page_shows_levels_per_sku_and_channel(rt: Any, client: Any, merchant: tuple[int, int]) -> None:
+def test_the_stock_page_shows_levels_per_sku_and_channel(
+    rt: Any, client: Any, merchant: tuple[int, int]
+) -> None:
     account_id, _store = merchant
     signed_in(client, person(rt, Role.staff, account_id=account_id))
     page = client.get("/app/stock")
@@ -56,20 +58,24 @@ def test_an_adjustment_moves_the_ledger_and_marks_every_channel(
     staff = person(rt, Role.staff, account_id=account_id)
     csrf = signed_in(client, staff)
     answer = client.post(
-        "/app/stock/TEE-RED/adjust", data={"delta": "-3", "note": "two torn, one lost", "csrf_token": csrf, "once": "a1"}
+        "/app/stock/TEE-RED/adjust",
+        data={"delta": "-3", "note": "two torn, one lost", "csrf_token": csrf, "once": "a1"},
     )
     assert answer.status_code == 303
     assert level(rt, account_id, "TEE-RED") == (9, 0)
     with rt.session() as s:
         assert "TEE-RED" in set(s.scalars(select(StockDirty.sku).where(StockDirty.store_id == store_id)))
         [entry] = s.scalars(
-            select(TimelineEntry).where(TimelineEntry.subject == "sku:TEE-RED", TimelineEntry.action == "stock.adjusted")
+            select(TimelineEntry).where(
+                TimelineEntry.subject == "sku:TEE-RED", TimelineEntry.action == "stock.adjusted"
+            )
         )
         assert entry.actor == f"user:{staff.email}"
         assert entry.reason == "on hand -3: two torn, one lost"
     # The same form sent twice applies once.
     again = client.post(
-        "/app/stock/TEE-RED/adjust", data={"delta": "-3", "note": "two torn, one lost", "csrf_token": csrf, "once": "a1"}
+        "/app/stock/TEE-RED/adjust",
+        data={"delta": "-3", "note": "two torn, one lost", "csrf_token": csrf, "once": "a1"},
     )
     assert again.status_code == 303
     assert level(rt, account_id, "TEE-RED") == (9, 0)
@@ -102,13 +108,18 @@ def test_bad_input_is_refused_with_a_clear_error_and_changes_nothing(
         form = {**form, "store_id": str(store_id)}
     with rt.session() as s:
         before = len(list(s.scalars(select(StockMovement.id).where(StockMovement.account_id == account_id))))
-        timeline_before = len(list(s.scalars(select(TimelineEntry.id).where(TimelineEntry.account_id == account_id))))
+        timeline_before = len(
+            list(s.scalars(select(TimelineEntry.id).where(TimelineEntry.account_id == account_id)))
+        )
     answer = client.post(f"/app/stock/TEE-BLUE/{path}", data={**form, "csrf_token": csrf})
     assert answer.status_code == 400
     assert says in answer.data.decode()
     assert level(rt, account_id, "TEE-BLUE") == (4, 0)
     with rt.session() as s:
-        assert len(list(s.scalars(select(StockMovement.id).where(StockMovement.account_id == account_id)))) == before
+        assert (
+            len(list(s.scalars(select(StockMovement.id).where(StockMovement.account_id == account_id))))
+            == before
+        )
         assert (
             len(list(s.scalars(select(TimelineEntry.id).where(TimelineEntry.account_id == account_id))))
             == timeline_before
@@ -120,8 +131,16 @@ def test_another_accounts_sku_is_not_found(rt: Any, client: Any, merchant: tuple
     other_account, _ = seed(rt, "Elsewhere", "elsewhere.myshopify.com", **{"SECRET-SKU": 7})
     csrf = signed_in(client, person(rt, Role.staff, account_id=account_id))
     assert client.get("/app/stock/SECRET-SKU").status_code == 404
-    assert client.post("/app/stock/SECRET-SKU/adjust", data={"delta": "5", "note": "x", "csrf_token": csrf}).status_code == 404
-    assert client.post("/app/stock/SECRET-SKU/count", data={"on_hand": "0", "csrf_token": csrf}).status_code == 404
+    assert (
+        client.post(
+            "/app/stock/SECRET-SKU/adjust", data={"delta": "5", "note": "x", "csrf_token": csrf}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post("/app/stock/SECRET-SKU/count", data={"on_hand": "0", "csrf_token": csrf}).status_code
+        == 404
+    )
     assert level(rt, other_account, "SECRET-SKU") == (7, 0)
     assert "SECRET-SKU" not in client.get("/app/stock?q=SECRET").data.decode()
 
@@ -130,18 +149,59 @@ def test_a_packer_may_not_open_stock(rt: Any, client: Any, merchant: tuple[int, 
     account_id, _ = merchant
     csrf = signed_in(client, person(rt, Role.packer, account_id=account_id))
     assert client.get("/app/stock").status_code == 403
-    assert client.post("/app/stock/MUG/adjust", data={"delta": "5", "note": "x", "csrf_token": csrf}).status_code == 403
+    assert (
+        client.post("/app/stock/MUG/adjust", data={"delta": "5", "note": "x", "csrf_token": csrf}).status_code
+        == 403
+    )
     assert level(rt, account_id, "MUG") == (30, 0)
 
 
 def test_the_last_audits_differences_are_shown(rt: Any, client: Any, merchant: tuple[int, int]) -> None:
     account_id, store_id = merchant
     with rt.session() as s:  # what sync.stock_audit records, an older run and the last one
-        record(s, account_id, "sku:MUG", "shopify:x", "stock.discrepancy", "old", {"store_id": store_id, "sku": "MUG", "channel": 1, "expected": 30, "difference": 29, "outcome": "pushed"})
+        record(
+            s,
+            account_id,
+            "sku:MUG",
+            "shopify:x",
+            "stock.discrepancy",
+            "old",
+            {
+                "store_id": store_id,
+                "sku": "MUG",
+                "channel": 1,
+                "expected": 30,
+                "difference": 29,
+                "outcome": "pushed",
+            },
+        )
         record(s, account_id, f"store:{store_id}", "inventory_audit", "stock.audited", "first run", {})
     with rt.session() as s:
-        record(s, account_id, "sku:TEE-BLUE", "shopify:x", "stock.discrepancy", "now", {"store_id": store_id, "sku": "TEE-BLUE", "channel": 6, "expected": 4, "difference": -2, "outcome": "pushed"})
-        record(s, account_id, f"store:{store_id}", "inventory_audit", "stock.audited", "3 SKU(s) checked, 1 difference(s)", {})
+        record(
+            s,
+            account_id,
+            "sku:TEE-BLUE",
+            "shopify:x",
+            "stock.discrepancy",
+            "now",
+            {
+                "store_id": store_id,
+                "sku": "TEE-BLUE",
+                "channel": 6,
+                "expected": 4,
+                "difference": -2,
+                "outcome": "pushed",
+            },
+        )
+        record(
+            s,
+            account_id,
+            f"store:{store_id}",
+            "inventory_audit",
+            "stock.audited",
+            "3 SKU(s) checked, 1 difference(s)",
+            {},
+        )
     signed_in(client, person(rt, Role.staff, account_id=account_id))
     html = client.get("/app/stock").data.decode()
     audit = html[html.index("Last inventory audit") :]

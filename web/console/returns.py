@@ -133,7 +133,7 @@ def _act(return_id: int, step: str) -> Any:
             override_return(rt, g.account_id, return_id, _actor(), form.get("note", ""))
             done = "Refusal overridden: the return is approved."
         elif step == "receive":
-            conditions = {
+            conditions: dict[int | str, Condition | str] = {
                 key.removeprefix("condition-"): value
                 for key, value in form.items()
                 if key.startswith("condition-")

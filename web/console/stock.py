@@ -104,9 +104,7 @@ def _sku_context(sku: str) -> dict[str, Any]:
                 .limit(HISTORY)
             )
         )
-        stores = list(
-            s.scalars(select(Store).where(Store.account_id == g.account_id).order_by(Store.id))
-        )
+        stores = list(s.scalars(select(Store).where(Store.account_id == g.account_id).order_by(Store.id)))
         s.expunge_all()
     return {
         "row": row,
@@ -213,7 +211,12 @@ def stock_buffer(sku: str) -> Any:
         if not store_raw.isdigit() or len(store_raw) > 9:
             raise stock_admin.UnknownStore("no such store")
         buffer = stock_admin.set_buffer(
-            runtime(), g.account_id, int(store_raw), sku, raw if raw.lower() not in ("", "none") else None, g.actor
+            runtime(),
+            g.account_id,
+            int(store_raw),
+            sku,
+            raw if raw.lower() not in ("", "none") else None,
+            g.actor,
         )
     except (InvalidInput, NotFound) as exc:
         if isinstance(exc, stock_admin.UnknownStore):
