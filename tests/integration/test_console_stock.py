@@ -5,13 +5,16 @@ channel, search and pages, one SKU's movements, adjust and count through ``sync.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from db.models import Role, StockDirty, StockMovement, TimelineEntry
+from db.stock import find_item, move
 from db.timeline import record
+from sync.stock_reports import sku_forecasts
 from tests.e2e.console import Person, person
 from tests.integration.test_stock_admin import level, seed
 
@@ -210,3 +213,39 @@ def test_the_last_audits_differences_are_shown(rt: Any, client: Any, merchant: t
     assert "-2" in audit
     sku = client.get("/app/stock/TEE-BLUE").data.decode()
     assert "-2" in sku[sku.index("Last audit") :]
+
+
+def test_pages_of_fifty_and_the_forecast_of_each_sku(rt: Any, client: Any) -> None:
+    levels = {f"SKU-{n:03d}": n for n in range(1, 61)}
+    account_id, _ = seed(rt, "Many Things", "many.myshopify.com", **levels)
+    now = datetime.now(UTC)
+    with rt.session() as s:  # SKU-060 sold 3 a day for ten days (reservations of its orders)
+        item = find_item(s, account_id, "SKU-060", "default")
+        assert item is not None
+        item.created_at = now - timedelta(days=40)
+        for day in range(1, 11):
+            move(
+                s,
+                item,
+                account_id=account_id,
+                key=f"order:{day}",
+                reason="order_reserved",
+                source="test",
+                reserved=3,
+            )
+            s.flush()
+        for row in s.scalars(select(StockMovement).where(StockMovement.key.like("order:%"))):
+            row.at = now - timedelta(days=int(row.key.split(":")[1]))
+    signed_in(client, person(rt, Role.staff, account_id=account_id))
+    first = client.get("/app/stock").data.decode()
+    assert "60 SKUs" in first and "Page 1 of 2" in first
+    assert "SKU-050" in first and "SKU-051" not in first
+    second = client.get("/app/stock?page=2").data.decode()
+    assert "SKU-051" in second and "SKU-060" in second and "SKU-050<" not in second
+    with rt.session() as s:
+        [forecast] = sku_forecasts(s, account_id, rt.settings, now.date(), ["SKU-060"])
+    assert forecast.days_of_cover is not None and forecast.velocity > 0
+    row = second[second.index("SKU-060</a>") :]
+    row = row[: row.index("</tr>")]
+    assert f"{forecast.days_of_cover:.1f}" in row
+    assert "no sales" in second[second.index("SKU-051</a>") :]
