@@ -19,7 +19,16 @@ from sqlalchemy.orm import Session
 
 from core.forecast import Forecast, daily_series, forecast, last_days
 from core.inventory import Buffer
-from db.models import CatalogLink, StockBuffer, StockItem, StockMovement, Store, StoreState, TimelineEntry
+from db.models import (
+    CatalogLink,
+    StockBuffer,
+    StockDirty,
+    StockItem,
+    StockMovement,
+    Store,
+    StoreState,
+    TimelineEntry,
+)
 from db.stock import parse_buffer, published_levels
 from settings import Settings
 
@@ -288,8 +297,8 @@ def stock_page(
     sku: str | None = None,
 ) -> StockPage:
     """SKUs whose name contains ``search`` (case-insensitive), ``limit`` from ``offset``, each
-    with its channels (and the buffer each applies), threshold and forecast; ``sku``: that
-    SKU only.
+    with its channels (the buffer each applies, whether a push is pending), threshold and
+    forecast; ``sku``: that SKU only.
 
     Reads only the page's SKUs: the count is one indexed query, channels, buffers and
     forecasts are a few queries for the whole page.
@@ -314,11 +323,20 @@ def stock_page(
     channels = _channels(s, account_id, skus, inv.location, fallback)
     buffers = channel_buffers(s, account_id, skus, fallback)
     forecasts = {f.sku: f for f in sku_forecasts(s, account_id, settings, today, skus)} if skus else {}
+    pending: set[tuple[int, str]] = set()
+    if skus:
+        dirty = s.execute(
+            select(StockDirty.store_id, StockDirty.sku)
+            .join(Store, Store.id == StockDirty.store_id)
+            .where(Store.account_id == account_id, StockDirty.sku.in_(skus))
+        )
+        pending = {(store_id, sku) for store_id, sku in dirty}
     rows = []
     for item in items:
         row = item_row(item, channels.get(item.sku, []))
         for channel in row["channels"]:
             channel["buffer"] = buffers.get((channel["store_id"], item.sku))
+            channel["push_pending"] = (channel["store_id"], item.sku) in pending
         row["threshold_used"] = (
             item.low_stock_threshold if item.low_stock_threshold is not None else inv.low_stock_threshold
         )

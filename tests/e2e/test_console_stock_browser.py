@@ -109,8 +109,17 @@ def test_adjust_stock_and_see_it_on_every_channel(
         item = s.scalar(select(StockItem).where(StockItem.account_id == account_id, StockItem.sku == SKU))
         assert item is not None and item.on_hand == 7
 
+    channels = page.locator("#sku-channels tbody tr")
+    assert channels.count() == 2
+    assert all("push pending" in text for text in channels.all_inner_texts())
+
     flush(shopify, woo, rt)  # the push job the adjustment queued
     assert (shopify_level(shopify, SKU), woo_level(woo, SKU)) == (7, 7)
+    page.reload()
+    for text in channels.all_inner_texts():  # what each channel shows now, as Waybill knows it
+        assert "pending" not in text and "differs" not in text
+        assert [cell.strip() for cell in text.split("\t")[1:3]] == ["7", "7"]
+    accessible(page)
 
 
 def test_acknowledge_and_resolve_an_exception(rt: Any, page: Any, public_url: str) -> None:
