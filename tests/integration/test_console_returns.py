@@ -57,6 +57,11 @@ def test_the_list_and_a_returns_page(rt: Any, client: Any, shop: dict[str, Any])
     assert f"Return {shop['south_return']}<" not in listing
     assert f"Return {shop['approved']}<" not in client.get("/app/returns?state=refused").data.decode()
     assert f"Return {shop['approved']}<" in client.get("/app/returns?state=approved").data.decode()
+    newer = ask(rt, shop["account"], shop["order"], "k-newer")
+    listing = client.get("/app/returns").data.decode()
+    assert listing.index(f"Return {newer}<") < listing.index(f"Return {shop['approved']}<")  # newest first
+    older = client.get(f"/app/returns?before={newer}").data.decode()
+    assert f"Return {shop['approved']}<" in older and f"Return {newer}<" not in older
     page = client.get(f"/app/returns/{shop['approved']}").data.decode()
     assert "accepted by the policy" in page and "unwanted" in page and "return.requested" in page
     assert "Receive and inspect" in page and "Close the return" in page
