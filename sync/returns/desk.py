@@ -87,10 +87,15 @@ def item_summary(item: ReturnItem) -> dict[str, Any]:
 
 
 def list_returns(
-    rt: Runtime, account_id: int, state: str | None = None, held: bool | None = None, limit: int = 100
+    rt: Runtime,
+    account_id: int,
+    state: str | None = None,
+    held: bool | None = None,
+    limit: int = 100,
+    before: int | None = None,
 ) -> list[dict[str, Any]]:
     """The account's returns, newest first; ``state`` one of core.returns.ReturnState,
-    ``held`` only those waiting for a person."""
+    ``held`` only those waiting for a person; ``before`` a return id: the next page after it."""
     if state is not None and state not in tuple(ReturnState):
         raise ReturnInputError(f"state must be one of {', '.join(ReturnState)}")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_LIST:
@@ -100,6 +105,8 @@ def list_returns(
         query = query.where(Return.state == state)
     if held is not None:
         query = query.where(Return.hold_reason.is_not(None) if held else Return.hold_reason.is_(None))
+    if before is not None:
+        query = query.where(Return.id < before)
     with rt.session() as s:
         return [summary(r) for r in s.scalars(query.order_by(Return.id.desc()).limit(limit))]
 
