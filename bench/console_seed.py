@@ -696,7 +696,8 @@ class _Account:
         rng = self.rng
         customer = self.customers[int(len(self.customers) * rng.random() ** 1.5)]
         lines = []
-        picked = rng.choices(range(SKUS), self.weights, k=1 if rng.random() < 0.6 else rng.choice((2, 2, 3, 4)))
+        count = 1 if rng.random() < 0.6 else rng.choice((2, 2, 3, 4))
+        picked = rng.choices(range(SKUS), self.weights, k=count)
         for n, k in enumerate(dict.fromkeys(picked)):  # one line per SKU
             sku, title, price, grams = self.catalog[k]
             base = 9_007_199_254_740_993 + oid * 10 if platform == "shopify" else oid * 10
