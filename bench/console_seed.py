@@ -27,6 +27,7 @@ took; last line ``seed_s=... orders=... rows=...``.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import tempfile
 import time
@@ -37,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, insert, text
+from sqlalchemy import JSON, Connection, Engine, Table, bindparam, create_engine, insert, text
 
 from core.addresses import Address
 from core.lifecycle import Stage
@@ -66,69 +67,17 @@ from db.models import (
 
 SKUS = 300
 DAY = timedelta(days=1)
+# fmt: off
 FIRST = [
-    "Ada",
-    "Grace",
-    "Alan",
-    "Edsger",
-    "Barbara",
-    "Donald",
-    "Frances",
-    "Ken",
-    "Radia",
-    "Tim",
-    "Hedy",
-    "Katherine",
-    "Dennis",
-    "Margaret",
-    "John",
-    "Sophie",
-    "Linus",
-    "Annie",
-    "Yukihiro",
-    "Lynn",
-    "Guido",
-    "Mary",
-    "Niklaus",
-    "Joan",
-    "Bjarne",
-    "Carol",
-    "Anita",
-    "Leslie",
-    "Shafi",
-    "Jean",
+    "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim",
+    "Hedy", "Katherine", "Dennis", "Margaret", "John", "Sophie", "Linus", "Annie", "Yukihiro", "Lynn",
+    "Guido", "Mary", "Niklaus", "Joan", "Bjarne", "Carol", "Anita", "Leslie", "Shafi", "Jean",
 ]
 LAST = [
-    "Lovelace",
-    "Hopper",
-    "Turing",
-    "Dijkstra",
-    "Liskov",
-    "Knuth",
-    "Allen",
-    "Thompson",
-    "Perlman",
-    "Berners-Lee",
-    "Lamarr",
-    "Johnson",
-    "Ritchie",
-    "Hamilton",
-    "Backus",
-    "Wilson",
-    "Torvalds",
-    "Easley",
-    "Matsumoto",
-    "Conway",
-    "van Rossum",
-    "Keller",
-    "Wirth",
-    "Clarke",
-    "Stroustrup",
-    "Shaw",
-    "Borg",
-    "Lamport",
-    "Goldwasser",
-    "Sammet",
+    "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson",
+    "Perlman", "Berners-Lee", "Lamarr", "Johnson", "Ritchie", "Hamilton", "Backus", "Wilson",
+    "Torvalds", "Easley", "Matsumoto", "Conway", "van Rossum", "Keller", "Wirth", "Clarke",
+    "Stroustrup", "Shaw", "Borg", "Lamport", "Goldwasser", "Sammet",
 ]
 PLACES = [  # city, province, postal code, country
     ("Brooklyn", "NY", "11201", "US"),
@@ -148,6 +97,7 @@ PLACES = [  # city, province, postal code, country
     ("London", None, "EC1A 1BB", "GB"),
     ("Berlin", None, "10115", "DE"),
 ]
+# fmt: on
 STREETS = ["Analytical St", "Compiler Ave", "Kernel Rd", "Lambda Way", "Cache Ln", "Packet Blvd"]
 PRODUCTS = ["Tee", "Mug", "Hoodie", "Cap", "Tote", "Notebook", "Sticker pack", "Poster", "Socks", "Bottle"]
 COLOURS = ["BLK", "WHT", "RED", "BLU", "GRN", "GRY"]
@@ -280,7 +230,8 @@ class _Ids:
 
 
 class _Writer:
-    """Rows collected per table, written by executemany in dependency order."""
+    """Rows collected per table, written in dependency order: PostgreSQL's COPY, else Core's
+    executemany. A ``None`` in a JSON column is SQL NULL, as the ORM stores it (not JSON null)."""
 
     def __init__(self) -> None:
         self.rows: dict[str, list[dict[str, Any]]] = {}
@@ -292,10 +243,33 @@ class _Writer:
         counts: dict[str, int] = {}
         for table in tables:
             rows = self.rows.pop(table.name, [])
-            for start in range(0, len(rows), chunk):
-                conn.execute(insert(table), rows[start : start + chunk])
             counts[table.name] = len(rows)
+            if not rows:
+                continue
+            if conn.dialect.name == "postgresql":
+                _copy(conn, table, rows)
+                continue
+            statement = insert(table).values(
+                {name: bindparam(name, type_=_bind_type(table.c[name])) for name in rows[0]}
+            )
+            for start in range(0, len(rows), chunk):
+                conn.execute(statement, rows[start : start + chunk])
         return counts
+
+
+def _bind_type(column: Any) -> Any:
+    return JSON(none_as_null=True) if isinstance(column.type, JSON) else column.type
+
+
+def _copy(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    names = list(rows[0])
+    raw: Any = conn.connection.driver_connection
+    columns = ", ".join(f'"{name}"' for name in names)
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(
+                [json.dumps(v) if isinstance(v, dict | list) else v for v in (row[n] for n in names)]
+            )
 
 
 T = {
