@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 WAYBILL := $(VENV)/bin/waybill
 PYTEST_ARGS ?=
 
-.PHONY: setup run test coverage mutation lint demo demo-check bench tracking-week returns-drill migrate worker scheduler clean
+.PHONY: setup run test coverage mutation lint demo demo-check bench bench-console screenshots tracking-week returns-drill migrate worker scheduler clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,14 @@ demo-check: $(STAMP)
 ## bench: every benchmark under bench/ (figures go to bench/README.md by hand)
 bench: $(STAMP)
 	@for b in bench/[a-z]*.py; do n=$$(basename $$b .py); echo "== $$n"; $(PY) -m bench.$$n || exit 1; done
+
+## bench-console: p95 server time of every console page with 10,000 orders (SQLite; POSTGRES=URL: a PostgreSQL server)
+bench-console: $(STAMP)
+	$(PY) -m bench.console $(if $(POSTGRES),--postgres $(POSTGRES))
+
+## screenshots: the console's browser tests, saving the main pages as PNGs in docs/screenshots
+screenshots: $(STAMP)
+	WAYBILL_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q -p no:randomly tests/e2e/test_console*_browser.py
 
 ## tracking-week: issue 18's acceptance at full size: 500 parcels over a simulated week (outside `make test`, which runs 60)
 tracking-week: $(STAMP)
