@@ -33,10 +33,12 @@ from web.cli_ship import ship_cli
 from web.cli_shops import shops_cli
 from web.cli_stock import stock_cli
 from web.cli_tracking import tracking_cli
+from web.cli_users import users_cli
 
 GROUPS: tuple[click.Command, ...] = (
     db_cli,
     accounts_cli,
+    users_cli,
     shops_cli,
     orders_cli,
     stock_cli,
