@@ -108,14 +108,14 @@ spec = SpecTree(
     version="1",
     description=(
         "Order operations for Shopify and WooCommerce merchants. Authenticate with "
-        "`Authorization: Bearer <token>` (tokens are issued with `waybill keys issue`). "
+        "`Authorization: Bearer <token>` (a merchant's token: `waybill accounts token NAME`). "
         'Every error answers `{"error": "..."}`.'
     ),
     security_schemes=[
         SecurityScheme(
             name="bearer",
             data=SecuritySchemeData(
-                type=SecureType.HTTP, scheme="bearer", description="an API token: waybill keys issue"
+                type=SecureType.HTTP, scheme="bearer", description="a merchant's API token (waybill accounts token NAME)"
             ),
         )
     ],

@@ -10,72 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, g, jsonify, request
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from core.lifecycle import NAMES
-from db.models import Order, Shipment, TrustedCustomer
-from db.timeline import entries
+from db.models import Order
 from sync import review
+from sync.order_reports import list_orders, order_detail, order_line, shipment_json, trusted_customers
 from web import api_models as m
 from web.api import _error, authenticated, bp, runtime
 from web.api_doc import operation
 
 LIST_LIMIT = 500
-
-
-def order_line(o: Order) -> dict[str, Any]:
-    """One order in a list: where it stands and why."""
-    return {
-        "id": o.id,
-        "store_id": o.store_id,
-        "platform": str(o.platform),
-        "platform_order_id": o.platform_order_id,
-        "number": o.number,
-        "stage": o.stage,
-        "hold_reason": o.hold_reason,
-        "financial_status": o.financial_status,
-        "fulfillment_status": o.fulfillment_status,
-        "total": o.data.get("total"),
-        "score": (o.risk or {}).get("score"),
-        "updated_at": o.platform_updated_at.isoformat(),
-    }
-
-
-def shipment_json(sh: Shipment) -> dict[str, Any]:
-    """A parcel: its box, every rate considered and the one chosen, its label."""
-    rates = sh.rates or {}
-    return {
-        "id": sh.id,
-        "package": sh.package,
-        "state": sh.state,
-        "parcel": sh.parcel,
-        "easypost_id": sh.easypost_id,
-        "rates_considered": rates.get("considered", []),
-        "rate_chosen": rates.get("chosen"),
-        "rate_reason": rates.get("reason"),
-        "label": sh.label,
-        "tracking_code": sh.tracking_code,
-        "fulfillment_ref": sh.fulfillment_ref,
-        "problem": sh.problem,
-    }
-
-
-def order_detail(s: Session, o: Order) -> dict[str, Any]:
-    """The order as held, its risk verdict with the facts, review, shipments and timeline."""
-    shipments = s.scalars(select(Shipment).where(Shipment.order_id == o.id).order_by(Shipment.package))
-    timeline = [
-        {"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "reason": e.reason, "data": e.data}
-        for e in entries(s, o.account_id, f"order:{o.id}")
-    ]
-    return {
-        **order_line(o),
-        "risk": o.risk,
-        "review": o.review,
-        "shipments": [shipment_json(sh) for sh in shipments],
-        "order": o.data,
-        "timeline": timeline,
-    }
+__all__ = ["order_detail", "order_line", "shipment_json"]  # what the console and the CLI used from here
 
 
 @bp.get("/orders")
@@ -90,12 +35,8 @@ def orders() -> Any:
         limit = min(LIST_LIMIT, max(1, int(request.args.get("limit", "100"))))
     except ValueError:
         return _error(400, "limit must be a whole number")
-    query = select(Order).where(Order.account_id == g.account_id)
-    if stage is not None:
-        query = query.where(Order.stage == stage)
-    query = query.order_by(Order.platform_updated_at.desc(), Order.id.desc()).limit(limit)
     with runtime().session() as s:
-        return jsonify(orders=[order_line(o) for o in s.scalars(query)])
+        return jsonify(orders=list_orders(s, g.account_id, stage, limit))
 
 
 @bp.get("/orders/<bigid:order_id>")
@@ -180,13 +121,4 @@ def untrust() -> Any:
 def trusted() -> Response:
     """The merchant's trusted customers (never held by the risk rules)."""
     with runtime().session() as s:
-        rows = s.scalars(
-            select(TrustedCustomer)
-            .where(TrustedCustomer.account_id == g.account_id)
-            .order_by(TrustedCustomer.email)
-        )
-        return jsonify(
-            customers=[
-                {"email": r.email, "note": r.note, "created_at": r.created_at.isoformat()} for r in rows
-            ]
-        )
+        return jsonify(customers=trusted_customers(s, g.account_id))
