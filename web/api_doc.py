@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app
 from pydantic import BaseModel, ValidationError
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecureType, SecuritySchemeData
@@ -115,7 +115,9 @@ spec = SpecTree(
         SecurityScheme(
             name="bearer",
             data=SecuritySchemeData(
-                type=SecureType.HTTP, scheme="bearer", description="a merchant's API token (waybill accounts token NAME)"
+                type=SecureType.HTTP,
+                scheme="bearer",
+                description="a merchant's API token (waybill accounts token NAME)",
             ),
         )
     ],
@@ -224,4 +226,4 @@ def forget(app: Flask) -> None:
     app.extensions.pop("waybill.openapi", None)
 
 
-__all__ = ["document", "forget", "operation", "request", "spec"]
+__all__ = ["document", "forget", "operation", "spec"]
