@@ -22,6 +22,15 @@ ROOT = Path(__file__).resolve().parent.parent
 ASSETS: list[tuple[str, str, str, str]] = [
     ("htmx.org", "2.0.11", "dist/htmx.min.js", "web/static/vendor/htmx.min.js"),
     ("axe-core", "4.14.1", "axe.min.js", "tests/e2e/vendor/axe.min.js"),
+    # the API's documentation page (/api/v1/docs)
+    (
+        "swagger-ui-dist",
+        "5.36.0",
+        "swagger-ui-bundle.js",
+        "web/static/vendor/swagger-ui/swagger-ui-bundle.js",
+    ),
+    ("swagger-ui-dist", "5.36.0", "swagger-ui.css", "web/static/vendor/swagger-ui/swagger-ui.css"),
+    ("swagger-ui-dist", "5.36.0", "LICENSE", "web/static/vendor/swagger-ui/LICENSE"),
 ]
 VERSIONS = ROOT / "web/static/vendor/VERSIONS"
 

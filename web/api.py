@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, abort, g, jsonify, request
+from flask import Blueprint, Response, abort, g, jsonify, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,10 +21,11 @@ from db.accounts import account_for_token, revoke_token
 from db.models import ApiToken, DataExport, Role, Store
 from db.timeline import entries
 from db.users import may
+from web import api_models as m
 from web import errors
 from web import runtime as runtime  # the api_* modules take it from here with bp
+from web.api_doc import document, operation
 from web.edge import error_response
-from web.openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 errors.register(bp, error_response)  # domain errors raised by the API's views
@@ -118,19 +119,32 @@ def owned_store(s: Session, store_id: int) -> Store:
 
 
 @bp.get("/openapi.json")
+@operation(m.Document, public=True, ok_words="this document", tag="documentation")
 def openapi() -> Response:
+    """This document (OpenAPI 3.1), generated from the API's typed models."""
     return jsonify(document())
+
+
+@bp.get("/docs")
+@operation(None, public=True, ok_words="an HTML page", tag="documentation")
+def docs() -> Response:
+    """The interactive documentation of this API (Swagger UI, served from this server)."""
+    return Response(render_template("api_docs.html"), mimetype="text/html")
 
 
 @bp.get("/account")
 @authenticated
+@operation(m.Account, tag="account")
 def account() -> Response:
+    """The merchant account the token belongs to."""
     return jsonify(id=g.account_id, name=g.account_name)
 
 
 @bp.get("/stores")
 @authenticated
+@operation(m.StoreList, tag="account")
 def stores() -> Response:
+    """The merchant's connected stores."""
     with runtime().session() as s:
         rows = s.scalars(select(Store).where(Store.account_id == g.account_id).order_by(Store.id))
         return jsonify(stores=[store_json(r) for r in rows])
@@ -138,14 +152,18 @@ def stores() -> Response:
 
 @bp.get("/stores/<int:store_id>")
 @authenticated
+@operation(m.Store, tag="account")
 def store(store_id: int) -> Response:
+    """One store."""
     with runtime().session() as s:
         return jsonify(store_json(owned_store(s, store_id)))
 
 
 @bp.get("/stores/<int:store_id>/timeline")
 @authenticated
+@operation(m.Timeline, tag="account")
 def store_timeline(store_id: int) -> Response:
+    """What happened to a store, and why."""
     with runtime().session() as s:
         owned_store(s, store_id)
         rows = entries(s, g.account_id, f"store:{store_id}")
@@ -165,6 +183,7 @@ def store_timeline(store_id: int) -> Response:
 
 @bp.get("/data-exports")
 @authenticated
+@operation(m.DataExportList, tag="account")
 def data_exports() -> Response:
     """Privacy data requests prepared for the merchant (newest first)."""
     with runtime().session() as s:
@@ -186,6 +205,7 @@ def data_exports() -> Response:
 
 @bp.get("/data-exports/<int:export_id>")
 @authenticated
+@operation(m.DataExport, tag="account")
 def data_export(export_id: int) -> Response:
     """One export: everything Waybill holds about that customer."""
     with runtime().session() as s:
@@ -207,7 +227,9 @@ def token_json(row: ApiToken) -> dict[str, Any]:
 
 @bp.get("/tokens")
 @authenticated
+@operation(m.ApiTokenList, tag="account")
 def tokens() -> Response:
+    """The account's API tokens (prefixes only, never the tokens)."""
     with runtime().session() as s:
         rows = s.scalars(select(ApiToken).where(ApiToken.account_id == g.account_id).order_by(ApiToken.id))
         return jsonify(tokens=[token_json(r) for r in rows])
@@ -215,8 +237,11 @@ def tokens() -> Response:
 
 @bp.post("/tokens/<int:token_id>/revoke")
 @authenticated
+@operation(m.ApiToken, ok_words="revoked (or already revoked): the token", tag="account")
 def revoke(token_id: int) -> Response:
-    """Revoke one of the account's tokens (the caller's own too); its console sessions end."""
+    """Revoke a token: it stops working at once and its console sessions end.
+
+    Any of the account's tokens, the caller's own too."""
     with runtime().session() as s:
         row = s.get(ApiToken, token_id)
         if row is None or row.account_id != g.account_id:

@@ -1,6 +1,7 @@
 """The stock ledger in the JSON API: levels, one SKU's movements and forecast, adjustments, counts.
 
-Routes join the API blueprint of web/api.py; every one is listed in web/openapi.py.
+Routes join the API blueprint of web/api.py; each is typed by web/api_models.py, which makes
+the OpenAPI document (web/api_doc.py).
 A SKU is looked up in the caller's account only: another merchant's SKU is not found.
 """
 
@@ -13,7 +14,9 @@ from flask import Response, g, jsonify, request
 
 from sync import stock_admin
 from sync.stock_reports import forecast_json, sku_detail, sku_forecasts, stock_rows
+from web import api_models as m
 from web.api import _error, authenticated, bp, runtime
+from web.api_doc import operation
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -24,7 +27,9 @@ def _today() -> Any:
 
 @bp.get("/inventory")
 @authenticated
+@operation(m.InventoryList, tag="stock")
 def inventory() -> Response:
+    """Every SKU in the stock ledger: on hand, reserved, available, what each channel shows."""
     inv = runtime().settings.inventory
     with runtime().session() as s:
         rows = stock_rows(s, g.account_id, inv.location, inv.default_buffer)
@@ -33,7 +38,9 @@ def inventory() -> Response:
 
 @bp.get("/inventory/forecast")
 @authenticated
+@operation(m.ForecastList, tag="stock")
 def inventory_forecast() -> Response:
+    """Per SKU: sales velocity, days of cover and reorder point."""
     with runtime().session() as s:
         found = sku_forecasts(s, g.account_id, runtime().settings, _today())
     return jsonify(forecasts=[forecast_json(f) for f in found])
@@ -41,7 +48,9 @@ def inventory_forecast() -> Response:
 
 @bp.get("/inventory/<sku>")
 @authenticated
+@operation(m.InventoryDetail, query=m.SkuMovementsQuery, tag="stock")
 def inventory_sku(sku: str) -> Any:
+    """One SKU: levels, channels, latest movements (?limit=, default 50) and forecast."""
     settings = runtime().settings
     try:
         limit = min(500, max(1, int(request.args.get("limit", "50"))))
@@ -56,11 +65,6 @@ def inventory_sku(sku: str) -> Any:
         found = sku_forecasts(s, g.account_id, settings, _today(), [sku])
     detail["forecast"] = forecast_json(found[0]) if found else None
     return jsonify(detail)
-
-
-def _body() -> dict[str, Any] | None:
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else None
 
 
 def _key(kind: str, sku: str) -> str | None:
@@ -84,33 +88,27 @@ def _answer(result: stock_admin.Level) -> tuple[Response, int]:
     return jsonify(_level_json(result)), 201 if result.applied else 200
 
 
+_APPLIED = {"status": 201, "ok_words": "applied", "headers": m.IdempotencyHeader, "tag": "stock"}
+_AGAIN = {200: (m.StockLevel, "already applied under this Idempotency-Key")}
+
+
 @bp.post("/inventory/<sku>/adjustments")
 @authenticated
-def inventory_adjust(sku: str) -> Any:
-    body = _body()
-    if body is None:
-        return _error(400, "expected a JSON object: {delta, note}")
-    note = body.get("note")
-    if note is not None and not isinstance(note, str):
-        return _error(400, "note must be text")
+@operation(m.StockLevel, json=m.AdjustmentRequest, also=_AGAIN, **_APPLIED)  # type: ignore[arg-type]
+def inventory_adjust(sku: str, json: m.AdjustmentRequest) -> Any:
+    """Move on hand by a delta (manual adjustment); every channel is updated."""
     result = stock_admin.adjust(
-        runtime(), g.account_id, sku, body.get("delta"), note, actor="api", key=_key("adjust", sku)
+        runtime(), g.account_id, sku, json.delta, json.note, actor="api", key=_key("adjust", sku)
     )  # refusals (bad input, unknown SKU): web/errors.py
     return _answer(result)
 
 
 @bp.post("/inventory/<sku>/counts")
 @authenticated
-def inventory_count(sku: str) -> Any:
-    body = _body()
-    if body is None:
-        return _error(400, "expected a JSON object: {on_hand, note}")
-    note = body.get("note")
-    if note is not None and not isinstance(note, str):
-        return _error(400, "note must be text")
-    if "on_hand" not in body:
-        return _error(400, "on_hand is required")
+@operation(m.StockLevel, json=m.CountRequest, also=_AGAIN, **_APPLIED)  # type: ignore[arg-type]
+def inventory_count(sku: str, json: m.CountRequest) -> Any:
+    """Set on hand to a counted quantity (count correction); every channel is updated."""
     result = stock_admin.count(
-        runtime(), g.account_id, sku, body["on_hand"], note, actor="api", key=_key("count", sku)
+        runtime(), g.account_id, sku, json.on_hand, json.note, actor="api", key=_key("count", sku)
     )  # refusals (bad input, unknown SKU): web/errors.py
     return _answer(result)

@@ -20,7 +20,7 @@ from db.stock import ensure_item
 from sync.lifecycle import advance, storefront_cancelled
 from sync.stock_orders import apply_order
 from tests.integration.test_review_api import canonical, merchant, order_row
-from web.openapi import document
+from web.api_doc import document
 
 
 def stored(rt: Any, stage: Stage, hold_reason: str | None = None) -> tuple[int, int]:
@@ -164,5 +164,7 @@ def test_the_api_and_the_cli_filter_by_every_stage_and_only_those(app: Any, clie
         assert [o["id"] for o in listed] == expected == [o["id"] for o in json.loads(shown.output)]
     refused = runner.invoke(args=["orders", "list", "--stage", "awaiting_pack_scan"])
     assert refused.exit_code == 2 and "'awaiting_pack_scan' is not one of" in refused.output
-    (param,) = [p for p in document()["paths"]["/api/v1/orders"]["get"]["parameters"] if p["name"] == "stage"]
+    (param,) = [
+        p for p in document(app)["paths"]["/api/v1/orders"]["get"]["parameters"] if p["name"] == "stage"
+    ]
     assert param["schema"]["enum"] == [s.value for s in Stage]
