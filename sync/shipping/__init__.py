@@ -10,7 +10,8 @@ One module per operation:
 - ``labels``: ``ship_order``: per parcel the EasyPost shipment, the rate, the label, the tracker;
 - ``write_back``: ``write_back_fulfillment``: the storefront told, with tracking;
 - ``void``: labels of a cancelled order refunded; an operator's void;
-- ``recovery``: ``resume`` (an operator) and ``resume_stalled`` (the sweep);
+- ``recovery``: ``resume`` (an operator), ``resume_soon`` (the console: the job ships) and
+  ``resume_stalled`` (the sweep);
 - ``packing``: pick lists and pack scans;
 - ``common``: stages, errors, the stage change, holds.
 
@@ -32,7 +33,7 @@ from sync.shipping.common import (
 )
 from sync.shipping.labels import ship_order
 from sync.shipping.packing import pick_list_for, record_pack_scan
-from sync.shipping.recovery import resume, resume_stalled
+from sync.shipping.recovery import resume, resume_soon, resume_stalled
 from sync.shipping.void import void_labels, void_order
 from sync.shipping.write_back import write_back
 
@@ -46,6 +47,7 @@ __all__ = [
     "pick_list_for",
     "record_pack_scan",
     "resume",
+    "resume_soon",
     "resume_stalled",
     "scan_passed",
     "ship_order",

@@ -30,6 +30,21 @@ def resume(rt: Runtime, order_id: int, actor: str) -> str:
     Returns the stage ``ship_order`` left the order in. Holds that are not shipping's
     (review, oversold) are left to their owners.
     """
+    _release(rt, order_id, actor)
+    return str(ship_order(rt, order_id))
+
+
+def resume_soon(rt: Runtime, order_id: int, actor: str) -> str:
+    """:func:`resume` for a web request: release a shipping hold now and leave the buying and
+    writing back to the ``ship`` job (no outside call inside the request). Returns the
+    order's stage after the release."""
+    stage = _release(rt, order_id, actor)
+    ship_soon(rt, order_id)
+    return stage
+
+
+def _release(rt: Runtime, order_id: int, actor: str) -> str:
+    """Release the order's shipping hold, if it has one; returns its stage after."""
     with rt.session() as s:
         row = s.get(OrderRow, order_id, with_for_update=True)
         if row is None:
@@ -38,7 +53,7 @@ def resume(rt: Runtime, order_id: int, actor: str) -> str:
             was = row.hold_reason
             row.hold_reason = None
             advance(s, row, Stage.READY_TO_SHIP, actor, f"released: {was}")
-    return str(ship_order(rt, order_id))
+        return str(row.stage)
 
 
 def resume_stalled(rt: Runtime) -> int:

@@ -3,9 +3,10 @@
 Every view reads the signed-in account's orders only (another account's order is 404) and
 changes them through the same domain functions as the JSON API and the CLI:
 ``sync.review.approve/reject`` (a reviewer's decision), ``sync.review.edit_address`` (a held
-order's address corrected and verified again), ``sync.shipping.resume`` (``waybill ship
-run``: ship now) and ``sync.shipping.void_order`` (``waybill ship void``). Label printing is
-the packing area's ``/app/labels/print?order=ID...`` (one PDF).
+order's address corrected and verified again), ``sync.shipping.resume_soon`` (``waybill ship
+run``'s release, the buying left to the ``ship`` job: no carrier call inside a request) and
+``sync.shipping.void_order`` (``waybill ship void``). Label printing is the packing area's
+``/app/labels/print?order=ID...`` (one PDF).
 
 The grid filters in SQL on indexed columns (account, stage, created_at, number, e-mail,
 destination, the shipments' tracking code) and pages with LIMIT/OFFSET, fetching one row
@@ -319,13 +320,13 @@ def bulk() -> Any:
                 review.approve(runtime(), g.account_id, order_id, g.actor, reason)
                 done.append(str(order_id))
             else:
-                stage = shipping.resume(runtime(), order_id, g.actor)
+                stage = shipping.resume_soon(runtime(), order_id, g.actor)
                 done.append(f"{order_id} ({stage})")
         except Refusal as exc:
             refused.append(f"{order_id}: {exc}")
         except (Permanent, Retryable) as exc:
             refused.append(f"{order_id}: the carrier or store failed ({type(exc).__name__})")
-    verb = "Approved" if action == "approve" else "Shipped"
+    verb = "Approved" if action == "approve" else "Sent to shipping"
     if done:
         flash(f"{verb} {len(done)} order(s): {', '.join(done)}.", "ok")
     if refused:
@@ -468,12 +469,10 @@ def ship(order_id: int) -> Any:
     with runtime().session() as s:
         _order_of(s, order_id)
     try:
-        stage = shipping.resume(runtime(), order_id, g.actor)
+        stage = shipping.resume_soon(runtime(), order_id, g.actor)
     except Refusal as exc:
         return _show(order_id, 409, error=str(exc))
-    except (Permanent, Retryable) as exc:
-        return _show(order_id, 502, error=f"shipping failed: {type(exc).__name__}")
-    flash(f"Order {order_id}: {stage}.", "ok")
+    flash(f"Order {order_id}: {stage}; its labels are being bought and written back.", "ok")
     return redirect(url_for("console.order", order_id=order_id), 303)
 
 
