@@ -97,7 +97,9 @@ def request_import(rt: Runtime, store_id: int, actor: str) -> bool:
         store = s.get(Store, store_id)
         if store is None or store.state is not StoreState.active:
             return False
-        record(s, store.account_id, f"store:{store_id}", actor, "catalog.requested", "catalog import asked for")
+        record(
+            s, store.account_id, f"store:{store_id}", actor, "catalog.requested", "catalog import asked for"
+        )
     set_progress(rt, store_id, "queued")
     rt.enqueue("import_catalog", job_id=safe_job_id("import-catalog", store_id), store_id=store_id)
     return True

@@ -143,7 +143,7 @@ def webhook_health(s: Session, account_id: int, store_ids: list[int]) -> dict[in
         .where(InboxEvent.state == InboxState.failed, InboxEvent.account_id == account_id)
         .group_by(InboxEvent.store_id)
     )
-    for sid, count in failed:
-        if sid in out:
-            out[sid]["failed"] = int(count)
+    for owner, count in failed:
+        if owner in out:
+            out[owner]["failed"] = int(count)
     return out

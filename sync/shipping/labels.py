@@ -89,12 +89,12 @@ def buy_parcel(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) ->
         assert sh is not None
         package, parcel = sh.package, parcel_from_json(sh.parcel)
     easypost_id, rates = _create(rt, client, ctx, shipment_id, package, parcel)
-    shipping = settings_for(rt, ctx.account_id).shipping  # the merchant's levels and carriers
-    choice = choose_rate(rates, rate_policy(shipping, ctx.order, _on_time_stats(rt, ctx.account_id)))
+    policy = policy_for(rt, ctx.order, _on_time_stats(rt, ctx.account_id), ctx.account_id)
+    choice = choose_rate(rates, policy)
     _record_choice(rt, shipment_id, choice)
     if choice.chosen is None:
         return choice.reason
-    insurance = insurance_for(parcel.value, shipping.insure_above)
+    insurance = insurance_for(parcel.value, settings_for(rt, ctx.account_id).shipping.insure_above)
     refused: list[str] = []
     for rate in (choice.chosen, *choice.fallbacks):
         try:
@@ -115,7 +115,10 @@ def buy_parcel(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) ->
 
 
 def policy_for(
-    rt: Runtime, order: Order, stats: Mapping[RouteKey, CarrierStats] | None = None, account_id: int | None = None
+    rt: Runtime,
+    order: Order,
+    stats: Mapping[RouteKey, CarrierStats] | None = None,
+    account_id: int | None = None,
 ) -> RatePolicy:
     """The rate policy for this order (the account's own settings when given); ``stats``
     (performance per route key) feed the on-time option."""

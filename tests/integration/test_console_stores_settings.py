@@ -43,7 +43,9 @@ def signed_in(client: Any, email: str) -> str:
 
 def add_store(rt: Any, account_id: int, domain: str) -> int:
     with rt.session() as s:
-        store = Store(account_id=account_id, platform=Platform.shopify, domain=domain, state=StoreState.active)
+        store = Store(
+            account_id=account_id, platform=Platform.shopify, domain=domain, state=StoreState.active
+        )
         s.add(store)
         s.flush()
         return store.id
@@ -118,9 +120,21 @@ def test_one_accounts_settings_do_not_reach_another(rt: Any) -> None:
 def test_an_invalid_box_changes_nothing(rt: Any) -> None:
     with rt.session() as s:
         north = get_or_create_account(s, "North").id
-    save_part(rt, north, "boxes", {"boxes": [{"name": "S", "length_cm": 20, "width_cm": 15, "height_cm": 10, "max_weight_g": 5000}]}, "t")
+    save_part(
+        rt,
+        north,
+        "boxes",
+        {"boxes": [{"name": "S", "length_cm": 20, "width_cm": 15, "height_cm": 10, "max_weight_g": 5000}]},
+        "t",
+    )
     with pytest.raises(SettingsRefused) as refused:
-        save_part(rt, north, "boxes", {"boxes": [{"name": "S", "length_cm": 0, "width_cm": 15, "height_cm": 10, "max_weight_g": 5000}]}, "t")
+        save_part(
+            rt,
+            north,
+            "boxes",
+            {"boxes": [{"name": "S", "length_cm": 0, "width_cm": 15, "height_cm": 10, "max_weight_g": 5000}]},
+            "t",
+        )
     assert "boxes.0.length_cm" in refused.value.errors
     assert [b.length_cm for b in settings_for(rt, north).shipping.boxes] == [Decimal("20")]
 
@@ -139,12 +153,21 @@ def test_stores_page_shows_only_the_accounts_stores(rt: Any, client: Any, owner:
     assert client.get(f"/app/stores/{theirs}/card").status_code == 404
     refused = client.post(f"/app/stores/{theirs}/reconcile", data={"csrf_token": owner["csrf"]})
     assert refused.status_code == 404
-    assert client.post("/app/stores/sandbox", data={"csrf_token": owner["csrf"], "platform": "shopify"}).status_code == 404
+    assert (
+        client.post(
+            "/app/stores/sandbox", data={"csrf_token": owner["csrf"], "platform": "shopify"}
+        ).status_code
+        == 404
+    )
     asked = client.post(f"/app/stores/{mine}/catalog", data={"csrf_token": owner["csrf"]})
     assert asked.status_code == 303
     with rt.session() as s:
         store = s.get(Store, mine)
-        assert store is not None and store.settings["catalog_progress"]["step"] in ("queued", "reading", "failed")
+        assert store is not None and store.settings["catalog_progress"]["step"] in (
+            "queued",
+            "reading",
+            "failed",
+        )
         assert s.get(Store, theirs).settings.get("catalog_progress") is None  # type: ignore[union-attr]
 
 
@@ -161,8 +184,24 @@ def test_reconcile_now_needs_the_csrf_token(rt: Any, client: Any, owner: dict[st
 def test_failed_jobs_are_scoped_and_retried(rt: Any, client: Any, owner: dict[str, Any]) -> None:
     with rt.session() as s:
         other = get_or_create_account(s, "South").id
-        mine = DeadLetter(account_id=owner["account_id"], job_id="noop-mine", name="noop", queue="intake", kwargs={}, error="Boom: mine", attempts=6)
-        theirs = DeadLetter(account_id=other, job_id="noop-theirs", name="noop", queue="intake", kwargs={}, error="Boom: theirs", attempts=6)
+        mine = DeadLetter(
+            account_id=owner["account_id"],
+            job_id="noop-mine",
+            name="noop",
+            queue="intake",
+            kwargs={},
+            error="Boom: mine",
+            attempts=6,
+        )
+        theirs = DeadLetter(
+            account_id=other,
+            job_id="noop-theirs",
+            name="noop",
+            queue="intake",
+            kwargs={},
+            error="Boom: theirs",
+            attempts=6,
+        )
         s.add_all([mine, theirs])
         s.flush()
         mine_id, theirs_id = mine.id, theirs.id

@@ -47,7 +47,9 @@ def _parse(part: str, form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[s
     fields: dict[str, str] = {}
     if part == "risk":
         weights = {
-            name[len("weights.") :]: value.strip() for name, value in form.items() if name.startswith("weights.")
+            name[len("weights.") :]: value.strip()
+            for name, value in form.items()
+            if name.startswith("weights.")
         }
         values: dict[str, Any] = {
             "approve_below": form.get("approve_below", "").strip(),
@@ -58,7 +60,9 @@ def _parse(part: str, form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[s
         return values, fields
     if part == "boxes":
         boxes: list[dict[str, Any]] = []
-        rows = sorted({int(k.split(".")[1]) for k in form if k.startswith("boxes.") and k.split(".")[1].isdigit()})
+        rows = sorted(
+            {int(k.split(".")[1]) for k in form if k.startswith("boxes.") and k.split(".")[1].isdigit()}
+        )
         for i in rows:
             row = {f: form.get(f"boxes.{i}.{f}", "").strip() for f in BOX_FIELDS}
             if not any(row.values()):
@@ -68,7 +72,9 @@ def _parse(part: str, form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[s
         return {"boxes": boxes}, fields
     if part == "service_levels":
         levels: dict[str, Any] = {}
-        rows = sorted({int(k.split(".")[1]) for k in form if k.startswith("levels.") and k.split(".")[1].isdigit()})
+        rows = sorted(
+            {int(k.split(".")[1]) for k in form if k.startswith("levels.") and k.split(".")[1].isdigit()}
+        )
         for i in rows:
             name = form.get(f"levels.{i}.name", "").strip().lower()
             days = form.get(f"levels.{i}.max_days", "").strip()
@@ -77,7 +83,10 @@ def _parse(part: str, form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[s
             levels[name] = {"max_days": days or None}
             fields[f"service_levels.{name}.max_days"] = f"levels.{i}.max_days"
             fields[f"service_levels.{name}"] = f"levels.{i}.name"
-        return {"service_levels": levels, "default_level": form.get("default_level", "").strip().lower()}, fields
+        return {
+            "service_levels": levels,
+            "default_level": form.get("default_level", "").strip().lower(),
+        }, fields
     if part == "carriers":
         return {
             "carriers_allow": _words(form.get("carriers_allow", "")),
@@ -127,7 +136,9 @@ def _audit(account_id: int) -> list[dict[str, Any]]:
         return out
 
 
-def _show(status: int = 200, errors: dict[str, str] | None = None, failed: str | None = None, submitted: Any = None) -> Any:
+def _show(
+    status: int = 200, errors: dict[str, str] | None = None, failed: str | None = None, submitted: Any = None
+) -> Any:
     rt = runtime()
     current = settings_for(rt, g.account_id)
     values = {part: part_values(current, part) for part in PARTS}

@@ -49,7 +49,9 @@ def _card(store: Store, health: dict[str, Any]) -> dict[str, Any]:
     reconciled = _when(settings.get(RECONCILED_AT))
     asked = _when(settings.get(REQUESTED_AT))
     now = datetime.now(UTC)
-    reconciling = asked is not None and (reconciled is None or reconciled < asked) and now - asked < RECONCILE_WAIT
+    reconciling = (
+        asked is not None and (reconciled is None or reconciled < asked) and now - asked < RECONCILE_WAIT
+    )
     progress = dict(settings.get(PROGRESS) or {})
     importing = progress.get("step") in ("queued", "reading", "linking")
     catalog = settings.get("catalog") or {}
@@ -117,7 +119,9 @@ def store_card(store_id: int) -> Any:
 def store_reconcile(store_id: int) -> Any:
     store = _one(store_id)
     if not request_reconcile(runtime(), store["id"], g.actor):
-        return render("stores_card.html", status=409, store=store, message="Only a connected store is reconciled.")
+        return render(
+            "stores_card.html", status=409, store=store, message="Only a connected store is reconciled."
+        )
     return _answer(store_id, "Reconciliation queued: missed orders, stock changes and webhooks are checked.")
 
 
@@ -126,7 +130,12 @@ def store_reconcile(store_id: int) -> Any:
 def store_catalog(store_id: int) -> Any:
     store = _one(store_id)
     if not request_import(runtime(), store["id"], g.actor):
-        return render("stores_card.html", status=409, store=store, message="Only a connected store's catalog is imported.")
+        return render(
+            "stores_card.html",
+            status=409,
+            store=store,
+            message="Only a connected store's catalog is imported.",
+        )
     return _answer(store_id, "Catalog import queued.")
 
 
