@@ -69,14 +69,16 @@ NOT_THIS_BROWSER = "This install was not started from this browser. Start again.
 TAKEN = "{name} is already connected to another Waybill account. Sign in to that account to manage it."
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>{{ title }} · Waybill</title></head>
+<title>{{ title }} · Waybill</title>
+<link rel="icon" href="{{ url_for('console.static', filename='parcel.svg') }}"></head>
 <body style="font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto"><main>
 <h1>{{ title }}</h1><p>{{ message }}</p>{% if problem %}<p style="color:#a40e26">{{ problem }}</p>{% endif %}
 <p><a href="{{ url_for('console.stores') }}">Back to your stores</a></p>
 </main></body></html>"""
 
 CONFIRM = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Connect a store · Waybill</title></head>
+<title>Connect a store · Waybill</title>
+<link rel="icon" href="{{ url_for('console.static', filename='parcel.svg') }}"></head>
 <body style="font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto"><main>
 <h1>Connect a WooCommerce store</h1>
 <p>Connect the WooCommerce store <strong>{{ store_url }}</strong> to the Waybill account
