@@ -223,3 +223,16 @@ def test_a_packer_cannot_open_stores_or_jobs(rt: Any, client: Any) -> None:
     signed_in(client, email)
     assert client.get("/app/stores").status_code == 403
     assert client.get("/app/jobs").status_code == 403
+
+
+def test_a_dead_letter_names_the_account_its_job_worked_for(rt: Any) -> None:
+    from sync.jobs import account_of
+
+    with rt.session() as s:
+        north = get_or_create_account(s, "North").id
+    store_id = add_store(rt, north, "north.myshopify.com")
+    with rt.session() as s:
+        assert account_of(s, {"store_id": store_id}) == north
+        assert account_of(s, {"account_id": north}) == north
+        assert account_of(s, {"store_id": store_id + 100}) is None  # gone: shown to nobody
+        assert account_of(s, {}) is None  # a job of the whole service
