@@ -188,7 +188,11 @@ def merge(base: Settings, name: str, data: dict[str, Any]) -> Settings:
     sections = _sections(base, name)
     for section, keys in data.items():
         if section in sections and isinstance(keys, dict):
-            sections[section].update(keys)
+            saved = dict(keys)
+            if section == "risk" and isinstance(saved.get("weights"), dict):
+                # A rule config.yaml gains later keeps its weight until the merchant sets one.
+                saved["weights"] = {**sections["risk"]["weights"], **saved["weights"]}
+            sections[section].update(saved)
     models = _validated(sections)
     return base.model_copy(update=dict(models))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -167,7 +167,7 @@ def settings() -> Any:
 @page(Role.owner)
 def settings_save(part: str) -> Any:
     if part not in PARTS:
-        return _show(404, {"": "There is no such settings section."})
+        abort(404)
     values, fields = _parse(part, request.form)
     try:
         save_part(runtime(), g.account_id, part, values, g.actor)
