@@ -99,7 +99,7 @@ def test_console_requires_login_and_accepts_a_token(client: Any, rt: Any) -> Non
     assert client.post("/login", data={"token": "wb_wrong", "csrf_token": csrf}).status_code == 401
     token, _ = make_merchant(rt, "delta", "delta.myshopify.com")
     assert client.post("/login", data={"token": token, "csrf_token": csrf}).status_code == 302
-    page = client.get("/").data.decode()
+    page = client.get("/app/stores").data.decode()  # the console's Stores page
     assert "delta.myshopify.com" in page and "epsilon" not in page
 
 
