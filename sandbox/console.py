@@ -54,7 +54,8 @@ def _slug(name: str) -> str:
 
 
 def _shopify(rt: Any) -> ShopifySimulator:
-    """The Shopify simulator the app's settings point at, started (and pointed at) if none is."""
+    """The Shopify simulator the app's settings point at, started (and pointed at) if no
+    Shopify app is configured; a configured app is refused."""
     options = rt.settings.shopify
     base = (options.base_url or "").rstrip("/")
     if base:
@@ -65,14 +66,13 @@ def _shopify(rt: Any) -> ShopifySimulator:
                 "start Waybill without WAYBILL_SHOPIFY_BASE_URL to let the button start one."
             )
         return sim
-    if options.api_key and options.api_secret is not None:
-        key, secret = options.api_key, options.api_secret.get_secret_value()
-    else:
-        key, secret = SANDBOX_APP_KEY, secrets.token_urlsafe(24)
-    for url, sim in _running.shopify.items():  # started earlier in this process, for another app
-        if sim.api_key == key and sim.api_secret == secret:
-            options.base_url = url
-            return sim
+    if options.api_key or options.api_secret is not None:
+        # A real Shopify app is configured: its shops are never sent to a simulator.
+        raise SandboxUnavailable(
+            "A Shopify app is configured (SHOPIFY_API_KEY): the sandbox button starts a simulated "
+            "Shopify only when none is."
+        )
+    key, secret = SANDBOX_APP_KEY, secrets.token_urlsafe(24)
     sim = ShopifySimulator(api_key=key, api_secret=secret)
     server = serve(sim)
     server.app.webhooks.start()
