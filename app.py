@@ -155,10 +155,19 @@ def _print_welcome(rt: Runtime) -> None:
         ]
     if rt.settings.public_url != f"http://localhost:{rt.settings.port}":
         lines.append(f"Platforms reach it at {rt.settings.public_url} (WAYBILL_PUBLIC_URL).")
-    if not stores:
+    if not stores and rt.settings.sandbox:
+        lines += [
+            "No store is connected yet. Sandbox mode: make an account and a token to sign in with",
+            '    ./waybill accounts create "My Shop" && ./waybill accounts token "My Shop"',
+            f"then open http://localhost:{rt.settings.port}/app/stores and connect a sandbox store.",
+            "Or run the whole sandbox demo: make demo",
+        ]
+    elif not stores:
         lines += [
             "No store is connected yet. To see Waybill work without any account, run the sandbox demo:",
             "    make demo",
+            "or start in sandbox mode and connect a simulated store from the console's Stores page:",
+            "    WAYBILL_SANDBOX=1 make run",
         ]
     print("\n".join(lines), file=sys.stderr, flush=True)
 

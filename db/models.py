@@ -149,6 +149,7 @@ class InboxEvent(Base):
     __table_args__ = (
         UniqueConstraint("platform", "dedupe_key", name="uq_inbox_platform_dedupe"),
         Index("ix_inbox_state_received", "state", "received_at"),
+        Index("ix_inbox_store_received", "store_id", "received_at"),  # the stores page: last webhook
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     platform: Mapped[Platform] = mapped_column(_enum(Platform))
@@ -205,7 +206,13 @@ class DeadLetter(Base):
     """A job that exhausted its retries or failed permanently; retryable by an operator."""
 
     __tablename__ = "dead_letters"
+    __table_args__ = (Index("ix_dead_letters_account_state", "account_id", "state", "failed_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The merchant the job worked for (from its store, order, event, shipment or return), shown on
+    # that merchant's console; None for jobs of the whole service (sweeps, schedules).
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), default=None
+    )
     job_id: Mapped[str] = mapped_column(String(200), index=True)
     name: Mapped[str] = mapped_column(String(100))
     queue: Mapped[str] = mapped_column(String(50))

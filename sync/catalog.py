@@ -70,6 +70,41 @@ def catalog_all(rt: Runtime) -> int:
     return len(ids)
 
 
+# Where an import stands, kept in ``Store.settings["catalog_progress"]`` (the console's
+# progress bar): queued 0 %, reading the catalog, linking SKUs, done 100 % (or failed).
+PROGRESS = "catalog_progress"
+STEPS = {"queued": 0, "reading": 10, "linking": 60, "done": 100}
+
+
+def set_progress(rt: Runtime, store_id: int, step: str, **extra: Any) -> None:
+    """Note where the store's catalog import stands (``step``: queued, reading, linking, done, failed)."""
+    with rt.session() as s:
+        store = s.get(Store, store_id, with_for_update=True)
+        if store is None:
+            return
+        before = (store.settings or {}).get(PROGRESS) or {}
+        percent = STEPS.get(step, before.get("percent", 0))
+        store.settings = {
+            **(store.settings or {}),
+            PROGRESS: {"step": step, "percent": percent, "at": utcnow().isoformat(), **extra},
+        }
+
+
+def request_import(rt: Runtime, store_id: int, actor: str) -> bool:
+    """Queue an import of the store's catalog now (the console's button); False when the
+    store is not active. Its progress is kept on the store from here on."""
+    with rt.session() as s:
+        store = s.get(Store, store_id)
+        if store is None or store.state is not StoreState.active:
+            return False
+        record(
+            s, store.account_id, f"store:{store_id}", actor, "catalog.requested", "catalog import asked for"
+        )
+    set_progress(rt, store_id, "queued")
+    rt.enqueue("import_catalog", job_id=safe_job_id("import-catalog", store_id), store_id=store_id)
+    return True
+
+
 @job("import_catalog", queue="inventory")
 def import_catalog(rt: Runtime, store_id: int) -> dict[str, Any]:
     """Read the store's catalog, link its SKUs and seed the ledger; returns the summary."""
@@ -78,12 +113,19 @@ def import_catalog(rt: Runtime, store_id: int) -> dict[str, Any]:
         if store is None or store.state is not StoreState.active:
             return {"store_id": store_id, "skipped": True}
         s.expunge(store)
-    fetched = fetch(rt, store)
-    report = map_skus(fetched.entries)
-    with rt.session() as s:
-        summary = apply_catalog(rt, s, store_id, report, fetched.location_id)
+    set_progress(rt, store_id, "reading")
+    try:
+        fetched = fetch(rt, store)
+        set_progress(rt, store_id, "linking", entries=len(fetched.entries))
+        report = map_skus(fetched.entries)
+        with rt.session() as s:
+            summary = apply_catalog(rt, s, store_id, report, fetched.location_id)
+    except Exception as exc:
+        set_progress(rt, store_id, "failed", error=f"{type(exc).__name__}: {exc}"[:300])
+        raise
     if summary.get("skipped"):
         return summary
+    set_progress(rt, store_id, "done", mapped=summary["mapped"], entries=len(fetched.entries))
     if summary["observed"]:
         schedule_settle(rt, store_id)
     if summary["dirty"]:

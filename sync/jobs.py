@@ -173,6 +173,31 @@ def _wait_for(rt: Runtime, msg: JobMessage, exc: BaseException, service: str, bo
     return Result(Outcome.wait, exc, wait)
 
 
+# A job's argument -> the model whose row names the account it works for.
+_OWNED_BY = {
+    "store_id": "Store",
+    "order_id": "Order",
+    "event_id": "InboxEvent",
+    "shipment_id": "Shipment",
+    "return_id": "Return",
+}
+
+
+def account_of(s: Any, kwargs: dict[str, Any]) -> int | None:
+    """The account a job works for, from its arguments (None: a job of the whole service)."""
+    from db import models
+
+    if isinstance(kwargs.get("account_id"), int):
+        return int(kwargs["account_id"])
+    for arg, model in _OWNED_BY.items():
+        value = kwargs.get(arg)
+        if isinstance(value, int) and not isinstance(value, bool):
+            row = s.get(getattr(models, model), value)
+            owner = getattr(row, "account_id", None)
+            return owner if isinstance(owner, int) else None
+    return None
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
@@ -183,6 +208,7 @@ def _dead(rt: Runtime, msg: JobMessage, exc: BaseException, bound: Any, why: str
     with session_scope(rt.sessions) as s:
         s.add(
             DeadLetter(
+                account_id=account_of(s, msg.kwargs),
                 job_id=msg.job_id,
                 name=msg.name,
                 queue=msg.queue,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from db.models import DeadLetter, TimelineEntry, utcnow
+from db.timeline import record
 from sync.jobs import job
 
 if TYPE_CHECKING:
@@ -27,6 +28,23 @@ def requeue_dead_letters(rt: Runtime) -> int:
             row.retried_at = utcnow()
             count += 1
     return count
+
+
+def retry_dead_letter(
+    rt: Runtime, dead_letter_id: int, account_id: int | None = None, actor: str | None = None
+) -> bool:
+    """Run a failed job again with a fresh set of retries (``waybill jobs retry`` and the
+    console's failed-jobs page). ``account_id``: only a job of that account (the console);
+    ``actor``: who asked, on the account's timeline. False when there is no such failed job."""
+    with rt.session() as s:
+        row = s.get(DeadLetter, dead_letter_id, with_for_update=True)
+        if row is None or row.state != "dead" or (account_id is not None and row.account_id != account_id):
+            return False
+        row.state = "retry_requested"
+        if actor is not None:
+            record(s, row.account_id, f"job:{row.id}", actor, "job.retried", f"{row.name} ({row.job_id})")
+    requeue_dead_letters(rt)
+    return True
 
 
 @job("ping", queue="reconcile")

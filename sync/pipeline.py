@@ -95,6 +95,7 @@ def _lock(s: Session, order_id: int) -> OrderRow | None:
 def verify_order(rt: Runtime, order_id: int) -> str:
     """Score the order and act on the verdict; returns the order's stage."""
     from core.risk import RiskRules, assess
+    from sync.account_settings import settings_for
 
     with rt.session() as s:
         row = _lock(s, order_id)
@@ -105,9 +106,10 @@ def verify_order(rt: Runtime, order_id: int) -> str:
         if row.stage != Stage.VERIFYING:
             advance(s, row, Stage.VERIFYING, ACTOR, "verification started")
         order = Order.from_dict(row.data)
-        inp = gather_input(s, row, order, rt.settings.risk)
+        risk = settings_for(rt, row.account_id, s).risk  # the merchant's own weights and thresholds
+        inp = gather_input(s, row, order, risk)
     check, skipped = address_check(rt, order)
-    verdict = assess(replace(inp, address_check=check), RiskRules.from_settings(rt.settings.risk))
+    verdict = assess(replace(inp, address_check=check), RiskRules.from_settings(risk))
     with rt.session() as s:
         row = _lock(s, order_id)
         if row is None:
@@ -116,7 +118,7 @@ def verify_order(rt: Runtime, order_id: int) -> str:
             return row.stage
         if skipped:
             record(s, row.account_id, f"order:{row.id}", ACTOR, "order.address_check_skipped", skipped)
-        stage = apply_verdict(s, row, verdict, rt.settings.risk)
+        stage = apply_verdict(s, row, verdict, risk)
     after_verdict(rt, order_id, stage, verdict)
     return stage
 

@@ -103,6 +103,22 @@ def reconcile_then(rt: Runtime, store_id: int, then: str) -> None:
     )
 
 
+REQUESTED_AT = "reconcile_requested_at"  # when someone last asked for a reconciliation now
+
+
+def request_reconcile(rt: Runtime, store_id: int, actor: str) -> bool:
+    """Queue a reconciliation of the store now (the console's "Reconcile now"; the CLI's
+    ``sync reconcile`` runs one in place); False when the store is not active."""
+    with rt.session() as s:
+        store = s.get(Store, store_id, with_for_update=True)
+        if store is None or store.state is not StoreState.active:
+            return False
+        store.settings = {**(store.settings or {}), REQUESTED_AT: utcnow().isoformat()}
+        record(s, store.account_id, f"store:{store_id}", actor, "reconcile.requested", "reconcile now")
+    rt.enqueue("reconcile_store", job_id=safe_job_id("reconcile-store", store_id), store_id=store_id)
+    return True
+
+
 @job("reconcile_all", queue="reconcile")
 def reconcile_all(rt: Runtime) -> int:
     """Schedule a reconciliation of every active store."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from connectors.netguard import AddressPolicy
 from connectors.storefront import StoreAccess, Storefront, storefront_for
 from db.models import Store
+from sync.account_settings import settings_for
 from sync.runtime import Runtime
 
 
@@ -27,7 +28,7 @@ def access_for(rt: Runtime, store: Store) -> StoreAccess:
         policy=address_policy(rt),
         base_url=getattr(options, "base_url", None) if rt.settings.sandbox else None,
         api_version=getattr(options, "api_version", None),
-        notify_customer=rt.settings.shipping.notify_customer,
+        notify_customer=settings_for(rt, store.account_id).shipping.notify_customer,
     )
 
 

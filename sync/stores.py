@@ -120,3 +120,30 @@ def ensure_webhooks(rt: Runtime, store_id: int, actor: str = "reconcile") -> lis
     if not health["ok"]:
         raise Retryable(str(health["error"]))
     return repaired
+
+
+def webhook_health(s: Session, account_id: int, store_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per store of the account: when its last webhook arrived (events polled by a
+    reconciliation are not webhooks) and how many of its inbound events failed."""
+    from sqlalchemy import func
+
+    from connectors.storefront.orders import POLLED_ORDER_TOPIC
+    from db.models import InboxEvent, InboxState
+
+    out: dict[int, dict[str, Any]] = {sid: {"last_webhook_at": None, "failed": 0} for sid in store_ids}
+    for sid in store_ids:
+        out[sid]["last_webhook_at"] = s.scalar(
+            select(InboxEvent.received_at)
+            .where(InboxEvent.store_id == sid, InboxEvent.topic != POLLED_ORDER_TOPIC)
+            .order_by(InboxEvent.received_at.desc())
+            .limit(1)
+        )
+    failed = s.execute(
+        select(InboxEvent.store_id, func.count(InboxEvent.id))
+        .where(InboxEvent.state == InboxState.failed, InboxEvent.account_id == account_id)
+        .group_by(InboxEvent.store_id)
+    )
+    for owner, count in failed:
+        if owner in out:
+            out[owner]["failed"] = int(count)
+    return out

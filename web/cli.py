@@ -155,15 +155,11 @@ def jobs_failed(as_json: bool) -> None:
 @click.argument("dead_letter_id", type=SMALL_ID)
 def jobs_retry(dead_letter_id: int) -> None:
     """Run a failed job again (ID from `jobs failed`), with a fresh set of retries."""
-    with rt().session() as s:
-        row = s.get(DeadLetter, dead_letter_id)
-        if row is None or row.state != "dead":
-            raise click.ClickException(f"no failed job {dead_letter_id}")
-        row.state = "retry_requested"
-    from sync.maintenance import requeue_dead_letters
+    from sync.maintenance import retry_dead_letter
     from web.cli_work import report
 
-    requeue_dead_letters(rt())
+    if not retry_dead_letter(rt(), dead_letter_id):
+        raise click.ClickException(f"no failed job {dead_letter_id}")
     if isinstance(rt().queue, RedisJobQueue):
         click.echo(f"job {dead_letter_id} enqueued")
     else:

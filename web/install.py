@@ -27,7 +27,7 @@ import secrets
 import time
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -68,23 +68,28 @@ OTHER_ACCOUNT = "Sign in to the account that started this install and start agai
 NOT_THIS_BROWSER = "This install was not started from this browser. Start again."
 TAKEN = "{name} is already connected to another Waybill account. Sign in to that account to manage it."
 
-PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Waybill</title></head>
-<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto">
-<h1>{{ title }}</h1><p>{{ message }}</p>{% if problem %}<p style="color:#b00">{{ problem }}</p>{% endif %}
-</body></html>"""
+PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>{{ title }} · Waybill</title>
+<link rel="icon" href="{{ url_for('console.static', filename='parcel.svg') }}"></head>
+<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto"><main>
+<h1>{{ title }}</h1><p>{{ message }}</p>{% if problem %}<p style="color:#a40e26">{{ problem }}</p>{% endif %}
+<p><a href="{{ url_for('console.stores') }}">Back to your stores</a></p>
+</main></body></html>"""
 
-CONFIRM = """<!doctype html><html><head><meta charset="utf-8"><title>Waybill</title></head>
-<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto">
+CONFIRM = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Connect a store · Waybill</title>
+<link rel="icon" href="{{ url_for('console.static', filename='parcel.svg') }}"></head>
+<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto"><main>
 <h1>Connect a WooCommerce store</h1>
 <p>Connect the WooCommerce store <strong>{{ store_url }}</strong> to the Waybill account
 <strong>{{ account }}</strong>? Its orders and stock will be managed by this account.
 Continue only if you meant to connect this store.</p>
-{% if problem %}<p style="color:#b00">{{ problem }}</p>{% endif %}
+{% if problem %}<p style="color:#a40e26">{{ problem }}</p>{% endif %}
 <form method="post" action="{{ url_for('install.woo_start_confirmed') }}">
 <input type="hidden" name="csrf_token" value="{{ csrf_token() }}">
 <input type="hidden" name="store_url" value="{{ store_url }}">
-<button>Connect {{ store_url }}</button> <a href="{{ url_for('console.home') }}">Cancel</a>
-</form></body></html>"""
+<button>Connect {{ store_url }}</button> <a href="{{ url_for('console.stores') }}">Cancel</a>
+</form></main></body></html>"""
 
 
 def page(title: str, message: str, status: int = 200, problem: str | None = None) -> tuple[str, int]:
@@ -203,7 +208,12 @@ def shopify_connect() -> Any:
     account_id = signed_in()
     if account_id is None:
         return page("Sign in first", "Sign in to Waybill, then connect the shop from the console.", 401)
-    shop = (request.form.get("shop") or "").strip().lower()
+    return connect_shopify(rt, (request.form.get("shop") or "").strip().lower(), account_id)
+
+
+def connect_shopify(rt: Runtime, shop: str, account_id: int) -> Any:
+    """Send the signed-in merchant's browser to Shopify's authorization of ``shop`` for their
+    account (the console's connect buttons; the caller has checked the CSRF token)."""
     problem = _shopify_ready(rt, shop)
     if problem:
         return problem
@@ -302,14 +312,19 @@ def woo_start() -> Any:
     with rt.session() as s:
         account = s.get(Account, account_id)
         name = account.name if account else ""
-    return render_template_string(CONFIRM, store_url=url, account=name, problem=_key_exchange_problem(rt))
+    return render_template_string(
+        CONFIRM, store_url=url, account=name, problem=_key_exchange_problem(rt, url)
+    )
 
 
-def _key_exchange_problem(rt: Runtime) -> str | None:
+def _key_exchange_problem(rt: Runtime, store_url: str = "") -> str | None:
     """WooCommerce posts the keys only to an https callback (WC_Auth: "The callback_url needs
-    to be over SSL"); said before the merchant is sent to a store that will refuse."""
+    to be over SSL"); said before the merchant is sent to a store that will refuse. A
+    sandbox store on this machine (sandbox mode) accepts an http callback."""
     public = rt.settings.public_url
     if public.startswith("https://"):
+        return None
+    if rt.settings.sandbox and urlsplit(store_url).hostname in ("127.0.0.1", "localhost"):
         return None
     return (
         f"This Waybill's public URL ({public}) is not https: a WooCommerce store refuses to send "

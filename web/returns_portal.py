@@ -34,7 +34,7 @@ from werkzeug.wrappers import Response as ResponseBase
 from core.errors import Refusal
 from db.models import Account, Order, Return, ReturnItem, Shipment
 from sync.returns.links import order_for, order_token, return_for, return_token
-from sync.returns.merchant import resolve
+from sync.returns.merchant import for_account
 from sync.returns.requests import close, request_return
 from sync.tracking.links import shipment_for
 from web import runtime
@@ -192,7 +192,7 @@ def _order_context(order_id: int) -> dict[str, Any] | None:
         account = s.get(Account, order.account_id) if order is not None else None
         if order is None or account is None or order.redacted_at is not None:
             return None
-        merchant = resolve(rt, account.name)
+        merchant = for_account(rt, s, account.id)
         returns = s.scalars(select(Return).where(Return.order_id == order.id).order_by(Return.id)).all()
         return {
             "brand": brand_for(rt, account.name),
@@ -267,7 +267,7 @@ def _status_context(return_id: int) -> dict[str, Any] | None:
         if row is None or order is None or account is None or order.redacted_at is not None:
             return None
         items = s.scalars(select(ReturnItem).where(ReturnItem.return_id == row.id).order_by(ReturnItem.id))
-        merchant = resolve(rt, account.name)
+        merchant = for_account(rt, s, account.id)
         return {
             "words": state_words(row.state, merchant.prepaid),
             "send_to": _send_to(merchant.address) if not merchant.prepaid and row.state == "approved" else [],

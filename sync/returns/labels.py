@@ -28,6 +28,7 @@ from core.shipping import Label, Parcel, parcel_to_json
 from db.effects import EffectRecord, Progress
 from db.models import Order as OrderRow
 from db.models import Return
+from sync.account_settings import settings_for
 from sync.catalog import measures_for
 from sync.jobs import job
 from sync.returns.common import items_of, move, note, order_of, soon
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 def parcel_for(rt: Runtime, s: Session, row: OrderRow, units: Sequence[tuple[LineItem, int]]) -> Parcel | str:
     """One parcel holding ``units`` (line, quantity), or why there is none."""
-    settings = rt.settings.shipping
+    settings = settings_for(rt, row.account_id, s).shipping  # the merchant's own boxes
     lines = [replace(line, quantity=qty) for line, qty in units if qty > 0]
     known = measures_for(s, row.store_id, lines)
     try:
@@ -61,9 +62,10 @@ def parcel_for(rt: Runtime, s: Session, row: OrderRow, units: Sequence[tuple[Lin
     return plan.parcels[0]
 
 
-def return_rates(rt: Runtime, order: Order) -> RatePolicy:
-    """Returns travel at the standard level: the cheapest allowed rate."""
-    policy = rate_policy(rt.settings.shipping, order)
+def return_rates(rt: Runtime, order: Order, account_id: int | None = None) -> RatePolicy:
+    """Returns travel at the standard level: the cheapest allowed rate (of the account's carriers)."""
+    shipping = settings_for(rt, account_id).shipping if account_id is not None else rt.settings.shipping
+    policy = rate_policy(shipping, order)
     return replace(policy, level="standard", max_days=None, on_time_min=None)
 
 
@@ -77,7 +79,7 @@ def buy_return_label(rt: Runtime, return_id: int) -> str:
     client = easypost(rt)
     to = order.shipping_address
     assert to is not None
-    key, rates = f"retlabel:{return_id}", return_rates(rt, order)
+    key, rates = f"retlabel:{return_id}", return_rates(rt, order, account_id)
 
     def act(progress: Progress) -> dict[str, Any]:
         label = client.buy_return_label(to, address, parcel, rates, key)

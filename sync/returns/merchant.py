@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from core.returns import ReturnPolicy
 from db.models import Account
+from sync.account_settings import settings_for
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from settings import Settings
     from sync.runtime import Runtime
 
 
@@ -32,17 +34,23 @@ class MerchantReturns:
         return self.label == "prepaid"
 
 
-def resolve(rt: Runtime, account_name: str) -> MerchantReturns:
-    """The settings of the merchant called ``account_name``: its overrides, else the global keys."""
-    own = rt.settings.returns.for_merchant(account_name)
+def resolve(rt: Runtime, account_name: str, settings: Settings | None = None) -> MerchantReturns:
+    """The settings of the merchant called ``account_name``: its overrides, else the global keys.
+
+    ``settings``: the account's own (``sync.account_settings.settings_for``), whose returns
+    already hold the merchant's config.yaml entry and its saved policy."""
+    base = settings if settings is not None else rt.settings
+    own = base.returns.for_merchant(account_name)
     return MerchantReturns(
         policy=ReturnPolicy.from_settings(own),
-        address=dict(own.address) or dict(rt.settings.shipping.ship_from),
+        address=dict(own.address) or dict(base.shipping.ship_from),
         label=own.label,
         order_status=dict(own.order_status),
     )
 
 
 def for_account(rt: Runtime, s: Session, account_id: int) -> MerchantReturns:
+    """The account's returns: config.yaml's keys, its ``returns.merchants`` entry, then the
+    policy saved on the console's settings page."""
     account = s.get(Account, account_id)
-    return resolve(rt, account.name if account is not None else "")
+    return resolve(rt, account.name if account is not None else "", settings_for(rt, account_id, s))

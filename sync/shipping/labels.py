@@ -37,6 +37,7 @@ from core.transit import CarrierStats, RouteClass, RouteKey, route_class
 from db.effects import EffectRecord, Progress
 from db.models import Order as OrderRow
 from db.models import Shipment, utcnow
+from sync.account_settings import settings_for
 from sync.jobs import job
 from sync.shipping.common import (
     MAX_PROBLEM,
@@ -88,11 +89,12 @@ def buy_parcel(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) ->
         assert sh is not None
         package, parcel = sh.package, parcel_from_json(sh.parcel)
     easypost_id, rates = _create(rt, client, ctx, shipment_id, package, parcel)
-    choice = choose_rate(rates, policy_for(rt, ctx.order, _on_time_stats(rt, ctx.account_id)))
+    policy = policy_for(rt, ctx.order, _on_time_stats(rt, ctx.account_id), ctx.account_id)
+    choice = choose_rate(rates, policy)
     _record_choice(rt, shipment_id, choice)
     if choice.chosen is None:
         return choice.reason
-    insurance = insurance_for(parcel.value, rt.settings.shipping.insure_above)
+    insurance = insurance_for(parcel.value, settings_for(rt, ctx.account_id).shipping.insure_above)
     refused: list[str] = []
     for rate in (choice.chosen, *choice.fallbacks):
         try:
@@ -112,14 +114,21 @@ def buy_parcel(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) ->
     return "every eligible rate was refused: " + "; ".join(refused)
 
 
-def policy_for(rt: Runtime, order: Order, stats: Mapping[RouteKey, CarrierStats] | None = None) -> RatePolicy:
-    """The rate policy for this order; ``stats`` (performance per route key) feed the on-time option."""
-    return rate_policy(rt.settings.shipping, order, stats)
+def policy_for(
+    rt: Runtime,
+    order: Order,
+    stats: Mapping[RouteKey, CarrierStats] | None = None,
+    account_id: int | None = None,
+) -> RatePolicy:
+    """The rate policy for this order (the account's own settings when given); ``stats``
+    (performance per route key) feed the on-time option."""
+    shipping = settings_for(rt, account_id).shipping if account_id is not None else rt.settings.shipping
+    return rate_policy(shipping, order, stats)
 
 
 def _on_time_stats(rt: Runtime, account_id: int) -> dict[RouteKey, CarrierStats] | None:
     """Carrier performance of the account's delivered parcels, when the on-time option is on."""
-    if rt.settings.shipping.on_time_min is None:
+    if settings_for(rt, account_id).shipping.on_time_min is None:
         return None
     from sync.tracking.performance import stats_for
 

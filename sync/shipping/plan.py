@@ -21,6 +21,7 @@ from core.parcels import BoxSpec, Measure, choose_parcels, pack_items, unweighed
 from core.shipping import Parcel, parcel_to_json
 from db.models import Order as OrderRow
 from db.models import Shipment
+from sync.account_settings import settings_for
 from sync.catalog import measures_for
 from sync.shipping.common import (
     AWAITING_SCAN,
@@ -73,7 +74,7 @@ def plan_parcels(rt: Runtime, ctx: Context) -> str | None:
     if any(state != "voided" for state in packages.values()):
         return None
     first = max(packages, default=0) + 1  # after voided labels, new parcels get new numbers (and keys)
-    settings = rt.settings.shipping
+    settings = settings_for(rt, ctx.account_id).shipping  # the merchant's own boxes
     if ctx.order.shipping_address is None or ctx.order.shipping_address.is_empty():
         return hold(rt, ctx.order_id, "the order has no shipping address")
     with rt.session() as s:

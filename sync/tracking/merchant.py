@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from core.tracking import EXCEPTION_MILESTONES, Milestone
 from db.models import Account
-from settings import TrackingNotices
+from settings import Settings, TrackingNotices
+from sync.account_settings import settings_for
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -37,9 +38,12 @@ class MerchantTracking:
         return EXCEPTION_WORD in self.customer_milestones and milestone in EXCEPTION_MILESTONES
 
 
-def resolve(rt: Runtime, account_name: str) -> MerchantTracking:
-    """The settings of the merchant called ``account_name``: its overrides, else the global keys."""
-    base = rt.settings.tracking
+def resolve(rt: Runtime, account_name: str, settings: Settings | None = None) -> MerchantTracking:
+    """The settings of the merchant called ``account_name``: its overrides, else the global keys.
+
+    ``settings``: the account's own (``sync.account_settings.settings_for``), whose tracking
+    already holds the merchant's config.yaml entry and the notices saved on the console."""
+    base = (settings if settings is not None else rt.settings).tracking
     own = base.merchants.get(account_name)
 
     def pick(name: str) -> object:
@@ -65,4 +69,4 @@ def resolve(rt: Runtime, account_name: str) -> MerchantTracking:
 
 def for_account(rt: Runtime, s: Session, account_id: int) -> MerchantTracking:
     account = s.get(Account, account_id)
-    return resolve(rt, account.name if account is not None else "")
+    return resolve(rt, account.name if account is not None else "", settings_for(rt, account_id, s))

@@ -220,11 +220,12 @@ def install_shopify(browser: requests.Session, public_url: str, shop: str = SHOP
 
 
 def connect_shopify(browser: requests.Session, public_url: str, shop: str = SHOP) -> requests.Response:
-    """A signed-in merchant connects ``shop`` from the console (POST with the form's CSRF token)."""
-    home = browser.get(f"{public_url}/", timeout=HTTP_TIMEOUT_S)
+    """A signed-in merchant connects ``shop`` from the console's Stores page (POST with the
+    form's CSRF token)."""
+    stores_page = browser.get(f"{public_url}/app/stores", timeout=HTTP_TIMEOUT_S)
     return browser.post(
         f"{public_url}/install/shopify",
-        data={"shop": shop, "csrf_token": csrf_token(home)},
+        data={"shop": shop, "csrf_token": csrf_token(stores_page)},
         timeout=HTTP_TIMEOUT_S,
     )
 

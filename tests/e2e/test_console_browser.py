@@ -16,10 +16,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from db.models import ConsoleSession, StoreState
+from db.models import ConsoleSession, Role, StoreState
 from sandbox.woocommerce import WooCommerceSimulator
 from tests.e2e.chromium import chromium_fixture, page_fixture  # noqa: F401  (fixtures)
 from tests.e2e.conftest import new_token, stores
+from tests.e2e.console import person, sign_in
 
 
 def submit(page: Any, selector: str) -> None:
@@ -36,33 +37,33 @@ def live_sessions(rt: Any) -> int:
 def test_a_merchant_signs_in_connects_a_store_and_signs_out(
     rt: Any, page: Any, public_url: str, woo: WooCommerceSimulator, woo_url: str
 ) -> None:
-    token, account_id = new_token(rt, "Harbour Supply")
+    owner = person(rt, Role.owner, name="Harbour Supply")
 
     page.goto(f"{public_url}/")
     assert page.url.startswith(f"{public_url}/login")
-    page.click("summary:has-text('Sign in with an API token')")
-    page.fill("input[name=token]", token)
-    submit(page, "button:has-text('Sign in with token')")
+    sign_in(page, public_url, owner)
     page.wait_for_selector("text=Harbour Supply")
     assert page.url.rstrip("/") == public_url
 
-    # Connect the WooCommerce store from the console: a confirm page names it first.
+    # Connect the WooCommerce store from the console's Stores page: a confirm page names it first.
+    page.click("header.top nav a:has-text('Stores')")
+    page.wait_for_selector("h1:has-text('Stores')")
     page.fill("input[name=store_url]", woo_url)
-    submit(page, "button:has-text('Connect WooCommerce store')")
+    submit(page, "button:has-text('Connect WooCommerce')")
     page.wait_for_selector(f"text=Connect {woo_url}")
     assert stores(rt) == []
     submit(page, f"button:has-text('Connect {woo_url}')")
     page.wait_for_selector("text=Installed")
 
     [store] = stores(rt)
-    assert (store.account_id, store.domain, store.state) == (account_id, woo_url, StoreState.active)
+    assert (store.account_id, store.domain, store.state) == (owner.account_id, woo_url, StoreState.active)
     assert woo.calls["wc-auth.authorize"] == 1
 
-    page.goto(f"{public_url}/")
-    page.wait_for_selector(f"text={woo_url}")
+    submit(page, "text=Back to your stores")
+    page.wait_for_selector(f"#store-{store.id} >> text={woo_url}")
     assert live_sessions(rt) == 1
     submit(page, "button:has-text('Sign out')")
-    page.wait_for_selector("input[name=token]")
+    page.wait_for_selector("input#email")
     assert live_sessions(rt) == 0
     page.goto(f"{public_url}/")
     assert page.url.startswith(f"{public_url}/login")

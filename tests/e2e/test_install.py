@@ -168,8 +168,8 @@ def test_a_signed_in_merchant_gets_both_stores_in_one_account(
     assert shop_store.account_id == woo_store.account_id == account_id
     with rt.session() as s:
         assert s.scalar(select(func.count(Account.id))) == 1
-    home = browser.get(f"{public_url}/", timeout=HTTP_TIMEOUT_S)
-    assert SHOP in home.text and woo_url in home.text
+    listed = browser.get(f"{public_url}/app/stores", timeout=HTTP_TIMEOUT_S)  # the console's Stores page
+    assert SHOP in listed.text and woo_url in listed.text
 
 
 def test_callback_with_a_bad_hmac_is_refused(

@@ -100,7 +100,8 @@ def test_console_requires_login_and_accepts_a_token(client: Any, rt: Any) -> Non
     token, _ = make_merchant(rt, "delta", "delta.myshopify.com")
     make_merchant(rt, "epsilon", "epsilon.myshopify.com")
     assert client.post("/login", data={"token": token, "csrf_token": csrf}).status_code == 302
-    assert "<h1>delta</h1>" in client.get("/").data.decode()
+    page = client.get("/app/stores").data.decode()  # the console's Stores page
+    assert "delta.myshopify.com" in page and "epsilon" not in page
     # The signed-in browser sees its own account's stores through the API, no other's.
     domains = [row["domain"] for row in client.get("/api/v1/stores").get_json()["stores"]]
     assert domains == ["delta.myshopify.com"]
