@@ -145,7 +145,7 @@ def test_a_forgotten_password_is_reset_from_the_emailed_link(
     assert old.value.status == 401  # the old password no longer works
     sign_in(page, public_url, Person(staff.account_id, staff.email, NEW_PASSWORD, Role.staff))
     assert page.url.rstrip("/") == public_url
-    assert console_errors_but(page, 401) == []
+    assert console_errors_but(page, 403, 401) == []
 
 
 def session_token(secret: str, shop: str = SHOP, user: str = "7001") -> str:
@@ -172,22 +172,30 @@ def test_an_embedded_session_token_signs_in_and_a_forged_one_is_refused(
     (store,) = stores(rt)
     assert store.domain == SHOP
 
-    forged = page.goto(
-        f"{public_url}/app/embedded?shop={SHOP}&host=aG9zdA&id_token={session_token('not-the-secret')}"
-    )
-    assert forged is not None and forged.status == 401
-    assert "frame-ancestors 'none'" in forged.headers["content-security-policy"]
-    assert "Cannot sign in" in page.inner_text("h1")
+    entry = f"{public_url}/app/embedded?shop={SHOP}&host=aG9zdA&id_token={session_token(APP_SECRET)}"
+    # A valid token opened as a top-level page (a link someone sent) signs nobody in.
+    linked = page.goto(entry)
+    assert linked is not None and linked.status == 403 and "Shopify admin" in page.inner_text("main")
+    assert page.goto(f"{public_url}/") is not None and "/login" in page.url
+    assert "frame-ancestors 'none'" in linked.headers["content-security-policy"]
     assert axe_violations(page) == []
+
+    # App Bridge hands the app its session token and the app posts it (Authorization header:
+    # no other site can send that). A forged token is refused and signs nobody in.
+    post = """async ([token]) => {
+        const headers = {Authorization: "Bearer " + token};
+        const answer = await fetch("/app/session-token", {method: "POST", headers});
+        return [answer.status, await answer.json()];
+    }"""
+    status, body = page.evaluate(post, [session_token("not-the-secret")])
+    assert status == 401 and "not valid" in body["error"]
     home = page.goto(f"{public_url}/")
     assert home is not None and "/login" in page.url  # nobody was signed in
 
-    entry = f"{public_url}/app/embedded?shop={SHOP}&host=aG9zdA&id_token={session_token(APP_SECRET)}"
-    with page.expect_response(lambda r: "/app/embedded" in r.url) as first:
-        landed = page.goto(entry)
+    status, body = page.evaluate(post, [session_token(APP_SECRET)])
+    assert status == 200 and body["shop"] == SHOP
+    landed = page.goto(f"{public_url}{body['next']}")
     ancestors = f"frame-ancestors https://{SHOP} https://admin.shopify.com"
-    assert first.value.status == 302
-    assert ancestors in first.value.headers["content-security-policy"]
     assert landed is not None and landed.status == 200 and page.url.rstrip("/") == public_url
     assert ancestors in landed.headers["content-security-policy"]  # the embedded session's pages too
     assert "Dashboard" in nav_labels(page) and "Users" not in nav_labels(page)  # a new Shopify user is staff
@@ -195,4 +203,4 @@ def test_an_embedded_session_token_signs_in_and_a_forged_one_is_refused(
     with rt.session() as s:
         user = s.query(User).filter(User.shopify_user_id == "7001").one()
         assert (user.account_id, user.role) == (store.account_id, Role.staff)
-    assert console_errors_but(page, 401) == []
+    assert console_errors_but(page, 403, 401) == []

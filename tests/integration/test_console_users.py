@@ -348,6 +348,23 @@ def add_store(rt: Any, account: str = "Acme", shop: str = SHOP, state: StoreStat
         return row.id
 
 
+def test_a_session_token_in_a_link_opened_as_a_page_signs_nobody_in(client: Any, rt: Any) -> None:
+    """Login CSRF: someone's valid token sent as a link must not sign a victim's browser in."""
+    add_store(rt)
+    linked = client.get(
+        f"/app/embedded?shop={SHOP}&host=x&id_token={session_token()}", headers={"Sec-Fetch-Dest": "document"}
+    )
+    assert linked.status_code == 403 and "Shopify admin" in linked.get_data(as_text=True)
+    assert client.get("/").status_code == 302  # to the login page: no session began
+    with rt.session() as s:
+        assert s.scalar(select(User).where(User.shopify_user_id == "9001")) is None
+        assert s.scalars(select(ConsoleSession)).all() == []
+    framed = client.get(
+        f"/app/embedded?shop={SHOP}&host=x&id_token={session_token()}", headers={"Sec-Fetch-Dest": "iframe"}
+    )
+    assert framed.status_code == 302 and client.get("/").status_code == 200
+
+
 def test_a_session_token_signs_a_shopify_user_in_framed_by_the_shop(client: Any, rt: Any) -> None:
     account_id = add_store(rt)
     entry = client.get(f"/app/embedded?shop={SHOP}&host=x&id_token={session_token()}")

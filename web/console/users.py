@@ -8,7 +8,8 @@
 - ``/password/forgot`` answers the same page whether or not the e-mail has a user, and sends
   a one-time link (``console.reset_hours``) to a user that exists;
   ``/password/reset/<secret>`` sets the new password and ends every session of the user.
-- ``/app/embedded`` (``id_token`` in the query, as Shopify admin loads the app) and
+- ``/app/embedded`` (``id_token`` in the query, as Shopify admin loads the app; in a frame
+  only) and
   ``POST /app/session-token`` (``Authorization: Bearer``): a Shopify App Bridge session
   token (``connectors.shopify.session_token``) signs the Shopify admin user in to the
   account of the shop's active store; a first-time Shopify user joins as staff.
@@ -386,7 +387,21 @@ def _embedded_sign_in(token: str) -> tuple[str | None, str, int]:
 
 @bp.get("/app/embedded")
 def embedded() -> Any:
-    """Shopify admin loads the app here with ``id_token`` (the session token) in the query."""
+    """Shopify admin loads the app here with ``id_token`` (the session token) in the query.
+
+    Only inside a frame: a browser that says it is opening a top-level page (``Sec-Fetch-Dest:
+    document``) is refused, so a link to someone else's token cannot sign a victim's browser
+    in to another account (login CSRF). Browsers send the header on every request to a secure
+    origin; a client without it (no browser) is judged by the token alone."""
+    dest = request.headers.get("Sec-Fetch-Dest")
+    if dest is not None and dest != "iframe":
+        log.warning("users.embedded_entry_not_framed", dest=dest[:16])
+        return render(
+            "link_gone.html",
+            403,
+            message="Open Waybill from your Shopify admin (Apps), not from a link.",
+            heading="Cannot sign in",
+        )
     shop, message, status = _embedded_sign_in(request.args.get("id_token", ""))
     if shop is None:
         session.clear()
