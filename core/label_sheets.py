@@ -95,7 +95,9 @@ def _fit(page: PageObject) -> None:
         moved = moved.rotate(90).translate(height, 0)
         width, height = height, width
     factor = min(PAGE_W / width, PAGE_H / height)
-    moved = moved.scale(factor, factor).translate((PAGE_W - width * factor) / 2, (PAGE_H - height * factor) / 2)
+    moved = moved.scale(factor, factor).translate(
+        (PAGE_W - width * factor) / 2, (PAGE_H - height * factor) / 2
+    )
     page.add_transformation(moved)
     rect = RectangleObject((0, 0, PAGE_W, PAGE_H))
     page.mediabox = rect

@@ -22,9 +22,8 @@ def file_type(label_format: str) -> str:
 def render(ext: str, carrier: str, service: str, tracking_code: str) -> bytes:
     """The label file of one label, in the format of its extension."""
     if ext == "zpl":
-        return (
-            f"^XA^CF0,60^FO50,50^FD{carrier} {service}^FS^BY3^FO50,300^BCN,200,Y,N,N^FD{tracking_code}^FS^XZ\n"
-        ).encode()
+        head = f"^XA^CF0,60^FO50,50^FD{carrier} {service}^FS"
+        return f"{head}^BY3^FO50,300^BCN,200,Y,N,N^FD{tracking_code}^FS^XZ\n".encode()
     img = Image.new("L", SIZE, 255)
     draw = ImageDraw.Draw(img)
     draw.rectangle((20, 20, SIZE[0] - 20, SIZE[1] - 20), outline=0, width=8)

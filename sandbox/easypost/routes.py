@@ -259,13 +259,16 @@ def _label_file(sim: EasyPostSimulator) -> Any:
     """A bought label's file at its ``label_url`` (PNG, PDF or ZPL, as it was bought); else 404."""
 
     def handler(request: Request, day: str, name: str) -> Response:
-        stem, _, ext = name.rpartition(".")
+        ext = name.rpartition(".")[2]
         for shipment in list(sim.shipping.shipments.values()):
             label = shipment.get("postage_label") or {}
             if str(label.get("label_url") or "").endswith(f"/{day}/{name}"):
                 rate = shipment.get("selected_rate") or {}
                 body = label_files.render(
-                    ext, str(rate.get("carrier", "")), str(rate.get("service", "")), str(shipment["tracking_code"])
+                    ext,
+                    str(rate.get("carrier", "")),
+                    str(rate.get("service", "")),
+                    str(shipment["tracking_code"]),
                 )
                 return Response(body, mimetype=label_files.TYPES.get(ext, "application/octet-stream"))
         return Response("Not Found", status=404, mimetype="text/plain")

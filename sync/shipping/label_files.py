@@ -67,7 +67,9 @@ def batch(
         if order_ids:
             found = set(
                 s.scalars(
-                    select(OrderRow.id).where(OrderRow.id.in_(set(order_ids)), OrderRow.account_id == account_id)
+                    select(OrderRow.id).where(
+                        OrderRow.id.in_(set(order_ids)), OrderRow.account_id == account_id
+                    )
                 )
             )
             if len(found) < len(set(order_ids)):
@@ -77,7 +79,7 @@ def batch(
                     select(Shipment.order_id, Shipment.package, Shipment.id).where(
                         Shipment.order_id.in_(found), Shipment.state.in_(PRINTABLE)
                     )
-                ).tuples()
+                )
             )
     orders = list(dict.fromkeys(oid for oid, _, _ in chosen))
     if not orders:
@@ -110,7 +112,7 @@ def files_for(rt: Runtime, account_id: int, shipment_ids: Sequence[int]) -> dict
                 select(Shipment.id, Shipment.label).where(
                     Shipment.id.in_(list(shipment_ids)), Shipment.account_id == account_id
                 )
-            ).tuples()
+            )
         }
         kept = {
             f.shipment_id: f
@@ -147,7 +149,9 @@ def _fetch(http: requests.Session, shipment_id: int, url: str) -> bytes:
                 chunks.append(chunk)
     except requests.RequestException as exc:
         log.warning("labels.fetch_failed", shipment_id=shipment_id, error=type(exc).__name__)
-        raise LabelFetchError(f"label file of shipment {shipment_id} could not be fetched now; try again") from exc
+        raise LabelFetchError(
+            f"label file of shipment {shipment_id} could not be fetched now; try again"
+        ) from exc
     content = b"".join(chunks)
     kind = kind_of(content)
     if kind != "application/pdf" and not kind.startswith("image/"):
@@ -177,7 +181,7 @@ def mark_printed(rt: Runtime, account_id: int, shipment_ids: Sequence[int], acto
                 select(Shipment, LabelFile)
                 .outerjoin(LabelFile, LabelFile.shipment_id == Shipment.id)
                 .where(Shipment.id.in_(set(shipment_ids)), Shipment.account_id == account_id)
-            ).tuples()
+            )
         )
         if len(rows) < len(set(shipment_ids)):
             raise OrderNotFound("label not found")
@@ -197,5 +201,7 @@ def mark_printed(rt: Runtime, account_id: int, shipment_ids: Sequence[int], acto
                 s.add(kept)
             kept.printed_at, kept.printed_by = now, who
             data: dict[str, Any] = {"shipment_id": sh.id, "tracking_code": sh.tracking_code}
-            record(s, account_id, f"order:{sh.order_id}", who[:64], "label.printed", f"parcel {sh.package}", data)
+            record(
+                s, account_id, f"order:{sh.order_id}", who[:64], "label.printed", f"parcel {sh.package}", data
+            )
     return len(rows)

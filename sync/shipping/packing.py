@@ -19,7 +19,7 @@ from core.picking import expected_units, pick_list, verify_packing
 from db.models import Order as OrderRow
 from db.models import PackProgress, utcnow
 from db.timeline import record
-from sync.shipping.common import ShippingError, ShippingInputError, ship_soon
+from sync.shipping.common import ShippingError, ShippingInputError, scan_passed, ship_soon
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime
@@ -122,16 +122,16 @@ def pack_state(rt: Runtime, account_id: int, order_id: int) -> dict[str, Any]:
         row = order_in(s, account_id, order_id)
         progress = s.get(PackProgress, row.id)
         counts = dict(progress.counts) if progress is not None else {}
-        return _state(row, counts)
+        return _state(row, counts, scan_passed(s, row.id))
 
 
-def _state(row: OrderRow, counts: dict[str, Any]) -> dict[str, Any]:
+def _state(row: OrderRow, counts: dict[str, Any], packed: bool) -> dict[str, Any]:
     order = Order.from_dict(row.data)
     expected = expected_units(order)
     titles: dict[str, str] = {}
     for line in order.line_items:
         titles.setdefault((line.sku or "").strip() or line.title, line.title)
-    lines = [
+    lines: list[dict[str, Any]] = [
         {"sku": sku, "title": titles.get(sku, sku), "expected": n, "scanned": int(counts.get(sku, 0))}
         for sku, n in expected.items()
     ]
@@ -144,6 +144,7 @@ def _state(row: OrderRow, counts: dict[str, Any]) -> dict[str, Any]:
         "units": sum(expected.values()),
         "scanned": sum(line["scanned"] for line in lines),
         "complete": bool(lines) and all(line["scanned"] >= line["expected"] for line in lines),
+        "verified": packed,  # its pack scan is recorded (the label is bought next)
     }
 
 
@@ -168,6 +169,8 @@ def scan_unit(rt: Runtime, account_id: int, order_id: int, code: str, actor: str
         if row is None or row.account_id != account_id:
             raise OrderNotFound(f"order {order_id} not found")
         _ready(row)
+        if scan_passed(s, row.id):
+            raise ShippingError(f"order {row.number} is packed already; its label is being bought")
         progress = s.get(PackProgress, row.id, with_for_update=True)
         counts: dict[str, Any] = dict(progress.counts) if progress is not None else {}
         expected = expected_units(Order.from_dict(row.data))
@@ -184,7 +187,7 @@ def scan_unit(rt: Runtime, account_id: int, order_id: int, code: str, actor: str
             progress.counts = counts
             progress.updated_by = actor.strip()[:200]
             progress.updated_at = utcnow()
-        state = _state(row, counts)
+        state = _state(row, counts, False)
     state.update(ok=ok, code=code, message=message, packed=None)
     if ok and state["complete"]:
         scanned = [sku for sku, n in counts.items() for _ in range(int(n))]
@@ -200,9 +203,17 @@ def restart_pack(rt: Runtime, account_id: int, order_id: int, actor: str) -> Non
     """Forget the units scanned so far into the order's parcel (the packer starts again)."""
     with rt.session() as s:
         row = order_in(s, account_id, order_id)
-        gone = s.execute(delete(PackProgress).where(PackProgress.order_id == row.id)).rowcount
-        if gone:
-            record(s, account_id, f"order:{row.id}", actor.strip()[:64], "pack.restarted", "scanned units cleared")
+        progress = s.get(PackProgress, row.id)
+        if progress is not None:
+            s.delete(progress)
+            record(
+                s,
+                account_id,
+                f"order:{row.id}",
+                actor.strip()[:64],
+                "pack.restarted",
+                "scanned units cleared",
+            )
 
 
 def orders_for_code(rt: Runtime, account_id: int, code: str, limit: int = 10) -> list[dict[str, Any]]:

@@ -27,7 +27,9 @@ def pdf(colour: tuple[int, int, int], size: tuple[int, int] = (400, 600), dpi: f
 
 def nearest(colour: tuple[int, int, int]) -> tuple[int, int, int]:
     """The test colour closest to ``colour`` (images in a PDF may be JPEG-compressed)."""
-    return min((RED, GREEN, BLUE, GREY), key=lambda c: sum((a - b) ** 2 for a, b in zip(c, colour, strict=True)))
+    return min(
+        (RED, GREEN, BLUE, GREY), key=lambda c: sum((a - b) ** 2 for a, b in zip(c, colour, strict=True))
+    )
 
 
 def pages(document: bytes) -> list[tuple[float, float, tuple[int, int, int]]]:
@@ -73,7 +75,7 @@ def test_a_landscape_or_letter_size_label_is_fitted_to_the_4x6_page() -> None:
 
 
 def test_a_label_that_is_neither_pdf_nor_image_is_refused_with_its_position() -> None:
-    with pytest.raises(LabelFileError, match="label 2 .*application/zpl"):
+    with pytest.raises(LabelFileError, match=r"label 2 .*application/zpl"):
         merge_labels([png(RED), b"^XA^FO50,50^FDhello^FS^XZ"])
     with pytest.raises(LabelFileError, match="label 1"):
         merge_labels([b"%PDF-1.4 this is not a pdf"])

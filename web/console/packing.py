@@ -69,7 +69,7 @@ def pick() -> Any:
                 .where(OrderRow.account_id == g.account_id, OrderRow.stage == Stage.READY_TO_SHIP)
                 .order_by(OrderRow.created_at, OrderRow.id)
                 .limit(size)
-            ).tuples()
+            )
         )
     lines = shipping.pick_list_for(rt, g.account_id, [oid for oid, _, _ in batch]) if batch else []
     return render(
@@ -106,7 +106,7 @@ def pack() -> Any:
                 .where(OrderRow.account_id == g.account_id, OrderRow.stage == Stage.READY_TO_SHIP)
                 .order_by(OrderRow.created_at, OrderRow.id)
                 .limit(20)
-            ).tuples()
+            )
         )
     return render("pack.html", code=code, matches=matches, ready=ready, status=status)
 

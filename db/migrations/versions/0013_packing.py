@@ -31,7 +31,10 @@ def upgrade() -> None:
         sa.Column("updated_by", sa.String(length=200), nullable=True),
         sa.Column("updated_at", db.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["accounts.id"], name=op.f("fk_pack_progress_account_id_accounts"), ondelete="CASCADE"
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_pack_progress_account_id_accounts"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["order_id"], ["orders.id"], name=op.f("fk_pack_progress_order_id_orders"), ondelete="CASCADE"
@@ -50,10 +53,16 @@ def upgrade() -> None:
         sa.Column("printed_at", db.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("printed_by", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["accounts.id"], name=op.f("fk_label_files_account_id_accounts"), ondelete="CASCADE"
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_label_files_account_id_accounts"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["shipment_id"], ["shipments.id"], name=op.f("fk_label_files_shipment_id_shipments"), ondelete="CASCADE"
+            ["shipment_id"],
+            ["shipments.id"],
+            name=op.f("fk_label_files_shipment_id_shipments"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("shipment_id", name=op.f("pk_label_files")),
     )
