@@ -17,7 +17,8 @@ import requests
 import structlog
 from sqlalchemy import select
 
-from core.errors import OrderNotFound
+from connectors.easypost.label_files import fetch_label_file
+from core.errors import OrderNotFound, Permanent, Retryable
 from core.label_sheets import LabelFileError, kind_of, merge_labels
 from db.models import LabelFile, Shipment, utcnow
 from db.models import Order as OrderRow
@@ -31,9 +32,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("waybill.labels")
 
 PRINTABLE = ("purchased", "fulfilled")  # a label bought and not voided
-TIMEOUT_S = (3.0, 5.0)  # connect, read: one label file
-DEADLINE_S = 20.0  # every file of one batch
-MAX_FILE = 5_000_000  # bytes in one label file
+DEADLINE_S = 20.0  # every file of one batch (one file: connectors.easypost.label_files)
 MAX_LABELS = 500
 
 
@@ -125,8 +124,6 @@ def files_for(rt: Runtime, account_id: int, shipment_ids: Sequence[int]) -> dict
             if sid in files:
                 continue
             url = labels.get(sid, "")
-            if not url.startswith(("https://", "http://")):
-                raise LabelFetchError(f"shipment {sid} has no label file to print")
             if time.monotonic() - started > DEADLINE_S:
                 raise LabelFetchError("label files are slow to arrive; print again to fetch the rest")
             content = _fetch(http, sid, url)
@@ -137,22 +134,13 @@ def files_for(rt: Runtime, account_id: int, shipment_ids: Sequence[int]) -> dict
 
 def _fetch(http: requests.Session, shipment_id: int, url: str) -> bytes:
     try:
-        with http.get(url, timeout=TIMEOUT_S, stream=True, allow_redirects=False) as response:
-            if response.status_code != 200:
-                raise LabelFetchError(f"label file of shipment {shipment_id}: HTTP {response.status_code}")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_content(65536):
-                size += len(chunk)
-                if size > MAX_FILE:
-                    raise LabelFetchError(f"label file of shipment {shipment_id} is too large")
-                chunks.append(chunk)
-    except requests.RequestException as exc:
-        log.warning("labels.fetch_failed", shipment_id=shipment_id, error=type(exc).__name__)
+        content = fetch_label_file(url, http)
+    except (Retryable, Permanent) as exc:
+        log.warning("labels.fetch_failed", shipment_id=shipment_id, error=str(exc)[:200])
+        again = "; try again" if isinstance(exc, Retryable) else ""
         raise LabelFetchError(
-            f"label file of shipment {shipment_id} could not be fetched now; try again"
+            f"label file of shipment {shipment_id} could not be fetched ({exc}){again}"
         ) from exc
-    content = b"".join(chunks)
     kind = kind_of(content)
     if kind != "application/pdf" and not kind.startswith("image/"):
         raise LabelFetchError(f"label of shipment {shipment_id} is {kind}, not a PDF or an image")

@@ -10,6 +10,7 @@ from io import BytesIO
 from typing import Any
 
 import pytest
+import requests
 import responses
 from PIL import Image
 from pypdf import PdfReader
@@ -334,6 +335,13 @@ def test_a_label_file_that_cannot_be_fetched_is_a_clear_error(
     responses.get(f"{LABELS}/gone.png", status=404)
     answer = client.get(f"/app/labels/print?order={ids['b']}")
     assert answer.status_code == 502 and "HTTP 404" in answer.get_data(True)
+    down = bought(rt, north, store, ids["a"], "down.png", package=2)
+    responses.get(f"{LABELS}/down.png", body=requests.ConnectionError("refused"))
+    answer = client.get(f"/app/labels/print?shipment={down}")
+    assert answer.status_code == 502 and "ConnectionError" in answer.get_data(True)
+    assert "try again" in answer.get_data(True)
+    with rt.session() as s:
+        assert s.scalar(select(func.count()).select_from(LabelFile)) == 0  # nothing kept
     zpl = bought(rt, north, store, ids["a"], "a.zpl")
     responses.get(f"{LABELS}/a.zpl", body=b"^XA^FDx^FS^XZ")
     answer = client.get(f"/app/labels/print?shipment={zpl}")
