@@ -89,3 +89,74 @@ def test_kind_of_reads_the_first_bytes() -> None:
     assert kind_of(b"\xff\xd8\xff\xe0") == "image/jpeg"
     assert kind_of(b"GIF89a...") == "image/gif"
     assert kind_of(b"hello") == "unknown"
+
+
+Matrix = tuple[float, float, float, float, float, float]
+
+
+def _mul(m: Matrix, n: Matrix) -> Matrix:
+    a, b, c, d, e, f = m
+    a2, b2, c2, d2, e2, f2 = n
+    return (
+        a * a2 + b * c2,
+        a * b2 + b * d2,
+        c * a2 + d * c2,
+        c * b2 + d * d2,
+        e * a2 + f * c2 + e2,
+        e * b2 + f * d2 + f2,
+    )
+
+
+def image_box(document: bytes) -> list[tuple[float, float, float, float]]:
+    """Where each page draws its label image, in page points (left, bottom, right, top), read
+    from the page's content stream (the transformation in force at ``Do``)."""
+    boxes = []
+    for page in PdfReader(BytesIO(document)).pages:
+        ctm: Matrix = (1, 0, 0, 1, 0, 0)
+        stack: list[Matrix] = []
+        contents = page.get_contents()
+        assert contents is not None
+        for operands, op in contents.operations:  # type: ignore[attr-defined]
+            if op == b"q":
+                stack.append(ctm)
+            elif op == b"Q":
+                ctm = stack.pop()
+            elif op == b"cm":
+                ctm = _mul(tuple(float(x) for x in operands), ctm)  # type: ignore[arg-type]
+            elif op == b"Do":
+                a, b, c, d, e, f = ctm
+                corners = [
+                    (a * x + c * y + e, b * x + d * y + f) for x, y in ((0, 0), (1, 0), (0, 1), (1, 1))
+                ]
+                xs, ys = [p[0] for p in corners], [p[1] for p in corners]
+                boxes.append((round(min(xs), 1), round(min(ys), 1), round(max(xs), 1), round(max(ys), 1)))
+    return boxes
+
+
+def test_labels_fill_the_page_or_are_centred_with_their_proportions_kept() -> None:
+    full = (0.0, 0.0, PAGE_W, PAGE_H)
+    assert image_box(merge_labels([png(RED, (1200, 1800))])) == [full]  # 4x6 at 300 dpi
+    assert image_box(merge_labels([pdf(RED, (1200, 1800), 300)])) == [full]
+    assert image_box(merge_labels([pdf(RED, (900, 600), 150)])) == [full]  # 6x4: turned upright
+    assert image_box(merge_labels([png(RED, (600, 400))])) == [full]
+    # 8.5 x 11 inches (612 x 792 pt): scaled by 288/612 to the page's width (792 -> 372.7 pt high),
+    # centred top to bottom: (432 - 372.7) / 2 = 29.6 from the bottom
+    assert image_box(merge_labels([pdf(RED, (850, 1100), 100)])) == [(0.0, 29.6, PAGE_W, 402.4)]
+    # a square label: scaled to the page's width, centred
+    assert image_box(merge_labels([pdf(RED, (400, 400), 100)])) == [(0.0, 72.0, PAGE_W, 360.0)]
+
+
+def test_a_rotated_page_is_drawn_upright_on_the_page() -> None:
+    reader = PdfReader(BytesIO(pdf(RED, (1200, 1800), 300)))
+    rotated = reader.pages[0]
+    rotated.rotate(90)  # shown landscape by its /Rotate
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_page(rotated)
+    out = BytesIO()
+    writer.write(out)
+    merged = merge_labels([out.getvalue()])
+    page = PdfReader(BytesIO(merged)).pages[0]
+    assert page.rotation == 0
+    assert image_box(merged) == [(0.0, 0.0, PAGE_W, PAGE_H)]
