@@ -118,6 +118,7 @@ def test_scan_to_pack_with_a_mismatch_and_matches_then_the_label(
     status.wait_for()
     assert "Mismatch" in status.inner_text() and "SOFA-3P is not in order" in status.inner_text()
     assert count.inner_text() == "0"
+    expect(page.locator("#scan-announce")).to_contain_text("Mismatch: SOFA-3P is not in order")
     colour = page.evaluate("getComputedStyle(document.querySelector('.scan-status')).backgroundColor")
     assert colour == "rgb(255, 235, 233)"  # red
     assert page.evaluate("document.activeElement.id") == "scan"

@@ -36,6 +36,12 @@
     }
   }
 
+  // Screen readers hear each scan's outcome from a region that stays on the page.
+  function announce(status) {
+    var region = document.getElementById("scan-announce");
+    if (region && status) { region.textContent = status.textContent.replace(/\s+/g, " ").trim(); }
+  }
+
   function scanInput() { return document.querySelector("[data-scan]"); }
   function refocus() {
     var input = scanInput();
@@ -68,6 +74,7 @@
           }
           var status = result.querySelector("[data-outcome]");
           sound(status ? status.getAttribute("data-outcome") : "mismatch");
+          announce(status);
           refocus();
         });
       }).catch(function () {
