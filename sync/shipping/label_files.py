@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from connectors.easypost.label_files import fetch_label_file
 from core.errors import OrderNotFound, Permanent, Retryable
@@ -148,21 +149,40 @@ def _fetch(http: requests.Session, shipment_id: int, url: str) -> bytes:
 
 
 def _keep(rt: Runtime, account_id: int, shipment_id: int, url: str, content: bytes) -> None:
-    with rt.session() as s:
-        row = s.get(LabelFile, shipment_id)
-        if row is None:
-            row = LabelFile(shipment_id=shipment_id, account_id=account_id)
-            s.add(row)
-        elif row.url != url:  # a new label: not printed yet
-            row.printed_at, row.printed_by = None, None
-        row.url, row.content, row.content_type, row.fetched_at = url, content, kind_of(content), utcnow()
+    """Keep the fetched file. Two prints of the same new label at once both fetch it; the second
+    to keep it finds the first's row (a unique violation) and updates it instead."""
+    for attempt in (1, 2):
+        try:
+            with rt.session() as s:
+                row = s.get(LabelFile, shipment_id, with_for_update=True)
+                if row is None:
+                    row = LabelFile(shipment_id=shipment_id, account_id=account_id)
+                    s.add(row)
+                elif row.url != url:  # a new label: not printed yet
+                    row.printed_at, row.printed_by = None, None
+                row.url, row.content, row.content_type, row.fetched_at = (
+                    url,
+                    content,
+                    kind_of(content),
+                    utcnow(),
+                )
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
 
 
 def mark_printed(rt: Runtime, account_id: int, shipment_ids: Sequence[int], actor: str) -> int:
     """Note the shipments' labels as printed (by ``actor``, now), on each order's timeline."""
     if not shipment_ids:
         raise ShippingInputError("choose the labels that were printed")
-    who = actor.strip()[:200]
+    try:
+        return _mark_printed(rt, account_id, shipment_ids, actor.strip()[:200])
+    except IntegrityError:  # a print kept one of these files meanwhile: once more, over its row
+        return _mark_printed(rt, account_id, shipment_ids, actor.strip()[:200])
+
+
+def _mark_printed(rt: Runtime, account_id: int, shipment_ids: Sequence[int], who: str) -> int:
     with rt.session() as s:
         rows = list(
             s.execute(

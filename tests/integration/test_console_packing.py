@@ -14,7 +14,8 @@ import requests
 import responses
 from PIL import Image
 from pypdf import PdfReader
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from db.models import LabelFile, PackProgress, Role, Shipment, TimelineEntry
 from tests.e2e.console import Person, person
@@ -364,3 +365,46 @@ def test_labels_of_another_merchant_or_bad_ids_are_refused(
     assert nothing.status_code == 409 and "has a label to print yet" in nothing.get_data(True)
     with rt.session() as s:
         assert s.scalar(select(func.count()).select_from(LabelFile)) == 0
+
+
+@responses.activate
+def test_two_prints_of_a_new_label_at_once_keep_one_file(
+    rt: Any, client: Any, shop: dict[str, Any], packer: str
+) -> None:
+    if rt.engine.dialect.name == "sqlite":
+        pytest.skip(
+            "SQLite transactions begin IMMEDIATE (one writer at a time): two prints cannot interleave"
+        )
+    north, store, ids = shop["account"], shop["store"], shop["ids"]
+    sid = bought(rt, north, store, ids["b"], "b1.png")
+    body = png_label((0, 0, 200))
+    responses.get(f"{LABELS}/b1.png", body=body, content_type="image/png")
+    raced: list[int] = []
+
+    def other_print_keeps_it_first(session: Session, *_: Any) -> None:
+        # The moment this print is about to keep the file, another print of the same label
+        # (the pack page's frame and a click, say) has fetched it and keeps it first.
+        if raced or not any(isinstance(o, LabelFile) for o in session.new):
+            return
+        raced.append(1)
+        with rt.session() as s:
+            s.add(
+                LabelFile(
+                    shipment_id=sid,
+                    account_id=north,
+                    url=f"{LABELS}/b1.png",
+                    content_type="image/png",
+                    content=body,
+                )
+            )
+
+    event.listen(Session, "before_flush", other_print_keeps_it_first)
+    try:
+        answer = client.get(f"/app/labels/print?shipment={sid}")
+    finally:
+        event.remove(Session, "before_flush", other_print_keeps_it_first)
+    assert raced == [1]
+    assert answer.status_code == 200 and colours(answer.data) == ["blue"]
+    with rt.session() as s:
+        (kept,) = s.scalars(select(LabelFile))
+        assert kept.shipment_id == sid and kept.content == body
