@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import time
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from db.models import LabelFile, PackProgress, Role, Shipment, Store, TimelineEntry
+from db.models import LabelFile, Order, PackProgress, Role, Shipment, Store, TimelineEntry
 from sandbox.easypost import EasyPostSimulator
 from sync.shipping import label_files, record_pack_scan
 from tests.conftest import drain
@@ -64,16 +65,19 @@ def settle(shopify: ShopifySandbox, rt: Any) -> None:
 def ready_order(
     rt: Any, shopify: ShopifySandbox, store: Store, lines: list[tuple[str, int]]
 ) -> tuple[int, str]:
+    """An order placed on the shop, taken in by the pipeline and waiting for its pack scan."""
     placed = shopify.place_order(SHOP, lines, email="ada@example.com")
-    settle(shopify, rt)
-    with rt.session() as s:
-        from db.models import Order
-
-        row = s.scalar(
-            select(Order).where(Order.store_id == store.id, Order.platform_order_id == str(placed.id))
-        )
-        assert row is not None and row.stage == "ready_to_ship", row.stage if row else None
-        return int(row.id), str(row.number)
+    row = None
+    for _ in range(50):  # the receiver hands the webhook to the queue as its answer goes out
+        settle(shopify, rt)
+        with rt.session() as s:
+            row = s.scalar(
+                select(Order).where(Order.store_id == store.id, Order.platform_order_id == str(placed.id))
+            )
+            if row is not None and row.stage == "ready_to_ship":
+                return int(row.id), str(row.number)
+        time.sleep(0.1)
+    raise AssertionError(f"order {placed.id} is not ready to pack: {row.stage if row else 'not taken in'}")
 
 
 def packer_of(rt: Any, store: Store) -> Person:
