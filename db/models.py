@@ -694,3 +694,31 @@ class PendingInstall(Base):
     domain: Mapped[str] = mapped_column(String(255))
     credentials: Mapped[bytes] = mapped_column(LargeBinary)  # Fernet token
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PackProgress(Base):
+    """The units scanned into an order's parcel so far at the packing bench, per SKU, kept here so a
+    page reload or a second tablet sees the same count (``sync.shipping.packing.scan_unit``).
+    Removed when the order's pack scan is recorded."""
+
+    __tablename__ = "pack_progress"
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # SKU (title without one): units
+    updated_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LabelFile(Base):
+    """A purchased label's file, fetched once from where the label points (``label_url``) for batch
+    printing (``sync.shipping.label_files``), and when it was last printed and by whom."""
+
+    __tablename__ = "label_files"
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)  # the label_url it was fetched from (a new label: fetched again)
+    content_type: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    printed_at: Mapped[datetime | None] = mapped_column(default=None)
+    printed_by: Mapped[str | None] = mapped_column(String(200), default=None)

@@ -39,7 +39,10 @@ international shipment without customs info gets no rates and ``rate_error`` mes
 
 **Buying.** ``POST /shipments/{id}/buy`` with ``rate: {id}`` (optional ``insurance``,
 fee 1 %) sets ``postage_label``, ``tracking_code``, ``selected_rate``, ``fees`` and an
-auto-created ``tracker`` (``tracker.created`` event). Buying again: 422
+auto-created ``tracker`` (``tracker.created`` event). The label's ``label_url`` serves a real
+4x6 label at 300 dpi showing the carrier, service and tracking code: PNG by default, PDF or
+ZPL when the shipment's ``options.label_format`` asks (:mod:`sandbox.easypost.label_files`).
+Buying again: 422
 ``SHIPMENT.POSTAGE.EXISTS``. ``refund`` sets ``refund_status: "submitted"``; after
 ``refund_delay_s`` (default a day) a tick makes it ``refunded`` (``refund.successful``
 event) when the tracker has not moved past pre_transit, else ``rejected``.

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Request, Response
 from sandbox.harness import json_response
 
 from . import addresses as addr
+from . import label_files
 from .common import Json, not_found, paginate, param_required
 from .parcels import build_customs_info, build_customs_item, build_parcel
 from .refunds import public_refund, refund_codes, request_refund
@@ -19,11 +20,6 @@ if TYPE_CHECKING:
     from .simulator import Call, EasyPostSimulator
 
 Result = tuple[int, Any]
-# A 1x1 PNG, so label URLs resolve to an image.
-LABEL_PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-    "0000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
-)
 
 
 def _body(call: Call, key: str) -> Json:
@@ -259,8 +255,25 @@ ROUTES: list[tuple[str, list[str], str, Callable[..., Result]]] = [
 ]
 
 
-def _label_file(request: Request, **_: str) -> Response:
-    return Response(LABEL_PNG, mimetype="image/png")
+def _label_file(sim: EasyPostSimulator) -> Any:
+    """A bought label's file at its ``label_url`` (PNG, PDF or ZPL, as it was bought); else 404."""
+
+    def handler(request: Request, day: str, name: str) -> Response:
+        ext = name.rpartition(".")[2]
+        for shipment in list(sim.shipping.shipments.values()):
+            label = shipment.get("postage_label") or {}
+            if str(label.get("label_url") or "").endswith(f"/{day}/{name}"):
+                rate = shipment.get("selected_rate") or {}
+                body = label_files.render(
+                    ext,
+                    str(rate.get("carrier", "")),
+                    str(rate.get("service", "")),
+                    str(shipment["tracking_code"]),
+                )
+                return Response(body, mimetype=label_files.TYPES.get(ext, "application/octet-stream"))
+        return Response("Not Found", status=404, mimetype="text/plain")
+
+    return handler
 
 
 def _control_advance(sim: EasyPostSimulator) -> Any:
@@ -333,7 +346,7 @@ def register(sim: EasyPostSimulator) -> None:
     """Add the API routes, the label file route and the EasyPost control routes."""
     for rule, methods, op, handler in ROUTES:
         sim.api(rule, methods, op, handler)
-    sim.route("/files/postage_label/<day>/<name>", _label_file, ["GET"], endpoint="_label_file")
+    sim.route("/files/postage_label/<day>/<name>", _label_file(sim), ["GET"], endpoint="_label_file")
     sim.route("/_sandbox/easypost/advance", _control_advance(sim), ["POST"], endpoint="_ep_advance")
     sim.route("/_sandbox/easypost/script_tracker", _control_script(sim), ["POST"], endpoint="_ep_script")
     sim.route("/_sandbox/easypost/tracking", _control_tracking(sim), ["GET"], endpoint="_ep_tracking")

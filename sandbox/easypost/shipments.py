@@ -7,6 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from . import label_files
 from .addresses import build_address, verify
 from .common import ApiError, IdMaker, Json, fee_amount, iso, money, not_found, param_required
 from .parcels import build_customs_info, build_parcel
@@ -213,7 +214,10 @@ class Shipping:
     def _label(self, now: float, host: str, options: Json) -> Json:
         stamp = iso(now)
         file_type = str(options.get("label_format") or "PNG").lower()
+        if file_type not in label_files.TYPES:
+            file_type = "png"
         name = self.ids.new("pl")
+        url = f"{host}files/postage_label/{stamp[:10].replace('-', '')}/{name[3:]}.{file_type}"
         return {
             "object": "PostageLabel",
             "id": name,
@@ -225,10 +229,10 @@ class Shipping:
             "label_resolution": 300,
             "label_size": "4x6",
             "label_type": "default",
-            "label_file_type": f"image/{file_type}",
-            "label_url": f"{host}files/postage_label/{stamp[:10].replace('-', '')}/{name[3:]}.{file_type}",
-            "label_pdf_url": None,
-            "label_zpl_url": None,
+            "label_file_type": label_files.file_type(file_type),
+            "label_url": url,
+            "label_pdf_url": url if file_type == "pdf" else None,
+            "label_zpl_url": url if file_type == "zpl" else None,
             "label_epl2_url": None,
             "label_file": None,
         }

@@ -1,13 +1,15 @@
 """Pick and pack: the pick list for a batch of orders, and the pack scan that lets a label be bought.
 
-Scans are SKUs: the catalog import keeps no barcodes yet.
+Scans are SKUs: the catalog import keeps no barcodes yet. At the console's packing bench the
+units are scanned one at a time (:func:`scan_unit`), counted on the server, and the pack scan
+is recorded when the last one is in.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.errors import OrderNotFound
@@ -15,8 +17,9 @@ from core.lifecycle import Stage
 from core.orders import Order
 from core.picking import expected_units, pick_list, verify_packing
 from db.models import Order as OrderRow
+from db.models import PackProgress, utcnow
 from db.timeline import record
-from sync.shipping.common import ShippingError, ShippingInputError, ship_soon
+from sync.shipping.common import ShippingError, ShippingInputError, scan_passed, ship_soon
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime
@@ -100,3 +103,138 @@ def record_pack_scan(
     if check.ok:
         ship_soon(rt, order_id)
     return result
+
+
+# --- scan-to-pack, one unit at a time (the console's packing bench) ------------------------------
+
+MAX_CODE = 255
+
+
+def _ready(row: OrderRow) -> None:
+    if row.stage != Stage.READY_TO_SHIP or row.hold_reason is not None:
+        why = f": {row.hold_reason}" if row.hold_reason else ""
+        raise ShippingError(f"order {row.number or row.id} is {row.stage}{why}, not ready to pack")
+
+
+def pack_state(rt: Runtime, account_id: int, order_id: int) -> dict[str, Any]:
+    """What the parcel must hold (per SKU, with titles) and what has been scanned into it so far."""
+    with rt.session() as s:
+        row = order_in(s, account_id, order_id)
+        progress = s.get(PackProgress, row.id)
+        counts = dict(progress.counts) if progress is not None else {}
+        return _state(row, counts, scan_passed(s, row.id))
+
+
+def _state(row: OrderRow, counts: dict[str, Any], packed: bool) -> dict[str, Any]:
+    order = Order.from_dict(row.data)
+    expected = expected_units(order)
+    titles: dict[str, str] = {}
+    for line in order.line_items:
+        titles.setdefault((line.sku or "").strip() or line.title, line.title)
+    lines: list[dict[str, Any]] = [
+        {"sku": sku, "title": titles.get(sku, sku), "expected": n, "scanned": int(counts.get(sku, 0))}
+        for sku, n in expected.items()
+    ]
+    return {
+        "order_id": row.id,
+        "number": row.number,
+        "stage": row.stage,
+        "hold_reason": row.hold_reason,
+        "lines": lines,
+        "units": sum(expected.values()),
+        "scanned": sum(line["scanned"] for line in lines),
+        "complete": bool(lines) and all(line["scanned"] >= line["expected"] for line in lines),
+        "verified": packed,  # its pack scan is recorded (the label is bought next)
+    }
+
+
+def scan_unit(rt: Runtime, account_id: int, order_id: int, code: str, actor: str) -> dict[str, Any]:
+    """One scanned code at the packing bench: a unit the parcel still needs is counted (``ok``);
+    a code not in the order, or one unit too many, counts nothing (``ok`` false, ``message``).
+
+    The count is kept on the server (``PackProgress``), so a reload or a second tablet sees it.
+    When the last unit is counted, the order's pack scan is recorded with
+    :func:`record_pack_scan` (the API's pack), which lets its label be bought. Codes are SKUs
+    (a line without SKU: its title); the catalog keeps no barcodes yet.
+    """
+    code = (code or "").strip()
+    if not code:
+        raise ShippingInputError("scan a SKU (the code was empty)")
+    if len(code) > MAX_CODE:
+        raise ShippingInputError(f"a code has at most {MAX_CODE} characters")
+    if not actor or not actor.strip():
+        raise ShippingInputError("actor is required: who packed the parcel")
+    with rt.session() as s:
+        row = s.get(OrderRow, order_id, with_for_update=True)
+        if row is None or row.account_id != account_id:
+            raise OrderNotFound(f"order {order_id} not found")
+        _ready(row)
+        if scan_passed(s, row.id):
+            raise ShippingError(f"order {row.number} is packed already; its label is being bought")
+        progress = s.get(PackProgress, row.id, with_for_update=True)
+        counts: dict[str, Any] = dict(progress.counts) if progress is not None else {}
+        expected = expected_units(Order.from_dict(row.data))
+        if code not in expected:
+            ok, message = False, f"{code} is not in order {row.number}"
+        elif int(counts.get(code, 0)) >= expected[code]:
+            ok, message = False, f"too many: order {row.number} needs {expected[code]} x {code}, all scanned"
+        else:
+            counts[code] = int(counts.get(code, 0)) + 1
+            ok, message = True, f"{code}: {counts[code]} of {expected[code]}"
+            if progress is None:
+                progress = PackProgress(order_id=row.id, account_id=account_id, counts=counts)
+                s.add(progress)
+            progress.counts = counts
+            progress.updated_by = actor.strip()[:200]
+            progress.updated_at = utcnow()
+        state = _state(row, counts, False)
+    state.update(ok=ok, code=code, message=message, packed=None)
+    if ok and state["complete"]:
+        scanned = [sku for sku, n in counts.items() for _ in range(int(n))]
+        packed = record_pack_scan(rt, account_id, order_id, scanned, actor)
+        state["packed"] = packed
+        if packed["ok"]:
+            with rt.session() as s:
+                s.execute(delete(PackProgress).where(PackProgress.order_id == order_id))
+    return state
+
+
+def restart_pack(rt: Runtime, account_id: int, order_id: int, actor: str) -> None:
+    """Forget the units scanned so far into the order's parcel (the packer starts again)."""
+    with rt.session() as s:
+        row = order_in(s, account_id, order_id)
+        progress = s.get(PackProgress, row.id)
+        if progress is not None:
+            s.delete(progress)
+            record(
+                s,
+                account_id,
+                f"order:{row.id}",
+                actor.strip()[:64],
+                "pack.restarted",
+                "scanned units cleared",
+            )
+
+
+def orders_for_code(rt: Runtime, account_id: int, code: str, limit: int = 10) -> list[dict[str, Any]]:
+    """The orders a scanned order number or pick slip code (``WB-<id>``) names, ready ones first."""
+    code = (code or "").strip()
+    if not code or len(code) > MAX_CODE:
+        return []
+    with rt.session() as s:
+        by_id = code.upper().removeprefix("WB-")
+        if code.upper().startswith("WB-") and by_id.isdigit() and len(by_id) < 19:
+            row = s.get(OrderRow, int(by_id))
+            rows = [row] if row is not None and row.account_id == account_id else []
+        else:
+            numbers = {code, code.lstrip("#"), "#" + code.lstrip("#")}
+            rows = list(
+                s.scalars(
+                    select(OrderRow)
+                    .where(OrderRow.account_id == account_id, OrderRow.number.in_(numbers))
+                    .order_by(OrderRow.id.desc())
+                    .limit(limit)
+                )
+            )
+        rows.sort(key=lambda r: r.stage != Stage.READY_TO_SHIP)
+        return [{"id": r.id, "number": r.number, "stage": r.stage} for r in rows]

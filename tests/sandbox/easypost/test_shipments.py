@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from io import BytesIO
 from typing import Any
 
 import easypost
 import pytest
+from PIL import Image
+from pypdf import PdfReader
 
 from sandbox.easypost import EasyPostSimulator
 from sandbox.easypost.samples import CUSTOMS_INFO, LONDON, PARCEL, REDONDO, SF, pick_rate
@@ -72,6 +75,41 @@ def test_label_url_serves_an_image(client: easypost.EasyPostClient, shipment: An
     response = requests.get(bought.postage_label.label_url, timeout=5)
     assert (response.status_code, response.headers["Content-Type"]) == (200, "image/png")
     assert response.content.startswith(b"\x89PNG")
+    # a real 4x6 label at 300 dpi, as EasyPost's default PNG labels are
+    with Image.open(BytesIO(response.content)) as img:
+        assert img.size == (1200, 1800)
+    assert bought.postage_label.label_file_type == "image/png" and bought.postage_label.label_pdf_url is None
+
+
+@pytest.mark.parametrize(
+    ("label_format", "content_type", "magic"),
+    [("PDF", "application/pdf", b"%PDF-"), ("ZPL", "application/zpl", b"^XA")],
+)
+def test_label_format_asks_for_a_pdf_or_zpl_label_file(
+    client: easypost.EasyPostClient, label_format: str, content_type: str, magic: bytes
+) -> None:
+    import requests
+
+    shipment = client.shipment.create(
+        to_address=REDONDO, from_address=SF, parcel=PARCEL, options={"label_format": label_format}
+    )
+    bought = client.shipment.buy(shipment.id, rate=shipment.lowest_rate())
+    label = bought.postage_label
+    assert label.label_url.endswith("." + label_format.lower()) and label.label_file_type == content_type
+    assert getattr(label, f"label_{label_format.lower()}_url") == label.label_url
+    response = requests.get(label.label_url, timeout=5)
+    assert (response.status_code, response.headers["Content-Type"]) == (200, content_type)
+    assert response.content.startswith(magic)
+    if label_format == "PDF":
+        (page,) = PdfReader(BytesIO(response.content)).pages
+        assert (float(page.mediabox.width), float(page.mediabox.height)) == (288, 432)
+
+
+def test_a_label_file_that_was_never_bought_is_not_found(server: Any) -> None:
+    import requests
+
+    response = requests.get(f"{server.url}/files/postage_label/20260101/nothing.png", timeout=5)
+    assert response.status_code == 404
 
 
 def test_buying_twice_fails_with_postage_exists(
