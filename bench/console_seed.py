@@ -1317,6 +1317,7 @@ class Page:
     url: str
     endpoint: str
     least_role: str | None  # None: open to anyone (the login page, the API's docs)
+    kind: str = "page"  # web.console.page's kind: page, fragment (htmx swaps it in) or file
 
 
 @dataclass
@@ -1370,7 +1371,8 @@ def _value(world: Seeded, rule: str, arg: str, converter: str) -> str | None:
 
 def pages(app: Any, world: Seeded) -> Pages:
     """Every console page of ``app``: each GET view wrapped by ``web.console.page`` (its least
-    role on the view), the login page, and the API's docs page if there is one. Parameters
+    role on the view; files such as the labels PDF left out, fragments marked), the login
+    page, and the API's docs page if there is one. Parameters
     come from ``world``; a route whose parameters cannot be filled is listed in ``unfilled``."""
     found: list[Page] = []
     unfilled: list[str] = []
@@ -1399,7 +1401,10 @@ def pages(app: Any, world: Seeded) -> Pages:
         name = rule.endpoint.removeprefix("console.") if not docs else "api_docs"
         if values:
             name += "[" + ",".join(values.values()) + "]"
-        found.append(Page(name, url, rule.endpoint, str(least.value) if least is not None else None))
+        kind = getattr(view, "kind", "page")
+        if kind == "file":  # a download made from what a page chose (its query), not a page
+            continue
+        found.append(Page(name, url, rule.endpoint, str(least.value) if least is not None else None, kind))
     return Pages(found, unfilled)
 
 

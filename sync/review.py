@@ -21,6 +21,7 @@ from core.orders import Order
 from db.models import Order as OrderRow
 from db.models import TrustedCustomer, utcnow
 from db.timeline import record
+from sync.account_settings import settings_for
 from sync.lifecycle import advance
 from sync.pipeline import (
     ReviewError,
@@ -174,6 +175,39 @@ def check_address(fields: dict[str, str | None]) -> Address:
     return Address(**clean)
 
 
+def _record_address_edit(
+    s: Session,
+    account_id: int,
+    subject: str,
+    actor: str,
+    changed: list[str],
+    check: Any,
+    skipped: str | None,
+    verdict: Any,
+) -> None:
+    """The timeline of an address edit: what changed, the carrier's check, the new verdict."""
+    record(
+        s,
+        account_id,
+        subject,
+        actor,
+        "order.address_edited",
+        "shipping address corrected",
+        {"changed": changed},
+    )
+    if skipped:
+        record(s, account_id, subject, actor, "order.address_check_skipped", skipped)
+    elif check is not None:
+        verdict_text = "deliverable" if check.deliverable else "not deliverable"
+        data = {"deliverable": check.deliverable, "messages": list(check.messages)}
+        record(
+            s, account_id, subject, actor, "order.address_checked", f"the carrier says: {verdict_text}", data
+        )
+    facts = [f.to_dict() for f in verdict.facts]
+    data = {"score": verdict.score, "decision": verdict.decision, "facts": facts}
+    record(s, account_id, subject, actor, "order.verified", verdict.reason, data)
+
+
 def edit_address(
     rt: Runtime, account_id: int, order_id: int, fields: dict[str, str | None], actor: str
 ) -> dict[str, Any]:
@@ -196,9 +230,10 @@ def edit_address(
             raise ReviewError(f"order {order_id} is {row.stage}: only a held order's address can be edited")
         before = dict(row.data.get("shipping_address") or {})
         order = Order.from_dict({**row.data, "shipping_address": address.to_dict()})
-        inp = gather_input(s, row, order, rt.settings.risk)
+        risk = settings_for(rt, account_id, s).risk  # the merchant's own weights, as at intake
+        inp = gather_input(s, row, order, risk)
     check, skipped = address_check(rt, order)  # outside the transaction: EasyPost may be slow
-    verdict = assess(replace(inp, address_check=check), RiskRules.from_settings(rt.settings.risk))
+    verdict = assess(replace(inp, address_check=check), RiskRules.from_settings(risk))
     with rt.session() as s:
         row = _lock(s, order_id)
         if row is None or row.stage != Stage.ON_HOLD or row.review is not None:
@@ -207,32 +242,7 @@ def edit_address(
         row.data = {**row.data, "shipping_address": address.to_dict()}
         row.risk = {**verdict.to_dict(), "at": utcnow().isoformat()}
         row.updated_at = utcnow()
-        subject = f"order:{row.id}"
-        record(
-            s,
-            account_id,
-            subject,
-            actor,
-            "order.address_edited",
-            "shipping address corrected",
-            {"changed": changed},
-        )
-        if skipped:
-            record(s, account_id, subject, actor, "order.address_check_skipped", skipped)
-        elif check is not None:
-            verdict_text = "deliverable" if check.deliverable else "not deliverable"
-            record(
-                s,
-                account_id,
-                subject,
-                actor,
-                "order.address_checked",
-                f"the carrier says: {verdict_text}",
-                {"deliverable": check.deliverable, "messages": list(check.messages)},
-            )
-        facts = [f.to_dict() for f in verdict.facts]
-        data = {"score": verdict.score, "decision": verdict.decision, "facts": facts}
-        record(s, account_id, subject, actor, "order.verified", verdict.reason, data)
+        _record_address_edit(s, account_id, f"order:{row.id}", actor, changed, check, skipped, verdict)
         return {
             **decision_summary(row),
             "changed": changed,

@@ -14,10 +14,10 @@ from flask import Response, g, jsonify, request
 from core.lifecycle import NAMES
 from db.models import Order
 from sync import review
-from sync.order_reports import list_orders, order_detail, order_line, shipment_json, trusted_customers
 from web import api_models as m
 from web.api import _error, authenticated, bp, runtime
 from web.api_doc import operation
+from web.order_reports import list_orders, order_detail, order_line, shipment_json, trusted_customers
 
 LIST_LIMIT = 500
 __all__ = ["order_detail", "order_line", "shipment_json"]  # what the console and the CLI used from here

@@ -14,12 +14,12 @@ from core.lifecycle import NAMES
 from db.models import Order, Store, StoreState
 from sync import review
 from sync.catalog import import_catalog
-from sync.order_reports import order_detail, order_line
 from sync.reconcile import reconcile_store
 from sync.stock_audit import inventory_audit
 from web.cli import BIG_ID, SMALL_ID, outside_failure, rt
 from web.cli_stock import account_id_for, account_option
 from web.cli_work import report
+from web.order_reports import order_detail, order_line
 
 orders_cli = AppGroup("orders", help="Orders Waybill holds.")
 sync_cli = AppGroup("sync", help="Reconciliation with the storefronts.")

@@ -59,9 +59,15 @@ def login_url(back: str) -> str:
     return url_for("console.login", next=back) if back not in ("", "/") else url_for("console.login")
 
 
-def page(role: Role | str = Role.staff) -> Callable[[F], F]:
+PAGE, FRAGMENT, FILE = "page", "fragment", "file"
+
+
+def page(role: Role | str = Role.staff, kind: str = PAGE) -> Callable[[F], F]:
     """A console view for signed-in users of at least ``role``: others are sent to sign in
-    (no session) or refused with 403 (a lesser role)."""
+    (no session) or refused with 403 (a lesser role).
+
+    ``kind`` says what it answers: a whole ``page``, a ``fragment`` htmx swaps into one, or a
+    ``file`` (a PDF); the accessibility sweep and the console benchmark read it."""
 
     def decorate(fn: F) -> F:
         @wraps(fn)
@@ -75,6 +81,7 @@ def page(role: Role | str = Role.staff) -> Callable[[F], F]:
             return fn(*args, **kwargs)
 
         wrapper.least_role = Role(role)  # type: ignore[attr-defined]
+        wrapper.kind = kind  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate

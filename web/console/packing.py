@@ -28,7 +28,7 @@ from sync import shipping
 from sync.shipping import label_files
 from sync.shipping.packing import orders_for_code, pack_state, restart_pack, scan_unit
 from web import runtime
-from web.console import bp, page, render
+from web.console import FILE, FRAGMENT, bp, page, render
 from web.edge import MAX_BIG_ID, parse_id
 
 PICK_BATCH = 50  # orders on one pick list unless ?size= says otherwise
@@ -155,7 +155,7 @@ def pack_restart(order_id: int) -> Any:
 
 
 @bp.get("/app/pack/<bigid:order_id>/label")
-@page(Role.packer)
+@page(Role.packer, kind=FRAGMENT)
 def pack_label(order_id: int) -> Any:
     """The order's label once bought (the page asks again until then)."""
     state = _state_or_404(order_id)
@@ -226,7 +226,7 @@ def labels() -> Any:
 
 
 @bp.route("/app/labels/print", methods=["GET", "POST"])
-@page(Role.packer)
+@page(Role.packer, kind=FILE)
 def labels_print() -> Any:
     """One PDF of the labels of ``order`` ids (or the ``shipment`` ids chosen), in the order of the
     pick list, one 4x6 page per label. GET shows it (the orders grid links here); the labels

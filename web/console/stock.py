@@ -22,7 +22,7 @@ from sqlalchemy import select
 from core.errors import InvalidInput, NotFound
 from db.models import Role, StockItem, Store, TimelineEntry
 from sync import stock_admin
-from sync.stock_reports import last_audits, movements_page, stock_page
+from sync.stock_pages import last_audits, movements_page, stock_page
 from web import runtime
 from web.console import bp, page, render
 

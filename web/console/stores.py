@@ -25,7 +25,7 @@ from sync.catalog import PROGRESS, request_import
 from sync.reconcile import RECONCILED_AT, REQUESTED_AT, request_reconcile
 from sync.stores import webhook_health
 from web import runtime
-from web.console import bp, page, render
+from web.console import FRAGMENT, bp, page, render
 
 # A reconciliation asked for longer ago than this and not finished is not waited for on screen.
 RECONCILE_WAIT = timedelta(minutes=10)
@@ -109,7 +109,7 @@ def stores() -> Any:
 
 
 @bp.get("/app/stores/<int:store_id>/card")
-@page(Role.staff)
+@page(Role.staff, kind=FRAGMENT)
 def store_card(store_id: int) -> Any:
     return render("stores_card.html", store=_one(store_id), message=None)
 
