@@ -80,10 +80,10 @@ def test_connect_sandbox_stores_from_the_button_then_reconcile_and_import(
 
     # Catalog import: the progress bar starts at 0 % and reaches 100 % as the job runs.
     page.click(f"{card} button:has-text('Import catalog')")
-    page.wait_for_selector(f"{card} .progress-percent:has-text('0 %')")
+    page.wait_for_selector(f"{card} .progress-percent:text-is('0 %')")
     drain(rt)
-    page.wait_for_selector(f"{card} .progress-percent:has-text('100 %')")
-    assert page.get_attribute(f"{card} progress", "value") == "100"
+    page.wait_for_selector(f"{card} .progress-percent:text-is('100 %')")  # exact: "100 %" holds "0 %"
+    page.wait_for_selector(f"{card} progress[value='100']")
     page.wait_for_selector(f"{card} .catalog-state >> text=SKU(s) linked")
     assert axe_violations(page) == []
     screenshot(page, "stores")

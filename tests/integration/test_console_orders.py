@@ -348,9 +348,9 @@ def test_the_review_queue_lists_held_orders_oldest_first(client: Any, rt: Any, s
     newer = held_order(rt, shop["alpha"], shop["store"], "1002")
     oversold = held_order(rt, shop["alpha"], shop["store"], "1003", hold_reason="oversold: TOTE short by 1")
     with rt.session() as s:
-        row = s.get(OrderRow, newer)
-        assert row is not None
-        row.created_at = NOW + timedelta(minutes=5)
+        row, first = s.get(OrderRow, newer), s.get(OrderRow, shop["held"])
+        assert row is not None and first is not None
+        row.created_at = first.created_at + timedelta(minutes=5)  # NOW is the module's import time
     csrf = sign_in(client, shop["staff"])
     page = client.get("/app/review").data.decode()
     ids = [int(i) for i in re.findall(r'data-order="(\d+)"', page)]
