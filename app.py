@@ -157,9 +157,8 @@ def _print_welcome(rt: Runtime) -> None:
         lines.append(f"Platforms reach it at {rt.settings.public_url} (WAYBILL_PUBLIC_URL).")
     if not stores and rt.settings.sandbox:
         lines += [
-            "No store is connected yet. Sandbox mode: make an account and a token to sign in with",
-            '    ./waybill accounts create "My Shop" && ./waybill accounts token "My Shop"',
-            f"then open http://localhost:{rt.settings.port}/app/stores and connect a sandbox store.",
+            "No store is connected yet. Sandbox mode: sign in as your owner, open",
+            f"http://localhost:{rt.settings.port}/app/stores and press Connect a sandbox store.",
             "Or run the whole sandbox demo: make demo",
         ]
     elif not stores:
