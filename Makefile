@@ -26,7 +26,7 @@ run: $(STAMP)
 
 ## test: lint, then the whole suite on the backend in WAYBILL_TEST_BACKEND (embedded|services)
 test: $(STAMP) lint
-	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --dist worksteal $(PYTEST_ARGS)
 
 ## coverage: the suite on both backends (embedded, then PostgreSQL + Redis at WAYBILL_TEST_*), every
 ## process the tests start measured, combined: a report per file and per package, branches included
@@ -37,7 +37,7 @@ coverage: $(STAMP)
 	for backend in embedded services; do \
 	  echo "== tests on the $$backend backend, measured"; \
 	  COVERAGE_FILE=$(CURDIR)/$(COVDIR)/.coverage WAYBILL_TEST_BACKEND=$$backend \
-	    $(PY) -m coverage run -m pytest -q -n 2 -p no:cacheprovider $(PYTEST_ARGS) || status=1; \
+	    $(PY) -m coverage run -m pytest -q -n 2 --dist worksteal -p no:cacheprovider $(PYTEST_ARGS) || status=1; \
 	done; \
 	export COVERAGE_FILE=$(CURDIR)/$(COVDIR)/.coverage; \
 	$(PY) -m coverage combine --quiet $(COVDIR) \
