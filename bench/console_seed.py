@@ -1413,7 +1413,10 @@ def searches(world: Seeded) -> list[tuple[str, str]]:
     return [
         ("orders?stage=on_hold", "stage=on_hold"),
         ("orders?stage=delivered&page=5", "stage=delivered&page=5"),
-        ("orders?store+date", f"store={world.store_ids[1]}&since=30d"),
+        (
+            "orders?store+date",
+            f"store={world.store_ids[1]}&since={(datetime.now(UTC) - timedelta(days=30)).date()}",
+        ),
         ("orders?q=number", f"q={world.number.lstrip('#')}"),
         ("orders?q=sku", f"q={world.sku}"),
         ("orders?q=customer", f"q={world.customer}"),
