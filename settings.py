@@ -156,6 +156,12 @@ class DatabaseSettings(_Strict):
     keepalive_interval_s: int = Field(5, ge=0)
     keepalive_count: int = Field(3, ge=0)
     tcp_user_timeout_s: float = Field(30, ge=0)
+    # What sits between Waybill and PostgreSQL: "none" (direct connections, or a pooler in
+    # session mode) or "transaction" (PgBouncer's pool_mode = transaction: consecutive
+    # transactions of one connection may run on different server sessions, so Waybill
+    # sends no startup options and uses no server-side prepared statements or session state;
+    # the limits above are set per transaction). See docs/operations.md.
+    pooler: Literal["none", "transaction"] = "none"
 
 
 class InboxSettings(_Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +34,13 @@ class SessionLimits:
     cancels a statement running longer than ``statement_s``, and TCP keepalives (both
     ends) and ``TCP_USER_TIMEOUT`` find a peer whose machine or network went away. 0 turns
     one off. Values already in the database URL's query win over these.
+
+    ``transaction_pooler``: connections go through a pooler in transaction mode (PgBouncer
+    ``pool_mode = transaction``), where one client connection's transactions may each run on
+    a different server session and startup options are refused. Then the engine sends no
+    ``options``, prepares no statements on the server, and sets the statement and idle
+    limits at the start of each transaction instead (``set_config(..., true)``, as ``SET
+    LOCAL``); the server side's keepalives are the pooler's (deploy/pgbouncer.ini).
     """
 
     idle_in_transaction_s: float = 30
@@ -41,6 +49,15 @@ class SessionLimits:
     keepalive_interval_s: int = 5
     keepalive_count: int = 3
     tcp_user_timeout_s: float = 30
+    transaction_pooler: bool = False
+
+    def transaction_settings(self) -> dict[str, int]:
+        """The limits a transaction sets for itself behind a transaction pooler (milliseconds)."""
+        wanted = {
+            "statement_timeout": round(self.statement_s * 1000),
+            "idle_in_transaction_session_timeout": round(self.idle_in_transaction_s * 1000),
+        }
+        return {name: value for name, value in wanted.items() if value > 0}
 
     def server_settings(self) -> dict[str, int]:
         """Session settings sent at connection start (milliseconds and seconds, as PostgreSQL counts)."""
@@ -70,7 +87,7 @@ class SessionLimits:
         if self.tcp_user_timeout_s > 0:
             params["tcp_user_timeout"] = str(round(self.tcp_user_timeout_s * 1000))
         options = " ".join(f"-c {name}={value}" for name, value in self.server_settings().items())
-        if options:
+        if options and not self.transaction_pooler:  # a pooler refuses startup options
             params["options"] = options
         return params
 
@@ -95,9 +112,31 @@ def make_engine(url: str, limits: SessionLimits | None = None, **kwargs: Any) ->
     On PostgreSQL every session runs under ``limits`` (default: :class:`SessionLimits`'s
     defaults). Forked children of this process never use its connections (db/forks.py).
     """
-    engine = _make_engine(url, limits or SessionLimits(), **kwargs)
+    limits = limits or SessionLimits()
+    engine = _make_engine(url, limits, **kwargs)
     make_engine_fork_safe(engine)
+    if limits.transaction_pooler and engine.dialect.name == "postgresql":
+        _TRANSACTION_POOLED.add(engine)
+        statement = _set_locally(limits.transaction_settings())
+        if statement:
+            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(statement))
     return engine
+
+
+_TRANSACTION_POOLED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def transaction_pooled(engine: Engine) -> bool:
+    """Whether ``engine`` reaches PostgreSQL through a pooler in transaction mode
+    (:class:`SessionLimits`'s ``transaction_pooler``): no session state may outlive a
+    transaction and no statement may be prepared on the server."""
+    return engine in _TRANSACTION_POOLED
+
+
+def _set_locally(settings: dict[str, int]) -> str:
+    """One statement setting ``settings`` for the current transaction only (one round trip)."""
+    calls = ", ".join(f"set_config('{name}', '{value}', true)" for name, value in settings.items())
+    return f"SELECT {calls}" if calls else ""
 
 
 def _make_engine(url: str, limits: SessionLimits, **kwargs: Any) -> Engine:
@@ -125,6 +164,10 @@ def _make_engine(url: str, limits: SessionLimits, **kwargs: Any) -> Engine:
     # time. A connection found dead fails its statement and is discarded with the
     # pool's other connections; callers retry (receivers once, jobs by policy).
     kwargs.setdefault("pool_recycle", 1800)
+    if limits.transaction_pooler:
+        # psycopg prepares a statement run five times on its session; behind a transaction
+        # pooler the next run may land on another session ("prepared statement does not exist").
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}
     return create_engine(with_session_limits(url, limits), pool_pre_ping=False, **kwargs)
 
 

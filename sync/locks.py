@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from sync.runtime import Runtime
 
 LOCK_BASE = 0x57B1_0000  # PostgreSQL advisory lock keys: LOCK_BASE + store id
+UNLIMITED = text(
+    "SELECT set_config('statement_timeout', '0', true),"
+    " set_config('idle_in_transaction_session_timeout', '0', true)"
+)
 _LOCKS: dict[int, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 
@@ -21,22 +25,19 @@ _LOCKS_GUARD = threading.Lock()
 def store_lock(rt: Runtime, store_id: int) -> Iterator[None]:
     """Held across processes on PostgreSQL (advisory lock), within the process on SQLite.
 
-    Waiting for the lock is not held to the session's statement timeout (``database`` in
-    config.yaml): a full stock push of another worker may hold it for longer. A holder that
-    dies releases it with its session.
+    On PostgreSQL the lock belongs to a transaction of its own, held open for the block and
+    ended with it: the same whether the connection is direct or goes through a pooler in
+    transaction mode (where a session-level lock could be taken on one server session and
+    released on another). Neither waiting for the lock nor holding it is cut by the session
+    limits (``database`` in config.yaml): a full stock push of another worker may hold it
+    for longer than a statement may run, and this transaction sits idle while the block
+    works on other connections. A holder that dies releases it with its connection.
     """
     if rt.engine.dialect.name == "postgresql":
-        with rt.engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.execute(text("SET statement_timeout = 0"))
-            try:
-                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_BASE + store_id})
-            finally:
-                conn.execute(text("RESET statement_timeout"))  # back to the session's own limit
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_BASE + store_id})
+        with rt.engine.connect() as conn, conn.begin():
+            conn.execute(UNLIMITED)
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_BASE + store_id})
+            yield
         return
     with _LOCKS_GUARD:
         lock = _LOCKS.setdefault(store_id, threading.Lock())

@@ -108,6 +108,7 @@ def session_limits(db: DatabaseSettings) -> SessionLimits:
         keepalive_interval_s=db.keepalive_interval_s,
         keepalive_count=db.keepalive_count,
         tcp_user_timeout_s=db.tcp_user_timeout_s,
+        transaction_pooler=db.pooler == "transaction",
     )
 
 

@@ -14,6 +14,9 @@ Connections are the intake's own, one per concurrently running statement, kept o
 stack: taken for one insert and given back. They come from the engine's URL, so they run
 under the same session limits and keepalives as the engine's (db.session.SessionLimits),
 and are closed when the engine is disposed. A forked child lets go of them (db/forks.py).
+Behind a pooler in transaction mode (``database.pooler: transaction``) nothing is prepared:
+each insert is sent with its text (``PQexecParams``, the unnamed statement), since the
+next statement of a connection may run on another server session.
 
 :class:`GroupedInboxWriter` is the inbox writer built on it (``inbox.writer: grouped``,
 or ``auto`` on PostgreSQL; :mod:`webhooks.inbox` has the interface and the plain one).
@@ -21,6 +24,7 @@ or ``auto`` on PostgreSQL; :mod:`webhooks.inbox` has the interface and the plain
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import weakref
@@ -34,6 +38,7 @@ from sqlalchemy import Engine, event
 
 from db.forks import at_fork, detach_fd, socket_fd
 from db.models import InboxState
+from db.session import transaction_pooled
 from telemetry import INBOX_BATCH
 from webhooks.group import Combiner, Failed
 from webhooks.per_engine import PerEngine
@@ -59,6 +64,7 @@ Row = Sequence[bytes | None]  # PARAMS values, as SQL's placeholders take them
 Key = tuple[bytes, bytes]  # (platform, dedupe_key)
 
 
+@functools.cache
 def statement_sql(rows: int) -> bytes:
     """The insert of ``rows`` rows: ``($1, ..., $9), ($10, ...)``."""
     row = b"($%d, $%d, $%d, $%d, $%d, $%d, $%d, 0, $%d, $%d)"
@@ -72,6 +78,7 @@ class PgInbox:
     def __init__(self, engine: Engine) -> None:
         args, kwargs = engine.dialect.create_connect_args(engine.url)
         self._engine = weakref.ref(engine)
+        self._unprepared = transaction_pooled(engine)  # a transaction pooler: no named statements
         self._args, self._kwargs = list(args), dict(kwargs)
         self._idle: list[psycopg.Connection[tuple[object, ...]]] = []
         self._lock = threading.Lock()
@@ -116,7 +123,7 @@ class PgInbox:
     def _insert(self, rows: Sequence[Row]) -> dict[Key, int]:
         conn, fresh = self._take()
         try:
-            result = _run(conn, rows)
+            result = _run(conn, rows, self._unprepared)
         except psycopg.OperationalError:
             conn.close()
             if fresh:
@@ -124,7 +131,7 @@ class PgInbox:
             self._dead_server()
             conn = self._open()
             try:
-                result = _run(conn, rows)
+                result = _run(conn, rows, self._unprepared)
             except BaseException:
                 conn.close()
                 raise
@@ -183,13 +190,20 @@ def _prepare(conn: psycopg.Connection[tuple[object, ...]], rows: int) -> None:
     _prepared.setdefault(conn, set()).add(rows)
 
 
-def _run(conn: psycopg.Connection[tuple[object, ...]], rows: Sequence[Row]) -> dict[Key, int]:
-    """Run the insert of ``rows`` (prepared on first use); the stored rows' ids by key."""
+def _run(
+    conn: psycopg.Connection[tuple[object, ...]], rows: Sequence[Row], unprepared: bool = False
+) -> dict[Key, int]:
+    """Run the insert of ``rows`` (prepared on first use, unless ``unprepared``); the stored
+    rows' ids by key."""
     n, pgconn = len(rows), conn.pgconn
-    if n not in _prepared.get(conn, ()):
-        _prepare(conn, n)
     params = [value for row in rows for value in row]
     formats = ROW_FORMATS * n
+    if unprepared:
+        result = pgconn.exec_params(statement_sql(n), params, param_formats=formats)  # type: ignore[arg-type]  # None: NULL
+        _check(pgconn, result)
+        return _stored(result)
+    if n not in _prepared.get(conn, ()):
+        _prepare(conn, n)
     result = pgconn.exec_prepared(STATEMENT % n, params, formats)  # type: ignore[arg-type]  # None: NULL
     if (
         result.status == pq.ExecStatus.FATAL_ERROR
@@ -199,6 +213,11 @@ def _run(conn: psycopg.Connection[tuple[object, ...]], rows: Sequence[Row]) -> d
         _prepare(conn, n)  # the session lost it (DISCARD ALL by a pooler): prepare again
         result = pgconn.exec_prepared(STATEMENT % n, params, formats)  # type: ignore[arg-type]  # None: NULL
     _check(pgconn, result)
+    return _stored(result)
+
+
+def _stored(result: pq.abc.PGresult) -> dict[Key, int]:
+    """The ids of the rows an insert stored, by (platform, dedupe key)."""
     stored: dict[Key, int] = {}
     for i in range(result.ntuples):
         row_id, platform, key = (result.get_value(i, c) for c in range(3))

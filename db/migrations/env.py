@@ -26,12 +26,6 @@ def run_online() -> None:
     url = config.get_main_option("sqlalchemy.url") or ""
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            # A migration may rewrite a large table: no session limit applies to it, whatever
-            # the role, the database or PGOPTIONS set (the app's sessions have their own).
-            connection.exec_driver_sql("SET statement_timeout = 0")
-            connection.exec_driver_sql("SET idle_in_transaction_session_timeout = 0")
-            connection.commit()
         # SQLite cannot ALTER most things; batch mode rebuilds tables instead.
         context.configure(
             connection=connection,
@@ -40,6 +34,13 @@ def run_online() -> None:
             compare_type=True,
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # A migration may rewrite a large table: no session limit applies to it, whatever
+                # the role, the database or PGOPTIONS set (the app's sessions have their own).
+                # Set for the migrations' transaction only: no setting outlives it on a pooled
+                # server session.
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                connection.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = 0")
             context.run_migrations()
 
 
