@@ -26,6 +26,11 @@ from tests.pgbouncer import PgBouncer, pgbouncer
 from webhooks.pg_inbox import PgInbox
 
 POOLED = SessionLimits(statement_s=5, idle_in_transaction_s=7, transaction_pooler=True)
+# The advisory locks held in this test's database (the server is shared with other tests).
+ADVISORY_LOCKS = text(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 @pytest.fixture
@@ -99,7 +104,7 @@ def test_a_stores_lock_excludes_a_second_holder_on_the_same_server_session(poole
     assert spans["second"][0] >= spans["first"][1]  # the second got in only after the first left
     # Nothing of the lock outlived it: the only server session holds no advisory lock.
     with pooled.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")).scalar() == 0
+        assert conn.execute(ADVISORY_LOCKS).scalar() == 0
         assert conn.execute(text("SHOW statement_timeout")).scalar() == "5s"
 
 
