@@ -25,7 +25,7 @@ from tests.pgbouncer import PgBouncer, pgbouncer
 from tests.procs import free_port, wait_for
 
 POOL = 4  # server connections for the database: fewer than Waybill's clients
-ORDERS = 3  # on each storefront
+ORDERS = 6  # on each storefront
 # The advisory locks held in this test's database (the server is shared with other tests).
 ADVISORY_LOCKS = text(
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
