@@ -158,6 +158,7 @@ class WebhookDispatcher:
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._stopping = False
         self._http = requests.Session()
         self.log: list[Delivery] = []
@@ -201,13 +202,18 @@ class WebhookDispatcher:
         with self._cond:
             return len(self._heap)
 
-    def _take_due(self, everything: bool) -> list[_Pending]:
+    def _take_due(self, everything: bool, limit: int | None = None) -> list[_Pending]:
+        """What is due (or everything): at most ``limit`` deliveries unless the fault plan
+        reorders, which takes every due delivery and shuffles them."""
         now = self._clock.now()
+        reorder = self._faults().webhook_reorder
         with self._cond:
             due: list[_Pending] = []
             while self._heap and (everything or self._heap[0].due <= now):
+                if limit is not None and not reorder and len(due) >= limit:
+                    break
                 due.append(heapq.heappop(self._heap))
-        if due and self._faults().webhook_reorder:
+        if due and reorder:
             self._faults().shuffle(due)
         return due
 
@@ -237,35 +243,58 @@ class WebhookDispatcher:
             item.on_result(delivery)
         return delivery
 
-    def start(self, poll_s: float = 0.02) -> None:
+    def start(self, poll_s: float = 0.02, threads: int = 1) -> None:
+        """Deliver in the background. With ``threads`` above 1, that many senders each take one
+        due delivery at a time, so copies of a delivery (``webhook_duplicates``) and different
+        deliveries reach the receiver concurrently, as from a platform's many senders."""
         if self._thread is not None:
             return
         self._stopping = False
+        limit = None if threads <= 1 else 1
+        self._http = requests.Session() if threads <= 1 else _PerThreadSession()  # type: ignore[assignment]
 
         def loop() -> None:
             while not self._stopping:
-                batch = self._take_due(everything=False)
+                batch = self._take_due(everything=False, limit=limit)
                 for item in batch:
                     self._deliver(item)
                 if not batch:
                     with self._cond:
                         self._cond.wait(poll_s)
 
-        self._thread = threading.Thread(target=loop, name="sandbox-webhooks", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=loop, name=f"sandbox-webhooks-{n}", daemon=True) for n in range(threads)
+        ]
+        self._thread = self._threads[0]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stopping = True
         with self._cond:
             self._cond.notify_all()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            for thread in self._threads:
+                thread.join(timeout=5)
             self._thread = None
 
     def reset(self) -> None:
         with self._cond:
             self._heap.clear()
             self.log.clear()
+
+
+class _PerThreadSession:
+    """A ``requests.Session`` per sending thread (a session is not safe to share between threads)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session.post(url, **kwargs)
 
 
 # --------------------------------------------------------------------------- simulator base
@@ -282,6 +311,8 @@ class Simulator:
     - ``POST /_sandbox/reset``
     - ``POST /_sandbox/faults`` body: a :class:`Faults` dict
     - ``POST /_sandbox/clock/advance`` body ``{"seconds": n}`` (fake clocks only)
+    - ``POST /_sandbox/webhooks/blackout``: the subscriptions a long outage of the receiver
+      leaves deleted or disabled (simulators with a ``blackout_webhooks`` method)
     """
 
     name = "simulator"
@@ -299,6 +330,9 @@ class Simulator:
         self.route("/_sandbox/reset", self._control_reset, methods=["POST"], endpoint="_reset")
         self.route("/_sandbox/faults", self._control_faults, methods=["POST", "GET"], endpoint="_faults")
         self.route("/_sandbox/clock/advance", self._control_clock, methods=["POST"], endpoint="_clock")
+        self.route(
+            "/_sandbox/webhooks/blackout", self._control_blackout, methods=["POST"], endpoint="_blackout"
+        )
         self.reset_state()
         self._url_map: Map | None = None
 
@@ -405,6 +439,12 @@ class Simulator:
         if request.method == "POST":
             self.faults = Faults.from_dict(request.get_json(force=True) or {})
         return json_response(self.faults.to_dict())
+
+    def _control_blackout(self, request: Request) -> Response:
+        blackout = getattr(self, "blackout_webhooks", None)
+        if blackout is None:
+            return json_response({"error": "this platform sends no subscribed webhooks"}, 400)
+        return json_response(blackout())
 
     def _control_clock(self, request: Request) -> Response:
         if not isinstance(self.clock, FakeClock):
