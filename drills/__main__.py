@@ -1,4 +1,7 @@
-"""Run the drills: ``python -m drills [--size reduced|full] [R1 R2 ...]`` (all by default).
+"""Run the drills: ``python -m drills [--size reduced|full] [--netns] [R1 R2 ...]`` (all by default).
+
+``--netns``: every drill's workers and scheduler each in a network namespace of their own
+(drills/netns.py; needs root), reaching PostgreSQL, Redis and the platforms over a link.
 
 Each drill prints one line ``drill=R1 orders=... lost=0 duplicates=0 ...``; the exit status is
 nonzero when any drill lost an order, did something twice or did not finish.
@@ -20,13 +23,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m drills", description=__doc__)
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
     parser.add_argument("names", nargs="*", metavar="DRILL", help=f"some of {' '.join(found)}")
+    parser.add_argument("--netns", action="store_true", help="workers in network namespaces (root)")
     args = parser.parse_args(argv)
+    if args.netns:
+        os.environ["WAYBILL_DRILL_NETNS"] = "1"  # WorldConfig's default
     names = [n.upper() for n in args.names] or list(found)
     unknown = [n for n in names if n not in found]
     if unknown:
         parser.error(f"no drill {' '.join(unknown)} (there are {' '.join(found)})")
     size = SIZES[args.size]
-    print(f"# size={size.name} cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f}", flush=True)
+    netns = " netns=1" if args.netns else ""
+    print(f"# size={size.name}{netns} cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f}", flush=True)
     failed, started = [], time.monotonic()
     for name in names:
         try:

@@ -41,14 +41,14 @@ def shop_domain(merchant: int) -> str:
     return f"drill-merchant-{merchant}.myshopify.com"
 
 
-def start(merchants: int, senders: int = 4) -> Child:
+def start(merchants: int, senders: int = 4, host: str = "127.0.0.1") -> Child:
     """The platforms' process for ``merchants`` merchants; ``info`` holds their URLs and the
     credentials Waybill needs: ``{"shopify", "easypost", "woocommerce": [url per merchant],
     "shops": [(domain, token)], "woo_keys": [(key, secret)]}``."""
-    return Child(_main, merchants, senders, name="drill-platforms")
+    return Child(_main, merchants, senders, host, name="drill-platforms")
 
 
-def _main(conn: Connection, merchants: int, senders: int) -> None:
+def _main(conn: Connection, merchants: int, senders: int, host: str) -> None:
     from sandbox.easypost import EasyPostSimulator
     from sandbox.harness import Faults, serve
     from sandbox.shopify import ShopifySimulator
@@ -67,7 +67,8 @@ def _main(conn: Connection, merchants: int, senders: int) -> None:
             )
             woos[m].add_product(title, sku=sku, price=price, stock=STOCK, weight=str(grams / 1000))
     easypost = EasyPostSimulator(api_keys=[EP_KEY], webhook_secret=EP_WEBHOOK_SECRET)
-    servers = [serve(shopify), serve(easypost)] + [serve(w) for w in woos]
+    # On ``host`` (0.0.0.0 for workers in namespaces); their URLs name 127.0.0.1 all the same.
+    servers = [serve(shopify, host=host), serve(easypost, host=host)] + [serve(w, host=host) for w in woos]
     for woo, server in zip(woos, servers[2:], strict=True):
         woo.bind(server.url)
     for server in servers:

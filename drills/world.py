@@ -40,12 +40,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
 from bench._ingest_setup import ROOT, SECRET_KEY, Gunicorn, serving
 from bench._pipeline_sandbox import API_KEY, API_SECRET, BOOK, CRATE, EP_KEY, EP_WEBHOOK_SECRET
 from drills import _platforms
+from drills.netns import Network
 from drills.servers import PrivatePostgres, PrivateRedis, free_port, pg_bin
 
 PLATFORMS = ("shopify", "woocommerce")
@@ -63,6 +65,11 @@ class WorldConfig:
     schedules: dict[str, float] = field(default_factory=dict)
     web: Gunicorn = field(default_factory=lambda: Gunicorn("gthread", 2, 4))
     host: str = "127.0.0.1"  # where PostgreSQL and Redis listen
+    # Workers and the scheduler each in a network namespace of their own (drills.netns, root):
+    # PostgreSQL, Redis and the platforms then listen on the bridge's address, gunicorn on
+    # loopback only, out of the workers' reach.
+    # ``python -m drills --netns`` turns it on for every drill (WAYBILL_DRILL_NETNS=1).
+    netns: bool = field(default_factory=lambda: os.environ.get("WAYBILL_DRILL_NETNS") == "1")
     extra_config: dict[str, Any] = field(default_factory=dict)  # merged into Waybill's config
 
 
@@ -87,6 +94,7 @@ class World:
         self.scheduler: subprocess.Popen[bytes] | None = None
         self.rt: Any = None
         self._ended: set[int] = set()  # pids stopped or killed on purpose
+        self.network: Network | None = None
 
     def __enter__(self) -> World:
         try:
@@ -116,12 +124,17 @@ class World:
                 "PostgreSQL server programs (initdb, pg_ctl) not found; set WAYBILL_TEST_PG_BIN"
             )
         self.tmp = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="waybill-drill-")))
-        self.postgres = PrivatePostgres(bindir, host=self.config.host)
+        host, platforms_host = self.config.host, "127.0.0.1"
+        if self.config.netns:
+            self.network = self._stack.enter_context(Network())
+            host, platforms_host = self.network.address, "0.0.0.0"
+        self.postgres = PrivatePostgres(bindir, host=host)
         self._stack.callback(self.postgres.close)
-        self.redis = PrivateRedis(host=self.config.host)
+        self.redis = PrivateRedis(host=host)
         self._stack.callback(self.redis.close)
         upgrade(self.postgres.url())
-        self.platforms = self._stack.enter_context(_platforms.start(self.config.merchants))
+        platforms = _platforms.start(self.config.merchants, host=platforms_host)
+        self.platforms = self._stack.enter_context(platforms)
         port = free_port()
         self.public_url = f"http://127.0.0.1:{port}"
         self.env = self._env()
@@ -198,9 +211,17 @@ class World:
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 (the process keeps it)
         self._stack.callback(log.close)
-        return subprocess.Popen(
-            [sys.executable, "worker.py", *args], cwd=ROOT, env=self.env, stdout=log, stderr=log
-        )
+        argv = [sys.executable, "worker.py", *args]
+        if self.network is not None:  # a namespace of its own, the platforms relayed into it
+            ns = self.network.add()
+            ns.relay(self.network.address, self._platform_ports(), log)
+            argv = ns.argv(argv)
+        return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=log)
+
+    def _platform_ports(self) -> list[int]:
+        info = self.platforms.info
+        urls = [info["shopify"], info["easypost"], *info["woocommerce"]]
+        return [int(urlsplit(url).port or 80) for url in urls]
 
     def start_worker(self) -> int:
         """One more ``worker.py``; returns its index in ``workers``."""
