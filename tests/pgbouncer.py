@@ -1,8 +1,9 @@
 """A private PgBouncer in transaction mode in front of a PostgreSQL server, for tests.
 
 PgBouncer refuses to run as root: as root it switches to the ``postgres`` user (``-u``; its
-directory is handed to that user). Its settings are deploy/pgbouncer.ini's, with a small pool so
-that clients outnumber server connections.
+directory is handed to that user). Its settings are deploy/pgbouncer.ini's (the deployed
+example is what is tested), with this machine's addresses, trust authentication and a small
+pool, so that clients outnumber server connections.
 """
 
 from __future__ import annotations
@@ -22,32 +23,41 @@ from sqlalchemy import make_url
 
 from tests.procs import free_port, wait_for
 
-INI = """[databases]
-* = host={host} port={port}
+DEPLOY_INI = Path(__file__).resolve().parents[1] / "deploy" / "pgbouncer.ini"
 
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = {listen}
-unix_socket_dir =
-auth_type = trust
-auth_file = {root}/userlist.txt
-admin_users = {user}
-pool_mode = transaction
-default_pool_size = {pool}
-max_db_connections = {pool}
-min_pool_size = 0
-reserve_pool_size = 0
-max_client_conn = 500
-query_wait_timeout = 60
-server_reset_query =
-ignore_startup_parameters = extra_float_digits
-tcp_keepalive = 1
-tcp_keepidle = 10
-tcp_keepintvl = 5
-tcp_keepcnt = 3
-logfile = {root}/pgbouncer.log
-pidfile = {root}/pgbouncer.pid
-"""
+
+def ini_text(server_host: str, server_port: int, listen: int, root: Path, user: str, pool: int) -> str:
+    """deploy/pgbouncer.ini with this machine's addresses, files, trust auth and a ``pool``
+    of server connections per database (every other setting as deployed)."""
+    overrides = {
+        "listen_addr": "127.0.0.1",
+        "listen_port": str(listen),
+        "unix_socket_dir": "",
+        "auth_type": "trust",
+        "auth_file": f"{root}/userlist.txt",
+        "admin_users": user,
+        "default_pool_size": str(pool),
+        "max_db_connections": str(pool),
+        "reserve_pool_size": "0",
+        "logfile": f"{root}/pgbouncer.log",
+        "pidfile": f"{root}/pgbouncer.pid",
+    }
+    lines, section = [], ""
+    for line in DEPLOY_INI.read_text().splitlines():
+        if line.startswith("["):
+            section = line
+            lines.append(line)
+            if section == "[databases]":
+                lines.append(f"* = host={server_host} port={server_port}")
+            continue
+        key = line.split("=", 1)[0].strip()
+        if section == "[databases]" and key and not key.startswith(";"):
+            continue  # the deployed database entry names the production host
+        if key in overrides:
+            line = f"{key} = {overrides.pop(key)}"
+        lines.append(line)
+    lines += [f"{key} = {value}" for key, value in overrides.items()]
+    return "\n".join(lines) + "\n"
 
 
 def pgbouncer_binary() -> str | None:
@@ -74,14 +84,7 @@ class PgBouncer:
         self.user = server.username or "postgres"
         self.root = Path(tempfile.mkdtemp(prefix="waybill-pgbouncer-"))
         self.port = free_port()
-        ini = INI.format(
-            host=server.host or "127.0.0.1",
-            port=server.port or 5432,
-            listen=self.port,
-            root=self.root,
-            user=self.user,
-            pool=pool,
-        )
+        ini = ini_text(server.host or "127.0.0.1", server.port or 5432, self.port, self.root, self.user, pool)
         (self.root / "pgbouncer.ini").write_text(ini)
         (self.root / "userlist.txt").write_text(f'"{self.user}" ""\n')
         command = [require_pgbouncer(), str(self.root / "pgbouncer.ini")]
@@ -90,7 +93,8 @@ class PgBouncer:
             for path in (self.root, *self.root.iterdir()):
                 os.chown(path, owner.pw_uid, owner.pw_gid)
             command = [command[0], "-u", "postgres", command[1]]
-        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with (self.root / "stderr.log").open("wb") as err:  # what it says before its log opens
+            self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
         wait_for(self._answers, 15, "pgbouncer to listen", ignoring=(psycopg.OperationalError,))
 
     def url(self, database_url: str) -> str:
@@ -113,8 +117,8 @@ class PgBouncer:
 
     def _answers(self) -> bool:
         if self.proc.poll() is not None:
-            log = self.root / "pgbouncer.log"
-            raise AssertionError(f"pgbouncer exited: {log.read_text() if log.exists() else ''}")
+            logs = [self.root / "stderr.log", self.root / "pgbouncer.log"]
+            raise AssertionError(f"pgbouncer exited: {' '.join(p.read_text() for p in logs if p.exists())}")
         self.show("VERSION")
         return True
 

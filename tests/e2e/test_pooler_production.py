@@ -75,6 +75,7 @@ def test_orders_run_end_to_end_through_pgbouncer_in_transaction_mode(
             finally:
                 rt.close()
         stats = platforms.call("stats")
+    print(f"pooler clients={len(clients)} servers={len(servers)} pool={POOL} orders={len(placed)}")
     assert len(clients) > POOL >= len(servers)
     _assert_each_once(placed, held, stats)
     direct = create_engine(postgres_url)
