@@ -17,7 +17,8 @@ For each order placed (``drills.world.Placed``) and what the simulators hold aft
   lost.
 
 :func:`check` returns a :class:`Report`; ``Report.line()`` is ``lost=<n> duplicates=<n>`` and
-the per-kind detail; :meth:`Report.raise_if_failed` raises :class:`DrillFailed`.
+the per-kind detail (a drill may note kinds of its own: ``receivers``, ``dead_letters``);
+:meth:`Report.raise_if_failed` raises :class:`DrillFailed`.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ class Report:
             raise DrillFailed(f"{drill}: {self.line()}: " + "; ".join(self.problems[:10]))
 
     def note(self, kind: str, lost: int = 0, duplicates: int = 0, why: str = "") -> None:
-        self.lost[kind] += max(0, lost)
-        self.duplicates[kind] += max(0, duplicates)
+        self.lost[kind] = self.lost.get(kind, 0) + max(0, lost)
+        self.duplicates[kind] = self.duplicates.get(kind, 0) + max(0, duplicates)
         if (lost > 0 or duplicates > 0) and why:
             self.problems.append(why)
 
