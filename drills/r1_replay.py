@@ -2,7 +2,8 @@
 
 Every simulator's fault plan sends two extra copies of each delivery (``webhook_duplicates``),
 and each simulator sends from several threads, so the three copies reach gunicorn together.
-Figures: ``deliveries`` (webhook deliveries answered), ``settle_s`` (from the first order
+Every copy must be answered 2xx. Figures: ``deliveries`` (webhook deliveries answered),
+``non_2xx`` (and ``answers``: what they were answered, by status or error), ``settle_s`` (from the first order
 placed until every order is done and all is quiet).
 """
 
@@ -32,8 +33,15 @@ def drill(world: World, size: Size) -> Result:
     report = verify(world)
     answered = world.observe()["webhooks"]
     deliveries = sum(answered.values()) - sum(before.values())
-    errors = sum(n - before.get(status, 0) for status, n in answered.items() if not status.startswith("2"))
+    others = {s: n - before.get(s, 0) for s, n in answered.items() if not s.startswith("2")}
+    others = {s: n for s, n in others.items() if n}
+    errors = sum(others.values())
+    # Every copy must be answered 2xx (a duplicate is accepted and ignored); a platform would
+    # send a delivery answered otherwise again, and count it against the subscription.
+    report.note("receivers", lost=errors, why=f"deliveries not answered 2xx: {others}")
     if deliveries < 3 * len(placed):  # at least each order's creation, three times
         report.note("faults", lost=1, why=f"only {deliveries} deliveries for {len(placed)} orders")
     figures = {"deliveries": deliveries, "non_2xx": errors, "settle_s": settle_s}
+    if others:
+        figures["answers"] = ",".join(f"{s}:{n}" for s, n in sorted(others.items()))
     return Result(NAME, len(placed), report, figures)
