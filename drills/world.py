@@ -26,7 +26,8 @@ The interface a drill uses:
 - ``workers`` (the running ``worker.py`` processes), ``start_worker()``, ``stop_worker(i)``
   (SIGTERM, warm shutdown), ``kill_worker(i)`` (SIGKILL), ``respawn(i)``; ``scheduler``.
 - ``settle(placed, timeout_s)``: until every placed order is in its final state at the
-  platforms, the queues are idle and no webhook is pending (raises ``TimeoutError``).
+  platforms, the queues are idle (no delayed job or retry waiting either) and no webhook is
+  pending (raises ``TimeoutError``).
 - ``observe()``: what the platforms hold (``drills._platforms``); ``rt``: a Waybill runtime on
   the same database and Redis, for looking inside; ``postgres``/``redis``: the servers.
 """
@@ -302,9 +303,12 @@ class World:
         )
 
     def idle(self) -> bool:
+        """Nothing queued, running or waiting for its time in Waybill's queues (a delayed
+        settle or push, a retry), nothing handed off, no webhook queued at the platforms."""
         from bench.pipeline import queues_idle
 
-        return bool(queues_idle(self.rt)) and self.platforms.call("pending") == 0
+        waiting = sum(q.scheduled_job_registry.count for q in self.rt.queue.queues.values())
+        return not waiting and bool(queues_idle(self.rt)) and self.platforms.call("pending") == 0
 
     def _check_alive(self) -> None:
         procs = [*self.workers, *([self.scheduler] if self.scheduler else [])]
