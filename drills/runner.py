@@ -85,7 +85,7 @@ def drills() -> dict[str, ModuleType]:
 
 
 # The world every shareable drill can run in: R6's short retry policy (harmless elsewhere),
-# no periodic jobs (R7 counts one reconciliation), faults off.
+# the safety-net sweeps but no periodic reconciliation (R7 counts one), faults off.
 RETRY = {"retry": {"max": 10, "base_s": 0.5, "factor": 2.0, "max_s": 4.0, "jitter": 0.25}}
 
 
