@@ -20,7 +20,9 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from db.session import SessionLimits, make_engine, transaction_pooled
+from settings import SettingsError, load_settings
 from sync.locks import store_lock
+from sync.runtime import session_limits
 from tests.conftest import PG_URL
 from tests.pgbouncer import PgBouncer, pgbouncer
 from webhooks.pg_inbox import PgInbox
@@ -129,3 +131,11 @@ def test_two_receivers_store_webhooks_through_one_server_session(
             inbox.close_idle()
         for engine in engines:
             engine.dispose()
+
+
+def test_the_pooler_setting_comes_from_config_or_the_environment() -> None:
+    assert not session_limits(load_settings(environ={}).database).transaction_pooler
+    behind = load_settings(environ={"WAYBILL_DATABASE_POOLER": "transaction"})
+    assert session_limits(behind.database).transaction_pooler
+    with pytest.raises(SettingsError):
+        load_settings({"database": {"pooler": "session"}}, environ={})
