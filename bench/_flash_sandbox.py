@@ -59,8 +59,10 @@ def _main(conn: Connection, merchants: int, hot_stock: list[int]) -> None:
     servers = [serve(shopify), serve(easypost), *(serve(woo) for woo in woos)]
     for woo, server in zip(woos, servers[2:], strict=True):
         woo.bind(server.url)
-    for server in servers:
-        server.app.webhooks.start(poll_s=0.01)
+    # Shopify sends the twenty shops' webhooks from many delivery workers, as the platform does
+    # (one sender would queue every shop behind the busiest); each WooCommerce store has its own.
+    for server, senders in zip(servers, [8, 2, *[1] * merchants], strict=True):
+        server.app.webhooks.start(poll_s=0.01, senders=senders)
     keys = [woo.create_key() for woo in woos]
     conn.send(
         {

@@ -158,6 +158,7 @@ class WebhookDispatcher:
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._more: list[threading.Thread] = []  # further senders (start's ``senders``)
         self._stopping = False
         self._http = requests.Session()
         self.log: list[Delivery] = []
@@ -201,11 +202,15 @@ class WebhookDispatcher:
         with self._cond:
             return len(self._heap)
 
-    def _take_due(self, everything: bool) -> list[_Pending]:
+    def _take_due(self, everything: bool, limit: int | None = None) -> list[_Pending]:
         now = self._clock.now()
         with self._cond:
             due: list[_Pending] = []
-            while self._heap and (everything or self._heap[0].due <= now):
+            while (
+                self._heap
+                and (everything or self._heap[0].due <= now)
+                and (limit is None or len(due) < limit)
+            ):
                 due.append(heapq.heappop(self._heap))
         if due and self._faults().webhook_reorder:
             self._faults().shuffle(due)
@@ -237,30 +242,39 @@ class WebhookDispatcher:
             item.on_result(delivery)
         return delivery
 
-    def start(self, poll_s: float = 0.02) -> None:
+    def start(self, poll_s: float = 0.02, senders: int = 1) -> None:
+        """Deliver in the background. One sender delivers in due order, one at a time;
+        ``senders`` > 1 deliver concurrently, each taking the next due delivery (as a
+        platform's many delivery workers do: order between them is not kept)."""
         if self._thread is not None:
             return
         self._stopping = False
+        limit = None if senders == 1 else 1
 
         def loop() -> None:
             while not self._stopping:
-                batch = self._take_due(everything=False)
+                batch = self._take_due(everything=False, limit=limit)
                 for item in batch:
                     self._deliver(item)
                 if not batch:
                     with self._cond:
                         self._cond.wait(poll_s)
 
-        self._thread = threading.Thread(target=loop, name="sandbox-webhooks", daemon=True)
-        self._thread.start()
+        threads = [
+            threading.Thread(target=loop, name="sandbox-webhooks", daemon=True) for _ in range(senders)
+        ]
+        self._thread, self._more = threads[0], threads[1:]
+        for thread in threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stopping = True
         with self._cond:
             self._cond.notify_all()
         if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+            for thread in [self._thread, *self._more]:
+                thread.join(timeout=5)
+            self._thread, self._more = None, []
 
     def reset(self) -> None:
         with self._cond:
