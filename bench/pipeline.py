@@ -209,11 +209,15 @@ def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 def queues_idle(rt: Any) -> bool:
+    """Nothing queued, running or handed off, on any queue's partitions (one round trip)."""
     conn: Redis = rt.queue.connection
-    for queue in rt.queue.queues.values():
-        if queue.count or StartedJobRegistry(queue=queue).count:
-            return False
-    return not conn.llen(HANDOFF_KEY)
+    now = time.time()
+    with conn.pipeline(transaction=False) as pipe:
+        for queue in rt.queue.queues.values():
+            pipe.llen(queue.key)
+            pipe.zcount(StartedJobRegistry(queue=queue).key, now, "+inf")  # not yet expired
+        pipe.llen(HANDOFF_KEY)
+        return not any(pipe.execute())
 
 
 def wait_idle(rt: Any, procs: list[subprocess.Popen[bytes]], timeout_s: float = 120) -> None:
