@@ -143,17 +143,26 @@ def run_once(
                 time.sleep(0.2)
             placed = platforms.call("placed")
             sale_end = max(r["at"] for r in placed)
-            deadline = time.monotonic() + max(600.0, len(placed) * 2.0)
-            while _settled(rt) < len(placed):
-                _check_alive(procs)
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"{workers} worker(s): not every order settled: {_stages(rt)}")
-                time.sleep(0.1)
+            wait_settled(rt, procs, len(placed), workers)
             drained = time.time()
             wait_idle(rt, procs, timeout_s=600)  # the last stock pushes: the levels settle
             stats = platforms.call("stats")
             refused = platforms.call("progress")["refused"]
         return measure(rt, placed, stats, stock, t0, sale_end, drained, refused, workers)
+
+
+def wait_settled(rt: Any, procs: list[Any], count: int, workers: int, stall_s: float = 300.0) -> None:
+    """Until ``count`` orders are fulfilled or held; fails when none settles for ``stall_s``
+    (a slow machine only slows it down)."""
+    settled, progress_at = 0, time.monotonic()
+    while settled < count:
+        _check_alive(procs)
+        now = _settled(rt)
+        if now > settled:
+            settled, progress_at = now, time.monotonic()
+        elif time.monotonic() - progress_at > stall_s:
+            raise SystemExit(f"{workers} worker(s): no order settled for {stall_s:.0f} s: {_stages(rt)}")
+        time.sleep(0.1)
 
 
 def _check_alive(procs: list[Any]) -> None:
