@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 WAYBILL := $(VENV)/bin/waybill
 PYTEST_ARGS ?=
 
-.PHONY: setup run test coverage mutation lint demo demo-check bench bench-console screenshots tracking-week returns-drill drills migrate worker scheduler clean
+.PHONY: setup run test coverage mutation lint demo demo-check bench bench-console flash-sale screenshots tracking-week returns-drill drills migrate worker scheduler clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,10 @@ demo-check: $(STAMP)
 ## bench: every benchmark under bench/ (figures go to bench/README.md by hand)
 bench: $(STAMP)
 	@for b in bench/[a-z]*.py; do n=$$(basename $$b .py); echo "== $$n"; $(PY) -m bench.$$n || exit 1; done
+
+## flash-sale: bench.flash_sale at the full size, 100 orders/s for 60 s (its default is 10/s for 30 s)
+flash-sale: $(STAMP)
+	$(PY) -m bench.flash_sale --rate 100 --duration 60
 
 ## bench-console: p95 server time of every console page with 10,000 orders (SQLite; POSTGRES=URL: a PostgreSQL server)
 bench-console: $(STAMP)

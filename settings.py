@@ -62,6 +62,9 @@ class OutagePolicy(_Strict):
 class QueueSettings(_Strict):
     names: list[str] = ["intake", "orders", "inventory", "shipping", "tracking", "returns", "reconcile"]
     embedded_threads: int = Field(4, ge=1, le=64)
+    # RQ queues each queue is split into, keyed by merchant account, worked round robin
+    # (sync/queue.py): merchants past this many share partitions. 1 = no split.
+    partitions: int = Field(32, ge=1, le=256)
     job_timeout_s: int = Field(300, gt=0)
     failure_ttl_s: int = Field(604800, gt=0)
     retry: RetryPolicy = RetryPolicy()

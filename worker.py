@@ -6,6 +6,10 @@
 
 (``python worker.py ...`` does the same.)
 
+Each queue is worked through all its partitions (``queue.partitions``, one per slice of
+merchant accounts), taken round robin: one job from each non-empty partition in turn, so
+no merchant's backlog holds up the others (see ``sync/queue.py``).
+
 Start any number of workers on any number of machines against the same Redis and
 database; start exactly one scheduler (a second one waits as a standby). The scheduler
 also moves retries whose wait has passed back onto their queues: without one running,
@@ -28,6 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, SimpleWorker, Worker
 from rq.exceptions import StopRequested
+from rq.worker import DequeueStrategy
 
 from settings import SettingsError, load_settings
 from sync.redis_queue import ALIVE_EVERY_S, WORKER_PREFIX, RedisJobQueue
@@ -107,7 +112,12 @@ def _work(queue: RedisJobQueue, names: list[str], worker_class: Any, burst: bool
         try:
             # RQ's scheduler would run as a forked child of this worker, holding copies of its
             # connections after the worker dies: the scheduler process (--scheduler) does its work.
-            worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
+            worker.work(
+                burst=burst,
+                with_scheduler=False,
+                logging_level="WARNING",
+                dequeue_strategy=dequeue_strategy(queue),
+            )
         except (RedisConnectionError, RedisTimeoutError) as exc:
             log.warning("worker.redis_lost", error=type(exc).__name__)
         except StopRequested:
@@ -130,7 +140,7 @@ def _work(queue: RedisJobQueue, names: list[str], worker_class: Any, burst: bool
 
 
 def build_worker(queue: RedisJobQueue, names: list[str], worker_class: Any) -> Any:
-    """An RQ worker for ``names`` on Redis connections of its own.
+    """An RQ worker for the partitions of ``names`` on Redis connections of its own.
 
     Not ``queue.connection``: its pool serves the hand-off pump with a 5 s socket
     timeout, and a pooled connection made before RQ raises the timeout keeps it, so RQ's
@@ -138,10 +148,16 @@ def build_worker(queue: RedisJobQueue, names: list[str], worker_class: Any) -> A
     while jobs waited."""
     url = queue.settings.redis_url or ""
     connection = Redis.from_url(url, socket_connect_timeout=2, socket_keepalive=True)
-    queues = [Queue(name, connection=connection) for name in names]
+    queues = [Queue(name, connection=connection) for name in queue.worker_queues(names)]
     worker = worker_class(queues, connection=connection, name=f"{WORKER_PREFIX}{uuid.uuid4().hex}")
     worker.max_connection_wait_time = REDIS_WAIT_MAX_S  # RQ's dequeue backoff (default 60 s)
     return worker
+
+
+def dequeue_strategy(queue: RedisJobQueue) -> DequeueStrategy:
+    """Round robin over the partitions; with one partition, the queues in their given order
+    (a worker of ``intake orders`` takes intake's jobs first)."""
+    return DequeueStrategy.ROUND_ROBIN if queue.partitions > 1 else DequeueStrategy.DEFAULT
 
 
 def _redis_answers(url: str) -> bool:

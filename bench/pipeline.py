@@ -173,10 +173,12 @@ def waybill(
     server_url: str,
     redis_url: str,
     make_config: Callable[[str, str, dict[str, str]], str] = config,
+    connect_stores: Callable[[dict[str, str], dict[str, Any]], Any] | None = None,
 ) -> Iterator[Site]:
     """Waybill for the block: a fresh database on ``server_url``, a flushed Redis db, gunicorn
     serving the app (``WEB``) with ``make_config``'s config for ``platforms`` (a bench sandbox
-    process), the merchant's shop and store connected (``connect``). No worker runs yet."""
+    process), the merchant's shop and store connected (``connect_stores``, default
+    ``connect``: it returns a runtime). No worker runs yet."""
     with (
         fresh_database(server_url) as db_url,
         flushed_redis(redis_url),
@@ -188,7 +190,7 @@ def waybill(
         env |= {"WAYBILL_CONFIG": make_config(tmp, public, platforms.info["urls"])}
         env |= {"SHOPIFY_API_SECRET": sandbox.API_SECRET, "PYTHONPATH": str(ROOT)}
         with serving(WEB, "app:create_app()", env, "/readyz", port) as web:
-            rt = connect(env, platforms.info)
+            rt = (connect_stores or connect)(env, platforms.info)
             try:
                 yield Site(db_url, public, env, web, rt)
             finally:
@@ -207,11 +209,15 @@ def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 def queues_idle(rt: Any) -> bool:
+    """Nothing queued, running or handed off, on any queue's partitions (one round trip)."""
     conn: Redis = rt.queue.connection
-    for queue in rt.queue.queues.values():
-        if queue.count or StartedJobRegistry(queue=queue).count:
-            return False
-    return not conn.llen(HANDOFF_KEY)
+    now = time.time()
+    with conn.pipeline(transaction=False) as pipe:
+        for queue in rt.queue.queues.values():
+            pipe.llen(queue.key)
+            pipe.zcount(StartedJobRegistry(queue=queue).key, now, "+inf")  # not yet expired
+        pipe.llen(HANDOFF_KEY)
+        return not any(pipe.execute())
 
 
 def wait_idle(rt: Any, procs: list[subprocess.Popen[bytes]], timeout_s: float = 120) -> None:

@@ -21,15 +21,18 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue, SimpleWorker
+from rq.worker import DequeueStrategy
 
 import bench._jobs  # noqa: F401  (registers the ledger job)
+from sync.queue import queue_of
 from telemetry import JOB_OUTCOMES
+from worker import dequeue_strategy
 
 
-def _drain(queue: Queue) -> float:
-    worker = SimpleWorker([queue], connection=queue.connection)
+def _drain(*queues: Queue, strategy: DequeueStrategy = DequeueStrategy.DEFAULT) -> float:
+    worker = SimpleWorker(list(queues), connection=queues[0].connection)
     started = time.perf_counter()
-    worker.work(burst=True, logging_level="ERROR")
+    worker.work(burst=True, logging_level="ERROR", dequeue_strategy=strategy)
     return time.perf_counter() - started
 
 
@@ -42,12 +45,14 @@ def run_bare(conn: Redis, jobs: int) -> float:
 
 
 def run_ours(rt: Any, name: str, jobs: int) -> float:
-    queue = rt.queue.queues["intake"]
-    queue.empty()
+    # The intake queue's partitions (queue.partitions), worked round robin as worker.py does.
+    queues = [q for q in rt.queue.queues.values() if queue_of(q.name) == "intake"]
+    for queue in queues:
+        queue.empty()
     for n in range(jobs):
         kwargs = {"n": n} if name == "bench_ledger_noop" else {}
         rt.enqueue(name, job_id=f"bench-{name}-{n}", **kwargs)
-    return jobs / _drain(queue)
+    return jobs / _drain(*queues, strategy=dequeue_strategy(rt.queue))
 
 
 def main() -> None:

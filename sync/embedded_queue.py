@@ -80,11 +80,12 @@ class EmbeddedJobQueue:
         heapq.heappush(self._heap, (time.monotonic() + delay_s, next(self._seq), msg))
         self._cond.notify()
 
-    def hand_off(self, name: str, kwargs: dict[str, Any], job_id: str) -> None:
+    def hand_off(self, name: str, kwargs: dict[str, Any], job_id: str, key: int | None = None) -> None:
         self.enqueue(name, kwargs, job_id=job_id)
 
     def hand_off_many(self, jobs: Sequence[HandOff]) -> None:
-        for name, kwargs, job_id in jobs:
+        """Enqueue each job (one queue, no partitions: the key is not used)."""
+        for name, kwargs, job_id, _key in jobs:
             self.enqueue(name, kwargs, job_id=job_id)
 
     def is_live(self, job_id: str) -> bool:

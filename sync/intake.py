@@ -72,10 +72,15 @@ def enqueue_event(rt: Runtime, event_id: int) -> bool:
     return rt.enqueue("process_inbox_event", job_id=inbox_job_id(event_id), event_id=event_id)
 
 
-def hand_off_events(rt: Runtime, event_ids: Sequence[int]) -> None:
+def hand_off_events(
+    rt: Runtime, event_ids: Sequence[int], accounts: Sequence[int | None] | None = None
+) -> None:
     """The web tier's cheap enqueue of committed events, in one Redis command (see
-    ``RedisJobQueue.hand_off_many``)."""
-    rt.queue.hand_off_many([("process_inbox_event", {"event_id": i}, inbox_job_id(i)) for i in event_ids])
+    ``RedisJobQueue.hand_off_many``); ``accounts``: each event's merchant account, its
+    partition key (fair scheduling, ``sync/queue.py``)."""
+    keys = accounts if accounts is not None else [None] * len(event_ids)
+    jobs = zip(event_ids, keys, strict=True)
+    rt.queue.hand_off_many([("process_inbox_event", {"event_id": i}, inbox_job_id(i), k) for i, k in jobs])
 
 
 @job("process_inbox_event", queue="intake")

@@ -6,11 +6,23 @@ and retry it on the intervals fixed at enqueue. Job ids are deterministic and
 unique: enqueueing an id that is already queued, scheduled or running is a no-op
 that returns ``False``. :func:`rq_entry` stays here: RQ stores its path
 (``sync.queue.rq_entry``) with every job.
+
+Fair scheduling across merchants (RQ only): each queue is split into
+``queue.partitions`` RQ queues (``orders``, ``orders.1``, ... ``orders.31``), a job going to
+the partition of its merchant's account (its *partition key*), and workers dequeue them
+round robin (RQ's ``round_robin`` dequeue strategy), one job from each non-empty
+partition in turn. A flash sale at one merchant fills its own partitions; the other
+merchants' jobs are taken between its jobs instead of behind its backlog. A job's key
+is given at its hand-off (the webhook's account), else inherited from the job that
+enqueues it (:func:`partition_key`); a job with no key goes by a hash of its id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from rq.job import Job, get_current_job
@@ -20,14 +32,17 @@ from settings import Settings
 from sync.jobs import JOBS, JobMessage, Outcome, execute, retry_intervals
 from sync.outage import down_service
 
-HandOff = tuple[str, dict[str, Any], str]  # (job name, kwargs, job id)
+# (job name, kwargs, job id, partition key: the merchant's account id, or None)
+HandOff = tuple[str, dict[str, Any], str, int | None]
+PARTITION_KEY = "partition_key"  # the key's field in an RQ job's message (not a JobMessage field)
+_partition_key: ContextVar[int | None] = ContextVar("waybill_partition_key", default=None)
 
 
 class JobQueue(Protocol):
     def enqueue(
         self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0, queue: str | None = None
     ) -> bool: ...
-    def hand_off(self, name: str, kwargs: dict[str, Any], job_id: str) -> None: ...
+    def hand_off(self, name: str, kwargs: dict[str, Any], job_id: str, key: int | None = None) -> None: ...
     def hand_off_many(self, jobs: Sequence[HandOff]) -> None: ...
     def is_live(self, job_id: str) -> bool: ...
     def depth(self) -> dict[str, int]: ...
@@ -47,11 +62,62 @@ def build_message(
     return JobMessage(name=name, kwargs=kwargs, job_id=job_id, queue=queue, intervals=intervals)
 
 
+# ------------------------------------------------------------------- partitions
+
+
+def partition_key() -> int | None:
+    """The partition key of the job running in this context (None outside one, or unkeyed)."""
+    return _partition_key.get()
+
+
+@contextmanager
+def partitioned_by(key: int | None) -> Iterator[None]:
+    """Jobs enqueued in the block without a key of their own take ``key``."""
+    token = _partition_key.set(key)
+    try:
+        yield
+    finally:
+        _partition_key.reset(token)
+
+
+def partition_index(key: int | None, job_id: str, partitions: int) -> int:
+    """Which of ``partitions`` a job goes to: its key's, else its id's (a stable hash)."""
+    if partitions <= 1:
+        return 0
+    if key is None:
+        return zlib.crc32(job_id.encode()) % partitions
+    return key % partitions
+
+
+def partition_name(queue: str, index: int) -> str:
+    """Partition ``index`` of ``queue``: the queue's own name for 0 (so one partition is the
+    plain queue), ``queue.index`` for the others (configured names hold no dot)."""
+    return queue if index == 0 else f"{queue}.{index}"
+
+
+def partition_names(names: Sequence[str], partitions: int) -> list[str]:
+    """Every partition of ``names``, partition by partition (``intake, orders, ...,
+    intake.1, orders.1, ...``): the order a round-robin worker starts from."""
+    return [partition_name(name, i) for i in range(max(1, partitions)) for name in names]
+
+
+def queue_of(partition: str) -> str:
+    """The configured queue a partition belongs to."""
+    return partition.split(".", 1)[0]
+
+
 # --------------------------------------------------------------------------- RQ
 
 
 def rq_entry(message: dict[str, Any]) -> Any:
-    """What RQ workers run: one attempt of a Waybill job."""
+    """What RQ workers run: one attempt of a Waybill job (the jobs it enqueues take its
+    partition key, see :func:`partition_key`)."""
+    message = dict(message)
+    with partitioned_by(message.pop(PARTITION_KEY, None)):
+        return _run_rq_attempt(message)
+
+
+def _run_rq_attempt(message: dict[str, Any]) -> Any:
     from sync.runtime import current
 
     msg = JobMessage(**message)

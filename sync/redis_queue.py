@@ -1,5 +1,9 @@
 """The production job queue: RQ on Redis, with the web tier's hand-offs and the reaping of
-jobs that killed workers left started (the shared parts: ``sync/queue.py``)."""
+jobs that killed workers left started (the shared parts: ``sync/queue.py``).
+
+Each configured queue is ``queue.partitions`` RQ queues, one per slice of merchant
+accounts (see ``sync/queue.py``); ``queues`` holds them all, ``depth`` sums them per
+configured queue, and ``worker_queues`` gives a worker's round-robin order."""
 
 from __future__ import annotations
 
@@ -19,7 +23,17 @@ from rq.job import Job, JobStatus
 from db.forks import make_redis_fork_safe
 from settings import Settings
 from sync.handoff import HANDOFF_KEY, hand_off_sender
-from sync.queue import HandOff, build_message, rq_entry
+from sync.queue import (
+    PARTITION_KEY,
+    HandOff,
+    build_message,
+    partition_index,
+    partition_key,
+    partition_name,
+    partition_names,
+    queue_of,
+    rq_entry,
+)
 
 log = structlog.get_logger("waybill.queue")
 # Each `waybill worker` names itself WORKER_PREFIX + a random hex and keeps the key
@@ -40,7 +54,9 @@ class RedisJobQueue:
             settings.redis_url or "", socket_connect_timeout=2, socket_timeout=5
         )
         make_redis_fork_safe(self.connection)  # a forked child opens its own (db/forks.py)
-        self.queues = {name: Queue(name, connection=self.connection) for name in settings.queue.names}
+        self.partitions = settings.queue.partitions
+        names = partition_names(settings.queue.names, self.partitions)
+        self.queues = {name: Queue(name, connection=self.connection) for name in names}
         self.sender = hand_off_sender(settings.inbox.hand_off, self.connection)
 
     def close(self) -> None:
@@ -48,11 +64,27 @@ class RedisJobQueue:
         self.sender.close()
         self.connection.connection_pool.disconnect()
 
+    def worker_queues(self, names: Sequence[str]) -> list[str]:
+        """The RQ queues a worker of the configured queues ``names`` works, in the order its
+        round-robin dequeue starts from."""
+        return partition_names(names, self.partitions)
+
     def enqueue(
-        self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0, queue: str | None = None
+        self,
+        name: str,
+        kwargs: dict[str, Any],
+        job_id: str,
+        delay_s: float = 0,
+        queue: str | None = None,
+        key: int | None = None,
     ) -> bool:
+        """Enqueue on the partition of ``key`` (a merchant's account id), else of the running
+        job's key (``sync.queue.partition_key``), else of a hash of ``job_id``."""
         msg = build_message(self.settings, name, kwargs, job_id, queue)
-        rq_queue = self.queues[msg.queue]
+        key = partition_key() if key is None else key
+        index = partition_index(key, job_id, self.partitions)
+        rq_queue = self.queues[partition_name(msg.queue, index)]
+        payload = asdict(msg) if key is None else asdict(msg) | {PARTITION_KEY: key}
         options: dict[str, Any] = {
             "job_id": job_id,
             "unique": True,
@@ -69,9 +101,9 @@ class RedisJobQueue:
         for _ in range(2):
             try:
                 if delay_s > 0:
-                    rq_queue.enqueue_in(timedelta(seconds=delay_s), rq_entry, asdict(msg), **options)
+                    rq_queue.enqueue_in(timedelta(seconds=delay_s), rq_entry, payload, **options)
                 else:
-                    rq_queue.enqueue(rq_entry, asdict(msg), **options)
+                    rq_queue.enqueue(rq_entry, payload, **options)
                 return True
             except DuplicateJobError:
                 if not self._clear_finished(job_id):
@@ -89,21 +121,22 @@ class RedisJobQueue:
         existing.delete()
         return True
 
-    def hand_off(self, name: str, kwargs: dict[str, Any], job_id: str) -> None:
+    def hand_off(self, name: str, kwargs: dict[str, Any], job_id: str, key: int | None = None) -> None:
         """Enqueue later, from a worker: one cheap LPUSH on the web tier's hot path.
 
         Building an RQ job costs more CPU than the rest of a webhook's intake; workers
         move hand-offs into RQ (:meth:`pump`). If one is lost between the two, the
         inbox sweeper enqueues its event from the database. Raises when Redis did not
         take it (unreachable, refused); the caller's inbox row still holds the event.
+        ``key``: the job's partition key (its merchant's account id), see :meth:`enqueue`.
         """
-        self.hand_off_many([(name, kwargs, job_id)])
+        self.hand_off_many([(name, kwargs, job_id, key)])
 
     def hand_off_many(self, jobs: Sequence[HandOff]) -> None:
         """:meth:`hand_off` for several jobs in one LPUSH (all or none are taken)."""
         if not jobs:
             return
-        self.sender.lpush(*(orjson.dumps([name, kwargs, job_id]) for name, kwargs, job_id in jobs))
+        self.sender.lpush(*(orjson.dumps(list(job)) for job in jobs))
 
     def pump(self, block_s: float = 1.0, batch: int = 100) -> int:
         """Move up to ``batch`` hand-offs into RQ; waits up to ``block_s`` for the first."""
@@ -114,8 +147,9 @@ class RedisJobQueue:
             item = None
             if raw is None:
                 break
-            name, kwargs, job_id = json.loads(raw)  # type: ignore[arg-type]
-            self.enqueue(name, kwargs, job_id=job_id)
+            # [name, kwargs, job id, key]; a web process of an older release sends no key
+            name, kwargs, job_id, *key = json.loads(raw)  # type: ignore[arg-type]
+            self.enqueue(name, kwargs, job_id=job_id, key=key[0] if key else None)
             moved += 1
         return moved
 
@@ -163,7 +197,7 @@ class RedisJobQueue:
         (RQ's per-queue maintenance lock), so a job is never handed back twice.
         """
         reaped = 0
-        for queue in self.queues.values():
+        for queue in self._with_started_jobs():
             registry = queue.started_job_registry
             stale: list[str] = []
             for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
@@ -192,8 +226,25 @@ class RedisJobQueue:
             log.warning("queue.reaped", queue=queue.name, jobs=len(stale))
         return reaped
 
+    def _with_started_jobs(self) -> list[Queue]:
+        """The RQ queues whose started-job registry holds any job (one round trip for all)."""
+        queues = list(self.queues.values())
+        with self.connection.pipeline(transaction=False) as pipe:
+            for q in queues:
+                pipe.zcard(q.started_job_registry.key)
+            counts = pipe.execute()
+        return [q for q, n in zip(queues, counts, strict=True) if n]
+
     def depth(self) -> dict[str, int]:
-        return {name: q.count for name, q in self.queues.items()}
+        """Jobs waiting per configured queue (its partitions summed), in one round trip."""
+        with self.connection.pipeline(transaction=False) as pipe:
+            for q in self.queues.values():
+                pipe.llen(q.key)
+            counts = pipe.execute()
+        totals = dict.fromkeys(self.settings.queue.names, 0)
+        for name, count in zip(self.queues, counts, strict=True):
+            totals[queue_of(name)] += int(count)
+        return totals
 
     def ping(self) -> None:
         self.connection.ping()

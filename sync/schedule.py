@@ -157,23 +157,44 @@ class _DueJobs:
     """RQ's scheduler, run in this process: moves due scheduled jobs onto their queues.
 
     RQ's per-queue scheduler locks still apply (a worker of an older release, started with
-    RQ's scheduler, keeps moving the queues it holds), but nothing is forked.
+    RQ's scheduler, keeps moving the queues it holds), but nothing is forked. With a queue
+    per merchant partition (``queue.partitions``: some two hundred RQ queues), RQ's pass
+    over every queue's lock and scheduled registry cost about 37 ms of CPU a tick: the
+    locks (which last 61 s) are renewed every ``RENEW_S``, and the pass runs only on a
+    tick when one pipelined count finds a job due.
     """
+
+    RENEW_S = 15.0
 
     def __init__(self, rt: Runtime) -> None:
         from sync.redis_queue import RedisJobQueue
 
         assert isinstance(rt.queue, RedisJobQueue)
-        self.rq = RQScheduler(list(rt.queue.queues), connection=rt.queue.connection, logging_level="WARNING")
+        queues = list(rt.queue.queues.values())
+        self.rq = RQScheduler(
+            [q.name for q in queues], connection=rt.queue.connection, logging_level="WARNING"
+        )
         make_redis_fork_safe(self.rq.connection)
+        self.registries = [q.scheduled_job_registry.key for q in queues]
+        self.renewed = -self.RENEW_S
 
     def move(self) -> None:
         try:
-            self.rq.acquire_locks()  # type: ignore[no-untyped-call]  # acquires or renews; never forks
-            if self.rq.acquired_locks:
+            if time.monotonic() - self.renewed >= self.RENEW_S or not self.rq.acquired_locks:
+                self.rq.acquire_locks()  # type: ignore[no-untyped-call]  # acquires or renews; never forks
+                self.renewed = time.monotonic()
+            if self.rq.acquired_locks and self._any_due():
                 self.rq.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
         except Exception as exc:  # Redis blip: the next tick tries again
             log.warning("scheduler.due_jobs_failed", error=type(exc).__name__)
+
+    def _any_due(self) -> bool:
+        """Whether any scheduled registry holds a job whose time has come (one round trip)."""
+        now = time.time()
+        with self.rq.connection.pipeline(transaction=False) as pipe:
+            for key in self.registries:
+                pipe.zcount(key, 0, now)
+            return any(pipe.execute())
 
     def release(self) -> None:
         if not self.rq.acquired_locks:

@@ -43,7 +43,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger("waybill.webhooks")
 
 EventValues = dict[str, Any]  # an inbox row's columns: FIELDS
-HandOffIds = Callable[[Sequence[int]], None]  # pending events stored: to the workers (never raises)
+# Pending events stored, and their accounts (the queue's partition keys): to the workers
+# (never raises).
+HandOffIds = Callable[[Sequence[int], Sequence[int | None]], None]
 FIELDS = (
     "platform",
     "topic",
@@ -77,7 +79,7 @@ class PlainInboxWriter:
         assert engine is not None, "the engine was disposed of with its runtime"
         event_id = insert_event(engine, values)
         if event_id is not None and values["state"] == InboxState.pending:
-            self.hand_off([event_id])
+            self.hand_off([event_id], [values["account_id"]])
         return event_id
 
 
@@ -136,12 +138,12 @@ def hand_off_to(rt: Runtime) -> HandOffIds:
     """Hand events off to ``rt``'s queue, logging a failure (the sweeper enqueues them later)."""
     runtime = weakref.ref(rt)  # the writer lives as long as the engine, not the runtime
 
-    def hand_off(event_ids: Sequence[int]) -> None:
+    def hand_off(event_ids: Sequence[int], accounts: Sequence[int | None]) -> None:
         live = runtime()
         if live is None:
             return
         try:
-            hand_off_events(live, event_ids)
+            hand_off_events(live, event_ids, accounts)
         except Exception as exc:  # the inbox holds them
             for event_id in event_ids:
                 log.warning("webhook.enqueue_failed", event_id=event_id, error=type(exc).__name__)

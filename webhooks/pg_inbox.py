@@ -279,10 +279,10 @@ class GroupedInboxWriter:
             if len(rows) == 1:
                 raise
             ids = [self._one(row) for row in rows]  # PostgreSQL refused a row: which one?
-        pending = (i for i, v in zip(ids, batch, strict=True) if v["state"] == InboxState.pending)
-        stored = [i for i in pending if isinstance(i, int)]
+        pending = ((i, v) for i, v in zip(ids, batch, strict=True) if v["state"] == InboxState.pending)
+        stored = [(i, v["account_id"]) for i, v in pending if isinstance(i, int)]
         if stored:
-            self.hand_off(stored)
+            self.hand_off([i for i, _ in stored], [account for _, account in stored])
         return ids
 
     def _one(self, row: Row) -> int | Failed | None:

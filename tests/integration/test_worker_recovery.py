@@ -33,6 +33,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from settings import load_settings
 from sync.jobs import JobMessage
+from sync.queue import partition_names
 from sync.redis_queue import RedisJobQueue
 from tests.conftest import SECRET
 from tests.procs import free_port, wait_for
@@ -43,6 +44,11 @@ FIXTURE = ROOT / "tests" / "fixtures" / "shopify" / "orders_create__basic.json"
 SHOP = "drill.myshopify.com"
 APP_SECRET = "app-secret"
 SWEEP_S = 20  # the drills' sweep interval (schedules.sweep_inbox)
+
+
+def partitions(queue: str) -> list[str]:
+    """The RQ queues of ``queue`` (``queue.partitions`` of the config the drills' processes use)."""
+    return partition_names([queue], load_settings({}, environ={}).queue.partitions)
 
 
 def _redis_server() -> str:
@@ -182,10 +188,11 @@ class Site:
             ).all()
         redis = Redis.from_url(self.redis_url)
         queues = {}
-        for name in ("intake", "orders"):
+        for name in [*partitions("intake"), *partitions("orders")]:
             queue = Queue(name, connection=redis)
             started = queue.started_job_registry.get_job_ids()
-            queues[name] = (len(queue), started, queue.scheduled_job_registry.get_job_ids())
+            if len(queue) or started or queue.scheduled_job_registry.count:
+                queues[name] = (len(queue), started, queue.scheduled_job_registry.get_job_ids())
         return f"inbox {dict((str(a), b) for a, b in states)}; queues {queues}; sessions {sessions}"
 
     def all_processed(self, n: int) -> bool:
@@ -232,10 +239,12 @@ def test_a_sigkilled_workers_job_is_processed_by_another_worker_within_60_s(site
         blocker.execute(text("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE"))
         for n in range(10):
             assert site.post_order(n) == 200
-        started = Queue("intake", connection=redis).started_job_registry
+        # The intake queue's partitions (queue.partitions): the store's account's holds the jobs.
+        started = [Queue(name, connection=redis).started_job_registry for name in partitions("intake")]
 
         def busy_workers() -> list[str] | None:
-            names = [Job.fetch(j, connection=redis).worker_name or "" for j in started.get_job_ids()]
+            ids = [j for registry in started for j in registry.get_job_ids()]
+            names = [Job.fetch(j, connection=redis).worker_name or "" for j in ids]
             return names if len(names) == 2 else None
 
         names = wait_for(busy_workers, 30, "both workers to be inside an order job")
