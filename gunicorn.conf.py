@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+# gunicorn's control socket (for ``gunicornc``) sits at one path per user
+# (``$XDG_RUNTIME_DIR/gunicorn.ctl`` or ``~/.gunicorn/gunicorn.ctl``): two gunicorns of one
+# user (a test run beside a service, two test processes) would each take it over. Waybill
+# does not use it; reload and stop go by signals (docs/operations.md).
+control_socket_disable = True
+
 
 def post_worker_init(worker: Any) -> None:
     """Each worker, once its app is loaded, freezes its start-up heap (see
