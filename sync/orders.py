@@ -85,7 +85,7 @@ def handle_order(rt: Runtime, event_id: int) -> None:
                 s.flush()
         except IntegrityError as exc:  # another worker inserted the same order or movement first
             raise Retryable("order or stock movement written concurrently; retry") from exc
-        order_id, stage = row.id, row.stage
+        order_id, stage, due = row.id, row.stage, pipeline.waits_for_verification(row)
     # Refunds made in the store's admin (not Waybill's) are returns of the order.
     refunds_in_order(rt, store, payload)
     if recheck:
@@ -95,7 +95,9 @@ def handle_order(rt: Runtime, event_id: int) -> None:
         # order but could not enqueue the next step. Make sure that step is queued
         # (``start`` reads the stage and uses the step's fixed job id: a no-op when the
         # order has moved on or its verification is queued or running).
-        if not order.is_cancelled and stage != Stage.CANCELLED:
+        # Only an order still waiting for verification can need it (an echo of our own
+        # write-back, the common case here, costs no second read of the order).
+        if due and not order.is_cancelled and stage != Stage.CANCELLED:
             pipeline.start(rt, [order_id])
         return
     schedule_push(rt, stock.dirty_stores)
@@ -103,8 +105,8 @@ def handle_order(rt: Runtime, event_id: int) -> None:
     if order.is_cancelled:
         if before is not None and before != Stage.CANCELLED and stage == Stage.CANCELLED:
             pipeline.stop_soon(rt, order_id, order.cancel_reason or "cancelled on the storefront")
-    else:
-        pipeline.start(rt, [order_id])
+    elif due:
+        pipeline.verify_now(rt, order_id)
 
 
 def read_again(rt: Runtime, store: Store) -> None:

@@ -72,6 +72,35 @@ def verifiable(row: OrderRow) -> bool:
     return row.stage == Stage.ON_HOLD and row.risk is None and row.review is None
 
 
+def waits_for_verification(row: OrderRow) -> bool:
+    """Whether the order is one ``start`` would enqueue verification for."""
+    return verifiable(row) and row.financial_status != UNPAID
+
+
+def verify_now(rt: Runtime, order_id: int) -> None:
+    """Verify an order just taken in (``waits_for_verification``) in the job that took it
+    in: ``first_attempt_here``."""
+    first_attempt_here(rt, "verify_order", safe_job_id("verify", order_id), order_id=order_id)
+
+
+def first_attempt_here(rt: Runtime, name: str, job_id: str, **kwargs: Any) -> None:
+    """Run job ``name``'s first attempt in the job that made it due; queue it when that fails.
+
+    A step that follows another at once (the verdict's write-back after the verdict, the
+    verification after intake) costs no queue round trip, no second load of the order
+    and no job of its own. Each step still stands alone: its own transactions, its effects
+    through the ledger, idempotent on the stage it reads. When the attempt fails, nothing
+    is lost: the job is queued under its fixed id with the usual retries and dead letter
+    (a job already queued or running under that id is enough)."""
+    from sync.jobs import JOBS
+
+    try:
+        JOBS[name].fn(rt, **kwargs)
+    except Exception as exc:
+        log.warning("pipeline.queued_after_failure", job=name, job_id=job_id, error=type(exc).__name__)
+        rt.enqueue(name, job_id=job_id, **kwargs)
+
+
 def start(rt: Runtime, order_ids: Iterable[int]) -> None:
     """Enqueue verification for the orders (just taken in) that wait for it."""
     ids = list(order_ids)
@@ -79,7 +108,7 @@ def start(rt: Runtime, order_ids: Iterable[int]) -> None:
         return
     with rt.session() as s:
         rows = list(s.scalars(select(OrderRow).where(OrderRow.id.in_(ids))))
-        waiting = [r.id for r in rows if verifiable(r) and r.financial_status != UNPAID]
+        waiting = [r.id for r in rows if waits_for_verification(r)]
     for order_id in waiting:
         rt.enqueue("verify_order", job_id=safe_job_id("verify", order_id), order_id=order_id)
 
@@ -153,12 +182,14 @@ def _joined(reason: str, earlier: str | None) -> str:
 
 
 def after_verdict(rt: Runtime, order_id: int, stage: str, verdict: RiskVerdict) -> None:
-    """What follows a stored verdict, once committed: write it back; ship or cancel."""
-    write_back_soon(rt, order_id, 1)
+    """What follows a stored verdict, once committed: ship or cancel (queued first, so
+    another worker can start on it), and write the verdict back (its first attempt here,
+    see ``first_attempt_here``)."""
     if stage == Stage.READY_TO_SHIP:
         ship_soon(rt, order_id)
     elif stage == Stage.REJECTED:
         cancel_on_storefront_soon(rt, order_id)
+    first_attempt_here(rt, "write_back_verdict", safe_job_id("risk", order_id, 1), order_id=order_id, n=1)
 
 
 def write_back_soon(rt: Runtime, order_id: int, n: int) -> None:
