@@ -28,7 +28,7 @@ from db.models import InboxEvent, Store, StoreState, utcnow
 from db.models import Order as OrderRow
 from db.timeline import record
 from sync import pipeline
-from sync.intake import handles
+from sync.intake import handles, held_event
 from sync.jobs import safe_job_id
 from sync.lifecycle import storefront_cancelled
 from sync.returns.storefront_in import refunds_in_order
@@ -52,6 +52,10 @@ class Upsert(NamedTuple):
 
 
 def load_event(rt: Runtime, event_id: int) -> tuple[InboxEvent, Store | None]:
+    """The event and its store (detached): as ``process_inbox_event`` loaded them when it runs it."""
+    held = held_event(event_id)
+    if held is not None:
+        return held
     with rt.session() as s:
         event = s.get(InboxEvent, event_id)
         assert event is not None
