@@ -239,17 +239,24 @@ def gather_input(s: Session, row: OrderRow, order: Order, risk: RiskSettings) ->
 
     email = email_key(order.email)
     prior = 0
+    created = OrderRow.data["created_at"].as_string()
     if email:
-        same = s.execute(
-            select(OrderRow.id, OrderRow.data).where(
+        same = s.scalars(
+            select(created).where(
                 OrderRow.account_id == row.account_id, OrderRow.email == email, OrderRow.id != row.id
             )
-        ).all()
-        prior = sum(1 for _id, data in same if _created(data) < order.created_at)
+        )
+        prior = sum(1 for at in same if parse_time(at) < order.created_at)
     window = timedelta(hours=risk.velocity_window_h)
     since = order.created_at - window
-    recent = s.scalars(
-        select(OrderRow.data)
+    # Only the four fields the counts read, not each order's whole document.
+    recent = s.execute(
+        select(
+            created,
+            OrderRow.data["email"].as_string(),
+            OrderRow.data["shipping_address"],
+            OrderRow.data["browser_ip"].as_string(),
+        )
         .where(
             OrderRow.account_id == row.account_id,
             OrderRow.id != row.id,
@@ -260,14 +267,12 @@ def gather_input(s: Session, row: OrderRow, order: Order, risk: RiskSettings) ->
     )
     by_email = by_address = by_ip = 0
     here = address_key(order.shipping_address)
-    for data in recent:
-        if not since <= _created(data) <= order.created_at + window:
+    for at, other_email, other_address, other_ip in recent:
+        if not since <= parse_time(at) <= order.created_at + window:
             continue
-        other_email = (data.get("email") or "").strip().lower()
-        by_email += bool(email and other_email == email)
-        other_address = data.get("shipping_address")
+        by_email += bool(email and (other_email or "").strip().lower() == email)
         by_address += bool(here and other_address and address_key(Address.from_dict(other_address)) == here)
-        by_ip += bool(order.browser_ip and data.get("browser_ip") == order.browser_ip)
+        by_ip += bool(order.browser_ip and other_ip == order.browser_ip)
     return RiskInput(
         order=order,
         prior_orders=prior,
@@ -279,10 +284,6 @@ def gather_input(s: Session, row: OrderRow, order: Order, risk: RiskSettings) ->
         platform_risk=None,
         trusted=is_trusted(s, row.account_id, email, risk),
     )
-
-
-def _created(data: dict[str, Any]) -> Any:
-    return parse_time(data["created_at"])
 
 
 def address_check(rt: Runtime, order: Order) -> tuple[AddressCheck | None, str | None]:
