@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.addresses import Address
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, Retryable
 from core.lifecycle import FINAL, UNVERIFIED, Stage
 from core.orders import Order, email_key, parse_time
 from core.shipping import AddressCheck
@@ -91,14 +91,16 @@ def first_attempt_here(rt: Runtime, name: str, job_id: str, **kwargs: Any) -> No
     and no job of its own. Each step still stands alone: its own transactions, its effects
     through the ledger, idempotent on the stage it reads. When the attempt fails, nothing
     is lost: the job is queued under its fixed id with the usual retries and dead letter
-    (a job already queued or running under that id is enough)."""
+    (a job already queued or running under that id is enough), after the wait the
+    failure asked for, if any (a ``Retryable``'s ``wait_s``: a 429's Retry-After)."""
     from sync.jobs import JOBS
 
     try:
         JOBS[name].fn(rt, **kwargs)
     except Exception as exc:
+        wait = (exc.wait_s or 0) if isinstance(exc, Retryable) else 0
         log.warning("pipeline.queued_after_failure", job=name, job_id=job_id, error=type(exc).__name__)
-        rt.enqueue(name, job_id=job_id, **kwargs)
+        rt.enqueue(name, job_id=job_id, delay_s=wait, **kwargs)
 
 
 def start(rt: Runtime, order_ids: Iterable[int]) -> None:

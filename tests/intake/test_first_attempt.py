@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from core.errors import Retryable
 from db.models import Order
 from sync.jobs import JOBS, JobDef, Outcome, safe_job_id
 from tests.intake.test_body_checks import BASIC, SHOP, last_event_id, run_inbox_job
@@ -53,3 +55,18 @@ def test_a_verification_that_fails_in_the_intake_job_is_queued(
     assert stage == "received"
     assert rt.queue.is_live(safe_job_id("verify", order_id))
     assert not rt.queue.is_live(safe_job_id("risk", order_id, 1))
+
+
+def test_a_verification_told_to_wait_is_queued_after_that_wait(
+    client: Any, rt: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def throttled(rt_: Any, order_id: int) -> str:
+        raise Retryable("429: slow down", wait_s=30)
+
+    monkeypatch.setitem(JOBS, "verify_order", JobDef("verify_order", throttled, "orders"))
+    before = time.monotonic()
+    order_id, stage = _paid_order_taken_in(client, rt)
+    assert stage == "received"
+    job_id = safe_job_id("verify", order_id)
+    [due] = [at for at, _seq, msg in rt.queue._heap if msg.job_id == job_id]
+    assert due >= before + 30
