@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from typing import Any
 
 import pytest
@@ -63,10 +62,17 @@ def test_a_verification_told_to_wait_is_queued_after_that_wait(
     def throttled(rt_: Any, order_id: int) -> str:
         raise Retryable("429: slow down", wait_s=30)
 
+    queued: list[tuple[str, float]] = []
+    enqueue = rt.queue.enqueue
+
+    def watched(name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0, **more: Any) -> bool:
+        queued.append((job_id, delay_s))
+        return bool(enqueue(name, kwargs, job_id=job_id, delay_s=delay_s, **more))
+
     monkeypatch.setitem(JOBS, "verify_order", JobDef("verify_order", throttled, "orders"))
-    before = time.monotonic()
+    monkeypatch.setattr(rt.queue, "enqueue", watched)  # the real queue, its calls noted
     order_id, stage = _paid_order_taken_in(client, rt)
     assert stage == "received"
     job_id = safe_job_id("verify", order_id)
-    [due] = [at for at, _seq, msg in rt.queue._heap if msg.job_id == job_id]
-    assert due >= before + 30
+    assert (job_id, 30) in queued
+    assert rt.queue.is_live(job_id)
