@@ -19,6 +19,7 @@ from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.inventory import Buffer, published, resolve_buffer
 from db.bulk import Many
@@ -132,15 +133,18 @@ def move(
     store_id: int | None = None,
     order_id: int | None = None,
     note: str | None = None,
+    looked: bool = False,
 ) -> Moved | None:
     """Apply one movement once. ``None`` when ``key`` was already applied.
 
-    A concurrent duplicate fails on the unique key at flush (``IntegrityError``) and
-    its transaction rolls back whole, level change included; the caller retries.
+    ``looked``: the caller has just found no movement under ``key`` in this transaction
+    (``movement_exists``), so it is not asked again. A concurrent duplicate fails on the
+    unique key at flush (``IntegrityError``) and its transaction rolls back whole, level
+    change included; the caller retries.
     """
     if reason not in REASONS:
         raise ValueError(f"unknown stock movement reason {reason!r}")
-    if movement_exists(s, account_id, key):
+    if not looked and movement_exists(s, account_id, key):
         return None
     item_id = item if isinstance(item, int) else item.id
     row = s.execute(
@@ -151,7 +155,7 @@ def move(
             reserved=StockItem.reserved + reserved,
             updated_at=utcnow(),
         )
-        .returning(StockItem.on_hand, StockItem.reserved, StockItem.sku)
+        .returning(StockItem.on_hand, StockItem.reserved, StockItem.sku, StockItem.updated_at)
         .execution_options(synchronize_session=False)
     ).one()
     s.add(
@@ -171,9 +175,11 @@ def move(
         )
     )
     s.flush()
-    # Objects loaded before the UPDATE would show stale levels: refresh them.
+    # An object loaded before the UPDATE would show stale levels: it takes the row's new
+    # ones from RETURNING (the UPDATE holds the row's lock, so they are current).
     if isinstance(item, StockItem):
-        s.refresh(item)
+        for name in ("on_hand", "reserved", "updated_at"):
+            set_committed_value(item, name, getattr(row, name))
     return Moved(item_id, row.sku, row.on_hand, row.reserved, on_hand, reserved, True)
 
 
@@ -202,14 +208,14 @@ def mark_dirty(s: Session, account_id: int, skus: Iterable[str]) -> set[int]:
     A mark already present is refreshed (``marked_at`` moves on), so a push that read
     the old mark does not delete the new one.
     """
-    stores: set[int] = set()
     now = utcnow()
-    table = StockDirty.__table__
-    for link in tracked_links(s, account_id, skus):
-        stmt = _insert(s, table).values(store_id=link.store_id, sku=link.sku, marked_at=now)
+    marks = sorted({(link.store_id, link.sku) for link in tracked_links(s, account_id, skus)})
+    if marks:  # one statement for every mark (in one order: concurrent markers do not deadlock)
+        stmt = _insert(s, StockDirty.__table__).values(
+            [{"store_id": store_id, "sku": sku, "marked_at": now} for store_id, sku in marks]
+        )
         s.execute(stmt.on_conflict_do_update(index_elements=["store_id", "sku"], set_={"marked_at": now}))
-        stores.add(link.store_id)
-    return stores
+    return {store_id for store_id, _sku in marks}
 
 
 def clear_marks(s: Session, store_id: int, marks: Sequence[tuple[str, datetime]]) -> None:

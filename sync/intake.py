@@ -21,16 +21,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from connectors.screening import screen_webhook
 from connectors.storefront import EventKind, event_kind
 from core.errors import Permanent
-from db.models import DeadLetter, InboxEvent, InboxState, Platform, utcnow
+from db.models import DeadLetter, InboxEvent, InboxState, Platform, Store, utcnow
 from db.timeline import record
 from sync.jobs import job, safe_job_id
 
@@ -62,6 +63,17 @@ def handler_for(platform: Platform | str, topic: str) -> Handler | None:
     """The handler of an event of ``platform`` called ``topic``; None when nothing acts on it."""
     kind = event_kind(str(platform), topic)
     return HANDLERS.get(kind) if kind is not None else None
+
+
+# The event being processed and its store, as loaded (and marked processing) by
+# ``process_inbox_event``: detached copies its handler reads instead of loading them again.
+_HELD: ContextVar[tuple[InboxEvent, Store | None] | None] = ContextVar("waybill_inbox_held", default=None)
+
+
+def held_event(event_id: int) -> tuple[InboxEvent, Store | None] | None:
+    """Event ``event_id`` and its store when ``process_inbox_event`` is running it, else None."""
+    held = _HELD.get()
+    return held if held is not None and held[0].id == event_id else None
 
 
 def inbox_job_id(event_id: int) -> str:
@@ -98,6 +110,8 @@ def process_inbox_event(rt: Runtime, event_id: int) -> str:
             return "ignored"
         platform, topic, body, headers = event.platform, event.topic, event.body, dict(event.headers or {})
         received_at, store_id, account_id = event.received_at, event.store_id, event.account_id
+        store = s.get(Store, store_id) if store_id is not None else None
+    held = _HELD.set((event, store))  # the handler's ``held_event``: no second load
     try:
         stale = screen(rt, platform, topic, body, headers, received_at)
         if stale is not None:
@@ -112,10 +126,16 @@ def process_inbox_event(rt: Runtime, event_id: int) -> str:
                 event.state = final
                 event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
         raise
-    with rt.session() as s:
-        event = s.get(InboxEvent, event_id)
-        if event is not None:
-            _finish(event, InboxState.ignored if not_acted else InboxState.done, not_acted or None)
+    finally:
+        _HELD.reset(held)
+    with rt.session() as s:  # one UPDATE, nothing loaded
+        state = InboxState.ignored if not_acted else InboxState.done
+        s.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id == event_id)
+            .values(state=state, last_error=not_acted or None, processed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
     return "ignored" if not_acted else "done"
 
 

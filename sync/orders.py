@@ -28,7 +28,7 @@ from db.models import InboxEvent, Store, StoreState, utcnow
 from db.models import Order as OrderRow
 from db.timeline import record
 from sync import pipeline
-from sync.intake import handles
+from sync.intake import handles, held_event
 from sync.jobs import safe_job_id
 from sync.lifecycle import storefront_cancelled
 from sync.returns.storefront_in import refunds_in_order
@@ -52,6 +52,10 @@ class Upsert(NamedTuple):
 
 
 def load_event(rt: Runtime, event_id: int) -> tuple[InboxEvent, Store | None]:
+    """The event and its store (detached): as ``process_inbox_event`` loaded them when it runs it."""
+    held = held_event(event_id)
+    if held is not None:
+        return held
     with rt.session() as s:
         event = s.get(InboxEvent, event_id)
         assert event is not None
@@ -85,7 +89,7 @@ def handle_order(rt: Runtime, event_id: int) -> None:
                 s.flush()
         except IntegrityError as exc:  # another worker inserted the same order or movement first
             raise Retryable("order or stock movement written concurrently; retry") from exc
-        order_id, stage = row.id, row.stage
+        order_id, stage, due = row.id, row.stage, pipeline.waits_for_verification(row)
     # Refunds made in the store's admin (not Waybill's) are returns of the order.
     refunds_in_order(rt, store, payload)
     if recheck:
@@ -95,7 +99,9 @@ def handle_order(rt: Runtime, event_id: int) -> None:
         # order but could not enqueue the next step. Make sure that step is queued
         # (``start`` reads the stage and uses the step's fixed job id: a no-op when the
         # order has moved on or its verification is queued or running).
-        if not order.is_cancelled and stage != Stage.CANCELLED:
+        # Only an order still waiting for verification can need it (an echo of our own
+        # write-back, the common case here, costs no second read of the order).
+        if due and not order.is_cancelled and stage != Stage.CANCELLED:
             pipeline.start(rt, [order_id])
         return
     schedule_push(rt, stock.dirty_stores)
@@ -103,8 +109,8 @@ def handle_order(rt: Runtime, event_id: int) -> None:
     if order.is_cancelled:
         if before is not None and before != Stage.CANCELLED and stage == Stage.CANCELLED:
             pipeline.stop_soon(rt, order_id, order.cancel_reason or "cancelled on the storefront")
-    else:
-        pipeline.start(rt, [order_id])
+    elif due:
+        pipeline.verify_now(rt, order_id)
 
 
 def read_again(rt: Runtime, store: Store) -> None:

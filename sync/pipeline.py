@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.addresses import Address
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, InvalidInput, Retryable
 from core.lifecycle import FINAL, UNVERIFIED, Stage
 from core.orders import Order, email_key, parse_time
 from core.shipping import AddressCheck
@@ -72,6 +72,37 @@ def verifiable(row: OrderRow) -> bool:
     return row.stage == Stage.ON_HOLD and row.risk is None and row.review is None
 
 
+def waits_for_verification(row: OrderRow) -> bool:
+    """Whether the order is one ``start`` would enqueue verification for."""
+    return verifiable(row) and row.financial_status != UNPAID
+
+
+def verify_now(rt: Runtime, order_id: int) -> None:
+    """Verify an order just taken in (``waits_for_verification``) in the job that took it
+    in: ``first_attempt_here``."""
+    first_attempt_here(rt, "verify_order", safe_job_id("verify", order_id), order_id=order_id)
+
+
+def first_attempt_here(rt: Runtime, name: str, job_id: str, **kwargs: Any) -> None:
+    """Run job ``name``'s first attempt in the job that made it due; queue it when that fails.
+
+    A step that follows another at once (the verdict's write-back after the verdict, the
+    verification after intake) costs no queue round trip, no second load of the order
+    and no job of its own. Each step still stands alone: its own transactions, its effects
+    through the ledger, idempotent on the stage it reads. When the attempt fails, nothing
+    is lost: the job is queued under its fixed id with the usual retries and dead letter
+    (a job already queued or running under that id is enough), after the wait the
+    failure asked for, if any (a ``Retryable``'s ``wait_s``: a 429's Retry-After)."""
+    from sync.jobs import JOBS
+
+    try:
+        JOBS[name].fn(rt, **kwargs)
+    except Exception as exc:
+        wait = (exc.wait_s or 0) if isinstance(exc, Retryable) else 0
+        log.warning("pipeline.queued_after_failure", job=name, job_id=job_id, error=type(exc).__name__)
+        rt.enqueue(name, job_id=job_id, delay_s=wait, **kwargs)
+
+
 def start(rt: Runtime, order_ids: Iterable[int]) -> None:
     """Enqueue verification for the orders (just taken in) that wait for it."""
     ids = list(order_ids)
@@ -79,7 +110,7 @@ def start(rt: Runtime, order_ids: Iterable[int]) -> None:
         return
     with rt.session() as s:
         rows = list(s.scalars(select(OrderRow).where(OrderRow.id.in_(ids))))
-        waiting = [r.id for r in rows if verifiable(r) and r.financial_status != UNPAID]
+        waiting = [r.id for r in rows if waits_for_verification(r)]
     for order_id in waiting:
         rt.enqueue("verify_order", job_id=safe_job_id("verify", order_id), order_id=order_id)
 
@@ -153,12 +184,14 @@ def _joined(reason: str, earlier: str | None) -> str:
 
 
 def after_verdict(rt: Runtime, order_id: int, stage: str, verdict: RiskVerdict) -> None:
-    """What follows a stored verdict, once committed: write it back; ship or cancel."""
-    write_back_soon(rt, order_id, 1)
+    """What follows a stored verdict, once committed: ship or cancel (queued first, so
+    another worker can start on it), and write the verdict back (its first attempt here,
+    see ``first_attempt_here``)."""
     if stage == Stage.READY_TO_SHIP:
         ship_soon(rt, order_id)
     elif stage == Stage.REJECTED:
         cancel_on_storefront_soon(rt, order_id)
+    first_attempt_here(rt, "write_back_verdict", safe_job_id("risk", order_id, 1), order_id=order_id, n=1)
 
 
 def write_back_soon(rt: Runtime, order_id: int, n: int) -> None:
@@ -208,17 +241,24 @@ def gather_input(s: Session, row: OrderRow, order: Order, risk: RiskSettings) ->
 
     email = email_key(order.email)
     prior = 0
+    created = OrderRow.data["created_at"].as_string()
     if email:
-        same = s.execute(
-            select(OrderRow.id, OrderRow.data).where(
+        same = s.scalars(
+            select(created).where(
                 OrderRow.account_id == row.account_id, OrderRow.email == email, OrderRow.id != row.id
             )
-        ).all()
-        prior = sum(1 for _id, data in same if _created(data) < order.created_at)
+        )
+        prior = sum(1 for at in same if parse_time(at) < order.created_at)
     window = timedelta(hours=risk.velocity_window_h)
     since = order.created_at - window
-    recent = s.scalars(
-        select(OrderRow.data)
+    # Only the four fields the counts read, not each order's whole document.
+    recent = s.execute(
+        select(
+            created,
+            OrderRow.data["email"].as_string(),
+            OrderRow.data["shipping_address"],
+            OrderRow.data["browser_ip"].as_string(),
+        )
         .where(
             OrderRow.account_id == row.account_id,
             OrderRow.id != row.id,
@@ -229,14 +269,12 @@ def gather_input(s: Session, row: OrderRow, order: Order, risk: RiskSettings) ->
     )
     by_email = by_address = by_ip = 0
     here = address_key(order.shipping_address)
-    for data in recent:
-        if not since <= _created(data) <= order.created_at + window:
+    for at, other_email, other_address, other_ip in recent:
+        if not since <= parse_time(at) <= order.created_at + window:
             continue
-        other_email = (data.get("email") or "").strip().lower()
-        by_email += bool(email and other_email == email)
-        other_address = data.get("shipping_address")
+        by_email += bool(email and (other_email or "").strip().lower() == email)
         by_address += bool(here and other_address and address_key(Address.from_dict(other_address)) == here)
-        by_ip += bool(order.browser_ip and data.get("browser_ip") == order.browser_ip)
+        by_ip += bool(order.browser_ip and other_ip == order.browser_ip)
     return RiskInput(
         order=order,
         prior_orders=prior,
@@ -248,10 +286,6 @@ def gather_input(s: Session, row: OrderRow, order: Order, risk: RiskSettings) ->
         platform_risk=None,
         trusted=is_trusted(s, row.account_id, email, risk),
     )
-
-
-def _created(data: dict[str, Any]) -> Any:
-    return parse_time(data["created_at"])
 
 
 def address_check(rt: Runtime, order: Order) -> tuple[AddressCheck | None, str | None]:

@@ -199,6 +199,7 @@ def _channel_bookkeeping(
             store_id=store.id,
             order_id=row.id,
             note=f"{qty} sold on the channel",
+            looked=True,
         )
         if link.channel_qty is not None and (link.channel_qty_at is None or taken.at >= link.channel_qty_at):
             link.channel_qty -= qty
@@ -216,6 +217,7 @@ def _channel_bookkeeping(
                 store_id=store.id,
                 order_id=row.id,
                 note=f"{qty} restored on the channel",
+                looked=True,
             )
             if link.channel_qty is not None and (
                 link.channel_qty_at is None or order.updated_at >= link.channel_qty_at

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.storefront import EventKind
+from connectors.storefront import EventKind, reader_for
 from connectors.storefront.stock import Level, Listed
 from db.models import CatalogLink, Store, StoreState, utcnow
 from db.stock import ensure_item, find_item, mark_dirty, move
@@ -61,7 +61,7 @@ def handle_stock_event(rt: Runtime, event_id: int) -> None:
     store, body = _load(rt, event_id)
     if store is None:
         return
-    event = storefront(rt, store).stock_event(body)
+    event = reader_for(str(store.platform)).stock_event(body)  # parsing needs no credentials
     if event is None:
         return
     with rt.session() as s:

@@ -70,7 +70,8 @@ class ShopifyStockVerbs:
     def stock_writer(self) -> ShopifyStockWriter:
         return ShopifyStockWriter(self._stock_client, self.access.store_id)
 
-    def stock_event(self, body: Mapping[str, Any]) -> StockEvent | None:
+    @staticmethod
+    def stock_event(body: Mapping[str, Any]) -> StockEvent | None:
         """``inventory_levels/update``: the item's ``available`` at a location."""
         if body.get("available") is None:
             return None

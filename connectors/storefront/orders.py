@@ -12,10 +12,13 @@ import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from core.money import Money
 from core.orders import Order
+
+if TYPE_CHECKING:
+    from connectors.storefront.stock import StockEvent
 
 # The topic of the inbox rows Waybill writes itself for an order version it read from the
 # store (reconciliation): the same on every platform, and kind ``order_polled``.
@@ -144,6 +147,11 @@ class EventReader(Protocol):
     def returns_in_order(body: Mapping[str, Any]) -> tuple[StoreReturn, ...]:
         """The refunds made in the store's admin that an ``order_changed`` body shows (no
         Waybill marker), each as a ``refunded`` return; empty where returns are native."""
+        ...
+
+    @staticmethod
+    def stock_event(body: Mapping[str, Any]) -> StockEvent | None:
+        """The level a stock event's payload reports (None: it reports no managed level)."""
         ...
 
     @staticmethod

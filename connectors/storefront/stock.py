@@ -211,8 +211,10 @@ class StockVerbs(Protocol):
 
     def stock_writer(self) -> StockWriter: ...
 
-    def stock_event(self, body: Mapping[str, Any]) -> StockEvent | None:
-        """The level a stock event's payload reports (None: it reports no managed level)."""
+    @staticmethod
+    def stock_event(body: Mapping[str, Any]) -> StockEvent | None:
+        """The level a stock event's payload reports (None: it reports no managed level).
+        No I/O, no credentials: also one of the ``EventReader``'s verbs."""
         ...
 
     def stock_taken(self, payload: Mapping[str, Any], order: Order) -> StockTaken:

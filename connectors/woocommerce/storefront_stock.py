@@ -64,7 +64,8 @@ class WooStockVerbs:
     def stock_writer(self) -> WooStockWriter:
         return WooStockWriter(self._stock_client)
 
-    def stock_event(self, body: Mapping[str, Any]) -> StockEvent | None:
+    @staticmethod
+    def stock_event(body: Mapping[str, Any]) -> StockEvent | None:
         """``product.updated``: a product's (or variation's) managed level."""
         if not body.get("manage_stock") or body.get("stock_quantity") is None:
             return None

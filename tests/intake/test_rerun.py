@@ -31,12 +31,13 @@ def test_a_rerun_that_finds_its_order_stored_queues_the_verification(
     assert shopify_post(client, json.dumps(body).encode(), event_id="paid").json == {"status": "accepted"}
     event_id = last_event_id(rt)
 
-    def queue_down(rt_: Any, order_ids: Any) -> None:
+    def queue_down(rt_: Any, order_id: Any) -> None:
         raise ConnectionError("the queue did not answer")
 
-    # First run: the order is committed, then its verification cannot be enqueued.
+    # First run: the order is committed, then its verification can neither run nor be
+    # enqueued (its attempt in the intake job failed, and so did the enqueue after it).
     with monkeypatch.context() as patch:
-        patch.setattr(pipeline, "start", queue_down)
+        patch.setattr(pipeline, "verify_now", queue_down)
         assert run_inbox_job(rt, event_id) is Outcome.retry
     with rt.session() as s:
         [order] = s.scalars(select(Order)).all()

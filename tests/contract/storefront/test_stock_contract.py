@@ -130,6 +130,8 @@ def test_a_stock_event_names_its_listing_and_level(backend: Backend) -> None:
     item.stock, item.updated = 11, T0 + timedelta(seconds=5)
     event = shop(backend).stock_event(backend.event(item))
     assert event is not None
+    # A payload verb: the storefront's class reads it with no store, no credentials.
+    assert type(shop(backend)).stock_event(backend.event(item)) == event
     assert (event.quantity, event.at) == (11, T0 + timedelta(seconds=5))
     link = links["V-2"]
     if event.by_item:

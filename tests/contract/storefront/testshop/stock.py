@@ -101,7 +101,8 @@ class TestShopStock:
     def stock_writer(self) -> TestShopStockWriter:
         return TestShopStockWriter(self.access)
 
-    def stock_event(self, body: Mapping[str, Any]) -> StockEvent | None:
+    @staticmethod
+    def stock_event(body: Mapping[str, Any]) -> StockEvent | None:
         if body.get("stock") is None:
             return None
         return StockEvent(int(body["stock"]), parse_time(body["updated"]), product_id=int(body["item"]))

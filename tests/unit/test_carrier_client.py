@@ -1,0 +1,48 @@
+"""One EasyPost client per runtime, built again when its settings change."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from core.errors import Permanent
+from sync.carriers import easypost_client
+
+
+def _rt(api_key: str | None = "EZTK_one", base_url: str = "http://127.0.0.1:9/v2") -> Any:
+    easypost = SimpleNamespace(
+        api_key=SecretStr(api_key) if api_key is not None else None, base_url=base_url, timeout_s=5.0
+    )
+    return SimpleNamespace(
+        settings=SimpleNamespace(easypost=easypost, shipping=SimpleNamespace(customs_signer="Ops"))
+    )
+
+
+def test_the_client_is_kept_between_calls() -> None:
+    rt = _rt()
+    first = easypost_client(rt)
+    assert easypost_client(rt) is first
+    assert first.api_base == "http://127.0.0.1:9/v2"
+    assert first.customs_signer == "Ops"
+    assert easypost_client(_rt()) is not first  # another runtime, another client
+
+
+def test_changed_settings_build_a_new_client() -> None:
+    rt = _rt()
+    first = easypost_client(rt)
+    rt.settings.easypost.api_key = SecretStr("EZTK_two")
+    second = easypost_client(rt)
+    assert second is not first
+    rt.settings.easypost.base_url = "http://127.0.0.1:10/v2"
+    third = easypost_client(rt)
+    assert third is not second and third.api_base == "http://127.0.0.1:10/v2"
+    rt.settings.shipping.customs_signer = "Someone else"
+    assert easypost_client(rt) is not third
+
+
+def test_no_key_is_permanent() -> None:
+    with pytest.raises(Permanent):
+        easypost_client(_rt(api_key=None))
