@@ -314,7 +314,7 @@ def drain(rt: Any, timeout_s: float = 30) -> None:
 def _drain_worker_class() -> type:
     from rq import SimpleWorker
 
-    class DrainWorker(SimpleWorker):  # type: ignore[misc]
+    class DrainWorker(SimpleWorker):
         """RQ's in-process worker without its command channel (``rq`` suspend/stop/kill
         messages, which no test sends to a draining worker): joining that channel's
         listening thread took 0.1 to 1 s at the end of every ``work(burst=True)``, and
