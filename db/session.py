@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from db.forks import make_engine_fork_safe
 
@@ -206,7 +208,24 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at ``url`` to ``revision``. A database already at the head
+    revision is left alone without starting Alembic's environment (most starts of a
+    process, and every embedded start after the first, find it so)."""
+    if revision == "head" and _at_head(url):
+        return
     command.upgrade(alembic_config(url), revision)
+
+
+def _at_head(url: str) -> bool:
+    """Whether the database answers and is at the head revision (False if unsure: the
+    caller then runs Alembic, which reports any problem itself)."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        return current_revision(engine) == _script().get_current_head()
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str, revision: str) -> None:
@@ -214,7 +233,13 @@ def downgrade(url: str, revision: str) -> None:
 
 
 def head_revision(url: str) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    return _script().get_current_head()
+
+
+@functools.cache
+def _script() -> ScriptDirectory:
+    """The migration scripts, read once per process (every database shares them)."""
+    return ScriptDirectory.from_config(alembic_config(""))
 
 
 def current_revision(engine: Engine) -> str | None:

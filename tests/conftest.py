@@ -13,7 +13,9 @@ server programs are not installed, and fails instead on the services backend or 
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -148,14 +150,29 @@ def migrated_postgres_url(migrated_template: str) -> Iterator[str]:
         yield _server_url(PG_URL, name)
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file of this test process migrated to the head revision once, which every
+    embedded test's database is a copy of (migrating each test's file took most of the
+    CPU of building its app). Migrations themselves are tested from empty files."""
+    from db.session import upgrade
+
+    path = tmp_path_factory.mktemp("migrated") / "waybill.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
 def database_url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """The backend's database: SQLite file (embedded) or a fresh PostgreSQL database at the
-    head revision (``app`` still runs ``upgrade``, which then finds nothing to do)."""
+    """The backend's database at the head revision: a copy of the migrated SQLite file
+    (embedded) or a fresh PostgreSQL database copied from the migrated template (the app
+    still runs ``upgrade``, which then finds nothing to do)."""
     if BACKEND == "services":
         url: str = request.getfixturevalue("migrated_postgres_url")
         return url
-    return f"sqlite:///{tmp_path / 'waybill.db'}"
+    path = tmp_path / "waybill.db"
+    shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture
@@ -204,7 +221,6 @@ def drain(rt: Any, timeout_s: float = 30) -> None:
     if isinstance(rt.queue, EmbeddedJobQueue):
         rt.queue.run_until_idle(timeout_s)
         return
-    from rq import SimpleWorker
     from rq.job import Job
 
     from sync.runtime import install
@@ -213,9 +229,10 @@ def drain(rt: Any, timeout_s: float = 30) -> None:
     while rt.queue.pump(block_s=0):  # what receivers handed off, as a worker's pump would
         pass
     queues = list(rt.queue.queues.values())
-    worker = SimpleWorker(queues, connection=rt.queue.connection)
+    worker = _drain_worker_class()(queues, connection=rt.queue.connection)
     for _ in range(100):
-        worker.work(burst=True, with_scheduler=False, logging_level="ERROR")
+        if any(q.count for q in queues):
+            worker.work(burst=True, with_scheduler=False, logging_level="ERROR")
         # Retries wait in the scheduled registry; run them now instead of sleeping.
         scheduled = [(q, jid) for q in queues for jid in q.scheduled_job_registry.get_job_ids()]
         if not scheduled:
@@ -224,3 +241,22 @@ def drain(rt: Any, timeout_s: float = 30) -> None:
             queue.scheduled_job_registry.remove(job_id)
             queue.enqueue_job(Job.fetch(job_id, connection=rt.queue.connection))
     raise TimeoutError("jobs kept rescheduling")
+
+
+@functools.cache
+def _drain_worker_class() -> type:
+    from rq import SimpleWorker
+
+    class DrainWorker(SimpleWorker):
+        """RQ's in-process worker without its command channel (``rq`` suspend/stop/kill
+        messages, which no test sends to a draining worker): joining that channel's
+        listening thread took 0.1 to 1 s at the end of every ``work(burst=True)``, and
+        the long end-to-end tests drain hundreds of times."""
+
+        def subscribe(self) -> None:
+            self.pubsub_thread = None
+
+        def unsubscribe(self) -> None:
+            pass
+
+    return DrainWorker
