@@ -110,3 +110,24 @@ def test_a_scheduler_that_regains_redis_sweeps_the_inbox_at_once(rt: Any) -> Non
     assert scheduler.tick(now=1001.0) == []  # not due for a minute
     scheduler.regained()  # Redis was away: what came in meanwhile was not handed off
     assert scheduler.tick(now=1002.0) == ["sweep_inbox"]
+
+
+def test_a_scheduler_whose_lease_redis_lost_sweeps_the_inbox_at_once(rt: Any, redis_url: str) -> None:
+    """Redis flushed (or restarted empty between two rounds) while the scheduler held its
+    lease: no round failed, but the hand-offs and queued jobs are gone all the same."""
+    from redis import Redis
+
+    from settings import Schedule
+    from sync.schedule import Scheduler, _RedisLock
+
+    scheduler = Scheduler(rt)
+    scheduler.schedules = {"sweep_inbox": Schedule(every_s=3600)}
+    lock = _RedisLock(redis_url)
+    assert scheduler.step(lock, None, was_held=True) and lock.taken_afresh
+    drain(rt)
+    swept_at = scheduler._next["sweep_inbox"]
+    assert scheduler.step(lock, None, was_held=True) and not lock.taken_afresh  # renewed
+    assert scheduler._next["sweep_inbox"] == swept_at  # not due for an hour
+    Redis.from_url(redis_url).flushdb()
+    assert scheduler.step(lock, None, was_held=True) and lock.taken_afresh
+    assert scheduler._next["sweep_inbox"] > swept_at  # swept again at once
