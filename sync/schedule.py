@@ -135,9 +135,19 @@ class Scheduler:
             self.tick()
             if due is not None:
                 due.move()
+                self._owed_after_refusals()
         elif due is not None:
             due.release()
         return held
+
+    def _owed_after_refusals(self) -> None:
+        """Reconcile the stores whose webhooks were refused while the database was down."""
+        from sync.refused import enqueue_owed
+
+        try:
+            enqueue_owed(self.rt)
+        except Exception as exc:  # Redis blip: the stores stay noted for the next round
+            log.warning("scheduler.owed_failed", error=type(exc).__name__)
 
     def regained(self) -> None:
         """After Redis was away, was emptied (flushed, or restarted empty between two ticks:

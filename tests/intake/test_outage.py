@@ -141,3 +141,39 @@ def test_a_database_error_that_is_a_bug_is_still_a_500(
     client.application.config["PROPAGATE_EXCEPTIONS"] = False
     answer = client.get("/api/v1/orders", headers={"Authorization": "Bearer wb_0000000000x"})
     assert (answer.status_code, answer.json) == (500, {"error": "internal error"})
+
+
+def test_a_woocommerce_delivery_refused_503_has_its_store_reconciled_once_redis_is_free(
+    client: Any, rt: Any, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    """WooCommerce never sends a refused delivery again: the store is noted in Redis and the
+    scheduler queues its reconciliation (one at a time: a live one keeps the note)."""
+    from redis import Redis
+    from rq.job import Job
+
+    from sync.redis_queue import RedisJobQueue
+    from sync.refused import OWED_KEY, enqueue_owed
+
+    store_id = add_store(rt, "woocommerce", "https://shop.example")
+    other = add_store(rt, "woocommerce", "https://other.example")
+    body = json.dumps(ORDER).encode()
+    assert woo_post(client, store_id, body).status_code == 200  # cached now
+    redis = Redis.from_url(redis_url)
+    monkeypatch.setattr(rt, "queue", RedisJobQueue(rt.settings, connection=redis))
+    dead = create_engine(DOWN_URL, connect_args={"connect_timeout": 2})
+    monkeypatch.setattr(rt, "engine", dead)
+    assert woo_post(client, store_id, body, delivery="d2").status_code == 503  # cached store, commit fails
+    monkeypatch.setattr(rt, "sessions", make_session_factory(dead))
+    db.store_lookup.forget()
+    assert woo_post(client, other, body, delivery="d3").status_code == 503  # the look-up fails
+    assert {int(i) for i in redis.smembers(OWED_KEY)} == {store_id, other}
+
+    assert enqueue_owed(rt) == 2
+    for sid in (store_id, other):
+        job = Job.fetch(f"reconcile-store-{sid}", connection=redis)
+        assert job.args[0]["kwargs"] == {"store_id": sid}
+    assert redis.smembers(OWED_KEY) == set()
+    assert woo_post(client, store_id, body, delivery="d4").status_code == 503  # refused again
+    assert enqueue_owed(rt) == 0  # its reconciliation is still queued: after that one
+    assert {int(i) for i in redis.smembers(OWED_KEY)} == {store_id}
+    dead.dispose()
