@@ -52,7 +52,7 @@ mutation: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy core connectors db sync web settings.py telemetry.py app.py worker.py entry.py
+	$(VENV)/bin/mypy core connectors db sync web drills settings.py telemetry.py app.py worker.py entry.py
 
 ## demo: Waybill with sandbox Shopify, WooCommerce and EasyPost on loopback (wipes var/demo first)
 demo: $(STAMP)

@@ -178,6 +178,7 @@ class WebhookDispatcher:
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._stopping = False
         self._http = requests.Session()
         self.log: list[Delivery] = []
@@ -222,13 +223,18 @@ class WebhookDispatcher:
         with self._cond:
             return len(self._heap)
 
-    def _take_due(self, everything: bool) -> list[_Pending]:
+    def _take_due(self, everything: bool, limit: int | None = None) -> list[_Pending]:
+        """What is due (or everything): at most ``limit`` deliveries unless the fault plan
+        reorders, which takes every due delivery and shuffles them."""
         now = self._clock.now()
+        reorder = self._faults().webhook_reorder
         with self._cond:
             due: list[_Pending] = []
             while self._heap and (everything or self._heap[0].due <= now):
+                if limit is not None and not reorder and len(due) >= limit:
+                    break
                 due.append(heapq.heappop(self._heap))
-        if due and self._faults().webhook_reorder:
+        if due and reorder:
             self._faults().shuffle(due)
         return due
 
@@ -258,29 +264,39 @@ class WebhookDispatcher:
             item.on_result(delivery)
         return delivery
 
-    def start(self, poll_s: float = 0.02) -> None:
+    def start(self, poll_s: float = 0.02, threads: int = 1) -> None:
+        """Deliver in the background. With ``threads`` above 1, that many senders each take one
+        due delivery at a time, so copies of a delivery (``webhook_duplicates``) and different
+        deliveries reach the receiver concurrently, as from a platform's many senders."""
         if self._thread is not None:
             return
         self._stopping = False
+        limit = None if threads <= 1 else 1
+        self._http = requests.Session() if threads <= 1 else _PerThreadSession()  # type: ignore[assignment]
 
         def loop() -> None:
             while not self._stopping:
-                batch = self._take_due(everything=False)
+                batch = self._take_due(everything=False, limit=limit)
                 for item in batch:
                     self._deliver(item)
                 if not batch:
                     with self._cond:
                         self._cond.wait(poll_s)
 
-        self._thread = threading.Thread(target=loop, name="sandbox-webhooks", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=loop, name=f"sandbox-webhooks-{n}", daemon=True) for n in range(threads)
+        ]
+        self._thread = self._threads[0]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stopping = True
         with self._cond:
             self._cond.notify_all()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            for thread in self._threads:
+                thread.join(timeout=5)
             self._thread = None
 
     def reset(self) -> None:
@@ -288,6 +304,19 @@ class WebhookDispatcher:
             self._heap.clear()
             self.log.clear()
         self.retry_scale = 1.0
+
+
+class _PerThreadSession:
+    """A ``requests.Session`` per sending thread (a session is not safe to share between threads)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session.post(url, **kwargs)
 
 
 # --------------------------------------------------------------------------- simulator base
@@ -308,6 +337,9 @@ class Simulator:
       ``n``-th on (:meth:`Delivery.summary`) and ``next``, the ``since`` of the next call
     - ``POST /_sandbox/webhooks`` body ``{"retry_scale": s}``: the platform's retry
       schedule times ``s`` (``WebhookDispatcher.retry_scale``)
+
+    - ``POST /_sandbox/webhooks/blackout``: the subscriptions a long outage of the receiver
+      leaves deleted or disabled (simulators with a ``blackout_webhooks`` method)
 
     ``state`` also says how many requests are ``hanging``: acted on, their answer held back
     by the lost-response fault (a drill kills the caller then, between act and answer).
@@ -331,6 +363,9 @@ class Simulator:
         self.route("/_sandbox/clock/advance", self._control_clock, methods=["POST"], endpoint="_clock")
         self.route("/_sandbox/deliveries", self._control_deliveries, methods=["GET"], endpoint="_deliveries")
         self.route("/_sandbox/webhooks", self._control_webhooks, methods=["POST"], endpoint="_webhooks")
+        self.route(
+            "/_sandbox/webhooks/blackout", self._control_blackout, methods=["POST"], endpoint="_blackout"
+        )
         self.reset_state()
         self._url_map: Map | None = None
 
@@ -456,6 +491,11 @@ class Simulator:
         if "retry_scale" in body:
             self.webhooks.retry_scale = float(body["retry_scale"])
         return json_response({"retry_scale": self.webhooks.retry_scale})
+    def _control_blackout(self, request: Request) -> Response:
+        blackout = getattr(self, "blackout_webhooks", None)
+        if blackout is None:
+            return json_response({"error": "this platform sends no subscribed webhooks"}, 400)
+        return json_response(blackout())
 
     def _control_clock(self, request: Request) -> Response:
         if not isinstance(self.clock, FakeClock):

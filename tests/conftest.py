@@ -14,11 +14,6 @@ server programs are not installed, and fails instead on the services backend or 
 from __future__ import annotations
 
 import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +22,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
+
+from drills.servers import PrivatePostgres
+from drills.servers import pg_bin as _pg_bin
 
 BACKEND = os.environ.get("WAYBILL_TEST_BACKEND", "embedded")
 PG_URL = os.environ.get("WAYBILL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -95,72 +93,6 @@ def postgres_url() -> Iterator[str]:
         pytest.skip("PostgreSQL not reachable (runs in CI's services pass)")
     with _fresh_database() as name:
         yield _server_url(PG_URL, name)
-
-
-def _pg_bin() -> Path | None:
-    """Where initdb and pg_ctl are: WAYBILL_TEST_PG_BIN, else Debian's place (the newest
-    version installed), else the PATH."""
-    versions = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if p.parent.name.isdigit()]
-    debian = sorted(versions, key=lambda p: int(p.parent.name), reverse=True)
-    given = os.environ.get("WAYBILL_TEST_PG_BIN")
-    for bindir in [Path(given)] if given else debian:
-        if (bindir / "initdb").exists() and (bindir / "pg_ctl").exists():
-            return bindir
-    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
-    return Path(initdb).parent if initdb and pg_ctl and not given else None
-
-
-class PrivatePostgres:
-    """A PostgreSQL cluster in a temporary directory on a free loopback port.
-
-    PostgreSQL refuses to run as root: as root the cluster belongs to and runs as the
-    ``postgres`` user. ``stop()`` is a fast shutdown (sessions are ended, as when a
-    server goes away), ``start()`` brings it back on the same port and data."""
-
-    def __init__(self, bindir: Path) -> None:
-        self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="waybill-pg-"))
-        self.data = self.root / "data"
-        self.user: str | None = None
-        if os.geteuid() == 0:
-            self.user = "postgres"
-            owner = pwd.getpwnam(self.user)
-            os.chown(self.root, owner.pw_uid, owner.pw_gid)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-N", "-E", "UTF8")
-        self.start()
-        admin = create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text('CREATE DATABASE "waybill"'))
-        admin.dispose()
-
-    def url(self, database: str = "waybill") -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
-
-    def _run(self, program: str, *args: str) -> None:
-        command = [str(self.bindir / program), *args]
-        if self.user is not None:
-            command = ["runuser", "-u", self.user, "--", *command]
-        subprocess.run(command, check=True, capture_output=True, cwd=self.root)
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
-
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-    def running(self) -> bool:
-        return (self.data / "postmaster.pid").exists()
-
-    def close(self) -> None:
-        try:
-            if self.running():
-                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -207,6 +207,18 @@ class ShopifySimulator(ShopSeeding, Simulator):
         """Where the privacy topics go (an app setting on Shopify, not a subscription)."""
         self.sender.compliance_uri = uri
 
+    def blackout_webhooks(self) -> dict[str, int]:
+        """What a long outage of the receiving end leaves: every subscription of every shop
+        deleted, as Shopify does after a delivery failed its 8 retries over 4 hours. Returns how
+        many subscriptions were deleted."""
+        deleted = 0
+        with self._lock:
+            for shop in self.shops.values():
+                for sub in list(shop.subscriptions.values()):
+                    self._remove_subscription(shop, sub)
+                    deleted += 1
+        return {"deleted": deleted}
+
     def deliver_due(self) -> list[Any]:
         """Deliver the webhooks due now on the simulator clock (retries wait for their time)."""
         return self.webhooks.flush(everything=False)

@@ -186,6 +186,22 @@ class MerchantActions:
         with self._lock:
             return dict(self.hub.hooks[webhook_id])
 
+    def blackout_webhooks(self, delete_every: int = 2) -> dict[str, int]:
+        """What a long outage of the receiving end leaves: every webhook disabled, as WooCommerce
+        does at the 7th consecutive failed delivery (``failure_count`` past the limit), and every
+        ``delete_every``-th one deleted, as a merchant clearing the failing ones out (0: none).
+        Returns how many were disabled and deleted."""
+        with self._lock:
+            ids = sorted(self.hub.hooks)
+            deleted = [wid for n, wid in enumerate(ids) if delete_every and n % delete_every == 0]
+            for wid in deleted:
+                del self.hub.hooks[wid]
+            for record in self.hub.hooks.values():
+                record["status"] = "disabled"
+                record["failure_count"] = self.hub.max_failures + 1
+            self.hub._pending.clear()
+        return {"disabled": len(ids) - len(deleted), "deleted": len(deleted)}
+
     def deliver_webhooks(self) -> list[Delivery]:
         """Run every queued delivery now (when the background sender is not started)."""
         return self.webhooks.flush()
