@@ -1,0 +1,117 @@
+"""What the crash drills (R3 Redis, R4 workers, R5 PostgreSQL) share: the schedules that
+re-derive lost work, the platforms' control routes and a look inside Waybill's inbox.
+
+The world's scheduler runs no periodic job unless a drill names it (``drills.world``). A
+crash loses queued and running jobs; the sweeps below are what bring every order back, at
+the intervals given here (``SWEEP_S`` for the inbox, ``RESUME_S`` for the stage sweeps).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+from sqlalchemy import Connection, bindparam, create_engine, text
+from sqlalchemy.pool import NullPool
+
+from drills.world import Placed, World
+
+SWEEP_S = 20  # schedules.sweep_inbox in the crash drills
+RESUME_S = 5  # the stage sweeps: stalled verifications, shipping, stock pushes
+SCHEDULES: dict[str, float] = {
+    "sweep_inbox": SWEEP_S,
+    "resume_verification": RESUME_S,
+    "resume_shipping": RESUME_S,
+    "sweep_stock": RESUME_S,
+    "settle_overdue": RESUME_S,
+}
+# Events received this recently are left to their hand-off by the sweep (inbox.sweep_after_s).
+EXTRA_CONFIG: dict[str, Any] = {"inbox": {"sweep_after_s": 1}}
+
+
+def simulators(world: World) -> dict[str, list[str]]:
+    """The simulators' base URLs: ``shopify`` and ``easypost`` one each, ``woocommerce`` one
+    per merchant."""
+    info = world.platforms.info
+    return {"shopify": [info["shopify"]], "easypost": [info["easypost"]], "woocommerce": info["woocommerce"]}
+
+
+def every_simulator(world: World) -> list[str]:
+    return [url for urls in simulators(world).values() for url in urls]
+
+
+def deliveries(world: World) -> list[dict[str, Any]]:
+    """Every webhook attempt of every simulator so far (``GET /_sandbox/deliveries``), each
+    with ``platform`` added."""
+    found = []
+    for platform, urls in simulators(world).items():
+        for url in urls:
+            answer = requests.get(f"{url}/_sandbox/deliveries", timeout=30)
+            answer.raise_for_status()
+            found += [{**d, "platform": platform} for d in answer.json()["deliveries"]]
+    return found
+
+
+def retry_scale(world: World, scale: float) -> None:
+    """Every platform's retry schedule times ``scale`` (Shopify's 4 hours in 4 hours x scale)."""
+    for url in every_simulator(world):
+        requests.post(f"{url}/_sandbox/webhooks", json={"retry_scale": scale}, timeout=10).raise_for_status()
+
+
+@contextmanager
+def database(world: World) -> Iterator[Connection]:
+    """A connection of its own to Waybill's database (none kept: the server may restart)."""
+    engine = create_engine(world.postgres.url(), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def unfinished_events(world: World) -> int:
+    """Inbox events not yet done or ignored (Waybill's own view, for recovery times only:
+    losses are counted at the platforms)."""
+    with database(world) as conn:
+        found = conn.execute(
+            text("SELECT count(*) FROM inbox_events WHERE state NOT IN ('done', 'ignored')")
+        ).scalar_one()
+    return int(found)
+
+
+ORDER_TOPICS = ("orders/create", "order.created")
+
+
+def received(world: World) -> set[tuple[str, int]]:
+    """``(platform, order id)`` of every order whose creation webhook the inbox holds."""
+    query = text(
+        "SELECT platform, convert_from(body, 'UTF8')::jsonb ->> 'id' FROM inbox_events"
+        " WHERE topic IN :topics AND state <> 'failed'"
+    ).bindparams(bindparam("topics", expanding=True))
+    with database(world) as conn:
+        rows = conn.execute(query, {"topics": list(ORDER_TOPICS)}).all()
+    return {(str(platform), int(oid)) for platform, oid in rows if oid is not None}
+
+
+def inbox_caught_up(world: World, placed: list[Placed]) -> bool:
+    """Every order of ``placed`` has its creation event in the inbox and no event is left
+    unfinished: the inbox has recovered (what follows is the pipeline's own pace)."""
+    have = received(world)
+    return all((p.platform, p.order_id) in have for p in placed) and unfinished_events(world) == 0
+
+
+def wait_until(done: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.2) -> float:
+    """Seconds until ``done()`` held; ``TimeoutError`` after ``timeout_s``. A ``done`` that
+    raises (a server still coming back) counts as not yet."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        try:
+            if done():
+                return time.monotonic() - started
+        except Exception:  # the server is on its way back: try again
+            pass
+        time.sleep(poll_s)
+    raise TimeoutError(f"{what}: not within {timeout_s:.0f} s")

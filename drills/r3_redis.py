@@ -1,0 +1,72 @@
+"""R3 Redis killed and restarted mid-burst, and flushed once: 0 lost orders, and the inbox
+sweeper brings back every stranded event within its interval.
+
+1. A first burst of orders; while their jobs run, Redis is SIGKILLed (its AOF loses up to
+   the last second of writes). A second burst arrives while it is down: the receivers
+   commit each event and answer 200, their hand-offs fail. Redis restarts on its AOF.
+   ``kill_recovered_s``: from the restart until no inbox event is left unfinished.
+2. A third burst; Redis is flushed (FLUSHALL: every queued job, hand-off, lease and
+   liveness key gone) while its jobs run, and a fourth burst follows. ``flush_recovered_s``:
+   from the flush until no inbox event is left unfinished.
+
+Both recoveries must be within the sweep interval (``sweep_s``), else the drill fails.
+``non_2xx``: webhook answers other than 2xx (0: the receivers never depend on Redis).
+``settle_s``: from the last fault until every order is done at the platforms.
+"""
+
+from __future__ import annotations
+
+import time
+
+from drills import crash
+from drills.runner import Result, Size, verify
+from drills.world import Placed, World, WorldConfig
+
+NAME = "R3"
+TITLE = "Redis killed and restarted mid-burst, and flushed once"
+DOWN_S = 3.0  # how long Redis stays down
+
+
+def run(size: Size) -> Result:
+    config = WorldConfig(
+        merchants=size.merchants,
+        workers=size.workers,
+        schedules=crash.SCHEDULES,
+        extra_config=crash.EXTRA_CONFIG,
+    )
+    with World(config) as world:
+        placed, figures = _drive(world, size)
+        figures["settle_s"] = world.settle(placed, timeout_s=120 + 5 * len(placed))
+        report = verify(world, placed)
+        answers = world.observe()["webhooks"]
+    figures["non_2xx"] = sum(n for status, n in answers.items() if not status.startswith("2"))
+    figures["sweep_s"] = crash.SWEEP_S
+    late = [k for k in ("kill_recovered_s", "flush_recovered_s") if figures[k] > crash.SWEEP_S]
+    if late:
+        raise AssertionError(f"R3: {late} beyond the sweep interval ({crash.SWEEP_S} s): {figures}")
+    return Result(NAME, len(placed), report, figures)
+
+
+def _drive(world: World, size: Size) -> tuple[list[Placed], dict[str, float]]:
+    per_burst = max(1, size.per_store // 2)
+    bursts = [world.orders(per_burst, start=i * per_burst) for i in range(4)]
+    placed = world.place(bursts[0])
+    time.sleep(1.0)  # their jobs are queued and running
+    world.redis.kill()
+    placed += world.place(bursts[1])  # stored, not handed off
+    time.sleep(DOWN_S)
+    world.redis.start()  # on its AOF
+    figures = {"kill_recovered_s": _recovered(world, placed, "events after Redis restarted")}
+    placed += world.place(bursts[2])
+    time.sleep(1.0)
+    world.redis.flush()
+    placed += world.place(bursts[3])
+    figures["flush_recovered_s"] = _recovered(world, placed, "events after Redis was flushed")
+    return placed, figures
+
+
+def _recovered(world: World, placed: list[Placed], what: str) -> float:
+    """Seconds until every order placed has its event in the inbox, all processed (waits up
+    to twice the sweep interval, so that a late recovery is measured, and failed, rather
+    than cut off)."""
+    return crash.wait_until(lambda: crash.inbox_caught_up(world, placed), 2 * crash.SWEEP_S + 30, what)

@@ -1,0 +1,86 @@
+"""R5 PostgreSQL restarted mid-burst: no webhook answered 2xx before its commit, 0 lost, the
+receivers answer 503 while it is down, and the platforms' own behaviour is enough to recover.
+
+A first burst of orders; while their jobs run, PostgreSQL stops (fast shutdown: every
+session ended) and a second burst arrives while it is down; it starts again ``DOWN_S``
+later, and a third burst follows. The platforms behave as they do: Shopify sends a refused
+delivery again on its schedule (10 s, 30 s, 1 min, 5 min, ... compressed by
+``RETRY_SCALE``), WooCommerce never sends one again (and disables a webhook at its 7th
+failure in a row), so Waybill reconciles a WooCommerce store it refused
+(``sync/refused.py``). Nothing else recovers them: no periodic reconciliation runs.
+
+Checked at the platforms (``GET /_sandbox/deliveries``): every delivery attempted while
+the database was down was answered 503 (``non_503_down=0``), and every order delivery
+answered 2xx is in Waybill's inbox (``acked_not_stored=0``: a 2xx only after the commit).
+Figures: ``refused`` (503 answers), ``down_s``, ``recovered_s`` (from the restart until
+every order is done at the platforms).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from drills import crash
+from drills.runner import Result, Size, verify
+from drills.world import Placed, World, WorldConfig
+
+NAME = "R5"
+TITLE = "PostgreSQL restarted mid-burst"
+DOWN_S = 8.0
+RETRY_SCALE = 0.1  # Shopify's retries after 1, 3, 6, 30 s ...
+
+
+def run(size: Size) -> Result:
+    config = WorldConfig(
+        merchants=size.merchants,
+        workers=size.workers,
+        schedules=crash.SCHEDULES,
+        extra_config=crash.EXTRA_CONFIG,
+    )
+    with World(config) as world:
+        crash.retry_scale(world, RETRY_SCALE)
+        per_burst = max(1, size.per_store // 3)
+        placed = world.place(world.orders(per_burst))
+        time.sleep(1.0)  # their jobs are queued and running
+        down_at = time.time()
+        world.postgres.stop()
+        placed += world.place(world.orders(per_burst, start=per_burst))
+        time.sleep(DOWN_S)
+        world.postgres.start()
+        up_at = time.time()
+        placed += world.place(world.orders(per_burst, start=2 * per_burst))
+        world.settle(placed, timeout_s=180 + 5 * len(placed))
+        recovered_s = time.time() - up_at
+        report = verify(world, placed)
+        attempts = crash.deliveries(world)
+        stored = crash.received(world)
+    figures = _answers(attempts, stored, placed, down_at, up_at)
+    for key in ("non_503_down", "acked_not_stored"):
+        if figures[key]:
+            report.problems.append(f"{key}={figures[key]}")
+            report.lost["orders"] += figures[key]
+    figures |= {"down_s": up_at - down_at, "recovered_s": recovered_s}
+    return Result(NAME, len(placed), report, figures)
+
+
+def _answers(
+    attempts: list[dict[str, Any]],
+    stored: set[tuple[str, int]],
+    placed: list[Placed],
+    down_at: float,
+    up_at: float,
+) -> dict[str, Any]:
+    """The platforms' record of Waybill's answers (see the module's docstring)."""
+    ours = {(p.platform, p.order_id) for p in placed}
+    down = [a for a in attempts if a["at"] is not None and down_at + 0.5 < a["at"] < up_at]
+    acked = {
+        (a["platform"], int(a["resource_id"]))
+        for a in attempts
+        if a["topic"] in crash.ORDER_TOPICS and a["status"] and 200 <= a["status"] < 300
+    }
+    return {
+        "refused": sum(1 for a in attempts if a["status"] == 503),
+        "non_503_down": sum(1 for a in down if a["status"] != 503),
+        "acked_not_stored": len((acked & ours) - stored),
+    }
