@@ -32,6 +32,26 @@ SCHEDULES: dict[str, float] = {
 EXTRA_CONFIG: dict[str, Any] = {"inbox": {"sweep_after_s": 1}}
 
 
+def ready(world: World, timeout_s: float = 120.0) -> float:
+    """Wait until every worker has registered with RQ and the scheduler holds its lease: a
+    process still starting when a fault begins would meet it in its start-up checks (a
+    worker that cannot reach the database at start exits, for its supervisor to restart)."""
+    from redis import Redis
+    from rq.worker_registration import REDIS_WORKER_KEYS
+
+    from sync.schedule import LOCK_KEY
+
+    redis = Redis.from_url(world.redis.url(0))
+    try:
+        return wait_until(
+            lambda: redis.scard(REDIS_WORKER_KEYS) >= len(world.workers) and bool(redis.exists(LOCK_KEY)),
+            timeout_s,
+            "the workers and the scheduler",
+        )
+    finally:
+        redis.close()
+
+
 def simulators(world: World) -> dict[str, list[str]]:
     """The simulators' base URLs: ``shopify`` and ``easypost`` one each, ``woocommerce`` one
     per merchant."""

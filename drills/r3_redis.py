@@ -35,6 +35,7 @@ def run(size: Size) -> Result:
         extra_config=crash.EXTRA_CONFIG,
     )
     with World(config) as world:
+        crash.ready(world)
         placed, figures = _drive(world, size)
         figures["settle_s"] = world.settle(placed, timeout_s=120 + 5 * len(placed))
         report = verify(world, placed)

@@ -94,6 +94,7 @@ def run(size: Size) -> Result:
         extra_config=crash.EXTRA_CONFIG,
     )
     with World(config) as world:
+        crash.ready(world)
         world.faults(
             "easypost", seed=4, lost_response_rate=0.3, lost_response_ops=["shipment.buy"], hang_s=HANG_S
         )

@@ -12,7 +12,8 @@ failure in a row), so Waybill reconciles a WooCommerce store it refused
 Checked at the platforms (``GET /_sandbox/deliveries``): every delivery attempted while
 the database was down was answered 503 (``non_503_down=0``), and every order delivery
 answered 2xx is in Waybill's inbox (``acked_not_stored=0``: a 2xx only after the commit).
-Figures: ``refused`` (503 answers), ``down_s``, ``recovered_s`` (from the restart until
+Figures: ``refused`` (503 answers; ``refused_woo`` of them to WooCommerce, whose orders
+only the reconciliation brings back), ``down_s``, ``recovered_s`` (from the restart until
 every order is done at the platforms).
 """
 
@@ -39,6 +40,7 @@ def run(size: Size) -> Result:
         extra_config=crash.EXTRA_CONFIG,
     )
     with World(config) as world:
+        crash.ready(world)
         crash.retry_scale(world, RETRY_SCALE)
         per_burst = max(1, size.per_store // 3)
         placed = world.place(world.orders(per_burst))
@@ -81,6 +83,7 @@ def _answers(
     }
     return {
         "refused": sum(1 for a in attempts if a["status"] == 503),
+        "refused_woo": sum(1 for a in attempts if a["status"] == 503 and a["platform"] == "woocommerce"),
         "non_503_down": sum(1 for a in down if a["status"] != 503),
         "acked_not_stored": len((acked & ours) - stored),
     }
