@@ -63,6 +63,9 @@ class Killer:
                 self.at_random += 1
                 next_random = time.monotonic() + self.rng.uniform(*RANDOM_EVERY_S)
 
+    def done(self) -> bool:
+        return self.mid_buy >= self.mid_buy_max and self.at_random >= self.random_max
+
     def _buying(self, redis: Redis) -> list[int]:
         """Indexes of the workers running a shipping job now."""
         pids = {p.pid: i for i, p in enumerate(self.world.workers) if p.poll() is None}
@@ -105,7 +108,7 @@ def run(size: Size) -> Result:
         thread.start()
         placed = world.place(orders)
         try:
-            crash.wait_until(lambda: killer.mid_buy >= killer.mid_buy_max, 90, "workers killed mid-purchase")
+            crash.wait_until(killer.done, 90, "workers killed mid-purchase and at random")
         except TimeoutError:
             if killer.mid_buy == 0:  # the drill did not do what it says
                 raise

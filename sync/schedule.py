@@ -155,9 +155,12 @@ class Scheduler:
         inbox now.
 
         Whatever the web tier took in meanwhile was not handed off, and Redis may have come
-        back empty; the sweep re-enqueues it without waiting out its interval."""
-        if "sweep_inbox" in self.schedules:
-            self._next["sweep_inbox"] = 0
+        back empty; the sweep re-enqueues it without waiting out its interval. A
+        reconciliation of every store is owed again (settles wait for it), so it runs now
+        too: waiting out its interval held every store's settles back for minutes."""
+        for name in ("sweep_inbox", "reconcile_all"):
+            if name in self.schedules:
+                self._next[name] = 0
         self._owed = "reconcile_all" not in self.schedules
 
     def start(self) -> None:
