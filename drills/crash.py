@@ -123,6 +123,22 @@ def inbox_caught_up(world: World, placed: list[Placed]) -> bool:
     return all((p.platform, p.order_id) in have for p in placed) and unfinished_events(world) == 0
 
 
+def stranded(world: World, placed: list[Placed]) -> int:
+    """Events nothing will process: orders of ``placed`` whose event is not in the inbox yet,
+    plus unfinished events without a live job (queued, scheduled or running). The sweeper's
+    work is to bring this to 0; how fast they are then processed is the workers' pace."""
+    from sync.intake import inbox_job_id
+
+    have = received(world)
+    missing = sum(1 for p in placed if (p.platform, p.order_id) not in have)
+    with database(world) as conn:
+        ids = conn.execute(
+            text("SELECT id FROM inbox_events WHERE state NOT IN ('done', 'ignored', 'failed')")
+        ).scalars()
+        unfinished = list(ids)
+    return missing + sum(1 for i in unfinished if not world.rt.queue.is_live(inbox_job_id(i)))
+
+
 def wait_until(done: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.2) -> float:
     """Seconds until ``done()`` held; ``TimeoutError`` after ``timeout_s``. A ``done`` that
     raises (a server still coming back) counts as not yet."""
