@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 WAYBILL := $(VENV)/bin/waybill
 PYTEST_ARGS ?=
 
-.PHONY: setup run test coverage mutation lint demo demo-check bench bench-console screenshots tracking-week returns-drill migrate worker scheduler clean
+.PHONY: setup run test coverage mutation lint demo demo-check bench bench-console screenshots tracking-week returns-drill drills migrate worker scheduler clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -81,6 +81,11 @@ tracking-week: $(STAMP)
 ## returns-drill: issue 19's acceptance at full size: 200 returns across both stores (outside `make test`, which runs 40)
 returns-drill: $(STAMP)
 	WAYBILL_RETURNS_DRILL=$${WAYBILL_RETURNS_DRILL:-200} $(PY) -m pytest -q -s -p no:randomly tests/e2e/test_returns_acceptance.py
+
+## drills: issue 21's flash-sale drills at full size on the production setup (private PostgreSQL and Redis,
+## gunicorn, workers, scheduler; `make test` runs them reduced); DRILLS="R1 R7" picks some
+drills: $(STAMP)
+	nice $(PY) -m drills --size $${DRILLS_SIZE:-full} $(DRILLS)
 
 ## migrate: the database to the latest migration (production; embedded mode migrates itself)
 migrate: $(STAMP)

@@ -24,6 +24,10 @@ class Child:
         self._lock = threading.Lock()
         self._process = ctx.Process(target=target, args=(child_end, *args), name=name, daemon=True)
         self._process.start()
+        # The child sends ``info`` once its world is up; if it dies first, say so (never hang).
+        while not self._conn.poll(0.5):
+            if not self._process.is_alive():
+                raise RuntimeError(f"{name} exited ({self._process.exitcode}) before it was ready")
         self.info: Any = self._conn.recv()
 
     def call(self, method: str, *args: Any) -> Any:

@@ -123,8 +123,10 @@ def _place(shopify: Any, woos: list[Any], merchant: int, platform: str, n: int) 
 def _observe(shopify: Any, woos: list[Any], easypost: Any) -> dict[str, Any]:
     """Per merchant and platform, per order: ``fulfilments`` (Shopify fulfilments, or 1 for a
     completed WooCommerce order), ``tracking`` (tracking numbers written back, repeats kept),
-    ``refunds``; per SKU the channel's ``levels``. EasyPost: ``labels`` (shipment id -> labels
-    bought, tracking code). ``webhooks``: answers to every webhook delivery, by status."""
+    ``refunds``; per SKU the channel's ``levels``; ``subscriptions``: the webhook subscriptions
+    (Shopify) or active webhooks (WooCommerce) of the store. EasyPost: ``labels`` (shipment id -> labels
+    bought, tracking code). ``webhooks``: answers to every webhook delivery, by status;
+    ``injected``: faults the simulators injected so far, by kind."""
     out: dict[str, Any] = {"shopify": [], "woocommerce": [], "webhooks": collections.Counter()}
     with shopify._lock:
         for m in range(len(woos)):
@@ -137,7 +139,8 @@ def _observe(shopify: Any, woos: list[Any], easypost: Any) -> dict[str, Any]:
                 orders[int(oid)]["refunds"] = len(order.refund_ids)
             main = min(shop.locations)
             levels = {i.sku: shop.levels[(i.id, main)].available for i in shop.items.values()}
-            out["shopify"].append({"orders": orders, "levels": levels})
+            subscriptions = len(shop.subscriptions)
+            out["shopify"].append({"orders": orders, "levels": levels, "subscriptions": subscriptions})
     for woo in woos:
         with woo.lock:
             orders = {}
@@ -156,13 +159,19 @@ def _observe(shopify: Any, woos: list[Any], easypost: Any) -> dict[str, Any]:
                 for p in woo.store.products.values()
                 if p.get("sku") and p.get("stock_quantity") is not None
             }
-            out["woocommerce"].append({"orders": orders, "levels": levels})
+            active = sum(1 for hook in woo.hub.hooks.values() if hook["status"] == "active")
+            out["woocommerce"].append({"orders": orders, "levels": levels, "subscriptions": active})
     with easypost._lock:
         shipping = easypost.shipping
         out["labels"] = {
             sid: [int(n), shipping.shipments[sid].get("tracking_code")]
             for sid, n in shipping.label_counts.items()
         }
+    injected: collections.Counter[str] = collections.Counter()
+    for sim in [shopify, easypost, *woos]:
+        with sim._lock:
+            injected.update(sim.injected)
+    out["injected"] = dict(injected)
     for server_app in [shopify, easypost, *woos]:
         for delivery in list(server_app.webhooks.log):
             if delivery.topic != "ping":

@@ -5,8 +5,9 @@ For each order placed (``drills.world.Placed``) and what the simulators hold aft
 
 - ``orders``: the order reached its final state (Shopify: fulfilled; WooCommerce: completed)
   with one tracking number per parcel written back. Lost: an order that did not.
-- ``fulfilments``: one Shopify fulfilment per order (WooCommerce's completion is a status: it
-  cannot happen twice). Duplicate: a second fulfilment.
+- ``fulfilments``: at most one Shopify fulfilment per parcel (an order of two parcels is
+  fulfilled parcel by parcel, each with its tracking number; WooCommerce's completion is a
+  status: it cannot happen twice). Duplicate: a fulfilment beyond the parcels.
 - ``labels``: per parcel exactly one label bought at EasyPost. Lost: parcels without one;
   duplicates: a second label on a shipment, or labelled shipments beyond the parcels.
 - ``tracking``: every tracking number written back belongs to a label bought and is written
@@ -17,7 +18,8 @@ For each order placed (``drills.world.Placed``) and what the simulators hold aft
   lost.
 
 :func:`check` returns a :class:`Report`; ``Report.line()`` is ``lost=<n> duplicates=<n>`` and
-the per-kind detail; :meth:`Report.raise_if_failed` raises :class:`DrillFailed`.
+the per-kind detail (a drill may note kinds of its own: ``receivers``, ``dead_letters``);
+:meth:`Report.raise_if_failed` raises :class:`DrillFailed`.
 """
 
 from __future__ import annotations
@@ -66,8 +68,8 @@ class Report:
             raise DrillFailed(f"{drill}: {self.line()}: " + "; ".join(self.problems[:10]))
 
     def note(self, kind: str, lost: int = 0, duplicates: int = 0, why: str = "") -> None:
-        self.lost[kind] += max(0, lost)
-        self.duplicates[kind] += max(0, duplicates)
+        self.lost[kind] = self.lost.get(kind, 0) + max(0, lost)
+        self.duplicates[kind] = self.duplicates.get(kind, 0) + max(0, duplicates)
         if (lost > 0 or duplicates > 0) and why:
             self.problems.append(why)
 
@@ -100,11 +102,8 @@ def check(placed: list[Placed], observed: dict[str, Any], refunds: int = 0, stoc
             report.note("orders", lost=1, why=f"{where} not finished: {order}")
         if order is None:
             continue
-        report.note(
-            "fulfilments",
-            duplicates=order["fulfilments"] - 1,
-            why=f"{where}: {order['fulfilments']} fulfilments",
-        )
+        extra = order["fulfilments"] - p.parcels  # Waybill may fulfil parcel by parcel
+        report.note("fulfilments", duplicates=extra, why=f"{where}: {order['fulfilments']} fulfilments")
         written.update(order["tracking"])
         distinct = len(set(order["tracking"]))
         report.note("tracking", duplicates=distinct - p.parcels, why=f"{where}: {distinct} tracking numbers")

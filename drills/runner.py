@@ -2,7 +2,9 @@
 
 A drill module (``drills/r<N>_<name>.py``) defines ``NAME``, ``TITLE`` and ``run(size)``,
 which starts its own :class:`drills.world.World`, drives it and returns a :class:`Result`
-whose ``line()`` is the drill's one ``key=value`` line.
+whose ``line()`` is the drill's one ``key=value`` line. A drill that can share a world with
+others (it leaves the world as it found it: faults cleared, subscriptions back, every worker
+running) also defines ``drill(world, size)``; ``run`` is then ``run_alone(drill, size)``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from drills.check import Report, check
-from drills.world import Placed, World
+from drills.world import World, WorldConfig
 
 
 @dataclass(frozen=True)
@@ -57,13 +59,14 @@ def _fmt(value: Any) -> str:
     return f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
-def verify(world: World, placed: list[Placed], grace_s: float = 20.0, refunds: int = 0) -> Report:
-    """The checker over ``placed``, repeated for up to ``grace_s`` while something is still
-    missing (a stock push waiting for its debounce); a duplicate never goes away, so it is
-    reported at once."""
+def verify(world: World, grace_s: float = 20.0, refunds: int = 0) -> Report:
+    """The checker over every order placed in ``world``, repeated for up to ``grace_s`` while
+    something is still missing (a stock push waiting for its debounce); a duplicate never goes
+    away, so it is reported at once. In a world shared by several drills, a drill's report
+    covers the earlier drills' orders too (which passed, or the run stopped)."""
     deadline = time.monotonic() + grace_s
     while True:
-        report = check(placed, world.observe(), refunds=refunds)
+        report = check(world.placed, world.observe(), refunds=refunds)
         if report.ok or report.total_duplicates or time.monotonic() > deadline:
             return report
         time.sleep(0.5)
@@ -81,4 +84,16 @@ def drills() -> dict[str, ModuleType]:
     return dict(sorted(found.items(), key=lambda item: int(item[0][1:])))
 
 
-DrillRun = Callable[[Size], Result]
+# The world every shareable drill can run in: R6's short retry policy (harmless elsewhere),
+# no periodic jobs (R7 counts one reconciliation), faults off.
+RETRY = {"retry": {"max": 10, "base_s": 0.5, "factor": 2.0, "max_s": 4.0, "jitter": 0.25}}
+
+
+def shared_config(size: Size) -> WorldConfig:
+    return WorldConfig(merchants=size.merchants, workers=size.workers, extra_config={"queue": RETRY})
+
+
+def run_alone(drill: Callable[[World, Size], Result], size: Size) -> Result:
+    """``drill`` in a world of its own (``shared_config``)."""
+    with World(shared_config(size)) as world:
+        return drill(world, size)

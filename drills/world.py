@@ -17,7 +17,9 @@ paths (``sync.stores.save_store``, catalog import, webhook registration).
 The interface a drill uses:
 
 - ``orders(per_store, start)`` / ``place(orders)``: the load driver (orders placed on the
-  storefront simulators, which send their webhooks); ``place`` returns :class:`Placed` records.
+  storefront simulators, which send their webhooks); ``place`` returns :class:`Placed` records,
+  also kept in ``placed`` (every order of the world, which the checker covers).
+- ``next_number()``: an order number no order of this world has used yet (it picks the cart).
 - ``faults(platform, **plan)`` / ``clear_faults()``: the simulators' fault plans
   (:class:`sandbox.harness.Faults`); ``blackout()``: every subscription deleted or disabled.
 - ``workers`` (the running ``worker.py`` processes), ``start_worker()``, ``stop_worker(i)``
@@ -87,6 +89,8 @@ class World:
         self.scheduler: subprocess.Popen[bytes] | None = None
         self.rt: Any = None
         self._ended: set[int] = set()  # pids stopped or killed on purpose
+        self.placed: list[Placed] = []
+        self._numbers = 0  # every order placed in this world, for the checker
 
     def __enter__(self) -> World:
         try:
@@ -228,6 +232,7 @@ class World:
     def orders(self, per_store: int, start: int = 0) -> list[tuple[int, str, int]]:
         """``per_store`` orders on every storefront of every merchant, interleaved, numbered from
         ``start`` (the number picks the cart): the argument ``place`` takes."""
+        self._numbers = max(self._numbers, start + per_store)
         return [
             (m, platform, start + n)
             for n in range(per_store)
@@ -235,9 +240,14 @@ class World:
             for platform in PLATFORMS
         ]
 
+    def next_number(self) -> int:
+        return self._numbers
+
     def place(self, orders: list[tuple[int, str, int]]) -> list[Placed]:
-        placed = self.platforms.call("place", orders)
-        return [Placed(m, p, oid, parcels, tuple(map(tuple, lines))) for m, p, oid, parcels, lines in placed]
+        made = self.platforms.call("place", orders)
+        placed = [Placed(m, p, oid, parcels, tuple(map(tuple, lines))) for m, p, oid, parcels, lines in made]
+        self.placed += placed
+        return placed
 
     def faults(self, platform: str, **plan: Any) -> None:
         """Set the fault plan of ``platform`` (``shopify``, ``woocommerce``: every store, ``easypost``)."""

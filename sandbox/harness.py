@@ -351,6 +351,8 @@ class Simulator:
         self.clock = clock or Clock()
         self.faults = faults or Faults()
         self.calls: collections.Counter[str] = collections.Counter()
+        # Faults injected so far, by kind (error, throttle, timeout, lost_response).
+        self.injected: collections.Counter[str] = collections.Counter()
         self.request_log: list[dict[str, Any]] = []
         self.hanging = 0
         self._lock = threading.RLock()
@@ -398,6 +400,7 @@ class Simulator:
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self.injected.clear()
             self.request_log.clear()
             self.webhooks.reset()
             self.faults = Faults()
@@ -410,7 +413,14 @@ class Simulator:
     def lose_response(self, op: str) -> bool:
         """After acting: should this response be lost (hang, then 504)?"""
         ops = self.faults.lost_response_ops
-        return (not ops or op in ops) and self.faults.roll(self.faults.lost_response_rate)
+        lost = (not ops or op in ops) and self.faults.roll(self.faults.lost_response_rate)
+        if lost:
+            self._injected("lost_response")
+        return lost
+
+    def _injected(self, kind: str) -> None:
+        with self._lock:
+            self.injected[kind] += 1
 
     def lost_response(self) -> Response:
         with self._lock:
@@ -458,10 +468,13 @@ class Simulator:
         if f.latency_s > 0:
             time.sleep(f.latency_s)
         if f.roll(f.timeout_rate):
+            self._injected("timeout")
             return self.lost_response()
         if f.roll(f.error_rate):
+            self._injected("error")
             return self.error_response(503, "Service unavailable (injected)")
         if f.roll(f.throttle_rate):
+            self._injected("throttle")
             return self.throttled_response(f.retry_after_s)
         return None
 

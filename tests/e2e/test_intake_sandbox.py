@@ -6,6 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from connectors.netguard import AddressPolicy
@@ -216,3 +219,72 @@ def test_polling_never_stores_an_order_whose_lines_may_be_cut(waybill: Any, plat
     drain(rt)
     assert (result["found"], result["queued"], result["incomplete"]) == (2, 1, 1)
     assert [o.line_items[0].sku for o in held_orders(rt).values()] == ["TEE"]
+
+
+def captured(sim: ShopifySimulator | WooCommerceSimulator) -> list[tuple[str, dict[str, str], bytes]]:
+    """The deliveries the simulator has queued, built now (WooCommerce builds a payload when it
+    sends it: building at once keeps each version of the order), and taken off its queue."""
+    return [(p.url, *p.build()) for p in sim.webhooks._take_due(everything=True)]
+
+
+def life_of_an_order(shopify: ShopifySimulator, woo: WooCommerceSimulator, n: int, cancel: bool) -> list[Any]:
+    """One order on each storefront, changed after it was placed (paid, note, tags, perhaps
+    cancelled); returns every webhook delivery that life sends, each built when it was sent."""
+    deliveries: list[Any] = []
+    address = {"address1": f"{n} Main St", "city": "Springfield", "province_code": "IL", "zip": "62701"}
+    order = shopify.place_order(SHOP, [("TEE", 1)], email=f"life{n}@example.com", shipping_address=address)
+    deliveries += captured(shopify)
+    shopify.update_order(SHOP, order.id, note=f"Leave with neighbour {n}")
+    shopify.update_order(SHOP, order.id, tags=["gift", f"life-{n}"])
+    if cancel:
+        shopify.cancel_order(SHOP, order.id)
+    deliveries += captured(shopify)
+    ship = {"first_name": "Buyer", "last_name": str(n), "address_1": f"{n} Main St", "city": "Springfield"}
+    ship |= {"state": "IL", "postcode": "62701", "country": "US"}
+    billing = {"first_name": "Buyer", "last_name": str(n), "email": f"life{n}@example.com"}
+    woo_id = woo.place_order([("MUG", 2)], billing=billing, shipping=ship, status="pending")
+    for change in (
+        lambda: woo.pay_order(woo_id),
+        lambda: woo.edit_order(woo_id, customer_note=f"Ring twice {n}"),
+        *([lambda: woo.edit_order(woo_id, status="cancelled")] if cancel else []),
+    ):
+        deliveries += captured(woo)
+        change()
+    return deliveries + captured(woo)
+
+
+_life = iter(range(1000, 100_000))
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_any_permutation_of_an_orders_webhooks_ends_in_the_platforms_state(
+    waybill: Any, platforms: Any, data: st.DataObject
+) -> None:
+    """Issue 21's R2 in the suite: an order's deliveries (created, paid, updated, cancelled)
+    in any order leave Waybill holding what the platform holds at the end."""
+    rt = waybill
+    shopify, woo, shop_server, woo_server = platforms
+    with rt.session() as s:
+        connected = s.scalar(select(func.count(Store.id)))
+    shop_id, woo_id = connect(rt, woo, woo_server.url) if not connected else (1, 2)
+    shopify.faults = woo.faults = Faults()
+    n = next(_life)
+    deliveries = life_of_an_order(shopify, woo, n, cancel=data.draw(st.booleans(), label="cancel"))
+    http = requests.Session()
+    for url, headers, body in data.draw(st.permutations(deliveries), label="deliveries"):
+        assert http.post(url, data=body, headers=headers, timeout=10).status_code < 300
+    drain(rt)
+    held = held_orders(rt)
+    client = ShopifyClient(SHOP, TOKEN, base_url=shop_server.url, policy=AddressPolicy(allow_loopback=True))
+    shop_order_id = max(shopify.shops[SHOP].orders)
+    node = client.execute("order", {"id": f"gid://shopify/Order/{shop_order_id}"})["order"]
+    assert essentials(held[(shop_id, str(shop_order_id))]) == essentials(order_from_graphql(node))
+    woo_order_id = max(int(k) for k in woo.snapshot()["orders"])
+    assert essentials(held[(woo_id, str(woo_order_id))]) == essentials(
+        order_from_rest(woo.order(woo_order_id))
+    )

@@ -1,0 +1,48 @@
+"""The drills at reduced size, inside `make test` (``make drills`` runs them at full size).
+
+The production setup (private PostgreSQL and Redis, gunicorn, worker processes, the
+scheduler, the platforms in their own process) is started once and shared by the drills
+that leave it as they found it (those with a ``drill(world, size)``), run one after the
+other in one test (one world, whatever xdist does): each prints its line and must report
+``lost=0 duplicates=0``.
+
+Selection: the drills start their own servers whatever the backend, so the test runs on
+both (CI runs both passes). Like ``private_postgres``, it skips only on the embedded backend
+outside CI when PostgreSQL's server programs or redis-server are not installed; on the
+services backend or in CI it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from drills.runner import SIZES, drills, shared_config
+from drills.servers import pg_bin
+from drills.world import World
+from tests.conftest import BACKEND
+
+pytestmark = pytest.mark.slow
+SIZE = SIZES["reduced"]
+
+
+def test_every_shareable_drill_loses_nothing_and_does_nothing_twice() -> None:
+    needed = {"initdb and pg_ctl": pg_bin(), "redis-server": shutil.which("redis-server")}
+    missing = [name for name, found in needed.items() if not found]
+    if missing:
+        if BACKEND == "services" or os.environ.get("CI") == "true":
+            pytest.fail(f"the drills need {', '.join(missing)} (WAYBILL_TEST_PG_BIN for PostgreSQL's)")
+        pytest.skip(f"{', '.join(missing)} not installed (the drills run in CI)")
+    shareable = {name: module for name, module in drills().items() if hasattr(module, "drill")}
+    assert {"R1", "R2", "R6", "R7"} <= set(shareable)
+    failures = []
+    with World(shared_config(SIZE)) as world:
+        for name, module in shareable.items():
+            result = module.drill(world, SIZE)
+            print(result.line())
+            assert result.orders > 0, name
+            if not result.report.ok:
+                failures.append(f"{result.line()}: {'; '.join(result.report.problems[:5])}")
+    assert not failures, failures
