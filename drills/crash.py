@@ -32,6 +32,11 @@ SCHEDULES: dict[str, float] = {
 EXTRA_CONFIG: dict[str, Any] = {"inbox": {"sweep_after_s": 1}}
 
 
+def sweep_s(world: World) -> float:
+    """The world's inbox sweep interval (``schedules.sweep_inbox``)."""
+    return float(world.rt.settings.schedules["sweep_inbox"].every_s)
+
+
 def ready(world: World, timeout_s: float = 120.0) -> float:
     """Wait until every worker has registered with RQ and the scheduler holds its lease: a
     process still starting when a fault begins would meet it in its start-up checks (a

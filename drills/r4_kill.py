@@ -28,8 +28,8 @@ from rq import Queue
 from rq.job import Job
 
 from drills import crash
-from drills.runner import Result, Size, verify
-from drills.world import World, WorldConfig
+from drills.runner import Result, Size, run_alone, verify
+from drills.world import World
 
 NAME = "R4"
 TITLE = "workers SIGKILLed at random moments, also between buying a label and committing it"
@@ -90,43 +90,40 @@ def _hanging(easypost: str) -> bool:
 
 
 def run(size: Size) -> Result:
-    config = WorldConfig(
-        merchants=size.merchants,
-        workers=size.workers,
-        schedules=crash.SCHEDULES,
-        extra_config=crash.EXTRA_CONFIG,
-    )
-    with World(config) as world:
-        crash.ready(world)
-        world.faults(
-            "easypost", seed=4, lost_response_rate=0.3, lost_response_ops=["shipment.buy"], hang_s=HANG_S
-        )
-        orders = world.orders(size.per_store)
-        # A kill costs the reaper's 10 s and a worker's start-up: bounded, so `make drills` fits.
-        mid_buy, at_random = min(3, max(1, len(orders) // 12)), min(4, max(1, len(orders) // 8))
-        killer = Killer(world, mid_buy_max=mid_buy, random_max=at_random)
-        thread = threading.Thread(target=_guarded(killer), name="drill-killer", daemon=True)
-        started = time.monotonic()
-        thread.start()
-        placed = world.place(orders)
-        try:
-            crash.wait_until(killer.done, 90, "workers killed mid-purchase and at random")
-        except TimeoutError:
-            if killer.mid_buy == 0:  # the drill did not do what it says
-                raise
-        finally:
-            killer.stop.set()
-            thread.join(10)
+    return run_alone(drill, size)
+
+
+def drill(world: World, size: Size) -> Result:
+    """R4 in ``world`` (shareable: faults cleared and every worker running at the end)."""
+    crash.ready(world)
+    plan = {"lost_response_rate": 0.3, "lost_response_ops": ["shipment.buy"], "hang_s": HANG_S}
+    world.faults("easypost", seed=4, **plan)
+    orders = world.orders(size.per_store, start=world.next_number())
+    # A kill costs the reaper's 10 s and a worker's start-up: bounded, so `make drills` fits.
+    mid_buy, at_random = min(3, max(1, len(orders) // 12)), min(4, max(1, len(orders) // 8))
+    killer = Killer(world, mid_buy_max=mid_buy, random_max=at_random)
+    thread = threading.Thread(target=_guarded(killer), name="drill-killer", daemon=True)
+    started = time.monotonic()
+    thread.start()
+    placed = world.place(orders)
+    try:
+        crash.wait_until(killer.done, 90, "workers killed mid-purchase and at random")
+    except TimeoutError:
+        if killer.mid_buy == 0:  # the drill did not do what it says
+            raise
+    finally:
+        killer.stop.set()
+        thread.join(10)
         world.clear_faults()
-        world.settle(placed, timeout_s=120 + 5 * len(placed))
-        settle_s = time.monotonic() - started
-        report = verify(world, placed)
-        labels = sum(n for n, _ in world.observe()["labels"].values())
+    world.settle(world.placed, timeout_s=120 + 5 * len(placed))
+    settle_s = time.monotonic() - started
+    report = verify(world)
+    labels = sum(n for n, _ in world.observe()["labels"].values())
     figures = {
         "kills_mid_buy": killer.mid_buy,
         "kills_random": killer.at_random,
         "labels": labels,
-        "parcels": sum(p.parcels for p in placed),
+        "parcels": sum(p.parcels for p in world.placed),
         "settle_s": settle_s,
     }
     return Result(NAME, len(placed), report, figures)

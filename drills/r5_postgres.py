@@ -23,8 +23,8 @@ import time
 from typing import Any
 
 from drills import crash
-from drills.runner import Result, Size, verify
-from drills.world import Placed, World, WorldConfig
+from drills.runner import Result, Size, run_alone, verify
+from drills.world import Placed, World
 
 NAME = "R5"
 TITLE = "PostgreSQL restarted mid-burst"
@@ -33,37 +33,44 @@ RETRY_SCALE = 0.1  # Shopify's retries after 1, 3, 6, 30 s ...
 
 
 def run(size: Size) -> Result:
-    config = WorldConfig(
-        merchants=size.merchants,
-        workers=size.workers,
-        schedules=crash.SCHEDULES,
-        extra_config=crash.EXTRA_CONFIG,
-    )
-    with World(config) as world:
-        crash.ready(world)
-        crash.retry_scale(world, RETRY_SCALE)
-        per_burst = max(1, size.per_store // 3)
-        placed = world.place(world.orders(per_burst))
-        time.sleep(1.0)  # their jobs are queued and running
-        down_at = time.time()
-        world.postgres.stop()
-        placed += world.place(world.orders(per_burst, start=per_burst))
-        time.sleep(DOWN_S)
-        world.postgres.start()
-        up_at = time.time()
-        placed += world.place(world.orders(per_burst, start=2 * per_burst))
-        world.settle(placed, timeout_s=180 + 5 * len(placed))
-        recovered_s = time.time() - up_at
-        report = verify(world, placed)
-        attempts = crash.deliveries(world)
-        stored = crash.received(world)
-    figures = _answers(attempts, stored, placed, down_at, up_at)
+    return run_alone(drill, size)
+
+
+def drill(world: World, size: Size) -> Result:
+    """R5 in ``world`` (shareable: PostgreSQL back, retry schedules as the platforms' own)."""
+    crash.ready(world)
+    seen = len(crash.deliveries(world))
+    crash.retry_scale(world, RETRY_SCALE)
+    try:
+        placed, down_at, up_at = _drive(world, size)
+        world.settle(world.placed, timeout_s=180 + 5 * len(placed))
+    finally:
+        crash.retry_scale(world, 1.0)
+    recovered_s = time.time() - up_at
+    report = verify(world)
+    figures = _answers(crash.deliveries(world)[seen:], crash.received(world), placed, down_at, up_at)
     for key in ("non_503_down", "acked_not_stored"):
         if figures[key]:
             report.problems.append(f"{key}={figures[key]}")
             report.lost["orders"] += figures[key]
     figures |= {"down_s": up_at - down_at, "recovered_s": recovered_s}
     return Result(NAME, len(placed), report, figures)
+
+
+def _drive(world: World, size: Size) -> tuple[list[Placed], float, float]:
+    """The three bursts around the outage; the orders and when PostgreSQL stopped and started."""
+    per_burst = max(1, size.per_store // 3)
+    first = world.next_number()
+    placed = world.place(world.orders(per_burst, start=first))
+    time.sleep(1.0)  # their jobs are queued and running
+    down_at = time.time()
+    world.postgres.stop()
+    placed += world.place(world.orders(per_burst, start=first + per_burst))
+    time.sleep(DOWN_S)
+    world.postgres.start()
+    up_at = time.time()
+    placed += world.place(world.orders(per_burst, start=first + 2 * per_burst))
+    return placed, down_at, up_at
 
 
 def _answers(
