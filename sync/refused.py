@@ -1,14 +1,17 @@
-"""Stores owed a reconciliation because Waybill refused their webhooks while its database
-was down.
+"""A reconciliation of every store after Waybill refused storefront webhooks (503) because
+its database was down.
 
-WooCommerce never sends a delivery again after a failure (``docs/operations.md``,
-"Drills"): an order whose webhook was answered 503 reaches Waybill only by polling. So a
-WooCommerce receiver that answers 503 notes the store in Redis (up while PostgreSQL is
-not), and the scheduler queues the reconciliation of every noted store each round
-(:func:`enqueue_owed`), with the same job id as the periodic one, so one still queued or
-running is never doubled. One that starts before the database is back waits for it
-(``queue.outage``); a store refused again meanwhile stays noted and is reconciled once
-more after it. Shopify sends a refused delivery again on its own schedule.
+Two things go wrong without it. WooCommerce never sends a refused delivery again, so its
+orders reach Waybill only by polling. And a channel's own level change (its sale lowered
+it) read back before the refused order is in would be taken for a merchant edit, and the
+order's units taken off again when it arrives: the stock settles must wait for the
+missed orders, as they do after a restart (``sync.reconcile.owe_reconciliation``).
+
+So a storefront receiver that answers 503 sets a flag in Redis (up while PostgreSQL is
+not; :func:`note_refused`), and the scheduler, each round (:func:`reconcile_after_refusals`):
+notes on every active store that a reconciliation is owed (settles wait for it) and queues
+``reconcile_all`` now. While the database is still down the flag stays for the next round;
+a refusal after the reconciliation was queued sets it again, for one more.
 """
 
 from __future__ import annotations
@@ -17,15 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from sync.jobs import safe_job_id
-
 if TYPE_CHECKING:
     from sync.runtime import Runtime
 
 log = structlog.get_logger("waybill.refused")
 OWED_KEY = "waybill:reconcile_owed"
-MAX_NOTED = 10_000  # store ids kept at most (they come from unauthenticated URLs)
-PER_ROUND = 100  # reconciliations queued per scheduler round at most
+RECONCILE_JOB_ID = "periodic-reconcile_all"  # the scheduler's own id: never doubled
 
 
 def _redis(rt: Runtime) -> Any:
@@ -34,35 +34,36 @@ def _redis(rt: Runtime) -> Any:
     return getattr(rt.queue, "connection", None)
 
 
-def note_refused(rt: Runtime, store_id: int) -> None:
-    """Remember that a delivery to ``store_id`` was answered 503. Never raises: Redis may
-    be away too, and then the periodic reconciliation is the net."""
+def note_refused(rt: Runtime) -> None:
+    """Remember that a storefront webhook was answered 503. Never raises: Redis may be away
+    too, and then the scheduler's reconciliation when it regains Redis is the net."""
     redis = _redis(rt)
     if redis is None:
         return
     try:
-        if redis.scard(OWED_KEY) < MAX_NOTED:
-            redis.sadd(OWED_KEY, store_id)
+        redis.set(OWED_KEY, b"1")
     except Exception as exc:
-        log.warning("webhook.refusal_not_noted", store_id=store_id, error=type(exc).__name__)
+        log.warning("webhook.refusal_not_noted", error=type(exc).__name__)
 
 
-def enqueue_owed(rt: Runtime) -> int:
-    """Queue the reconciliation of each noted store (see the module's docstring); returns
-    how many were queued. A store whose reconciliation is still live stays noted."""
+def reconcile_after_refusals(rt: Runtime) -> bool:
+    """Owe every store a reconciliation and queue it, if a refusal was noted (see the module's
+    docstring); whether one was queued. Raises when the database or Redis cannot be reached
+    (the flag is kept)."""
+    from sync.reconcile import owe_reconciliation
+
     redis = _redis(rt)
-    if redis is None:
-        return 0
-    queued, keep = 0, [int(raw) for raw in redis.spop(OWED_KEY, PER_ROUND) or []]
+    if redis is None or not redis.exists(OWED_KEY) or rt.queue.is_live(RECONCILE_JOB_ID):
+        return False  # none noted, or one queued or running (it may have polled before): after it
+    redis.delete(OWED_KEY)
     try:
-        for store_id in list(keep):
-            job_id = safe_job_id("reconcile-store", store_id)
-            if rt.enqueue("reconcile_store", job_id=job_id, store_id=store_id):
-                queued += 1
-                keep.remove(store_id)
-    finally:  # still live, or not reached when Redis failed midway
-        if keep:
-            redis.sadd(OWED_KEY, *keep)
-    if queued:
-        log.info("reconcile.owed_after_refusals", stores=queued)
-    return queued
+        stores = owe_reconciliation(rt)
+        queued = rt.queue.enqueue("reconcile_all", {}, job_id=RECONCILE_JOB_ID)
+    except BaseException:
+        redis.set(OWED_KEY, b"1")
+        raise
+    if not queued:  # one was queued meanwhile
+        redis.set(OWED_KEY, b"1")
+        return False
+    log.info("reconcile.after_refusals", stores=stores)
+    return True

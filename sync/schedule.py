@@ -141,12 +141,12 @@ class Scheduler:
         return held
 
     def _owed_after_refusals(self) -> None:
-        """Reconcile the stores whose webhooks were refused while the database was down."""
-        from sync.refused import enqueue_owed
+        """Reconcile every store after webhooks were refused while the database was down."""
+        from sync.refused import reconcile_after_refusals
 
         try:
-            enqueue_owed(self.rt)
-        except Exception as exc:  # Redis blip: the stores stay noted for the next round
+            reconcile_after_refusals(self.rt)
+        except Exception as exc:  # the database still down: the flag stays for the next round
             log.warning("scheduler.owed_failed", error=type(exc).__name__)
 
     def regained(self) -> None:

@@ -8,7 +8,6 @@ from urllib.parse import parse_qsl
 from connectors.woocommerce import webhooks as woo
 from db.models import Platform
 from db.store_lookup import STORE_LOOKUP_FAILED, StoreRef, find_store
-from sync.refused import note_refused
 from sync.runtime import Runtime
 from webhooks.intake import (
     Answer,
@@ -43,12 +42,11 @@ def receive_woocommerce(delivery: Delivery, store_id: int) -> Answer:
     except Refused as err:
         return refused(Platform.woocommerce, err)
     except STORE_LOOKUP_FAILED as exc:  # the database is unreachable, cached store or not
-        note_refused(rt, store_id)  # WooCommerce never sends it again: reconcile the store
         return unavailable(Platform.woocommerce, exc)
     # The delivery id is a hash of the webhook id and the current second, so two resources
     # changed in the same second share it: the body tells them apart, a re-delivery does not.
     key = f"{store_id}:{delivery_id}:{hashlib.sha256(body).hexdigest()[:32]}"
-    answer = commit(
+    return commit(
         rt,
         Platform.woocommerce,
         topic,
@@ -59,9 +57,6 @@ def receive_woocommerce(delivery: Delivery, store_id: int) -> Answer:
         account_id=store.account_id,
         refusal="body is not a JSON object" if not_an_object(body) else None,
     )
-    if answer.status == 503:
-        note_refused(rt, store.id)
-    return answer
 
 
 def _is_ping(delivery: Delivery, body: bytes) -> bool:
