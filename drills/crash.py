@@ -38,23 +38,31 @@ def sweep_s(world: World) -> float:
 
 
 def ready(world: World, timeout_s: float = 120.0) -> float:
-    """Wait until every worker has registered with RQ and the scheduler holds its lease: a
+    """Wait until every worker is past its start-up and the scheduler holds its lease: a
     process still starting when a fault begins would meet it in its start-up checks (a
     worker that cannot reach the database at start exits, for its supervisor to restart)."""
     from redis import Redis
-    from rq.worker_registration import REDIS_WORKER_KEYS
 
     from sync.schedule import LOCK_KEY
 
     redis = Redis.from_url(world.redis.url(0))
     try:
-        return wait_until(
-            lambda: redis.scard(REDIS_WORKER_KEYS) >= len(world.workers) and bool(redis.exists(LOCK_KEY)),
-            timeout_s,
-            "the workers and the scheduler",
-        )
+        up = lambda: _workers_up(world, redis) and bool(redis.exists(LOCK_KEY))  # noqa: E731
+        return wait_until(up, timeout_s, "every worker and the scheduler up")
     finally:
         redis.close()
+
+
+def _workers_up(world: World, redis: Any) -> bool:
+    """Every running worker process heartbeats (``waybill:alive:<name>``) under a name RQ knows
+    with its pid. After a FLUSHALL RQ knows no name until a worker restarts; then enough
+    heartbeats will do (nothing was restarted since)."""
+    from sync.redis_queue import ALIVE_KEY
+
+    names = [k.decode().removeprefix(ALIVE_KEY % "") for k in redis.keys(ALIVE_KEY % "*")]
+    pids = {int(pid) for name in names if (pid := redis.hget(f"rq:worker:{name}", "pid"))}
+    running = {p.pid for p in world.workers if p.poll() is None}
+    return running <= pids if pids else len(names) >= len(running)
 
 
 def simulators(world: World) -> dict[str, list[str]]:
