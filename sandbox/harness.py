@@ -504,6 +504,7 @@ class Simulator:
         if "retry_scale" in body:
             self.webhooks.retry_scale = float(body["retry_scale"])
         return json_response({"retry_scale": self.webhooks.retry_scale})
+
     def _control_blackout(self, request: Request) -> Response:
         blackout = getattr(self, "blackout_webhooks", None)
         if blackout is None:
