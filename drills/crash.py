@@ -136,31 +136,44 @@ def inbox_caught_up(world: World, placed: list[Placed]) -> bool:
     return all((p.platform, p.order_id) in have for p in placed) and unfinished_events(world) == 0
 
 
-def stranded(world: World, placed: list[Placed]) -> int:
+def stranded(world: World, placed: list[Placed]) -> list[str]:
     """Events nothing will process: orders of ``placed`` whose event is not in the inbox yet,
-    plus unfinished events without a live job (queued, scheduled or running). The sweeper's
-    work is to bring this to 0; how fast they are then processed is the workers' pace."""
+    and unfinished events without a live job (queued, scheduled or running). The sweeper's
+    work is to empty this; how fast they are then processed is the workers' pace."""
     from sync.intake import inbox_job_id
 
     have = received(world)
-    missing = sum(1 for p in placed if (p.platform, p.order_id) not in have)
+    found = [
+        f"{p.platform} order {p.order_id} not received"
+        for p in placed
+        if (p.platform, p.order_id) not in have
+    ]
     with database(world) as conn:
-        ids = conn.execute(
-            text("SELECT id FROM inbox_events WHERE state NOT IN ('done', 'ignored', 'failed')")
-        ).scalars()
-        unfinished = list(ids)
-    return missing + sum(1 for i in unfinished if not world.rt.queue.is_live(inbox_job_id(i)))
+        rows = conn.execute(
+            text("SELECT id, topic, state FROM inbox_events WHERE state NOT IN ('done', 'ignored', 'failed')")
+        ).all()
+    for event_id, topic, state in rows:
+        if not world.rt.queue.is_live(inbox_job_id(event_id)):
+            found.append(f"event {event_id} ({topic}, {state}) without a live job")
+    return found
 
 
-def wait_until(done: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 0.2) -> float:
-    """Seconds until ``done()`` held; ``TimeoutError`` after ``timeout_s``. A ``done`` that
+def wait_until(done: Callable[[], Any], timeout_s: float, what: str, poll_s: float = 0.2) -> float:
+    """Seconds until ``done()`` is true; ``TimeoutError`` after ``timeout_s``. A ``done`` that
     raises (a server still coming back) counts as not yet."""
-    started = time.monotonic()
+    return wait_for_none(lambda: [] if done() else [what], timeout_s, what, poll_s)
+
+
+def wait_for_none(left: Callable[[], list[str]], timeout_s: float, what: str, poll_s: float = 0.2) -> float:
+    """Seconds until ``left()`` is empty; ``TimeoutError`` after ``timeout_s``, naming what was
+    left. A ``left`` that raises (a server still coming back) counts as not yet."""
+    started, last = time.monotonic(), [what]
     while time.monotonic() - started < timeout_s:
         try:
-            if done():
+            last = left()
+            if not last:
                 return time.monotonic() - started
-        except Exception:  # the server is on its way back: try again
-            pass
+        except Exception as exc:  # the server is on its way back: try again
+            last = [f"{type(exc).__name__}: {exc}"]
         time.sleep(poll_s)
-    raise TimeoutError(f"{what}: not within {timeout_s:.0f} s")
+    raise TimeoutError(f"{what}: not within {timeout_s:.0f} s; {len(last)} left: {last[:5]}")

@@ -78,7 +78,7 @@ def _recovered(world: World, placed: list[Placed], fault: str, interval: float) 
     so that a late recovery is measured, and failed, rather than cut off; then
     ``<fault>_drained_s``: until every event is processed."""
     started = time.monotonic()
-    crash.wait_until(lambda: crash.stranded(world, placed) == 0, 2 * interval + 30, f"{fault}: stranded")
+    crash.wait_for_none(lambda: crash.stranded(world, placed), 2 * interval + 30, f"{fault}: stranded")
     recovered = time.monotonic() - started
     crash.wait_until(lambda: crash.inbox_caught_up(world, placed), 600, f"{fault}: every event processed")
     return {f"{fault}_recovered_s": recovered, f"{fault}_drained_s": time.monotonic() - started}
