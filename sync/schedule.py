@@ -225,7 +225,11 @@ class _RedisLock:
                 self.held = self.taken_afresh = True
                 log.info("scheduler.active")
             elif self.redis.get(LOCK_KEY) == self.token.encode():
+                # Ours: renewed. Also after a failed round (Redis away, then back on its
+                # AOF with our lease): left False, this scheduler renewed a lease it did not
+                # use, for ever, and no periodic or retried job ran again.
                 self.redis.expire(LOCK_KEY, self.ttl_s)
+                self.held = True
             else:
                 self.held = False
         except Exception as exc:
