@@ -54,15 +54,17 @@ def ready(world: World, timeout_s: float = 120.0) -> float:
 
 
 def _workers_up(world: World, redis: Any) -> bool:
-    """Every running worker process heartbeats (``waybill:alive:<name>``) under a name RQ knows
-    with its pid. After a FLUSHALL RQ knows no name until a worker restarts; then enough
-    heartbeats will do (nothing was restarted since)."""
+    """As many workers heartbeat (``waybill:alive:<name>``) as are running, counting a name RQ
+    knows only with the pid of a running worker (a killed one's lingers up to 10 s); a name
+    RQ does not know is a worker that outlived a FLUSHALL (RQ forgot it, not it)."""
     from sync.redis_queue import ALIVE_KEY
 
-    names = [k.decode().removeprefix(ALIVE_KEY % "") for k in redis.keys(ALIVE_KEY % "*")]
-    pids = {int(pid) for name in names if (pid := redis.hget(f"rq:worker:{name}", "pid"))}
     running = {p.pid for p in world.workers if p.poll() is None}
-    return running <= pids if pids else len(names) >= len(running)
+    up = 0
+    for key in redis.keys(ALIVE_KEY % "*"):
+        pid = redis.hget(f"rq:worker:{key.decode().removeprefix(ALIVE_KEY % '')}", "pid")
+        up += pid is None or int(pid) in running
+    return up >= len(running)
 
 
 def simulators(world: World) -> dict[str, list[str]]:
