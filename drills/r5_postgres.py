@@ -1,13 +1,14 @@
 """R5 PostgreSQL restarted mid-burst: no webhook answered 2xx before its commit, 0 lost, the
-receivers answer 503 while it is down, and the platforms' own behaviour is enough to recover.
+receivers answer 503 while it is down, and every refused order comes back.
 
 A first burst of orders; while their jobs run, PostgreSQL stops (fast shutdown: every
 session ended) and a second burst arrives while it is down; it starts again ``DOWN_S``
 later, and a third burst follows. The platforms behave as they do: Shopify sends a refused
 delivery again on its schedule (10 s, 30 s, 1 min, 5 min, ... compressed by
 ``RETRY_SCALE``), WooCommerce never sends one again (and disables a webhook at its 7th
-failure in a row), so Waybill reconciles a WooCommerce store it refused
-(``sync/refused.py``). Nothing else recovers them: no periodic reconciliation runs.
+failure in a row). So after refusing storefront webhooks Waybill owes every store a
+reconciliation and runs it as soon as the database answers (``sync/refused.py``), well
+before the periodic ``reconcile_all`` (every 5 minutes).
 
 Checked at the platforms (``GET /_sandbox/deliveries``): every delivery attempted while
 the database was down was answered 503 (``non_503_down=0``), and every order delivery
