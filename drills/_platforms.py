@@ -126,7 +126,8 @@ def _observe(shopify: Any, woos: list[Any], easypost: Any) -> dict[str, Any]:
     ``refunds``; per SKU the channel's ``levels``; ``subscriptions``: the webhook subscriptions
     (Shopify) or active webhooks (WooCommerce) of the store. EasyPost: ``labels`` (shipment id -> labels
     bought, tracking code). ``webhooks``: answers to every webhook delivery, by status;
-    ``injected``: faults the simulators injected so far, by kind."""
+    ``failed_deliveries``: deliveries not answered 2xx, by answer and topic; ``injected``:
+    faults the simulators injected so far, by kind."""
     out: dict[str, Any] = {"shopify": [], "woocommerce": [], "webhooks": collections.Counter()}
     with shopify._lock:
         for m in range(len(woos)):
@@ -172,9 +173,13 @@ def _observe(shopify: Any, woos: list[Any], easypost: Any) -> dict[str, Any]:
         with sim._lock:
             injected.update(sim.injected)
     out["injected"] = dict(injected)
+    failed: collections.Counter[str] = collections.Counter()
     for server_app in [shopify, easypost, *woos]:
         for delivery in list(server_app.webhooks.log):
             if delivery.topic != "ping":
-                out["webhooks"][str(delivery.status or delivery.error)] += 1
-    out["webhooks"] = dict(out["webhooks"])
+                answer = str(delivery.status or delivery.error)
+                out["webhooks"][answer] += 1
+                if not answer.startswith("2"):
+                    failed[f"{answer} {delivery.topic}"] += 1
+    out["webhooks"], out["failed_deliveries"] = dict(out["webhooks"]), dict(failed)
     return out

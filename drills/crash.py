@@ -1,9 +1,9 @@
-"""What the crash drills (R3 Redis, R4 workers, R5 PostgreSQL) share: the schedules that
-re-derive lost work, the platforms' control routes and a look inside Waybill's inbox.
+"""What the crash drills (R3 Redis, R4 workers, R5 PostgreSQL) share: the inbox's short
+sweep delay, the platforms' control routes and a look inside Waybill's inbox.
 
-The world's scheduler runs no periodic job unless a drill names it (``drills.world``). A
-crash loses queued and running jobs; the sweeps below are what bring every order back, at
-the intervals given here (``SWEEP_S`` for the inbox, ``RESUME_S`` for the stage sweeps).
+A crash loses queued and running jobs; the world's safety-net sweeps (``drills.world``'s
+``SAFETY_NET``) are what bring every order back. The inbox sweep takes events 1 s old
+(``inbox.sweep_after_s``, 30 s by default), so that what an outage stranded is swept at once.
 """
 
 from __future__ import annotations
@@ -19,15 +19,6 @@ from sqlalchemy.pool import NullPool
 
 from drills.world import Placed, World
 
-SWEEP_S = 20  # schedules.sweep_inbox in the crash drills
-RESUME_S = 5  # the stage sweeps: stalled verifications, shipping, stock pushes
-SCHEDULES: dict[str, float] = {
-    "sweep_inbox": SWEEP_S,
-    "resume_verification": RESUME_S,
-    "resume_shipping": RESUME_S,
-    "sweep_stock": RESUME_S,
-    "settle_overdue": RESUME_S,
-}
 # Events received this recently are left to their hand-off by the sweep (inbox.sweep_after_s).
 EXTRA_CONFIG: dict[str, Any] = {"inbox": {"sweep_after_s": 1}}
 

@@ -5,7 +5,8 @@ Passes with every order done once (the checker), no webhook answered 5xx by Wayb
 receivers (``receiver_5xx``: the simulators' deliveries, as gunicorn answered them) and no
 dead letter (every fault injected is transient: a dead letter is only for a permanent error).
 Jobs retry on a short policy (``drills.runner.RETRY``) so the drill fits its time; the
-production policy differs only in its waits. Figures: ``receiver_5xx``, ``dead_letters``,
+production policy differs only in its waits. Figures: ``receiver_5xx``, ``timeouts``
+(deliveries not answered within the sender's 5 s, counted apart), ``dead_letters``,
 ``settle_s`` and the faults injected (``injected_error``, ``injected_throttle``,
 ``injected_lost_response``: the drill fails if one kind never happened).
 """
@@ -57,12 +58,10 @@ def drill(world: World, size: Size) -> Result:
     with world.rt.session() as s:
         dead = s.scalar(select(func.count()).select_from(DeadLetter)) or 0
         errors = [e for (e,) in s.execute(select(DeadLetter.error).limit(5))]
-    receiver_5xx = sum(
-        n - before.get(status, 0)
-        for status, n in answered.items()
-        if not status[0].isdigit() or status[0] == "5"
-    )
-    report.note("receivers", lost=receiver_5xx, why=f"{receiver_5xx} deliveries answered 5xx or not at all")
+    receiver_5xx = sum(n - before.get(status, 0) for status, n in answered.items() if status[0] == "5")
+    timeouts = sum(n - before.get(status, 0) for status, n in answered.items() if not status[0].isdigit())
+    report.note("receivers", lost=receiver_5xx, why=f"{receiver_5xx} deliveries answered 5xx")
     report.note("dead_letters", lost=dead, why=f"{dead} dead letters for transient faults: {errors}")
-    figures = {"receiver_5xx": receiver_5xx, "dead_letters": dead, "settle_s": settle_s}
+    figures = {"receiver_5xx": receiver_5xx, "timeouts": timeouts, "dead_letters": dead}
+    figures["settle_s"] = settle_s
     return Result(NAME, len(placed), report, figures | {f"injected_{k}": n for k, n in injected.items()})

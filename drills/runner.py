@@ -85,20 +85,15 @@ def drills() -> dict[str, ModuleType]:
 
 
 # The world every shareable drill can run in: R6's short retry policy (harmless elsewhere),
-# the crash drills' short sweeps (drills/crash.py; the other periodic jobs at their defaults:
-# R7 counts one reconciliation), faults off.
+# the safety-net sweeps but no periodic reconciliation (R7 counts one), faults off.
 RETRY = {"retry": {"max": 10, "base_s": 0.5, "factor": 2.0, "max_s": 4.0, "jitter": 0.25}}
 
 
 def shared_config(size: Size) -> WorldConfig:
-    from drills.crash import EXTRA_CONFIG, SCHEDULES
+    from drills.crash import EXTRA_CONFIG  # the inbox sweep takes events 1 s old (R3)
 
-    return WorldConfig(
-        merchants=size.merchants,
-        workers=size.workers,
-        schedules=dict(SCHEDULES),
-        extra_config={"queue": RETRY, **EXTRA_CONFIG},
-    )
+    extra = {"queue": RETRY, **EXTRA_CONFIG}
+    return WorldConfig(merchants=size.merchants, workers=size.workers, extra_config=extra)
 
 
 def run_alone(drill: Callable[[World, Size], Result], size: Size) -> Result:
