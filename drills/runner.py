@@ -90,7 +90,10 @@ RETRY = {"retry": {"max": 10, "base_s": 0.5, "factor": 2.0, "max_s": 4.0, "jitte
 
 
 def shared_config(size: Size) -> WorldConfig:
-    return WorldConfig(merchants=size.merchants, workers=size.workers, extra_config={"queue": RETRY})
+    from drills.crash import EXTRA_CONFIG  # the inbox sweep takes events 1 s old (R3)
+
+    extra = {"queue": RETRY, **EXTRA_CONFIG}
+    return WorldConfig(merchants=size.merchants, workers=size.workers, extra_config=extra)
 
 
 def run_alone(drill: Callable[[World, Size], Result], size: Size) -> Result:

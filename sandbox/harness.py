@@ -129,6 +129,23 @@ class Delivery:
     delivered_at: float | None = None
     dropped: bool = False
 
+    def summary(self) -> dict[str, Any]:
+        """The attempt as ``GET /_sandbox/deliveries`` lists it: where, what, the answer, and
+        the body's ``id`` (the order's, for order topics) as a string, exact."""
+        try:
+            found = json.loads(self.body).get("id") if self.body.startswith(b"{") else None
+        except ValueError:
+            found = None
+        return {
+            "url": self.url,
+            "topic": self.topic,
+            "status": self.status,
+            "error": self.error,
+            "dropped": self.dropped,
+            "at": self.delivered_at,
+            "resource_id": None if found is None else str(found),
+        }
+
 
 @dataclass(order=True)
 class _Pending:
@@ -148,6 +165,9 @@ class WebhookDispatcher:
     ``build`` is called at delivery time (WooCommerce builds payloads then), and
     returns ``(headers, body)``. Deliveries run in a background thread when
     ``start()`` was called; otherwise tests call ``flush()`` to deliver what is due.
+
+    ``retry_scale`` compresses the platforms' retry schedules (:meth:`submit_after`) for
+    drills that cannot wait hours: 0.01 turns Shopify's 4 hours into 2.4 minutes.
     """
 
     def __init__(self, faults: Callable[[], Faults], clock: Clock, timeout_s: float = 5.0) -> None:
@@ -162,6 +182,7 @@ class WebhookDispatcher:
         self._stopping = False
         self._http = requests.Session()
         self.log: list[Delivery] = []
+        self.retry_scale = 1.0
 
     def submit(
         self,
@@ -194,7 +215,7 @@ class WebhookDispatcher:
         Fault duplication does not apply: a retry is the platform's own second attempt.
         """
         with self._cond:
-            due = self._clock.now() + delay_s
+            due = self._clock.now() + delay_s * self.retry_scale
             heapq.heappush(self._heap, _Pending(due, next(self._seq), url, topic, build, on_result))
             self._cond.notify_all()
 
@@ -282,6 +303,7 @@ class WebhookDispatcher:
         with self._cond:
             self._heap.clear()
             self.log.clear()
+        self.retry_scale = 1.0
 
 
 class _PerThreadSession:
@@ -311,8 +333,16 @@ class Simulator:
     - ``POST /_sandbox/reset``
     - ``POST /_sandbox/faults`` body: a :class:`Faults` dict
     - ``POST /_sandbox/clock/advance`` body ``{"seconds": n}`` (fake clocks only)
+    - ``GET  /_sandbox/deliveries?since=n`` -> every webhook delivery attempt from the
+      ``n``-th on (:meth:`Delivery.summary`) and ``next``, the ``since`` of the next call
+    - ``POST /_sandbox/webhooks`` body ``{"retry_scale": s}``: the platform's retry
+      schedule times ``s`` (``WebhookDispatcher.retry_scale``)
+
     - ``POST /_sandbox/webhooks/blackout``: the subscriptions a long outage of the receiver
       leaves deleted or disabled (simulators with a ``blackout_webhooks`` method)
+
+    ``state`` also says how many requests are ``hanging``: acted on, their answer held back
+    by the lost-response fault (a drill kills the caller then, between act and answer).
     """
 
     name = "simulator"
@@ -324,6 +354,7 @@ class Simulator:
         # Faults injected so far, by kind (error, throttle, timeout, lost_response).
         self.injected: collections.Counter[str] = collections.Counter()
         self.request_log: list[dict[str, Any]] = []
+        self.hanging = 0
         self._lock = threading.RLock()
         self._rules: list[Rule] = []
         self._handlers: dict[str, Callable[..., Response]] = {}
@@ -332,6 +363,8 @@ class Simulator:
         self.route("/_sandbox/reset", self._control_reset, methods=["POST"], endpoint="_reset")
         self.route("/_sandbox/faults", self._control_faults, methods=["POST", "GET"], endpoint="_faults")
         self.route("/_sandbox/clock/advance", self._control_clock, methods=["POST"], endpoint="_clock")
+        self.route("/_sandbox/deliveries", self._control_deliveries, methods=["GET"], endpoint="_deliveries")
+        self.route("/_sandbox/webhooks", self._control_webhooks, methods=["POST"], endpoint="_webhooks")
         self.route(
             "/_sandbox/webhooks/blackout", self._control_blackout, methods=["POST"], endpoint="_blackout"
         )
@@ -390,7 +423,13 @@ class Simulator:
             self.injected[kind] += 1
 
     def lost_response(self) -> Response:
-        self.clock_sleep_real(self.faults.hang_s)
+        with self._lock:
+            self.hanging += 1
+        try:
+            self.clock_sleep_real(self.faults.hang_s)
+        finally:
+            with self._lock:
+                self.hanging -= 1
         return Response(b"", status=504)
 
     @staticmethod
@@ -442,7 +481,8 @@ class Simulator:
     # -- control routes
     def _control_state(self, request: Request) -> Response:
         with self._lock:
-            return json_response({"state": self.snapshot(), "calls": dict(self.calls)})
+            state = {"state": self.snapshot(), "calls": dict(self.calls), "hanging": self.hanging}
+        return json_response(state)
 
     def _control_reset(self, request: Request) -> Response:
         self.reset()
@@ -452,6 +492,18 @@ class Simulator:
         if request.method == "POST":
             self.faults = Faults.from_dict(request.get_json(force=True) or {})
         return json_response(self.faults.to_dict())
+
+    def _control_deliveries(self, request: Request) -> Response:
+        since = int(request.args.get("since", 0))
+        with self.webhooks._cond:
+            attempts = self.webhooks.log[since:]
+        return json_response({"deliveries": [d.summary() for d in attempts], "next": since + len(attempts)})
+
+    def _control_webhooks(self, request: Request) -> Response:
+        body = request.get_json(force=True) or {}
+        if "retry_scale" in body:
+            self.webhooks.retry_scale = float(body["retry_scale"])
+        return json_response({"retry_scale": self.webhooks.retry_scale})
 
     def _control_blackout(self, request: Request) -> Response:
         blackout = getattr(self, "blackout_webhooks", None)

@@ -119,28 +119,48 @@ class Scheduler:
         held = True
         due = _DueJobs(self.rt) if lock is not None else None
         while not self._stop.is_set():
-            was_held, held = held, lock is None or lock.hold()
-            if held:
-                if not was_held:
-                    self.regained()
-                self.tick()
-                if due is not None:
-                    due.move()
-            elif due is not None:
-                due.release()
+            held = self.step(lock, due, was_held=held)
             self._stop.wait(poll_s)
         if due is not None:
             due.release()
         if lock is not None:
             lock.release()
 
+    def step(self, lock: _RedisLock | None, due: _DueJobs | None, was_held: bool) -> bool:
+        """One round of :meth:`run`: hold the lease, then tick and move due jobs; whether held."""
+        held = lock is None or lock.hold()
+        if held:
+            if not was_held or (lock is not None and lock.taken_afresh):
+                self.regained()
+            self.tick()
+            if due is not None:
+                due.move()
+                self._owed_after_refusals()
+        elif due is not None:
+            due.release()
+        return held
+
+    def _owed_after_refusals(self) -> None:
+        """Reconcile every store after webhooks were refused while the database was down."""
+        from sync.refused import reconcile_after_refusals
+
+        try:
+            reconcile_after_refusals(self.rt)
+        except Exception as exc:  # the database still down: the flag stays for the next round
+            log.warning("scheduler.owed_failed", error=type(exc).__name__)
+
     def regained(self) -> None:
-        """After Redis was away (or another scheduler held the lease): sweep the inbox now.
+        """After Redis was away, was emptied (flushed, or restarted empty between two ticks:
+        the lease had to be taken afresh) or another scheduler held the lease: sweep the
+        inbox now.
 
         Whatever the web tier took in meanwhile was not handed off, and Redis may have come
-        back empty; the sweep re-enqueues it without waiting out its interval."""
-        if "sweep_inbox" in self.schedules:
-            self._next["sweep_inbox"] = 0
+        back empty; the sweep re-enqueues it without waiting out its interval. A
+        reconciliation of every store is owed again (settles wait for it), so it runs now
+        too: waiting out its interval held every store's settles back for minutes."""
+        for name in ("sweep_inbox", "reconcile_all"):
+            if name in self.schedules:
+                self._next[name] = 0
         self._owed = "reconcile_all" not in self.schedules
 
     def start(self) -> None:
@@ -212,14 +232,25 @@ class _RedisLock:
         self.token = uuid.uuid4().hex
         self.ttl_s = ttl_s
         self.held = False
+        self.taken_afresh = False
 
     def hold(self) -> bool:
+        """Take or renew the lease; whether this scheduler holds it. ``taken_afresh`` says
+        the lease key had to be set anew: at start, after another held it, or because
+        Redis lost it while this one held it (flushed, or restarted empty)."""
+        self.taken_afresh = False
         try:
             if self.redis.set(LOCK_KEY, self.token, nx=True, ex=self.ttl_s):
-                self.held = True
+                if self.held:
+                    log.warning("scheduler.lease_lost")  # Redis was emptied under us
+                self.held = self.taken_afresh = True
                 log.info("scheduler.active")
             elif self.redis.get(LOCK_KEY) == self.token.encode():
+                # Ours: renewed. Also after a failed round (Redis away, then back on its
+                # AOF with our lease): left False, this scheduler renewed a lease it did not
+                # use, for ever, and no periodic or retried job ran again.
                 self.redis.expire(LOCK_KEY, self.ttl_s)
+                self.held = True
             else:
                 self.held = False
         except Exception as exc:

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from sync.outage import database_error, down_service
+from sync.refused import note_refused
 from sync.runtime import Runtime
 from telemetry import count_request
 from webhooks.easypost import receive_easypost
@@ -43,6 +44,7 @@ STATUS |= {
     500: "500 INTERNAL SERVER ERROR",
     503: "503 SERVICE UNAVAILABLE",
 }
+STOREFRONTS = ("shopify", "woocommerce")  # receivers of orders (EasyPost retries for a day)
 RETRY_AFTER_S = "5"  # what a 503 asks the sender to wait (platforms keep their own schedules)
 
 
@@ -96,6 +98,12 @@ class WebhookRouter:
         return "webhooks.receive_woocommerce", lambda delivery: receive_woocommerce(delivery, store_id)
 
     def _answer(self, method: str, receive: Receiver, environ: dict[str, Any], platform: str) -> Answer:
+        answer = self._receive(method, receive, environ, platform)
+        if answer.status == 503 and platform in STOREFRONTS:
+            note_refused(self.runtime())  # orders refused now: every store reconciled (sync/refused.py)
+        return answer
+
+    def _receive(self, method: str, receive: Receiver, environ: dict[str, Any], platform: str) -> Answer:
         if method != "POST":
             return Answer(405, {"error": "method not allowed"})
         try:

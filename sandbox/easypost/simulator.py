@@ -126,6 +126,7 @@ class EasyPostSimulator(Simulator):
         return {
             "label_purchases": self.label_purchases,
             "labels_per_shipment": dict(self.shipping.label_counts),
+            "labels_per_reference": self.labels_per_reference(),
             "shipments": len(self.shipping.shipments),
             "trackers": {t["tracking_code"]: t["status"] for t in self.tracking.trackers.values()},
             "refunds": [public_refund(r) for r in self.shipping.refunds.values()],
@@ -239,6 +240,15 @@ class EasyPostSimulator(Simulator):
     def label_purchases(self) -> int:
         """Labels bought so far (each successful buy, including ones whose response was lost)."""
         return len(self.shipping.labels)
+
+    def labels_per_reference(self) -> dict[str, int]:
+        """Labels bought, by their shipment's ``reference`` (Waybill's parcel key): a drill's
+        proof of one label per parcel, however many shipments a parcel was given."""
+        counts: dict[str, int] = {}
+        for shipment_id, bought in self.shipping.label_counts.items():
+            reference = str(self.shipping.shipments.get(shipment_id, {}).get("reference") or "")
+            counts[reference] = counts.get(reference, 0) + bought
+        return counts
 
     def labels_for(self, shipment_id: str) -> list[Json]:
         return [label for label in self.shipping.labels if label["shipment_id"] == shipment_id]

@@ -110,3 +110,53 @@ def test_a_scheduler_that_regains_redis_sweeps_the_inbox_at_once(rt: Any) -> Non
     assert scheduler.tick(now=1001.0) == []  # not due for a minute
     scheduler.regained()  # Redis was away: what came in meanwhile was not handed off
     assert scheduler.tick(now=1002.0) == ["sweep_inbox"]
+
+
+def test_a_scheduler_whose_lease_redis_lost_sweeps_the_inbox_at_once(rt: Any, redis_url: str) -> None:
+    """Redis flushed (or restarted empty between two rounds) while the scheduler held its
+    lease: no round failed, but the hand-offs and queued jobs are gone all the same."""
+    from redis import Redis
+
+    from settings import Schedule
+    from sync.schedule import Scheduler, _RedisLock
+
+    scheduler = Scheduler(rt)
+    scheduler.schedules = {"sweep_inbox": Schedule(every_s=3600)}
+    lock = _RedisLock(redis_url)
+    assert scheduler.step(lock, None, was_held=True) and lock.taken_afresh
+    drain(rt)
+    swept_at = scheduler._next["sweep_inbox"]
+    assert scheduler.step(lock, None, was_held=True) and not lock.taken_afresh  # renewed
+    assert scheduler._next["sweep_inbox"] == swept_at  # not due for an hour
+    Redis.from_url(redis_url).flushdb()
+    assert scheduler.step(lock, None, was_held=True) and lock.taken_afresh
+    assert scheduler._next["sweep_inbox"] > swept_at  # swept again at once
+
+
+def test_a_scheduler_whose_lease_outlived_a_redis_outage_holds_it_again(
+    rt: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis restarted on its AOF keeps the lease with this scheduler's token: the scheduler
+    takes it up again (and sweeps at once) instead of renewing it as a standby for ever."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from settings import Schedule
+    from sync.schedule import Scheduler, _RedisLock
+
+    scheduler = Scheduler(rt)
+    scheduler.schedules = {"sweep_inbox": Schedule(every_s=3600)}
+    lock = _RedisLock(redis_url)
+    assert scheduler.step(lock, None, was_held=True)
+    drain(rt)
+    swept_at = scheduler._next["sweep_inbox"]
+    real_set = lock.redis.set
+
+    def away(*args: Any, **kwargs: Any) -> Any:
+        raise RedisConnectionError("Connection refused")
+
+    monkeypatch.setattr(lock.redis, "set", away)
+    assert scheduler.step(lock, None, was_held=True) is False  # Redis away: not held
+    monkeypatch.setattr(lock.redis, "set", real_set)  # back, the lease still there
+    assert scheduler.step(lock, None, was_held=False) is True
+    assert scheduler._next["sweep_inbox"] > swept_at  # regained: swept at once
+    assert scheduler.step(lock, None, was_held=True) is True

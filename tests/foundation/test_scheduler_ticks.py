@@ -67,3 +67,21 @@ def test_one_scheduler_holds_the_lease_and_only_its_holder_releases_it(redis_url
     gone = _RedisLock("redis://127.0.0.1:1/0", ttl_s=30)  # nothing listens: not held, no error
     assert not gone.hold()
     gone.release()
+
+
+def test_after_redis_was_away_the_owed_reconciliation_runs_at_the_next_tick(
+    rt: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler owes every store a reconciliation again (their settles wait for one):
+    it must not wait out reconcile_all's interval."""
+    import sync.reconcile
+
+    owed: list[int] = []
+    monkeypatch.setattr(sync.reconcile, "owe_reconciliation", lambda _rt: owed.append(1) or 0)
+    scheduler = Scheduler(rt)
+    scheduler.schedules = {"sweep_inbox": MINUTE, "reconcile_all": Schedule(every_s=300)}
+    assert sorted(scheduler.tick(now=1000.0)) == ["reconcile_all", "sweep_inbox"]
+    assert scheduler.tick(now=1010.0) == [] and owed == [1]
+    scheduler.regained()
+    assert sorted(scheduler.tick(now=1011.0)) == ["reconcile_all", "sweep_inbox"]
+    assert owed == [1, 1]  # owed again, and reconciled at once

@@ -141,3 +141,49 @@ def test_a_database_error_that_is_a_bug_is_still_a_500(
     client.application.config["PROPAGATE_EXCEPTIONS"] = False
     answer = client.get("/api/v1/orders", headers={"Authorization": "Bearer wb_0000000000x"})
     assert (answer.status_code, answer.json) == (500, {"error": "internal error"})
+
+
+def test_storefront_webhooks_refused_503_owe_every_store_a_reconciliation_queued_at_once(
+    client: Any, rt: Any, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    """WooCommerce never sends a refused delivery again, and a channel level read before a
+    refused order is in would count its sale twice: after refusals, every store is owed a
+    reconciliation (settles wait for it) and it is queued as soon as the database answers."""
+    from redis import Redis
+    from rq.job import Job
+
+    from db.models import Store
+    from sync.reconcile import OWED_SINCE
+    from sync.redis_queue import RedisJobQueue
+    from sync.refused import OWED_KEY, RECONCILE_JOB_ID, reconcile_after_refusals
+
+    store_id = add_store(rt, "woocommerce", "https://shop.example")
+    redis = Redis.from_url(redis_url)
+    monkeypatch.setattr(rt, "queue", RedisJobQueue(rt.settings, connection=redis))
+    engine, sessions = rt.engine, rt.sessions
+    dead = create_engine(DOWN_URL, connect_args={"connect_timeout": 2})
+    monkeypatch.setattr(rt, "engine", dead)
+    monkeypatch.setattr(rt, "sessions", make_session_factory(dead))
+    db.store_lookup.forget()
+    body = json.dumps(ORDER).encode()
+    assert redis.get(OWED_KEY) is None
+    assert shopify_post(client, body, event_id="evt-1").status_code == 503
+    assert redis.get(OWED_KEY) == b"1"
+    redis.delete(OWED_KEY)
+    assert woo_post(client, store_id, body).status_code == 503
+    assert redis.get(OWED_KEY) == b"1"
+    with pytest.raises(OperationalError):
+        reconcile_after_refusals(rt)  # the database is still down: kept for the next round
+    assert redis.get(OWED_KEY) == b"1"
+
+    monkeypatch.setattr(rt, "engine", engine)
+    monkeypatch.setattr(rt, "sessions", sessions)
+    assert reconcile_after_refusals(rt) is True
+    assert redis.get(OWED_KEY) is None
+    assert Job.fetch(RECONCILE_JOB_ID, connection=redis).args[0]["name"] == "reconcile_all"
+    with rt.session() as s:
+        assert OWED_SINCE in (s.get(Store, store_id).settings or {})  # its settles wait
+    redis.set(OWED_KEY, b"1")  # refused again while that reconciliation is queued
+    assert reconcile_after_refusals(rt) is False
+    assert redis.get(OWED_KEY) == b"1"  # one more after it
+    dead.dispose()

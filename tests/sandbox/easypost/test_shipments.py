@@ -298,3 +298,15 @@ def test_prices_are_deterministic_across_simulators(clock: FakeClock) -> None:
     assert prices(EasyPostSimulator(clock=clock, seed=1)) == prices(
         EasyPostSimulator(clock=FakeClock(), seed=2)
     )
+
+
+def test_labels_are_counted_by_their_shipments_reference(
+    client: easypost.EasyPostClient, shipment: Any, sim: EasyPostSimulator
+) -> None:
+    second = client.shipment.create(to_address=REDONDO, from_address=SF, parcel=PARCEL, reference="order-1")
+    other = client.shipment.create(to_address=REDONDO, from_address=SF, parcel=PARCEL, reference="order-2")
+    for created in (shipment, second, other):
+        client.shipment.buy(created.id, rate=created.lowest_rate())
+    # Two shipments of one parcel, each bought: the parcel has two labels.
+    assert sim.labels_per_reference() == {"order-1": 2, "order-2": 1}
+    assert sim.snapshot()["labels_per_reference"] == {"order-1": 2, "order-2": 1}

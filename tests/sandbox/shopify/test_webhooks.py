@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
 from sandbox.harness import FakeClock, RunningServer, serve
@@ -142,3 +143,32 @@ def test_subscription_list_and_delete(gql: GraphQL, shop: ShopData) -> None:
     _, deleted = gql(document("webhook_subscription_delete"), {"id": sub_id})
     assert deleted["data"]["webhookSubscriptionDelete"]["deletedWebhookSubscriptionId"] == sub_id
     assert shop.subscriptions == {}
+
+
+def test_a_retry_scale_compresses_the_schedule_and_the_deliveries_route_lists_each_attempt(
+    sim: ShopifySimulator,
+    gql: GraphQL,
+    clock: FakeClock,
+    receiver: tuple[Receiver, RunningServer],
+) -> None:
+    app, server = receiver
+    app.status = 503
+    _subscribe(gql, "ORDERS_CREATE", server.url + "/hooks")
+    client = Client(sim)
+    assert client.post("/_sandbox/webhooks", json={"retry_scale": 0.1}).get_json() == {"retry_scale": 0.1}
+    order = sim.place_order(SHOP, [("TOTE-RED", 1)])
+    sim.deliver_due()
+    clock.advance(5.9)
+    sim.deliver_due()
+    assert len(app.received) == 1  # the first retry, 60 s on the schedule, is due after 6 s
+    app.status = 200
+    clock.advance(0.1)
+    sim.deliver_due()
+    assert len(app.received) == 2
+    listed = client.get("/_sandbox/deliveries").get_json()
+    assert [(d["status"], d["topic"], d["resource_id"]) for d in listed["deliveries"]] == [
+        (503, "orders/create", str(order.id)),
+        (200, "orders/create", str(order.id)),
+    ]
+    assert listed["next"] == 2
+    assert client.get("/_sandbox/deliveries?since=1").get_json()["deliveries"] == listed["deliveries"][1:]
