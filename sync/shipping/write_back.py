@@ -47,8 +47,7 @@ def write_back(rt: Runtime, shipment_id: int) -> str:
             return "cancelled"
         parcel = _parcel_shipped(rt, s, sh)
         platform_order_id, account_id = row.platform_order_id, row.account_id
-        s.expunge(store)
-    shop = storefront(rt, store)
+        shop = storefront(rt, store, s)
     request = {
         "shipment_id": shipment_id,
         "order": platform_order_id,
