@@ -11,6 +11,7 @@ verdict written back, stock reserved and pushed to both channels, parcels chosen
 compared, labels bought, trackers started, fulfilment or completion written back).
 
     python -m bench.pipeline [--orders N] [--workers 1,2,4] [--database-url URL] [--redis-url URL]
+                             [--baseline [REF]]
 
 - ``orders_per_min_W``: orders fulfilled per minute with W worker processes.
 - ``cpu_ms_per_order``: CPU milliseconds Waybill's own processes (gunicorn and the workers)
@@ -20,8 +21,13 @@ compared, labels bought, trackers started, fulfilment or completion written back
   run also checks every order against the storefronts: each Shopify order has a
   fulfilment and each WooCommerce order is completed.
 
+``--baseline REF`` first runs the same measurement (this tree's ``bench/``) on the code at git
+ref REF, from a temporary worktree (bench/_baseline.py), then on this tree, and adds
+``baseline_cpu_ms_per_order`` and ``cpu_ratio`` (this tree's over REF's) to the last line.
+
 Last line:
 orders_per_min_1=... orders_per_min_2=... orders_per_min_4=... cpu_ms_per_order=... double_labels=...
+[baseline_cpu_ms_per_order=... cpu_ratio=...]
 """
 
 from __future__ import annotations
@@ -43,7 +49,9 @@ from redis import Redis
 from rq.registry import StartedJobRegistry
 from sqlalchemy import func, select
 
+from bench import _baseline
 from bench import _pipeline_sandbox as sandbox
+from bench._baseline import parse_headline
 from bench._ingest_setup import (
     ROOT,
     Gunicorn,
@@ -237,7 +245,7 @@ def wait_idle(rt: Any, procs: list[subprocess.Popen[bytes]], timeout_s: float = 
 
 
 def until_fulfilled(rt: Any, procs: list[subprocess.Popen[bytes]], count: int) -> None:
-    deadline = time.monotonic() + max(120.0, count * 2.0)
+    deadline = time.monotonic() + max(300.0, count * 4.0)  # generous: a loaded machine is slow
     while True:
         by_stage = stages(rt)
         if by_stage.get("fulfilled", 0) >= count:
@@ -318,15 +326,46 @@ def run_once(workers: int, per_store: int, server_url: str, redis_url: str, log:
     }
 
 
+BASELINE_REF = "3adc380"  # main before issue 21's work on CPU per order
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--orders", type=int, default=100, help="orders placed on each storefront per run")
     parser.add_argument("--workers", default="1,2,4", help="worker process counts, one run each")
+    parser.add_argument(
+        "--baseline",
+        nargs="?",
+        const=BASELINE_REF,
+        metavar="REF",
+        help=f"first run the same measurement on the code at git ref REF (default {BASELINE_REF})",
+    )
     service_options(parser, "WAYBILL_BENCH_PIPELINE_REDIS_URL", 13, per_run=True)
     args = parser.parse_args()
-    counts = [int(w) for w in args.workers.split(",")]
+    baseline: dict[str, str] = {}
+    if args.baseline:
+        argv = ["--orders", str(args.orders), "--workers", args.workers]
+        argv += ["--database-url", args.database_url, "--redis-url", args.redis_url]
+        print(f"baseline: the same measurement on {args.baseline}", flush=True)
+        baseline = _baseline.at_ref(args.baseline, "bench.pipeline", argv)
+        print(f"current: the same measurement on this tree ({ROOT})", flush=True)
+    headline = measure([int(w) for w in args.workers.split(",")], args)
+    if baseline:
+        base_cpu = float(baseline["cpu_ms_per_order"])
+        cpu = float(parse_headline(headline)["cpu_ms_per_order"])
+        print(
+            f"cpu_ms_per_order: {cpu:.0f} now, {base_cpu:.0f} at {args.baseline} "
+            f"(ratio {cpu / base_cpu:.2f}); "
+            f"baseline: {' '.join(f'{k}={v}' for k, v in baseline.items())}"
+        )
+        headline += f" baseline_cpu_ms_per_order={base_cpu:.0f} cpu_ratio={cpu / base_cpu:.2f}"
+    print(headline)
+
+
+def measure(counts: list[int], args: argparse.Namespace) -> str:
+    """One run per worker count; prints the detail lines and returns the headline."""
     print(
         f"{args.orders} orders on each storefront per run; web: {WEB.describe()}; "
         f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}",
@@ -352,7 +391,7 @@ def main() -> None:
         print("problems: " + " | ".join("; ".join(r["problems"]) for r in results if r["problems"]))
     per_min = {r["workers"]: r["orders_per_min"] for r in results}
     one = next((r for r in results if r["workers"] == 1), results[0])
-    print(
+    return (
         " ".join(f"orders_per_min_{w}={v:.0f}" for w, v in per_min.items())
         + f" cpu_ms_per_order={one['cpu_ms_per_order']:.0f}"
         + f" double_labels={sum(r['double_labels'] for r in results)}"

@@ -11,7 +11,10 @@ Usage::
 ``run`` claims the key in the database before ``act`` runs. ``act`` reports the
 outside id the moment it exists (``progress.record_outside_id``), which is
 committed at once, so a crash after the outside system acted still leaves a
-trace. On a later call with the same key:
+trace; an ``act`` whose outside call is its last step reports it with
+``progress.found_outside_id`` instead, written in the outcome's own commit (two
+transactions per effect, the claim and the outcome, instead of three). On a
+later call with the same key:
 
 - ``done``: the recorded result is returned, nothing is called;
 - ``failed``: the recorded permanent error is raised again;
@@ -103,6 +106,15 @@ class Progress:
         self.outside_id = outside_id
         self._ledger._update(self._key, self._owner, outside_id=outside_id)
 
+    def found_outside_id(self, outside_id: str) -> None:
+        """The outside id, written in the same commit as the outcome rather than on its own.
+
+        For an ``act`` whose outside call is its last step: the id exists only once that
+        call has answered, and the outcome is committed right after, so a crash leaves the
+        same trace either way (the claim, then recovery) and one transaction is saved. An
+        ``act`` that does more after the id exists uses ``record_outside_id``."""
+        self.outside_id = outside_id
+
     def heartbeat(self) -> None:
         """Extend the claim's lease during a long call."""
         self._ledger._update(self._key, self._owner)
@@ -150,8 +162,9 @@ class EffectsLedger:
             if found is not None:
                 self._finish(key, owner, EffectState.done, result=found)
                 return found
-        result: Result = self._guard(key, owner, lambda: act(Progress(self, key, owner)))
-        self._finish(key, owner, EffectState.done, result=result)
+        progress = Progress(self, key, owner)
+        result: Result = self._guard(key, owner, lambda: act(progress), progress)
+        self._finish(key, owner, EffectState.done, result=result, outside_id=progress.outside_id)
         return result
 
     # -- claim
@@ -216,18 +229,20 @@ class EffectsLedger:
             return bool(getattr(done, "rowcount", 0) == 1)
 
     # -- finish
-    def _guard(self, key: str, owner: str, call: Callable[[], Result | None]) -> Any:
+    def _guard(
+        self, key: str, owner: str, call: Callable[[], Result | None], progress: Progress | None = None
+    ) -> Any:
         try:
             return call()
         except NotAttempted:
             self._release(key, owner)
             raise
-        except Permanent as exc:
-            self._finish(key, owner, EffectState.failed, error=f"{type(exc).__name__}: {exc}")
-            raise
         except BaseException as exc:
-            # The outside system may or may not have acted: leave it to recovery.
-            self._finish(key, owner, EffectState.unknown, error=f"{type(exc).__name__}: {exc}")
+            # Permanent: refused, replayed from now on. Anything else: the outside system
+            # may or may not have acted: leave it to recovery (with the id, if one is known).
+            state = EffectState.failed if isinstance(exc, Permanent) else EffectState.unknown
+            outside_id = progress.outside_id if progress is not None else None
+            self._finish(key, owner, state, error=f"{type(exc).__name__}: {exc}", outside_id=outside_id)
             raise
 
     def _release(self, key: str, owner: str) -> None:
@@ -242,9 +257,17 @@ class EffectsLedger:
         self._finish(key, owner, EffectState.unknown, error="not attempted after a take-over")
 
     def _finish(
-        self, key: str, owner: str, state: EffectState, result: Result | None = None, error: str | None = None
+        self,
+        key: str,
+        owner: str,
+        state: EffectState,
+        result: Result | None = None,
+        error: str | None = None,
+        outside_id: str | None = None,
     ) -> None:
         values: dict[str, Any] = {"state": state, "updated_at": utcnow(), "lease_until": None}
+        if outside_id is not None:
+            values["outside_id"] = outside_id
         if state is EffectState.done:
             values.update(result=result, completed_at=utcnow(), error=None)
         else:

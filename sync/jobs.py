@@ -13,6 +13,7 @@ of any length short of ``queue.outage.give_up_s`` leaves every job's budget whol
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import random
 import time
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from rq.timeouts import BaseTimeoutException
 
 from core.errors import Permanent, Retryable
 from db.models import DeadLetter
@@ -45,6 +47,8 @@ class JobDef:
 
 
 JOBS: dict[str, JobDef] = {}
+# True while ``execute`` runs a job in this thread (``run_now`` works inline only then).
+_in_job: contextvars.ContextVar[bool] = contextvars.ContextVar("waybill_in_job", default=False)
 
 
 def job(name: str, queue: str) -> Callable[[JobFn], JobFn]:
@@ -131,6 +135,7 @@ def execute(rt: Runtime, msg: JobMessage) -> Result:
     if definition is None:
         return _dead(rt, msg, LookupError(f"unknown job {msg.name!r}"), bound)
     started = time.perf_counter()
+    token = _in_job.set(True)
     with structlog.contextvars.bound_contextvars(job_id=msg.job_id):
         try:
             value = definition.fn(rt, **msg.kwargs)
@@ -148,10 +153,33 @@ def execute(rt: Runtime, msg: JobMessage) -> Result:
             JOB_OUTCOMES.labels(msg.name, "retry").inc()
             return Result(Outcome.retry, exc, wait)
         finally:
+            _in_job.reset(token)
             JOB_DURATION.labels(msg.name).observe(time.perf_counter() - started)
     msg.outage_since = None
     JOB_OUTCOMES.labels(msg.name, "done").inc()
     return Result(Outcome.done, value=value)
+
+
+def run_now(rt: Runtime, name: str, job_id: str, **kwargs: Any) -> None:
+    """Run the job ``name`` here, inside the job at hand (called from a job: ``execute``),
+    rather than as a job of its own: work that follows at once is spared a queue round trip
+    and a job's own cost. If it
+    fails, it is enqueued as ``job_id`` (after the wait a ``Retryable`` asked for) and runs
+    as its own job, with its own retries, so the job at hand never fails for it. A job's
+    time limit (RQ's timeout) is not caught: it ends the job at hand."""
+    if not _in_job.get():
+        # Called outside a job (an operator's command, the console): the caller is not
+        # kept waiting for the follow-up; it is queued as before.
+        rt.enqueue(name, job_id=job_id, **kwargs)
+        return
+    try:
+        JOBS[name].fn(rt, **kwargs)
+    except BaseTimeoutException:
+        raise
+    except Exception as exc:
+        wait = (exc.wait_s or 0.0) if isinstance(exc, Retryable) else 0.0
+        log.info("job.run_now_deferred", job=name, job_id=job_id, error=type(exc).__name__, wait_s=wait)
+        rt.enqueue(name, job_id=job_id, delay_s=wait, **kwargs)
 
 
 def _wait_for(rt: Runtime, msg: JobMessage, exc: BaseException, service: str, bound: Any) -> Result:

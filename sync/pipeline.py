@@ -27,14 +27,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.addresses import Address
-from core.errors import Conflict, InvalidInput, Retryable
+from core.errors import Conflict, InvalidInput
 from core.lifecycle import FINAL, UNVERIFIED, Stage
 from core.orders import Order, email_key, parse_time
 from core.shipping import AddressCheck
 from db.models import Order as OrderRow
 from db.models import StockItem, TrustedCustomer, utcnow
 from db.timeline import record
-from sync.jobs import job, safe_job_id
+from sync.jobs import job, run_now, safe_job_id
 from sync.lifecycle import advance
 
 if TYPE_CHECKING:
@@ -79,28 +79,9 @@ def waits_for_verification(row: OrderRow) -> bool:
 
 def verify_now(rt: Runtime, order_id: int) -> None:
     """Verify an order just taken in (``waits_for_verification``) in the job that took it
-    in: ``first_attempt_here``."""
-    first_attempt_here(rt, "verify_order", safe_job_id("verify", order_id), order_id=order_id)
-
-
-def first_attempt_here(rt: Runtime, name: str, job_id: str, **kwargs: Any) -> None:
-    """Run job ``name``'s first attempt in the job that made it due; queue it when that fails.
-
-    A step that follows another at once (the verdict's write-back after the verdict, the
-    verification after intake) costs no queue round trip, no second load of the order
-    and no job of its own. Each step still stands alone: its own transactions, its effects
-    through the ledger, idempotent on the stage it reads. When the attempt fails, nothing
-    is lost: the job is queued under its fixed id with the usual retries and dead letter
-    (a job already queued or running under that id is enough), after the wait the
-    failure asked for, if any (a ``Retryable``'s ``wait_s``: a 429's Retry-After)."""
-    from sync.jobs import JOBS
-
-    try:
-        JOBS[name].fn(rt, **kwargs)
-    except Exception as exc:
-        wait = (exc.wait_s or 0) if isinstance(exc, Retryable) else 0
-        log.warning("pipeline.queued_after_failure", job=name, job_id=job_id, error=type(exc).__name__)
-        rt.enqueue(name, job_id=job_id, delay_s=wait, **kwargs)
+    in (``sync.jobs.run_now``: queued as its own job when that attempt fails, or when
+    called outside a job)."""
+    run_now(rt, "verify_order", safe_job_id("verify", order_id), order_id=order_id)
 
 
 def start(rt: Runtime, order_ids: Iterable[int]) -> None:
@@ -186,12 +167,12 @@ def _joined(reason: str, earlier: str | None) -> str:
 def after_verdict(rt: Runtime, order_id: int, stage: str, verdict: RiskVerdict) -> None:
     """What follows a stored verdict, once committed: ship or cancel (queued first, so
     another worker can start on it), and write the verdict back (its first attempt here,
-    see ``first_attempt_here``)."""
+    see ``sync.jobs.run_now``)."""
     if stage == Stage.READY_TO_SHIP:
         ship_soon(rt, order_id)
     elif stage == Stage.REJECTED:
         cancel_on_storefront_soon(rt, order_id)
-    first_attempt_here(rt, "write_back_verdict", safe_job_id("risk", order_id, 1), order_id=order_id, n=1)
+    run_now(rt, "write_back_verdict", safe_job_id("risk", order_id, 1), order_id=order_id, n=1)
 
 
 def write_back_soon(rt: Runtime, order_id: int, n: int) -> None:

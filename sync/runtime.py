@@ -49,6 +49,9 @@ class Runtime:
     # What time it is for decisions that compare with a carrier's times (tracking): the
     # wall clock, or a simulator's clock in an end-to-end test of a simulated week.
     now: Callable[[], datetime] = field(default_factory=lambda: utcnow)
+    # Outside clients kept for the process's life, keyed by what they were built from
+    # (sync/carriers.py): their HTTP connections are reused from job to job.
+    clients: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

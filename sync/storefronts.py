@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from connectors.netguard import AddressPolicy
 from connectors.storefront import StoreAccess, Storefront, storefront_for
 from db.models import Store
@@ -14,8 +16,9 @@ def address_policy(rt: Runtime) -> AddressPolicy:
     return AddressPolicy.for_settings(rt.settings.sandbox)
 
 
-def access_for(rt: Runtime, store: Store) -> StoreAccess:
-    """What a connector needs to reach ``store``: its decrypted credentials and the settings."""
+def access_for(rt: Runtime, store: Store, s: Session | None = None) -> StoreAccess:
+    """What a connector needs to reach ``store``: its decrypted credentials and the settings
+    (the account's read in ``s`` when given, else in a transaction of their own)."""
     platform = str(store.platform)
     options = getattr(rt.settings, platform, None)
     return StoreAccess(
@@ -28,10 +31,10 @@ def access_for(rt: Runtime, store: Store) -> StoreAccess:
         policy=address_policy(rt),
         base_url=getattr(options, "base_url", None) if rt.settings.sandbox else None,
         api_version=getattr(options, "api_version", None),
-        notify_customer=settings_for(rt, store.account_id).shipping.notify_customer,
+        notify_customer=settings_for(rt, store.account_id, s).shipping.notify_customer,
     )
 
 
-def storefront(rt: Runtime, store: Store) -> Storefront:
-    """The storefront ``store`` is on, ready to call."""
-    return storefront_for(access_for(rt, store))
+def storefront(rt: Runtime, store: Store, s: Session | None = None) -> Storefront:
+    """The storefront ``store`` is on, ready to call (see ``access_for`` for ``s``)."""
+    return storefront_for(access_for(rt, store, s))

@@ -57,8 +57,12 @@ def ship_soon(rt: Runtime, order_id: int) -> None:
     rt.enqueue("ship_order", job_id=safe_job_id("ship", order_id), order_id=order_id)
 
 
+def write_back_job_id(shipment_id: int) -> str:
+    return safe_job_id("fulfil", shipment_id)
+
+
 def write_back_soon(rt: Runtime, shipment_id: int) -> None:
-    rt.enqueue("write_back_fulfillment", job_id=safe_job_id("fulfil", shipment_id), shipment_id=shipment_id)
+    rt.enqueue("write_back_fulfillment", job_id=write_back_job_id(shipment_id), shipment_id=shipment_id)
 
 
 def scan_passed(s: Session, order_id: int) -> bool:

@@ -13,7 +13,12 @@ parcel, walks the effects ledger:
    moves on to the next fallback rate under a new key; anything else is raised and retried.
 3. ``tracker:<shipment id>``: start the tracker. The label is stored (state purchased),
    and when every parcel has one the order is label_purchased and the write-back
-   (sync/shipping/write_back.py) is enqueued per parcel.
+   (sync/shipping/write_back.py) runs per parcel, in this job (``run_now``: its own job
+   if that fails, or when ``ship_order`` was called outside a job).
+
+The outside ids (shipment, tracking code, tracker) are written with each effect's outcome
+(``found_outside_id``): each call is its act's last step. The account's settings are read
+once, when the run begins (``Context.settings``).
 
 A purchase in flight when the order is cancelled is noticed under the order's row lock when
 its label is recorded, and voided then.
@@ -38,7 +43,7 @@ from db.effects import EffectRecord, Progress
 from db.models import Order as OrderRow
 from db.models import Shipment, utcnow
 from sync.account_settings import settings_for
-from sync.jobs import job
+from sync.jobs import job, run_now
 from sync.shipping.common import (
     MAX_PROBLEM,
     OPEN_STATES,
@@ -49,9 +54,9 @@ from sync.shipping.common import (
     shipment_ids,
     stop_reason,
     was_cancelled,
-    write_back_soon,
+    write_back_job_id,
 )
-from sync.shipping.plan import Context, enter, plan_parcels
+from sync.shipping.plan import Context, account_settings, enter, plan_parcels
 from sync.shipping.void import void_labels
 
 if TYPE_CHECKING:
@@ -70,8 +75,10 @@ def ship_order(rt: Runtime, order_id: int) -> str:
     if planned is not None:
         return planned
     client = easypost(rt)
-    for shipment_id in shipment_ids(rt, order_id, OPEN_STATES):
-        stopped = stop_reason(rt, order_id)
+    for n, shipment_id in enumerate(shipment_ids(rt, order_id, OPEN_STATES)):
+        # ``enter`` has just checked the order under its lock for the first parcel; a
+        # cancellation landing later is noticed when the label is recorded (and voided).
+        stopped = stop_reason(rt, order_id) if n else None
         if stopped is not None:
             return stopped
         problem = buy_parcel(rt, client, gate, shipment_id)
@@ -89,12 +96,13 @@ def buy_parcel(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) ->
         assert sh is not None
         package, parcel = sh.package, parcel_from_json(sh.parcel)
     easypost_id, rates = _create(rt, client, ctx, shipment_id, package, parcel)
-    policy = policy_for(rt, ctx.order, _on_time_stats(rt, ctx.account_id), ctx.account_id)
+    account = account_settings(rt, ctx).shipping
+    policy = rate_policy(account, ctx.order, _on_time_stats(rt, ctx.account_id, account))
     choice = choose_rate(rates, policy)
     _record_choice(rt, shipment_id, choice)
     if choice.chosen is None:
         return choice.reason
-    insurance = insurance_for(parcel.value, settings_for(rt, ctx.account_id).shipping.insure_above)
+    insurance = insurance_for(parcel.value, account.insure_above)
     refused: list[str] = []
     for rate in (choice.chosen, *choice.fallbacks):
         try:
@@ -126,9 +134,11 @@ def policy_for(
     return rate_policy(shipping, order, stats)
 
 
-def _on_time_stats(rt: Runtime, account_id: int) -> dict[RouteKey, CarrierStats] | None:
+def _on_time_stats(
+    rt: Runtime, account_id: int, shipping: ShippingSettings
+) -> dict[RouteKey, CarrierStats] | None:
     """Carrier performance of the account's delivered parcels, when the on-time option is on."""
-    if settings_for(rt, account_id).shipping.on_time_min is None:
+    if shipping.on_time_min is None:
         return None
     from sync.tracking.performance import stats_for
 
@@ -180,7 +190,7 @@ def _create(
 
     def act(progress: Progress) -> dict[str, Any]:
         easypost_id, rates = client.create_shipment(to, ship_from, parcel, customs, reference=key)
-        progress.record_outside_id(easypost_id)
+        progress.found_outside_id(easypost_id)  # committed with the outcome: found by reference
         return {"id": easypost_id, "rates": [r.to_dict() for r in rates]}
 
     def recover(found: EffectRecord) -> dict[str, Any] | None:
@@ -231,7 +241,7 @@ def _buy(
 
     def act(progress: Progress) -> dict[str, Any]:
         label = client.buy(easypost_id, rate.rate_id, insurance)
-        progress.record_outside_id(label.tracking_code)
+        progress.found_outside_id(label.tracking_code)  # committed with the outcome: see recover
         return label.to_dict()
 
     def recover(found: EffectRecord) -> dict[str, Any] | None:
@@ -280,11 +290,11 @@ def start_tracker(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int)
     with rt.session() as s:
         sh = s.get(Shipment, shipment_id)
         assert sh is not None and sh.label is not None
-        label = Label.from_dict(sh.label)
+        label, stored = Label.from_dict(sh.label), sh.tracker_id
 
     def act(progress: Progress) -> dict[str, Any]:
         tracker_id, url = client.create_tracker(label.tracking_code, label.carrier)
-        progress.record_outside_id(tracker_id)
+        progress.found_outside_id(tracker_id)  # committed with the outcome
         return {"id": tracker_id, "public_url": url}
 
     done = rt.ledger.run(
@@ -297,6 +307,8 @@ def start_tracker(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int)
     )
     tracker_id = str(done.get("id") or "")[:64] or None
     if label.tracker_id == done.get("id") and label.tracking_url == done.get("public_url"):
+        if stored is not None and stored == tracker_id:
+            return  # the label's own tracker, already kept when the label was recorded
         with rt.session() as s:
             sh = s.get(Shipment, shipment_id, with_for_update=True)
             if sh is not None and sh.tracker_id is None and tracker_id:
@@ -327,6 +339,6 @@ def _after_labels(rt: Runtime, order_id: int) -> str:
             move(s, row, Stage.LABEL_PURCHASED, f"{len(live)} label(s) bought: {codes}")
         pending = [sh.id for sh in live if sh.state == "purchased"]
         stage = row.stage
-    for shipment_id in pending:
-        write_back_soon(rt, shipment_id)
+    for shipment_id in pending:  # here, in this job; the write-back job if it fails
+        run_now(rt, "write_back_fulfillment", write_back_job_id(shipment_id), shipment_id=shipment_id)
     return stage

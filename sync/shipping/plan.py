@@ -34,16 +34,24 @@ from sync.shipping.common import (
 )
 
 if TYPE_CHECKING:
+    from settings import Settings, ShippingSettings
     from sync.runtime import Runtime
 
 
 @dataclass(frozen=True)
 class Context:
-    """What one run of ``ship_order`` works from."""
+    """What one run of ``ship_order`` works from: the order, and the account's settings
+    as read when the run began (None: read them when needed)."""
 
     order_id: int
     account_id: int
     order: Order
+    settings: Settings | None = None
+
+
+def account_settings(rt: Runtime, ctx: Context) -> Settings:
+    """The settings of ``ctx``'s account: those the run began with, else read now."""
+    return ctx.settings if ctx.settings is not None else settings_for(rt, ctx.account_id)
 
 
 def enter(rt: Runtime, order_id: int) -> Context | str:
@@ -59,28 +67,39 @@ def enter(rt: Runtime, order_id: int) -> Context | str:
             if verify and not scan_passed(s, row.id):
                 return AWAITING_SCAN
             move(s, row, Stage.PACKED, "contents verified" if verify else "packed without scan")
-        return Context(row.id, row.account_id, Order.from_dict(row.data))
+        settings = settings_for(rt, row.account_id, s)  # once for the run, in this transaction
+        return Context(row.id, row.account_id, Order.from_dict(row.data), settings)
 
 
 def plan_parcels(rt: Runtime, ctx: Context) -> str | None:
-    """Creates the order's Shipment rows once; a packing problem holds the order (its stage returned)."""
-    with rt.session() as s:
-        packages: dict[int, str] = {
-            row.package: row.state
-            for row in s.execute(
-                select(Shipment.package, Shipment.state).where(Shipment.order_id == ctx.order_id)
-            )
-        }
+    """Creates the order's Shipment rows once; a packing problem holds the order (its stage
+    returned). What is planned is read and written in one transaction."""
+    settings = account_settings(rt, ctx).shipping  # the merchant's own boxes
+    try:
+        with rt.session() as s:
+            problem = _plan_in(s, rt, ctx, settings)
+    except IntegrityError:
+        return None  # another run planned them first: its rows stand
+    return hold(rt, ctx.order_id, problem) if problem is not None else None
+
+
+def _plan_in(s: Session, rt: Runtime, ctx: Context, settings: ShippingSettings) -> str | None:
+    """In ``s``: nothing when parcels are planned already, else the plan saved; or the
+    problem that holds the order (nothing written then)."""
+    packages: dict[int, str] = {
+        row.package: row.state
+        for row in s.execute(
+            select(Shipment.package, Shipment.state).where(Shipment.order_id == ctx.order_id)
+        )
+    }
     if any(state != "voided" for state in packages.values()):
         return None
     first = max(packages, default=0) + 1  # after voided labels, new parcels get new numbers (and keys)
-    settings = settings_for(rt, ctx.account_id).shipping  # the merchant's own boxes
     if ctx.order.shipping_address is None or ctx.order.shipping_address.is_empty():
-        return hold(rt, ctx.order_id, "the order has no shipping address")
-    with rt.session() as s:
-        row = s.get(OrderRow, ctx.order_id)
-        store_id = row.store_id if row is not None else None
-        known = measures_for(s, store_id, ctx.order.line_items) if store_id is not None else {}
+        return "the order has no shipping address"
+    row = s.get(OrderRow, ctx.order_id)
+    assert row is not None
+    known = measures_for(s, row.store_id, ctx.order.line_items)
     try:
         items = pack_items(
             ctx.order.line_items,
@@ -90,38 +109,38 @@ def plan_parcels(rt: Runtime, ctx: Context) -> str | None:
             known,
         )
     except ValueError as exc:  # a malformed item_dimensions entry
-        return hold(rt, ctx.order_id, str(exc))
+        return str(exc)
     plan = choose_parcels(items, [BoxSpec.from_settings(b) for b in settings.boxes])
     if plan.problem is not None:
-        return hold(rt, ctx.order_id, plan.problem)
-    _save_plan(rt, ctx, plan.parcels, first, known)
+        return plan.problem
+    _save_plan(s, rt, row, ctx.order, plan.parcels, first, known)
     return None
 
 
 def _save_plan(
-    rt: Runtime, ctx: Context, parcels: Sequence[Parcel], first: int, known: Mapping[str, Measure]
+    s: Session,
+    rt: Runtime,
+    row: OrderRow,
+    order: Order,
+    parcels: Sequence[Parcel],
+    first: int,
+    known: Mapping[str, Measure],
 ) -> None:
     """One planned Shipment row per parcel, numbered from ``first``."""
-    try:
-        with rt.session() as s:
-            row = s.get(OrderRow, ctx.order_id)
-            assert row is not None
-            for package, parcel in enumerate(parcels, start=first):
-                s.add(
-                    Shipment(
-                        account_id=row.account_id,
-                        store_id=row.store_id,
-                        order_id=row.id,
-                        package=package,
-                        state="planned",
-                        parcel=parcel_to_json(parcel),
-                    )
-                )
-            _note_default_weights(s, row, ctx.order, known, rt.settings.shipping.default_item_grams)
-            boxes = [f"{p.box} ({p.weight_g} g)" for p in parcels]
-            note(s, row, "shipment.planned", f"{len(boxes)} parcel(s): {', '.join(boxes)}")
-    except IntegrityError:
-        pass  # another run planned them first: its rows stand
+    for package, parcel in enumerate(parcels, start=first):
+        s.add(
+            Shipment(
+                account_id=row.account_id,
+                store_id=row.store_id,
+                order_id=row.id,
+                package=package,
+                state="planned",
+                parcel=parcel_to_json(parcel),
+            )
+        )
+    _note_default_weights(s, row, order, known, rt.settings.shipping.default_item_grams)
+    boxes = [f"{p.box} ({p.weight_g} g)" for p in parcels]
+    note(s, row, "shipment.planned", f"{len(boxes)} parcel(s): {', '.join(boxes)}")
 
 
 def _note_default_weights(

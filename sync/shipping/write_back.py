@@ -4,7 +4,8 @@
 id>``: the storefront's ``fulfil``, which looks for the tracking number before it writes,
 so a retry never writes twice). When every parcel is in, the order is fulfilled, and a
 storefront that completes orders apart is told once (``complete:<order>``). Then the
-parcel's tracking news follows (``push_tracking``, sync/tracking/write_back.py).
+parcel's tracking news follows (``push_tracking``, sync/tracking/write_back.py), in the
+same job (``run_now``: a job of its own if that fails).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from core.lifecycle import WRITING_BACK, Stage
 from core.shipping import Label
 from db.models import Order as OrderRow
 from db.models import Shipment, Store, utcnow
-from sync.jobs import job, safe_job_id
+from sync.jobs import job, run_now, safe_job_id
 from sync.shipping.common import move, note, was_cancelled
 from sync.storefronts import storefront
 from sync.tracking.links import tracking_page_url
@@ -46,8 +47,7 @@ def write_back(rt: Runtime, shipment_id: int) -> str:
             return "cancelled"
         parcel = _parcel_shipped(rt, s, sh)
         platform_order_id, account_id = row.platform_order_id, row.account_id
-        s.expunge(store)
-    shop = storefront(rt, store)
+        shop = storefront(rt, store, s)
     request = {
         "shipment_id": shipment_id,
         "order": platform_order_id,
@@ -114,10 +114,10 @@ def _record_fulfilment(rt: Runtime, shop: Storefront, shipment_id: int, ref: str
         state = sh.state
     if every and shop.needs_completion:
         _complete(rt, shop, order_id, platform_order_id, account_id)
-    # The carrier's news so far (and what comes later) follows the fulfilment (sync/tracking).
-    rt.enqueue(
-        "push_tracking", job_id=safe_job_id("trackpush", shipment_id, "fulfilled"), shipment_id=shipment_id
-    )
+    # The carrier's news so far (and what comes later) follows the fulfilment (sync/tracking):
+    # here, in this job; its own job if that fails.
+    job_id = safe_job_id("trackpush", shipment_id, "fulfilled")
+    run_now(rt, "push_tracking", job_id, shipment_id=shipment_id)
     return state
 
 

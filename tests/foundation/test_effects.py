@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from core.errors import NotAttempted, Permanent
 from db.accounts import get_or_create_account
@@ -668,3 +668,43 @@ def test_taking_over_one_dead_claim_leaves_another_alone(database_url: str) -> N
     assert alive.run("fx:dead-a", "fx", {}, lambda p: {"ok": 1}, wait_s=0) == {"ok": 1}
     other = row(dead, "fx:dead-b")
     assert (other.owner, other.attempts, other.state) == ("dead", 1, EffectState.in_progress)
+
+
+def test_an_outside_id_found_by_the_last_call_is_written_in_the_outcomes_commit(
+    ledger: EffectsLedger,
+) -> None:
+    engine = ledger._factory.kw["bind"]
+    commits: list[int] = []
+
+    def count(conn: Any) -> None:
+        commits.append(1)
+
+    during: list[str | None] = []
+
+    def act(progress: Progress) -> dict[str, Any]:
+        progress.found_outside_id("shp_7")
+        during.append(row(ledger, "label:7:1").outside_id)  # read only: no commit
+        return {"label": "L7"}
+
+    event.listen(engine, "commit", count)
+    try:
+        assert ledger.run("label:7:1", "label", {"order": 7}, act) == {"label": "L7"}
+    finally:
+        event.remove(engine, "commit", count)
+    assert during == [None]  # not written on its own
+    done = row(ledger, "label:7:1")
+    assert (done.state, done.outside_id, done.result) == (EffectState.done, "shp_7", {"label": "L7"})
+    assert len(commits) == 2  # the claim and the outcome
+
+
+def test_an_outside_id_found_before_a_lost_answer_stays_with_the_unknown_outcome(
+    ledger: EffectsLedger,
+) -> None:
+    def act(progress: Progress) -> dict[str, Any]:
+        progress.found_outside_id("shp_8")
+        raise TimeoutError("answer lost after the id was read")
+
+    with pytest.raises(TimeoutError):
+        ledger.run("label:8:1", "label", {"order": 8}, act)
+    record = ledger.get("label:8:1")
+    assert record is not None and (record.state, record.outside_id) == (EffectState.unknown, "shp_8")

@@ -17,7 +17,8 @@ def _rt(api_key: str | None = "EZTK_one", base_url: str = "http://127.0.0.1:9/v2
         api_key=SecretStr(api_key) if api_key is not None else None, base_url=base_url, timeout_s=5.0
     )
     return SimpleNamespace(
-        settings=SimpleNamespace(easypost=easypost, shipping=SimpleNamespace(customs_signer="Ops"))
+        settings=SimpleNamespace(easypost=easypost, shipping=SimpleNamespace(customs_signer="Ops")),
+        clients={},
     )
 
 
