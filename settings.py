@@ -70,6 +70,9 @@ class QueueSettings(_Strict):
     retry: RetryPolicy = RetryPolicy()
     retry_by_queue: dict[str, dict[str, float]] = {}
     outage: OutagePolicy = OutagePolicy()
+    # How long a job may keep waiting for throttles (429, THROTTLED) without spending a
+    # retry, from the first throttle in a row; past it a throttle spends one like a 5xx.
+    throttle_budget_s: float = Field(1800.0, gt=0)
 
     @field_validator("names")
     @classmethod

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from core.errors import Permanent, Retryable
+from core.errors import Permanent, Retryable, Throttled
 
 
 class AuthError(Permanent):
@@ -69,6 +69,8 @@ def error_for_status(status: int, message: str, headers: Any = None) -> Exceptio
     """The error an HTTP status means, or None for success."""
     if status < 400:
         return None
+    if status == 429:
+        return Throttled(f"HTTP {status}: {message}", wait_s=retry_after_s(headers))
     if status in RETRYABLE_STATUSES or status >= 500:
         return Retryable(f"HTTP {status}: {message}", wait_s=retry_after_s(headers))
     return PERMANENT_BY_STATUS.get(status, Rejected)(f"HTTP {status}: {message}")

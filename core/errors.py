@@ -22,6 +22,12 @@ class Retryable(WaybillError):
         self.wait_s = wait_s
 
 
+class Throttled(Retryable):
+    """The outside system asked to slow down (HTTP 429, Shopify's THROTTLED): nothing failed
+    and nothing was done there. A job waits as asked without spending one of its retries,
+    within ``queue.throttle_budget_s`` (then a throttle counts as any transient failure)."""
+
+
 class NotAttempted(Retryable):
     """Given up before reaching the outside system: nothing happened there.
 

@@ -9,6 +9,11 @@ A failure that says the database or Redis is down (:func:`sync.outage.down_servi
 is nobody's fault and ends when the service returns: the job waits for it
 (``queue.outage``) and tries again without spending one of its retries, so an outage
 of any length short of ``queue.outage.give_up_s`` leaves every job's budget whole.
+
+A platform asking to slow down (:class:`core.errors.Throttled`: HTTP 429, THROTTLED) is
+not a failure either: the job waits as asked without spending a retry, for as long as
+``queue.throttle_budget_s`` from the first throttle in a row. Retries are for failures,
+so a job of several platform calls does not run out of them on throttles alone.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from rq.timeouts import BaseTimeoutException
 
-from core.errors import Permanent, Retryable
+from core.errors import Permanent, Retryable, Throttled
 from db.models import DeadLetter
 from db.session import session_scope
 from settings import OutagePolicy, RetryPolicy
@@ -93,6 +98,8 @@ class JobMessage:
     # When this job first failed for the current outage of a backing service (Unix time,
     # as it crosses processes); None while it is not waiting for one.
     outage_since: float | None = None
+    # When the current run of throttles began (Unix time); None after any other outcome.
+    throttled_since: float | None = None
 
     @property
     def final(self) -> bool:
@@ -146,6 +153,10 @@ def execute(rt: Runtime, msg: JobMessage) -> Result:
             if service is not None:
                 return _wait_for(rt, msg, exc, service, bound)
             msg.outage_since = None
+            if not isinstance(exc, Throttled):
+                msg.throttled_since = None
+            elif (waited := _throttled_for(msg)) < rt.settings.queue.throttle_budget_s:
+                return _wait_throttled(rt, msg, exc, waited, bound)
             if msg.final:
                 return _dead(rt, msg, exc, bound)
             wait = msg.next_wait(exc.wait_s if isinstance(exc, Retryable) else None)
@@ -155,7 +166,7 @@ def execute(rt: Runtime, msg: JobMessage) -> Result:
         finally:
             _in_job.reset(token)
             JOB_DURATION.labels(msg.name).observe(time.perf_counter() - started)
-    msg.outage_since = None
+    msg.outage_since = msg.throttled_since = None
     JOB_OUTCOMES.labels(msg.name, "done").inc()
     return Result(Outcome.done, value=value)
 
@@ -197,6 +208,23 @@ def _wait_for(rt: Runtime, msg: JobMessage, exc: BaseException, service: str, bo
     wait = outage_wait(policy, waited)
     # One line, no traceback: during an outage every job says the same thing.
     bound.warning("job.service_down", service=service, error=type(exc).__name__, wait_s=wait)
+    JOB_OUTCOMES.labels(msg.name, "wait").inc()
+    return Result(Outcome.wait, exc, wait)
+
+
+def _throttled_for(msg: JobMessage) -> float:
+    """Seconds since this job's current run of throttles began (starting it now if none)."""
+    now = time.time()
+    if msg.throttled_since is None:
+        msg.throttled_since = now
+    return max(0.0, now - msg.throttled_since)
+
+
+def _wait_throttled(rt: Runtime, msg: JobMessage, exc: Throttled, waited: float, bound: Any) -> Result:
+    """Wait as the platform asked (or as for an outage when it named no wait), the attempt
+    not spent."""
+    wait = exc.wait_s if exc.wait_s else outage_wait(rt.settings.queue.outage, waited)
+    bound.warning("job.throttled", error=_describe(exc), wait_s=wait)
     JOB_OUTCOMES.labels(msg.name, "wait").inc()
     return Result(Outcome.wait, exc, wait)
 

@@ -1,4 +1,5 @@
-"""Per-store locks: one stock writer or settler per store at a time."""
+"""Per-store locks: one stock writer or settler per store at a time; per-order locks: one
+writer of an order's parcels on its storefront at a time."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ UNLIMITED = text(
     "SELECT set_config('statement_timeout', '0', true),"
     " set_config('idle_in_transaction_session_timeout', '0', true)"
 )
-_LOCKS: dict[int, threading.Lock] = {}
+# Per-order locks take the two-key form (ORDER_SPACE, order id): PostgreSQL keeps that key
+# space apart from the one-key form the store locks use.
+ORDER_SPACE = 0x57B2
+_LOCKS: dict[tuple[int, int], threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
 
 
@@ -33,13 +37,30 @@ def store_lock(rt: Runtime, store_id: int) -> Iterator[None]:
     for longer than a statement may run, and this transaction sits idle while the block
     works on other connections. A holder that dies releases it with its connection.
     """
+    with _advisory(rt, "(:k)", {"k": LOCK_BASE + store_id}, (0, store_id)):
+        yield
+
+
+@contextmanager
+def order_lock(rt: Runtime, order_id: int) -> Iterator[None]:
+    """One writer of the order's parcels on its storefront at a time (as :func:`store_lock`).
+
+    A storefront may keep every parcel of an order in one record that each write replaces
+    whole (WooCommerce's tracking meta: read, add the parcel, write the list back): two
+    parcels written back at once would each write the list without the other's."""
+    with _advisory(rt, "(:a, :b)", {"a": ORDER_SPACE, "b": order_id}, (ORDER_SPACE, order_id)):
+        yield
+
+
+@contextmanager
+def _advisory(rt: Runtime, args: str, keys: dict[str, int], local: tuple[int, int]) -> Iterator[None]:
     if rt.engine.dialect.name == "postgresql":
         with rt.engine.connect() as conn, conn.begin():
             conn.execute(UNLIMITED)
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_BASE + store_id})
+            conn.execute(text(f"SELECT pg_advisory_xact_lock{args}"), keys)
             yield
         return
     with _LOCKS_GUARD:
-        lock = _LOCKS.setdefault(store_id, threading.Lock())
+        lock = _LOCKS.setdefault(local, threading.Lock())
     with lock:
         yield

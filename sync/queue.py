@@ -126,9 +126,11 @@ def _run_rq_attempt(message: dict[str, Any]) -> Any:
         msg.attempt = len(msg.intervals) - rq_job.retries_left + 1
     if rq_job is not None:
         msg.outage_since = rq_job.meta.get(OUTAGE_SINCE)
+        msg.throttled_since = rq_job.meta.get(THROTTLED_SINCE)
     result = execute(current(), msg)
     if rq_job is not None:
         _keep_outage_start(rq_job, msg.outage_since)
+        _keep_outage_start(rq_job, msg.throttled_since, THROTTLED_SINCE)
     if result.outcome is Outcome.done:
         return result.value
     assert result.error is not None
@@ -137,9 +139,10 @@ def _run_rq_attempt(message: dict[str, Any]) -> Any:
             wait_without_spending_a_retry(rq_job, result.wait_s)
             # RQ logs each failure with its traceback: during an outage, a short one of
             # this call alone, not the driver's whole chain for every job every few seconds.
-            service = down_service(result.error) or "service"
-            error = type(result.error).__name__
-            raise ServiceDown(service, f"{service} down ({error}): waiting {result.wait_s} s") from None
+            service = down_service(result.error)  # None: a throttle, raised as it is
+            if service is not None:
+                error = type(result.error).__name__
+                raise ServiceDown(service, f"{service} down ({error}): waiting {result.wait_s} s") from None
         elif result.outcome is Outcome.dead:
             rq_job.retries_left = 0  # already dead-lettered; RQ must not retry
         elif rq_job.retry_intervals and result.wait_s:
@@ -150,14 +153,15 @@ def _run_rq_attempt(message: dict[str, Any]) -> Any:
 
 
 OUTAGE_SINCE = "waybill_outage_since"  # RQ job meta: when the job began waiting for a service
+THROTTLED_SINCE = "waybill_throttled_since"  # RQ job meta: when its run of throttles began
 
 
-def _keep_outage_start(rq_job: Job, since: float | None) -> None:
-    """Carry the outage's start to the job's next run (RQ saves meta with the retry)."""
+def _keep_outage_start(rq_job: Job, since: float | None, key: str = OUTAGE_SINCE) -> None:
+    """Carry the outage's (or throttles') start to the job's next run (RQ saves meta with the retry)."""
     if since is None:
-        rq_job.meta.pop(OUTAGE_SINCE, None)
+        rq_job.meta.pop(key, None)
     else:
-        rq_job.meta[OUTAGE_SINCE] = since
+        rq_job.meta[key] = since
 
 
 def wait_without_spending_a_retry(rq_job: Job, wait_s: float) -> None:

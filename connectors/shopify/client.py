@@ -25,7 +25,7 @@ from connectors.errors import Rejected, error_for_exception, error_for_status, p
 from connectors.netguard import STRICT, AddressPolicy, guarded_session
 from connectors.shopify.throttle import REGISTRY, ThrottleState
 from connectors.storefront.access import StoreAccess
-from core.errors import Retryable
+from core.errors import Retryable, Throttled
 
 log = structlog.get_logger("waybill.shopify")
 
@@ -266,7 +266,7 @@ class ShopifyClient:
     def _wait(self, wait: float, waited: float, label: str, why: str) -> float:
         """Sleep ``wait`` seconds if the call's budget allows, else give the job back as ``Retryable``."""
         if waited + wait > self.max_wait_s:
-            raise Retryable(f"shopify {label}: throttled, bucket needs {wait:.2f}s more", wait_s=wait)
+            raise Throttled(f"shopify {label}: throttled, bucket needs {wait:.2f}s more", wait_s=wait)
         log.info("shopify.throttle_wait", shop=self.shop, document=label, wait_s=round(wait, 3), reason=why)
         self._sleep(wait)
         return waited + wait

@@ -2,10 +2,12 @@
 
 ``write_back_fulfillment`` runs per parcel once its label is bought (``fulfil:<shipment
 id>``: the storefront's ``fulfil``, which looks for the tracking number before it writes,
-so a retry never writes twice). When every parcel is in, the order is fulfilled, and a
-storefront that completes orders apart is told once (``complete:<order>``). Then the
-parcel's tracking news follows (``push_tracking``, sync/tracking/write_back.py), in the
-same job (``run_now``: a job of its own if that fails).
+so a retry never writes twice), one parcel of an order at a time (``order_lock``: a
+storefront may keep all of an order's parcels in one record it rewrites whole). When
+every parcel is in, the order is fulfilled, and a storefront that completes orders apart
+is told once (``complete:<order>``). Then the parcel's tracking news follows
+(``push_tracking``, sync/tracking/write_back.py), in the same job (``run_now``: a job of
+its own if that fails).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from core.shipping import Label
 from db.models import Order as OrderRow
 from db.models import Shipment, Store, utcnow
 from sync.jobs import job, run_now, safe_job_id
+from sync.locks import order_lock
 from sync.shipping.common import move, note, was_cancelled
 from sync.storefronts import storefront
 from sync.tracking.links import tracking_page_url
@@ -46,21 +49,22 @@ def write_back(rt: Runtime, shipment_id: int) -> str:
         if was_cancelled(row):
             return "cancelled"
         parcel = _parcel_shipped(rt, s, sh)
-        platform_order_id, account_id = row.platform_order_id, row.account_id
+        order_id, platform_order_id, account_id = row.id, row.platform_order_id, row.account_id
         shop = storefront(rt, store, s)
     request = {
         "shipment_id": shipment_id,
         "order": platform_order_id,
         "tracking_number": parcel.tracking_number,
     }
-    done = rt.ledger.run(
-        f"fulfil:{shipment_id}",
-        "fulfilment",
-        request,
-        lambda progress: shop.fulfil(platform_order_id, parcel).to_dict(),
-        recover=None,  # the storefront looks for this tracking number before writing
-        account_id=account_id,
-    )
+    with order_lock(rt, order_id):  # the order's other parcels are written one at a time
+        done = rt.ledger.run(
+            f"fulfil:{shipment_id}",
+            "fulfilment",
+            request,
+            lambda progress: shop.fulfil(platform_order_id, parcel).to_dict(),
+            recover=None,  # the storefront looks for this tracking number before writing
+            account_id=account_id,
+        )
     return _record_fulfilment(rt, shop, shipment_id, str(done.get("ref") or ""))
 
 

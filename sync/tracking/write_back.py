@@ -40,6 +40,7 @@ from db.models import Effect, EffectState, Shipment, Store
 from db.models import Order as OrderRow
 from db.timeline import record
 from sync.jobs import job
+from sync.locks import order_lock
 from sync.storefronts import storefront
 from sync.tracking import notices
 from sync.tracking.events import settle_order, stored_scans
@@ -162,14 +163,15 @@ def _post(rt: Runtime, shop: Storefront, parcel: Parcel, scan: Scan, milestone: 
         written = shop.find_tracking_event(parcel.platform_order_id, update)
         return written.to_dict() if written is not None else None
 
-    rt.ledger.run(
-        event_key(parcel.shipment_id, scan, milestone),
-        "tracking_event",
-        {"shipment_id": parcel.shipment_id, "status": str(milestone), "at": scan.happened_at.isoformat()},
-        act,
-        recover,
-        account_id=parcel.account_id,
-    )
+    with order_lock(rt, parcel.order_id):  # it may rewrite the record of every parcel (sync/locks.py)
+        rt.ledger.run(
+            event_key(parcel.shipment_id, scan, milestone),
+            "tracking_event",
+            {"shipment_id": parcel.shipment_id, "status": str(milestone), "at": scan.happened_at.isoformat()},
+            act,
+            recover,
+            account_id=parcel.account_id,
+        )
     if acted:
         told = " (the customer told)" if update.notify else ""
         _note(
