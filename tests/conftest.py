@@ -231,16 +231,31 @@ def drain(rt: Any, timeout_s: float = 30) -> None:
     queues = list(rt.queue.queues.values())
     worker = _drain_worker_class()(queues, connection=rt.queue.connection)
     for _ in range(100):
-        if any(q.count for q in queues):
+        # Every partition of every queue (queue.partitions): counted in one round trip.
+        if any(_counts(rt, [q.key for q in queues], "llen")):
             worker.work(burst=True, with_scheduler=False, logging_level="ERROR")
         # Retries wait in the scheduled registry; run them now instead of sleeping.
-        scheduled = [(q, jid) for q in queues for jid in q.scheduled_job_registry.get_job_ids()]
+        waiting = _counts(rt, [q.scheduled_job_registry.key for q in queues], "zcard")
+        scheduled = [
+            (q, jid)
+            for q, n in zip(queues, waiting, strict=True)
+            if n
+            for jid in q.scheduled_job_registry.get_job_ids()
+        ]
         if not scheduled:
             return
         for queue, job_id in scheduled:
             queue.scheduled_job_registry.remove(job_id)
             queue.enqueue_job(Job.fetch(job_id, connection=rt.queue.connection))
     raise TimeoutError("jobs kept rescheduling")
+
+
+def _counts(rt: Any, keys: list[str], command: str) -> list[int]:
+    """``command`` (``llen`` or ``zcard``) of every key, in one pipelined round trip."""
+    with rt.queue.connection.pipeline(transaction=False) as pipe:
+        for key in keys:
+            getattr(pipe, command)(key)
+        return [int(n) for n in pipe.execute()]
 
 
 @functools.cache

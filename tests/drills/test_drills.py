@@ -25,6 +25,9 @@ from tests.conftest import BACKEND
 
 pytestmark = pytest.mark.slow
 SIZE = SIZES["reduced"]
+# The crash drills (R3, R4, R5) run in ``make drills``, each in a world of its own: in this
+# shared world R3 once left a job the world never saw finish (docs/operations.md, "Drills").
+IN_MAKE_TEST = {"R1", "R2", "R6", "R7"}
 
 
 def test_every_shareable_drill_loses_nothing_and_does_nothing_twice() -> None:
@@ -34,8 +37,8 @@ def test_every_shareable_drill_loses_nothing_and_does_nothing_twice() -> None:
     missing = [name for name, found in needed.items() if not found]
     if missing:
         pytest.fail(f"the drills need {', '.join(missing)} (WAYBILL_TEST_PG_BIN for PostgreSQL's)")
-    shareable = {name: module for name, module in drills().items() if hasattr(module, "drill")}
-    assert {"R1", "R2", "R6", "R7"} <= set(shareable)
+    shareable = {name: module for name, module in drills().items() if name in IN_MAKE_TEST}
+    assert set(shareable) == IN_MAKE_TEST and all(hasattr(m, "drill") for m in shareable.values())
     failures = []
     with World(shared_config(SIZE)) as world:
         for name, module in shareable.items():
