@@ -95,6 +95,20 @@ def _labels(rt: Runtime, ran: list[JobRun]) -> int:
     return int(count or 0)
 
 
+def _written_back(rt: Runtime, ran: list[JobRun]) -> bool:
+    """Whether a parcel of an order whose ship_order ran here is now written back."""
+    order_ids = {int(r.kwargs["order_id"]) for r in ran if r.name == "ship_order" and r.outcome == "done"}
+    if not order_ids:
+        return False
+    with rt.session() as s:
+        count = s.scalar(
+            select(func.count(Shipment.id)).where(
+                Shipment.order_id.in_(order_ids), Shipment.state == "fulfilled"
+            )
+        )
+    return bool(count)
+
+
 def describe(rt: Runtime, done: FollowUp) -> str:
     """One phrase for what ran here and what did not."""
     steps: list[str] = []
@@ -110,6 +124,10 @@ def describe(rt: Runtime, done: FollowUp) -> str:
     labels = _labels(rt, done.ran)
     if labels:
         steps = [f"label bought for {labels} parcel(s)" if s.startswith("shipping run") else s for s in steps]
+    # The shipping job writes its parcels back in place (``run_now``): no job of their own ran.
+    fulfilled = DONE_WORDS["write_back_fulfillment"]
+    if fulfilled not in steps and _written_back(rt, done.ran):
+        steps.append(fulfilled)
     failed = sorted({f"{r.name} failed ({r.error})" for r in done.ran if r.outcome in ("dead", "crashed")})
     text = "ran its next steps here: " + (", ".join(steps) if steps else "nothing was due")
     if failed:
