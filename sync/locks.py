@@ -46,7 +46,7 @@ def order_lock(rt: Runtime, order_id: int) -> Iterator[None]:
     """One writer of the order's parcels on its storefront at a time (as :func:`store_lock`).
 
     A storefront may keep every parcel of an order in one record that each write replaces
-    whole (WooCommerce's tracking meta: read, add the parcel, write the list back): two
+    whole (a tracking list it reads, adds the parcel to and writes back): two
     parcels written back at once would each write the list without the other's."""
     with _advisory(rt, "(:a, :b)", {"a": ORDER_SPACE, "b": order_id}, (ORDER_SPACE, order_id)):
         yield

@@ -1,7 +1,7 @@
 """A reconciliation of every store after Waybill refused storefront webhooks (503) because
 its database was down.
 
-Two things go wrong without it. WooCommerce never sends a refused delivery again, so its
+Two things go wrong without it. Some platforms never send a refused delivery again, so their
 orders reach Waybill only by polling. And a channel's own level change (its sale lowered
 it) read back before the refused order is in would be taken for a merchant edit, and the
 order's units taken off again when it arrives: the stock settles must wait for the
