@@ -320,16 +320,33 @@ class World:
                 quiet_since = None
             time.sleep(0.25)
         raise TimeoutError(
-            f"not settled in {timeout_s:.0f} s: {len(missing)} orders unfinished {missing[:5]}"
+            f"not settled in {timeout_s:.0f} s: {len(missing)} orders unfinished {missing[:5]}, "
+            f"{self.stock_marks()} stock changes not on their channel"
         )
 
     def idle(self) -> bool:
         """Nothing queued, running or waiting for its time in Waybill's queues (a delayed
-        settle or push, a retry), nothing handed off, no webhook queued at the platforms."""
+        settle or push, a retry), nothing handed off, no webhook queued at the platforms,
+        and no stock change still to be written to a channel (a mark left behind waits for
+        the stock sweep: checking the channels before it would see a level not yet pushed)."""
         from bench.pipeline import queues_idle
 
         waiting = sum(q.scheduled_job_registry.count for q in self.rt.queue.queues.values())
-        return not waiting and bool(queues_idle(self.rt)) and self.platforms.call("pending") == 0
+        return (
+            not waiting
+            and bool(queues_idle(self.rt))
+            and self.platforms.call("pending") == 0
+            and not self.stock_marks()
+        )
+
+    def stock_marks(self) -> int:
+        """Stock changes not yet written to their channel (``StockDirty`` rows)."""
+        from sqlalchemy import func, select
+
+        from db.models import StockDirty
+
+        with self.rt.session() as s:
+            return int(s.scalar(select(func.count()).select_from(StockDirty)) or 0)
 
     def _check_alive(self) -> None:
         procs = [*self.workers, *([self.scheduler] if self.scheduler else [])]

@@ -47,6 +47,7 @@ from db.timeline import record
 from sync.inventory import observe
 from sync.jobs import job, safe_job_id
 from sync.reconcile import reconcile_then
+from sync.stock_push import schedule_push
 from sync.stock_settle import schedule_settle
 from sync.storefronts import storefront
 
@@ -129,12 +130,7 @@ def import_catalog(rt: Runtime, store_id: int) -> dict[str, Any]:
     if summary["observed"]:
         schedule_settle(rt, store_id)
     if summary["dirty"]:
-        rt.enqueue(
-            "push_stock",
-            job_id=safe_job_id("push-stock", store_id),
-            delay_s=rt.settings.inventory.push_delay_s,
-            store_id=store_id,
-        )
+        schedule_push(rt, [store_id])
     log.info(
         "catalog.imported",
         store_id=store_id,

@@ -15,7 +15,7 @@ import structlog
 
 from settings import Settings
 from sync.jobs import JobMessage, Outcome, Result, execute
-from sync.queue import HandOff, build_message
+from sync.queue import HandOff, build_message, follow_up_id
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime
@@ -62,16 +62,28 @@ class EmbeddedJobQueue:
         self._threads: list[threading.Thread] = []
         self._stopping = False
         self._running = 0
+        self._running_ids: set[str] = set()  # ids of the jobs running now
         # Set to a list to keep every attempt run (the CLI reports what it ran); None keeps nothing.
         self.record: list[JobRun] | None = None
 
     def enqueue(
-        self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0, queue: str | None = None
+        self,
+        name: str,
+        kwargs: dict[str, Any],
+        job_id: str,
+        delay_s: float = 0,
+        queue: str | None = None,
+        *,
+        rerun: bool = False,
     ) -> bool:
-        msg = build_message(self.settings, name, kwargs, job_id, queue)
         with self._cond:
+            if job_id in self._running_ids and rerun:
+                job_id = follow_up_id(job_id)  # it may have read what this run is for
+                if job_id in self._running_ids:
+                    job_id = follow_up_id(job_id)
             if job_id in self._live:
                 return False
+            msg = build_message(self.settings, name, kwargs, job_id, queue)
             self._live[job_id] = msg
             self._push(msg, delay_s)
         return True
@@ -165,7 +177,9 @@ class EmbeddedJobQueue:
             while not self._stopping:
                 if self._heap and self._heap[0][0] <= time.monotonic():
                     self._running += 1
-                    return heapq.heappop(self._heap)[2]
+                    msg = heapq.heappop(self._heap)[2]
+                    self._running_ids.add(msg.job_id)
+                    return msg
                 if not block:
                     return None
                 timeout = (self._heap[0][0] - time.monotonic()) if self._heap else 0.5
@@ -188,6 +202,7 @@ class EmbeddedJobQueue:
             self.record.append(JobRun.of(msg, result))
         with self._cond:
             self._running -= 1
+            self._running_ids.discard(msg.job_id)
             if result is not None and result.outcome in (Outcome.retry, Outcome.wait):
                 if result.outcome is Outcome.retry:  # a wait for a service spends no attempt
                     msg.attempt += 1

@@ -4,7 +4,12 @@ equivalent (embedded, ``sync/embedded_queue.py``); here, what they share.
 Both carry a :class:`~sync.jobs.JobMessage`, run it through :func:`sync.jobs.execute`
 and retry it on the intervals fixed at enqueue. Job ids are deterministic and
 unique: enqueueing an id that is already queued, scheduled or running is a no-op
-that returns ``False``. :func:`rq_entry` stays here: RQ stores its path
+that returns ``False``. A job that works through what is marked in the database (a stock
+push writes every mark made before it reads them) is enqueued with ``rerun=True``: while
+one of its id *runs*, it may already have read the marks, so a request that finds it
+running queues a follow-up under :func:`follow_up_id` (itself coalesced: at most one
+queued behind a running one). Without it, a mark made between the running job's last
+read and its end waited for the next sweep. :func:`rq_entry` stays here: RQ stores its path
 (``sync.queue.rq_entry``) with every job.
 
 Fair scheduling across merchants (RQ only): each queue is split into
@@ -38,9 +43,26 @@ PARTITION_KEY = "partition_key"  # the key's field in an RQ job's message (not a
 _partition_key: ContextVar[int | None] = ContextVar("waybill_partition_key", default=None)
 
 
+FOLLOW_UP_SUFFIX = "__rerun"  # RQ takes letters, digits, _ and - in ids
+
+
+def follow_up_id(job_id: str) -> str:
+    """The id of the run queued behind a running ``job_id`` (``rerun=True``), and back."""
+    if job_id.endswith(FOLLOW_UP_SUFFIX):
+        return job_id[: -len(FOLLOW_UP_SUFFIX)]
+    return job_id + FOLLOW_UP_SUFFIX
+
+
 class JobQueue(Protocol):
     def enqueue(
-        self, name: str, kwargs: dict[str, Any], job_id: str, delay_s: float = 0, queue: str | None = None
+        self,
+        name: str,
+        kwargs: dict[str, Any],
+        job_id: str,
+        delay_s: float = 0,
+        queue: str | None = None,
+        *,
+        rerun: bool = False,
     ) -> bool: ...
     def hand_off(self, name: str, kwargs: dict[str, Any], job_id: str, key: int | None = None) -> None: ...
     def hand_off_many(self, jobs: Sequence[HandOff]) -> None: ...

@@ -27,6 +27,7 @@ from sync.queue import (
     PARTITION_KEY,
     HandOff,
     build_message,
+    follow_up_id,
     partition_index,
     partition_key,
     partition_name,
@@ -77,16 +78,18 @@ class RedisJobQueue:
         delay_s: float = 0,
         queue: str | None = None,
         key: int | None = None,
+        *,
+        rerun: bool = False,
     ) -> bool:
         """Enqueue on the partition of ``key`` (a merchant's account id), else of the running
-        job's key (``sync.queue.partition_key``), else of a hash of ``job_id``."""
+        job's key (``sync.queue.partition_key``), else of a hash of ``job_id``. ``rerun``: if
+        a job of this id is running, queue its follow-up (``sync.queue.follow_up_id``)."""
         msg = build_message(self.settings, name, kwargs, job_id, queue)
         key = partition_key() if key is None else key
         index = partition_index(key, job_id, self.partitions)
         rq_queue = self.queues[partition_name(msg.queue, index)]
         payload = asdict(msg) if key is None else asdict(msg) | {PARTITION_KEY: key}
         options: dict[str, Any] = {
-            "job_id": job_id,
             "unique": True,
             "result_ttl": 0,
             "description": name,
@@ -98,28 +101,42 @@ class RedisJobQueue:
             options["retry"] = Retry(
                 max=len(msg.intervals), interval=[max(1, round(i)) for i in msg.intervals]
             )
-        for _ in range(2):
-            try:
-                if delay_s > 0:
-                    rq_queue.enqueue_in(timedelta(seconds=delay_s), rq_entry, payload, **options)
-                else:
-                    rq_queue.enqueue(rq_entry, payload, **options)
-                return True
-            except DuplicateJobError:
-                if not self._clear_finished(job_id):
-                    return False
+        ids = [job_id, follow_up_id(job_id)] if rerun else [job_id]
+        for jid in ids:
+            for _ in range(2):
+                try:
+                    if delay_s > 0:
+                        rq_queue.enqueue_in(
+                            timedelta(seconds=delay_s),
+                            rq_entry,
+                            payload | {"job_id": jid},
+                            job_id=jid,
+                            **options,
+                        )
+                    else:
+                        rq_queue.enqueue(rq_entry, payload | {"job_id": jid}, job_id=jid, **options)
+                    return True
+                except DuplicateJobError:
+                    status = self._clear_finished(jid)
+                    if status is None:
+                        continue  # cleared: enqueue it again
+                    if status != JobStatus.STARTED:
+                        return False  # queued or scheduled: it will see this request
+                    break  # running: its follow-up, if ``rerun``
         return False
 
-    def _clear_finished(self, job_id: str) -> bool:
-        """Delete a finished or failed job of the same id so it can run again."""
+    def _clear_finished(self, job_id: str) -> JobStatus | None:
+        """Delete a finished or failed job of the same id so it can run again (returns
+        ``None``); a live one stays and its status is returned."""
         try:
             existing = Job.fetch(job_id, connection=self.connection)
         except NoSuchJobError:
-            return True
-        if self._status(existing) in LIVE_STATUSES:
-            return False
+            return None
+        status = self._status(existing)
+        if status in LIVE_STATUSES:
+            return status
         existing.delete()
-        return True
+        return None
 
     def hand_off(self, name: str, kwargs: dict[str, Any], job_id: str, key: int | None = None) -> None:
         """Enqueue later, from a worker: one cheap LPUSH on the web tier's hot path.

@@ -58,8 +58,10 @@ class Runtime:
         with session_scope(self.sessions) as s:
             yield s
 
-    def enqueue(self, name: str, job_id: str, delay_s: float = 0, **kwargs: Any) -> bool:
-        return self.queue.enqueue(name, kwargs, job_id=job_id, delay_s=delay_s)
+    def enqueue(self, name: str, job_id: str, delay_s: float = 0, rerun: bool = False, **kwargs: Any) -> bool:
+        """Enqueue job ``name``; ``rerun``: queue a follow-up if one of this id is running
+        (see ``sync/queue.py``)."""
+        return self.queue.enqueue(name, kwargs, job_id=job_id, delay_s=delay_s, rerun=rerun)
 
     def close(self) -> None:
         if isinstance(self.queue, EmbeddedJobQueue):

@@ -80,12 +80,14 @@ class Plan:
 
 
 def schedule_push(rt: Runtime, store_ids: Iterable[int]) -> None:
-    """Enqueue ``push_stock`` for each store (a queued push also writes the marks made meanwhile)."""
+    """Enqueue ``push_stock`` for each store (a queued push also writes the marks made
+    meanwhile; one already running may have read its marks, so a follow-up is queued)."""
     for store_id in sorted(set(store_ids)):
         rt.enqueue(
             "push_stock",
             job_id=safe_job_id("push-stock", store_id),
             delay_s=rt.settings.inventory.push_delay_s,
+            rerun=True,
             store_id=store_id,
         )
 
