@@ -321,7 +321,7 @@ class World:
             time.sleep(0.25)
         raise TimeoutError(
             f"not settled in {timeout_s:.0f} s: {len(missing)} orders unfinished {missing[:5]}, "
-            f"{self.stock_marks()} stock changes not on their channel"
+            f"not idle: {'; '.join(self.busy()) or 'nothing (idle at the last look)'}"
         )
 
     def idle(self) -> bool:
@@ -338,6 +338,32 @@ class World:
             and self.platforms.call("pending") == 0
             and not self.stock_marks()
         )
+
+    def busy(self) -> list[str]:
+        """What keeps :meth:`idle` false, named (for a settle that timed out): each queue
+        partition with jobs queued, running (unexpired entries of its started registry, with
+        their job ids) or scheduled, hand-offs not yet pumped, webhooks queued at the
+        platforms, stock marks."""
+        from rq.registry import StartedJobRegistry
+
+        from sync.handoff import HANDOFF_KEY
+
+        now, found = time.time(), []
+        conn = self.rt.queue.connection
+        for name, queue in self.rt.queue.queues.items():
+            queued = conn.llen(queue.key)
+            running = conn.zrangebyscore(StartedJobRegistry(queue=queue).key, now, "+inf")
+            scheduled = queue.scheduled_job_registry.count
+            if queued or running or scheduled:
+                ids = [entry.decode() if isinstance(entry, bytes) else str(entry) for entry in running[:3]]
+                found.append(f"{name}: queued={queued} running={len(running)} {ids} scheduled={scheduled}")
+        handoffs = conn.llen(HANDOFF_KEY)
+        pending = self.platforms.call("pending")
+        marks = self.stock_marks()
+        found += [f"hand-offs={handoffs}"] if handoffs else []
+        found += [f"webhooks pending at the platforms={pending}"] if pending else []
+        found += [f"stock marks={marks}"] if marks else []
+        return found
 
     def stock_marks(self) -> int:
         """Stock changes not yet written to their channel (``StockDirty`` rows)."""

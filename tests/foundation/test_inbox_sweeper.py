@@ -160,3 +160,28 @@ def test_a_scheduler_whose_lease_outlived_a_redis_outage_holds_it_again(
     assert scheduler.step(lock, None, was_held=False) is True
     assert scheduler._next["sweep_inbox"] > swept_at  # regained: swept at once
     assert scheduler.step(lock, None, was_held=True) is True
+
+
+def test_a_scheduler_that_regains_redis_requeues_the_stranded_events_itself(
+    rt: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an outage the workers are reconnecting, then busy with what Redis kept: the
+    scheduler re-enqueues what came in meanwhile itself, at once, instead of queueing the
+    sweep behind them (which left the events without a job for 5 to 10 s in the drills)."""
+    from settings import Schedule
+    from sync.schedule import Scheduler, _RedisLock
+
+    seen: list[int] = []
+    monkeypatch.setitem(HANDLERS, KIND, lambda rt_, event_id: seen.append(event_id))
+    stranded = add_event(rt, TOPIC, "stranded-1")  # committed during the outage, never handed off
+    scheduler = Scheduler(rt)
+    scheduler.schedules = {"sweep_inbox": Schedule(every_s=3600)}
+    lock = _RedisLock(redis_url)
+    assert scheduler.step(lock, None, was_held=False)  # Redis back: the lease held again
+    sweep = scheduler._sweeping
+    assert sweep is not None
+    sweep.join(timeout=30)
+    assert rt.queue.is_live(inbox_job_id(stranded))  # queued by the scheduler: no worker ran
+    assert not rt.queue.is_live("periodic-sweep_inbox")  # it took the queued sweep's place
+    drain(rt)
+    assert seen == [stranded]
