@@ -366,13 +366,21 @@ class World:
         return found
 
     def stock_marks(self) -> int:
-        """Stock changes not yet written to their channel (``StockDirty`` rows)."""
+        """Stock changes not yet written to their channel (``StockDirty`` rows). A pooled
+        connection the database dropped (R5 restarts it) is replaced: asked once more."""
         from sqlalchemy import func, select
+        from sqlalchemy.exc import OperationalError
 
         from db.models import StockDirty
 
-        with self.rt.session() as s:
-            return int(s.scalar(select(func.count()).select_from(StockDirty)) or 0)
+        for attempt in (1, 2):
+            try:
+                with self.rt.session() as s:
+                    return int(s.scalar(select(func.count()).select_from(StockDirty)) or 0)
+            except OperationalError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _check_alive(self) -> None:
         procs = [*self.workers, *([self.scheduler] if self.scheduler else [])]
