@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -178,10 +179,40 @@ def test_a_scheduler_that_regains_redis_requeues_the_stranded_events_itself(
     scheduler.schedules = {"sweep_inbox": Schedule(every_s=3600)}
     lock = _RedisLock(redis_url)
     assert scheduler.step(lock, None, was_held=False)  # Redis back: the lease held again
-    sweep = scheduler._sweeping
-    assert sweep is not None
-    sweep.join(timeout=30)
-    assert rt.queue.is_live(inbox_job_id(stranded))  # queued by the scheduler: no worker ran
-    assert not rt.queue.is_live("periodic-sweep_inbox")  # it took the queued sweep's place
+    try:
+        deadline = time.monotonic() + 20
+        while not rt.queue.is_live(inbox_job_id(stranded)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rt.queue.is_live(inbox_job_id(stranded))  # queued by the scheduler: no worker ran
+        assert not rt.queue.is_live("periodic-sweep_inbox")  # it took the queued sweep's place
+        assert scheduler.sweep_here() is None  # one at a time (its second pass is still to come)
+    finally:
+        scheduler.stop()  # ends the second pass's wait
     drain(rt)
     assert seen == [stranded]
+
+
+def test_the_scheduler_sweeps_again_once_what_came_in_just_before_the_flush_is_old_enough(
+    rt: Any, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event taken in just before Redis was emptied lost its hand-off too, but it is not
+    old enough for the sweep at the lease's return: a second pass, ``sweep_after_s`` later,
+    takes it without waiting for the queued sweep (behind the backlog)."""
+    from settings import Schedule
+    from sync.schedule import Scheduler, _RedisLock
+
+    monkeypatch.setitem(HANDLERS, KIND, lambda rt_, event_id: None)
+    monkeypatch.setattr(rt.settings.inbox, "sweep_after_s", 1.0)
+    recent = add_event(rt, TOPIC, "recent-1", age_s=0)  # its hand-off went with the flush
+    scheduler = Scheduler(rt)
+    scheduler.schedules = {"sweep_inbox": Schedule(every_s=3600)}
+    try:
+        assert scheduler.step(_RedisLock(redis_url), None, was_held=False)
+        time.sleep(0.5)
+        assert not rt.queue.is_live(inbox_job_id(recent))  # too recent for the first pass
+        deadline = time.monotonic() + 20
+        while not rt.queue.is_live(inbox_job_id(recent)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rt.queue.is_live(inbox_job_id(recent))
+    finally:
+        scheduler.stop()
