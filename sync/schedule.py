@@ -9,6 +9,9 @@ production ``waybill worker --scheduler``, which holds a Redis lock so a second
 scheduler started by mistake only waits as a standby. Periodic job ids are
 deterministic (``periodic-<name>``), so a run still queued is never doubled.
 
+When it takes its lease again after Redis was away or emptied, the active scheduler sweeps
+the inbox itself (``Scheduler.sweep_here``), not through a queued job.
+
 In production the active scheduler also does the work of RQ's scheduler, in its own
 process: every second it moves the jobs whose wait has passed (retries, delayed jobs)
 from RQ's scheduled registries onto their queues. Workers do not run RQ's scheduler:
