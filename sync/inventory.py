@@ -19,11 +19,13 @@ Platform times have whole seconds. A sale made in the second of the level we kno
 not: a level read, a write's answer or a stale write's read-back in that second cannot
 tell. Its units are taken off ``channel_qty`` and kept as ``channel_qty_open``, so the
 channel shows between ``channel_qty`` and ``channel_qty + channel_qty_open``. The settle
-step calls a merchant edit only what lies outside that range (:func:`edit_delta`), and the
-push writes such a link even when ``channel_qty`` is already the published level, so the
-channel is read (a stale compare-and-set, a read before the write) or written: a sale is
-never read as the merchant raising stock, nor left counted twice on the channel. Any level
-read or written closes the range (``channel_qty_open`` back to 0).
+step reads a level in that range as no merchant edit, and one outside it as an edit of its
+whole difference from ``channel_qty`` (:func:`edit_delta`: a merchant edit made while
+Waybill heard nothing is still taken in whole). The push writes such a link even when
+``channel_qty`` is already the published level, so the channel is read (a stale
+compare-and-set, a read before the write) or written: a sale is never read as the
+merchant raising stock, nor left counted twice on the channel. Any level read or
+written closes the range (``channel_qty_open`` back to 0).
 
 The work is split by operation: ``sync/stock_orders.py`` applies an order's units (and holds
 what is oversold), ``sync/stock_settle.py`` reads the channels' observations and settles
@@ -104,10 +106,10 @@ def same_second(a: datetime, b: datetime) -> bool:
 
 
 def edit_delta(level: int, expected: int, open_units: int = 0) -> int:
-    """What a level read says the merchant changed: its distance from the range the channel
-    may show (``expected`` to ``expected + open_units``, see the module docstring); 0 inside."""
-    if level < expected:
-        return level - expected
-    if level > expected + max(0, open_units):
-        return level - expected - max(0, open_units)
-    return 0
+    """What a level read says the merchant changed: nothing when it lies in the range the channel
+    may show (``expected`` to ``expected + open_units``, see the module docstring); outside it,
+    the whole difference from ``expected``, as when no sale is open (the open sales are taken
+    as made after the level we knew, the rule for a sale in any later second)."""
+    if expected <= level <= expected + max(0, open_units):
+        return 0
+    return level - expected

@@ -167,7 +167,7 @@ def _settle_link(s: Session, store: Store, link: CatalogLink, level: Level, inv:
     """Take the channel's current level; a difference from what we expected is a merchant edit.
 
     What we expected is a range when sales made in the known level's own second are open
-    (``channel_qty_open``, see ``sync/inventory.py``): only the distance from that range is an edit.
+    (``channel_qty_open``, see ``sync/inventory.py``): a level in it is no edit.
     """
     expected, open_units = link.channel_qty, link.channel_qty_open or 0
     link.channel_qty, link.channel_qty_open = level.qty, 0
@@ -192,11 +192,7 @@ def _settle_link(s: Session, store: Store, link: CatalogLink, level: Level, inv:
     delta = edit_delta(level.qty, expected, open_units)
     if delta == 0:
         return False
-    if open_units:
-        expected_text = f"{expected} to {expected + open_units}"
-        expected = expected + open_units if delta > 0 else expected
-    else:
-        expected_text = str(expected)
+    expected_text = f"{expected} to {expected + open_units}" if open_units else str(expected)
     moved = move(
         s,
         item,

@@ -100,10 +100,10 @@ def test_the_clock_starts_now_when_no_time_is_given() -> None:
     assert received is not None and before <= received <= utcnow()
 
 
-def test_a_level_inside_the_range_of_open_sales_is_no_edit_and_only_the_distance_from_it_is() -> None:
+def test_a_level_inside_the_range_of_open_sales_is_no_edit_and_one_outside_it_an_edit_in_whole() -> None:
     # 10 known, 3 units sold in the level's second may be counted in it already: 7 to 10.
     assert [edit_delta(level, 7, 3) for level in (7, 8, 10)] == [0, 0, 0]
-    assert (edit_delta(12, 7, 3), edit_delta(5, 7, 3)) == (2, -2)
+    assert (edit_delta(30, 7, 3), edit_delta(5, 7, 3)) == (23, -2)
     assert (edit_delta(8, 7), edit_delta(6, 7), edit_delta(7, 7)) == (1, -1, 0)  # nothing open
 
 
