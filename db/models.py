@@ -380,6 +380,10 @@ class CatalogLink(Base):
     # writes, by the channel's own sales (orders we ingest) and by what the channel tells us.
     channel_qty: Mapped[int | None] = mapped_column(Integer, default=None)
     channel_qty_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Units of sales made in ``channel_qty_at``'s own second, taken off ``channel_qty`` though the
+    # level may have counted them already (platform times have whole seconds): the channel shows
+    # between ``channel_qty`` and ``channel_qty + channel_qty_open``. 0 once a level is read or written.
+    channel_qty_open: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_pushed: Mapped[int | None] = mapped_column(Integer, default=None)
     pushed_at: Mapped[datetime | None] = mapped_column(default=None)
     # The latest value the channel reported (webhook or read), not yet settled into the ledger.

@@ -169,7 +169,9 @@ class World:
         env = {**os.environ, "DATABASE_URL": self.postgres.url(), "REDIS_URL": self.redis.url(0)}
         env |= {"WAYBILL_MODE": "production", "WAYBILL_SECRET_KEY": SECRET_KEY, "PYTHONPATH": str(ROOT)}
         env |= {"SHOPIFY_API_SECRET": API_SECRET, "WAYBILL_VAR_DIR": str(self.tmp / "var")}
-        env |= {"WAYBILL_LOG_LEVEL": "WARNING", "WAYBILL_CONFIG": self._write_config()}
+        # DRILL_LOG=INFO keeps the processes' info lines in their logs (default: warnings only).
+        env |= {"WAYBILL_LOG_LEVEL": os.environ.get("DRILL_LOG", "WARNING")}
+        env |= {"WAYBILL_CONFIG": self._write_config()}
         return env
 
     def _write_config(self) -> str:

@@ -280,6 +280,7 @@ def _record_level(link: CatalogLink, entry: CatalogEntry, force: bool) -> bool:
     if not entry.tracked or entry.available is None:
         if force or not entry.tracked:
             link.channel_qty = link.channel_qty_at = None
+            link.channel_qty_open = 0
         return False
     known_at, read_at = link.channel_qty_at, entry.level_at
     if not force and known_at is not None and read_at is not None and read_at < known_at:
@@ -288,6 +289,7 @@ def _record_level(link: CatalogLink, entry: CatalogEntry, force: bool) -> bool:
         return observe(link, entry.available, read_at)
     link.channel_qty = entry.available
     link.channel_qty_at = entry.level_at
+    link.channel_qty_open = 0
     return False
 
 

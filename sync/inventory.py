@@ -14,6 +14,19 @@ behind a sale has normally arrived too; what still differs from ``channel_qty`` 
 merchant edit and moves ``on_hand`` by that difference. An observation older than our
 last write, or equal to what we expect, changes nothing: no echo loops.
 
+Platform times have whole seconds. A sale made in the second of the level we know
+(``taken.at`` equal to ``channel_qty_at`` to the second) may be counted in that level or
+not: a level read, a write's answer or a stale write's read-back in that second cannot
+tell. Its units are taken off ``channel_qty`` and kept as ``channel_qty_open``, so the
+channel shows between ``channel_qty`` and ``channel_qty + channel_qty_open``. The settle
+step reads a level in that range as no merchant edit, and one outside it as an edit of its
+whole difference from ``channel_qty`` (:func:`edit_delta`: a merchant edit made while
+Waybill heard nothing is still taken in whole). The push writes such a link even when
+``channel_qty`` is already the published level, so the channel is read (a stale
+compare-and-set, a read before the write) or written: a sale is never read as the
+merchant raising stock, nor left counted twice on the channel. Any level read or
+written closes the range (``channel_qty_open`` back to 0).
+
 The work is split by operation: ``sync/stock_orders.py`` applies an order's units (and holds
 what is oversold), ``sync/stock_settle.py`` reads the channels' observations and settles
 them; this module keeps what both share: an order's units per SKU, noting an observed level,
@@ -85,3 +98,18 @@ def observe(link: CatalogLink, qty: int, at: datetime, now: datetime | None = No
     if link.observed_received_at is None:
         link.observed_received_at = now or utcnow()
     return True
+
+
+def same_second(a: datetime, b: datetime) -> bool:
+    """Whether two platform times fall in one second (platforms keep whole seconds)."""
+    return a.replace(microsecond=0) == b.replace(microsecond=0)
+
+
+def edit_delta(level: int, expected: int, open_units: int = 0) -> int:
+    """What a level read says the merchant changed: nothing when it lies in the range the channel
+    may show (``expected`` to ``expected + open_units``, see the module docstring); outside it,
+    the whole difference from ``expected``, as when no sale is open (the open sales are taken
+    as made after the level we knew, the rule for a sale in any later second)."""
+    if expected <= level <= expected + max(0, open_units):
+        return 0
+    return level - expected

@@ -243,7 +243,7 @@ def _heal(
     now = utcnow()
     if policy == "ledger":
         # Learn what the channel shows (the push's compare-and-set starts from it), then push.
-        link.channel_qty, link.channel_qty_at = found.channel, now
+        link.channel_qty, link.channel_qty_at, link.channel_qty_open = found.channel, now, 0
         mark_store_dirty(s, store.id, [found.sku])
         push.add(store.id)
         return "pushed"
@@ -261,7 +261,7 @@ def _heal(
         store_id=store.id,
         note=f"audit: {store.platform} showed {found.channel}, the ledger published {found.expected}",
     )
-    link.channel_qty, link.channel_qty_at = found.channel, now
+    link.channel_qty, link.channel_qty_at, link.channel_qty_open = found.channel, now, 0
     if moved is None:
         return "reported"
     low_stock_check(s, item, moved.available, low_stock_default)

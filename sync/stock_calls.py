@@ -65,6 +65,7 @@ def _links_pushed_statement() -> Many:
         .where(table.c.id == bindparam("b_id"))
         .values(
             channel_qty=bindparam("b_qty"),
+            channel_qty_open=bindparam("b_open"),  # a level written (or read back): no sale left open
             channel_qty_at=bindparam("b_at", type_=table.c.channel_qty_at.type),
             last_pushed=bindparam("b_last"),
             pushed_at=bindparam("b_now", type_=table.c.pushed_at.type),
@@ -111,7 +112,14 @@ def _links_written(s: Session, outcome: Outcome, now: datetime) -> None:
             shown = qty + (held_qty - write.current)
         new_at = at if at is not None and (held_at is None or at >= held_at) else held_at
         params.append(
-            {"b_id": write.link_id, "b_qty": shown, "b_at": new_at, "b_last": write.target, "b_now": now}
+            {
+                "b_id": write.link_id,
+                "b_qty": shown,
+                "b_open": 0,
+                "b_at": new_at,
+                "b_last": write.target,
+                "b_now": now,
+            }
         )
     _LINKS_PUSHED.run(s, params)
 

@@ -23,7 +23,7 @@ from core.orders import FulfillmentStatus, Order
 from db.models import CatalogLink, StockItem, StockMovement, Store
 from db.models import Order as OrderRow
 from db.stock import Moved, find_item, mark_dirty, move
-from sync.inventory import low_stock_check, order_quantities
+from sync.inventory import low_stock_check, order_quantities, same_second
 from sync.lifecycle import advance
 
 if TYPE_CHECKING:
@@ -181,7 +181,12 @@ def _channel_bookkeeping(
     The level we know (``channel_qty`` at ``channel_qty_at``) already counts a change the
     channel made before that time, and not one made after it: the comparison uses when
     the channel took the units (``taken.at``), which is not always the order's creation.
-    Returns whether ``channel_qty`` moved.
+    Platform times have whole seconds, so a sale made in the level's own second may be
+    counted in it or not (the level may have been read before or after the sale, or the
+    sale itself set that time): its units are taken off ``channel_qty`` and noted as open
+    (``channel_qty_open``), and the settle step or the next push decides by reading the
+    channel, never by calling the difference a merchant edit. Returns whether
+    ``channel_qty`` moved.
     """
     link = s.scalar(select(CatalogLink).where(CatalogLink.store_id == store.id, CatalogLink.sku == item.sku))
     if link is None:
@@ -203,6 +208,8 @@ def _channel_bookkeeping(
         )
         if link.channel_qty is not None and (link.channel_qty_at is None or taken.at >= link.channel_qty_at):
             link.channel_qty -= qty
+            if link.channel_qty_at is not None and same_second(taken.at, link.channel_qty_at):
+                link.channel_qty_open = (link.channel_qty_open or 0) + qty
             return True
     elif taken.at is None and sold:
         restock_key = f"order:{row.id}:{item.sku}:channel_restock"

@@ -10,7 +10,8 @@ or settler per store), drives the storefront's :class:`~connectors.storefront.st
    a page at a time (the writer's ``page``), the next page while the first calls are
    out, or a round at a time where the platform's calls group writes from anywhere in it;
 2. drops marks with nothing to write: no link, untracked, no stock item, a listing the
-   writer cannot write, or the channel already shows the level (those marks are cleared);
+   writer cannot write, or the channel already shows the level (those marks are cleared;
+   a link with sales open, ``channel_qty_open``, may show more and is written anyway);
 3. lets the writer read levels first where the platform has no compare-and-set (a level
    that is not what the link says the channel shows is an observation, not written over);
 4. writes the rest in the writer's calls (batched to the platform maximum), the writer's
@@ -183,7 +184,14 @@ def _plan(
                 continue
             target = targets.get(mark.sku)
             write = None
-            if link is not None and link.tracked and target is not None and link.channel_qty != target:
+            # A link with sales open (see sync/inventory.py) is written even at the published
+            # level: the write (or its stale compare-and-set) learns what the channel shows.
+            if (
+                link is not None
+                and link.tracked
+                and target is not None
+                and (link.channel_qty != target or link.channel_qty_open)
+            ):
                 write = Write(
                     link.id,
                     link.sku,
@@ -220,6 +228,7 @@ def _links_and_targets(
                 CatalogLink.tracked,
                 CatalogLink.observed_qty,
                 CatalogLink.channel_qty,
+                CatalogLink.channel_qty_open,
                 CatalogLink.product_id,
                 CatalogLink.variant_id,
                 CatalogLink.inventory_item_id,

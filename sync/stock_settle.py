@@ -20,7 +20,7 @@ from db.models import CatalogLink, Store, StoreState, utcnow
 from db.stock import ensure_item, find_item, mark_dirty, move
 from db.timeline import record
 from sync.intake import handles
-from sync.inventory import low_stock_check, observe
+from sync.inventory import edit_delta, low_stock_check, observe
 from sync.jobs import job, safe_job_id
 from sync.locks import store_lock
 from sync.stock_push import schedule_push
@@ -164,9 +164,13 @@ def _caught_up(rt: Runtime, store_id: int, due: list[CatalogLink]) -> bool:
 
 
 def _settle_link(s: Session, store: Store, link: CatalogLink, level: Level, inv: InventorySettings) -> bool:
-    """Take the channel's current level; a difference from what we expected is a merchant edit."""
-    expected = link.channel_qty
-    link.channel_qty = level.qty
+    """Take the channel's current level; a difference from what we expected is a merchant edit.
+
+    What we expected is a range when sales made in the known level's own second are open
+    (``channel_qty_open``, see ``sync/inventory.py``): a level in it is no edit.
+    """
+    expected, open_units = link.channel_qty, link.channel_qty_open or 0
+    link.channel_qty, link.channel_qty_open = level.qty, 0
     if link.channel_qty_at is None or level.at > link.channel_qty_at:
         link.channel_qty_at = level.at
     item = find_item(s, store.account_id, link.sku, inv.location)
@@ -183,9 +187,12 @@ def _settle_link(s: Session, store: Store, link: CatalogLink, level: Level, inv:
             store_id=store.id,
         )
         return True
-    if expected is None or level.qty == expected:
+    if expected is None:
         return False
-    delta = level.qty - expected
+    delta = edit_delta(level.qty, expected, open_units)
+    if delta == 0:
+        return False
+    expected_text = f"{expected} to {expected + open_units}" if open_units else str(expected)
     moved = move(
         s,
         item,
@@ -195,7 +202,7 @@ def _settle_link(s: Session, store: Store, link: CatalogLink, level: Level, inv:
         source=f"store:{store.id}",
         on_hand=delta,
         store_id=store.id,
-        note=f"set to {level.qty} on {store.platform} (we expected {expected})",
+        note=f"set to {level.qty} on {store.platform} (we expected {expected_text})",
     )
     if moved is None:
         return False
@@ -205,7 +212,7 @@ def _settle_link(s: Session, store: Store, link: CatalogLink, level: Level, inv:
         f"sku:{link.sku}",
         f"{store.platform}:{store.domain}",
         "stock.channel_edit",
-        f"set to {level.qty} on the channel (expected {expected}): on hand {delta:+d}",
+        f"set to {level.qty} on the channel (expected {expected_text}): on hand {delta:+d}",
         {"store_id": store.id, "delta": delta, "channel_qty": level.qty},
     )
     low_stock_check(s, item, moved.available, inv.low_stock_threshold)

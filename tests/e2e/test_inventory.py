@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,7 +18,17 @@ from sqlalchemy import func, select
 
 from core.errors import Retryable
 from db import stock
-from db.models import InboxEvent, InboxState, Order, Platform, StockItem, StockMovement, Store, TimelineEntry
+from db.models import (
+    CatalogLink,
+    InboxEvent,
+    InboxState,
+    Order,
+    Platform,
+    StockItem,
+    StockMovement,
+    Store,
+    TimelineEntry,
+)
 from sandbox.harness import FakeClock, Faults
 from sandbox.woocommerce import WooCommerceSimulator
 from sync import catalog, stock_audit, stock_push, stock_settle  # noqa: F401  (registers their jobs)
@@ -182,6 +193,53 @@ def test_a_merchant_edit_reaches_the_other_channel_and_is_not_echoed(
         assert (
             s.scalar(select(func.count(StockMovement.id)).where(StockMovement.reason == "channel_edit")) == 2
         )
+
+
+@pytest.mark.parametrize("level_report", ["delivered", "lost"])
+def test_a_level_read_back_in_the_second_of_a_sale_not_in_yet_counts_that_sale_once(
+    rt: Any,
+    channels: tuple[Store, Store],
+    shopify: ShopifySandbox,
+    woo: WooCommerceSimulator,
+    level_report: str,
+) -> None:
+    """Orders on both storefronts at once (as right after a store is connected): the other
+    channel's order makes Waybill push Shopify the level Shopify already shows after its own
+    sale, whose order has not arrived. The compare-and-set is stale (Shopify sold one), the
+    level read back equals the published one and carries the sale's second: it already
+    counts that sale, which must not be taken off it again when its order arrives, nor read
+    as the merchant raising stock by the settle step."""
+    shop_store, _ = channels
+    shopify.fake_clock.advance(2)  # the sale in a later second than the level the import read
+    shop = shopify.shops[SHOP]
+    unheard = {k: v for k, v in shop.subscriptions.items() if v.topic == "INVENTORY_LEVELS_UPDATE"}
+    if level_report == "lost":
+        for key in unheard:
+            del shop.subscriptions[key]
+    sale = shopify.place_order(SHOP, [(LAST, 1)], email="s@example.com")
+    shop.subscriptions.update(unheard)
+    woo.place_order([(LAST, 1)], billing={"email": "w@example.com"})
+    woo.deliver_webhooks()
+    drain(rt)  # the WooCommerce order only: 9 published, pushed to Shopify, which shows 9 already
+    with rt.session() as s:
+        link = s.scalar(
+            select(CatalogLink).where(CatalogLink.store_id == shop_store.id, CatalogLink.sku == LAST)
+        )
+        assert link is not None
+        # The level read back after the stale compare-and-set, in the second of the sale.
+        sold_at = datetime.fromtimestamp(int(sale.created_at), UTC)
+        assert (link.channel_qty, link.channel_qty_at) == (9, sold_at)
+    assert ledger(rt, LAST) == (10, 1)
+
+    flush(shopify, woo, rt)  # Shopify's order (and its level report, when delivered)
+    # What the push observed is settled by the settle_overdue schedule's sweep: as it would.
+    stock_settle.schedule_settle(rt, shop_store.id, 0)
+    flush(shopify, woo, rt)
+
+    assert movements(rt, "channel_edit") == []  # Shopify's sale was not read as an edit
+    assert ledger(rt, LAST) == (10, 2)
+    assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (8, 8)
+    assert len(movements(rt, "channel_sale")) == 2
 
 
 def test_a_cancelled_order_releases_its_units_to_every_channel(

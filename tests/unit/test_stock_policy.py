@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from core.orders import LineItem
 from db.models import CatalogLink, utcnow
-from sync.inventory import observe, order_quantities
+from sync.inventory import edit_delta, observe, order_quantities, same_second
 from tests.unit.test_risk import BASE, usd
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -98,3 +98,16 @@ def test_the_clock_starts_now_when_no_time_is_given() -> None:
     assert observe(item, 7, T0 + timedelta(seconds=1)) is True
     received = item.observed_received_at
     assert received is not None and before <= received <= utcnow()
+
+
+def test_a_level_inside_the_range_of_open_sales_is_no_edit_and_one_outside_it_an_edit_in_whole() -> None:
+    # 10 known, 3 units sold in the level's second may be counted in it already: 7 to 10.
+    assert [edit_delta(level, 7, 3) for level in (7, 8, 10)] == [0, 0, 0]
+    assert (edit_delta(30, 7, 3), edit_delta(5, 7, 3)) == (23, -2)
+    assert (edit_delta(8, 7), edit_delta(6, 7), edit_delta(7, 7)) == (1, -1, 0)  # nothing open
+
+
+def test_platform_times_in_one_second_are_one_second() -> None:
+    at = datetime(2026, 3, 1, 11, 0, 5, tzinfo=UTC)
+    assert same_second(at, at.replace(microsecond=999_999))
+    assert not same_second(at, at + timedelta(seconds=1))
