@@ -20,7 +20,9 @@ What must hold, read back from the storefront simulators and Waybill's database:
   order takes the merchant's ``delivered`` status).
 
 ``make tracking-week`` runs it with 500 shipments (``WAYBILL_TRACKING_WEEK_SHIPMENTS``);
-``make test`` runs a smaller week.
+``make test`` runs the same week with 24, half on each storefront, which still holds parcels
+of every scenario (the simulator's draws are seeded: normal, stalled, failed, returned to
+the sender); the test fails when a size leaves one out.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.test_pipeline_acceptance import shopify_in_real_time
 
-SHIPMENTS = int(os.environ.get("WAYBILL_TRACKING_WEEK_SHIPMENTS", "60"))
+SHIPMENTS = int(os.environ.get("WAYBILL_TRACKING_WEEK_SHIPMENTS", "24"))
 STEP_S = 900.0  # the refresh interval (config.yaml schedules: refresh_tracking)
 WEEK_S = 7 * 86400.0
 BOOK = "BOOK-PB"
@@ -223,7 +225,8 @@ def test_a_simulated_week_of_tracking_reaches_every_storefront_once_and_flags_ev
     totals = report["totals"]
     scenarios = Counter(r["scenario"] for r in trackers.values())
     assert totals["dropped"] > 0 and totals["duplicated"] > 0, totals
-    assert scenarios["stalled"] >= 1 and scenarios["normal"] > SHIPMENTS // 2, scenarios
+    assert scenarios["normal"] > SHIPMENTS // 2, scenarios
+    assert all(scenarios[kind] >= 1 for kind in EXCEPTIONAL), scenarios  # every kind of exception is tried
 
     with rt.session() as s:
         exceptions = list(s.scalars(select(DeliveryException)))
