@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt py
 WAYBILL := $(VENV)/bin/waybill
 PYTEST_ARGS ?=
 
-.PHONY: setup run test coverage mutation lint demo demo-check bench bench-console flash-sale screenshots tracking-week returns-drill drills migrate worker scheduler clean
+.PHONY: setup run test coverage mutation lint demo demo-check bench bench-console flash-sale screenshots tracking-week returns-drill pipeline-acceptance fuzz drills migrate worker scheduler clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -85,6 +85,14 @@ tracking-week: $(STAMP)
 ## returns-drill: issue 19's acceptance at full size: 200 returns across both stores (outside `make test`, which runs 40)
 returns-drill: $(STAMP)
 	WAYBILL_RETURNS_DRILL=$${WAYBILL_RETURNS_DRILL:-200} $(PY) -m pytest -q -s -p no:randomly tests/e2e/test_returns_acceptance.py
+
+## pipeline-acceptance: issue 6's acceptance at full size: 200 orders across both stores (outside `make test`, which runs 80)
+pipeline-acceptance: $(STAMP)
+	WAYBILL_PIPELINE_ORDERS=$${WAYBILL_PIPELINE_ORDERS:-200} $(PY) -m pytest -q -s -p no:randomly tests/e2e/test_pipeline_acceptance.py
+
+## fuzz: the JSON API fuzzed with up to 200 requests per operation and mode (outside `make test`, which sends up to 15)
+fuzz: $(STAMP)
+	WAYBILL_FUZZ_EXAMPLES=$${WAYBILL_FUZZ_EXAMPLES:-200} $(PY) -m pytest -q -s -p no:randomly tests/integration/test_api_fuzz.py
 
 ## drills: issue 21's flash-sale drills at full size on the production setup (private PostgreSQL and Redis,
 ## gunicorn, workers, scheduler; `make test` runs them reduced); DRILLS="R1 R7" picks some

@@ -4,6 +4,8 @@ PostgreSQL, Redis and the platforms over their link, and not gunicorn: the web t
 workers share nothing else, yet every order is received, labelled and written back once.
 
 Needs root (namespaces) and the PostgreSQL server programs; skipped elsewhere unless on CI.
+Like the drills' test it starts its own servers whatever the backend, so it runs once, in
+the services pass, and says so as a skip in the embedded one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy import create_engine, text
 from drills import netns
 from drills.runner import verify
 from drills.world import World, WorldConfig
+from tests.conftest import BACKEND
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +36,8 @@ def _net_namespace(pid: int) -> str:
 
 
 def test_workers_in_namespaces_share_only_postgres_redis_and_the_platforms() -> None:
+    if BACKEND != "services":
+        pytest.skip("the namespaced world runs its own servers once, in the services pass")
     why = netns.available()
     if why:
         if os.environ.get("CI") == "true":

@@ -1,4 +1,4 @@
-"""Issue 6 acceptance: 200 orders across both storefronts through verification, review and shipping,
+"""Issue 6 acceptance: orders across both storefronts through verification, review and shipping,
 with EasyPost failing and losing answers, Shopify throttling, and one worker killed mid-purchase.
 
 Every approved order must end with exactly one purchased label per parcel (counted at the
@@ -10,6 +10,10 @@ The killed worker is a real process: it ships one order and is SIGKILLed by the 
 simulator right after the label was bought, before the answer reaches it. Its claim in the
 effects ledger stays taken until the lease runs out; the queued job then takes it over and
 recovers the label from EasyPost instead of buying another.
+
+``make pipeline-acceptance`` runs it with 200 orders (``WAYBILL_PIPELINE_ORDERS``, a multiple
+of 40); ``make test`` runs 80: in each storefront's every 20 orders, one held for review, one
+rejected, two in two parcels and sixteen clean, as at full size.
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ from tests.conftest import drain
 from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, install_woocommerce, sign_in, stores
 
 ROOT = Path(__file__).resolve().parents[2]
-PER_STORE = 100
+ORDERS = int(os.environ.get("WAYBILL_PIPELINE_ORDERS", "80"))
+assert ORDERS > 0 and ORDERS % 40 == 0, "WAYBILL_PIPELINE_ORDERS: a multiple of 40 (each kind in 20 a store)"
+PER_STORE = ORDERS // 2
 BOOK, CRATE = "BOOK-PB", "CRATE-XL"  # a crate fills the large box alone: two crates are two parcels
 FAST_RETRY = {"max": 15, "base_s": 0.01, "factor": 1.5, "max_s": 0.2, "jitter": 0.1}
 LEASE_S = 2.0
@@ -60,7 +66,7 @@ def config(config: dict[str, Any]) -> dict[str, Any]:
     config["risk"] = {
         "high_risk_countries": ["NG"],
         "disposable_domains": ["throwaway.example"],
-        "velocity_max_orders": 10_000,  # 200 orders from one test browser are not a velocity attack
+        "velocity_max_orders": 10_000,  # the orders of one test browser are not a velocity attack
         "reject_at": 100,
         "reject_action": "cancel",
     }
@@ -99,7 +105,7 @@ def channels(
 def flush(shopify: ShopifySandbox, woo: WooCommerceSimulator, rt: Any) -> None:
     for _ in range(20):
         sent = len(shopify.deliver_due()) + len(woo.deliver_webhooks())
-        drain(rt, timeout_s=120)
+        drain(rt, timeout_s=300)
         if not sent:
             return
     raise AssertionError("the storefronts kept sending webhooks")
@@ -211,7 +217,7 @@ def kill_during_purchase(
     assert proc.returncode == -signal.SIGKILL, (proc.returncode, out, err[-3000:])
 
 
-def test_two_hundred_orders_ship_exactly_once_through_faults_and_a_killed_worker(
+def test_orders_ship_exactly_once_through_faults_and_a_killed_worker(
     rt: Any,
     config: dict[str, Any],
     channels: tuple[Store, Store],
@@ -319,4 +325,4 @@ def run_acceptance(
     assert easypost.calls["shipment.buy"] == labels
     with rt.session() as s:
         recovered = s.scalars(select(Effect).where(Effect.kind == "label", Effect.attempts > 1)).all()
-    assert len(recovered) >= 3  # the reviewed order's, and lost answers among the 200
+    assert len(recovered) >= 3  # the reviewed order's, and lost answers among the others
