@@ -40,8 +40,10 @@ from typing import Any
 import redis.exceptions
 from rq import SimpleWorker
 from rq.defaults import DEFAULT_WORKER_TTL
+from rq.executions import Execution, ExecutionRegistry
 from rq.job import Job, JobStatus
 from rq.queue import Queue
+from rq.registry import StartedJobRegistry
 from rq.results import Result
 from rq.timeouts import JobTimeoutException
 from rq.utils import current_timestamp, now, utcformat
@@ -139,6 +141,8 @@ return 1
 # not run with them (the test suite runs them against RQ's own readers too).
 assert Job.redis_job_namespace_prefix == "rq:job:"
 assert Queue.redis_queue_namespace_prefix == "rq:queue:"
+assert StartedJobRegistry.key_template.format("q") == "rq:wip:q"
+assert ExecutionRegistry.key_template.format("j") == "rq:executions:j"
 
 
 class LeanWorker(SimpleWorker):
@@ -282,8 +286,6 @@ class LeanWorker(SimpleWorker):
         if execution_id is None:  # not taken by this worker's take (a subclass, a test): RQ's way
             super().execute_job(job, queue)
             return
-        from rq.executions import Execution
-
         execution = Execution(execution_id, job.id, connection=self.connection, worker_name=self.name)
         execution._job = job
         self.executions[execution.id] = execution
@@ -308,14 +310,14 @@ class LeanWorker(SimpleWorker):
         job._status = JobStatus.FINISHED
         assert job.started_at is not None
         worked = (job.ended_at - job.started_at).total_seconds()
-        keys = [
+        keys = [  # named here: RQ's registry objects cost more to build than the script to run
             job.key,
             job.dependents_key,
             job.dependencies_key,
             Result.get_key(job.id),  # type: ignore[no-untyped-call]
-            job.started_job_registry.key,
+            f"rq:wip:{job.origin}",  # the started-job registry
             execution.key,
-            job.execution_registry.key,
+            f"rq:executions:{job.id}",
             execution.worker_executions_key,
             self.key,
         ]
