@@ -8,7 +8,9 @@
 
 Each queue is worked through all its partitions (``queue.partitions``, one per slice of
 merchant accounts), taken round robin: one job from each non-empty partition in turn, so
-no merchant's backlog holds up the others (see ``sync/queue.py``).
+no merchant's backlog holds up the others (see ``sync/queue.py``). Jobs run in this
+process (``sync.rq_worker.LeanWorker``: RQ's ``SimpleWorker`` taking and finishing a job in
+one Redis round trip each); ``--fork`` runs each in a forked child (RQ's ``Worker``).
 
 Start any number of workers on any number of machines against the same Redis and
 database; start exactly one scheduler (a second one waits as a standby). The scheduler
