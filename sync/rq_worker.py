@@ -22,7 +22,7 @@ its executions first). :class:`LeanWorker` keeps every record RQ keeps and makes
   success path does. Anything else (a failure, a retry, a job that keeps its result) goes
   through RQ's own handling, unchanged.
 - the worker's heartbeat (its hash's expiry, 480 s) is sent at most every
-  ``HEARTBEAT_EVERY_S``, and the suspension flag (``rq suspend``) read at most every
+  ``HEARTBEAT_EVERY_S``, and the suspension flag (RQ's suspend command) read at most every
   ``SUSPENSION_EVERY_S``, instead of around every job.
 
 Waybill's liveness key (``sync.redis_queue.ALIVE_KEY``, from a thread of ``worker.py``) is
