@@ -8,7 +8,9 @@
 
 Each queue is worked through all its partitions (``queue.partitions``, one per slice of
 merchant accounts), taken round robin: one job from each non-empty partition in turn, so
-no merchant's backlog holds up the others (see ``sync/queue.py``).
+no merchant's backlog holds up the others (see ``sync/queue.py``). Jobs run in this
+process (``sync.rq_worker.LeanWorker``: RQ's ``SimpleWorker`` taking and finishing a job in
+one Redis round trip each); ``--fork`` runs each in a forked child (RQ's ``Worker``).
 
 Start any number of workers on any number of machines against the same Redis and
 database; start exactly one scheduler (a second one waits as a standby). The scheduler
@@ -30,12 +32,13 @@ import structlog
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import Queue, SimpleWorker, Worker
+from rq import Queue, Worker
 from rq.exceptions import StopRequested
 from rq.worker import DequeueStrategy
 
 from settings import SettingsError, load_settings
 from sync.redis_queue import ALIVE_EVERY_S, WORKER_PREFIX, RedisJobQueue
+from sync.rq_worker import LeanWorker
 from sync.runtime import build_runtime, freeze_boot_heap, install
 from sync.schedule import Scheduler
 from telemetry import configure_logging
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"waybill: unknown queue(s) {unknown}; configured: {settings.queue.names}", file=sys.stderr)
         return 2
     names = args.queues or settings.queue.names
-    worker_class: Any = Worker if args.fork else SimpleWorker
+    worker_class: Any = Worker if args.fork else LeanWorker
     _start_pump(rt.queue)
     return _work(rt.queue, names, worker_class, burst=args.burst)
 
@@ -139,7 +142,7 @@ def _work(queue: RedisJobQueue, names: list[str], worker_class: Any, burst: bool
     return 0
 
 
-def build_worker(queue: RedisJobQueue, names: list[str], worker_class: Any) -> Any:
+def build_worker(queue: RedisJobQueue, names: list[str], worker_class: Any = LeanWorker) -> Any:
     """An RQ worker for the partitions of ``names`` on Redis connections of its own.
 
     Not ``queue.connection``: its pool serves the hand-off pump with a 5 s socket

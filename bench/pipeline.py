@@ -276,7 +276,7 @@ def run_once(workers: int, per_store: int, server_url: str, redis_url: str, log:
             warm = platforms.call("place", 0, WARM)
             until_fulfilled(rt, procs, len(warm))
             wait_idle(rt, procs)
-            web0, workers0 = web.cpu_s(), processes_cpu_s(procs)
+            web0, workers0, sched0 = web.cpu_s(), processes_cpu_s(procs[:-1]), processes_cpu_s(procs[-1:])
             db0, sandbox0 = backends_cpu_s(site.db_url), platforms.call("stats")["cpu_s"]
             started = time.perf_counter()
             placed = platforms.call("place", WARM, per_store)
@@ -284,8 +284,9 @@ def run_once(workers: int, per_store: int, server_url: str, redis_url: str, log:
             until_fulfilled(rt, procs, len(warm) + total)
             elapsed = time.perf_counter() - started
             wait_idle(rt, procs)  # their stock pushes and trackers: CPU counted up to here
-            web_cpu, worker_cpu = web.cpu_s() - web0, processes_cpu_s(procs) - workers0
-            cpu = web_cpu + worker_cpu
+            web_cpu, worker_cpu = web.cpu_s() - web0, processes_cpu_s(procs[:-1]) - workers0
+            sched_cpu = processes_cpu_s(procs[-1:]) - sched0  # start_workers: the scheduler comes last
+            cpu = web_cpu + worker_cpu + sched_cpu
             db_cpu = backends_cpu_s(site.db_url) - db0
             placed += warm
             stats = platforms.call("stats")
@@ -318,6 +319,7 @@ def run_once(workers: int, per_store: int, server_url: str, redis_url: str, log:
         "cpu_ms_per_order": cpu * 1000 / total,
         "web_cpu_ms_per_order": web_cpu * 1000 / total,
         "worker_cpu_ms_per_order": worker_cpu * 1000 / total,
+        "scheduler_cpu_ms_per_order": sched_cpu * 1000 / total,
         "db_cpu_ms_per_order": db_cpu * 1000 / total,
         "sandbox_cpu_ms_per_order": (stats["cpu_s"] - sandbox0) * 1000 / total,
         "double_labels": double,
@@ -381,7 +383,8 @@ def measure(counts: list[int], args: argparse.Namespace) -> str:
                 f"= {r['orders_per_min']:.0f}/min; Waybill CPU {r['cpu_ms_per_order']:.0f} ms/order, "
                 f"PostgreSQL {r['db_cpu_ms_per_order']:.0f} ms/order, "
                 f"sandbox {r['sandbox_cpu_ms_per_order']:.0f} ms/order (web {r['web_cpu_ms_per_order']:.0f}, "
-                f"workers {r['worker_cpu_ms_per_order']:.0f}); calls {r['calls']}; "
+                f"workers {r['worker_cpu_ms_per_order']:.0f}, "
+                f"scheduler {r['scheduler_cpu_ms_per_order']:.0f}); calls {r['calls']}; "
                 f"double labels {r['double_labels']}",
                 flush=True,
             )

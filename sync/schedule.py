@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import structlog
 from redis import Redis
 from rq.scheduler import RQScheduler
+from rq.scripts import ACQUIRE_OR_REFRESH_LOCK_SCRIPT
 
 from db.forks import make_redis_fork_safe
 from settings import Schedule, Settings, SettingsError
@@ -217,13 +218,23 @@ class _DueJobs:
 
     RQ's per-queue scheduler locks still apply (a worker of an older release, started with
     RQ's scheduler, keeps moving the queues it holds), but nothing is forked. With a queue
-    per merchant partition (``queue.partitions``: some two hundred RQ queues), RQ's pass
-    over every queue's lock and scheduled registry cost about 37 ms of CPU a tick: the
-    locks (which last 61 s) are renewed every ``RENEW_S``, and the pass runs only on a
-    tick when one pipelined count finds a job due.
+    per merchant partition (``queue.partitions``: some two hundred RQ queues), RQ's own
+    passes cost a round trip per queue: taking or renewing the locks, and looking for due
+    jobs in every queue's scheduled registry (a pass on every tick that found any job due,
+    about 37 ms of CPU). Here the locks (which last 61 s) are taken or renewed every
+    ``RENEW_S`` in one pipelined round trip, each tick asks one script which registries
+    hold a due job, and RQ's pass runs over those registries only.
     """
 
     RENEW_S = 15.0
+    # The indexes (1-based) of the registries in KEYS holding a job due at ARGV[1].
+    DUE_SCRIPT = """
+    local due = {}
+    for i, key in ipairs(KEYS) do
+        if redis.call('ZCOUNT', key, 0, ARGV[1]) > 0 then due[#due + 1] = i end
+    end
+    return due
+    """
 
     def __init__(self, rt: Runtime) -> None:
         from sync.redis_queue import RedisJobQueue
@@ -234,26 +245,42 @@ class _DueJobs:
             [q.name for q in queues], connection=rt.queue.connection, logging_level="WARNING"
         )
         make_redis_fork_safe(self.rq.connection)
+        self.names = [q.name for q in queues]
         self.registries = [q.scheduled_job_registry.key for q in queues]
         self.renewed = -self.RENEW_S
+        self._due = self.rq.connection.register_script(self.DUE_SCRIPT)
+        self._lock = self.rq.connection.register_script(ACQUIRE_OR_REFRESH_LOCK_SCRIPT)
 
     def move(self) -> None:
         try:
             if time.monotonic() - self.renewed >= self.RENEW_S or not self.rq.acquired_locks:
-                self.rq.acquire_locks()  # type: ignore[no-untyped-call]  # acquires or renews; never forks
+                self.acquire_locks()
                 self.renewed = time.monotonic()
-            if self.rq.acquired_locks and self._any_due():
+            held = self.rq.acquired_locks
+            due = [name for name in self.due_queues() if name in held]
+            if due:
+                self.rq.prepare_registries(due)  # RQ's pass below looks at these only
                 self.rq.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
         except Exception as exc:  # Redis blip: the next tick tries again
             log.warning("scheduler.due_jobs_failed", error=type(exc).__name__)
 
-    def _any_due(self) -> bool:
-        """Whether any scheduled registry holds a job whose time has come (one round trip)."""
-        now = time.time()
+    def acquire_locks(self) -> set[str]:
+        """RQ's ``acquire_locks`` (take each queue's scheduler lock, or renew it if ours), in
+        one round trip; the queues whose lock this scheduler holds."""
+        ttl = self.rq.interval + 60
         with self.rq.connection.pipeline(transaction=False) as pipe:
-            for key in self.registries:
-                pipe.zcount(key, 0, now)
-            return any(pipe.execute())
+            for name in self.names:
+                self._lock(keys=[RQScheduler.get_locking_key(name)], args=[self.rq.name, ttl], client=pipe)
+            outcomes = pipe.execute()
+        held = {name for name, outcome in zip(self.names, outcomes, strict=True) if outcome in (1, 2)}
+        self.rq._acquired_locks = held
+        self.rq._scheduled_job_registries = []
+        return held
+
+    def due_queues(self) -> list[str]:
+        """The queues whose scheduled registry holds a job whose time has come (one round trip)."""
+        due = self._due(keys=self.registries, args=[time.time()])
+        return [self.names[int(i) - 1] for i in due]
 
     def release(self) -> None:
         if not self.rq.acquired_locks:
@@ -265,6 +292,16 @@ class _DueJobs:
 class _RedisLock:
     """A renewable lease so that one scheduler is active across machines."""
 
+    # 1: taken afresh (the key was free), 2: ours and renewed, 0: another's. One round trip.
+    HOLD_SCRIPT = """
+    if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
+    if redis.call('GET', KEYS[1]) == ARGV[1] then
+        redis.call('EXPIRE', KEYS[1], ARGV[2])
+        return 2
+    end
+    return 0
+    """
+
     def __init__(self, url: str, ttl_s: int = 15) -> None:
         self.redis = Redis.from_url(url, socket_timeout=5)
         make_redis_fork_safe(self.redis)
@@ -272,6 +309,7 @@ class _RedisLock:
         self.ttl_s = ttl_s
         self.held = False
         self.taken_afresh = False
+        self._hold = self.redis.register_script(self.HOLD_SCRIPT)
 
     def hold(self) -> bool:
         """Take or renew the lease; whether this scheduler holds it. ``taken_afresh`` says
@@ -279,19 +317,17 @@ class _RedisLock:
         Redis lost it while this one held it (flushed, or restarted empty)."""
         self.taken_afresh = False
         try:
-            if self.redis.set(LOCK_KEY, self.token, nx=True, ex=self.ttl_s):
+            outcome = self._hold(keys=[LOCK_KEY], args=[self.token, self.ttl_s])
+            if outcome == 1:
                 if self.held:
                     log.warning("scheduler.lease_lost")  # Redis was emptied under us
                 self.held = self.taken_afresh = True
                 log.info("scheduler.active")
-            elif self.redis.get(LOCK_KEY) == self.token.encode():
-                # Ours: renewed. Also after a failed round (Redis away, then back on its
+            else:
+                # 2: ours, renewed. Also after a failed round (Redis away, then back on its
                 # AOF with our lease): left False, this scheduler renewed a lease it did not
                 # use, for ever, and no periodic or retried job ran again.
-                self.redis.expire(LOCK_KEY, self.ttl_s)
-                self.held = True
-            else:
-                self.held = False
+                self.held = outcome == 2
         except Exception as exc:
             log.warning("scheduler.lock_unavailable", error=f"{type(exc).__name__}: {exc}")
             self.held = False

@@ -288,10 +288,10 @@ def _counts(rt: Any, keys: list[str], command: str) -> list[int]:
 
 @functools.cache
 def _drain_worker_class() -> type:
-    from rq import SimpleWorker
+    from sync.rq_worker import LeanWorker
 
-    class DrainWorker(SimpleWorker):
-        """RQ's in-process worker without its command channel (``rq`` suspend/stop/kill
+    class DrainWorker(LeanWorker):
+        """The in-process worker ``worker.py`` runs, without RQ's command channel (``rq`` suspend/stop/kill
         messages, which no test sends to a draining worker): joining that channel's
         listening thread took 0.1 to 1 s at the end of every ``work(burst=True)``, and
         the long end-to-end tests drain hundreds of times."""

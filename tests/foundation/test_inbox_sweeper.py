@@ -150,14 +150,14 @@ def test_a_scheduler_whose_lease_outlived_a_redis_outage_holds_it_again(
     assert scheduler.step(lock, None, was_held=True)
     drain(rt)
     swept_at = scheduler._next["sweep_inbox"]
-    real_set = lock.redis.set
+    real_hold = lock._hold  # the lease's one round trip (take, or renew if ours)
 
     def away(*args: Any, **kwargs: Any) -> Any:
         raise RedisConnectionError("Connection refused")
 
-    monkeypatch.setattr(lock.redis, "set", away)
+    monkeypatch.setattr(lock, "_hold", away)
     assert scheduler.step(lock, None, was_held=True) is False  # Redis away: not held
-    monkeypatch.setattr(lock.redis, "set", real_set)  # back, the lease still there
+    monkeypatch.setattr(lock, "_hold", real_hold)  # back, the lease still there
     assert scheduler.step(lock, None, was_held=False) is True
     assert scheduler._next["sweep_inbox"] > swept_at  # regained: swept at once
     assert scheduler.step(lock, None, was_held=True) is True

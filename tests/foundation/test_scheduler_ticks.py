@@ -85,3 +85,32 @@ def test_after_redis_was_away_the_owed_reconciliation_runs_at_the_next_tick(
     scheduler.regained()
     assert sorted(scheduler.tick(now=1011.0)) == ["reconcile_all", "sweep_inbox"]
     assert owed == [1, 1]  # owed again, and reconciled at once
+
+
+def test_due_jobs_moves_only_what_is_due_and_one_scheduler_holds_each_queue(rt: Any, redis_url: str) -> None:
+    """The scheduler's stand-in for RQ's: the queue locks in one round trip, and a tick
+    moves the jobs whose time has come (on any partition) and leaves the others waiting."""
+    from datetime import timedelta
+
+    from sync.redis_queue import RedisJobQueue
+    from sync.schedule import _DueJobs
+
+    if not isinstance(rt.queue, RedisJobQueue):
+        pytest.skip("RQ's scheduled registries: the services backend")
+    queue = rt.queue.queues["reconcile.5"]
+    due = queue.enqueue_in(timedelta(seconds=1), "time.time", job_id="due-one")
+    later_job = queue.enqueue_in(timedelta(seconds=600), "time.time", job_id="not-yet")
+    queue.scheduled_job_registry.schedule(
+        due, queue.scheduled_job_registry.get_scheduled_time(due) - timedelta(seconds=5)
+    )
+    mover, other = _DueJobs(rt), _DueJobs(rt)
+    assert mover.acquire_locks() == set(rt.queue.queues)
+    assert other.acquire_locks() == set()  # every lock is the first one's
+    assert mover.due_queues() == ["reconcile.5"]
+    mover.move()
+    assert queue.job_ids == ["due-one"]
+    assert queue.scheduled_job_registry.get_job_ids() == [later_job.id]
+    assert mover.due_queues() == []
+    mover.release()
+    assert other.acquire_locks() == set(rt.queue.queues)  # released: the other takes them
+    other.release()

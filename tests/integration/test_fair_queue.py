@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from rq import SimpleWorker
 from sqlalchemy import select
 
 from db.models import TimelineEntry
 from sync.handoff import HANDOFF_KEY
 from sync.queue import partition_key, partitioned_by
 from sync.redis_queue import RedisJobQueue
+from sync.rq_worker import LeanWorker
 from sync.runtime import install
 from tests.conftest import SECRET
 from worker import build_worker, dequeue_strategy
@@ -64,7 +64,7 @@ def run_all(rt: Any) -> list[str]:
     """Work every queued job with one worker, as ``waybill worker`` does; the pings' tokens
     in the order they ran."""
     queue: RedisJobQueue = rt.queue
-    worker = build_worker(queue, rt.settings.queue.names, SimpleWorker)
+    worker = build_worker(queue, rt.settings.queue.names, LeanWorker)
     try:
         worker.work(
             burst=True, with_scheduler=False, logging_level="ERROR", dequeue_strategy=dequeue_strategy(queue)
@@ -133,3 +133,18 @@ def test_the_pump_keys_hand_offs_by_account_and_takes_an_older_release_s_unkeyed
     assert where["ping-k"] == "reconcile.6"
     assert set(where) == {"ping-k", "ping-n", "ping-o"}
     assert sorted(run_all(runtime)) == ["k", "n", "o"]
+
+
+@pytest.mark.parametrize("runtime", [8], indirect=True)
+def test_the_pump_moves_a_batch_at_once_drops_what_it_cannot_read_and_keeps_ids_unique(runtime: Any) -> None:
+    queue: RedisJobQueue = runtime.queue
+    queue.hand_off_many([("ping", {"token": f"t{n}"}, f"ping-t{n}", 3) for n in range(5)])
+    queue.connection.lpush(HANDOFF_KEY, b"not json", json.dumps(["no_such_job", {}, "nope-1", 3]))
+    queue.hand_off("ping", {"token": "t0"}, "ping-t0", 3)  # the same id again, still queued
+    assert queue.pump(block_s=0) == 8
+    assert queue.connection.llen(HANDOFF_KEY) == 0
+    assert queue.queues["reconcile.3"].job_ids == [f"ping-t{n}" for n in range(5)]  # in order, once
+    assert sorted(run_all(runtime)) == [f"t{n}" for n in range(5)]
+    queue.hand_off("ping", {"token": "t0"}, "ping-t0", 3)  # ran and gone: queued again
+    assert queue.pump(block_s=0) == 1
+    assert run_all(runtime)[-1] == "t0"

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import requests
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import Job
 from sqlalchemy import Engine, create_engine, text
 
@@ -35,6 +35,7 @@ from settings import load_settings
 from sync.jobs import JobMessage
 from sync.queue import partition_names
 from sync.redis_queue import RedisJobQueue
+from sync.rq_worker import LeanWorker
 from tests.conftest import SECRET
 from tests.procs import free_port, wait_for
 from worker import build_worker
@@ -327,7 +328,7 @@ def test_a_workers_blocking_dequeue_is_not_cut_short_by_the_hand_off_timeout(red
         pump.start()
     for pump in pumps:
         pump.join()
-    worker = build_worker(queue, ["reconcile"], SimpleWorker)
+    worker = build_worker(queue, ["reconcile"], LeanWorker)
     jobs = Queue("reconcile", connection=Redis.from_url(redis_url))
     sent: list[Job] = []
 
