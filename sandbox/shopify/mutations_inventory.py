@@ -80,6 +80,8 @@ def _check_quantity(shop: ShopData, index: int, q: dict[str, Any], name: str) ->
 def _apply(level: Level, name: str, quantity: int, now: float) -> int:
     """Set the named quantity; the other one moves by the same delta, as on Shopify."""
     delta = quantity - (level.available if name == "available" else level.on_hand)
+    if delta == 0:
+        return 0  # nothing changes: the level keeps its time and no level update is sent
     level.available += delta
     level.on_hand += delta
     level.updated_at = now
@@ -139,7 +141,8 @@ def inventory_set_quantities(info: Info, input: dict[str, Any]) -> dict[str, Any
                     "location": {"id": gid("Location", location_id)},
                 }
             )
-        context.emit(shop, "inventory_levels/update", payloads.inventory_level(level))
+        if delta:
+            context.emit(shop, "inventory_levels/update", payloads.inventory_level(level))
     group = AdjustmentGroup(
         context.ids.next(), context.now, input["reason"], input.get("referenceDocumentUri"), changes
     )

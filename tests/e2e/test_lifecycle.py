@@ -38,8 +38,10 @@ def config(config: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def store(rt: Any, shopify: ShopifySandbox, browser: requests.Session, public_url: str) -> Store:
-    """SHOP installed through the real OAuth flow, its subscriptions pointing at the app."""
+    """SHOP installed through the real OAuth flow, its subscriptions pointing at the app, and
+    its catalog imported (the jobs the install queued run before the first order)."""
     assert install_shopify(browser, public_url).status_code == 200
+    drain(rt)
     (row,) = stores(rt)
     return row
 

@@ -42,7 +42,7 @@ def test_first_requests_arriving_together_are_all_routed() -> None:
 
 def test_the_state_counts_requests_whose_answer_the_lost_response_fault_holds_back() -> None:
     sim = EasyPostSimulator(api_keys=["EZTK-hang"])
-    sim.faults = Faults(hang_s=0.5)
+    sim.faults = Faults(hang_s=3.0)  # long enough to be seen on a loaded machine
     state = Request(EnvironBuilder(path="/_sandbox/state", method="GET").get_environ())
     holder = threading.Thread(target=sim.lost_response)
     holder.start()
