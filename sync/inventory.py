@@ -14,6 +14,15 @@ behind a sale has normally arrived too; what still differs from ``channel_qty`` 
 merchant edit and moves ``on_hand`` by that difference. An observation older than our
 last write, or equal to what we expect, changes nothing: no echo loops.
 
+No inbox event tells that an order is on its way when its webhook is late or lost (after a
+blackout, another store's recovered orders push to this one before its own are recovered;
+under load a level report overtakes its order). So before a difference is read as an edit,
+the store's orders changed since the level we knew, up to the level just read, are polled
+from the channel (``sync.reconcile.orders_not_counted``): those the ledger has not counted
+are fed through the inbox as reconciliation feeds them, and the settle waits for them. A
+sale (or a cancellation given back) is then never read as the merchant changing stock and
+counted a second time when its order arrives (channels below, or above, the truth).
+
 Platform times have whole seconds. A sale made in the second of the level we know
 (``taken.at`` equal to ``channel_qty_at`` to the second) may be counted in that level or
 not: a level read, a write's answer or a stale write's read-back in that second cannot

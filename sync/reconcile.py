@@ -14,6 +14,9 @@ only behind a reconciliation of their store (``catalog_all`` and ``inventory_aud
 ask for ``reconcile_store(then=...)``, which enqueues the job when it has fed what it
 found), so at start-up a change made while Waybill heard nothing, and the orders behind
 it, are known before anything reads or heals a level.
+
+The settle step feeds orders the same way (:func:`orders_not_counted`) before it reads a
+level that differs from what the ledger expects as a merchant edit.
 """
 
 from __future__ import annotations
@@ -162,8 +165,8 @@ def reconcile_store(rt: Runtime, store_id: int, then: str | None = None) -> dict
         webhook_error = None
     except Retryable as exc:  # keep polling orders even when subscriptions cannot be fixed now
         repaired, webhook_error = [], str(exc)
-    since = _cursor(rt, store)
-    found = Found(since=since, newest=since, stock_since=_cursor(rt, store, STOCK_CURSOR))
+    since = cursor(rt, store)
+    found = Found(since=since, newest=since, stock_since=cursor(rt, store, STOCK_CURSOR))
     _recover_orders(rt, store, found)
     found.levels_found, found.levels_observed, found.stock_newest = _recover_levels(
         rt, store, found.stock_since
@@ -255,7 +258,7 @@ def _notes(found: Found) -> list[tuple[str, str, dict[str, Any] | None]]:
     return notes
 
 
-def _cursor(rt: Runtime, store: Store, name: str = "order_cursor") -> datetime:
+def cursor(rt: Runtime, store: Store, name: str = "order_cursor") -> datetime:
     value = (store.settings or {}).get(name)
     if value:
         return datetime.fromisoformat(value)
@@ -285,6 +288,60 @@ def _recover_levels(rt: Runtime, store: Store, since: datetime) -> tuple[int, in
     return len(changes), observed, max([since, *(c.at for c in changes)])
 
 
+def _dedupe_key(store_id: int, order_id: str, updated_at: datetime, body: bytes) -> str:
+    # Platform times have whole seconds: the body's digest tells two contents of one second apart.
+    return f"{store_id}:reconcile:{order_id}:{updated_at.isoformat()}:{hashlib.sha256(body).hexdigest()[:32]}"
+
+
+def orders_not_counted(rt: Runtime, store: Store, since: datetime, until: datetime) -> int:
+    """Poll the orders the store changed after ``since``; returns how many of those changed no
+    later than ``until`` (to the second) the ledger has not counted yet. Each such version is
+    fed through the inbox as reconciliation feeds it (once, same dedupe key).
+
+    A version is counted when the order is held at it or at a later one, or when its polled
+    event was processed already (whatever intake made of it: ignored, failed, superseded).
+    The settle step asks this before it reads a channel's level as a merchant edit: a sale or a
+    cancellation whose order webhook is late or lost moves the level just as an edit does.
+    """
+    from db.models import Order as OrderRow
+
+    last = until.replace(microsecond=0)
+    versions = [
+        p
+        for p in storefront(rt, store).orders_since(since)
+        if p.body is not None and p.updated_at.replace(microsecond=0) <= last
+    ]
+    if not versions:
+        return 0
+    with rt.session() as s:
+        held = dict(
+            s.execute(
+                select(OrderRow.platform_order_id, OrderRow.platform_updated_at).where(
+                    OrderRow.store_id == store.id,
+                    OrderRow.platform_order_id.in_(sorted({p.order_id for p in versions})),
+                )
+            ).all()
+        )
+        unheld = [p for p in versions if p.order_id not in held or held[p.order_id] < p.updated_at]
+        keys = {_dedupe_key(store.id, p.order_id, p.updated_at, p.body or b""): p for p in unheld}
+        states = dict(
+            s.execute(
+                select(InboxEvent.dedupe_key, InboxEvent.state).where(
+                    InboxEvent.platform == store.platform, InboxEvent.dedupe_key.in_(sorted(keys))
+                )
+            ).all()
+        )
+    waiting = 0
+    for key, polled in keys.items():
+        state = states.get(key)
+        if state is None:
+            _feed(rt, store, polled.order_id, polled.updated_at, polled.body or b"")
+            waiting += 1
+        elif state in (InboxState.pending, InboxState.processing):
+            waiting += 1
+    return waiting
+
+
 def _feed(rt: Runtime, store: Store, order_id: str, updated_at: datetime, body: bytes) -> int:
     """Commit one polled order version to the inbox (once) and enqueue it."""
     try:
@@ -294,11 +351,7 @@ def _feed(rt: Runtime, store: Store, order_id: str, updated_at: datetime, body: 
                 store_id=store.id,
                 account_id=store.account_id,
                 topic=POLLED_ORDER_TOPIC,
-                # Platform times have whole seconds: the body's digest tells two contents of one second apart.
-                dedupe_key=(
-                    f"{store.id}:reconcile:{order_id}:{updated_at.isoformat()}:"
-                    f"{hashlib.sha256(body).hexdigest()[:32]}"
-                ),
+                dedupe_key=_dedupe_key(store.id, order_id, updated_at, body),
                 body=body,
                 headers={"source": "reconcile"},
             )

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 # hundreds), but not for longer than this: an event that keeps failing must not stop it.
 SETTLE_WAIT_MAX = timedelta(minutes=5)
 SETTLE_WAIT_POLL_S = 1.0
+# The orders polled before a level is read as an edit start this long before the level we
+# knew: platform times have whole seconds, and an order's time and its level's may differ.
+SETTLE_POLL_OVERLAP = timedelta(seconds=5)
 
 
 def schedule_settle(rt: Runtime, store_id: int, delay_s: float | None = None) -> None:
@@ -124,6 +127,9 @@ def settle_stock(rt: Runtime, store_id: int) -> int:
             schedule_settle(rt, store_id, SETTLE_WAIT_POLL_S)
             return 0
         levels = read_levels(rt, store, due) if due else {}
+        if due and not _orders_counted(rt, store, due, levels):
+            schedule_settle(rt, store_id, SETTLE_WAIT_POLL_S)
+            return 0
         edits, dirty, retry = 0, set(), False
         with rt.session() as s:
             for seen in due:
@@ -161,6 +167,42 @@ def _caught_up(rt: Runtime, store_id: int, due: list[CatalogLink]) -> bool:
     if not received or min(received) < utcnow() - SETTLE_WAIT_MAX:
         return True
     return caught_up(rt, store_id, max(received))
+
+
+def _orders_counted(rt: Runtime, store: Store, due: list[CatalogLink], levels: dict[int, Level]) -> bool:
+    """Whether the orders behind the levels just read are all counted, asked of the channel
+    itself before a difference is taken as a merchant edit.
+
+    A sale (or a cancellation given back) whose order webhook is late or lost moves the
+    channel's level as an edit does, and no inbox event tells that it is on its way: after a
+    blackout the reconciliation of another store pushes to this one before this store's own
+    orders are recovered; under load a level report overtakes its order. So when a level
+    differs from what the link expects, the store's orders changed since the level we knew
+    (not before its last reconciliation's cursor) up to the level read are polled: those not
+    counted yet are fed through the inbox and the settle waits for them
+    (``sync.reconcile.orders_not_counted``). Orders changed after the level read are not
+    behind it. It waits at most :data:`SETTLE_WAIT_MAX` from the observation.
+    """
+    from sync.reconcile import cursor, orders_not_counted  # it imports this module
+
+    differing = []
+    for link in due:
+        level = levels.get(link.id)
+        if level is None or link.channel_qty is None:
+            continue
+        if edit_delta(level.qty, link.channel_qty, link.channel_qty_open or 0) != 0:
+            differing.append((link, level))
+    if not differing:
+        return True
+    received = [link.observed_received_at for link, _ in differing if link.observed_received_at is not None]
+    if received and min(received) < utcnow() - SETTLE_WAIT_MAX:
+        return True
+    since = cursor(rt, store)
+    known = [link.channel_qty_at for link, _ in differing if link.channel_qty_at is not None]
+    if known:
+        since = max(since, min(known) - SETTLE_POLL_OVERLAP)
+    until = max(level.at for _, level in differing)
+    return orders_not_counted(rt, store, since, until) == 0
 
 
 def _settle_link(s: Session, store: Store, link: CatalogLink, level: Level, inv: InventorySettings) -> bool:
