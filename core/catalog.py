@@ -26,6 +26,8 @@ class CatalogEntry:
     channel has several), ``None`` when the channel keeps none. ``level_at`` is the
     platform's time of that level, UTC-aware. The connectors' catalog mappers say
     which fields of each platform these are.
+    ``committed`` is what the channel's open orders (not shipped, not cancelled) took off
+    that level and still hold, read with it; ``None`` when the connector cannot tell.
     ``grams`` (one unit) and ``dims_cm`` (length, width, height) are what the channel's
     catalog says of the thing, converted by :func:`to_grams` and :func:`to_centimetres`;
     ``None`` when it says nothing usable.
@@ -42,6 +44,7 @@ class CatalogEntry:
     location_id: int | None = None
     grams: int | None = None
     dims_cm: Dims | None = None
+    committed: int | None = None
 
     @property
     def entry_id(self) -> int:

@@ -322,6 +322,16 @@ class StockItem(Base):
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     low_stock_threshold: Mapped[int | None] = mapped_column(Integer, default=None)
     low_stock_since: Mapped[datetime | None] = mapped_column(default=None)
+    # The channel level that seeded on hand (``initial_import``): the store it was read from, the
+    # platform's time of that level, and the units the store's open orders had out of it that
+    # are not back on hand yet (None: the channel does not tell). An order of that store whose
+    # units the channel took by then gets them back when it arrives (``sync/stock_orders.py``).
+    # None throughout: seeded otherwise, or before these columns.
+    seeded_store_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stores.id", ondelete="SET NULL"), default=None
+    )
+    seeded_level_at: Mapped[datetime | None] = mapped_column(default=None)
+    seeded_out: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

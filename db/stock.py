@@ -37,6 +37,7 @@ from db.models import (
 # Why stock moved; every movement carries one.
 REASONS = (
     "initial_import",  # the first level, read from a channel
+    "import_order",  # an order sold on the channel before that level was read: its units back on hand
     "order_reserved",  # an order was received: held for it
     "order_released",  # the order was cancelled: released
     "order_shipped",  # the order left the building: on hand and reserved both fall

@@ -14,7 +14,10 @@ transaction:
   a merchant edit made while Waybill heard nothing is taken in, never overwritten);
 - seeds the ledger: a SKU with no stock item in the account gets one, set to this
   channel's level by an ``initial_import`` movement (key ``import:<sku>``), so the first
-  store imported wins and later stores' differences are left to the audit;
+  store imported wins and later stores' differences are left to the audit. The item keeps
+  which store and which level time seeded it: an order in flight at the import (its units
+  taken off that level already) gets them back on hand when it arrives and reserves them,
+  so it counts once (``sync/stock_orders.py``);
 - keeps the report in ``Store.settings["catalog"]`` and on the store's timeline;
 - marks for a push the links whose channel level differs from what should be published,
   and enqueues ``push_stock`` for the store.
@@ -32,7 +35,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -42,7 +45,7 @@ from core.catalog import CatalogEntry, CatalogReport, map_skus
 from core.orders import LineItem
 from core.parcels import Measure
 from db import stock
-from db.models import CatalogLink, StockDirty, Store, StoreState, utcnow
+from db.models import CatalogLink, StockDirty, StockItem, Store, StoreState, utcnow
 from db.timeline import record
 from sync.inventory import observe
 from sync.jobs import job, safe_job_id
@@ -316,6 +319,12 @@ def _seed_ledger(
             note=f"level read from the channel's catalog ({entry.title})"[:500],
         )
         if moved is not None:
+            # Orders the channel took units for by this level's time are out of it (``committed``).
+            s.execute(
+                update(StockItem)
+                .where(StockItem.id == item_id)
+                .values(seeded_store_id=store_id, seeded_level_at=entry.level_at, seeded_out=entry.committed)
+            )
             seeded.append(sku)
     return seeded
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from connectors.order_stock import stock_taken
@@ -29,10 +29,15 @@ from sync.lifecycle import advance
 if TYPE_CHECKING:
     from settings import InventorySettings
 
-# Orders created this long before a SKU's ledger item was seeded from a channel are taken
-# as already counted in the level read. Platform times have one-second resolution and
-# clocks differ, so orders close to the seed are reserved: at worst a unit is held back
-# until the order ships or is cancelled, never sold twice.
+# An item seeded from a channel's level keeps that store, the level's platform time and the
+# units its open orders held off it (``StockItem.seeded_store_id``/``seeded_level_at``/
+# ``seeded_out``). An order of that store whose units the channel took by then (in that second
+# included: the order's own sale sets the level's time) was already out of the level: when it
+# arrives open, its units go back on hand (``import_order``, at most the held units left) and
+# it reserves them, so on hand counts them once and available stays what the channel showed;
+# arriving shipped or cancelled, it moves nothing. Items seeded without the level's time
+# (before these columns) keep the old rule: orders created this long before the item are
+# taken as counted in its level and not reserved.
 SEEDED_GRACE = timedelta(seconds=30)
 
 ORDER_REASONS = ("order_reserved", "order_released", "order_shipped")
@@ -80,8 +85,10 @@ def apply_order(
             continue  # not stock-tracked: no catalog link made a ledger item for it
         qty = wanted[sku]
         held, shipped = _order_position(s, row.id, item.id)
-        if held == 0 and not shipped and order.created_at < item.created_at - SEEDED_GRACE:
-            continue  # sold before the ledger existed: the channel's level already counted it
+        if held == 0 and not shipped and _in_seed(store, order, item, taken):
+            if target != "reserved" or item.seeded_level_at is None:
+                continue  # sold before the ledger existed: the channel's level already counted it
+            _units_back(s, store, row, item, qty)
         units = _Units(sku, qty, held, shipped)
         moved = _move_units(s, store, row, order, item, target, units, result.shortages)
         if moved is not None:
@@ -94,6 +101,47 @@ def apply_order(
         _hold_oversold(s, row, result.shortages)
     result.dirty_stores = mark_dirty(s, store.account_id, result.changed_skus)
     return result
+
+
+def _in_seed(store: Store, order: Order, item: StockItem, taken: StockTaken | None) -> bool:
+    """Whether the channel level that seeded the item had the order's units out already
+    (see :data:`SEEDED_GRACE`)."""
+    if item.seeded_level_at is None:
+        return order.created_at < item.created_at - SEEDED_GRACE
+    if item.seeded_store_id != store.id:
+        return False  # another channel's sale: the seed's level had it in
+    if taken is not None and taken.at is None:
+        return False  # the channel holds none of its units (unpaid, or given back)
+    at = taken.at if taken is not None and taken.at is not None else order.created_at
+    return at.replace(microsecond=0) <= item.seeded_level_at.replace(microsecond=0)
+
+
+def _units_back(s: Session, store: Store, row: OrderRow, item: StockItem, qty: int) -> None:
+    """Put the units of an order sold before the seed's level was read back on hand (once per
+    order and SKU), as many as the seed's level had out for open orders and are not back yet
+    (all of them where the channel did not tell); the order's reservation then holds them."""
+    key = f"order:{row.id}:{item.sku}:seeded"
+    if _movement_exists(s, store.account_id, key):
+        return
+    out = s.scalar(select(StockItem.seeded_out).where(StockItem.id == item.id).with_for_update())
+    units = qty if out is None else min(qty, max(0, out))
+    if units <= 0:
+        return  # the seed's level had no more units out: this sale came after it was read
+    if out is not None:
+        s.execute(update(StockItem).where(StockItem.id == item.id).values(seeded_out=out - units))
+    move(
+        s,
+        item,
+        account_id=store.account_id,
+        key=key,
+        reason="import_order",
+        source=f"order:{row.id}",
+        on_hand=units,
+        store_id=store.id,
+        order_id=row.id,
+        note=f"{units} sold on the channel before its level seeded the ledger, not shipped yet",
+        looked=True,
+    )
 
 
 def _target(order: Order) -> str:

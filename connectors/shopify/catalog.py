@@ -111,6 +111,7 @@ def entry_from_variant(node: dict[str, Any], location_id: int) -> CatalogEntry:
     product = node.get("product") or {}
     item = node.get("inventoryItem") or {}
     available: int | None = None
+    committed: int | None = None
     level_at = None
     for level in (item.get("inventoryLevels") or {}).get("nodes") or []:
         where = (level.get("location") or {}).get("legacyResourceId") or (level.get("location") or {}).get(
@@ -121,6 +122,8 @@ def entry_from_variant(node: dict[str, Any], location_id: int) -> CatalogEntry:
         for quantity in level.get("quantities") or []:
             if quantity.get("name") == "available":
                 available = whole_quantity(quantity.get("quantity"))
+            elif quantity.get("name") == "committed":
+                committed = whole_quantity(quantity.get("quantity"))
         level_at = utc_time(level.get("updatedAt"))
     item_ref = item.get("legacyResourceId") or item.get("id")
     return CatalogEntry(
@@ -131,6 +134,7 @@ def entry_from_variant(node: dict[str, Any], location_id: int) -> CatalogEntry:
         tracked=bool(item.get("tracked")),
         available=available,
         level_at=level_at,
+        committed=committed if available is not None else None,
         inventory_item_id=exact_id(item_ref) if item_ref is not None else None,
         location_id=location_id,
         grams=variant_grams(item),

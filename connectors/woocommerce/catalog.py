@@ -11,7 +11,9 @@ Which documents become entries:
 - grouped and external products hold no stock: skipped.
 
 ``tracked`` is ``manage_stock is True``; the level is ``stock_quantity`` and its time
-``date_modified_gmt`` (UTC; WooCommerce writes it without an offset).
+``date_modified_gmt`` (UTC; WooCommerce writes it without an offset). ``committed`` is what
+the store's processing and on-hold orders took off that level (their lines' ``_reduced_stock``),
+read before the products (:func:`fetch_held`).
 
 Weight and dimensions: order lines carry none, so the catalog is where parcels get them.
 Products and variations hold ``weight`` and ``dimensions`` (strings) in the store's units,
@@ -25,7 +27,7 @@ it does not). Grams are rounded up to the whole gram, centimetres up to 0.01 cm
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -198,8 +200,86 @@ def fetch_units(client: RestClient) -> Units:
     return Units.named(_setting(client, WEIGHT_UNIT_SETTING), _setting(client, DIMENSION_UNIT_SETTING))
 
 
+# Orders whose units WooCommerce took off its levels and that have not shipped: a completed
+# order's units have left, a pending or cancelled one holds none (wc_maybe_increase_stock_levels).
+OPEN_HOLDING = "processing,on-hold"
+
+
+@dataclass
+class Held:
+    """Units open orders hold off the levels: per variation, and per product for lines of a
+    product without variation (or whose variation takes its stock from the parent)."""
+
+    by_variation: dict[int, int] = field(default_factory=dict)
+    by_product: dict[int, dict[int, int]] = field(default_factory=dict)  # product -> {variation or 0: units}
+
+    def add(self, product_id: int, variation_id: int, units: int) -> None:
+        if variation_id:
+            self.by_variation[variation_id] = self.by_variation.get(variation_id, 0) + units
+        lines = self.by_product.setdefault(product_id, {})
+        lines[variation_id] = lines.get(variation_id, 0) + units
+
+    def of(self, entry: CatalogEntry, own_stock: set[int]) -> int:
+        """What the entry's level has out: a variation's own, or a product's lines whose
+        variation (if any) keeps no stock of its own (``own_stock``: tracked variation ids)."""
+        if entry.variant_id is not None:
+            return self.by_variation.get(entry.variant_id, 0)
+        lines = self.by_product.get(entry.product_id, {})
+        return sum(units for variation, units in lines.items() if variation not in own_stock)
+
+
+def reduced_units(line: dict[str, Any], status_holds: bool) -> int:
+    """The units WooCommerce took for one order line: its ``_reduced_stock`` (PHP truthiness,
+    as ``wc_increase_stock_levels`` reads it), else, for an order whose lines carry no such
+    meta at all, its quantity when the status holds stock."""
+    for meta in line.get("meta_data") or []:
+        if isinstance(meta, dict) and meta.get("key") == "_reduced_stock":
+            value = meta.get("value")
+            if value in (None, "", "0", 0, False):
+                return 0
+            return whole_quantity(value) or 0
+    return int(whole_quantity(line.get("quantity")) or 0) if status_holds else 0
+
+
+def fetch_held(client: RestClient) -> Held:
+    """Units the store's open orders (processing, on hold) hold off its levels (100 orders a page)."""
+    held = Held()
+    params = {"status": OPEN_HOLDING, "per_page": PER_PAGE, "orderby": "id", "order": "asc"}
+    for order in client.iterate("orders", params):
+        lines = [line for line in order.get("line_items") or [] if isinstance(line, dict)]
+        carries = any(
+            isinstance(m, dict) and m.get("key") == "_reduced_stock"
+            for line in lines
+            for m in line.get("meta_data") or []
+        )
+        for line in lines:
+            units = reduced_units(line, status_holds=not carries)
+            if units > 0 and line.get("product_id"):
+                variation = line.get("variation_id")
+                held.add(exact_id(line["product_id"]), exact_id(variation) if variation else 0, units)
+    return held
+
+
+def with_held(entries: list[CatalogEntry], held: Held) -> list[CatalogEntry]:
+    """The entries with what open orders hold off each tracked level (``committed``)."""
+    own_stock = {e.variant_id for e in entries if e.variant_id is not None and e.tracked}
+    return [
+        replace(entry, committed=held.of(entry, own_stock))
+        if entry.tracked and entry.available is not None
+        else entry
+        for entry in entries
+    ]
+
+
 def fetch_catalog(client: RestClient) -> WooCatalog:
-    """The store's units, every product (100 a page) and every variation of the variable ones (100 a page)."""
+    """The store's units, every product (100 a page) and every variation of the variable ones
+    (100 a page), each level with what open orders hold off it.
+
+    The open orders are read first: an order paid between the two reads is then out of the
+    level but not counted as held, so it is reserved again when it arrives (a unit held back
+    until it ships), never counted as held while still in the level (a unit sold twice).
+    """
+    held = fetch_held(client)
     units = fetch_units(client)
     entries: list[CatalogEntry] = []
     variable: list[dict[str, Any]] = []
@@ -211,4 +291,4 @@ def fetch_catalog(client: RestClient) -> WooCatalog:
         path = f"products/{exact_id(parent['id'])}/variations"
         variations = client.iterate(path, {"per_page": PER_PAGE, "orderby": "id", "order": "asc"})
         entries += entries_from_variations(parent, variations, units)
-    return WooCatalog(entries=entries, units=units)
+    return WooCatalog(entries=with_held(entries, held), units=units)

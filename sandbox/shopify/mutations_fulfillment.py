@@ -7,7 +7,7 @@ from typing import Any
 from sandbox.shopify import payloads, views
 from sandbox.shopify.context import Info, ctx, failed, user_error
 from sandbox.shopify.ids import gid, iso_utc, parse_gid, parse_time
-from sandbox.shopify.store import Fulfillment, FulfillmentLine, FulfillmentOrder, ShopData
+from sandbox.shopify.store import Fulfillment, FulfillmentLine, FulfillmentOrder, Order, ShopData
 
 FULFILLABLE = ("OPEN", "IN_PROGRESS")
 
@@ -63,6 +63,20 @@ def _plan(
     return plan, None
 
 
+def units_left(
+    shop: ShopData, order: Order, location_id: int, line_item_id: int, quantity: int, now: float
+) -> None:
+    """Fulfilled units leave the location: its ``on_hand`` (and so ``committed``) falls, ``available``
+    does not (the order's creation took them off it already)."""
+    line_item = next((li for li in order.line_items if li.id == line_item_id), None)
+    variant = shop.variants.get(line_item.variant_id or 0) if line_item is not None else None
+    level = shop.levels.get((variant.inventory_item_id, location_id)) if variant is not None else None
+    if level is None:
+        return
+    level.on_hand -= quantity
+    level.updated_at = now
+
+
 def fulfillment_create(info: Info, fulfillment: dict[str, Any], message: str | None = None) -> dict[str, Any]:
     context = ctx(info)
     shop = context.shop
@@ -70,11 +84,12 @@ def fulfillment_create(info: Info, fulfillment: dict[str, Any], message: str | N
     if error:
         return failed("fulfillment", [error])
     lines = []
+    order = shop.orders[plan[0][0].order_id]
     for fo, line, quantity in plan:
         line.remaining -= quantity
         fo.status = "CLOSED" if all(x.remaining == 0 for x in fo.lines) else "IN_PROGRESS"
         lines.append(FulfillmentLine(context.ids.next(), line.line_item_id, quantity))
-    order = shop.orders[plan[0][0].order_id]
+        units_left(shop, order, fo.location_id, line.line_item_id, quantity, context.now)
     created = Fulfillment(
         context.ids.next(),
         order.id,

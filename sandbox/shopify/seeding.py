@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.shopify import payloads, payloads_returns, payloads_shop
 from sandbox.shopify.ids import parse_gid
+from sandbox.shopify.mutations_fulfillment import units_left
 from sandbox.shopify.mutations_returns import returnable_units
 from sandbox.shopify.store import (
     DEFAULT_VARIANT_TITLE,
+    Fulfillment,
+    FulfillmentLine,
     FulfillmentOrder,
     FulfillmentOrderLine,
     InventoryItem,
@@ -291,6 +294,33 @@ class ShopSeeding:
             order.updated_at = self.clock.now()
             self.emit(shop, "orders/updated", payloads.order(shop, order))
         return order
+
+    def fulfill_order(self, domain: str, order_id: int) -> Fulfillment:
+        """The merchant fulfils what is left of the order in the admin (no tracking): its units
+        leave the location's on hand, and orders/updated follows."""
+        shop = self.shops[domain]
+        now = self.clock.now()
+        with self._lock:
+            order = shop.orders[order_id]
+            lines = []
+            for fo_id in order.fulfillment_order_ids:
+                fo = shop.fulfillment_orders[fo_id]
+                if fo.status not in ("OPEN", "IN_PROGRESS"):
+                    continue
+                for line in fo.lines:
+                    if line.remaining:
+                        lines.append(FulfillmentLine(self.ids.next(), line.line_item_id, line.remaining))
+                        units_left(shop, order, fo.location_id, line.line_item_id, line.remaining, now)
+                        line.remaining = 0
+                fo.status = "CLOSED"
+            if not lines:
+                raise ValueError(f"order {order_id} has nothing left to fulfil")
+            fulfillment = Fulfillment(self.ids.next(), order.id, now, now, lines, [], False)
+            shop.fulfillments[fulfillment.id] = fulfillment
+            order.fulfillment_ids.append(fulfillment.id)
+            order.updated_at = now
+            self.emit(shop, "orders/updated", payloads.order(shop, order))
+        return fulfillment
 
     def cancel_order(self, domain: str, order_id: int, reason: str = "customer") -> Order:
         """The merchant cancels: orders/cancelled, then orders/updated."""

@@ -113,7 +113,13 @@ def variant_view(shop: ShopData, variant: Variant) -> dict[str, Any]:
 
 def level_view(shop: ShopData, item_id: int, location_id: int) -> dict[str, Any]:
     level = shop.levels[(item_id, location_id)]
-    quantities = {"available": level.available, "on_hand": level.on_hand}
+    # The sandbox keeps no reserved, damaged, safety or quality-control units: on hand is what
+    # is for sale plus what open orders committed.
+    quantities = {
+        "available": level.available,
+        "committed": level.on_hand - level.available,
+        "on_hand": level.on_hand,
+    }
 
     def pick(info: Any, names: list[str], **_: Any) -> list[dict[str, Any]]:
         return [

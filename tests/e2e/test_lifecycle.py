@@ -38,10 +38,9 @@ def config(config: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def store(rt: Any, shopify: ShopifySandbox, browser: requests.Session, public_url: str) -> Store:
-    """SHOP installed through the real OAuth flow, its subscriptions pointing at the app, and
-    its catalog imported (the jobs the install queued run before the first order)."""
+    """SHOP installed through the real OAuth flow, its subscriptions pointing at the app; the
+    catalog import it queued runs with the first order's jobs (an order in flight at install)."""
     assert install_shopify(browser, public_url).status_code == 200
-    drain(rt)
     (row,) = stores(rt)
     return row
 

@@ -148,7 +148,11 @@ def test_every_query_document_without_ids_runs(
     [variant] = data["catalog_variants"]["productVariants"]["nodes"]
     levels = variant["inventoryItem"]["inventoryLevels"]["nodes"]
     assert (variant["sku"], variant["inventoryItem"]["tracked"]) == ("TOTE-RED", True)
-    assert levels[0]["quantities"] == [{"name": "available", "quantity": 5}]
+    # The order of 2 placed above is committed: still on hand, out of available.
+    assert levels[0]["quantities"] == [
+        {"name": "available", "quantity": 5},
+        {"name": "committed", "quantity": 2},
+    ]
     item_gid = variant["inventoryItem"]["id"]
     one = client.execute("inventory_item_levels", {"id": item_gid, "levelsFirst": 5})["inventoryItem"]
     assert one["inventoryLevels"]["nodes"][0]["quantities"] == [{"name": "available", "quantity": 5}]

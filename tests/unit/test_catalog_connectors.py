@@ -22,11 +22,14 @@ from connectors.shopify.catalog import (
 from connectors.shopify.client import load_document
 from connectors.woocommerce.catalog import (
     DIMENSION_UNIT_SETTING,
+    OPEN_HOLDING,
     WEIGHT_UNIT_SETTING,
     Units,
     entries_from_products,
     entries_from_variations,
     fetch_catalog,
+    fetch_held,
+    with_held,
 )
 from core.catalog import CatalogEntry
 from core.errors import Permanent
@@ -123,6 +126,25 @@ def test_shopify_variants_become_entries_with_the_level_at_our_location() -> Non
     assert blank.title == "Tee" and blank.clean_sku == "" and blank.available == 0
     assert (mug.available, mug.level_at, mug.tracked) == (None, None, True)
     assert (gift.available, gift.tracked, gift.inventory_item_id) == (None, False, 41)
+
+
+def test_a_shopify_level_says_what_open_orders_committed_out_of_it() -> None:
+    held = level(5, 3)
+    held["quantities"] = [{"name": "available", "quantity": 3}, {"name": "committed", "quantity": 2}]
+    plain = level(5, 4)  # a page without the committed quantity: not known
+    elsewhere = level(7, 4)
+    elsewhere["quantities"].append({"name": "committed", "quantity": 6})
+    tee, mug, cup = entries_from_page(
+        page(variant(1, "TEE", [held]), variant(3, "MUG", [plain]), variant(5, "CUP", [elsewhere])),
+        location_id=5,
+    )
+    assert (tee.available, tee.committed) == (3, 2)
+    assert (mug.available, mug.committed) == (4, None)
+    assert (cup.available, cup.committed) == (None, None)  # not stocked at our location
+
+
+def test_the_catalog_document_asks_for_the_committed_quantity() -> None:
+    assert 'quantities(names: ["available", "committed"])' in load_document("catalog_variants")
 
 
 @pytest.mark.parametrize(
@@ -358,3 +380,59 @@ def test_a_refused_setting_leaves_that_measure_unread() -> None:
     refused = NotFound("rest_setting_setting_invalid: Invalid setting.")
     client = SettingsClient({"woocommerce_weight_unit": refused, "woocommerce_dimension_unit": "cm"})
     assert fetch_catalog(client).units == Units(None, Decimal(1))
+
+
+def reduced(units: Any) -> dict[str, Any]:
+    return {"id": 1, "key": "_reduced_stock", "value": units}
+
+
+def line(product_id: int, quantity: int, variation_id: int = 0, *meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "product_id": product_id,
+        "variation_id": variation_id,
+        "quantity": quantity,
+        "meta_data": list(meta),
+    }
+
+
+class OrdersClient(SettingsClient):
+    """The unit settings, an empty catalog and the open orders given."""
+
+    def __init__(self, open_orders: list[dict[str, Any]]) -> None:
+        super().__init__({"woocommerce_weight_unit": "kg", "woocommerce_dimension_unit": "cm"})
+        self.open_orders = open_orders
+        self.listed: list[tuple[str, dict[str, Any] | None]] = []
+
+    def iterate(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        self.listed.append((path, params))
+        return iter(self.open_orders if path == "orders" else [])
+
+
+def test_woo_open_orders_hold_what_their_lines_took_off_each_level() -> None:
+    orders = [
+        {"status": "processing", "line_items": [line(1, 2, 0, reduced("2")), line(4, 1, 41, reduced(1))]},
+        # A line that took nothing ("0"), and one restocked in part (its meta went down to 1).
+        {"status": "on-hold", "line_items": [line(1, 5, 0, reduced("0")), line(4, 3, 42, reduced("1"))]},
+        # A store whose lines carry no such meta: the status says the order holds its units.
+        {"status": "processing", "line_items": [line(1, 3), line(9, 1, 91)]},
+    ]
+    client = OrdersClient(orders)
+    held = fetch_held(client)
+    assert client.listed == [
+        ("orders", {"status": OPEN_HOLDING, "per_page": 100, "orderby": "id", "order": "asc"})
+    ]
+    assert OPEN_HOLDING == "processing,on-hold"  # completed orders' units have left the shelf
+    at = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    simple = CatalogEntry("A", 1, None, "P1", True, 4, at)
+    own = CatalogEntry("V-41", 4, 41, "P4 - a", True, 7, at)  # a variation with its own stock
+    inherits = CatalogEntry("V-42", 4, 42, "P4 - b", False)  # takes its stock from the parent
+    parent = CatalogEntry("P", 4, None, "P4", True, 9, at)
+    untracked = CatalogEntry("U", 9, 91, "P9 - u", False)
+    entries = with_held([simple, own, inherits, parent, untracked], held)
+    assert [e.committed for e in entries] == [5, 1, None, 1, None]
+
+
+def test_the_open_orders_are_read_before_the_levels() -> None:
+    client = OrdersClient([])
+    assert fetch_catalog(client).entries == []
+    assert [path for path, _ in client.listed] == ["orders", "products"]
