@@ -20,10 +20,13 @@ the simulators live on loopback. Nothing else private is ever allowed.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
 import sys
+import threading
 from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import SplitResult, urljoin, urlsplit
 
@@ -360,4 +363,28 @@ def guarded_session(policy: AddressPolicy = STRICT) -> requests.Session:
     session.mount("http://", adapter)
     session.max_redirects = MAX_REDIRECTS
     session.hooks["response"].append(refuse_off_origin_redirect)
+    return session
+
+
+_kept = threading.local()
+
+
+def kept_session(policy: AddressPolicy = STRICT) -> requests.Session:
+    """A :func:`guarded_session` kept per process, thread and policy, for the storefront
+    clients: a client is built per job, and a session of its own opened a new connection
+    (a TCP, and for https a TLS, handshake) for every job's first call to its store. The
+    kept session's pooled connections stay open from one client to the next; each new
+    connection is still checked against ``policy``. It holds no credentials (each client
+    sends its own with each request) and keeps no cookies, so nothing of one store's calls
+    reaches another's. A forked child starts with sessions of its own."""
+    pid = os.getpid()
+    sessions: dict[AddressPolicy, requests.Session] | None = getattr(_kept, "sessions", None)
+    if sessions is None or getattr(_kept, "pid", None) != pid:
+        sessions = _kept.sessions = {}
+        _kept.pid = pid
+    session = sessions.get(policy)
+    if session is None:
+        session = guarded_session(policy)
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        sessions[policy] = session
     return session

@@ -46,15 +46,34 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Engine, Table, bindparam, delete, insert, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import NotAttempted, Permanent, Retryable
 from db.models import Effect, EffectState, utcnow
-from db.session import session_scope
 
 Result = dict[str, Any]
+
+# The ledger's statements, built once: Core statements on the table, run on a connection of
+# the sessions' engine (an ORM session's flush and its bulk-update bookkeeping cost several
+# times the statement itself, on every effect). Where-clause parameters are named ``w_*`` so
+# that an UPDATE's SET takes the remaining parameters as column values.
+_EFFECTS: Table = Effect.__table__  # type: ignore[assignment]
+_INSERT = insert(_EFFECTS)
+_SELECT = select(_EFFECTS).where(_EFFECTS.c.key == bindparam("w_key"))
+_TAKE_OVER = update(_EFFECTS).where(
+    _EFFECTS.c.key == bindparam("w_key"),
+    _EFFECTS.c.attempts == bindparam("w_attempts"),
+    _EFFECTS.c.state == bindparam("w_state"),
+)
+_WRITE = update(_EFFECTS).where(
+    _EFFECTS.c.key == bindparam("w_key"), _EFFECTS.c.owner == bindparam("w_owner")
+)
+_RELEASE = delete(_EFFECTS).where(
+    _EFFECTS.c.key == bindparam("w_key"), _EFFECTS.c.owner == bindparam("w_owner"), _EFFECTS.c.attempts == 1
+)
 
 
 class EffectConflict(Permanent):
@@ -82,7 +101,7 @@ class EffectRecord:
     attempts: int
 
     @classmethod
-    def of(cls, row: Effect) -> EffectRecord:
+    def of(cls, row: Effect | Row[Any]) -> EffectRecord:
         return cls(row.key, row.kind, row.state, row.outside_id, row.result, row.error, row.attempts)
 
 
@@ -129,6 +148,7 @@ class EffectsLedger:
         owner: str | None = None,
     ) -> None:
         self._factory = factory
+        self._engine: Engine = factory.kw["bind"]
         self.lease_s = lease_s
         self.poll_s = poll_s
         self._owner = owner
@@ -138,9 +158,9 @@ class EffectsLedger:
         return self._owner or default_owner()
 
     def get(self, key: str) -> EffectRecord | None:
-        with session_scope(self._factory) as s:
-            row = s.scalar(select(Effect).where(Effect.key == key))
-            return EffectRecord.of(row) if row else None
+        with self._engine.begin() as conn:
+            row = conn.execute(_SELECT, {"w_key": key}).first()
+        return EffectRecord.of(row) if row else None
 
     def run(
         self,
@@ -176,11 +196,11 @@ class EffectsLedger:
             return None
         deadline = time.monotonic() + wait_s
         while True:
-            with session_scope(self._factory) as s:
-                row = s.scalar(select(Effect).where(Effect.key == key))
-                assert row is not None
-                record = EffectRecord.of(row)
-                lease_until = row.lease_until
+            with self._engine.begin() as conn:
+                row = conn.execute(_SELECT, {"w_key": key}).first()
+            assert row is not None
+            record = EffectRecord.of(row)
+            lease_until = row.lease_until
             if row.fingerprint != fp:
                 raise EffectConflict(f"effect key {key!r} was used for a different request")
             if record.state is EffectState.done:
@@ -196,37 +216,40 @@ class EffectsLedger:
 
     def _insert(self, key: str, kind: str, fp: str, owner: str, account_id: int | None) -> bool:
         try:
-            with session_scope(self._factory) as s:
-                s.add(
-                    Effect(
-                        key=key,
-                        kind=kind,
-                        fingerprint=fp,
-                        account_id=account_id,
-                        state=EffectState.in_progress,
-                        owner=owner,
-                        lease_until=self._lease(),
-                        attempts=1,
-                    )
+            with self._engine.begin() as conn:
+                conn.execute(
+                    _INSERT,
+                    {
+                        "key": key,
+                        "kind": kind,
+                        "fingerprint": fp,
+                        "account_id": account_id,
+                        "state": EffectState.in_progress,
+                        "owner": owner,
+                        "lease_until": self._lease(),
+                        "attempts": 1,
+                    },
                 )
             return True
         except IntegrityError:
             return False
 
     def _take_over(self, key: str, owner: str, record: EffectRecord) -> bool:
-        with session_scope(self._factory) as s:
-            done = s.execute(
-                update(Effect)
-                .where(Effect.key == key, Effect.attempts == record.attempts, Effect.state == record.state)
-                .values(
-                    state=EffectState.in_progress,
-                    owner=owner,
-                    lease_until=self._lease(),
-                    attempts=record.attempts + 1,
-                    updated_at=utcnow(),
-                )
+        with self._engine.begin() as conn:
+            done = conn.execute(
+                _TAKE_OVER,
+                {
+                    "w_key": key,
+                    "w_attempts": record.attempts,
+                    "w_state": record.state,
+                    "state": EffectState.in_progress,
+                    "owner": owner,
+                    "lease_until": self._lease(),
+                    "attempts": record.attempts + 1,
+                    "updated_at": utcnow(),
+                },
             )
-            return bool(getattr(done, "rowcount", 0) == 1)
+            return done.rowcount == 1
 
     # -- finish
     def _guard(
@@ -248,11 +271,9 @@ class EffectsLedger:
     def _release(self, key: str, owner: str) -> None:
         """A claim whose action never reached the outside system: a fresh claim is removed;
         one taken over from an unknown outcome stays unknown."""
-        with session_scope(self._factory) as s:
-            gone = s.execute(
-                delete(Effect).where(Effect.key == key, Effect.owner == owner, Effect.attempts == 1)
-            )
-            if getattr(gone, "rowcount", 0) == 1:
+        with self._engine.begin() as conn:
+            gone = conn.execute(_RELEASE, {"w_key": key, "w_owner": owner})
+            if gone.rowcount == 1:
                 return
         self._finish(key, owner, EffectState.unknown, error="not attempted after a take-over")
 
@@ -278,9 +299,9 @@ class EffectsLedger:
         self._write(key, owner, {**values, "lease_until": self._lease(), "updated_at": utcnow()})
 
     def _write(self, key: str, owner: str, values: dict[str, Any]) -> None:
-        with session_scope(self._factory) as s:
-            done = s.execute(update(Effect).where(Effect.key == key, Effect.owner == owner).values(**values))
-            if getattr(done, "rowcount", 0) != 1:
+        with self._engine.begin() as conn:
+            done = conn.execute(_WRITE, {**values, "w_key": key, "w_owner": owner})
+            if done.rowcount != 1:
                 raise EffectBusy(f"lost the claim on effect {key!r} (lease expired and taken over)")
 
     def _lease(self) -> datetime:

@@ -10,12 +10,18 @@ saved is kept as overrides by config section and key (``{"risk": {"weights": {..
 account, the per-merchant entries of config.yaml (``returns.merchants[<name>]``,
 ``tracking.merchants[<name>]``) and then the account's saved overrides laid over them.
 It is cached per account and refreshed when the row's ``updated_at`` (or the account's
-name) changes, so a save in the web process reaches every worker at its next job.
+name) changes, so a save in the web process reaches every worker at its next job. Inside
+a job (:func:`one_job`, entered by ``sync.jobs.execute``) an account's settings are read
+from the database once: the job's later steps use what its first read found (a job's
+steps read them up to four times: the storefront, the rules, the plan, the tracking page).
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -75,6 +81,10 @@ class _Cached:
 
 
 _lock = threading.Lock()
+# The settings a job has read, by (runtime, account): None outside a job.
+_job_memo: contextvars.ContextVar[dict[tuple[int, int], Settings] | None] = contextvars.ContextVar(
+    "waybill_job_settings", default=None
+)
 CACHE_ATTR = "_account_settings"  # the per-account cache lives on its runtime (a new app, a new cache)
 
 
@@ -97,8 +107,29 @@ def _stored(s: Session, account_id: int) -> tuple[str, dict[str, Any], datetime 
     return row[0], dict(row[1] or {}), row[2]
 
 
+@contextmanager
+def one_job() -> Iterator[None]:
+    """Within: each account's settings are read once (the job's first read is kept)."""
+    token = _job_memo.set({})
+    try:
+        yield
+    finally:
+        _job_memo.reset(token)
+
+
 def settings_for(rt: Runtime, account_id: int, s: Session | None = None) -> Settings:
     """The settings the flows use for one account (see the module's text)."""
+    memo = _job_memo.get()
+    if memo is not None and (found := memo.get((id(rt), account_id))) is not None:
+        return found
+    settings = _current(rt, account_id, s)
+    if memo is not None:
+        memo[(id(rt), account_id)] = settings
+    return settings
+
+
+def _current(rt: Runtime, account_id: int, s: Session | None) -> Settings:
+    """The account's settings as the database has them now (merged once per change)."""
     if s is None:
         with rt.session() as own:
             name, data, at = _stored(own, account_id)
@@ -122,7 +153,10 @@ def settings_for(rt: Runtime, account_id: int, s: Session | None = None) -> Sett
 
 
 def forget(rt: Runtime, account_id: int | None = None) -> None:
-    """Drop the cached settings of one account (or all of ``rt``'s)."""
+    """Drop the cached settings of one account (or all of ``rt``'s), the job's own read too."""
+    memo = _job_memo.get()
+    if memo is not None:
+        memo.clear()
     with _lock:
         if account_id is None:
             _cache_of(rt).clear()

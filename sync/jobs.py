@@ -33,6 +33,7 @@ from core.errors import Permanent, Retryable, Throttled
 from db.models import DeadLetter
 from db.session import session_scope
 from settings import OutagePolicy, RetryPolicy
+from sync.account_settings import one_job
 from sync.outage import down_service
 from telemetry import JOB_DURATION, JOB_OUTCOMES
 
@@ -143,7 +144,7 @@ def execute(rt: Runtime, msg: JobMessage) -> Result:
         return _dead(rt, msg, LookupError(f"unknown job {msg.name!r}"), bound)
     started = time.perf_counter()
     token = _in_job.set(True)
-    with structlog.contextvars.bound_contextvars(job_id=msg.job_id):
+    with structlog.contextvars.bound_contextvars(job_id=msg.job_id), one_job():
         try:
             value = definition.fn(rt, **msg.kwargs)
         except Permanent as exc:

@@ -22,7 +22,7 @@ import structlog
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 
 from connectors.errors import Rejected, error_for_exception, error_for_status, platform_code, retry_after_s
-from connectors.netguard import STRICT, AddressPolicy, guarded_session
+from connectors.netguard import STRICT, AddressPolicy, guarded_session, kept_session
 from connectors.shopify.throttle import REGISTRY, ThrottleState
 from connectors.storefront.access import StoreAccess
 from core.errors import Retryable, Throttled
@@ -205,7 +205,7 @@ class ShopifyClient:
         }
         # A sandbox serves many shops on one origin, and two sandboxes may reuse a domain.
         self._bucket_key = f"{root}|{shop}" if base_url else shop
-        self._http = guarded_session(policy)
+        self._http = kept_session(policy)
         self._timeout_s = timeout_s
         self._clock = clock
         self._sleep = sleep

@@ -13,8 +13,9 @@ nonces are replaced here by 160 random bits from the operating system.
 
 The library sends through ``requests.request`` (a fresh, unguarded session per call);
 its sender is replaced here by one that uses the client's own session, a
-``connectors.netguard.guarded_session``: every call checks the address it connects to
-and refuses redirects off the store's origin.
+``connectors.netguard.kept_session`` (a guarded session kept per process and thread, so
+its connections outlive the client): every new connection is checked against the address
+policy, and redirects off the store's origin are refused.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import woocommerce.api
 import woocommerce.oauth
 
 from connectors.errors import error_for_exception, error_for_status, platform_code
-from connectors.netguard import STRICT, AddressPolicy, guarded_session
+from connectors.netguard import STRICT, AddressPolicy, kept_session
 from connectors.storefront.access import StoreAccess
 from core.errors import Retryable
 
@@ -116,7 +117,7 @@ class WooClient:
         policy: AddressPolicy = STRICT,
     ) -> None:
         self.store_url = store_url.rstrip("/")
-        self._http = guarded_session(policy)
+        self._http = kept_session(policy)
         self._api = woocommerce.API(
             url=self.store_url,
             consumer_key=consumer_key,

@@ -7,18 +7,20 @@ storefront's shipping notice) and the return policy."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from core.orders import ShippingMethod
 from db.models import Order as OrderRow
 from db.models import Shipment, Store
-from sync.account_settings import save_part
+from sync.account_settings import save_part, settings_for
+from sync.jobs import JOBS, JobMessage, Outcome, execute, job
 from sync.pipeline import verify_order
 from sync.returns.merchant import for_account as returns_for
 from sync.shipping.labels import policy_for
@@ -167,3 +169,51 @@ def test_the_return_policy_lays_over_config_merchant_entries(rt: Any) -> None:
     assert mine.policy.window_days == 7 and not mine.prepaid
     assert mine.policy.restocking_fee_pct == Decimal("10")
     assert theirs.policy.window_days == rt.settings.returns.window_days and theirs.prepaid
+
+
+def test_a_job_reads_an_accounts_settings_once_and_the_next_job_sees_a_save(rt: Any) -> None:
+    alpha, _, _ = merchant(rt, "alpha")
+    reads: list[str] = []
+    here = threading.get_ident()
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        # The job's own reads (the saver, in its thread, reads the row too).
+        if threading.get_ident() == here and "FROM accounts LEFT OUTER JOIN account_settings" in statement:
+            reads.append(statement)
+
+    def save_elsewhere(max_days: int) -> None:
+        # A save made by another thread (as the web process's would be): this job's
+        # context is not the saver's, so only the database tells this job of it.
+        levels = {"standard": {"max_days": max_days}}
+        saver = threading.Thread(
+            target=save_part,
+            args=(rt, alpha, "service_levels", {"service_levels": levels, "default_level": "standard"}, "t"),
+        )
+        saver.start()
+        saver.join()
+
+    seen: list[int | None] = []
+
+    def steps(rt: Any, account_id: int) -> None:
+        seen.append(settings_for(rt, account_id).shipping.service_levels["standard"].max_days)
+        save_elsewhere(2)
+        seen.append(settings_for(rt, account_id).shipping.service_levels["standard"].max_days)
+
+    job("test.settings_steps", "default")(steps)
+    save_elsewhere(5)
+    event.listen(rt.engine, "before_cursor_execute", count)
+    try:
+        first = execute(rt, JobMessage("test.settings_steps", {"account_id": alpha}, "j1", "default"))
+        assert first.outcome is Outcome.done
+        assert seen == [5, 5]  # one read per job: its later steps keep what the first found
+        assert len(reads) == 1
+        second = execute(rt, JobMessage("test.settings_steps", {"account_id": alpha}, "j2", "default"))
+        assert second.outcome is Outcome.done
+        assert seen[2] == 2  # the save between the jobs reaches the next job
+        assert len(reads) == 2
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", count)
+        JOBS.pop("test.settings_steps", None)
+    assert (
+        settings_for(rt, alpha).shipping.service_levels["standard"].max_days == 2
+    )  # outside a job: read each time

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 import socket
 import ssl
@@ -34,6 +35,7 @@ from connectors.netguard import (
     UnsafeUrl,
     check_store_url,
     guarded_session,
+    kept_session,
 )
 from connectors.shopify.client import ShopifyClient, exchange_code
 from connectors.woocommerce.client import WooClient
@@ -111,14 +113,22 @@ class Site:
     def __init__(self, answer: Callable[[str], tuple[int, dict[str, str], bytes]]) -> None:
         self.paths: list[str] = []
         self.hosts: list[str] = []
+        self.cookies: list[str] = []
+        self.connections = 0
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                site.connections += 1
+                super().setup()
+
             def do_GET(self) -> None:
                 site.paths.append(self.path)
                 site.hosts.append(self.headers.get("Host", ""))
+                site.cookies.append(self.headers.get("Cookie", ""))
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))  # the next request follows
                 status, headers, body = answer(self.path)
                 self.send_response(status)
                 for name, value in {"Content-Length": str(len(body)), **headers}.items():
@@ -151,6 +161,36 @@ def redirect(location: str, close: bool = False) -> tuple[int, dict[str, str], b
 
 def ok(body: Any) -> tuple[int, dict[str, str], bytes]:
     return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+
+# --------------------------------------------------------------------------- kept connections
+
+
+def test_clients_built_one_after_another_reuse_a_connection_and_keep_no_cookie() -> None:
+    # A storefront's client is built per job: its connection outlives it, its cookies do not.
+    cookie = {"Content-Type": "application/json", "Set-Cookie": "wp_session=abc; Path=/"}
+    with Site(lambda path: (200, cookie, b'{"data": {"shop": {"name": "x"}}}')) as site:
+        for _ in range(3):
+            WooClient(f"http://127.0.0.1:{site.port}", CK, CS, timeout_s=2, policy=SANDBOX).get("products")
+        base = f"http://127.0.0.1:{site.port}"
+        for _ in range(2):
+            ShopifyClient("kept.myshopify.com", "shpat_x", base_url=base, policy=SANDBOX, max_wait_s=0).query(
+                "{ shop { name } }"
+            )
+    assert site.connections == 1
+    assert len(site.paths) == 5 and site.cookies == [""] * 5
+
+
+def test_a_forked_child_does_not_use_its_parents_kept_connections() -> None:
+    parent = kept_session(SANDBOX)
+    assert kept_session(SANDBOX) is parent
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answer whether it got a session of its own
+        os.write(write, b"own" if kept_session(SANDBOX) is not parent else b"parent's")
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 16) == b"own"
 
 
 # --------------------------------------------------------------------------- DNS rebinding
