@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 from pydantic import BaseModel, ValidationError
@@ -27,6 +27,7 @@ from sqlalchemy import select
 from db.models import Account, AccountSettings, utcnow
 from db.timeline import record
 from settings import ReturnsSettings, RiskSettings, Settings, ShippingSettings, TrackingSettings
+from sync.jobs import job_memo
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -75,6 +76,7 @@ class _Cached:
 
 
 _lock = threading.Lock()
+SETTINGS_MEMO = "account_settings"  # its entries in a job's memo: (this, id(runtime), account id)
 CACHE_ATTR = "_account_settings"  # the per-account cache lives on its runtime (a new app, a new cache)
 
 
@@ -98,7 +100,19 @@ def _stored(s: Session, account_id: int) -> tuple[str, dict[str, Any], datetime 
 
 
 def settings_for(rt: Runtime, account_id: int, s: Session | None = None) -> Settings:
-    """The settings the flows use for one account (see the module's text)."""
+    """The settings the flows use for one account (see the module's text); inside a job,
+    read once for the whole job (``sync.jobs.job_memo``)."""
+    memo = job_memo()
+    key = (SETTINGS_MEMO, id(rt), account_id)
+    if memo is not None and key in memo:
+        return cast(Settings, memo[key])
+    merged = _settings_for(rt, account_id, s)
+    if memo is not None:
+        memo[key] = merged
+    return merged
+
+
+def _settings_for(rt: Runtime, account_id: int, s: Session | None) -> Settings:
     if s is None:
         with rt.session() as own:
             name, data, at = _stored(own, account_id)

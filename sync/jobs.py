@@ -54,6 +54,18 @@ class JobDef:
 JOBS: dict[str, JobDef] = {}
 # True while ``execute`` runs a job in this thread (``run_now`` works inline only then).
 _in_job: contextvars.ContextVar[bool] = contextvars.ContextVar("waybill_in_job", default=False)
+# What the job at hand has read once and may use again (``job_memo``); None outside a job.
+_memo: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
+    "waybill_job_memo", default=None
+)
+
+
+def job_memo() -> dict[Any, Any] | None:
+    """A dict that lives as long as the job at hand, the steps ``run_now`` runs inside it
+    included (None outside a job): what a job reads several times and may read once, such
+    as an account's settings (``sync.account_settings.settings_for``), is kept in it. The
+    next job reads it afresh, so a change made meanwhile reaches every worker at its next job."""
+    return _memo.get()
 
 
 def job(name: str, queue: str) -> Callable[[JobFn], JobFn]:
@@ -142,7 +154,7 @@ def execute(rt: Runtime, msg: JobMessage) -> Result:
     if definition is None:
         return _dead(rt, msg, LookupError(f"unknown job {msg.name!r}"), bound)
     started = time.perf_counter()
-    token = _in_job.set(True)
+    token, memo = _in_job.set(True), _memo.set({})
     with structlog.contextvars.bound_contextvars(job_id=msg.job_id):
         try:
             value = definition.fn(rt, **msg.kwargs)
@@ -165,6 +177,7 @@ def execute(rt: Runtime, msg: JobMessage) -> Result:
             return Result(Outcome.retry, exc, wait)
         finally:
             _in_job.reset(token)
+            _memo.reset(memo)
             JOB_DURATION.labels(msg.name).observe(time.perf_counter() - started)
     msg.outage_since = msg.throttled_since = None
     JOB_OUTCOMES.labels(msg.name, "done").inc()

@@ -13,12 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from core.orders import ShippingMethod
 from db.models import Order as OrderRow
 from db.models import Shipment, Store
-from sync.account_settings import save_part
+from sync.account_settings import save_part, settings_for
+from sync.jobs import JOBS, JobDef, JobMessage, Outcome, execute
 from sync.pipeline import verify_order
 from sync.returns.merchant import for_account as returns_for
 from sync.shipping.labels import policy_for
@@ -167,3 +168,42 @@ def test_the_return_policy_lays_over_config_merchant_entries(rt: Any) -> None:
     assert mine.policy.window_days == 7 and not mine.prepaid
     assert mine.policy.restocking_fee_pct == Decimal("10")
     assert theirs.policy.window_days == rt.settings.returns.window_days and theirs.prepaid
+
+
+def test_a_job_reads_the_settings_once_and_the_next_job_sees_a_save(
+    rt: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alpha, _, _ = merchant(rt, "alpha")
+    seen: list[int] = []
+    reads: list[str] = []
+
+    def read_three_times(rt: Any, account_id: int) -> None:
+        for _ in range(3):
+            seen.append(settings_for(rt, account_id).risk.approve_below)
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT ACCOUNTS.NAME, ACCOUNT_SETTINGS"):
+            reads.append(statement)
+
+    def run(job_id: str) -> int:
+        reads.clear()
+        event.listen(rt.engine, "before_cursor_execute", count)
+        try:
+            result = execute(rt, JobMessage("read_settings", {"account_id": alpha}, job_id, "orders"))
+        finally:
+            event.remove(rt.engine, "before_cursor_execute", count)
+        assert result.outcome is Outcome.done
+        return len(reads)
+
+    monkeypatch.setitem(JOBS, "read_settings", JobDef("read_settings", read_three_times, "orders"))
+    assert run("read-1") == 1
+    weights = rt.settings.risk.weights
+    save_part(
+        rt,
+        alpha,
+        "risk",
+        {"approve_below": 31, "reject_at": 90, "high_value": "500", "weights": weights},
+        "t",
+    )
+    assert run("read-2") == 1
+    assert seen == [rt.settings.risk.approve_below] * 3 + [31] * 3
