@@ -289,8 +289,13 @@ def wait_idle(rt: Any, procs: list[subprocess.Popen[bytes]], timeout_s: float = 
     raise SystemExit("the queues did not go quiet")
 
 
+# Seconds a run may wait for its orders (``--deadline-s``); None: 300, or 4 s an order if more.
+DEADLINE_S: float | None = None
+
+
 def until_fulfilled(rt: Any, procs: list[subprocess.Popen[bytes]], count: int) -> None:
-    deadline = time.monotonic() + max(300.0, count * 4.0)  # generous: a loaded machine is slow
+    # Generous: a loaded machine is slow.
+    deadline = time.monotonic() + (DEADLINE_S or max(300.0, count * 4.0))
     while True:
         by_stage = stages(rt)
         if by_stage.get("fulfilled", 0) >= count:
@@ -414,11 +419,20 @@ def main() -> None:
         metavar="REF",
         help=f"first run the same measurement on the code at git ref REF (default {BASELINE_REF})",
     )
+    parser.add_argument(
+        "--deadline-s",
+        type=float,
+        help="how long a run waits for its orders to be fulfilled (default 300 s, or 4 s an order "
+        "if more): longer on a machine loaded by other work",
+    )
     service_options(parser, "WAYBILL_BENCH_PIPELINE_REDIS_URL", 13, per_run=True)
     args = parser.parse_args()
+    global DEADLINE_S
+    DEADLINE_S = args.deadline_s
     baseline: dict[str, str] = {}
     if args.baseline:
         argv = ["--orders", str(args.orders), "--workers", args.workers]
+        argv += ["--deadline-s", str(args.deadline_s)] if args.deadline_s else []
         argv += ["--database-url", args.database_url, "--redis-url", args.redis_url]
         print(f"baseline: the same measurement on {args.baseline}", flush=True)
         baseline = _baseline.at_ref(args.baseline, "bench.pipeline", argv)
