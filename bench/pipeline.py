@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,7 +50,7 @@ from redis import Redis
 from rq.registry import StartedJobRegistry
 from sqlalchemy import func, select
 
-from bench import _baseline
+from bench import _baseline, _counting
 from bench import _pipeline_sandbox as sandbox
 from bench._baseline import parse_headline
 from bench._ingest_setup import (
@@ -173,6 +174,7 @@ class Site:
     env: dict[str, str]
     web: Any  # bench._ingest_setup's served gunicorn: its ``cpu_s()``
     rt: Any
+    count_dir: str  # where the processes write their counts (bench/_counting.py)
 
 
 @contextmanager
@@ -196,13 +198,56 @@ def waybill(
         public = f"http://127.0.0.1:{port}"
         env = waybill_env(db_url, redis_url, tmp)
         env |= {"WAYBILL_CONFIG": make_config(tmp, public, platforms.info["urls"])}
-        env |= {"SHOPIFY_API_SECRET": sandbox.API_SECRET, "PYTHONPATH": str(ROOT)}
+        count_dir = counting(tmp)
+        env |= {
+            "SHOPIFY_API_SECRET": sandbox.API_SECRET,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.path.join(tmp, "site")]),
+            "WAYBILL_BENCH_COUNT_DIR": count_dir,
+        }
         with serving(WEB, "app:create_app()", env, "/readyz", port) as web:
             rt = (connect_stores or connect)(env, platforms.info)
             try:
-                yield Site(db_url, public, env, web, rt)
+                yield Site(db_url, public, env, web, rt, count_dir)
             finally:
                 rt.close()
+
+
+def counting(tmp: str) -> str:
+    """``bench/_counting.py`` as the ``sitecustomize`` of the processes started with
+    ``tmp/site`` on their path; returns the directory their counts are written to."""
+    site, counts = os.path.join(tmp, "site"), os.path.join(tmp, "counts")
+    os.makedirs(site)
+    os.makedirs(counts)
+    shutil.copy2(_counting.__file__, os.path.join(site, "sitecustomize.py"))
+    return counts
+
+
+def counts_now(count_dir: str) -> Counter[str]:
+    """Statements, commits and job attempts of Waybill's processes so far (written every
+    half second: the queues have been idle for a second when this is called)."""
+    time.sleep(_counting.EVERY_S * 1.5)
+    total: Counter[str] = Counter()
+    for role, counts in _counting.snapshot(count_dir).items():
+        if role in ("web", "worker", "scheduler"):
+            total.update({f"{role}:{k}": v for k, v in counts.items()})
+    return total
+
+
+def per_order(before: Counter[str], after: Counter[str], orders: int) -> dict[str, float]:
+    """What the counts grew by in the window, per order: statements and commits per role, the
+    job attempts (all jobs; ``jobs:<name>`` each)."""
+    grown = Counter({k: after[k] - before.get(k, 0) for k in after})
+    out: dict[str, float] = {}
+    for role in ("web", "worker", "scheduler"):
+        for what in ("statements", "commits"):
+            out[f"{role}_{what}"] = grown[f"{role}:{what}"] / orders
+    jobs: Counter[str] = Counter()
+    for key, n in grown.items():
+        if ":job:" in key and n:
+            jobs[key.split(":")[2]] += n
+    out["jobs"] = sum(jobs.values()) / orders
+    out |= {f"jobs:{name}": n / orders for name, n in sorted(jobs.items())}
+    return out
 
 
 def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -244,8 +289,13 @@ def wait_idle(rt: Any, procs: list[subprocess.Popen[bytes]], timeout_s: float = 
     raise SystemExit("the queues did not go quiet")
 
 
+# Seconds a run may wait for its orders (``--deadline-s``); None: 300, or 4 s an order if more.
+DEADLINE_S: float | None = None
+
+
 def until_fulfilled(rt: Any, procs: list[subprocess.Popen[bytes]], count: int) -> None:
-    deadline = time.monotonic() + max(300.0, count * 4.0)  # generous: a loaded machine is slow
+    # Generous: a loaded machine is slow.
+    deadline = time.monotonic() + (DEADLINE_S or max(300.0, count * 4.0))
     while True:
         by_stage = stages(rt)
         if by_stage.get("fulfilled", 0) >= count:
@@ -276,6 +326,7 @@ def run_once(workers: int, per_store: int, server_url: str, redis_url: str, log:
             warm = platforms.call("place", 0, WARM)
             until_fulfilled(rt, procs, len(warm))
             wait_idle(rt, procs)
+            counts0, inbox0 = counts_now(site.count_dir), last_inbox_id(rt)
             web0, workers0, sched0 = web.cpu_s(), processes_cpu_s(procs[:-1]), processes_cpu_s(procs[-1:])
             db0, sandbox0 = backends_cpu_s(site.db_url), platforms.call("stats")["cpu_s"]
             started = time.perf_counter()
@@ -288,12 +339,14 @@ def run_once(workers: int, per_store: int, server_url: str, redis_url: str, log:
             sched_cpu = processes_cpu_s(procs[-1:]) - sched0  # start_workers: the scheduler comes last
             cpu = web_cpu + worker_cpu + sched_cpu
             db_cpu = backends_cpu_s(site.db_url) - db0
+            counted = per_order(counts0, counts_now(site.count_dir), total)
             placed += warm
             stats = platforms.call("stats")
         with rt.session() as s:
             stores = {st.id: st.platform for st in s.scalars(select(Store))}
             ours_orders = {(stores[o.store_id], int(o.platform_order_id)) for o in s.scalars(select(Order))}
             labelled = s.scalar(select(func.count()).where(Shipment.tracking_code.is_not(None))) or 0
+        inbox = inbox_per_order(rt, inbox0, total)
     expected = {(Platform(p), oid) for p, oid, _ in placed}
     parcels = sum(n for _, _, n in placed)  # warm-up included: the checks cover every order
     problems = []
@@ -324,8 +377,30 @@ def run_once(workers: int, per_store: int, server_url: str, redis_url: str, log:
         "sandbox_cpu_ms_per_order": (stats["cpu_s"] - sandbox0) * 1000 / total,
         "double_labels": double,
         "calls": stats["calls"],
+        "counted": counted,
+        "inbox": inbox,
         "problems": problems,
     }
+
+
+def last_inbox_id(rt: Any) -> int:
+    from db.models import InboxEvent
+
+    with rt.session() as s:
+        return int(s.scalar(select(func.max(InboxEvent.id))) or 0)
+
+
+def inbox_per_order(rt: Any, after_id: int, orders: int) -> dict[str, float]:
+    """Inbound events stored after ``after_id``, per order, by ``platform topic state``."""
+    from db.models import InboxEvent
+
+    with rt.session() as s:
+        rows = s.execute(
+            select(InboxEvent.platform, InboxEvent.topic, InboxEvent.state, func.count())
+            .where(InboxEvent.id > after_id)
+            .group_by(InboxEvent.platform, InboxEvent.topic, InboxEvent.state)
+        ).all()
+    return {f"{p} {t} {st}": n / orders for p, t, st, n in sorted(rows, key=str)}
 
 
 BASELINE_REF = "3adc380"  # main before issue 21's work on CPU per order
@@ -344,11 +419,20 @@ def main() -> None:
         metavar="REF",
         help=f"first run the same measurement on the code at git ref REF (default {BASELINE_REF})",
     )
+    parser.add_argument(
+        "--deadline-s",
+        type=float,
+        help="how long a run waits for its orders to be fulfilled (default 300 s, or 4 s an order "
+        "if more): longer on a machine loaded by other work",
+    )
     service_options(parser, "WAYBILL_BENCH_PIPELINE_REDIS_URL", 13, per_run=True)
     args = parser.parse_args()
+    global DEADLINE_S
+    DEADLINE_S = args.deadline_s
     baseline: dict[str, str] = {}
     if args.baseline:
         argv = ["--orders", str(args.orders), "--workers", args.workers]
+        argv += ["--deadline-s", str(args.deadline_s)] if args.deadline_s else []
         argv += ["--database-url", args.database_url, "--redis-url", args.redis_url]
         print(f"baseline: the same measurement on {args.baseline}", flush=True)
         baseline = _baseline.at_ref(args.baseline, "bench.pipeline", argv)
@@ -386,6 +470,20 @@ def measure(counts: list[int], args: argparse.Namespace) -> str:
                 f"workers {r['worker_cpu_ms_per_order']:.0f}, "
                 f"scheduler {r['scheduler_cpu_ms_per_order']:.0f}); calls {r['calls']}; "
                 f"double labels {r['double_labels']}",
+                flush=True,
+            )
+            c = r["counted"]
+            print(
+                f"  per order: statements web {c['web_statements']:.1f} workers {c['worker_statements']:.1f} "
+                f"scheduler {c['scheduler_statements']:.1f}; commits web {c['web_commits']:.1f} "
+                f"workers {c['worker_commits']:.1f} scheduler {c['scheduler_commits']:.1f}; "
+                f"jobs {c['jobs']:.2f} ("
+                + ", ".join(f"{k[5:]} {v:.2f}" for k, v in c.items() if k.startswith("jobs:"))
+                + ")",
+                flush=True,
+            )
+            print(
+                "  inbound events per order: " + ", ".join(f"{k} {v:.2f}" for k, v in r["inbox"].items()),
                 flush=True,
             )
     base = results[0]["orders_per_min"]

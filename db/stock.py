@@ -219,6 +219,21 @@ def mark_dirty(s: Session, account_id: int, skus: Iterable[str]) -> set[int]:
     return {store_id for store_id, _sku in marks}
 
 
+def mark_one(s: Session, store_id: int, sku: str) -> set[int]:
+    """Mark one channel's link for ``sku`` as needing a push (as ``mark_dirty`` does); returns
+    the store id."""
+    now = utcnow()
+    stmt = _insert(s, StockDirty.__table__).values([{"store_id": store_id, "sku": sku, "marked_at": now}])
+    s.execute(stmt.on_conflict_do_update(index_elements=["store_id", "sku"], set_={"marked_at": now}))
+    return {store_id}
+
+
+def is_marked(s: Session, store_id: int, sku: str) -> bool:
+    """Whether the channel's link for ``sku`` waits for a push."""
+    found = s.scalar(select(StockDirty.sku).where(StockDirty.store_id == store_id, StockDirty.sku == sku))
+    return found is not None
+
+
 def clear_marks(s: Session, store_id: int, marks: Sequence[tuple[str, datetime]]) -> None:
     """Delete the marks that were pushed, unless they were refreshed meanwhile (one executemany)."""
     if not marks:

@@ -4,6 +4,9 @@ Orders changed since the store's cursor are fetched and fed through the same
 inbox as webhooks (kind ``order_polled``, dedupe key = order id + modification
 time + body digest), so a missed webhook is recovered, a version already seen is not
 processed twice, and a second content of the same second is not taken for a duplicate.
+A version the held order already accounts for (``_known``: feeding it would change
+nothing but a timeline note) is not fed at all: each poll reads again every order of its
+five minutes of overlap, so most of what it finds is known.
 
 Stock levels changed since the store's stock cursor (the connector's
 ``levels_changed_since``) are then taken as the channel's level reports would have been:
@@ -22,21 +25,26 @@ level that differs from what the ledger expects as a merchant edit.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from connectors.storefront.orders import POLLED_ORDER_TOPIC
+from connectors.storefront import EventKind, reader_for
+from connectors.storefront.orders import POLLED_ORDER_TOPIC, PolledOrder
 from core.errors import Retryable
+from core.orders import Order, fingerprint
 from db.models import CatalogLink, InboxEvent, InboxState, Store, StoreState, utcnow
+from db.models import Order as OrderRow
 from db.timeline import record
 from sync.intake import enqueue_event
 from sync.inventory import observe
 from sync.jobs import job, safe_job_id
+from sync.pipeline import waits_for_verification
 from sync.stock_settle import listed, schedule_settle
 from sync.storefronts import storefront
 from sync.stores import ensure_webhooks
@@ -55,6 +63,7 @@ RECONCILED_AT = "reconciled_at"  # when the last reconciliation finished feeding
 OWED_SINCE = "reconcile_owed_since"  # set at start-up, cleared by the next reconciliation
 # Jobs that read channel levels and run behind a reconciliation of their store: job -> id prefix.
 FOLLOW_UPS = {"inventory_audit": "inventory-audit", "import_catalog": "import-catalog"}
+HELD_BATCH = 200  # polled orders compared with the held ones per query
 
 
 def caught_up(rt: Runtime, store_id: int, observed: datetime) -> bool:
@@ -146,6 +155,7 @@ class Found:
     levels_found: int = 0
     levels_observed: int = 0
     stock_newest: datetime | None = None
+    known: int = 0  # versions found that the held orders already account for (not fed)
 
 
 @job("reconcile_store", queue="reconcile")
@@ -176,6 +186,7 @@ def reconcile_store(rt: Runtime, store_id: int, then: str | None = None) -> dict
         "store_id": store_id,
         "found": found.found,
         "queued": found.queued,
+        "known": found.known,
         "incomplete": len(found.incomplete),
         "levels_found": found.levels_found,
         "levels_observed": found.levels_observed,
@@ -194,14 +205,68 @@ def reconcile_store(rt: Runtime, store_id: int, then: str | None = None) -> dict
 
 
 def _recover_orders(rt: Runtime, store: Store, found: Found) -> None:
-    """Feed every order changed since the cursor through the inbox (a cut one is only noted)."""
+    """Feed every order changed since the cursor through the inbox (a cut one is only noted),
+    but for the versions the store's orders already hold (``_known``), a batch at a time."""
+    batch: list[PolledOrder] = []
     for polled in storefront(rt, store).orders_since(found.since):
         found.found += 1
         found.newest = max(found.newest, polled.updated_at)
         if polled.body is None:
             found.incomplete.append(polled.order_id)
             continue
-        found.queued += _feed(rt, store, polled.order_id, polled.updated_at, polled.body)
+        batch.append(polled)
+        if len(batch) >= HELD_BATCH:
+            _feed_unknown(rt, store, batch, found)
+            batch = []
+    _feed_unknown(rt, store, batch, found)
+
+
+def _feed_unknown(rt: Runtime, store: Store, batch: list[PolledOrder], found: Found) -> None:
+    """Feed the polled versions the held orders do not already account for."""
+    if not batch:
+        return
+    fetched_at = utcnow()
+    with rt.session() as s:
+        held = {
+            row.platform_order_id: row
+            for row in s.scalars(
+                select(OrderRow).where(
+                    OrderRow.store_id == store.id,
+                    OrderRow.platform_order_id.in_({p.order_id for p in batch}),
+                )
+            )
+        }
+        unknown = []
+        for polled in batch:
+            row = held.get(polled.order_id)
+            if row is not None and _known(store, row, polled):
+                found.known += 1
+                if row.platform_updated_at == polled.updated_at:
+                    # The same content read again later: only the read's time moves, as
+                    # ``sync.orders.upsert_order`` does for a version fed to it.
+                    row.platform_fetched_at = fetched_at
+            else:
+                unknown.append(polled)
+    for polled in unknown:
+        found.queued += _feed(rt, store, polled.order_id, polled.updated_at, cast(bytes, polled.body))
+
+
+def _known(store: Store, row: OrderRow, polled: PolledOrder) -> bool:
+    """Whether feeding ``polled`` would change nothing but a note on the order's timeline
+    (``sync.orders.handle_order``): the order holds a newer version, or this very content of
+    the same second; it does not wait for its verification (the handler would queue it); and
+    the body shows no refund made in the store's admin (the handler records those)."""
+    assert polled.body is not None
+    if polled.updated_at > row.platform_updated_at or waits_for_verification(row):
+        return False
+    payload = json.loads(polled.body)
+    reader = reader_for(str(store.platform))
+    if any(r.waybill_key is None for r in reader.returns_in_order(payload)):
+        return False
+    if polled.updated_at < row.platform_updated_at:
+        return True
+    incoming = reader.parse_order(EventKind.order_polled, payload)
+    return fingerprint(incoming) == fingerprint(Order.from_dict(row.data))
 
 
 def _save(rt: Runtime, store_id: int, started: datetime, found: Found) -> None:

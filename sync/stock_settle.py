@@ -17,7 +17,16 @@ from sqlalchemy.orm import Session
 from connectors.storefront import EventKind, reader_for
 from connectors.storefront.stock import Level, Listed
 from db.models import CatalogLink, Store, StoreState, utcnow
-from db.stock import ensure_item, find_item, mark_dirty, move
+from db.stock import (
+    ensure_item,
+    find_item,
+    is_marked,
+    mark_dirty,
+    mark_one,
+    move,
+    parse_buffer,
+    published_levels,
+)
 from db.timeline import record
 from sync.intake import handles
 from sync.inventory import edit_delta, low_stock_check, observe
@@ -147,8 +156,10 @@ def settle_stock(rt: Runtime, store_id: int) -> int:
                 if level is None:
                     continue
                 if _settle_link(s, store, link, level, rt.settings.inventory):
-                    edits += 1
-                dirty |= mark_dirty(s, store.account_id, [link.sku])
+                    edits += 1  # the ledger moved: every channel is told
+                    dirty |= mark_dirty(s, store.account_id, [link.sku])
+                elif _shows_other(s, store, link, rt.settings.inventory):
+                    dirty |= mark_one(s, store.id, link.sku)
     schedule_push(rt, dirty)
     if retry:
         schedule_settle(rt, store_id, 0.5)
@@ -156,6 +167,18 @@ def settle_stock(rt: Runtime, store_id: int) -> int:
         wait = (min(later) + timedelta(seconds=settle_s) - utcnow()).total_seconds()
         schedule_settle(rt, store_id, max(0.05, wait))
     return edits
+
+
+def _shows_other(s: Session, store: Store, link: CatalogLink, inv: InventorySettings) -> bool:
+    """Whether a link settled without an edit still needs a push: its channel shows another
+    level than the ledger publishes, or its mark was kept while it waited to be settled (a
+    push passes over a link with an observation; the settle marks it again). The ledger did
+    not move, so the other channels have nothing new to show."""
+    if is_marked(s, store.id, link.sku):
+        return True
+    fallback = parse_buffer(inv.default_buffer)
+    target = published_levels(s, store, [link.sku], link.location or inv.location, fallback).get(link.sku)
+    return target is not None and link.channel_qty != target
 
 
 def _caught_up(rt: Runtime, store_id: int, due: list[CatalogLink]) -> bool:

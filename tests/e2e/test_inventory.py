@@ -24,6 +24,7 @@ from db.models import (
     InboxState,
     Order,
     Platform,
+    StockDirty,
     StockItem,
     StockMovement,
     Store,
@@ -536,3 +537,44 @@ def test_the_audit_command_reports_and_heals_every_store(
 
     bad = runner.invoke(args=["sync", "inventory-audit", "--heal", "guess"])
     assert bad.exit_code != 0
+
+
+def test_a_settle_that_finds_no_edit_marks_only_a_channel_that_needs_a_push(
+    rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
+) -> None:
+    """The ledger did not move: a channel showing the published level gets no push, and
+    neither does the other channel; a link whose mark was kept while it waited to be
+    settled is marked again (alone)."""
+    shop_store, _ = channels
+    shopify.place_order(SHOP, [(LAST, 1)], email="s@example.com")
+    flush(shopify, woo, rt)
+    assert ledger(rt, LAST) == (10, 1)
+    assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (9, 9)
+
+    def observe_again(kept_mark: bool) -> None:
+        """A report of the level the channel shows, not settled yet (e.g. one sent twice)."""
+        with rt.session() as s:
+            link = s.scalar(
+                select(CatalogLink).where(CatalogLink.store_id == shop_store.id, CatalogLink.sku == LAST)
+            )
+            assert link is not None and link.channel_qty == 9
+            link.observed_qty, link.observed_at = 9, datetime.now(UTC)
+            link.observed_received_at = datetime.now(UTC)
+            assert s.scalar(select(func.count()).select_from(StockDirty)) == 0
+            if kept_mark:
+                s.add(StockDirty(store_id=shop_store.id, sku=LAST, marked_at=datetime.now(UTC)))
+
+    def marks() -> list[tuple[int, str]]:
+        with rt.session() as s:
+            return [(m.store_id, m.sku) for m in s.scalars(select(StockDirty))]
+
+    observe_again(kept_mark=False)
+    assert stock_settle.settle_stock(rt, store_id=shop_store.id) == 0
+    assert marks() == []
+    observe_again(kept_mark=True)
+    assert stock_settle.settle_stock(rt, store_id=shop_store.id) == 0
+    assert marks() == [(shop_store.id, LAST)]
+    flush(shopify, woo, rt)
+    assert marks() == []
+    assert movements(rt, "channel_edit") == []
+    assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (9, 9)

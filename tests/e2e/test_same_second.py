@@ -15,11 +15,12 @@ import requests
 from sqlalchemy import select
 
 from connectors.woocommerce.orders import order_from_rest
-from db.models import InboxEvent, InboxState
+from db.models import InboxEvent, InboxState, Store
 from db.models import Order as OrderRow
 from sandbox.harness import FakeClock
 from sandbox.woocommerce import WooCommerceSimulator
 from sync.intake import process_inbox_event
+from sync.reconcile import reconcile_store
 from tests.conftest import drain
 from tests.e2e.conftest import install_woocommerce, sign_in
 
@@ -113,3 +114,37 @@ def test_a_change_in_the_second_of_the_order_is_kept_whatever_order_the_events_r
     final = store.order(order_id)
     assert final["date_modified_gmt"] == final["date_created_gmt"]
     assert held(rt, order_id) == order_from_rest(final).to_dict()
+
+
+def polled_events(rt: Any) -> int:
+    with rt.session() as s:
+        return len(list(s.scalars(select(InboxEvent.id).where(InboxEvent.topic == "reconcile/order"))))
+
+
+def test_a_poll_feeds_no_version_the_order_already_holds_and_feeds_a_changed_one(
+    rt: Any, store: WooCommerceSimulator
+) -> None:
+    order_id = store.place_order([(SKU, 1)], shipping={"first_name": "Ada", "address_1": "1 Elm St"})
+    store.deliver_webhooks()
+    drain(rt)
+    store_id = _store_id(rt)
+
+    result = reconcile_store(rt, store_id)
+    assert (result["found"], result["known"], result["queued"]) == (1, 1, 0)
+    assert polled_events(rt) == 0  # no inbox row, no job
+    with rt.session() as s:
+        row = s.scalar(select(OrderRow).where(OrderRow.platform_order_id == str(order_id)))
+        assert row is not None and row.platform_fetched_at is not None  # the read is noted
+
+    store.edit_order(order_id, shipping={"address_1": "12 Oak Lane"})  # the same second
+    result = reconcile_store(rt, store_id)
+    assert (result["known"], result["queued"]) == (0, 1)
+    drain(rt)
+    assert held(rt, order_id) == order_from_rest(store.order(order_id)).to_dict()
+
+
+def _store_id(rt: Any) -> int:
+    with rt.session() as s:
+        found = s.scalar(select(Store.id))
+        assert found is not None
+        return found
