@@ -20,15 +20,13 @@ Last line: enqueue_ratio=... run_ratio=... rq_enqueue_us=... enqueue_us=... rq_r
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
-from redis import Redis
 from rq import SimpleWorker
 
+from bench._queue_runtime import DEFAULT_REDIS_URL, queue_runtime
 from sync.queue import rq_entry
 from sync.rq_worker import LeanWorker
 from telemetry import JOB_OUTCOMES
@@ -74,33 +72,11 @@ def main() -> None:
     )
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13"))
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     args = parser.parse_args()
 
-    from db.session import upgrade
-    from settings import load_settings
-    from sync.runtime import build_runtime, install
-    from telemetry import configure_logging
-
-    tmp = tempfile.mkdtemp(prefix="wb-bench-")
-    db_url = f"sqlite:///{tmp}/bench.db"
-    upgrade(db_url)
-    settings = load_settings(
-        {
-            "database_url": db_url,
-            "redis_url": args.redis_url,
-            "var_dir": tmp,
-            "mode": "production",
-            "secret_key": "bZ0m3s9xq3ZJ8wFv4Vb1Gx4Q9a0vYQ2o6m1L8h5c7dE=",
-            "schedules": {},
-        },
-        environ={},
-    )
-    configure_logging("ERROR")
-    rt = build_runtime(settings, migrate=False)
-    install(rt)
-    conn = Redis.from_url(args.redis_url)
-    conn.flushdb()
+    rt, conn = queue_runtime(args.redis_url, schedules={})
+    settings = rt.settings
     figures: dict[str, list[float]] = {"rq_enqueue": [], "enqueue": [], "rq_run": [], "run": []}
     batch = 0
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
 from typing import Any
 
@@ -24,6 +23,7 @@ from rq import Queue, SimpleWorker
 from rq.worker import DequeueStrategy
 
 import bench._jobs  # noqa: F401  (registers the ledger job)
+from bench._queue_runtime import DEFAULT_REDIS_URL, queue_runtime
 from sync.queue import queue_of
 from telemetry import JOB_OUTCOMES
 from worker import dequeue_strategy
@@ -58,33 +58,12 @@ def run_ours(rt: Any, name: str, jobs: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=3000)
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13"))
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     args = parser.parse_args()
 
-    from db.session import upgrade
-    from settings import load_settings
-    from sync.runtime import build_runtime, install
-    from telemetry import configure_logging
-
-    tmp = tempfile.mkdtemp(prefix="wb-bench-")
-    db_url = args.database_url or f"sqlite:///{tmp}/bench.db"
-    upgrade(db_url)
-    settings = load_settings(
-        {
-            "database_url": db_url,
-            "redis_url": args.redis_url,
-            "var_dir": tmp,
-            "mode": "production",
-            "secret_key": "bZ0m3s9xq3ZJ8wFv4Vb1Gx4Q9a0vYQ2o6m1L8h5c7dE=",
-        },
-        environ={},
-    )
-    configure_logging("ERROR")
-    rt = build_runtime(settings, migrate=False)
-    install(rt)
-    conn = Redis.from_url(args.redis_url)
-    conn.flushdb()
+    rt, conn = queue_runtime(args.redis_url, args.database_url)
+    db_url = rt.settings.database_url
     # Warm both paths (imports, connections), then alternate to share machine noise.
     run_bare(conn, 100)
     run_ours(rt, "noop", 100)

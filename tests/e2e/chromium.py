@@ -1,7 +1,9 @@
 """The real browser of the browser tests: Playwright drives Debian's ``chromium`` (never a
-downloaded browser). A test module imports the fixtures (``*_fixture``); its tests name them
-``chromium`` (one browser for the module) and ``page`` (a fresh context's page, whose
-``console_errors`` lists the console's errors).
+downloaded browser). ``tests/e2e/conftest.py`` offers the fixtures (``*_fixture``) to every test
+under ``tests/e2e/``, which name them ``chromium`` (one browser for the test process: launching
+Playwright's driver and the browser took seconds per module) and ``page`` (a fresh context's
+page, whose ``console_errors`` lists the console's errors: nothing of one test's pages, cookies
+or storage is seen by the next).
 
 Without Chromium the tests skip outside CI; under ``CI=true`` they fail (``.ci/run``
 installs it), so CI never passes without running them.
@@ -29,7 +31,7 @@ ARGS = [
 TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(name="chromium", scope="module")
+@pytest.fixture(name="chromium", scope="session")
 def chromium_fixture() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI") == "true":

@@ -21,6 +21,8 @@ Fixtures:
   ``woo_url`` is its home URL. Webhooks go out on ``woo.deliver_webhooks()``.
 - ``browser``: a ``requests.Session`` playing the merchant's browser (follows redirects
   across Waybill and the simulators, keeps Waybill's session cookie).
+- ``chromium`` (session) and ``page``: the real browser of the browser tests
+  (``tests/e2e/chromium.py``), launched once per test process when a test first asks for it.
 
 Helpers: :func:`install_shopify`, :func:`connect_shopify`, :func:`install_woocommerce`,
 :func:`sign_in`, :func:`csrf_token`, :func:`signed_in`, :func:`stores`.
@@ -45,6 +47,7 @@ from sandbox.easypost import EasyPostSimulator
 from sandbox.harness import FakeClock, RunningServer, serve
 from sandbox.shopify import ShopifySimulator
 from sandbox.woocommerce import WooCommerceSimulator
+from tests.e2e.chromium import chromium_fixture, page_fixture  # noqa: F401  (fixtures)
 
 APP_KEY, APP_SECRET = "e2e-app-key", "e2e-app-secret"
 SHOP = "north-wind.myshopify.com"

@@ -1,8 +1,8 @@
 """Shared ground of the console's browser tests (Playwright driving Debian's ``chromium``).
 
-A test module imports what it needs, with the fixtures of ``tests/e2e/chromium.py``::
+A test module imports what it needs; its tests name the fixtures ``page`` and ``chromium``
+(``tests/e2e/chromium.py``, offered to every test under ``tests/e2e/`` by its conftest)::
 
-    from tests.e2e.chromium import chromium_fixture, page_fixture  # noqa: F401
     from tests.e2e.console import Person, axe_violations, person, screenshot, sign_in
 
 - ``person(rt, role)``: a new account's user of ``role`` with a known password

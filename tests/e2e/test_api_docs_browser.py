@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.chromium import chromium_fixture, page_fixture  # noqa: F401  (fixtures)
 from tests.e2e.console import axe_violations, screenshot
 
 

@@ -21,7 +21,6 @@ import pytest
 from bench.console_seed import Page, World, pages, seed
 from db.models import Account, Role
 from db.users import create_user, may
-from tests.e2e.chromium import chromium_fixture, page_fixture  # noqa: F401  (fixtures)
 from tests.e2e.console import PASSWORD, Person, axe_violations, person, screenshot, sign_in
 from web.console import NAV
 

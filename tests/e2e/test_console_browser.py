@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from db.models import ConsoleSession, Role, StoreState
 from sandbox.woocommerce import WooCommerceSimulator
-from tests.e2e.chromium import chromium_fixture, page_fixture  # noqa: F401  (fixtures)
 from tests.e2e.conftest import new_token, stores
 from tests.e2e.console import person, sign_in
 

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from db.models import Order, Role, Store, TimelineEntry
 from sandbox.easypost import EasyPostSimulator
 from sandbox.woocommerce import WooCommerceSimulator
-from tests.e2e.chromium import chromium_fixture, page_fixture  # noqa: F401  (fixtures)
 from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, stores
 from tests.e2e.conftest import sign_in as token_sign_in
 from tests.e2e.console import axe_violations, person, screenshot, sign_in

@@ -25,7 +25,6 @@ from db.models import LabelFile, Order, PackProgress, Role, Shipment, Store, Tim
 from sandbox.easypost import EasyPostSimulator
 from sync.shipping import label_files, record_pack_scan
 from tests.conftest import drain
-from tests.e2e.chromium import chromium_fixture, page_fixture  # noqa: F401  (fixtures)
 from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, stores
 from tests.e2e.conftest import sign_in as sign_in_browser
 from tests.e2e.console import Person, axe_violations, person, screenshot, sign_in

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from db.models import Role
-from tests.e2e.chromium import chromium_fixture, page_fixture  # noqa: F401  (fixtures)
 from tests.e2e.console import axe_violations, person, screenshot, sign_in
 
 

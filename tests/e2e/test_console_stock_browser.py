@@ -23,7 +23,6 @@ from db.models import DeliveryException, Return, Role, StockItem
 from sandbox.woocommerce import WooCommerceSimulator
 from sync import catalog, stock_push  # noqa: F401  (registers their jobs)
 from sync.returns.requests import request_return
-from tests.e2e.chromium import chromium_fixture, page_fixture  # noqa: F401  (fixtures)
 from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, install_woocommerce, sign_in, stores
 from tests.e2e.console import axe_violations, person, screenshot
 from tests.e2e.console import sign_in as console_sign_in

@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from db.models import DeadLetter, Platform, Role, Store, StoreState, TimelineEntry
 from tests.conftest import drain
-from tests.e2e.chromium import chromium_fixture, page_fixture  # noqa: F401  (fixtures)
 from tests.e2e.console import axe_violations, person, screenshot, sign_in
 
 

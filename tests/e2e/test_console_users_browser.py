@@ -15,7 +15,6 @@ import jwt
 import requests
 
 from db.models import Role, User
-from tests.e2e.chromium import chromium_fixture, page_fixture  # noqa: F401  (fixtures)
 from tests.e2e.conftest import APP_KEY, APP_SECRET, SHOP, install_shopify, stores
 from tests.e2e.console import PASSWORD, Person, axe_violations, person, screenshot, sign_in
 

@@ -22,7 +22,6 @@ from db.models import Return, Store
 from sandbox.easypost import EasyPostSimulator
 from sandbox.woocommerce import WooCommerceSimulator
 from tests.conftest import drain
-from tests.e2e.chromium import chromium_fixture, page_fixture  # noqa: F401  (fixtures)
 from tests.e2e.test_shipping import NEW_YORK, channels, flush  # noqa: F401  (fixtures)
 from tests.integration.test_returns_flow import (  # noqa: F401  (fixtures)
     MUG,

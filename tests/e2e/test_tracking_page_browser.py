@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from sync.tracking.links import token_for
-from tests.e2e.chromium import chromium_fixture, page_fixture  # noqa: F401  (fixtures)
 from tests.integration.test_shipping_api import add_order, canonical, merchant
 from tests.integration.test_tracking_desk import T0, add_exception, add_scan, add_shipment
 

@@ -5,16 +5,16 @@ transient fault (drill R6: 8 % 5xx and 8 % 429 on every WooCommerce call)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from connectors.errors import error_for_status
 from core.errors import Retryable, Throttled
-from db.models import DeadLetter
-from sync.jobs import JOBS, JobDef
+from sync.jobs import JobDef
 from tests.conftest import drain
+from tests.foundation.quick_jobs import dead_letters, registered
 
 CALLS: dict[str, int] = {}
 
@@ -30,22 +30,11 @@ def answers(rt: Any, key: str, statuses: list[int]) -> str:
 
 
 @pytest.fixture(autouse=True)
-def test_jobs(config: dict[str, Any]) -> Any:
+def test_jobs(config: dict[str, Any]) -> Iterator[None]:
     # One attempt and two retries; waits of a few milliseconds.
-    config["queue"] = {
-        "retry": {"max": 2, "base_s": 0.01, "factor": 1.0, "jitter": 0.0},
-        "retry_by_queue": {},
-        "outage": {"base_s": 0.01, "max_s": 0.02, "give_up_s": 3600},
-    }
-    JOBS["test_answers"] = JobDef("test_answers", answers, "orders")
-    CALLS.clear()
-    yield
-    JOBS.pop("test_answers")
-
-
-def dead_letters(rt: Any) -> list[DeadLetter]:
-    with rt.session() as s:
-        return list(s.scalars(select(DeadLetter).order_by(DeadLetter.id)))
+    with registered(config, JobDef("test_answers", answers, "orders"), retries=2, outage=True):
+        CALLS.clear()
+        yield
 
 
 def test_429_is_a_throttle_and_5xx_is_not() -> None:

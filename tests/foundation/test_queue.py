@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from click.testing import Result
-from sqlalchemy import select
 
 from core.errors import Permanent, Retryable
-from db.models import DeadLetter
 from settings import RetryPolicy
-from sync.jobs import JOBS, JobDef, retry_intervals, safe_job_id
+from sync.jobs import JobDef, retry_intervals, safe_job_id
 from tests.conftest import drain
+from tests.foundation.quick_jobs import dead_letters, registered
 
 CALLS: dict[str, int] = {}
 
@@ -30,23 +30,12 @@ def refused(rt: Any, key: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def test_jobs(config: dict[str, Any]) -> Any:
+def test_jobs(config: dict[str, Any]) -> Iterator[None]:
     # Short, bounded retries so tests stay fast: 3 retries after the first attempt.
-    config["queue"] = {
-        "retry": {"max": 3, "base_s": 0.01, "factor": 1.0, "jitter": 0.0},
-        "retry_by_queue": {},
-    }
-    JOBS["test_flaky"] = JobDef("test_flaky", flaky, "orders")
-    JOBS["test_refused"] = JobDef("test_refused", refused, "orders")
-    CALLS.clear()
-    yield
-    JOBS.pop("test_flaky")
-    JOBS.pop("test_refused")
-
-
-def dead_letters(rt: Any) -> list[DeadLetter]:
-    with rt.session() as s:
-        return list(s.scalars(select(DeadLetter).order_by(DeadLetter.id)))
+    jobs = JobDef("test_flaky", flaky, "orders"), JobDef("test_refused", refused, "orders")
+    with registered(config, *jobs, retries=3):
+        CALLS.clear()
+        yield
 
 
 def test_retry_intervals_grow_and_are_bounded() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -15,16 +16,15 @@ from redis import Redis
 from rq import Retry
 from rq.job import Job
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
 
 from core.errors import Retryable, ServiceDown
-from db.models import DeadLetter
 from settings import OutagePolicy
 from sync.embedded_queue import EmbeddedJobQueue
-from sync.jobs import JOBS, JobDef, JobMessage, Outcome, execute, outage_wait
+from sync.jobs import JobDef, JobMessage, Outcome, execute, outage_wait
 from sync.outage import database_error, down_service
 from sync.queue import wait_without_spending_a_retry
 from tests.conftest import drain
+from tests.foundation.quick_jobs import dead_letters, registered
 
 CALLS: dict[str, int] = {}
 
@@ -55,22 +55,11 @@ def failing(rt: Any, key: str, kind: str, fail_times: int, pause_s: float = 0.0)
 
 
 @pytest.fixture(autouse=True)
-def test_jobs(config: dict[str, Any]) -> Any:
+def test_jobs(config: dict[str, Any]) -> Iterator[None]:
     # Two retries after the first attempt; outage waits of a few milliseconds.
-    config["queue"] = {
-        "retry": {"max": 2, "base_s": 0.01, "factor": 1.0, "jitter": 0.0},
-        "retry_by_queue": {},
-        "outage": {"base_s": 0.01, "max_s": 0.02, "give_up_s": 3600},
-    }
-    JOBS["test_failing"] = JobDef("test_failing", failing, "orders")
-    CALLS.clear()
-    yield
-    JOBS.pop("test_failing")
-
-
-def dead_letters(rt: Any) -> list[DeadLetter]:
-    with rt.session() as s:
-        return list(s.scalars(select(DeadLetter).order_by(DeadLetter.id)))
+    with registered(config, JobDef("test_failing", failing, "orders"), retries=2, outage=True):
+        CALLS.clear()
+        yield
 
 
 # --------------------------------------------------------------------------- classification

@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from core.errors import Permanent, Retryable
 from db.models import DeadLetter
-from sync.jobs import JOBS, JobDef, run_now
+from sync.jobs import JobDef, run_now
 from tests.conftest import drain
+from tests.foundation.quick_jobs import registered
 
 # (key, whether the outer job was running at the time) per call of the follow-up
 SEEN: list[tuple[str, bool]] = []
@@ -43,17 +44,11 @@ def follow(rt: Any, key: str) -> str:
 
 @pytest.fixture(autouse=True)
 def jobs(config: dict[str, Any]) -> Iterator[None]:
-    config["queue"] = {
-        "retry": {"max": 3, "base_s": 0.01, "factor": 1.0, "jitter": 0.0},
-        "retry_by_queue": {},
-    }
-    JOBS["test_outer"] = JobDef("test_outer", outer, "orders")
-    JOBS["test_follow"] = JobDef("test_follow", follow, "shipping")
-    SEEN.clear()
-    FAILS.clear()
-    yield
-    JOBS.pop("test_outer")
-    JOBS.pop("test_follow")
+    follow_up = JobDef("test_outer", outer, "orders"), JobDef("test_follow", follow, "shipping")
+    with registered(config, *follow_up, retries=3):
+        SEEN.clear()
+        FAILS.clear()
+        yield
 
 
 def dead(rt: Any) -> list[tuple[str, str]]:
