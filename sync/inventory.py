@@ -18,7 +18,7 @@ No inbox event tells that an order is on its way when its webhook is late or los
 blackout, another store's recovered orders push to this one before its own are recovered;
 under load a level report overtakes its order). So before a difference is read as an edit,
 the store's orders changed since the level we knew, up to the level just read, are polled
-from the channel (``sync.reconcile.orders_not_counted``): those the ledger has not counted
+from the channel (``sync.reconcile_feed.orders_not_counted``): those the ledger has not counted
 are fed through the inbox as reconciliation feeds them, and the settle waits for them. A
 sale (or a cancellation given back) is then never read as the merchant changing stock and
 counted a second time when its order arrives (channels below, or above, the truth).

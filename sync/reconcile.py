@@ -18,13 +18,12 @@ ask for ``reconcile_store(then=...)``, which enqueues the job when it has fed wh
 found), so at start-up a change made while Waybill heard nothing, and the orders behind
 it, are known before anything reads or heals a level.
 
-The settle step feeds orders the same way (:func:`orders_not_counted`) before it reads a
+The settle step feeds orders the same way (``sync.reconcile_feed.orders_not_counted``) before it reads a
 level that differs from what the ledger expects as a merchant edit.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,19 +31,18 @@ from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from connectors.storefront import EventKind, reader_for
-from connectors.storefront.orders import POLLED_ORDER_TOPIC, PolledOrder
+from connectors.storefront.orders import PolledOrder
 from core.errors import Retryable
 from core.orders import Order, fingerprint
 from db.models import CatalogLink, InboxEvent, InboxState, Store, StoreState, utcnow
 from db.models import Order as OrderRow
 from db.timeline import record
-from sync.intake import enqueue_event
 from sync.inventory import observe
 from sync.jobs import job, safe_job_id
 from sync.pipeline import waits_for_verification
+from sync.reconcile_feed import feed
 from sync.stock_settle import listed, schedule_settle
 from sync.storefronts import storefront
 from sync.stores import ensure_webhooks
@@ -248,7 +246,7 @@ def _feed_unknown(rt: Runtime, store: Store, batch: list[PolledOrder], found: Fo
             else:
                 unknown.append(polled)
     for polled in unknown:
-        found.queued += _feed(rt, store, polled.order_id, polled.updated_at, cast(bytes, polled.body))
+        found.queued += feed(rt, store, polled.order_id, polled.updated_at, cast(bytes, polled.body))
 
 
 def _known(store: Store, row: OrderRow, polled: PolledOrder) -> bool:
@@ -351,79 +349,3 @@ def _recover_levels(rt: Runtime, store: Store, since: datetime) -> tuple[int, in
     if observed:
         schedule_settle(rt, store.id)
     return len(changes), observed, max([since, *(c.at for c in changes)])
-
-
-def _dedupe_key(store_id: int, order_id: str, updated_at: datetime, body: bytes) -> str:
-    # Platform times have whole seconds: the body's digest tells two contents of one second apart.
-    return f"{store_id}:reconcile:{order_id}:{updated_at.isoformat()}:{hashlib.sha256(body).hexdigest()[:32]}"
-
-
-def orders_not_counted(rt: Runtime, store: Store, since: datetime, until: datetime) -> int:
-    """Poll the orders the store changed after ``since``; returns how many of those changed no
-    later than ``until`` (to the second) the ledger has not counted yet. Each such version is
-    fed through the inbox as reconciliation feeds it (once, same dedupe key).
-
-    A version is counted when the order is held at it or at a later one, or when its polled
-    event was processed already (whatever intake made of it: ignored, failed, superseded).
-    The settle step asks this before it reads a channel's level as a merchant edit: a sale or a
-    cancellation whose order webhook is late or lost moves the level just as an edit does.
-    """
-    from db.models import Order as OrderRow
-
-    last = until.replace(microsecond=0)
-    versions = [
-        p
-        for p in storefront(rt, store).orders_since(since)
-        if p.body is not None and p.updated_at.replace(microsecond=0) <= last
-    ]
-    if not versions:
-        return 0
-    with rt.session() as s:
-        held = dict(
-            s.execute(
-                select(OrderRow.platform_order_id, OrderRow.platform_updated_at).where(
-                    OrderRow.store_id == store.id,
-                    OrderRow.platform_order_id.in_(sorted({p.order_id for p in versions})),
-                )
-            ).all()
-        )
-        unheld = [p for p in versions if p.order_id not in held or held[p.order_id] < p.updated_at]
-        keys = {_dedupe_key(store.id, p.order_id, p.updated_at, p.body or b""): p for p in unheld}
-        states = dict(
-            s.execute(
-                select(InboxEvent.dedupe_key, InboxEvent.state).where(
-                    InboxEvent.platform == store.platform, InboxEvent.dedupe_key.in_(sorted(keys))
-                )
-            ).all()
-        )
-    waiting = 0
-    for key, polled in keys.items():
-        state = states.get(key)
-        if state is None:
-            _feed(rt, store, polled.order_id, polled.updated_at, polled.body or b"")
-            waiting += 1
-        elif state in (InboxState.pending, InboxState.processing):
-            waiting += 1
-    return waiting
-
-
-def _feed(rt: Runtime, store: Store, order_id: str, updated_at: datetime, body: bytes) -> int:
-    """Commit one polled order version to the inbox (once) and enqueue it."""
-    try:
-        with rt.session() as s:
-            event = InboxEvent(
-                platform=store.platform,
-                store_id=store.id,
-                account_id=store.account_id,
-                topic=POLLED_ORDER_TOPIC,
-                dedupe_key=_dedupe_key(store.id, order_id, updated_at, body),
-                body=body,
-                headers={"source": "reconcile"},
-            )
-            s.add(event)
-            s.flush()
-            event_id = event.id
-    except IntegrityError:
-        return 0
-    enqueue_event(rt, event_id)
-    return 1

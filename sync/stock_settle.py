@@ -203,10 +203,11 @@ def _orders_counted(rt: Runtime, store: Store, due: list[CatalogLink], levels: d
     differs from what the link expects, the store's orders changed since the level we knew
     (not before its last reconciliation's cursor) up to the level read are polled: those not
     counted yet are fed through the inbox and the settle waits for them
-    (``sync.reconcile.orders_not_counted``). Orders changed after the level read are not
+    (``sync.reconcile_feed.orders_not_counted``). Orders changed after the level read are not
     behind it. It waits at most :data:`SETTLE_WAIT_MAX` from the observation.
     """
-    from sync.reconcile import cursor, orders_not_counted  # it imports this module
+    from sync.reconcile import cursor  # it imports this module
+    from sync.reconcile_feed import orders_not_counted
 
     differing = []
     for link in due:

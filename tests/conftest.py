@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import pytest
 from flask import Flask
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from werkzeug.routing import Rule
 
@@ -38,6 +39,11 @@ _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or
 _REDIS_BASE = os.environ.get("WAYBILL_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
 REDIS_URL = f"{_REDIS_BASE}/{int(os.environ.get('WAYBILL_TEST_REDIS_DB', '15')) - _WORKER}"
 SECRET = "bZ0m3s9xq3ZJ8wFv4Vb1Gx4Q9a0vYQ2o6m1L8h5c7dE="  # a Fernet key used only by tests
+
+# Property tests check results, never time: a machine busy with other work must not fail them
+# (Hypothesis's per-example deadline is a timing assertion). Speed is measured under bench/.
+hypothesis_settings.register_profile("waybill", deadline=None)
+hypothesis_settings.load_profile("waybill")
 
 for _var in ("DATABASE_URL", "REDIS_URL", "WAYBILL_SECRET_KEY", "WAYBILL_CONFIG", "WAYBILL_MODE"):
     os.environ.pop(_var, None)
