@@ -93,7 +93,7 @@ def handle_order(rt: Runtime, event_id: int) -> None:
     # Refunds made in the store's admin (not Waybill's) are returns of the order.
     refunds_in_order(rt, store, payload)
     if recheck:
-        read_again(rt, store)
+        read_again(rt, store, order.order_id)
     if not changed:
         # Held already: maybe this very event, re-run because its first run committed the
         # order but could not enqueue the next step. Make sure that step is queued
@@ -113,16 +113,16 @@ def handle_order(rt: Runtime, event_id: int) -> None:
         pipeline.verify_now(rt, order_id)
 
 
-def read_again(rt: Runtime, store: Store) -> None:
-    """Poll the store once its second is over: the read settles a second seen with two contents.
-
-    The reconciliation's own job id keeps one poll per store at a time (a poll already
-    queued or running is enough), and the scheduled one follows anyway."""
+def read_again(rt: Runtime, store: Store, order_id: str) -> None:
+    """Read the order from the store once its second is over: the read settles a second seen
+    with two contents (``sync.reconcile_feed.reread_order``; its job id keeps one read of an
+    order queued at a time)."""
     rt.enqueue(
-        "reconcile_store",
-        job_id=safe_job_id("reconcile-store", store.id),
+        "reread_order",
+        job_id=safe_job_id("reread-order", store.id, order_id),
         delay_s=rt.settings.reconcile.recheck_s,
         store_id=store.id,
+        order_id=order_id,
     )
 
 

@@ -1,9 +1,10 @@
 """Polled order versions fed through the inbox, once each.
 
 Reconciliation (``sync.reconcile``) feeds every order version it polled that Waybill does not
-hold; the settle step (``sync.stock_settle``) asks :func:`orders_not_counted` before it reads a
-channel's level that differs from what the ledger expects as a merchant edit, and waits for
-what it fed. Both use the same dedupe key, so a version is fed once whoever finds it first.
+hold; :func:`reread_order` feeds the one order whose second showed two contents; the settle
+step (``sync.stock_settle``) asks :func:`orders_not_counted` before it reads a channel's level
+that differs from what the ledger expects as a merchant edit, and waits for what it fed. All
+use the same dedupe key, so a version is fed once whoever finds it first.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.storefront.orders import POLLED_ORDER_TOPIC
-from db.models import InboxEvent, InboxState, Store
+from db.models import InboxEvent, InboxState, Store, StoreState
 from db.models import Order as OrderRow
 from sync.intake import enqueue_event
+from sync.jobs import job
 from sync.storefronts import storefront
 
 if TYPE_CHECKING:
@@ -97,3 +99,20 @@ def feed(rt: Runtime, store: Store, order_id: str, updated_at: datetime, body: b
         return 0
     enqueue_event(rt, event_id)
     return 1
+
+
+@job("reread_order", queue="reconcile")
+def reread_order(rt: Runtime, store_id: int, order_id: str) -> int:
+    """Read one order from the store and feed it (``sync.orders.read_again``): once its second
+    is over, what the store holds is final for a second seen with two contents. One call for
+    the order, where a reconciliation would page through every order the store changed in its
+    window (and feed the versions whose webhooks are still on their way). Returns 1 if fed."""
+    with rt.session() as s:
+        store = s.get(Store, store_id)
+        if store is None or store.state is not StoreState.active:
+            return 0
+        s.expunge(store)
+    polled = storefront(rt, store).order_now(order_id)
+    if polled is None or polled.body is None:  # gone, or a read that may have cut it
+        return 0
+    return feed(rt, store, polled.order_id, polled.updated_at, polled.body)

@@ -169,6 +169,11 @@ class OrderVerbs(EventReader, Protocol):
         """Every order changed after ``since`` (oldest pages first), read page by page."""
         ...
 
+    def order_now(self, order_id: str) -> PolledOrder | None:
+        """The order as the store holds it now, read as :meth:`orders_since` reads it (one
+        call); None when the store has no such order."""
+        ...
+
     def fetch_return(self, order_id: str, return_ref: str) -> StoreReturn | None:
         """The return ``return_ref`` of the order as the store holds it now, with its lines;
         None when the store has no such return."""

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from connectors.errors import NotFound
 from connectors.readers.ids import id_text
 from connectors.readers.times import utc_time
 from connectors.storefront.access import StoreAccess
@@ -70,8 +71,14 @@ class WooOrdersVerbs:
             "order": "asc",
         }
         for order in client_for(self.access).iterate("orders", params):
-            modified = utc_time(order["date_modified_gmt"], "order.date_modified_gmt", naive_is_utc=True)
-            yield PolledOrder(str(order["id"]), modified, json.dumps(order).encode())
+            yield _polled(order)
+
+    def order_now(self, order_id: str) -> PolledOrder | None:
+        try:
+            order = client_for(self.access).get(f"orders/{order_id}")
+        except NotFound:  # deleted for good (a trashed order is still read, status ``trash``)
+            return None
+        return _polled(order) if isinstance(order, dict) else None
 
     def fetch_return(self, order_id: str, return_ref: str) -> StoreReturn | None:
         return returns.fetch(client_for(self.access), order_id, return_ref)
@@ -90,6 +97,11 @@ class WooOrdersVerbs:
                 client.put(f"webhooks/{hook['id']}", {"status": "active"})
                 repaired.append(f"{topic} (re-enabled)")
         return repaired
+
+
+def _polled(order: dict[str, Any]) -> PolledOrder:
+    modified = utc_time(order["date_modified_gmt"], "order.date_modified_gmt", naive_is_utc=True)
+    return PolledOrder(str(order["id"]), modified, json.dumps(order).encode())
 
 
 def _webhook(topic: str, url: str, secret: str) -> dict[str, str]:

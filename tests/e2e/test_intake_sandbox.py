@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from sqlalchemy import func, select
 from connectors.netguard import AddressPolicy
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.orders import order_from_graphql
+from connectors.storefront.orders import EventKind
 from connectors.woocommerce.orders import order_from_rest
 from core.orders import Order
 from db.models import Order as OrderRow
@@ -22,6 +25,7 @@ from sandbox.harness import Faults, RunningServer, serve
 from sandbox.shopify import ShopifySimulator
 from sandbox.woocommerce import WooCommerceSimulator
 from sync.reconcile import reconcile_store
+from sync.storefronts import storefront
 from sync.stores import ensure_webhooks, save_store
 from telemetry import RECONCILE_REPAIRS
 from tests.conftest import drain
@@ -219,6 +223,31 @@ def test_polling_never_stores_an_order_whose_lines_may_be_cut(waybill: Any, plat
     drain(rt)
     assert (result["found"], result["queued"], result["incomplete"]) == (2, 1, 1)
     assert [o.line_items[0].sku for o in held_orders(rt).values()] == ["TEE"]
+
+
+def test_one_order_read_from_the_store_is_what_a_poll_reads_of_it(waybill: Any, platforms: Any) -> None:
+    """The read that settles a second seen with two contents (``reread_order``), on both
+    simulators: the order as ``orders_since`` gives it, in one call; None for an order the
+    store does not have."""
+    rt = waybill
+    shopify, woo, _shop_server, woo_server = platforms
+    shop_id, woo_id = connect(rt, woo, woo_server.url)
+    shop_order = shopify.place_order(SHOP, [("TEE", 2)])
+    woo_order = woo.place_order([("MUG", 1)])
+    with rt.session() as s:
+        stores = {store.id: store for store in s.scalars(select(Store))}
+        s.expunge_all()
+    for store_id, order_id in ((shop_id, str(shop_order.id)), (woo_id, str(woo_order))):
+        front = storefront(rt, stores[store_id])
+        polled = {p.order_id: p for p in front.orders_since(datetime.now(UTC) - timedelta(hours=1))}
+        one = front.order_now(order_id)
+        assert one is not None and one.body is not None
+        assert (one.order_id, one.updated_at) == (order_id, polled[order_id].updated_at)
+        kind = EventKind.order_polled
+        assert front.parse_order(kind, json.loads(one.body)) == front.parse_order(
+            kind, json.loads(polled[order_id].body or b"")
+        )
+        assert front.order_now("987654321") is None
 
 
 def captured(sim: ShopifySimulator | WooCommerceSimulator) -> list[tuple[str, dict[str, str], bytes]]:

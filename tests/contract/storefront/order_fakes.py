@@ -56,6 +56,7 @@ class Fake(Protocol):
     def serve_orders(
         self, mocked: responses.RequestsMock, pages: list[list[Json]]
     ) -> list[dict[str, str]]: ...
+    def serve_order(self, mocked: responses.RequestsMock, order_id: int, body: Json | None) -> None: ...
     def serve_hooks(self, mocked: responses.RequestsMock, active: list[str], disabled: list[str]) -> None: ...
     def fail(self, mocked: responses.RequestsMock, status: int) -> None: ...
 
@@ -120,6 +121,14 @@ class ShopifyFake:
 
         self._serve(mocked, reply)
         return seen
+
+    def serve_order(self, mocked: responses.RequestsMock, order_id: int, body: Json | None) -> None:
+        def reply(text: str, variables: Json) -> Json:
+            assert "order(id:$id)" in text.replace(" ", "")
+            assert variables == {"id": f"gid://shopify/Order/{order_id}"}
+            return {"order": body}  # Shopify answers null for an order it does not have
+
+        self._serve(mocked, reply)
 
     def serve_hooks(self, mocked: responses.RequestsMock, active: list[str], disabled: list[str]) -> None:
         nodes = [
@@ -189,6 +198,14 @@ class WooFake:
             responses.GET, re.compile(re.escape(f"{self.api}/orders") + r"\?.*"), callback=callback
         )
         return seen
+
+    def serve_order(self, mocked: responses.RequestsMock, order_id: int, body: Json | None) -> None:
+        url = re.compile(re.escape(f"{self.api}/orders/{order_id}") + r"(\?.*)?$")
+        if body is None:
+            gone = {"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID."}
+            mocked.add(responses.GET, url, status=404, json=gone)
+        else:
+            mocked.add(responses.GET, url, json=body)
 
     def serve_hooks(self, mocked: responses.RequestsMock, active: list[str], disabled: list[str]) -> None:
         hooks = [
@@ -281,6 +298,13 @@ class TestShopFake:
             responses.GET, re.compile(re.escape(f"{self.api}/orders") + r"(\?.*)?$"), callback=callback
         )
         return seen
+
+    def serve_order(self, mocked: responses.RequestsMock, order_id: int, body: Json | None) -> None:
+        url = f"{self.api}/orders/{order_id}"
+        if body is None:
+            mocked.add(responses.GET, url, status=404, json={"error": "no such order"})
+        else:
+            mocked.add(responses.GET, url, json=body)
 
     def serve_hooks(self, mocked: responses.RequestsMock, active: list[str], disabled: list[str]) -> None:
         hooks = [

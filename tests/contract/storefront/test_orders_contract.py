@@ -114,6 +114,25 @@ def test_orders_since_reads_every_page(
     assert any("2026-03-01T09:00:00" in value for value in seen[0].values())  # the cursor was asked for
 
 
+def test_order_now_reads_one_order_as_a_poll_reads_it(
+    storefront: Storefront, fake: Fake, mocked: responses.RequestsMock
+) -> None:
+    fake.serve_order(mocked, 77, fake.polled(77, at(7)))
+    found = storefront.order_now("77")
+    assert found is not None and (found.order_id, found.updated_at) == ("77", at(7))
+    assert found.updated_at.tzinfo is UTC and found.body is not None
+    order = storefront.parse_order(EventKind.order_polled, json.loads(found.body))
+    assert (order.order_id, order.updated_at) == ("77", at(7))
+    assert len(mocked.calls) == 1  # one call, not a page of the store's orders
+
+
+def test_order_now_of_an_order_the_store_does_not_have_is_none(
+    storefront: Storefront, fake: Fake, mocked: responses.RequestsMock
+) -> None:
+    fake.serve_order(mocked, 78, None)
+    assert storefront.order_now("78") is None
+
+
 def shopify() -> Storefront:
     """The Shopify storefront, for what only a GraphQL platform does."""
     access = StoreAccess(
@@ -177,14 +196,21 @@ def test_a_refused_subscription_is_permanent_and_quotes_no_platform_text(
 
 
 @pytest.mark.parametrize(("status", "error"), [(503, Retryable), (401, AuthError), (404, NotFound)])
-@pytest.mark.parametrize("verb", ["orders_since", "ensure_webhooks"])
+@pytest.mark.parametrize("verb", ["orders_since", "order_now", "ensure_webhooks"])
 def test_platform_failures_are_core_errors(
     storefront: Storefront, fake: Fake, mocked: responses.RequestsMock, status: int, error: type, verb: str
 ) -> None:
     fake.fail(mocked, status)
+    if verb == "order_now" and status == 404 and storefront.platform != "shopify":
+        # A REST store's 404 on the order's own address is that order gone; Shopify's one
+        # GraphQL endpoint answers a missing order with null (a 404 there is the shop gone).
+        assert storefront.order_now("77") is None
+        return
     with pytest.raises(error) as failed:
         if verb == "orders_since":
             list(storefront.orders_since(SINCE))
+        elif verb == "order_now":
+            storefront.order_now("77")
         else:
             storefront.ensure_webhooks()
     assert isinstance(failed.value, Retryable | Permanent)

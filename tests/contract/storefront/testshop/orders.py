@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors import MappingError, exact_id, money, require, utc_time
+from connectors.errors import NotFound
 from connectors.storefront.access import StoreAccess
 from connectors.storefront.orders import (
     EventKind,
@@ -156,6 +157,14 @@ class TestShopOrders:
             cursor = page.get("next")
             if not cursor:
                 return
+
+    def order_now(self, order_id: str) -> PolledOrder | None:
+        try:
+            order = TestShopClient(self.access).call("GET", f"orders/{order_id}")
+        except NotFound:
+            return None
+        changed = utc_time(order["changed"], "testshop order.changed")
+        return PolledOrder(exact_id(order["id"], "testshop order.id"), changed, json.dumps(order).encode())
 
     def fetch_return(self, order_id: str, return_ref: str) -> StoreReturn | None:
         found = TestShopClient(self.access).call("GET", f"orders/{order_id}/returns")
