@@ -272,3 +272,14 @@ def stores(rt: Any) -> list[Store]:
         rows = list(s.scalars(select(Store).order_by(Store.id)))
         s.expunge_all()
         return rows
+
+
+def stock_under_test(config: dict[str, Any]) -> dict[str, Any]:
+    """Settings of the stock ledger's tests: a level report is settled at once (the tests
+    deliver a sale's order before its level report, so nothing needs to wait); the risk
+    rules approve every order (racing orders share addresses and would be held for
+    velocity); orders stay open, so their units stay reserved."""
+    config["inventory"] = {"settle_s": 0}
+    config["risk"] = {"verify_addresses": False, "approve_below": 1000, "reject_at": 1001}
+    config["shipping"] = {"auto_ship": False}
+    return config

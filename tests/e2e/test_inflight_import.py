@@ -22,17 +22,22 @@ from sandbox.woocommerce import WooCommerceSimulator
 from sync import catalog, stock_push, stock_settle  # noqa: F401  (registers their jobs)
 from sync.reconcile import reconcile_store
 from tests.conftest import drain
-from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, install_woocommerce, sign_in, stores
+from tests.e2e.conftest import (
+    SHOP,
+    ShopifySandbox,
+    install_shopify,
+    install_woocommerce,
+    sign_in,
+    stock_under_test,
+    stores,
+)
 
 SKU = "IN-FLIGHT"
 
 
 @pytest.fixture
 def config(config: dict[str, Any]) -> dict[str, Any]:
-    config["inventory"] = {"settle_s": 0}
-    config["risk"] = {"verify_addresses": False, "approve_below": 1000, "reject_at": 1001}
-    config["shipping"] = {"auto_ship": False}  # orders stay open: their units stay reserved
-    return config
+    return stock_under_test(config)
 
 
 def ledger(rt: Any) -> tuple[int, int]:

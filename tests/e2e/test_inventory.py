@@ -35,7 +35,15 @@ from sandbox.woocommerce import WooCommerceSimulator
 from sync import catalog, reconcile, stock_audit, stock_push, stock_settle  # noqa: F401  (registers their jobs)
 from sync.intake import process_inbox_event
 from tests.conftest import drain
-from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, install_woocommerce, sign_in, stores
+from tests.e2e.conftest import (
+    SHOP,
+    ShopifySandbox,
+    install_shopify,
+    install_woocommerce,
+    sign_in,
+    stock_under_test,
+    stores,
+)
 
 LAST = "LAST-UNITS"
 ORDER_TOPICS = ("orders/create", "order.created", "order.updated")
@@ -43,13 +51,7 @@ ORDER_TOPICS = ("orders/create", "order.created", "order.updated")
 
 @pytest.fixture
 def config(config: dict[str, Any]) -> dict[str, Any]:
-    # Tests deliver a sale's order before its level report, so nothing needs to wait.
-    config["inventory"] = {"settle_s": 0}
-    # Stock is what is under test here: the risk rules approve every order (the 50 racing
-    # orders share addresses and would otherwise be held for velocity).
-    config["risk"] = {"verify_addresses": False, "approve_below": 1000, "reject_at": 1001}
-    config["shipping"] = {"auto_ship": False}  # orders stay open: their units stay reserved
-    return config
+    return stock_under_test(config)
 
 
 @pytest.fixture
