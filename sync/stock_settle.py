@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import select
@@ -135,9 +135,8 @@ def settle_stock(rt: Runtime, store_id: int) -> int:
         if due and not _caught_up(rt, store_id, due):
             schedule_settle(rt, store_id, SETTLE_WAIT_POLL_S)
             return 0
-        read_at = utcnow()
         levels = read_levels(rt, store, due) if due else {}
-        if due and not _orders_counted(rt, store, due, levels, read_at):
+        if due and not _orders_counted(rt, store, due, levels):
             schedule_settle(rt, store_id, SETTLE_WAIT_POLL_S)
             return 0
         edits, dirty, retry = 0, set(), False
@@ -193,9 +192,7 @@ def _caught_up(rt: Runtime, store_id: int, due: list[CatalogLink]) -> bool:
     return caught_up(rt, store_id, max(received))
 
 
-def _orders_counted(
-    rt: Runtime, store: Store, due: list[CatalogLink], levels: dict[int, Level], read_at: datetime
-) -> bool:
+def _orders_counted(rt: Runtime, store: Store, due: list[CatalogLink], levels: dict[int, Level]) -> bool:
     """Whether the orders behind the levels just read are all counted, asked of the channel
     itself before a difference is taken as a merchant edit.
 
@@ -208,15 +205,8 @@ def _orders_counted(
     counted yet are fed through the inbox and the settle waits for them
     (``sync.reconcile_feed.orders_not_counted``). Orders changed after the level read are not
     behind it. It waits at most :data:`SETTLE_WAIT_MAX` from the observation.
-
-    The poll waits until every event of the store received before the levels were read
-    (``read_at``) is processed: in a burst the sales behind a level are mostly webhooks still
-    queued, and the look after them reads a level that matches. Polling then fed each of
-    those orders a second time, and paged through the store's busiest minutes in its API's
-    throttle, holding a worker (a flash sale's one-worker backlog drained 286 s after the last
-    order; 8 s with this wait).
     """
-    from sync.reconcile import caught_up, cursor  # it imports this module
+    from sync.reconcile import cursor  # it imports this module
     from sync.reconcile_feed import orders_not_counted
 
     differing = []
@@ -231,8 +221,6 @@ def _orders_counted(
     received = [link.observed_received_at for link, _ in differing if link.observed_received_at is not None]
     if received and min(received) < utcnow() - SETTLE_WAIT_MAX:
         return True
-    if not caught_up(rt, store.id, read_at):
-        return False  # the sales behind these levels may be queued: count them, then look again
     since = cursor(rt, store)
     known = [link.channel_qty_at for link, _ in differing if link.channel_qty_at is not None]
     if known:

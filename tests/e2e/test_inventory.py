@@ -296,37 +296,6 @@ def test_a_level_lowered_by_a_sale_whose_order_is_not_in_is_not_read_as_a_mercha
     assert (edits, ledger(rt, LAST), levels) == (expected_edits, (on_hand, sold + 1), (left, left))
 
 
-def test_a_level_whose_sales_are_still_queued_waits_for_them_without_polling_the_store(
-    rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
-) -> None:
-    """Under load a level report is looked at while the order behind it is a webhook still
-    queued (received after the report, before the level is read). The settle waits for the
-    store's events and reads the level again; it does not poll the store's orders, which
-    fed each such order a second time and, on a busy shop, paged through its throttle."""
-    _, woo_store = channels
-    woo.store.clock = FakeClock(start=float(int(time.time())) + 2)
-    with rt.session() as s:
-        link = s.scalar(
-            select(CatalogLink).where(CatalogLink.store_id == woo_store.id, CatalogLink.sku == LAST)
-        )
-        assert link is not None and link.channel_qty == 10
-        assert stock_settle.observe(link, 8, datetime.now(UTC))  # the sale's level report, first
-    woo.place_order([(LAST, 2)], billing={"email": "queued@example.com"})
-    polls = len(woo.request_log)
-    assert woo.deliver_webhooks()  # its order webhook: in the inbox, not processed yet
-
-    assert stock_settle.settle_stock(rt, woo_store.id) == 0  # waits: reads the level, polls nothing
-    looked = [r for r in woo.request_log[polls:] if r["method"] == "GET"]
-    assert looked and not [r for r in looked if r["path"].endswith("/orders")], looked
-    flush(shopify, woo, rt)  # the order, then the settle's next look: the level matches
-
-    with rt.session() as s:
-        fed = s.scalar(select(func.count()).where(InboxEvent.topic == "reconcile/order"))
-    assert not [r for r in woo.request_log[polls:] if r["path"].endswith("/orders")]
-    assert (fed, movements(rt, "channel_edit"), ledger(rt, LAST)) == (0, [], (10, 2))
-    assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (8, 8)
-
-
 def test_a_cancelled_order_releases_its_units_to_every_channel(
     rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
 ) -> None:
