@@ -47,8 +47,11 @@ SETTLE_WAIT_POLL_S = 1.0
 # A level that differs first waits this long (from its report) for the store's queued events
 # to be processed and is read again; past it, the store's orders are polled. Under a steady
 # stream of events "every event received before the read" may stay unprocessed for as long as
-# the stream lasts: the poll, not the end of SETTLE_WAIT_MAX, must decide such a level.
-SETTLE_QUEUE_WAIT = timedelta(seconds=30)
+# the stream lasts: the poll, not the end of SETTLE_WAIT_MAX, must decide such a level, and
+# the versions it feeds need time to be processed before then. A flash sale's one-worker
+# backlog (bench.flash_sale's default size) reached about 90 s: 30 s polled there and held
+# the worker in Shopify's throttle again (the backlog drained 282 s after the sale).
+SETTLE_QUEUE_WAIT = timedelta(minutes=2)
 # The orders polled before a level is read as an edit start this long before the level we
 # knew: platform times have whole seconds, and an order's time and its level's may differ.
 SETTLE_POLL_OVERLAP = timedelta(seconds=5)
