@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.storefront import EventKind, reader_for
+from connectors.storefront.orders import POLLED_ORDER_TOPIC
 from connectors.storefront.stock import Level, Listed
-from db.models import CatalogLink, Store, StoreState, utcnow
+from db.models import CatalogLink, InboxEvent, InboxState, Store, StoreState, utcnow
 from db.stock import (
     ensure_item,
     find_item,
@@ -243,12 +244,32 @@ def _orders_counted(
         return True
     if received and min(received) >= utcnow() - SETTLE_QUEUE_WAIT and not caught_up(rt, store.id, read_at):
         return False  # the sales behind these levels may be queued: count them, then look again
+    if _polled_unprocessed(rt, store.id):
+        return False  # what the last poll fed is not counted yet: poll again only after it
     since = cursor(rt, store)
     known = [link.channel_qty_at for link, _ in differing if link.channel_qty_at is not None]
     if known:
         since = max(since, min(known) - SETTLE_POLL_OVERLAP)
     until = max(level.at for _, level in differing)
     return orders_not_counted(rt, store, since, until) == 0
+
+
+def _polled_unprocessed(rt: Runtime, store_id: int) -> bool:
+    """Whether order versions polled from the store (by a settle or a reconciliation) are still
+    to be processed. A settle waits for them before it polls again: each poll reads the whole
+    window since the level it knew, and polling every look (once a second) while its versions
+    waited in a busy queue paged through the store's API again and again."""
+    with rt.session() as s:
+        found = s.scalar(
+            select(InboxEvent.id)
+            .where(
+                InboxEvent.store_id == store_id,
+                InboxEvent.topic == POLLED_ORDER_TOPIC,
+                InboxEvent.state.in_((InboxState.pending, InboxState.processing)),
+            )
+            .limit(1)
+        )
+    return found is not None
 
 
 def _settle_link(s: Session, store: Store, link: CatalogLink, level: Level, inv: InventorySettings) -> bool:

@@ -334,7 +334,8 @@ def test_a_level_whose_store_stays_behind_is_decided_by_the_order_poll(
     steady stream of events the store's queue is never empty up to the moment a level is
     read, and a settle that only waited would run out of ``SETTLE_WAIT_MAX`` and read the sale
     behind the level as a merchant edit. Past the bound, the store's orders are polled: the
-    sale whose webhook was lost is fed and counted once, and no edit is taken."""
+    sale whose webhook was lost is fed and counted once, and no edit is taken. The next look
+    does not poll again while the version fed is still queued."""
     _, woo_store = channels
     woo.store.clock = FakeClock(start=float(int(time.time())) + 2)
     woo.faults = Faults(webhook_drop_rate=1.0)
@@ -362,6 +363,9 @@ def test_a_level_whose_store_stays_behind_is_decided_by_the_order_poll(
 
     assert stock_settle.settle_stock(rt, woo_store.id) == 0  # polls, feeds the lost order, waits
     assert [r for r in woo.request_log[polls:] if r["method"] == "GET" and r["path"].endswith("/orders")]
+    polls = len(woo.request_log)
+    assert stock_settle.settle_stock(rt, woo_store.id) == 0  # its next look: the fed order is queued
+    assert not [r for r in woo.request_log[polls:] if r["path"].endswith("/orders")]  # no second poll
     with rt.session() as s:
         s.execute(
             update(InboxEvent).where(InboxEvent.dedupe_key == "still-queued").values(state=InboxState.done)
