@@ -30,6 +30,7 @@ from rq.job import Job
 from drills import crash
 from drills.runner import Result, Size, run_alone, verify
 from drills.world import World
+from sync.queue import partition_names
 
 NAME = "R4"
 TITLE = "workers SIGKILLed at random moments, also between buying a label and committing it"
@@ -67,14 +68,16 @@ class Killer:
         return self.mid_buy >= self.mid_buy_max and self.at_random >= self.random_max
 
     def _buying(self, redis: Redis) -> list[int]:
-        """Indexes of the workers running a shipping job now."""
+        """Indexes of the workers running a shipping job now, in any of the queue's partitions
+        (a merchant's jobs run in its account's partition, ``sync.queue.partition_index``)."""
         pids = {p.pid: i for i, p in enumerate(self.world.workers) if p.poll() is None}
         found = []
-        for job_id in Queue("shipping", connection=redis).started_job_registry.get_job_ids():
-            job = Job.fetch(job_id, connection=redis)
-            pid = int(redis.hget(f"rq:worker:{job.worker_name}", "pid") or 0)
-            if pid in pids:
-                found.append(pids[pid])
+        for name in partition_names(["shipping"], self.world.rt.settings.queue.partitions):
+            for job_id in Queue(name, connection=redis).started_job_registry.get_job_ids():
+                job = Job.fetch(job_id, connection=redis)
+                pid = int(redis.hget(f"rq:worker:{job.worker_name}", "pid") or 0)
+                if pid in pids and pids[pid] not in found:
+                    found.append(pids[pid])
         return found
 
     def _kill(self, i: int) -> None:
