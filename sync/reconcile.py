@@ -6,7 +6,9 @@ time + body digest), so a missed webhook is recovered, a version already seen is
 processed twice, and a second content of the same second is not taken for a duplicate.
 A version the held order already accounts for (``_known``: feeding it would change
 nothing but a timeline note) is not fed at all: each poll reads again every order of its
-five minutes of overlap, so most of what it finds is known.
+five minutes of overlap, so most of what it finds is known. Nor is a version that may be a
+webhook the store's queue still holds (``_maybe_queued``): the cursor stays before it, and
+the next poll feeds it if its webhook never came.
 
 Stock levels changed since the store's stock cursor (the connector's
 ``levels_changed_since``) are then taken as the channel's level reports would have been:
@@ -30,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from connectors.storefront import EventKind, reader_for
 from connectors.storefront.orders import PolledOrder
@@ -62,6 +64,10 @@ OWED_SINCE = "reconcile_owed_since"  # set at start-up, cleared by the next reco
 # Jobs that read channel levels and run behind a reconciliation of their store: job -> id prefix.
 FOLLOW_UPS = {"inventory_audit": "inventory-audit", "import_catalog": "import-catalog"}
 HELD_BATCH = 200  # polled orders compared with the held ones per query
+# A webhook reaches the inbox about this long after its order changed, in the normal case:
+# a version older than the store's oldest queued event by more is taken as not in the
+# queue (fed; a late webhook of it is then a duplicate, as before).
+QUEUED_MARGIN = timedelta(seconds=5)
 
 
 def caught_up(rt: Runtime, store_id: int, observed: datetime) -> bool:
@@ -154,6 +160,11 @@ class Found:
     levels_observed: int = 0
     stock_newest: datetime | None = None
     known: int = 0  # versions found that the held orders already account for (not fed)
+    # The store's oldest event still to be processed when the poll began (None: none): a
+    # version changed after it (less QUEUED_MARGIN) may be a webhook still queued.
+    queued_since: datetime | None = None
+    deferred: int = 0  # such versions not held yet: not fed now, read again by the next poll
+    deferred_oldest: datetime | None = None
 
 
 @job("reconcile_store", queue="reconcile")
@@ -168,6 +179,7 @@ def reconcile_store(rt: Runtime, store_id: int, then: str | None = None) -> dict
         if store is None or store.state is not StoreState.active:
             return {"skipped": True}
         s.expunge(store)
+    behind = queued_since(rt, store_id)  # before the repair: what arrives after it is news
     try:
         repaired = ensure_webhooks(rt, store_id, actor="reconcile")
         webhook_error = None
@@ -175,6 +187,7 @@ def reconcile_store(rt: Runtime, store_id: int, then: str | None = None) -> dict
         repaired, webhook_error = [], str(exc)
     since = cursor(rt, store)
     found = Found(since=since, newest=since, stock_since=cursor(rt, store, STOCK_CURSOR))
+    found.queued_since = behind
     _recover_orders(rt, store, found)
     found.levels_found, found.levels_observed, found.stock_newest = _recover_levels(
         rt, store, found.stock_since
@@ -185,6 +198,7 @@ def reconcile_store(rt: Runtime, store_id: int, then: str | None = None) -> dict
         "found": found.found,
         "queued": found.queued,
         "known": found.known,
+        "deferred": found.deferred,
         "incomplete": len(found.incomplete),
         "levels_found": found.levels_found,
         "levels_observed": found.levels_observed,
@@ -243,10 +257,38 @@ def _feed_unknown(rt: Runtime, store: Store, batch: list[PolledOrder], found: Fo
                     # The same content read again later: only the read's time moves, as
                     # ``sync.orders.upsert_order`` does for a version fed to it.
                     row.platform_fetched_at = fetched_at
+            elif _maybe_queued(found, polled):
+                found.deferred += 1
+                oldest = found.deferred_oldest
+                found.deferred_oldest = (
+                    polled.updated_at if oldest is None else min(oldest, polled.updated_at)
+                )
             else:
                 unknown.append(polled)
     for polled in unknown:
         found.queued += feed(rt, store, polled.order_id, polled.updated_at, cast(bytes, polled.body))
+
+
+def queued_since(rt: Runtime, store_id: int) -> datetime | None:
+    """When the store's oldest event still to be processed was received (None: none is)."""
+    with rt.session() as s:
+        return s.scalar(
+            select(func.min(InboxEvent.received_at)).where(
+                InboxEvent.store_id == store_id,
+                InboxEvent.state.in_((InboxState.pending, InboxState.processing)),
+            )
+        )
+
+
+def _maybe_queued(found: Found, polled: PolledOrder) -> bool:
+    """Whether the version may be a webhook the store's queue still holds: changed after the
+    store's oldest unprocessed event (less :data:`QUEUED_MARGIN`). Such a version is not
+    fed while the queue is behind (in a burst most of a poll's versions are, and feeding them
+    doubled the work the queue was behind on); the cursor stays before it, so the next poll
+    reads it again and feeds it if its webhook never came. A version the held order already
+    counts is still skipped by :func:`_known` then."""
+    since = found.queued_since
+    return since is not None and polled.updated_at >= since - QUEUED_MARGIN
 
 
 def _known(store: Store, row: OrderRow, polled: PolledOrder) -> bool:
@@ -274,13 +316,18 @@ def _save(rt: Runtime, store_id: int, started: datetime, found: Found) -> None:
         if row is None:
             return
         s.refresh(row, with_for_update=True)  # other jobs keep their own keys in the settings
+        newest = found.newest
+        if found.deferred_oldest is not None:  # read again, and fed if still not held, next time
+            newest = min(newest, found.deferred_oldest)
         settings = {
             **(row.settings or {}),
-            "order_cursor": (found.newest - OVERLAP).isoformat(),
+            "order_cursor": (newest - OVERLAP).isoformat(),
             STOCK_CURSOR: ((found.stock_newest or found.stock_since) - OVERLAP).isoformat(),
             RECONCILED_AT: utcnow().isoformat(),
         }
         owed = settings.get(OWED_SINCE)
+        # Versions deferred changed while the store's webhooks were arriving again (after its
+        # oldest queued event): what was missed before this run is fed now.
         if owed and datetime.fromisoformat(owed) <= started:
             del settings[OWED_SINCE]  # what was missed before this run is fed now
         row.settings = settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,12 +17,12 @@ from sqlalchemy import func, select
 from connectors.netguard import AddressPolicy
 from connectors.shopify.client import ShopifyClient
 from connectors.shopify.orders import order_from_graphql
-from connectors.storefront.orders import EventKind
+from connectors.storefront.orders import POLLED_ORDER_TOPIC, EventKind
 from connectors.woocommerce.orders import order_from_rest
 from core.orders import Order
+from db.models import InboxEvent, Platform, Store
 from db.models import Order as OrderRow
-from db.models import Platform, Store
-from sandbox.harness import Faults, RunningServer, serve
+from sandbox.harness import FakeClock, Faults, RunningServer, serve
 from sandbox.shopify import ShopifySimulator
 from sandbox.woocommerce import WooCommerceSimulator
 from sync.reconcile import reconcile_store
@@ -205,6 +206,60 @@ def _disable(woo: WooCommerceSimulator, hook_id: int) -> None:
     """The store disabled the webhook after repeated delivery failures."""
     with woo._lock:
         woo.hub.hooks[hook_id]["status"] = "disabled"
+
+
+def test_a_poll_leaves_what_the_stores_queue_may_hold_to_the_next_poll(waybill: Any, platforms: Any) -> None:
+    """While the store's queue is behind, a version changed after its oldest unprocessed event
+    may be a webhook still queued: a poll does not feed it (in a burst, feeding those doubled
+    the work the queue was behind on) and keeps its cursor before it. A version older than the
+    queue is fed at once; a lost one among the recent is fed by the next poll."""
+    rt = waybill
+    _, woo, _, woo_server = platforms
+    _, woo_id = connect(rt, woo, woo_server.url)
+    woo.store.clock = FakeClock(start=time.time() - 60)
+    woo.faults = Faults(webhook_drop_rate=1.0)
+    old_lost = woo.place_order([("MUG", 1)])  # a minute ago, its webhooks lost
+    woo.store.clock = FakeClock(start=time.time())
+    new_lost = woo.place_order([("MUG", 2)])  # now, lost too
+    woo.deliver_webhooks()
+    woo.faults = Faults()
+    queued = woo.place_order([("MUG", 3)])
+    assert woo.deliver_webhooks()  # in the inbox, not processed yet
+
+    first = reconcile_store(rt, woo_id)
+    fed_first = polled_events(rt)
+    settle(rt, woo)
+    second = reconcile_store(rt, woo_id)
+    fed_second = polled_events(rt)[len(fed_first) :]
+    settle(rt, woo)
+    third = reconcile_store(rt, woo_id)
+
+    assert (first["queued"], first["deferred"], fed_first) == (1, 2, [str(old_lost)])
+    assert (second["queued"], second["deferred"], fed_second) == (1, 0, [str(new_lost)])
+    assert (third["queued"], third["deferred"]) == (0, 0)
+    assert {oid for (store, oid) in held_orders(rt) if store == woo_id} == {
+        str(old_lost),
+        str(new_lost),
+        str(queued),
+    }
+
+
+def settle(rt: Any, woo: WooCommerceSimulator) -> None:
+    """Run every job, and deliver what the store sends back, until quiet."""
+    for _ in range(10):
+        drain(rt)
+        if not woo.deliver_webhooks():
+            return
+    raise AssertionError("the store kept sending webhooks")
+
+
+def polled_events(rt: Any) -> list[str]:
+    """The orders fed by polls (``reconcile/order`` events), by platform id."""
+    with rt.session() as s:
+        bodies = s.scalars(
+            select(InboxEvent.body).where(InboxEvent.topic == POLLED_ORDER_TOPIC).order_by(InboxEvent.id)
+        )
+        return [str(json.loads(body)["id"]) for body in bodies]
 
 
 def test_polling_never_stores_an_order_whose_lines_may_be_cut(waybill: Any, platforms: Any) -> None:
