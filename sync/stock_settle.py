@@ -51,7 +51,7 @@ SETTLE_WAIT_POLL_S = 1.0
 # the stream lasts: the poll, not the end of SETTLE_WAIT_MAX, must decide such a level, and
 # the versions it feeds need time to be processed before then. A flash sale's one-worker
 # backlog (bench.flash_sale's default size) reached about 90 s: 30 s polled there and held
-# the worker in Shopify's throttle again (the backlog drained 282 s after the sale).
+# the worker in the store API's throttle again (the backlog drained 282 s after the sale).
 SETTLE_QUEUE_WAIT = timedelta(minutes=2)
 # The orders polled before a level is read as an edit start this long before the level we
 # knew: platform times have whole seconds, and an order's time and its level's may differ.
