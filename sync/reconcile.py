@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from connectors.storefront import EventKind, reader_for
 from connectors.storefront.orders import PolledOrder
@@ -86,16 +87,8 @@ def caught_up(rt: Runtime, store_id: int, observed: datetime) -> bool:
         horizon = observed
         if settings.get(RECONCILED_AT):
             horizon = max(horizon, datetime.fromisoformat(settings[RECONCILED_AT]))
-        ahead = s.scalar(
-            select(InboxEvent.id)
-            .where(
-                InboxEvent.store_id == store_id,
-                InboxEvent.state.in_((InboxState.pending, InboxState.processing)),
-                InboxEvent.received_at <= horizon,
-            )
-            .limit(1)
-        )
-    return ahead is None
+        oldest = oldest_queued(s, store_id)
+    return oldest is None or oldest > horizon
 
 
 def owe_reconciliation(rt: Runtime) -> int:
@@ -186,8 +179,7 @@ def reconcile_store(rt: Runtime, store_id: int, then: str | None = None) -> dict
     except Retryable as exc:  # keep polling orders even when subscriptions cannot be fixed now
         repaired, webhook_error = [], str(exc)
     since = cursor(rt, store)
-    found = Found(since=since, newest=since, stock_since=cursor(rt, store, STOCK_CURSOR))
-    found.queued_since = behind
+    found = Found(since=since, newest=since, stock_since=cursor(rt, store, STOCK_CURSOR), queued_since=behind)
     _recover_orders(rt, store, found)
     found.levels_found, found.levels_observed, found.stock_newest = _recover_levels(
         rt, store, found.stock_since
@@ -269,15 +261,22 @@ def _feed_unknown(rt: Runtime, store: Store, batch: list[PolledOrder], found: Fo
         found.queued += feed(rt, store, polled.order_id, polled.updated_at, cast(bytes, polled.body))
 
 
-def queued_since(rt: Runtime, store_id: int) -> datetime | None:
-    """When the store's oldest event still to be processed was received (None: none is)."""
+def queued_since(rt: Runtime, store_id: int, topic: str | None = None) -> datetime | None:
+    """When the store's oldest event (of ``topic``, if given) still to be processed was
+    received; None when none is."""
     with rt.session() as s:
-        return s.scalar(
-            select(func.min(InboxEvent.received_at)).where(
-                InboxEvent.store_id == store_id,
-                InboxEvent.state.in_((InboxState.pending, InboxState.processing)),
-            )
-        )
+        return oldest_queued(s, store_id, topic)
+
+
+def oldest_queued(s: Session, store_id: int, topic: str | None = None) -> datetime | None:
+    """:func:`queued_since` in the caller's session."""
+    query = select(func.min(InboxEvent.received_at)).where(
+        InboxEvent.store_id == store_id,
+        InboxEvent.state.in_((InboxState.pending, InboxState.processing)),
+    )
+    if topic is not None:
+        query = query.where(InboxEvent.topic == topic)
+    return s.scalar(query)
 
 
 def _maybe_queued(found: Found, polled: PolledOrder) -> bool:
@@ -326,10 +325,10 @@ def _save(rt: Runtime, store_id: int, started: datetime, found: Found) -> None:
             RECONCILED_AT: utcnow().isoformat(),
         }
         owed = settings.get(OWED_SINCE)
-        # Versions deferred changed while the store's webhooks were arriving again (after its
-        # oldest queued event): what was missed before this run is fed now.
         if owed and datetime.fromisoformat(owed) <= started:
-            del settings[OWED_SINCE]  # what was missed before this run is fed now
+            # What was missed before this run is fed now (a deferred version changed while
+            # the store's webhooks were arriving again, after its oldest queued event).
+            del settings[OWED_SINCE]
         row.settings = settings
         for action, reason, data in _notes(found):
             record(s, row.account_id, f"store:{store_id}", "reconcile", action, reason, data)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from connectors.storefront import EventKind, reader_for
 from connectors.storefront.orders import POLLED_ORDER_TOPIC
 from connectors.storefront.stock import Level, Listed
-from db.models import CatalogLink, InboxEvent, InboxState, Store, StoreState, utcnow
+from db.models import CatalogLink, Store, StoreState, utcnow
 from db.stock import (
     ensure_item,
     find_item,
@@ -227,7 +227,7 @@ def _orders_counted(
     report: under a steady stream of events the store's queue may never be empty up to the
     moment of a read, and only the poll may decide a level that still differs.
     """
-    from sync.reconcile import caught_up, cursor  # it imports this module
+    from sync.reconcile import caught_up, cursor, queued_since  # it imports this module
     from sync.reconcile_feed import orders_not_counted
 
     differing = []
@@ -240,36 +240,27 @@ def _orders_counted(
     if not differing:
         return True
     received = [link.observed_received_at for link, _ in differing if link.observed_received_at is not None]
-    if received and min(received) < utcnow() - SETTLE_WAIT_MAX:
+    reported = min(received) if received else None
+    if reported is not None and reported < utcnow() - SETTLE_WAIT_MAX:
         return True
-    if received and min(received) >= utcnow() - SETTLE_QUEUE_WAIT and not caught_up(rt, store.id, read_at):
+    if (
+        reported is not None
+        and reported >= utcnow() - SETTLE_QUEUE_WAIT
+        and not caught_up(rt, store.id, read_at)
+    ):
         return False  # the sales behind these levels may be queued: count them, then look again
-    if _polled_unprocessed(rt, store.id):
-        return False  # what the last poll fed is not counted yet: poll again only after it
+    if queued_since(rt, store.id, POLLED_ORDER_TOPIC) is not None:
+        # What a poll (a settle's or a reconciliation's) fed is not counted yet: poll again only
+        # after it. Each poll reads the whole window since the level the link knew; polling at
+        # every look (once a second) while the fed versions waited in a busy queue paged
+        # through the store's API again and again.
+        return False
     since = cursor(rt, store)
     known = [link.channel_qty_at for link, _ in differing if link.channel_qty_at is not None]
     if known:
         since = max(since, min(known) - SETTLE_POLL_OVERLAP)
     until = max(level.at for _, level in differing)
     return orders_not_counted(rt, store, since, until) == 0
-
-
-def _polled_unprocessed(rt: Runtime, store_id: int) -> bool:
-    """Whether order versions polled from the store (by a settle or a reconciliation) are still
-    to be processed. A settle waits for them before it polls again: each poll reads the whole
-    window since the level it knew, and polling every look (once a second) while its versions
-    waited in a busy queue paged through the store's API again and again."""
-    with rt.session() as s:
-        found = s.scalar(
-            select(InboxEvent.id)
-            .where(
-                InboxEvent.store_id == store_id,
-                InboxEvent.topic == POLLED_ORDER_TOPIC,
-                InboxEvent.state.in_((InboxState.pending, InboxState.processing)),
-            )
-            .limit(1)
-        )
-    return found is not None
 
 
 def _settle_link(s: Session, store: Store, link: CatalogLink, level: Level, inv: InventorySettings) -> bool:

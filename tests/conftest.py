@@ -17,7 +17,7 @@ import functools
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sized
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -246,6 +246,16 @@ def rt(app: Any) -> Any:
 @pytest.fixture
 def client(app: Any) -> Any:
     return app.test_client()
+
+
+def drain_until_quiet(rt: Any, *senders: Callable[[], Sized]) -> None:
+    """Run every queued job, then let each sender (a simulator's delivery call, which returns
+    what it sent) send what the jobs caused, until a round sends nothing."""
+    for _ in range(10):
+        drain(rt)  # first: jobs (and their retries) may make the storefronts send more
+        if not sum(len(send()) for send in senders):
+            return
+    raise AssertionError("the storefronts kept sending webhooks")
 
 
 def drain(rt: Any, timeout_s: float = 30) -> None:

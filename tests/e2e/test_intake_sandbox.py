@@ -29,7 +29,7 @@ from sync.reconcile import reconcile_store
 from sync.storefronts import storefront
 from sync.stores import ensure_webhooks, save_store
 from telemetry import RECONCILE_REPAIRS
-from tests.conftest import drain
+from tests.conftest import drain, drain_until_quiet
 from tests.procs import free_port
 
 SHOP, TOKEN = "lossy.myshopify.com", "shpat_" + "1" * 32
@@ -228,10 +228,10 @@ def test_a_poll_leaves_what_the_stores_queue_may_hold_to_the_next_poll(waybill: 
 
     first = reconcile_store(rt, woo_id)
     fed_first = polled_events(rt)
-    settle(rt, woo)
+    drain_until_quiet(rt, woo.deliver_webhooks)
     second = reconcile_store(rt, woo_id)
     fed_second = polled_events(rt)[len(fed_first) :]
-    settle(rt, woo)
+    drain_until_quiet(rt, woo.deliver_webhooks)
     third = reconcile_store(rt, woo_id)
 
     assert (first["queued"], first["deferred"], fed_first) == (1, 2, [str(old_lost)])
@@ -242,15 +242,6 @@ def test_a_poll_leaves_what_the_stores_queue_may_hold_to_the_next_poll(waybill: 
         str(new_lost),
         str(queued),
     }
-
-
-def settle(rt: Any, woo: WooCommerceSimulator) -> None:
-    """Run every job, and deliver what the store sends back, until quiet."""
-    for _ in range(10):
-        drain(rt)
-        if not woo.deliver_webhooks():
-            return
-    raise AssertionError("the store kept sending webhooks")
 
 
 def polled_events(rt: Any) -> list[str]:

@@ -34,7 +34,7 @@ from sandbox.harness import FakeClock, Faults
 from sandbox.woocommerce import WooCommerceSimulator
 from sync import catalog, reconcile, stock_audit, stock_push, stock_settle  # noqa: F401  (registers their jobs)
 from sync.intake import process_inbox_event
-from tests.conftest import drain
+from tests.conftest import drain, drain_until_quiet
 from tests.e2e.conftest import (
     SHOP,
     ShopifySandbox,
@@ -77,11 +77,7 @@ def channels(
 
 def flush(shopify: ShopifySandbox, woo: WooCommerceSimulator, rt: Any) -> None:
     """Deliver what both storefronts queued and run every job it caused, until quiet."""
-    for _ in range(10):
-        drain(rt)  # first: jobs (and their retries) may make the storefronts send more
-        if not len(shopify.deliver_due()) + len(woo.deliver_webhooks()):
-            return
-    raise AssertionError("the storefronts kept sending webhooks")
+    drain_until_quiet(rt, shopify.deliver_due, woo.deliver_webhooks)
 
 
 def shopify_level(shopify: ShopifySandbox, sku: str) -> int:

@@ -18,7 +18,7 @@ from db.models import DeadLetter, Effect, EffectState, Order, Platform, Store, T
 from sandbox.easypost import EasyPostSimulator
 from sandbox.harness import Faults
 from sandbox.woocommerce import WooCommerceSimulator
-from tests.conftest import drain
+from tests.conftest import drain_until_quiet
 from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, install_woocommerce, sign_in, stores
 
 MERCHANT = "North Wind Trading"
@@ -89,11 +89,7 @@ def api(rt: Any, channels: tuple[Store, Store]) -> dict[str, str]:
 
 def flush(shopify: ShopifySandbox, woo: WooCommerceSimulator, rt: Any) -> None:
     """Deliver what both storefronts queued and run every job it caused, until quiet."""
-    for _ in range(10):
-        drain(rt)  # first: jobs (and their retries) may make the storefronts send more
-        if not len(shopify.deliver_due()) + len(woo.deliver_webhooks()):
-            return
-    raise AssertionError("the storefronts kept sending webhooks")
+    drain_until_quiet(rt, shopify.deliver_due, woo.deliver_webhooks)
 
 
 def order_for(rt: Any, store: Store, platform_order_id: int | str) -> Order:

@@ -33,7 +33,7 @@ from db.models import (
 from sandbox.easypost import EasyPostSimulator
 from sandbox.woocommerce import WooCommerceSimulator
 from sync.privacy import handle_customer_redact
-from tests.conftest import drain
+from tests.conftest import drain_until_quiet
 from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, sign_in, stores
 
 MERCHANT = "Quill & Co"
@@ -88,11 +88,7 @@ def api(rt: Any, store: Store) -> dict[str, str]:
 
 
 def flush(shopify: ShopifySandbox, rt: Any) -> None:
-    for _ in range(10):
-        drain(rt)
-        if not shopify.deliver_due():
-            return
-    raise AssertionError("the shop kept sending webhooks")
+    drain_until_quiet(rt, shopify.deliver_due)
 
 
 def order_row(rt: Any, store: Store, platform_order_id: int) -> Order:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from db.models import Order
 from sandbox.woocommerce import WooCommerceSimulator
-from tests.conftest import drain
+from tests.conftest import drain_until_quiet
 from tests.e2e.conftest import install_woocommerce, sign_in
 
 
@@ -23,11 +23,7 @@ def config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def flush(woo: WooCommerceSimulator, rt: Any) -> None:
-    for _ in range(10):
-        drain(rt)
-        if not woo.deliver_webhooks():
-            return
-    raise AssertionError("the store kept sending webhooks")
+    drain_until_quiet(rt, woo.deliver_webhooks)
 
 
 def test_a_trashed_order_is_cancelled_from_its_id_alone(
