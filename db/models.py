@@ -343,6 +343,8 @@ class StockMovement(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "key", name="uq_stock_movements_key"),
         Index("ix_stock_movements_item_at", "stock_item_id", "at"),
+        # An order's movements, read whole each time one of its versions is applied.
+        Index("ix_stock_movements_order_id", "order_id"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))

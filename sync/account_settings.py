@@ -82,7 +82,7 @@ class _Cached:
 
 _lock = threading.Lock()
 # The settings a job has read, by (runtime, account): None outside a job.
-_job_memo: contextvars.ContextVar[dict[tuple[int, int], Settings] | None] = contextvars.ContextVar(
+_job_memo: contextvars.ContextVar[dict[tuple[int, int], _Cached] | None] = contextvars.ContextVar(
     "waybill_job_settings", default=None
 )
 CACHE_ATTR = "_account_settings"  # the per-account cache lives on its runtime (a new app, a new cache)
@@ -119,16 +119,26 @@ def one_job() -> Iterator[None]:
 
 def settings_for(rt: Runtime, account_id: int, s: Session | None = None) -> Settings:
     """The settings the flows use for one account (see the module's text)."""
+    return _read(rt, account_id, s).settings
+
+
+def account_name(rt: Runtime, account_id: int, s: Session | None = None) -> str:
+    """The account's name, from the same read as its settings ("" for an account not found):
+    inside a job, no second query for it."""
+    return _read(rt, account_id, s).stamp[1]
+
+
+def _read(rt: Runtime, account_id: int, s: Session | None) -> _Cached:
     memo = _job_memo.get()
     if memo is not None and (found := memo.get((id(rt), account_id))) is not None:
         return found
-    settings = _current(rt, account_id, s)
+    current = _current(rt, account_id, s)
     if memo is not None:
-        memo[(id(rt), account_id)] = settings
-    return settings
+        memo[(id(rt), account_id)] = current
+    return current
 
 
-def _current(rt: Runtime, account_id: int, s: Session | None) -> Settings:
+def _current(rt: Runtime, account_id: int, s: Session | None) -> _Cached:
     """The account's settings as the database has them now (merged once per change)."""
     if s is None:
         with rt.session() as own:
@@ -139,7 +149,7 @@ def _current(rt: Runtime, account_id: int, s: Session | None) -> Settings:
     with _lock:
         hit = _cache_of(rt).get(account_id)
     if hit is not None and hit.stamp == stamp:
-        return hit.settings
+        return hit
     try:
         merged = merge(rt.settings, name, data)
     except SettingsRefused as exc:
@@ -147,9 +157,10 @@ def _current(rt: Runtime, account_id: int, s: Session | None) -> Settings:
         # them): the flows go on with the configuration alone, and say so.
         log.warning("account_settings.ignored", account_id=account_id, keys=sorted(exc.errors))
         merged = merge(rt.settings, name, {})
+    cached = _Cached(stamp, merged)
     with _lock:
-        _cache_of(rt)[account_id] = _Cached(stamp, merged)
-    return merged
+        _cache_of(rt)[account_id] = cached
+    return cached
 
 
 def forget(rt: Runtime, account_id: int | None = None) -> None:

@@ -45,6 +45,7 @@ log = structlog.get_logger("waybill.intake")
 Handler = Callable[["Runtime", int], "str | None"]
 HANDLERS: dict[EventKind, Handler] = {}
 SWEEP_BATCH = 500  # events read and checked per round of a sweep
+FINISHED = (InboxState.done, InboxState.ignored)
 SWEEP_BUDGET_S = 45.0  # one sweep stops starting rounds after this long (the interval is 60 s)
 
 
@@ -99,11 +100,16 @@ def hand_off_events(
 def process_inbox_event(rt: Runtime, event_id: int) -> str:
     """Run the event's handler once; a finished event is never processed again."""
     with rt.session() as s:
-        event = s.get(InboxEvent, event_id)
-        if event is None or event.state in (InboxState.done, InboxState.ignored):
+        # One statement claims and reads the event: a finished one is not matched (skipped).
+        event = s.scalar(
+            update(InboxEvent)
+            .where(InboxEvent.id == event_id, InboxEvent.state.not_in(FINISHED))
+            .values(state=InboxState.processing, attempts=InboxEvent.attempts + 1)
+            .returning(InboxEvent)
+            .execution_options(synchronize_session=False)
+        )
+        if event is None:
             return "skipped"
-        event.state = InboxState.processing
-        event.attempts += 1
         handler = handler_for(event.platform, event.topic)
         if handler is None:
             _finish(event, InboxState.ignored, None)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from connectors.order_stock import stock_taken
@@ -79,22 +79,26 @@ def apply_order(
     # When the channel itself took the units (at creation, or only at payment): the
     # connectors read it from the payload; None without one (nothing is known then).
     taken = stock_taken(store.platform, payload, order)
+    done = _OrderMovements.read(s, row.id)
     for sku in sorted(wanted):  # one lock order for every transaction: no deadlocks
         item = find_item(s, store.account_id, sku, inv.location)
         if item is None:
             continue  # not stock-tracked: no catalog link made a ledger item for it
         qty = wanted[sku]
-        held, shipped = _order_position(s, row.id, item.id)
+        held, shipped = done.position(item.id)
         if held == 0 and not shipped and _in_seed(store, order, item, taken):
             if target != "reserved" or item.seeded_level_at is None:
                 continue  # sold before the ledger existed: the channel's level already counted it
-            _units_back(s, store, row, item, qty)
+            _units_back(s, store, row, item, qty, done)
         units = _Units(sku, qty, held, shipped)
-        moved = _move_units(s, store, row, order, item, target, units, result.shortages)
+        moved = _move_units(s, store, row, order, item, target, units, result.shortages, done)
         if moved is not None:
-            result.changed_skus.add(sku)
+            if moved.on_hand_delta != moved.reserved_delta:
+                # Available moved, so does what every channel shows. A shipment of units the
+                # order held (on hand and reserved down alike) changes no channel's level.
+                result.changed_skus.add(sku)
             low_stock_check(s, item, moved.available, inv.low_stock_threshold)
-        if taken is not None and _channel_bookkeeping(s, store, row, order, item, qty, taken):
+        if taken is not None and _channel_bookkeeping(s, store, row, order, item, qty, taken, done):
             # The channel now shows less (more) than the ledger publishes: push it back.
             result.changed_skus.add(sku)
     if result.shortages:
@@ -116,12 +120,14 @@ def _in_seed(store: Store, order: Order, item: StockItem, taken: StockTaken | No
     return at.replace(microsecond=0) <= item.seeded_level_at.replace(microsecond=0)
 
 
-def _units_back(s: Session, store: Store, row: OrderRow, item: StockItem, qty: int) -> None:
+def _units_back(
+    s: Session, store: Store, row: OrderRow, item: StockItem, qty: int, done: _OrderMovements
+) -> None:
     """Put the units of an order sold before the seed's level was read back on hand (once per
     order and SKU), as many as the seed's level had out for open orders and are not back yet
     (all of them where the channel did not tell); the order's reservation then holds them."""
     key = f"order:{row.id}:{item.sku}:seeded"
-    if _movement_exists(s, store.account_id, key):
+    if done.has(key):
         return
     out = s.scalar(select(StockItem.seeded_out).where(StockItem.id == item.id).with_for_update())
     units = qty if out is None else min(qty, max(0, out))
@@ -129,7 +135,7 @@ def _units_back(s: Session, store: Store, row: OrderRow, item: StockItem, qty: i
         return  # the seed's level had no more units out: this sale came after it was read
     if out is not None:
         s.execute(update(StockItem).where(StockItem.id == item.id).values(seeded_out=out - units))
-    move(
+    done.move(
         s,
         item,
         account_id=store.account_id,
@@ -140,7 +146,6 @@ def _units_back(s: Session, store: Store, row: OrderRow, item: StockItem, qty: i
         store_id=store.id,
         order_id=row.id,
         note=f"{units} sold on the channel before its level seeded the ledger, not shipped yet",
-        looked=True,
     )
 
 
@@ -172,6 +177,7 @@ def _move_units(
     target: str,
     units: _Units,
     shortages: list[Shortage],
+    done: _OrderMovements,
 ) -> Moved | None:
     """The one movement that takes the SKU's units to ``target`` (None when they are there)."""
     qty, held = units.qty, units.held
@@ -184,12 +190,14 @@ def _move_units(
     }
     if target == "reserved" and not units.shipped and held != qty:
         reason = "order_reserved" if qty > held else "order_released"
-        moved = move(s, item, key=f"{key}:reserve:{qty}:{held}", reason=reason, reserved=qty - held, **common)
+        moved = done.move(
+            s, item, key=f"{key}:reserve:{qty}:{held}", reason=reason, reserved=qty - held, **common
+        )
         if moved is not None and qty > held and moved.available_before < qty - held:
             shortages.append(Shortage(units.sku, qty - held, moved.available_before))
         return moved
     if target == "released" and held:
-        return move(
+        return done.move(
             s,
             item,
             key=f"{key}:release",
@@ -199,30 +207,61 @@ def _move_units(
             **common,
         )
     if target == "shipped" and not units.shipped:
-        return move(
+        return done.move(
             s, item, key=f"{key}:ship", reason="order_shipped", on_hand=-qty, reserved=-held, **common
         )
     return None
 
 
-def _order_position(s: Session, order_id: int, item_id: int) -> tuple[int, bool]:
-    """Units this order holds on the item, and whether it shipped."""
-    rows = s.execute(
-        select(StockMovement.reason, func.sum(StockMovement.reserved_delta))
-        .where(
-            StockMovement.order_id == order_id,
-            StockMovement.stock_item_id == item_id,
-            StockMovement.reason.in_(ORDER_REASONS),
+@dataclass(frozen=True)
+class _OrderMovements:
+    """The movements the ledger holds for one order (read once per application): the units it
+    holds per item, whether they shipped, and which keys are applied already, so that each
+    SKU asks no more questions of the database. A concurrent application of the same order
+    fails on the movements' unique key at flush and retries whole (see ``db.stock.move``)."""
+
+    rows: list[Any]
+    keys: set[str]
+
+    @classmethod
+    def read(cls, s: Session, order_id: int) -> _OrderMovements:
+        rows = list(
+            s.execute(
+                select(
+                    StockMovement.stock_item_id,
+                    StockMovement.key,
+                    StockMovement.reason,
+                    StockMovement.reserved_delta,
+                ).where(StockMovement.order_id == order_id)
+            )
         )
-        .group_by(StockMovement.reason)
-    ).all()
-    held = sum(int(total or 0) for _reason, total in rows)
-    shipped = any(reason == "order_shipped" for reason, _total in rows)
-    return held, shipped
+        return cls(rows, {r.key for r in rows})
+
+    def position(self, item_id: int) -> tuple[int, bool]:
+        """Units this order holds on the item, and whether it shipped."""
+        mine = [r for r in self.rows if r.stock_item_id == item_id and r.reason in ORDER_REASONS]
+        return sum(int(r.reserved_delta or 0) for r in mine), any(r.reason == "order_shipped" for r in mine)
+
+    def has(self, key: str) -> bool:
+        return key[:255] in self.keys
+
+    def move(self, s: Session, item: StockItem, *, key: str, **movement: Any) -> Moved | None:
+        """``db.stock.move`` once: None when the order has the key applied already."""
+        if self.has(key):
+            return None
+        self.keys.add(key[:255])
+        return move(s, item, key=key, looked=True, **movement)
 
 
 def _channel_bookkeeping(
-    s: Session, store: Store, row: OrderRow, order: Order, item: StockItem, qty: int, taken: StockTaken
+    s: Session,
+    store: Store,
+    row: OrderRow,
+    order: Order,
+    item: StockItem,
+    qty: int,
+    taken: StockTaken,
+    done: _OrderMovements,
 ) -> bool:
     """Follow the selling channel's own level: it fell when it took the units, rose when it gave them back.
 
@@ -236,57 +275,36 @@ def _channel_bookkeeping(
     channel, never by calling the difference a merchant edit. Returns whether
     ``channel_qty`` moved.
     """
+    # Read here, after this order's movement of the item (its UPDATE holds the item's row lock
+    # to the commit): a concurrent order of the same SKU has committed its ``channel_qty`` then.
     link = s.scalar(select(CatalogLink).where(CatalogLink.store_id == store.id, CatalogLink.sku == item.sku))
     if link is None:
         return False
-    sale_key = f"order:{row.id}:{item.sku}:channel_sale"
-    sold = _movement_exists(s, store.account_id, sale_key)
+    key = f"order:{row.id}:{item.sku}:channel_"
+    common = {
+        "account_id": store.account_id,
+        "source": f"store:{store.id}",
+        "store_id": store.id,
+        "order_id": row.id,
+    }
+    sold = done.has(key + "sale")
     if taken.at is not None and not sold:
-        move(
-            s,
-            item,
-            account_id=store.account_id,
-            key=sale_key,
-            reason="channel_sale",
-            source=f"store:{store.id}",
-            store_id=store.id,
-            order_id=row.id,
-            note=f"{qty} sold on the channel",
-            looked=True,
-        )
+        note = f"{qty} sold on the channel"
+        done.move(s, item, key=key + "sale", reason="channel_sale", note=note, **common)
         if link.channel_qty is not None and (link.channel_qty_at is None or taken.at >= link.channel_qty_at):
             link.channel_qty -= qty
             if link.channel_qty_at is not None and same_second(taken.at, link.channel_qty_at):
                 link.channel_qty_open = (link.channel_qty_open or 0) + qty
             return True
-    elif taken.at is None and sold:
-        restock_key = f"order:{row.id}:{item.sku}:channel_restock"
-        if not _movement_exists(s, store.account_id, restock_key):
-            move(
-                s,
-                item,
-                account_id=store.account_id,
-                key=restock_key,
-                reason="channel_restock",
-                source=f"store:{store.id}",
-                store_id=store.id,
-                order_id=row.id,
-                note=f"{qty} restored on the channel",
-                looked=True,
-            )
-            if link.channel_qty is not None and (
-                link.channel_qty_at is None or order.updated_at >= link.channel_qty_at
-            ):
-                link.channel_qty += qty
-                return True
+    elif taken.at is None and sold and not done.has(key + "restock"):
+        note = f"{qty} restored on the channel"
+        done.move(s, item, key=key + "restock", reason="channel_restock", note=note, **common)
+        if link.channel_qty is not None and (
+            link.channel_qty_at is None or order.updated_at >= link.channel_qty_at
+        ):
+            link.channel_qty += qty
+            return True
     return False
-
-
-def _movement_exists(s: Session, account_id: int, key: str) -> bool:
-    found = s.scalar(
-        select(StockMovement.id).where(StockMovement.account_id == account_id, StockMovement.key == key)
-    )
-    return found is not None
 
 
 def _hold_oversold(s: Session, row: OrderRow, shortages: list[Shortage]) -> None:

@@ -78,6 +78,7 @@ class Plan:
     deferred: set[str]
     last: str = ""  # the last SKU read (the next page starts after it)
     fresh: int = 0  # marks read that were not already deferred
+    full: bool = False  # a whole page was read: more marks may follow it
 
 
 def schedule_push(rt: Runtime, store_ids: Iterable[int]) -> None:
@@ -149,6 +150,8 @@ class _Round:
             self.waiting |= plan.deferred
             after = plan.last
             yield from plan.writes
+            if not plan.full:
+                return  # the last page: marks made since are the next round's
 
 
 def _plan(
@@ -169,10 +172,10 @@ def _plan(
         read = list(s.execute(query.order_by(StockDirty.sku).limit(limit)))
         if not read:
             return None
-        last = read[-1].sku
+        last, full = read[-1].sku, len(read) >= limit
         marks = [m for m in read if m.sku not in deferred]
         if not marks:
-            return Plan([], 0, set(), last, 0)
+            return Plan([], 0, set(), last, 0, full)
         links, targets = _links_and_targets(rt, s, store, [m.sku for m in marks])
         writes: list[Write] = []
         done: list[tuple[str, datetime]] = []
@@ -210,7 +213,7 @@ def _plan(
             writes.append(write)
         clear_marks(s, store.id, done)
     writes.sort(key=lambda w: w.sku)
-    return Plan(writes, len(done), waiting, last, len(marks))
+    return Plan(writes, len(done), waiting, last, len(marks), full)
 
 
 def _links_and_targets(

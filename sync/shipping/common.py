@@ -3,7 +3,6 @@ stage change and timeline note, holds, and the jobs it hands work to."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 from core.errors import Conflict, InvalidInput
 from core.lifecycle import SHIPPABLE, Stage
 from db.models import Order as OrderRow
-from db.models import Shipment, TimelineEntry
+from db.models import TimelineEntry
 from db.timeline import record
 from sync.jobs import safe_job_id
 from sync.lifecycle import advance
@@ -74,17 +73,6 @@ def scan_passed(s: Session, order_id: int) -> bool:
         .limit(1)
     )
     return last == "pack.verified"
-
-
-def shipment_ids(rt: Runtime, order_id: int, states: Sequence[str]) -> list[int]:
-    with rt.session() as s:
-        return list(
-            s.scalars(
-                select(Shipment.id)
-                .where(Shipment.order_id == order_id, Shipment.state.in_(states))
-                .order_by(Shipment.package)
-            )
-        )
 
 
 def stop_reason(rt: Runtime, order_id: int) -> str | None:

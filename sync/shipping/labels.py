@@ -42,16 +42,17 @@ from core.transit import CarrierStats, RouteClass, RouteKey, route_class
 from db.effects import EffectRecord, Progress
 from db.models import Order as OrderRow
 from db.models import Shipment, utcnow
+from db.timeline import record
 from sync.account_settings import settings_for
 from sync.jobs import job, run_now
 from sync.shipping.common import (
+    ACTOR,
     MAX_PROBLEM,
     OPEN_STATES,
     easypost,
     hold,
     move,
     note,
-    shipment_ids,
     stop_reason,
     was_cancelled,
     write_back_job_id,
@@ -75,31 +76,64 @@ def ship_order(rt: Runtime, order_id: int) -> str:
     if planned is not None:
         return planned
     client = easypost(rt)
-    for n, shipment_id in enumerate(shipment_ids(rt, order_id, OPEN_STATES)):
+    for n, (shipment_id, parcel) in enumerate(_open_parcels(rt, order_id)):
         # ``enter`` has just checked the order under its lock for the first parcel; a
         # cancellation landing later is noticed when the label is recorded (and voided).
         stopped = stop_reason(rt, order_id) if n else None
         if stopped is not None:
             return stopped
-        problem = buy_parcel(rt, client, gate, shipment_id)
+        problem = buy_parcel(rt, client, gate, shipment_id, parcel)
         if problem is not None:
             return hold(rt, order_id, problem)
-    for shipment_id in shipment_ids(rt, order_id, ("purchased",)):
+    for shipment_id in without_tracker(rt, order_id):
         start_tracker(rt, client, gate, shipment_id)
     return _after_labels(rt, order_id)
 
 
-def buy_parcel(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) -> str | None:
-    """Create, choose, buy and record one parcel's label; returns a problem that holds the order."""
+def _open_parcels(rt: Runtime, order_id: int) -> list[tuple[int, tuple[int, Parcel]]]:
+    """The order's parcels without a label yet, in package order: id, package and parcel."""
     with rt.session() as s:
-        sh = s.get(Shipment, shipment_id)
-        assert sh is not None
-        package, parcel = sh.package, parcel_from_json(sh.parcel)
+        rows = s.execute(
+            select(Shipment.id, Shipment.package, Shipment.parcel)
+            .where(Shipment.order_id == order_id, Shipment.state.in_(OPEN_STATES))
+            .order_by(Shipment.package)
+        )
+        return [(r.id, (r.package, parcel_from_json(r.parcel))) for r in rows]
+
+
+def without_tracker(rt: Runtime, order_id: int) -> list[int]:
+    """The order's bought parcels whose tracker is not kept yet. EasyPost starts a tracker with
+    every label it sells and returns it with the purchase (``_record_label`` keeps its id and
+    public page): only a label that came without one needs ``start_tracker`` and its call."""
+    with rt.session() as s:
+        rows = s.execute(
+            select(Shipment.id, Shipment.tracker_id, Shipment.label)
+            .where(Shipment.order_id == order_id, Shipment.state == "purchased")
+            .order_by(Shipment.package)
+        )
+        return [r.id for r in rows if not _tracker_kept(r.tracker_id, r.label)]
+
+
+def _tracker_kept(tracker_id: str | None, label: dict[str, Any] | None) -> bool:
+    return bool(tracker_id and label and label.get("tracker_id") == tracker_id and label.get("tracking_url"))
+
+
+def buy_parcel(
+    rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int, planned: tuple[int, Parcel] | None = None
+) -> str | None:
+    """Create, choose, buy and record one parcel's label; returns a problem that holds the order.
+    ``planned``: its package number and parcel, when the caller has read them."""
+    if planned is None:
+        with rt.session() as s:
+            sh = s.get(Shipment, shipment_id)
+            assert sh is not None
+            planned = sh.package, parcel_from_json(sh.parcel)
+    package, parcel = planned
     easypost_id, rates = _create(rt, client, ctx, shipment_id, package, parcel)
     account = account_settings(rt, ctx).shipping
     policy = rate_policy(account, ctx.order, _on_time_stats(rt, ctx.account_id, account))
     choice = choose_rate(rates, policy)
-    _record_choice(rt, shipment_id, choice)
+    _record_choice(rt, ctx, shipment_id, easypost_id, choice)
     if choice.chosen is None:
         return choice.reason
     insurance = insurance_for(parcel.value, account.insure_above)
@@ -178,7 +212,8 @@ def rate_policy(
 def _create(
     rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int, package: int, parcel: Parcel
 ) -> tuple[str, list[Rate]]:
-    """The EasyPost shipment of this parcel (created once) and its rates; its id is committed at once."""
+    """The EasyPost shipment of this parcel (created once) and its rates. Its id is in the
+    ledger once created; the shipment row takes it with the rate choice (``_record_choice``)."""
     key = f"shipment:{ctx.order_id}:{package}"
     to = ctx.order.shipping_address
     assert to is not None
@@ -202,29 +237,25 @@ def _create(
 
     request = {"order_id": ctx.order_id, "package": package, "parcel": parcel_to_json(parcel)}
     done = rt.ledger.run(key, "easypost_shipment", request, act, recover, account_id=ctx.account_id)
-    easypost_id = str(done["id"])
+    return str(done["id"]), [Rate.from_dict(r) for r in done.get("rates") or []]
+
+
+def _record_choice(rt: Runtime, ctx: Context, shipment_id: int, easypost_id: str, choice: RateChoice) -> None:
+    """The EasyPost shipment's id (state ``created``), every rate considered and why the winner
+    won, on the shipment and the timeline (once per change), in one transaction."""
+    data = choice.to_dict()
     with rt.session() as s:
         sh = s.get(Shipment, shipment_id, with_for_update=True)
         assert sh is not None
         if sh.easypost_id is None:
             sh.easypost_id, sh.state, sh.updated_at = easypost_id, "created", utcnow()
-    return easypost_id, [Rate.from_dict(r) for r in done.get("rates") or []]
-
-
-def _record_choice(rt: Runtime, shipment_id: int, choice: RateChoice) -> None:
-    """Every rate considered, and why the winner won, on the shipment and the timeline (once per change)."""
-    data = choice.to_dict()
-    with rt.session() as s:
-        sh = s.get(Shipment, shipment_id)
-        assert sh is not None
         if sh.rates == data:
             return
         sh.rates, sh.updated_at = data, utcnow()
         if choice.chosen is None:
             sh.problem = choice.reason[:MAX_PROBLEM]
-        row = s.get(OrderRow, sh.order_id)
-        assert row is not None
-        note(s, row, "shipment.rates", f"rates considered (parcel {sh.package}): {choice.reason}", data)
+        reason = f"rates considered (parcel {sh.package}): {choice.reason}"
+        record(s, ctx.account_id, f"order:{ctx.order_id}", ACTOR, "shipment.rates", reason, data)
 
 
 def _buy(

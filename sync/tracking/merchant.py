@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from core.tracking import EXCEPTION_MILESTONES, Milestone
-from db.models import Account
 from settings import Settings, TrackingNotices
-from sync.account_settings import settings_for
+from sync.account_settings import account_name, settings_for
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -68,5 +67,5 @@ def resolve(rt: Runtime, account_name: str, settings: Settings | None = None) ->
 
 
 def for_account(rt: Runtime, s: Session, account_id: int) -> MerchantTracking:
-    account = s.get(Account, account_id)
-    return resolve(rt, account.name if account is not None else "", settings_for(rt, account_id, s))
+    """The account's tracking settings (its name and settings read once per job)."""
+    return resolve(rt, account_name(rt, account_id, s), settings_for(rt, account_id, s))

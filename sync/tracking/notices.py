@@ -124,23 +124,43 @@ def send_due(rt: Runtime, shipment_id: int) -> list[str]:
         if sh is None or row is None:
             return []
         merchant = for_account(rt, s, row.account_id)
-        kinds_open = list(
-            s.scalars(
-                select(DeliveryException.kind)
-                .where(
-                    DeliveryException.shipment_id == sh.id,
-                    DeliveryException.state.in_(("open", "acknowledged")),
-                )
-                .order_by(DeliveryException.id)
+        kinds, who = due_for(rt, s, sh, row, merchant, [m for _, m in changes(stored_scans(s, sh.id))])
+    send(rt, kinds, who)
+    return kinds
+
+
+def due_for(
+    rt: Runtime,
+    s: Session,
+    sh: Shipment,
+    row: OrderRow,
+    merchant: MerchantTracking,
+    milestones: list[Milestone],
+) -> tuple[list[str], Addressee | None]:
+    """The notices due for a parcel loaded in ``s`` (its milestones so far) and whom they go
+    to: for a caller that has the parcel loaded already (``push_tracking``)."""
+    kinds_open = list(
+        s.scalars(
+            select(DeliveryException.kind)
+            .where(
+                DeliveryException.shipment_id == sh.id,
+                DeliveryException.state.in_(("open", "acknowledged")),
             )
+            .order_by(DeliveryException.id)
         )
-        kinds = due(merchant, kinds_open, [m for _, m in changes(stored_scans(s, sh.id))])
-        if not kinds:
-            return []
-        who = _addressee(rt, s, sh, row, merchant)
+    )
+    kinds = due(merchant, kinds_open, milestones)
+    if not kinds:
+        return [], None
+    return kinds, _addressee(rt, s, sh, row, merchant)
+
+
+def send(rt: Runtime, kinds: list[str], who: Addressee | None) -> None:
+    """Send the notices ``due_for`` found (each once: the ledger keeps them)."""
+    if who is None:
+        return
     for kind in kinds:
         notify_once(rt, who, kind)
-    return kinds
 
 
 def _addressee(rt: Runtime, s: Session, sh: Shipment, row: OrderRow, merchant: MerchantTracking) -> Addressee:

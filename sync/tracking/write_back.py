@@ -34,7 +34,7 @@ from connectors.storefront.writes import (
     Written,
 )
 from core.lifecycle import Stage
-from core.tracking import Milestone, Scan, changes
+from core.tracking import DeliveryState, Milestone, Scan, changes
 from db.effects import EffectFailed, EffectRecord, Progress
 from db.models import Effect, EffectState, Shipment, Store
 from db.models import Order as OrderRow
@@ -68,6 +68,7 @@ class Parcel:
     merchant: MerchantTracking
     store: Store
     order_delivered: bool
+    notices_due: tuple[list[str], notices.Addressee | None]  # read with the parcel
 
 
 @job("push_tracking", queue="tracking")
@@ -77,7 +78,7 @@ def push_tracking(rt: Runtime, shipment_id: int) -> str:
     parcel = _load(rt, shipment_id)
     if isinstance(parcel, str):
         return parcel
-    notices.send_due(rt, shipment_id)
+    notices.send(rt, *parcel.notices_due)
     if not parcel.fulfilment_ref:
         return "waiting"
     shop = storefront(rt, parcel.store)
@@ -111,7 +112,8 @@ def _load(rt: Runtime, shipment_id: int) -> Parcel | str:
             return "missing"
         if sh.state == "voided" or sh.tracking_code is None:
             return sh.state
-        settle_order(s, sh.order_id)  # a parcel delivered before it was written back
+        if sh.delivery_state == DeliveryState.delivered:  # else the order is not delivered whole
+            settle_order(s, sh.order_id)  # a parcel delivered before it was written back
         row = s.get(OrderRow, sh.order_id)
         store = s.get(Store, sh.store_id)
         if row is None or store is None:
@@ -120,6 +122,8 @@ def _load(rt: Runtime, shipment_id: int) -> Parcel | str:
             return "cancelled"
         s.expunge(store)
         ref = sh.fulfillment_ref if sh.state == "fulfilled" else None
+        steps = changes(stored_scans(s, sh.id))
+        merchant = for_account(rt, s, row.account_id)
         return Parcel(
             shipment_id=sh.id,
             order_id=row.id,
@@ -128,10 +132,11 @@ def _load(rt: Runtime, shipment_id: int) -> Parcel | str:
             fulfilment_ref=ref,
             tracking_code=sh.tracking_code,
             est=sh.est_delivery_at,
-            steps=changes(stored_scans(s, sh.id)),
-            merchant=for_account(rt, s, row.account_id),
+            steps=steps,
+            merchant=merchant,
             store=store,
             order_delivered=row.stage == Stage.DELIVERED,
+            notices_due=notices.due_for(rt, s, sh, row, merchant, [m for _, m in steps]),
         )
 
 

@@ -17,12 +17,17 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from core.orders import Order as CoreOrder
 from db.models import Effect, EffectState, Order, Platform, Shipment, Store, TimelineEntry
 from sandbox.easypost import EasyPostSimulator
 from sandbox.harness import Faults
 from sandbox.woocommerce import WooCommerceSimulator
 from sync import pipeline
+from sync.account_settings import settings_for
 from sync.shipping import record_pack_scan, ship_order, void_labels
+from sync.shipping.common import easypost as easypost_client
+from sync.shipping.labels import start_tracker, without_tracker
+from sync.shipping.plan import Context
 from tests.conftest import drain
 from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, install_woocommerce, sign_in, stores
 
@@ -455,7 +460,8 @@ def test_packing_verification_blocks_a_mismatch_and_ships_a_match(
 def test_shipping_effects_are_all_settled(
     rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator, easypost: Any
 ) -> None:
-    """Every outside call of a shipped order is in the ledger, done, under its documented key."""
+    """Every outside call of a shipped order is in the ledger, done, under its documented key;
+    the label's purchase brought its tracker, so no tracker is started apart."""
     placed = shopify.place_order(SHOP, [("MUG-12OZ", 1)])
     flush(shopify, woo, rt)
     order = order_for(rt, channels[0], placed.id)
@@ -466,7 +472,39 @@ def test_shipping_effects_are_all_settled(
     for key in (
         f"shipment:{order.id}:1",
         f"label:{order.id}:1:{rate_id}",
-        f"tracker:{sh.id}",
         f"fulfil:{sh.id}",
     ):
         assert effects.get(key) is EffectState.done, (key, effects)
+    assert f"tracker:{sh.id}" not in effects and easypost.calls["tracker.create"] == 0
+    assert sh.tracker_id and sh.tracker_id == (sh.label or {})["tracker_id"]
+
+
+def test_a_label_bought_without_its_tracker_gets_one_started_once(
+    rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator, easypost: Any
+) -> None:
+    """A purchase whose answer had no tracker: ``start_tracker`` starts one through the ledger
+    (``tracker:<shipment>``) and keeps its id and public page with the label."""
+    placed = shopify.place_order(SHOP, [("MUG-12OZ", 1)])
+    flush(shopify, woo, rt)
+    order = order_for(rt, channels[0], placed.id)
+    (sh,) = shipments(rt, order.id)
+    assert without_tracker(rt, order.id) == []
+    with rt.session() as s:
+        row = s.get(Shipment, sh.id)
+        assert row is not None and row.label is not None
+        # as it stood between its purchase and its write-back, had the answer held no tracker
+        row.state, row.tracker_id = "purchased", None
+        row.label = {**row.label, "tracker_id": None, "tracking_url": None}
+    assert without_tracker(rt, order.id) == [sh.id]
+    ctx = Context(
+        order.id, order.account_id, CoreOrder.from_dict(order.data), settings_for(rt, order.account_id)
+    )
+    for _ in range(2):  # the second run is answered by the ledger
+        start_tracker(rt, easypost_client(rt), ctx, sh.id)
+    (again,) = shipments(rt, order.id)
+    label = again.label or {}
+    assert again.tracker_id and label["tracker_id"] == again.tracker_id and label["tracking_url"]
+    assert easypost.trackers[again.tracker_id]["tracking_code"] == again.tracking_code
+    assert easypost.calls["tracker.create"] == 1 and without_tracker(rt, order.id) == []
+    with rt.session() as s:
+        assert s.scalar(select(Effect.state).where(Effect.key == f"tracker:{sh.id}")) is EffectState.done
