@@ -104,7 +104,7 @@ def push_stock(rt: Runtime, store_id: int) -> dict[str, Any]:
             return {**summary, "skipped": True}
         s.expunge(store)
     deferred: set[str] = set()
-    writer = storefront(rt, store).stock_writer()
+    writer = storefront(rt, store, notify_customer=False).stock_writer()  # levels tell no customer
     with store_lock(rt, store_id):
         for _ in range(MAX_ROUNDS):
             # The calls start once the first page is planned, or once the round is planned

@@ -115,7 +115,7 @@ def listed(links: Iterable[CatalogLink]) -> list[Listed]:
 
 def read_levels(rt: Runtime, store: Store, links: list[CatalogLink]) -> dict[int, Level]:
     """What the channel shows now for each link (by link id); links it no longer has are left out."""
-    levels = storefront(rt, store).read_levels(listed(links))
+    levels = storefront(rt, store, notify_customer=False).read_levels(listed(links))  # reads only
     return {int(cast(int, key)): level for key, level in levels.items()}
 
 

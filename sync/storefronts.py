@@ -16,9 +16,13 @@ def address_policy(rt: Runtime) -> AddressPolicy:
     return AddressPolicy.for_settings(rt.settings.sandbox)
 
 
-def access_for(rt: Runtime, store: Store, s: Session | None = None) -> StoreAccess:
+def access_for(
+    rt: Runtime, store: Store, s: Session | None = None, notify_customer: bool | None = None
+) -> StoreAccess:
     """What a connector needs to reach ``store``: its decrypted credentials and the settings
-    (the account's read in ``s`` when given, else in a transaction of their own)."""
+    (the account's read in ``s`` when given, else in a transaction of their own).
+    ``notify_customer``: given by a caller whose calls tell no customer anything (stock
+    levels), so the account's settings are not read for it."""
     platform = str(store.platform)
     options = getattr(rt.settings, platform, None)
     return StoreAccess(
@@ -31,10 +35,15 @@ def access_for(rt: Runtime, store: Store, s: Session | None = None) -> StoreAcce
         policy=address_policy(rt),
         base_url=getattr(options, "base_url", None) if rt.settings.sandbox else None,
         api_version=getattr(options, "api_version", None),
-        notify_customer=settings_for(rt, store.account_id, s).shipping.notify_customer,
+        notify_customer=settings_for(rt, store.account_id, s).shipping.notify_customer
+        if notify_customer is None
+        else notify_customer,
     )
 
 
-def storefront(rt: Runtime, store: Store, s: Session | None = None) -> Storefront:
-    """The storefront ``store`` is on, ready to call (see ``access_for`` for ``s``)."""
-    return storefront_for(access_for(rt, store, s))
+def storefront(
+    rt: Runtime, store: Store, s: Session | None = None, notify_customer: bool | None = None
+) -> Storefront:
+    """The storefront ``store`` is on, ready to call (see ``access_for`` for ``s`` and
+    ``notify_customer``)."""
+    return storefront_for(access_for(rt, store, s, notify_customer))

@@ -81,6 +81,8 @@ def push_tracking(rt: Runtime, shipment_id: int) -> str:
     notices.send(rt, *parcel.notices_due)
     if not parcel.fulfilment_ref:
         return "waiting"
+    if not parcel.steps:
+        return "written 0"  # no news from the carrier yet (a parcel just written back)
     shop = storefront(rt, parcel.store)
     done = _written(rt, [event_key(shipment_id, scan, milestone) for scan, milestone in parcel.steps])
     for scan, milestone in parcel.steps:
