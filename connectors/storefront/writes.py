@@ -222,7 +222,9 @@ class WriteVerbs(Protocol):
     returns an id may report it at once through ``noted`` (the ledger keeps it, so that the
     ``find_...`` verb can finish the write after a lost answer)."""
 
-    # Whether the order must be completed apart once every parcel is written back.
+    # Whether the order must be completed once every parcel is written back. Such a storefront
+    # completes it in the write of the parcel marked ``last`` and says so in that write's
+    # details (``completed``: true); ``complete`` is for the orders whose last write did not.
     needs_completion: bool
     # Whether the store can take an order status a merchant named (``set_order_status``).
     custom_statuses: bool

@@ -322,6 +322,8 @@ def start_tracker(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int)
         sh = s.get(Shipment, shipment_id)
         assert sh is not None and sh.label is not None
         label, stored = Label.from_dict(sh.label), sh.tracker_id
+        if _tracker_kept(stored, sh.label):
+            return  # started by EasyPost with the label (see ``without_tracker``)
 
     def act(progress: Progress) -> dict[str, Any]:
         tracker_id, url = client.create_tracker(label.tracking_code, label.carrier)

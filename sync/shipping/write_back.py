@@ -4,8 +4,9 @@
 id>``: the storefront's ``fulfil``, which looks for the tracking number before it writes,
 so a retry never writes twice), one parcel of an order at a time (``order_lock``: a
 storefront may keep all of an order's parcels in one record it rewrites whole). When
-every parcel is in, the order is fulfilled, and a storefront that completes orders apart
-is told once (``complete:<order>``). Then the parcel's tracking news follows
+every parcel is in, the order is fulfilled, and a storefront that needs orders completed
+is told once (``complete:<order>``), unless the write of the last parcel completed it
+already (its details say ``completed``). Then the parcel's tracking news follows
 (``push_tracking``, sync/tracking/write_back.py), in the same job (``run_now``: a job of
 its own if that fails).
 """
@@ -65,7 +66,8 @@ def write_back(rt: Runtime, shipment_id: int) -> str:
             recover=None,  # the storefront looks for this tracking number before writing
             account_id=account_id,
         )
-    return _record_fulfilment(rt, shop, shipment_id, str(done.get("ref") or ""))
+    completed = done.get("completed") is True  # the write of the last parcel completed the order
+    return _record_fulfilment(rt, shop, shipment_id, str(done.get("ref") or ""), completed)
 
 
 def _parcel_shipped(rt: Runtime, s: Session, sh: Shipment) -> ParcelShipped:
@@ -90,7 +92,7 @@ def _parcel_shipped(rt: Runtime, s: Session, sh: Shipment) -> ParcelShipped:
     )
 
 
-def _record_fulfilment(rt: Runtime, shop: Storefront, shipment_id: int, ref: str) -> str:
+def _record_fulfilment(rt: Runtime, shop: Storefront, shipment_id: int, ref: str, completed: bool) -> str:
     with rt.session() as s:
         sh = s.get(Shipment, shipment_id, with_for_update=True)
         assert sh is not None
@@ -116,7 +118,7 @@ def _record_fulfilment(rt: Runtime, shop: Storefront, shipment_id: int, ref: str
             move(s, row, stage, f"{done} of {len(live)} parcel(s) written back to {shop.platform}")
         order_id, platform_order_id, account_id = row.id, row.platform_order_id, row.account_id
         state = sh.state
-    if every and shop.needs_completion:
+    if every and shop.needs_completion and not completed:
         _complete(rt, shop, order_id, platform_order_id, account_id)
     # The carrier's news so far (and what comes later) follows the fulfilment (sync/tracking):
     # here, in this job; its own job if that fails.

@@ -232,6 +232,8 @@ def test_a_woocommerce_order_is_completed_with_tracking_meta_and_a_note(
     assert woo_tracking(woo, placed) == [sh.tracking_code]
     (note,) = woo_notes_with(woo, placed, sh.tracking_code or "?")
     assert note["customer_note"] is True and (sh.label or {})["tracking_url"] in note["note"]
+    with rt.session() as s:  # the tracking's write completed it: no request of its own for that
+        assert s.scalar(select(Effect.key).where(Effect.key == f"complete:{order.id}")) is None
 
 
 def test_an_order_no_box_holds_ships_in_several_parcels_each_written_back(
