@@ -350,9 +350,9 @@ def test_each_status_change_is_written_back_once_and_the_order_ends_delivered(
     deliver(rt, client, tracker(7))  # before the write-back: nothing is told yet
     assert woo.writes == []
     written_back(rt, sid)
-    # the fulfilment (tracking meta and completed, its note, completed again), then picked up
+    # the fulfilment (tracking meta and completed in one request, its note), then picked up
     # (19:27) and in transit (22:35): two meta updates, no customer note; then the status
-    assert woo.writes == ["PUT /", "POST /notes", "PUT /", "PUT /", "PUT /", "PUT /"]
+    assert woo.writes == ["PUT /", "POST /notes", "PUT /", "PUT /", "PUT /"]
     assert woo_status(woo) == ("in_transit", str(int(datetime(2024, 7, 31, 22, 35, tzinfo=UTC).timestamp())))
     assert woo.order["status"] == "shipped"
     deliver(rt, client, tracker(9))
