@@ -191,7 +191,7 @@ class EffectsSettings(_Strict):
 
 class InventorySettings(_Strict):
     location: str = "default"  # the ledger location every channel publishes (one per store for now)
-    push_delay_s: float = Field(0.0, ge=0)  # wait before a push job runs, to gather more changes
+    push_delay_s: float = Field(1.0, ge=0)  # wait before a push job runs, to gather more changes
     settle_s: float = Field(2.0, ge=0)  # wait before a channel's reported level is read as a merchant edit
     heal: Literal["ledger", "channel", "report"] = "ledger"  # what an audit does with a difference
     default_buffer: str | None = None  # e.g. "2" (units) or "10%" held back from every channel

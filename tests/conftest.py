@@ -233,6 +233,9 @@ def app(config: dict[str, Any]) -> Iterator[Any]:
         from db.session import upgrade
 
         upgrade(config["database_url"])
+    # Stock pushes run as soon as a test drains the queue (config.yaml gives them a second to
+    # gather sales); the delay itself is tested in tests/e2e/test_stock_push.py.
+    config.setdefault("inventory", {}).setdefault("push_delay_s", 0)
     application = create_app(config)
     yield application
     application.extensions["waybill"].close()

@@ -7,6 +7,7 @@ Calls are counted at the simulators (their per-operation counters and Shopify's
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -24,6 +25,8 @@ from db.stock import find_item, mark_dirty, move, published_levels
 from sandbox.harness import Faults
 from sandbox.woocommerce import WooCommerceSimulator
 from sync import catalog, stock_push, stock_settle  # noqa: F401  (registers their jobs)
+from sync.jobs import safe_job_id
+from sync.queue import follow_up_id
 from tests.conftest import drain
 from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, install_woocommerce, sign_in, stores
 from tests.procs import wait_for
@@ -353,6 +356,47 @@ def test_after_a_failed_call_the_prepared_calls_are_not_sent_and_free_their_keys
     assert marks(rt, store.id) == {}
     shown = shop_levels(shopify)
     assert {sku: shown[sku] for sku in skus} == {sku: 6 for sku in skus}
+
+
+def _due_in_s(rt: Any, job_id: str) -> float | None:
+    """How long until the queued job ``job_id`` is due (None: not waiting in the queue)."""
+    from sync.embedded_queue import EmbeddedJobQueue
+
+    if isinstance(rt.queue, EmbeddedJobQueue):
+        due = [at for at, _, msg in rt.queue._heap if msg.job_id == job_id]
+        return due[0] - time.monotonic() if due else None
+    for queue in rt.queue.queues.values():
+        at = rt.queue.connection.zscore(queue.scheduled_job_registry.key, job_id)
+        if at is not None:
+            return float(at) - time.time()
+    return None
+
+
+def test_a_push_waits_its_delay_and_writes_every_sale_made_meanwhile_in_one_call(
+    rt: Any,
+    shopify: ShopifySandbox,
+    browser: requests.Session,
+    public_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    skus = add_shopify_skus(shopify, 3)
+    store = connect_shopify(rt, browser, public_url)
+    stock_push.push_stock(rt, store_id=store.id)  # the catalog's levels, as imported
+    writes = shopify.calls["inventorySetQuantities"]
+    monkeypatch.setattr(rt.settings.inventory, "push_delay_s", 30)
+    job_id = safe_job_id("push-stock", store.id)
+    for n, sku in enumerate(skus[:2]):  # two sales, each scheduling the push
+        set_ledger(rt, store, {sku: 4}, f"sale-{n}")
+        stock_push.schedule_push(rt, [store.id])
+    # One push is queued, to run 30 s after the first sale (RQ schedules in whole seconds).
+    due = _due_in_s(rt, job_id)
+    assert due is not None and 28 <= due <= 31, due
+    assert not rt.queue.is_live(follow_up_id(job_id))
+    assert shopify.calls["inventorySetQuantities"] == writes  # nothing written yet
+    stock_push.push_stock(rt, store_id=store.id)  # as the queued job will when it is due
+    assert shopify.calls["inventorySetQuantities"] == writes + 1
+    shown = shop_levels(shopify)
+    assert {sku: shown[sku] for sku in skus} == {"BULK-000": 4, "BULK-001": 4, "BULK-002": 5}
 
 
 def test_a_mark_refreshed_during_a_push_is_pushed_next_round(
