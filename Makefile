@@ -82,11 +82,11 @@ screenshots: $(STAMP)
 tracking-week: $(STAMP)
 	WAYBILL_TRACKING_WEEK_SHIPMENTS=$${WAYBILL_TRACKING_WEEK_SHIPMENTS:-500} $(PY) -m pytest -q -s -p no:randomly tests/e2e/test_tracking_week.py
 
-## returns-drill: issue 19's acceptance at full size: 200 returns across both stores (outside `make test`, which runs 40)
+## returns-drill: issue 19's acceptance at full size: 200 returns across both stores (outside `make test`, which runs 20)
 returns-drill: $(STAMP)
 	WAYBILL_RETURNS_DRILL=$${WAYBILL_RETURNS_DRILL:-200} $(PY) -m pytest -q -s -p no:randomly tests/e2e/test_returns_acceptance.py
 
-## pipeline-acceptance: issue 6's acceptance at full size: 200 orders across both stores (outside `make test`, which runs 80)
+## pipeline-acceptance: issue 6's acceptance at full size: 200 orders across both stores (outside `make test`, which runs 40)
 pipeline-acceptance: $(STAMP)
 	WAYBILL_PIPELINE_ORDERS=$${WAYBILL_PIPELINE_ORDERS:-200} $(PY) -m pytest -q -s -p no:randomly tests/e2e/test_pipeline_acceptance.py
 

@@ -12,7 +12,7 @@ effects ledger stays taken until the lease runs out; the queued job then takes i
 recovers the label from EasyPost instead of buying another.
 
 ``make pipeline-acceptance`` runs it with 200 orders (``WAYBILL_PIPELINE_ORDERS``, a multiple
-of 40); ``make test`` runs 80: in each storefront's every 20 orders, one held for review, one
+of 40); ``make test`` runs 40: in each storefront's every 20 orders, one held for review, one
 rejected, two in two parcels and sixteen clean, as at full size.
 """
 
@@ -44,7 +44,7 @@ from tests.conftest import drain
 from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, install_woocommerce, sign_in, stores
 
 ROOT = Path(__file__).resolve().parents[2]
-ORDERS = int(os.environ.get("WAYBILL_PIPELINE_ORDERS", "80"))
+ORDERS = int(os.environ.get("WAYBILL_PIPELINE_ORDERS", "40"))
 assert ORDERS > 0 and ORDERS % 40 == 0, "WAYBILL_PIPELINE_ORDERS: a multiple of 40 (each kind in 20 a store)"
 PER_STORE = ORDERS // 2
 BOOK, CRATE = "BOOK-PB", "CRATE-XL"  # a crate fills the large box alone: two crates are two parcels

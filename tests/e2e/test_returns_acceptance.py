@@ -29,7 +29,7 @@ Counted at the simulators, not from Waybill's records:
   out here from the units sold, shipped in exchange and returned resellable.
 
 ``make returns-drill`` runs it with 200 returns (``WAYBILL_RETURNS_DRILL``); ``make test``
-runs 40.
+runs 20: the drill's whole mix once.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ from tests.e2e.conftest import (
 from tests.e2e.test_pipeline_acceptance import shopify_in_real_time
 
 ROOT = Path(__file__).resolve().parents[2]
-RETURNS = int(os.environ.get("WAYBILL_RETURNS_DRILL", "40"))
+RETURNS = int(os.environ.get("WAYBILL_RETURNS_DRILL", "20"))
 MERCHANT = "North Wind Trading"
 TEE_M, TEE_L, GIFT = "TEE-M", "TEE-L", "GIFT-BOX"  # a tee in two sizes (same price), a gift box (final)
 PRICE = Decimal("19.00")
