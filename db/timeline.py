@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from db.models import TimelineEntry
+from db.models import TimelineEntry, utcnow
+
+# One INSERT built once: an entry is written at once on the session's connection, inside its
+# transaction, without the unit of work (a third of an ORM insert's CPU; nothing reads an
+# entry back as an object in the transaction that writes it).
+_INSERT = insert(TimelineEntry)
 
 
 def record(
@@ -18,12 +23,20 @@ def record(
     action: str,
     reason: str | None = None,
     data: dict[str, Any] | None = None,
-) -> TimelineEntry:
-    entry = TimelineEntry(
-        account_id=account_id, subject=subject, actor=actor, action=action, reason=reason, data=data or {}
+) -> None:
+    """Add an entry to ``subject``'s timeline in ``s``'s transaction (kept or rolled back with it)."""
+    s.connection().execute(
+        _INSERT,
+        {
+            "account_id": account_id,
+            "subject": subject,
+            "actor": actor,
+            "action": action,
+            "reason": reason,
+            "data": data or {},
+            "at": utcnow(),
+        },
     )
-    s.add(entry)
-    return entry
 
 
 def entries(s: Session, account_id: int | None, subject: str) -> list[TimelineEntry]:

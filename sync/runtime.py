@@ -141,6 +141,9 @@ def freeze_boot_heap() -> int:
     ``gunicorn.conf.py``), as CPython's documentation advises for long-lived servers.
     Returns how many objects are now frozen.
     """
+    from connectors.storefront import load_builtin
+
+    load_builtin()  # the connectors too: the first event would otherwise import them
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()

@@ -100,8 +100,21 @@ def event_kind(platform: str, topic: str) -> EventKind | None:
     return reader_for(platform).kind_of(topic)
 
 
+_BUILTIN_LOADED = False
+
+
 def _load_builtin() -> None:
     # The built-in connectors register themselves on import; imported late so that a
-    # connector may import this package.
+    # connector may import this package (once: an import statement is not free).
+    global _BUILTIN_LOADED
+    if _BUILTIN_LOADED:
+        return
     import connectors.shopify.storefront
     import connectors.woocommerce.storefront  # noqa: F401
+
+    _BUILTIN_LOADED = True
+
+
+def load_builtin() -> None:
+    """Import the built-in connectors now (a process's start-up: not its first event)."""
+    _load_builtin()

@@ -31,6 +31,7 @@ from sync.shipping.common import move, note, was_cancelled
 from sync.storefronts import storefront
 from sync.tracking.links import tracking_page_url
 from sync.tracking.merchant import for_account
+from sync.tracking.write_back import held, read_parcel
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime
@@ -67,7 +68,7 @@ def write_back(rt: Runtime, shipment_id: int) -> str:
             account_id=account_id,
         )
     completed = done.get("completed") is True  # the write of the last parcel completed the order
-    return _record_fulfilment(rt, shop, shipment_id, str(done.get("ref") or ""), completed)
+    return _record_fulfilment(rt, shop, store, shipment_id, str(done.get("ref") or ""), completed)
 
 
 def _parcel_shipped(rt: Runtime, s: Session, sh: Shipment) -> ParcelShipped:
@@ -92,7 +93,9 @@ def _parcel_shipped(rt: Runtime, s: Session, sh: Shipment) -> ParcelShipped:
     )
 
 
-def _record_fulfilment(rt: Runtime, shop: Storefront, shipment_id: int, ref: str, completed: bool) -> str:
+def _record_fulfilment(
+    rt: Runtime, shop: Storefront, store: Store, shipment_id: int, ref: str, completed: bool
+) -> str:
     with rt.session() as s:
         sh = s.get(Shipment, shipment_id, with_for_update=True)
         assert sh is not None
@@ -118,12 +121,14 @@ def _record_fulfilment(rt: Runtime, shop: Storefront, shipment_id: int, ref: str
             move(s, row, stage, f"{done} of {len(live)} parcel(s) written back to {shop.platform}")
         order_id, platform_order_id, account_id = row.id, row.platform_order_id, row.account_id
         state = sh.state
+        parcel = read_parcel(rt, s, sh, row, store)  # for the tracking push below: read here
     if every and shop.needs_completion and not completed:
         _complete(rt, shop, order_id, platform_order_id, account_id)
     # The carrier's news so far (and what comes later) follows the fulfilment (sync/tracking):
-    # here, in this job; its own job if that fails.
+    # here, in this job; its own job if that fails (which reads the parcel afresh).
     job_id = safe_job_id("trackpush", shipment_id, "fulfilled")
-    run_now(rt, "push_tracking", job_id, shipment_id=shipment_id)
+    with held(parcel):
+        run_now(rt, "push_tracking", job_id, shipment_id=shipment_id)
     return state
 
 

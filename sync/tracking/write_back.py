@@ -18,12 +18,16 @@ reference; before that it returns ``waiting``):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectors.storefront import Storefront
 from connectors.storefront.writes import (
@@ -107,39 +111,66 @@ def _written(rt: Runtime, keys: list[str]) -> set[str]:
         return set(found)
 
 
+# A parcel read by the caller in its own transaction, for the ``push_tracking`` it runs next
+# (``held``): the fulfilment write-back reads it with the shipment and order it has just
+# written, so the push that follows at once does not read them again.
+_HELD: ContextVar[Parcel | None] = ContextVar("waybill_tracking_held", default=None)
+
+
+@contextmanager
+def held(parcel: Parcel | str) -> Iterator[None]:
+    """Within: ``push_tracking`` of this parcel uses it instead of reading it (a str: as read)."""
+    token = _HELD.set(parcel if isinstance(parcel, Parcel) else None)
+    try:
+        yield
+    finally:
+        _HELD.reset(token)
+
+
 def _load(rt: Runtime, shipment_id: int) -> Parcel | str:
+    parcel = _HELD.get()
+    if parcel is not None and parcel.shipment_id == shipment_id:
+        return parcel
     with rt.session() as s:
         sh = s.get(Shipment, shipment_id)
         if sh is None:
             return "missing"
         if sh.state == "voided" or sh.tracking_code is None:
             return sh.state
-        if sh.delivery_state == DeliveryState.delivered:  # else the order is not delivered whole
-            settle_order(s, sh.order_id)  # a parcel delivered before it was written back
         row = s.get(OrderRow, sh.order_id)
         store = s.get(Store, sh.store_id)
         if row is None or store is None:
             return "missing"
-        if row.stage == Stage.CANCELLED:
-            return "cancelled"
         s.expunge(store)
-        ref = sh.fulfillment_ref if sh.state == "fulfilled" else None
-        steps = changes(stored_scans(s, sh.id))
-        merchant = for_account(rt, s, row.account_id)
-        return Parcel(
-            shipment_id=sh.id,
-            order_id=row.id,
-            account_id=row.account_id,
-            platform_order_id=row.platform_order_id,
-            fulfilment_ref=ref,
-            tracking_code=sh.tracking_code,
-            est=sh.est_delivery_at,
-            steps=steps,
-            merchant=merchant,
-            store=store,
-            order_delivered=row.stage == Stage.DELIVERED,
-            notices_due=notices.due_for(rt, s, sh, row, merchant, [m for _, m in steps]),
-        )
+        return read_parcel(rt, s, sh, row, store)
+
+
+def read_parcel(rt: Runtime, s: Session, sh: Shipment, row: OrderRow, store: Store) -> Parcel | str:
+    """What ``push_tracking`` needs of the parcel ``sh`` of order ``row`` (loaded in ``s``),
+    or why there is nothing to push."""
+    if sh.state == "voided" or sh.tracking_code is None:
+        return sh.state
+    if sh.delivery_state == DeliveryState.delivered:  # else the order is not delivered whole
+        settle_order(s, sh.order_id)  # a parcel delivered before it was written back (moves ``row``)
+    if row.stage == Stage.CANCELLED:
+        return "cancelled"
+    ref = sh.fulfillment_ref if sh.state == "fulfilled" else None
+    steps = changes(stored_scans(s, sh.id))
+    merchant = for_account(rt, s, row.account_id)
+    return Parcel(
+        shipment_id=sh.id,
+        order_id=row.id,
+        account_id=row.account_id,
+        platform_order_id=row.platform_order_id,
+        fulfilment_ref=ref,
+        tracking_code=sh.tracking_code,
+        est=sh.est_delivery_at,
+        steps=steps,
+        merchant=merchant,
+        store=store,
+        order_delivered=row.stage == Stage.DELIVERED,
+        notices_due=notices.due_for(rt, s, sh, row, merchant, [m for _, m in steps]),
+    )
 
 
 def update_for(parcel: Parcel, scan: Scan, milestone: Milestone) -> TrackingUpdate:
