@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from sqlalchemy import bindparam, select
 
 from connectors.storefront.writes import Sentiment, Verdict, VerdictOutcome, Written
 from core.lifecycle import Stage
@@ -68,15 +69,21 @@ def outcome_of(decision: str, n: int, row: OrderRow) -> VerdictOutcome:
     return VerdictOutcome.rejected_after_review
 
 
+# The order with its store, in one query (built once).
+_ORDER_AND_STORE = (
+    select(OrderRow, Store)
+    .join(Store, Store.id == OrderRow.store_id)
+    .where(OrderRow.id == bindparam("order_id"))
+)
+
+
 def _load(rt: Runtime, order_id: int) -> tuple[OrderRow, Store] | None:
     with rt.session() as s:
-        row = s.get(OrderRow, order_id)
-        if row is None:
-            return None
-        store = s.get(Store, row.store_id)
-        if store is None:
+        found = s.execute(_ORDER_AND_STORE, {"order_id": order_id}).first()
+        if found is None:
             return None
         s.expunge_all()
+        row, store = found
         return row, store
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from connectors.storefront import Storefront
@@ -37,15 +37,23 @@ if TYPE_CHECKING:
     from sync.runtime import Runtime
 
 
+# A parcel with its order and store, in one query (built once).
+_PARCEL = (
+    select(Shipment, OrderRow, Store)
+    .outerjoin(OrderRow, OrderRow.id == Shipment.order_id)
+    .outerjoin(Store, Store.id == Shipment.store_id)
+    .where(Shipment.id == bindparam("shipment_id"))
+)
+
+
 @job("write_back_fulfillment", queue="shipping")
 def write_back(rt: Runtime, shipment_id: int) -> str:
     """Tell the storefront this parcel shipped, with its tracking; returns the shipment's state."""
     with rt.session() as s:
-        sh = s.get(Shipment, shipment_id)
-        if sh is None:
+        found = s.execute(_PARCEL, {"shipment_id": shipment_id}).first()
+        if found is None:
             return "missing"
-        row = s.get(OrderRow, sh.order_id)
-        store = s.get(Store, sh.store_id)
+        sh, row, store = found
         if sh.state != "purchased" or sh.label is None or row is None or store is None:
             return sh.state
         if was_cancelled(row):
