@@ -188,18 +188,20 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 _O = TypeVar("_O", bound=object)
-_BY_PK: dict[tuple[type[Any], bool], Select[Any] | None] = {}
+_BY_PK: dict[tuple[type[Any], bool], tuple[Select[Any] | None, type[Any]]] = {}
 _PK = "waybill_pk"
 
 
-def _by_pk(entity: type[Any], lock: bool) -> Select[Any] | None:
+def _by_pk(entity: type[Any], lock: bool) -> tuple[Select[Any] | None, type[Any]]:
     """The prepared ``SELECT`` of one row of ``entity`` by its primary key (``FOR UPDATE``
-    when ``lock``), built once per process; None for a key of several columns."""
+    when ``lock``; None for a key of several columns) and the class its identity keys
+    name, both worked out once per process."""
     key = (entity, lock)
     if key not in _BY_PK:
-        columns = inspect(entity).primary_key
+        mapper = inspect(entity)
+        columns = mapper.primary_key
         stmt = select(entity).where(columns[0] == bindparam(_PK)) if len(columns) == 1 else None
-        _BY_PK[key] = stmt.with_for_update() if stmt is not None and lock else stmt
+        _BY_PK[key] = (stmt.with_for_update() if stmt is not None and lock else stmt), mapper._identity_class
     return _BY_PK[key]
 
 
@@ -226,9 +228,9 @@ class WaybillSession(Session):
         plain = plain and not execution_options and bind_arguments is None and not self.execution_options
         if plain and with_for_update in (None, True) and isinstance(entity, type) and type(ident) is int:
             lock = with_for_update is True
-            stmt = _by_pk(entity, lock)
+            stmt, identity_class = _by_pk(entity, lock)
             # Session.get looks in the identity map first, unless it locks (then it reads).
-            known = not lock and inspect(entity).identity_key_from_primary_key([ident]) in self.identity_map
+            known = not lock and (identity_class, (ident,), None) in self.identity_map
             if stmt is not None and not known:
                 found: _O | None = self.execute(stmt, {_PK: ident}).scalar_one_or_none()
                 return found

@@ -292,6 +292,14 @@ def _settle_link(s: Session, store: Store, link: CatalogLink, level: Level, inv:
     delta = edit_delta(level.qty, expected, open_units)
     if delta == 0:
         return False
+    fallback = parse_buffer(inv.default_buffer)
+    published = published_levels(s, store, [link.sku], link.location or inv.location, fallback)
+    if published.get(link.sku) == level.qty:
+        # The channel shows what the ledger publishes for it: nothing to take from it. Above
+        # all, this is the level of a push of ours whose answer was lost (the push retried
+        # after the report passes over the link): read as an edit, the write's own change
+        # would move the ledger, and every channel would be pushed that much too low.
+        return False
     expected_text = f"{expected} to {expected + open_units}" if open_units else str(expected)
     moved = move(
         s,

@@ -20,11 +20,22 @@ from werkzeug.wrappers import Request, Response
 
 from connectors.shopify import storefront_stock as shopify_stock
 from core.errors import Retryable
-from db.models import CatalogLink, Effect, StockBuffer, StockDirty, StockItem, Store, TimelineEntry
+from db.models import (
+    CatalogLink,
+    Effect,
+    InboxEvent,
+    InboxState,
+    StockBuffer,
+    StockDirty,
+    StockItem,
+    StockMovement,
+    Store,
+    TimelineEntry,
+)
 from db.stock import find_item, mark_dirty, move, published_levels
 from sandbox.harness import Faults
 from sandbox.woocommerce import WooCommerceSimulator
-from sync import catalog, stock_push, stock_settle  # noqa: F401  (registers their jobs)
+from sync import catalog, intake, stock_push, stock_settle
 from sync.jobs import safe_job_id
 from sync.queue import follow_up_id
 from tests.conftest import drain
@@ -219,6 +230,48 @@ def test_a_lost_answer_is_replayed_not_written_twice(
     assert {sku: shown[sku] for sku in skus} == {sku: 9 for sku in skus}
     assert marks(rt, store.id) == {}
     assert {link.channel_qty for link in links(rt, store.id).values() if link.sku in skus} == {9}
+
+
+def test_a_level_report_of_a_write_whose_answer_was_lost_is_not_read_as_an_edit(
+    rt: Any,
+    shopify: ShopifySandbox,
+    browser: requests.Session,
+    public_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    skus = add_shopify_skus(shopify, 3)
+    store = connect_shopify(rt, browser, public_url)
+    set_ledger(rt, store, {sku: 9 for sku in skus}, "start")
+    stock_push.push_stock(rt, store_id=store.id)
+    shopify.deliver_due()
+    drain(rt)  # the level reports of that push: our own write, nothing to settle
+    monkeypatch.setattr(rt.settings.inventory, "settle_s", 0)
+    set_ledger(rt, store, {"BULK-001": 7}, "sale")  # two sold elsewhere: the ledger publishes 7
+
+    # Shopify sets 7, then the answer is lost; the shop reports the level it now shows.
+    shopify.faults = Faults(lost_response_rate=1.0, lost_response_ops=("inventorySetQuantities",), hang_s=0)
+    with pytest.raises(Retryable):
+        stock_push.push_stock(rt, store_id=store.id)
+    shopify.faults = Faults()
+    assert shopify.deliver_due()
+    with rt.session() as s:
+        reports = list(s.scalars(select(InboxEvent.id).where(InboxEvent.state == InboxState.pending)))
+    assert reports
+    for event_id in reports:
+        intake.process_inbox_event(rt, event_id=event_id)
+    assert links(rt, store.id)["BULK-001"].observed_qty == 7  # an observation to settle
+
+    # While the write is in doubt, the report is not settled: 7 is not "9 edited to 7".
+    assert stock_settle.settle_stock(rt, store.id) == 0
+    stock_push.push_stock(rt, store_id=store.id)  # the retry: Shopify replays its answer
+    assert stock_settle.settle_stock(rt, store.id) == 0
+    with rt.session() as s:
+        item = find_item(s, store.account_id, "BULK-001", LOCATION)
+        assert item is not None and item.on_hand == 7
+        edits = s.scalars(select(StockMovement).where(StockMovement.reason == "channel_edit"))
+        assert list(edits) == []
+    assert shop_levels(shopify)["BULK-001"] == 7
+    assert links(rt, store.id)["BULK-001"].channel_qty == 7
 
 
 def test_pages_planned_while_calls_are_out_still_fill_every_call(
