@@ -292,13 +292,7 @@ def _settle_link(s: Session, store: Store, link: CatalogLink, level: Level, inv:
     delta = edit_delta(level.qty, expected, open_units)
     if delta == 0:
         return False
-    fallback = parse_buffer(inv.default_buffer)
-    published = published_levels(s, store, [link.sku], link.location or inv.location, fallback)
-    if published.get(link.sku) == level.qty:
-        # The channel shows what the ledger publishes for it: nothing to take from it. Above
-        # all, this is the level of a push of ours whose answer was lost (the push retried
-        # after the report passes over the link): read as an edit, the write's own change
-        # would move the ledger, and every channel would be pushed that much too low.
+    if _publishes(s, store, link, level.qty, inv):
         return False
     expected_text = f"{expected} to {expected + open_units}" if open_units else str(expected)
     moved = move(
@@ -325,6 +319,16 @@ def _settle_link(s: Session, store: Store, link: CatalogLink, level: Level, inv:
     )
     low_stock_check(s, item, moved.available, inv.low_stock_threshold)
     return True
+
+
+def _publishes(s: Session, store: Store, link: CatalogLink, qty: int, inv: InventorySettings) -> bool:
+    """Whether ``qty`` is what the ledger publishes for the link's channel: no edit then. Above
+    all, it is the level of a push of ours whose answer was lost (the push retried after the
+    report passes over the link, which still holds the level before it): read as an edit, the
+    write's own change would move the ledger, and every channel would be pushed that much too low."""
+    fallback = parse_buffer(inv.default_buffer)
+    published = published_levels(s, store, [link.sku], link.location or inv.location, fallback)
+    return published.get(link.sku) == qty
 
 
 def settle_due(rt: Runtime) -> int:
