@@ -29,3 +29,16 @@ class Address:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Address:
         return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+    def key(self) -> str | None:
+        """This address however it was typed: country, postal code and first line,
+        upper-cased, commas and runs of spaces as one space; None without a first line."""
+        return address_key(self.country_code, self.postal_code, self.line1)
+
+
+def address_key(country_code: Any, postal_code: Any, line1: Any) -> str | None:
+    """:meth:`Address.key` of the three parts as a platform's JSON holds them."""
+    if not line1:
+        return None
+    parts = (country_code, postal_code, line1)
+    return "|".join(" ".join(str(p or "").upper().replace(",", " ").split()) for p in parts)

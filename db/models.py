@@ -31,7 +31,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core.addresses import address_key
 from core.lifecycle import Stage
+from core.orders import parse_time
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -224,6 +226,10 @@ class DeadLetter(Base):
     retried_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+MAX_KEY = 300  # characters of an order's shipping address key
+MAX_IP = 64  # characters of a buyer's IP address (IPv6 needs 45)
+
+
 class Order(Base):
     """An order as Waybill holds it: the canonical order (``data``) plus what we decided."""
 
@@ -236,6 +242,10 @@ class Order(Base):
         Index("ix_orders_account_stage", "account_id", "stage", "created_at"),
         Index("ix_orders_account_number", "account_id", "number"),
         Index("ix_orders_account_country", "account_id", "ship_country", "created_at"),
+        # The risk rules' history: same e-mail, same address, same IP, by when placed.
+        Index("ix_orders_account_email_placed", "account_id", "email", "placed_at"),
+        Index("ix_orders_account_ship_key_placed", "account_id", "ship_key", "placed_at"),
+        Index("ix_orders_account_ip_placed", "account_id", "browser_ip", "placed_at"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -266,6 +276,13 @@ class Order(Base):
     # destination country. Erasing the order's personal data erases them too.
     search: Mapped[str | None] = mapped_column(Text, default=None)
     ship_country: Mapped[str | None] = mapped_column(String(2), default=None)
+    # What the risk rules' history counts match on, kept from ``data`` on every write
+    # (``order_history_keys``): when the order was placed, its shipping address however it
+    # was typed (``core.addresses.Address.key``) and the buyer's IP. Erasing the order's
+    # personal data erases the last two.
+    placed_at: Mapped[datetime | None] = mapped_column(default=None)
+    ship_key: Mapped[str | None] = mapped_column(String(MAX_KEY), default=None)
+    browser_ip: Mapped[str | None] = mapped_column(String(MAX_IP), default=None)
 
 
 MAX_SEARCH = 2000  # characters of an order's search text
@@ -290,10 +307,25 @@ def order_search(
     return " | ".join(seen)[:MAX_SEARCH], (country[:2] or None)
 
 
+def order_history_keys(data: dict[str, Any] | None) -> tuple[datetime | None, str | None, str | None]:
+    """(placed at, shipping address key, browser IP) of an order: what the risk rules'
+    history counts match on (``sync.pipeline.gather_input``)."""
+    data = data or {}
+    try:
+        placed = parse_time(str(data["created_at"]))
+    except (KeyError, TypeError, ValueError):
+        placed = None
+    address = data.get("shipping_address") or {}
+    key = address_key(address.get("country_code"), address.get("postal_code"), address.get("line1"))
+    ip = str(data.get("browser_ip") or "").strip()
+    return placed, (key[:MAX_KEY] if key else None), (ip[:MAX_IP] or None)
+
+
 @event.listens_for(Order, "before_insert")
 @event.listens_for(Order, "before_update")
 def _order_search(mapper: Any, connection: Any, target: Order) -> None:
     target.search, target.ship_country = order_search(target.number, target.email, target.data)
+    target.placed_at, target.ship_key, target.browser_ip = order_history_keys(target.data)
 
 
 class DataExport(Base):

@@ -23,13 +23,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.addresses import Address
 from core.errors import Conflict, InvalidInput
 from core.lifecycle import FINAL, UNVERIFIED, Stage
-from core.orders import Order, email_key, parse_time
+from core.orders import Order, email_key
 from core.shipping import AddressCheck
 from db.models import Order as OrderRow
 from db.models import StockItem, TrustedCustomer, utcnow
@@ -46,7 +46,6 @@ log = structlog.get_logger("waybill.pipeline")
 
 ACTOR = "pipeline"
 MAX_REASON = 1000
-VELOCITY_SCAN_LIMIT = 5000  # orders of one account read to count velocity (newest first)
 STALLED_AFTER = timedelta(seconds=60)  # a received/verifying order this old with no job is re-enqueued
 # An order still awaiting payment (financial status pending: unpaid, or a bank transfer) is not
 # verified yet: the update that says it was paid starts it.
@@ -195,10 +194,7 @@ def cancel_on_storefront_soon(rt: Runtime, order_id: int) -> None:
 
 def address_key(address: Address | None) -> str | None:
     """One shipping address however it was typed: country, postal code and first line."""
-    if address is None or not address.line1:
-        return None
-    parts = (address.country_code, address.postal_code, address.line1)
-    return "|".join(" ".join((p or "").upper().replace(",", " ").split()) for p in parts)
+    return address.key() if address is not None else None
 
 
 def is_trusted(s: Session, account_id: int, email: str | None, risk: RiskSettings) -> bool:
@@ -215,53 +211,42 @@ def is_trusted(s: Session, account_id: int, email: str | None, risk: RiskSetting
     return found is not None
 
 
+def _count(*where: Any) -> Any:
+    return select(func.count()).select_from(OrderRow).where(*where).scalar_subquery()
+
+
 def gather_input(s: Session, row: OrderRow, order: Order, risk: RiskSettings) -> RiskInput:
     """The order with its history: earlier orders, and how many came from the same
-    e-mail, address or IP inside the velocity window (address check added later)."""
+    e-mail, address or IP inside the velocity window (address check added later).
+
+    Counted in one query by the keys each order keeps (``db.models.order_history_keys``),
+    whatever the number of orders the account holds."""
     from core.risk import RiskInput
 
     email = email_key(order.email)
-    prior = 0
-    created = OrderRow.data["created_at"].as_string()
-    if email:
-        same = s.scalars(
-            select(created).where(
-                OrderRow.account_id == row.account_id, OrderRow.email == email, OrderRow.id != row.id
-            )
-        )
-        prior = sum(1 for at in same if parse_time(at) < order.created_at)
-    window = timedelta(hours=risk.velocity_window_h)
-    since = order.created_at - window
-    # Only the four fields the counts read, not each order's whole document.
-    recent = s.execute(
-        select(
-            created,
-            OrderRow.data["email"].as_string(),
-            OrderRow.data["shipping_address"],
-            OrderRow.data["browser_ip"].as_string(),
-        )
-        .where(
-            OrderRow.account_id == row.account_id,
-            OrderRow.id != row.id,
-            OrderRow.platform_updated_at >= since,  # updated no earlier than created
-        )
-        .order_by(OrderRow.platform_updated_at.desc())
-        .limit(VELOCITY_SCAN_LIMIT)
-    )
-    by_email = by_address = by_ip = 0
     here = address_key(order.shipping_address)
-    for at, other_email, other_address, other_ip in recent:
-        if not since <= parse_time(at) <= order.created_at + window:
-            continue
-        by_email += bool(email and (other_email or "").strip().lower() == email)
-        by_address += bool(here and other_address and address_key(Address.from_dict(other_address)) == here)
-        by_ip += bool(order.browser_ip and other_ip == order.browser_ip)
+    ip = order.browser_ip.strip() if order.browser_ip else None
+    window = timedelta(hours=risk.velocity_window_h)
+    others = (OrderRow.account_id == row.account_id, OrderRow.id != row.id)
+    inside = OrderRow.placed_at.between(order.created_at - window, order.created_at + window)
+    counts: dict[str, Any] = {}
+    if email:
+        counts["prior"] = _count(*others, OrderRow.email == email, OrderRow.placed_at < order.created_at)
+        counts["email"] = _count(*others, OrderRow.email == email, inside)
+    if here:
+        counts["address"] = _count(*others, OrderRow.ship_key == here, inside)
+    if ip:
+        counts["ip"] = _count(*others, OrderRow.browser_ip == ip, inside)
+    found: dict[str, int] = {}
+    if counts:
+        values = s.execute(select(*(c.label(k) for k, c in counts.items()))).one()
+        found = dict(zip(counts, values, strict=True))
     return RiskInput(
         order=order,
-        prior_orders=prior,
-        recent_by_email=by_email,
-        recent_by_address=by_address,
-        recent_by_ip=by_ip,
+        prior_orders=found.get("prior", 0),
+        recent_by_email=found.get("email", 0),
+        recent_by_address=found.get("address", 0),
+        recent_by_ip=found.get("ip", 0),
         # The canonical order carries no platform verdict; reading the storefront's risk
         # assessments would cost a query per order, so the rule stays silent for now.
         platform_risk=None,
