@@ -101,6 +101,8 @@ def _check_origin() -> Any:
     """Refuse a cross-site POST by its Origin (or Referer) before any handler runs."""
     if request.method in SAFE_METHODS or _exempt():
         return None
+    if request.url_rule is None:
+        return None  # no route: nothing to protect; the answer is the routing's 404 or 405
     if cross_site():
         return _refused("This request came from another site.", 403)
     return None

@@ -293,6 +293,15 @@ def test_tokens_are_shown_once_and_revoking_ends_their_sessions(client: Any, rt:
 # --------------------------------------------------------------------------- the API from the browser
 
 
+@pytest.mark.parametrize(
+    "path", ["/api/v1/returns/2.0149156766576534e-288/receive", "/no-such-page", "/api/v1/no-such-thing"]
+)
+def test_a_post_from_another_site_to_no_route_is_not_found_not_refused(client: Any, path: str) -> None:
+    # Refusing it would answer a 403 the API does not document for a path it never served.
+    answer = client.post(path, headers={"Referer": "<N", "Origin": "https://evil.example"}, json={})
+    assert answer.status_code == 404
+
+
 def test_the_api_accepts_the_session_with_csrf_and_role(client: Any, rt: Any, app: Any) -> None:
     _, _, owner = new_user(rt, Role.owner)
     _, _, packer = new_user(rt, Role.packer)
