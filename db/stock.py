@@ -106,19 +106,51 @@ def ensure_item(s: Session, account_id: int, sku: str, location: str) -> int:
     return item_id
 
 
-def find_item(s: Session, account_id: int, sku: str, location: str) -> StockItem | None:
-    return s.scalar(
-        select(StockItem).where(
-            StockItem.account_id == account_id, StockItem.sku == sku, StockItem.location == location
-        )
+# The ledger's hot statements, built once per process (no statement built, keyed and
+# matched per call; the movement is one INSERT on the session's connection, no unit of work).
+_FIND_ITEM = select(StockItem).where(
+    StockItem.account_id == bindparam("w_account"),
+    StockItem.sku == bindparam("w_sku"),
+    StockItem.location == bindparam("w_location"),
+)
+_MOVEMENT_EXISTS = select(StockMovement.id).where(
+    StockMovement.account_id == bindparam("w_account"), StockMovement.key == bindparam("w_key")
+)
+_items = cast(Table, StockItem.__table__)
+_MOVE_LEVELS = (
+    update(_items)
+    .where(_items.c.id == bindparam("w_id"), _items.c.account_id == bindparam("w_account"))
+    .values(
+        on_hand=_items.c.on_hand + bindparam("d_on_hand"),
+        reserved=_items.c.reserved + bindparam("d_reserved"),
+        updated_at=bindparam("w_now", type_=_items.c.updated_at.type),
     )
+    .returning(_items.c.on_hand, _items.c.reserved, _items.c.sku, _items.c.updated_at)
+)
+_INSERT_MOVEMENT = cast(Table, StockMovement.__table__).insert()
+_links = cast(Table, CatalogLink.__table__)
+_stores = cast(Table, Store.__table__)
+_TRACKED_MARKS = (
+    select(_links.c.store_id, _links.c.sku)
+    .join(_stores, _stores.c.id == _links.c.store_id)
+    .where(
+        _links.c.account_id == bindparam("w_account"),
+        _links.c.sku.in_(bindparam("w_skus", expanding=True)),
+        _links.c.tracked.is_(True),
+        _stores.c.state == StoreState.active,
+    )
+)
+
+
+def find_item(s: Session, account_id: int, sku: str, location: str) -> StockItem | None:
+    found: StockItem | None = s.scalar(
+        _FIND_ITEM, {"w_account": account_id, "w_sku": sku, "w_location": location}
+    )
+    return found
 
 
 def movement_exists(s: Session, account_id: int, key: str) -> bool:
-    found = s.scalar(
-        select(StockMovement.id).where(StockMovement.account_id == account_id, StockMovement.key == key)
-    )
-    return found is not None
+    return s.scalar(_MOVEMENT_EXISTS, {"w_account": account_id, "w_key": key}) is not None
 
 
 def move(
@@ -148,34 +180,37 @@ def move(
     if not looked and movement_exists(s, account_id, key):
         return None
     item_id = item if isinstance(item, int) else item.id
-    row = s.execute(
-        update(StockItem)
-        .where(StockItem.id == item_id, StockItem.account_id == account_id)
-        .values(
-            on_hand=StockItem.on_hand + on_hand,
-            reserved=StockItem.reserved + reserved,
-            updated_at=utcnow(),
-        )
-        .returning(StockItem.on_hand, StockItem.reserved, StockItem.sku, StockItem.updated_at)
-        .execution_options(synchronize_session=False)
+    s.flush()  # what the session holds goes first (the movement refers to it)
+    conn = s.connection()
+    now = utcnow()
+    row = conn.execute(
+        _MOVE_LEVELS,
+        {
+            "w_id": item_id,
+            "w_account": account_id,
+            "d_on_hand": on_hand,
+            "d_reserved": reserved,
+            "w_now": now,
+        },
     ).one()
-    s.add(
-        StockMovement(
-            account_id=account_id,
-            stock_item_id=item_id,
-            key=key[:255],
-            reason=reason,
-            source=source[:200],
-            on_hand_delta=on_hand,
-            reserved_delta=reserved,
-            on_hand_after=row.on_hand,
-            reserved_after=row.reserved,
-            store_id=store_id,
-            order_id=order_id,
-            note=note,
-        )
+    conn.execute(
+        _INSERT_MOVEMENT,
+        {
+            "account_id": account_id,
+            "stock_item_id": item_id,
+            "key": key[:255],
+            "reason": reason,
+            "source": source[:200],
+            "on_hand_delta": on_hand,
+            "reserved_delta": reserved,
+            "on_hand_after": row.on_hand,
+            "reserved_after": row.reserved,
+            "store_id": store_id,
+            "order_id": order_id,
+            "note": note,
+            "at": now,
+        },
     )
-    s.flush()
     # An object loaded before the UPDATE would show stale levels: it takes the row's new
     # ones from RETURNING (the UPDATE holds the row's lock, so they are current).
     if isinstance(item, StockItem):
@@ -210,7 +245,11 @@ def mark_dirty(s: Session, account_id: int, skus: Iterable[str]) -> set[int]:
     the old mark does not delete the new one.
     """
     now = utcnow()
-    marks = sorted({(link.store_id, link.sku) for link in tracked_links(s, account_id, skus)})
+    wanted = sorted(set(skus))
+    if not wanted:
+        return set()
+    found = s.execute(_TRACKED_MARKS, {"w_account": account_id, "w_skus": wanted})
+    marks = sorted({(store_id, sku) for store_id, sku in found})
     if marks:  # one statement for every mark (in one order: concurrent markers do not deadlock)
         stmt = _insert(s, StockDirty.__table__).values(
             [{"store_id": store_id, "sku": sku, "marked_at": now} for store_id, sku in marks]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from db.models import Account, AccountSettings, utcnow
 from db.timeline import record
@@ -96,12 +96,16 @@ def _cache_of(rt: Any) -> dict[int, _Cached]:
     return cache
 
 
+# The account's name and stored settings (built once: read by nearly every job).
+_STORED = (
+    select(Account.name, AccountSettings.data, AccountSettings.updated_at)
+    .outerjoin(AccountSettings, AccountSettings.account_id == Account.id)
+    .where(Account.id == bindparam("w_account"))
+)
+
+
 def _stored(s: Session, account_id: int) -> tuple[str, dict[str, Any], datetime | None]:
-    row = s.execute(
-        select(Account.name, AccountSettings.data, AccountSettings.updated_at)
-        .outerjoin(AccountSettings, AccountSettings.account_id == Account.id)
-        .where(Account.id == account_id)
-    ).first()
+    row = s.execute(_STORED, {"w_account": account_id}).first()
     if row is None:
         return "", {}, None
     return row[0], dict(row[1] or {}), row[2]

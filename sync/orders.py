@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -155,15 +155,19 @@ def handle_deleted(rt: Runtime, event_id: int) -> None:
         pipeline.stop_soon(rt, row_id, "deleted on the storefront")
 
 
+# The order of a store by its platform id (built once: read for every order event).
+_BY_PLATFORM_ID = select(OrderRow).where(
+    OrderRow.store_id == bindparam("w_store"), OrderRow.platform_order_id == bindparam("w_order")
+)
+
+
 def upsert_order(
     s: Session, store: Store, order: Order, actor: str, fetched_at: datetime | None = None
 ) -> Upsert:
     """Insert the order or apply a version that supersedes the held one; every outcome
     lands on its timeline. ``fetched_at``: when the version was read from the platform
     (None: pushed by a webhook)."""
-    row = s.scalar(
-        select(OrderRow).where(OrderRow.store_id == store.id, OrderRow.platform_order_id == order.order_id)
-    )
+    row = s.scalar(_BY_PLATFORM_ID, {"w_store": store.id, "w_order": order.order_id})
     if row is None:
         return Upsert(_insert(s, store, order, actor, fetched_at), True, None)
     held = Version(Order.from_dict(row.data), row.platform_fetched_at)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from connectors.order_stock import stock_taken
@@ -213,6 +213,15 @@ def _move_units(
     return None
 
 
+# Built once per process: read for every order version applied.
+_ORDER_MOVEMENTS = select(
+    StockMovement.stock_item_id, StockMovement.key, StockMovement.reason, StockMovement.reserved_delta
+).where(StockMovement.order_id == bindparam("w_order"))
+_CHANNEL_LINK = select(CatalogLink).where(
+    CatalogLink.store_id == bindparam("w_store"), CatalogLink.sku == bindparam("w_sku")
+)
+
+
 @dataclass(frozen=True)
 class _OrderMovements:
     """The movements the ledger holds for one order (read once per application): the units it
@@ -225,16 +234,7 @@ class _OrderMovements:
 
     @classmethod
     def read(cls, s: Session, order_id: int) -> _OrderMovements:
-        rows = list(
-            s.execute(
-                select(
-                    StockMovement.stock_item_id,
-                    StockMovement.key,
-                    StockMovement.reason,
-                    StockMovement.reserved_delta,
-                ).where(StockMovement.order_id == order_id)
-            )
-        )
+        rows = list(s.execute(_ORDER_MOVEMENTS, {"w_order": order_id}))
         return cls(rows, {r.key for r in rows})
 
     def position(self, item_id: int) -> tuple[int, bool]:
@@ -277,7 +277,7 @@ def _channel_bookkeeping(
     """
     # Read here, after this order's movement of the item (its UPDATE holds the item's row lock
     # to the commit): a concurrent order of the same SKU has committed its ``channel_qty`` then.
-    link = s.scalar(select(CatalogLink).where(CatalogLink.store_id == store.id, CatalogLink.sku == item.sku))
+    link: CatalogLink | None = s.scalar(_CHANNEL_LINK, {"w_store": store.id, "w_sku": item.sku})
     if link is None:
         return False
     key = f"order:{row.id}:{item.sku}:channel_"

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput
 from core.lifecycle import SHIPPABLE, Stage
 from db.models import Order as OrderRow
-from db.models import TimelineEntry
+from db.models import Shipment, TimelineEntry
 from db.timeline import record
 from sync.jobs import safe_job_id
 from sync.lifecycle import advance
@@ -29,6 +29,8 @@ HOLD_PREFIX = "shipping: "
 OPEN_STATES = ("planned", "created")  # no label yet
 PACK_ACTIONS = ("pack.verified", "pack.mismatch")
 MAX_PROBLEM = 900
+# Every parcel of one order (built once: read at each label and each write-back).
+_ORDER_SHIPMENTS = select(Shipment).where(Shipment.order_id == bindparam("w_order"))
 
 
 class ShippingError(Conflict):
@@ -46,6 +48,11 @@ def move(s: Session, row: OrderRow, stage: Stage, reason: str | None, data: Any 
 
 def note(s: Session, row: OrderRow, action: str, reason: str | None, data: Any = None) -> None:
     record(s, row.account_id, f"order:{row.id}", ACTOR, action, reason, data)
+
+
+def order_shipments(s: Session, order_id: int) -> list[Shipment]:
+    """Every parcel of the order (voided ones too), as objects of the session."""
+    return list(s.scalars(_ORDER_SHIPMENTS, {"w_order": order_id}))
 
 
 def was_cancelled(row: OrderRow) -> bool:

@@ -53,6 +53,7 @@ from sync.shipping.common import (
     hold,
     move,
     note,
+    order_shipments,
     stop_reason,
     was_cancelled,
     write_back_job_id,
@@ -361,7 +362,7 @@ def _after_labels(rt: Runtime, order_id: int) -> str:
         row = s.get(OrderRow, order_id, with_for_update=True)
         if row is None:
             return "missing"
-        shipments = list(s.scalars(select(Shipment).where(Shipment.order_id == order_id)))
+        shipments = order_shipments(s, order_id)
         live = [sh for sh in shipments if sh.state != "voided"]
         if was_cancelled(row) or row.stage not in SHIPPABLE:
             return row.stage

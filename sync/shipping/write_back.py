@@ -27,7 +27,7 @@ from db.models import Order as OrderRow
 from db.models import Shipment, Store, utcnow
 from sync.jobs import job, run_now, safe_job_id
 from sync.locks import order_lock
-from sync.shipping.common import move, note, was_cancelled
+from sync.shipping.common import move, note, order_shipments, was_cancelled
 from sync.storefronts import storefront
 from sync.tracking.links import tracking_page_url
 from sync.tracking.merchant import for_account
@@ -87,8 +87,7 @@ def _parcel_shipped(rt: Runtime, s: Session, sh: Shipment) -> ParcelShipped:
     label = Label.from_dict(sh.label)
     lines = Counter(str(i.get("line_id") or "") for i in (sh.parcel.get("items") or []))
     others_done = all(
-        o.state in ("fulfilled", "voided")
-        for o in s.scalars(select(Shipment).where(Shipment.order_id == sh.order_id, Shipment.id != sh.id))
+        o.state in ("fulfilled", "voided") for o in order_shipments(s, sh.order_id) if o.id != sh.id
     )
     return ParcelShipped(
         lines=None if "" in lines else tuple(sorted(lines.items())),
@@ -118,9 +117,7 @@ def _record_fulfilment(
                 f"parcel {sh.package}: {shop.platform} told, tracking {sh.tracking_code}",
                 {"shipment_id": sh.id, "ref": ref},
             )
-        live = [
-            o for o in s.scalars(select(Shipment).where(Shipment.order_id == row.id)) if o.state != "voided"
-        ]
+        live = [o for o in order_shipments(s, row.id) if o.state != "voided"]
         every = bool(live) and all(o.state == "fulfilled" for o in live)
         stage = Stage.FULFILLED if every else Stage.PARTIALLY_FULFILLED
         advancing = row.stage in (Stage.PACKED, *WRITING_BACK)

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from connectors.easypost.mappers import event_tracker
@@ -103,13 +103,16 @@ def find_shipment(s: Session, report: TrackerReport) -> Shipment | None:
     ).first()
 
 
+_SCANS = (
+    select(TrackingScan)
+    .where(TrackingScan.shipment_id == bindparam("w_shipment"))
+    .order_by(TrackingScan.happened_at, TrackingScan.id)
+)  # built once: read at every report and every tracking push
+
+
 def stored_scans(s: Session, shipment_id: int) -> list[Scan]:
     """The shipment's scans in carrier time (ties: the order they were recorded in)."""
-    rows = s.scalars(
-        select(TrackingScan)
-        .where(TrackingScan.shipment_id == shipment_id)
-        .order_by(TrackingScan.happened_at, TrackingScan.id)
-    )
+    rows = s.scalars(_SCANS, {"w_shipment": shipment_id})
     return [
         Scan(
             r.happened_at,
