@@ -15,6 +15,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 KEY_FILE_NAME = "secret.key"
+PLAIN_KEPT = 512  # decrypted secrets a Vault keeps, by their token (a job builds a client per store)
 
 
 class SecretKeyError(Exception):
@@ -35,15 +36,26 @@ class Vault:
                 "WAYBILL_SECRET_KEY must be Fernet keys (32 url-safe base64 bytes), comma-separated; "
                 "make one with `./waybill keys generate`"
             ) from exc
+        # A token always decrypts to the same text under the same keys: each is decrypted
+        # once per process (a Fernet decryption and its HMAC per job and store, before).
+        self._plain: dict[bytes, str] = {}
 
     def encrypt(self, plaintext: str) -> bytes:
         return self._fernet.encrypt(plaintext.encode())
 
     def decrypt(self, token: bytes) -> str:
+        token = bytes(token)
+        kept = self._plain.get(token)
+        if kept is not None:
+            return kept
         try:
-            return self._fernet.decrypt(token).decode()
+            plain = self._fernet.decrypt(token).decode()
         except InvalidToken as exc:
             raise SecretKeyError("cannot decrypt a stored secret: wrong WAYBILL_SECRET_KEY?") from exc
+        if len(self._plain) >= PLAIN_KEPT:
+            self._plain.clear()
+        self._plain[token] = plain
+        return plain
 
     def encrypt_json(self, data: dict[str, Any]) -> bytes:
         return self.encrypt(json.dumps(data, sort_keys=True))

@@ -23,6 +23,7 @@ from easypost.errors.api.api_error import ApiError
 from easypost.errors.api.http_error import HttpError
 from easypost.errors.api.timeout_error import TimeoutError
 from easypost.errors.general.easypost_error import EasyPostError
+from easypost.requestor import RequestMethod, Requestor
 
 from connectors.easypost import mappers
 from connectors.easypost.mappers import ShipmentState
@@ -76,7 +77,9 @@ class EasyPost:
         try:
             verified = self._call(
                 "address.create_and_verify",
-                lambda: self._client.address.create_and_verify(**mappers.address_params(address)),
+                lambda: self._post(
+                    "/addresses/create_and_verify", {"address": mappers.address_params(address)}
+                )["address"],
             )
         except _VerifyFailed as failed:
             return mappers.failed_check(failed.errors, address)
@@ -93,7 +96,7 @@ class EasyPost:
     ) -> tuple[str, list[Rate]]:
         """Create a shipment (not bought); its id and every rate the carriers offered."""
         params = mappers.shipment_params(to, from_, parcel, customs, reference, self.customs_signer)
-        shipment = self._call("shipment.create", lambda: self._client.shipment.create(**params))
+        shipment = self._call("shipment.create", lambda: self._post("/shipments", {"shipment": params}))
         state = mappers.to_state(shipment)
         if not state.rates and state.messages:
             log.info("easypost.no_rates", shipment_id=state.id, messages=list(state.messages))
@@ -130,7 +133,7 @@ class EasyPost:
         if insurance is not None:
             params["insurance"] = str(insurance)
         try:
-            shipment = self._call("shipment.buy", lambda: self._client.shipment.buy(shipment_id, **params))
+            shipment = self._call("shipment.buy", lambda: self._post(f"/shipments/{shipment_id}/buy", params))
         except _CodedRejection as exc:
             if exc.code != POSTAGE_EXISTS:
                 raise
@@ -164,7 +167,7 @@ class EasyPost:
             to_address, from_address, parcel, None, reference, self.customs_signer
         )
         params["is_return"] = True
-        shipment = self._call("shipment.create", lambda: self._client.shipment.create(**params))
+        shipment = self._call("shipment.create", lambda: self._post("/shipments", {"shipment": params}))
         return self._buy_chosen(mappers.to_state(shipment), rates)
 
     def find_return_label(self, reference: str, rates: RatePolicy) -> Label | None:
@@ -214,6 +217,13 @@ class EasyPost:
     def _remember_response(self, **kwargs: Any) -> None:
         self._last.status = kwargs.get("http_status")
         self._last.headers = kwargs.get("headers")
+
+    def _post(self, path: str, params: dict[str, Any]) -> Any:
+        """POST through the library's requestor (its timeouts, errors and response hooks) and
+        return the answer's JSON as it came: the busiest calls (verify, create, buy) skip
+        building the library's objects, which ``_call`` would only turn back into dicts."""
+        requestor = Requestor(self._client)  # type: ignore[no-untyped-call]
+        return requestor.request(method=RequestMethod.POST, url=path, params=params)
 
     def _call(self, op: str, send: Callable[[], Any]) -> dict[str, Any]:
         self._last.status = self._last.headers = None

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect
 
-from db.crypto import SecretKeyError, Vault, embedded_key, generate_key
+from db.crypto import PLAIN_KEPT, SecretKeyError, Vault, embedded_key, generate_key
 from db.models import Base, Store, StoreState
 from db.session import (
     DatabaseNotReady,
@@ -92,6 +92,17 @@ def test_vault_round_trip_and_bad_keys() -> None:
         Vault("not-a-key")
     with pytest.raises(SecretKeyError, match="wrong WAYBILL_SECRET_KEY"):
         Vault(generate_key()).decrypt(token)
+
+
+def test_a_vault_keeps_what_it_decrypted_bounded_and_still_refuses_a_foreign_token() -> None:
+    vault = Vault(generate_key())
+    tokens = {vault.encrypt(f"secret-{n}"): f"secret-{n}" for n in range(PLAIN_KEPT + 10)}
+    for _ in range(2):  # the second pass reads what was kept (or decrypts again past the bound)
+        assert {token: vault.decrypt(token) for token in tokens} == tokens
+    assert 0 < len(vault._plain) <= PLAIN_KEPT
+    foreign = Vault(generate_key()).encrypt("secret-1")
+    with pytest.raises(SecretKeyError, match="wrong WAYBILL_SECRET_KEY"):
+        vault.decrypt(foreign)
 
 
 def test_key_rotation_re_encrypts_every_credential(app: Any, rt: Any) -> None:
