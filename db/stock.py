@@ -80,6 +80,19 @@ def _insert(s: Session, table: Any) -> Any:
     return pg_insert(table) if s.get_bind().dialect.name == "postgresql" else sqlite_insert(table)
 
 
+def _mark_statement(dialect: str) -> Any:
+    """Insert a push mark or move an existing one's time on (executed with every mark's row:
+    the rows go in the order given, in one statement where the driver allows)."""
+    table = cast(Table, StockDirty.__table__)
+    stmt = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=["store_id", "sku"], set_={"marked_at": stmt.excluded.marked_at}
+    )
+
+
+_MARK = {dialect: _mark_statement(dialect) for dialect in ("postgresql", "sqlite")}
+
+
 def ensure_item(s: Session, account_id: int, sku: str, location: str) -> int:
     """The id of the (SKU, location) item, created at zero if new (race-free)."""
     table = StockItem.__table__
@@ -251,19 +264,15 @@ def mark_dirty(s: Session, account_id: int, skus: Iterable[str]) -> set[int]:
     found = s.execute(_TRACKED_MARKS, {"w_account": account_id, "w_skus": wanted})
     marks = sorted({(store_id, sku) for store_id, sku in found})
     if marks:  # one statement for every mark (in one order: concurrent markers do not deadlock)
-        stmt = _insert(s, StockDirty.__table__).values(
-            [{"store_id": store_id, "sku": sku, "marked_at": now} for store_id, sku in marks]
-        )
-        s.execute(stmt.on_conflict_do_update(index_elements=["store_id", "sku"], set_={"marked_at": now}))
+        rows = [{"store_id": store_id, "sku": sku, "marked_at": now} for store_id, sku in marks]
+        s.execute(_MARK[s.get_bind().dialect.name], rows)
     return {store_id for store_id, _sku in marks}
 
 
 def mark_one(s: Session, store_id: int, sku: str) -> set[int]:
     """Mark one channel's link for ``sku`` as needing a push (as ``mark_dirty`` does); returns
     the store id."""
-    now = utcnow()
-    stmt = _insert(s, StockDirty.__table__).values([{"store_id": store_id, "sku": sku, "marked_at": now}])
-    s.execute(stmt.on_conflict_do_update(index_elements=["store_id", "sku"], set_={"marked_at": now}))
+    s.execute(_MARK[s.get_bind().dialect.name], [{"store_id": store_id, "sku": sku, "marked_at": utcnow()}])
     return {store_id}
 
 
