@@ -20,14 +20,18 @@ compared, labels bought, trackers started, fulfilment or completion written back
 - ``double_labels``: labels EasyPost sold beyond one per parcel, over all runs (goal 0). The
   run also checks every order against the storefronts: each Shopify order has a
   fulfilment and each WooCommerce order is completed.
+- ``sandbox_cpu_ms_per_order``: the simulators' CPU per order in the same run: the control.
 
 ``--baseline REF`` first runs the same measurement (this tree's ``bench/``) on the code at git
 ref REF, from a temporary worktree (bench/_baseline.py), then on this tree, and adds
-``baseline_cpu_ms_per_order`` and ``cpu_ratio`` (this tree's over REF's) to the last line.
+``baseline_cpu_ms_per_order`` and ``cpu_ratio`` (this tree's over REF's) to the last line,
+and ``sandbox_ratio``: the simulators' CPU per order in this run over REF's. Their code is
+the same in both, so a ratio away from 1 means the machine changed speed between the two
+(another workload, another clock): the pair does not compare.
 
 Last line:
 orders_per_min_1=... orders_per_min_2=... orders_per_min_4=... cpu_ms_per_order=... double_labels=...
-[baseline_cpu_ms_per_order=... cpu_ratio=...]
+sandbox_cpu_ms_per_order=... [baseline_cpu_ms_per_order=... cpu_ratio=... sandbox_ratio=...]
 """
 
 from __future__ import annotations
@@ -447,6 +451,12 @@ def main() -> None:
             f"baseline: {' '.join(f'{k}={v}' for k, v in baseline.items())}"
         )
         headline += f" baseline_cpu_ms_per_order={base_cpu:.0f} cpu_ratio={cpu / base_cpu:.2f}"
+        # The control: the simulators run the same code in both runs, so their CPU an order
+        # moves only with the machine (a noisy neighbour, another clock speed).
+        base_sandbox = float(baseline.get("sandbox_cpu_ms_per_order") or 0)
+        sandbox = float(parse_headline(headline).get("sandbox_cpu_ms_per_order") or 0)
+        if base_sandbox and sandbox:
+            headline += f" sandbox_ratio={sandbox / base_sandbox:.2f}"
     print(headline)
 
 
@@ -496,6 +506,7 @@ def measure(counts: list[int], args: argparse.Namespace) -> str:
         " ".join(f"orders_per_min_{w}={v:.0f}" for w, v in per_min.items())
         + f" cpu_ms_per_order={one['cpu_ms_per_order']:.0f}"
         + f" double_labels={sum(r['double_labels'] for r in results)}"
+        + f" sandbox_cpu_ms_per_order={one['sandbox_cpu_ms_per_order']:.0f}"
     )
 
 
