@@ -185,7 +185,7 @@ def move(
 
     ``looked``: the caller has just found no movement under ``key`` in this transaction
     (``movement_exists``), so it is not asked again. A concurrent duplicate fails on the
-    unique key at flush (``IntegrityError``) and its transaction rolls back whole, level
+    unique key at its INSERT (``IntegrityError``) and its transaction rolls back whole, level
     change included; the caller retries.
     """
     if reason not in REASONS:

@@ -227,7 +227,7 @@ class _OrderMovements:
     """The movements the ledger holds for one order (read once per application): the units it
     holds per item, whether they shipped, and which keys are applied already, so that each
     SKU asks no more questions of the database. A concurrent application of the same order
-    fails on the movements' unique key at flush and retries whole (see ``db.stock.move``)."""
+    fails on the movements' unique key at its INSERT and retries whole (see ``db.stock.move``)."""
 
     rows: list[Any]
     keys: set[str]
