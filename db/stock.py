@@ -232,23 +232,13 @@ def move(
     return Moved(item_id, row.sku, row.on_hand, row.reserved, on_hand, reserved, True)
 
 
-def tracked_links(s: Session, account_id: int, skus: Iterable[str]) -> list[CatalogLink]:
-    """The account's links for ``skus`` on active stores."""
+def tracked_marks(s: Session, account_id: int, skus: Iterable[str]) -> list[tuple[int, str]]:
+    """(store id, SKU) of the account's tracked links for ``skus`` on active stores, in order."""
     wanted = sorted(set(skus))
     if not wanted:
         return []
-    return list(
-        s.scalars(
-            select(CatalogLink)
-            .join(Store, Store.id == CatalogLink.store_id)
-            .where(
-                CatalogLink.account_id == account_id,
-                CatalogLink.sku.in_(wanted),
-                CatalogLink.tracked.is_(True),
-                Store.state == StoreState.active,
-            )
-        )
-    )
+    found = s.execute(_TRACKED_MARKS, {"w_account": account_id, "w_skus": wanted})
+    return sorted({(store_id, sku) for store_id, sku in found})
 
 
 def mark_dirty(s: Session, account_id: int, skus: Iterable[str]) -> set[int]:
@@ -258,11 +248,7 @@ def mark_dirty(s: Session, account_id: int, skus: Iterable[str]) -> set[int]:
     the old mark does not delete the new one.
     """
     now = utcnow()
-    wanted = sorted(set(skus))
-    if not wanted:
-        return set()
-    found = s.execute(_TRACKED_MARKS, {"w_account": account_id, "w_skus": wanted})
-    marks = sorted({(store_id, sku) for store_id, sku in found})
+    marks = tracked_marks(s, account_id, skus)
     if marks:  # one statement for every mark (in one order: concurrent markers do not deadlock)
         rows = [{"store_id": store_id, "sku": sku, "marked_at": now} for store_id, sku in marks]
         s.execute(_MARK[s.get_bind().dialect.name], rows)

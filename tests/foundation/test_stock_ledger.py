@@ -28,7 +28,7 @@ from db.stock import (
     movement_exists,
     parse_buffer,
     published_levels,
-    tracked_links,
+    tracked_marks,
 )
 
 
@@ -271,7 +271,7 @@ def test_overlong_keys_and_sources_are_cut_to_their_columns(s: Session) -> None:
     assert (len(m.key), len(m.source)) == (255, 200)
 
 
-def test_tracked_links_are_the_accounts_tracked_skus_on_active_stores(s: Session) -> None:
+def test_tracked_marks_are_the_accounts_tracked_skus_on_active_stores(s: Session) -> None:
     a, b = account(s, "alpha"), account(s, "beta")
     live, gone, other = (
         store(s, a, "a.myshopify.com"),
@@ -283,10 +283,10 @@ def test_tracked_links_are_the_accounts_tracked_skus_on_active_stores(s: Session
     link(s, a, live, "CAP", tracked=False)
     link(s, a, gone, "TOTE")
     link(s, b, other, "TOTE")
-    found = tracked_links(s, a, ["TOTE", "CAP", "TOTE", "MUG", "HAT"])
-    assert sorted((x.store_id, x.sku) for x in found) == [(live, "MUG"), (live, "TOTE")]
-    assert tracked_links(s, a, []) == []
-    assert [(x.store_id, x.sku) for x in tracked_links(s, b, ["TOTE"])] == [(other, "TOTE")]
+    found = tracked_marks(s, a, ["TOTE", "CAP", "TOTE", "MUG", "HAT"])
+    assert found == [(live, "MUG"), (live, "TOTE")]
+    assert tracked_marks(s, a, []) == []
+    assert tracked_marks(s, b, ["TOTE"]) == [(other, "TOTE")]
 
 
 def test_marks_are_set_per_channel_refreshed_listed_oldest_first_and_cleared_unless_newer(s: Session) -> None:
