@@ -16,7 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+import requests
 import structlog
 from easypost.easypost_client import EasyPostClient
 from easypost.errors.api.api_error import ApiError
@@ -46,6 +48,28 @@ REFUND_UNAVAILABLE = "SHIPMENT.REFUND.UNAVAILABLE"
 LIST_PAGE_SIZE = 100
 
 
+def environment_read_once(http: requests.Session) -> None:
+    """Make ``http`` read the process's environment (proxies, ``no_proxy``, a CA bundle) once
+    per origin rather than on every call: ``requests`` walks every environment variable
+    twice a request to find them (a tenth of the library's CPU per EasyPost call). The
+    answer is the same for the process's life; a call that names its own proxies is merged
+    afresh."""
+    merge: Callable[..., Any] = http.merge_environment_settings
+    known: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def merged(url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        if proxies or not isinstance(url, str):
+            return merge(url, proxies, stream, verify, cert)
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, stream, verify, cert)
+        if key not in known:
+            known[key] = merge(url, proxies, stream, verify, cert)
+        settings = known[key]
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+    http.merge_environment_settings = merged  # type: ignore[method-assign,assignment]
+
+
 class EasyPost:
     """One EasyPost account (one API key). Safe to share between threads."""
 
@@ -61,6 +85,7 @@ class EasyPost:
         root = (base_url or PRODUCTION_BASE).rstrip("/")
         self.api_base = root if root.endswith(API_PATH) else root + API_PATH
         self._client = EasyPostClient(api_key, api_base=self.api_base, timeout=timeout_s)  # type: ignore[arg-type]
+        environment_read_once(self._client._requests_session)
         self.customs_signer = customs_signer
         self.max_list_pages = max_list_pages
         # The library raises without the response headers (Retry-After) or, for a body that

@@ -63,3 +63,12 @@ def test_a_queued_job_absorbs_the_request_whatever_rerun_says(rt: Any) -> None:
 def test_follow_up_ids_alternate() -> None:
     assert follow_up_id("push-stock-5") == "push-stock-5__rerun"
     assert follow_up_id(follow_up_id("push-stock-5")) == "push-stock-5"
+
+
+def test_a_scheduled_job_absorbs_the_request(rt: Any) -> None:
+    """A push scheduled for later (its delay) answers every request made before it runs."""
+    assert rt.enqueue("rerun_probe", job_id="probe-8", delay_s=30, rerun=True, n=3, follow=True)
+    assert not rt.enqueue("rerun_probe", job_id="probe-8", delay_s=30, rerun=True, n=3, follow=True)
+    assert not rt.enqueue("rerun_probe", job_id="probe-8", rerun=False, n=3, follow=True)
+    assert rt.queue.is_live("probe-8")
+    assert not rt.queue.is_live(follow_up_id("probe-8"))

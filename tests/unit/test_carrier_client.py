@@ -47,3 +47,27 @@ def test_changed_settings_build_a_new_client() -> None:
 def test_no_key_is_permanent() -> None:
     with pytest.raises(Permanent):
         easypost_client(_rt(api_key=None))
+
+
+def test_the_environment_is_read_once_and_answers_as_requests_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    import requests
+
+    from connectors.easypost.client import EasyPost
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    kept = EasyPost("EZTK_one", "https://api.easypost.com")._client._requests_session
+    plain = requests.Session()
+    for url in ("https://api.easypost.com/v2/shipments", "https://internal.example/v2/x"):
+        assert kept.merge_environment_settings(url, {}, None, True, None) == (
+            plain.merge_environment_settings(url, {}, None, True, None)
+        )
+    first = kept.merge_environment_settings("https://api.easypost.com/v2/a", {}, None, True, None)
+    first["proxies"]["https"] = "http://changed.example"  # a caller's copy, not the kept answer
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.example:3128")  # read once: not seen
+    again = kept.merge_environment_settings("https://api.easypost.com/v2/b", {}, None, True, None)
+    assert again["proxies"]["https"] == "http://proxy.example:3128"
+    named = kept.merge_environment_settings(
+        "https://api.easypost.com/v2/c", {"https": "http://mine.example"}, None, True, None
+    )
+    assert named["proxies"]["https"] == "http://mine.example"
