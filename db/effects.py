@@ -53,8 +53,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import NotAttempted, Permanent, Retryable
 from db.models import Effect, EffectState, utcnow
+from db.session import session_scope
 
 Result = dict[str, Any]
+# The caller's record of an effect's outcome, written in the outcome's own transaction.
+Then = Callable[[Session, Result], None]
 
 # The ledger's statements, built once: Core statements on the table, run on a connection of
 # the sessions' engine (an ORM session's flush and its bulk-update bookkeeping cost several
@@ -171,20 +174,29 @@ class EffectsLedger:
         recover: Callable[[EffectRecord], Result | None] | None = None,
         account_id: int | None = None,
         wait_s: float | None = None,
+        then: Then | None = None,
     ) -> Result:
+        """``then(session, result)``: the caller's record of the outcome, run in the same
+        transaction as the outcome's commit (one transaction fewer, and the two land
+        together). It runs on every successful return, in a transaction of its own when
+        the effect was done already; if it raises, the outcome is committed alone and the
+        error raised (a retry finds the effect done and runs ``then`` again)."""
         owner = self.owner
         fp = fingerprint(request)
         outcome = self._claim(key, kind, fp, owner, account_id, self.lease_s if wait_s is None else wait_s)
         if isinstance(outcome, dict):
+            if then is not None:
+                with session_scope(self._factory) as s:
+                    then(s, outcome)
             return outcome
         if outcome is not None and recover is not None:
             found: Result | None = self._guard(key, owner, lambda: recover(outcome))
             if found is not None:
-                self._finish(key, owner, EffectState.done, result=found)
+                self._finish(key, owner, EffectState.done, result=found, then=then)
                 return found
         progress = Progress(self, key, owner)
         result: Result = self._guard(key, owner, lambda: act(progress), progress)
-        self._finish(key, owner, EffectState.done, result=result, outside_id=progress.outside_id)
+        self._finish(key, owner, EffectState.done, result=result, outside_id=progress.outside_id, then=then)
         return result
 
     # -- claim
@@ -285,6 +297,7 @@ class EffectsLedger:
         result: Result | None = None,
         error: str | None = None,
         outside_id: str | None = None,
+        then: Then | None = None,
     ) -> None:
         values: dict[str, Any] = {"state": state, "updated_at": utcnow(), "lease_until": None}
         if outside_id is not None:
@@ -293,16 +306,32 @@ class EffectsLedger:
             values.update(result=result, completed_at=utcnow(), error=None)
         else:
             values["error"] = error
-        self._write(key, owner, values)
+        if then is None:
+            self._write(key, owner, values)
+            return
+        try:
+            with session_scope(self._factory) as s:
+                self._check_written(
+                    s.connection().execute(_WRITE, {**values, "w_key": key, "w_owner": owner}), key
+                )
+                then(s, result or {})
+        except EffectBusy:
+            raise
+        except BaseException:
+            self._write(key, owner, values)  # the outcome alone: the caller's record failed
+            raise
 
     def _update(self, key: str, owner: str, **values: Any) -> None:
         self._write(key, owner, {**values, "lease_until": self._lease(), "updated_at": utcnow()})
 
     def _write(self, key: str, owner: str, values: dict[str, Any]) -> None:
         with self._engine.begin() as conn:
-            done = conn.execute(_WRITE, {**values, "w_key": key, "w_owner": owner})
-            if done.rowcount != 1:
-                raise EffectBusy(f"lost the claim on effect {key!r} (lease expired and taken over)")
+            self._check_written(conn.execute(_WRITE, {**values, "w_key": key, "w_owner": owner}), key)
+
+    @staticmethod
+    def _check_written(done: Any, key: str) -> None:
+        if done.rowcount != 1:
+            raise EffectBusy(f"lost the claim on effect {key!r} (lease expired and taken over)")
 
     def _lease(self) -> datetime:
         return utcnow() + timedelta(seconds=self.lease_s)

@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.errors import Permanent
 from core.lifecycle import SHIPPABLE, Stage
@@ -39,7 +40,7 @@ from core.parcels import customs_lines, needs_customs
 from core.rates import RatePolicy, choose_rate, insurance_for, service_level_for
 from core.shipping import Label, Parcel, Rate, RateChoice, parcel_from_json, parcel_to_json
 from core.transit import CarrierStats, RouteClass, RouteKey, route_class
-from db.effects import EffectRecord, Progress
+from db.effects import EffectRecord, Progress, Then
 from db.models import Order as OrderRow
 from db.models import Shipment, utcnow
 from db.timeline import record
@@ -130,18 +131,32 @@ def buy_parcel(
             assert sh is not None
             planned = sh.package, parcel_from_json(sh.parcel)
     package, parcel = planned
-    easypost_id, rates = _create(rt, client, ctx, shipment_id, package, parcel)
     account = account_settings(rt, ctx).shipping
     policy = rate_policy(account, ctx.order, _on_time_stats(rt, ctx.account_id, account))
-    choice = choose_rate(rates, policy)
-    _record_choice(rt, ctx, shipment_id, easypost_id, choice)
+    chosen: list[tuple[str, RateChoice]] = []
+
+    def record_choice(s: Session, done: dict[str, Any]) -> None:
+        easypost_id, rates = _created(done)
+        choice = choose_rate(rates, policy)
+        _record_choice(s, ctx, shipment_id, easypost_id, choice)
+        chosen.append((easypost_id, choice))
+
+    _create(rt, client, ctx, shipment_id, package, parcel, then=record_choice)
+    easypost_id, choice = chosen[-1]
     if choice.chosen is None:
         return choice.reason
     insurance = insurance_for(parcel.value, account.insure_above)
     refused: list[str] = []
+    route = route_of(rt.settings.shipping, ctx.order)
+    cancelled: list[int] = []
+
+    def record_label(s: Session, done: dict[str, Any]) -> None:
+        if _record_label(s, rt, shipment_id, Label.from_dict(done), route):
+            cancelled.append(ctx.order_id)
+
     for rate in (choice.chosen, *choice.fallbacks):
         try:
-            label = _buy(rt, client, ctx, package, easypost_id, rate, insurance)
+            _buy(rt, client, ctx, package, easypost_id, rate, insurance, then=record_label)
         except Permanent as exc:
             why = f"{rate.carrier} {rate.service}: {exc}"[:300]
             refused.append(why)
@@ -152,7 +167,8 @@ def buy_parcel(
                     s, row, "shipment.buy_refused", why, {"shipment_id": shipment_id, "rate": rate.to_dict()}
                 )
             continue
-        _record_label(rt, shipment_id, label, route_of(rt.settings.shipping, ctx.order))
+        if cancelled:
+            void_labels(rt, ctx.order_id, "the order was cancelled while its label was being bought")
         return None
     return "every eligible rate was refused: " + "; ".join(refused)
 
@@ -211,10 +227,17 @@ def rate_policy(
 
 
 def _create(
-    rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int, package: int, parcel: Parcel
+    rt: Runtime,
+    client: EasyPost,
+    ctx: Context,
+    shipment_id: int,
+    package: int,
+    parcel: Parcel,
+    then: Then | None = None,
 ) -> tuple[str, list[Rate]]:
     """The EasyPost shipment of this parcel (created once) and its rates. Its id is in the
-    ledger once created; the shipment row takes it with the rate choice (``_record_choice``)."""
+    ledger once created; the shipment row takes it with the rate choice (``then``: the
+    caller's ``_record_choice``, in the outcome's own transaction)."""
     key = f"shipment:{ctx.order_id}:{package}"
     to = ctx.order.shipping_address
     assert to is not None
@@ -237,26 +260,32 @@ def _create(
         return {"id": state.id, "rates": [r.to_dict() for r in state.rates]}
 
     request = {"order_id": ctx.order_id, "package": package, "parcel": parcel_to_json(parcel)}
-    done = rt.ledger.run(key, "easypost_shipment", request, act, recover, account_id=ctx.account_id)
+    done = rt.ledger.run(
+        key, "easypost_shipment", request, act, recover, account_id=ctx.account_id, then=then
+    )
+    return _created(done)
+
+
+def _created(done: dict[str, Any]) -> tuple[str, list[Rate]]:
+    """The EasyPost shipment's id and rates, as the ledger keeps them."""
     return str(done["id"]), [Rate.from_dict(r) for r in done.get("rates") or []]
 
 
-def _record_choice(rt: Runtime, ctx: Context, shipment_id: int, easypost_id: str, choice: RateChoice) -> None:
+def _record_choice(s: Session, ctx: Context, shipment_id: int, easypost_id: str, choice: RateChoice) -> None:
     """The EasyPost shipment's id (state ``created``), every rate considered and why the winner
-    won, on the shipment and the timeline (once per change), in one transaction."""
+    won, on the shipment and the timeline (once per change), in ``s``'s transaction."""
     data = choice.to_dict()
-    with rt.session() as s:
-        sh = s.get(Shipment, shipment_id, with_for_update=True)
-        assert sh is not None
-        if sh.easypost_id is None:
-            sh.easypost_id, sh.state, sh.updated_at = easypost_id, "created", utcnow()
-        if sh.rates == data:
-            return
-        sh.rates, sh.updated_at = data, utcnow()
-        if choice.chosen is None:
-            sh.problem = choice.reason[:MAX_PROBLEM]
-        reason = f"rates considered (parcel {sh.package}): {choice.reason}"
-        record(s, ctx.account_id, f"order:{ctx.order_id}", ACTOR, "shipment.rates", reason, data)
+    sh = s.get(Shipment, shipment_id, with_for_update=True)
+    assert sh is not None
+    if sh.easypost_id is None:
+        sh.easypost_id, sh.state, sh.updated_at = easypost_id, "created", utcnow()
+    if sh.rates == data:
+        return
+    sh.rates, sh.updated_at = data, utcnow()
+    if choice.chosen is None:
+        sh.problem = choice.reason[:MAX_PROBLEM]
+    reason = f"rates considered (parcel {sh.package}): {choice.reason}"
+    record(s, ctx.account_id, f"order:{ctx.order_id}", ACTOR, "shipment.rates", reason, data)
 
 
 def _buy(
@@ -267,8 +296,10 @@ def _buy(
     easypost_id: str,
     rate: Rate,
     insurance: Decimal | None,
+    then: Then | None = None,
 ) -> Label:
-    """Buy ``rate`` once; after a lost answer or a dead worker the shipment's own label is used."""
+    """Buy ``rate`` once; after a lost answer or a dead worker the shipment's own label is used.
+    ``then``: the caller's record of the label, in the outcome's own transaction."""
     key = f"label:{ctx.order_id}:{package}:{rate.rate_id}"
 
     def act(progress: Progress) -> dict[str, Any]:
@@ -285,36 +316,33 @@ def _buy(
         "rate_id": rate.rate_id,
         "insurance": str(insurance) if insurance is not None else None,
     }
-    done = rt.ledger.run(key, "label", request, act, recover, account_id=ctx.account_id)
+    done = rt.ledger.run(key, "label", request, act, recover, account_id=ctx.account_id, then=then)
     return Label.from_dict(done)
 
 
-def _record_label(rt: Runtime, shipment_id: int, label: Label, route_class: str) -> None:
+def _record_label(s: Session, rt: Runtime, shipment_id: int, label: Label, route_class: str) -> bool:
     """Stores the label (state purchased) with what tracking needs (tracker, carrier,
-    service, route class, shipped at); an order cancelled meanwhile gets it voided at once."""
-    with rt.session() as s:
-        sh = s.get(Shipment, shipment_id, with_for_update=True)
-        assert sh is not None
-        row = s.get(OrderRow, sh.order_id, with_for_update=True)
-        assert row is not None
-        if sh.state in OPEN_STATES:
-            sh.label, sh.tracking_code = label.to_dict(), label.tracking_code
-            sh.state, sh.problem, sh.updated_at = "purchased", None, utcnow()
-            sh.tracker_id = (str(label.tracker_id)[:64] if label.tracker_id else None) or sh.tracker_id
-            sh.carrier, sh.service = label.carrier[:32], label.service[:64]
-            sh.route_class, sh.shipped_at = route_class, rt.now()
-            price = f" for {label.price.amount} {label.price.currency}" if label.price else ""
-            note(
-                s,
-                row,
-                "shipment.label_purchased",
-                f"parcel {sh.package}: {label.carrier} {label.service}{price}, "
-                f"tracking {label.tracking_code}",
-                {"shipment_id": sh.id, "label": label.to_dict()},
-            )
-        cancelled, order_id = was_cancelled(row), row.id
-    if cancelled:
-        void_labels(rt, order_id, "the order was cancelled while its label was being bought")
+    service, route class, shipped at), in ``s``'s transaction; True when the order was
+    cancelled meanwhile (the caller has its labels voided, once this is committed)."""
+    sh = s.get(Shipment, shipment_id, with_for_update=True)
+    assert sh is not None
+    row = s.get(OrderRow, sh.order_id, with_for_update=True)
+    assert row is not None
+    if sh.state in OPEN_STATES:
+        sh.label, sh.tracking_code = label.to_dict(), label.tracking_code
+        sh.state, sh.problem, sh.updated_at = "purchased", None, utcnow()
+        sh.tracker_id = (str(label.tracker_id)[:64] if label.tracker_id else None) or sh.tracker_id
+        sh.carrier, sh.service = label.carrier[:32], label.service[:64]
+        sh.route_class, sh.shipped_at = route_class, rt.now()
+        price = f" for {label.price.amount} {label.price.currency}" if label.price else ""
+        note(
+            s,
+            row,
+            "shipment.label_purchased",
+            f"parcel {sh.package}: {label.carrier} {label.service}{price}, tracking {label.tracking_code}",
+            {"shipment_id": sh.id, "label": label.to_dict()},
+        )
+    return was_cancelled(row)
 
 
 def start_tracker(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) -> None:

@@ -14,7 +14,7 @@ its own if that fails).
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from sync.shipping.common import move, note, order_shipments, was_cancelled
 from sync.storefronts import storefront
 from sync.tracking.links import tracking_page_url
 from sync.tracking.merchant import for_account
+from sync.tracking.write_back import Parcel as TrackedParcel
 from sync.tracking.write_back import held, read_parcel
 
 if TYPE_CHECKING:
@@ -66,6 +67,11 @@ def write_back(rt: Runtime, shipment_id: int) -> str:
         "order": platform_order_id,
         "tracking_number": parcel.tracking_number,
     }
+    recorded: list[_Recorded] = []
+
+    def record_fulfilment(s: Session, done: dict[str, Any]) -> None:
+        recorded.append(_record_fulfilment(s, rt, shop, store, shipment_id, str(done.get("ref") or "")))
+
     with order_lock(rt, order_id):  # the order's other parcels are written one at a time
         done = rt.ledger.run(
             f"fulfil:{shipment_id}",
@@ -74,9 +80,21 @@ def write_back(rt: Runtime, shipment_id: int) -> str:
             lambda progress: shop.fulfil(platform_order_id, parcel).to_dict(),
             recover=None,  # the storefront looks for this tracking number before writing
             account_id=account_id,
+            then=record_fulfilment,  # in the outcome's own transaction
         )
     completed = done.get("completed") is True  # the write of the last parcel completed the order
-    return _record_fulfilment(rt, shop, store, shipment_id, str(done.get("ref") or ""), completed)
+    return _after_fulfilment(rt, shop, shipment_id, recorded[-1], completed)
+
+
+class _Recorded(NamedTuple):
+    """What ``_record_fulfilment`` leaves for the steps after its commit."""
+
+    state: str
+    every: bool  # every live parcel of the order is written back
+    order_id: int
+    platform_order_id: str
+    account_id: int
+    parcel: TrackedParcel | str  # for the tracking push, read in the same transaction (str: none, why)
 
 
 def _parcel_shipped(rt: Runtime, s: Session, sh: Shipment) -> ParcelShipped:
@@ -101,40 +119,46 @@ def _parcel_shipped(rt: Runtime, s: Session, sh: Shipment) -> ParcelShipped:
 
 
 def _record_fulfilment(
-    rt: Runtime, shop: Storefront, store: Store, shipment_id: int, ref: str, completed: bool
+    s: Session, rt: Runtime, shop: Storefront, store: Store, shipment_id: int, ref: str
+) -> _Recorded:
+    """The parcel fulfilled and the order's stage, in ``s``'s transaction (the outcome's)."""
+    sh = s.get(Shipment, shipment_id, with_for_update=True)
+    assert sh is not None
+    row = s.get(OrderRow, sh.order_id, with_for_update=True)
+    assert row is not None
+    if sh.state == "purchased":
+        sh.state, sh.fulfillment_ref, sh.updated_at = "fulfilled", ref[:128], utcnow()
+        note(
+            s,
+            row,
+            "shipment.fulfilled",
+            f"parcel {sh.package}: {shop.platform} told, tracking {sh.tracking_code}",
+            {"shipment_id": sh.id, "ref": ref},
+        )
+    live = [o for o in order_shipments(s, row.id) if o.state != "voided"]
+    every = bool(live) and all(o.state == "fulfilled" for o in live)
+    stage = Stage.FULFILLED if every else Stage.PARTIALLY_FULFILLED
+    advancing = row.stage in (Stage.PACKED, *WRITING_BACK)
+    if not was_cancelled(row) and advancing and row.stage != stage:
+        done = sum(o.state == "fulfilled" for o in live)
+        move(s, row, stage, f"{done} of {len(live)} parcel(s) written back to {shop.platform}")
+    parcel = read_parcel(rt, s, sh, row, store)  # for the tracking push: read here
+    return _Recorded(sh.state, every, row.id, row.platform_order_id, row.account_id, parcel)
+
+
+def _after_fulfilment(
+    rt: Runtime, shop: Storefront, shipment_id: int, recorded: _Recorded, completed: bool
 ) -> str:
-    with rt.session() as s:
-        sh = s.get(Shipment, shipment_id, with_for_update=True)
-        assert sh is not None
-        row = s.get(OrderRow, sh.order_id, with_for_update=True)
-        assert row is not None
-        if sh.state == "purchased":
-            sh.state, sh.fulfillment_ref, sh.updated_at = "fulfilled", ref[:128], utcnow()
-            note(
-                s,
-                row,
-                "shipment.fulfilled",
-                f"parcel {sh.package}: {shop.platform} told, tracking {sh.tracking_code}",
-                {"shipment_id": sh.id, "ref": ref},
-            )
-        live = [o for o in order_shipments(s, row.id) if o.state != "voided"]
-        every = bool(live) and all(o.state == "fulfilled" for o in live)
-        stage = Stage.FULFILLED if every else Stage.PARTIALLY_FULFILLED
-        advancing = row.stage in (Stage.PACKED, *WRITING_BACK)
-        if not was_cancelled(row) and advancing and row.stage != stage:
-            done = sum(o.state == "fulfilled" for o in live)
-            move(s, row, stage, f"{done} of {len(live)} parcel(s) written back to {shop.platform}")
-        order_id, platform_order_id, account_id = row.id, row.platform_order_id, row.account_id
-        state = sh.state
-        parcel = read_parcel(rt, s, sh, row, store)  # for the tracking push below: read here
-    if every and shop.needs_completion and not completed:
-        _complete(rt, shop, order_id, platform_order_id, account_id)
+    """Once the fulfilment is committed: the order completed where the storefront needs it,
+    then the parcel's tracking news so far."""
+    if recorded.every and shop.needs_completion and not completed:
+        _complete(rt, shop, recorded.order_id, recorded.platform_order_id, recorded.account_id)
     # The carrier's news so far (and what comes later) follows the fulfilment (sync/tracking):
     # here, in this job; its own job if that fails (which reads the parcel afresh).
     job_id = safe_job_id("trackpush", shipment_id, "fulfilled")
-    with held(parcel):
+    with held(recorded.parcel):
         run_now(rt, "push_tracking", job_id, shipment_id=shipment_id)
-    return state
+    return recorded.state
 
 
 def _complete(rt: Runtime, shop: Storefront, order_id: int, platform_order_id: str, account_id: int) -> None:

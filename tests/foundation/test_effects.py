@@ -708,3 +708,65 @@ def test_an_outside_id_found_before_a_lost_answer_stays_with_the_unknown_outcome
         ledger.run("label:8:1", "label", {"order": 8}, act)
     record = ledger.get("label:8:1")
     assert record is not None and (record.state, record.outside_id) == (EffectState.unknown, "shp_8")
+
+
+def _accounts(ledger: EffectsLedger) -> list[str]:
+    from db.models import Account
+
+    with ledger._factory() as s:
+        return sorted(s.scalars(select(Account.name)))
+
+
+def test_then_lands_in_the_outcomes_own_commit(ledger: EffectsLedger) -> None:
+    seen: list[EffectState] = []
+
+    def then(s: Any, result: dict[str, Any]) -> None:
+        # inside the outcome's transaction: the effect reads as done already, on this session
+        state = s.execute(select(Effect.state).where(Effect.key == "label:20:1")).scalar_one()
+        seen.append(state)
+        get_or_create_account(s, f"then-{result['label']}")
+
+    assert ledger.run("label:20:1", "label", {"order": 20}, lambda p: {"label": "L20"}, then=then) == {
+        "label": "L20"
+    }
+    assert seen == [EffectState.done]
+    assert _accounts(ledger) == ["then-L20"]
+
+
+def test_then_runs_again_on_a_replay_in_a_transaction_of_its_own(ledger: EffectsLedger) -> None:
+    calls: list[str] = []
+    ledger.run("label:21:1", "label", {"order": 21}, lambda p: calls.append("act") or {"label": "L21"})
+    done = ledger.run(
+        "label:21:1",
+        "label",
+        {"order": 21},
+        lambda p: calls.append("act") or {"label": "again"},
+        then=lambda s, result: get_or_create_account(s, f"replayed-{result['label']}"),
+    )
+    assert done == {"label": "L21"} and calls == ["act"]
+    assert _accounts(ledger) == ["replayed-L21"]
+
+
+def test_a_then_that_fails_leaves_the_outcome_committed_alone(ledger: EffectsLedger) -> None:
+    def then(s: Any, result: dict[str, Any]) -> None:
+        get_or_create_account(s, "never-kept")
+        raise RuntimeError("the record failed")
+
+    calls: list[str] = []
+    with pytest.raises(RuntimeError, match="the record failed"):
+        ledger.run(
+            "label:22:1", "label", {"order": 22}, lambda p: calls.append("act") or {"label": "L22"}, then=then
+        )
+    record = ledger.get("label:22:1")
+    assert record is not None and record.state is EffectState.done and record.result == {"label": "L22"}
+    assert _accounts(ledger) == []  # the record rolled back with its transaction
+    # the retry finds the effect done: no second call, and the record is written this time
+    again = ledger.run(
+        "label:22:1",
+        "label",
+        {"order": 22},
+        lambda p: calls.append("act") or {"label": "x"},
+        then=lambda s, result: get_or_create_account(s, "kept"),
+    )
+    assert again == {"label": "L22"} and calls == ["act"]
+    assert _accounts(ledger) == ["kept"]
