@@ -30,10 +30,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.errors import Permanent
+from core.errors import Permanent, Retryable
 from core.lifecycle import SHIPPABLE, Stage
 from core.orders import Order
 from core.parcels import customs_lines, needs_customs
@@ -59,7 +60,7 @@ from sync.shipping.common import (
     was_cancelled,
     write_back_job_id,
 )
-from sync.shipping.plan import Context, account_settings, enter, plan_parcels
+from sync.shipping.plan import Context, account_settings, enter_in, plan_in
 from sync.shipping.void import void_labels
 
 if TYPE_CHECKING:
@@ -71,36 +72,58 @@ if TYPE_CHECKING:
 @job("ship_order", queue="shipping")
 def ship_order(rt: Runtime, order_id: int) -> str:
     """Plan parcels, buy one label per parcel, start trackers; returns where the order stands."""
-    gate = enter(rt, order_id)
-    if isinstance(gate, str):
-        return gate
-    planned = plan_parcels(rt, gate)
-    if planned is not None:
-        return planned
+    started = _start(rt, order_id)
+    if isinstance(started, str):
+        return started
+    gate, open_parcels, untracked = started
     client = easypost(rt)
-    for n, (shipment_id, parcel) in enumerate(_open_parcels(rt, order_id)):
+    for n, (shipment_id, parcel) in enumerate(open_parcels):
         # ``enter`` has just checked the order under its lock for the first parcel; a
         # cancellation landing later is noticed when the label is recorded (and voided).
         stopped = stop_reason(rt, order_id) if n else None
         if stopped is not None:
             return stopped
-        problem = buy_parcel(rt, client, gate, shipment_id, parcel)
+        problem = buy_parcel(rt, client, gate, shipment_id, parcel, untracked)
         if problem is not None:
             return hold(rt, order_id, problem)
-    for shipment_id in without_tracker(rt, order_id):
+    for shipment_id in sorted(untracked):
         start_tracker(rt, client, gate, shipment_id)
     return _after_labels(rt, order_id)
 
 
-def _open_parcels(rt: Runtime, order_id: int) -> list[tuple[int, tuple[int, Parcel]]]:
-    """The order's parcels without a label yet, in package order: id, package and parcel."""
-    with rt.session() as s:
-        rows = s.execute(
-            select(Shipment.id, Shipment.package, Shipment.parcel)
-            .where(Shipment.order_id == order_id, Shipment.state.in_(OPEN_STATES))
-            .order_by(Shipment.package)
-        )
-        return [(r.id, (r.package, parcel_from_json(r.parcel))) for r in rows]
+OpenParcel = tuple[int, tuple[int, Parcel]]  # a parcel without a label: id, (package, parcel)
+
+
+def _start(rt: Runtime, order_id: int) -> tuple[Context, list[OpenParcel], set[int]] | str:
+    """In one transaction, under the order's lock: ``enter`` (the order may ship: packed),
+    its parcels planned once (``plan_parcels``), then read. Returns the run's context, the
+    parcels without a label yet (id, package and parcel, in package order) and the bought
+    parcels whose tracker is not kept (``without_tracker``), else where the order stops."""
+    try:
+        with rt.session() as s:
+            gate = enter_in(s, rt, order_id)
+            if isinstance(gate, str):
+                return gate
+            problem = plan_in(s, rt, gate, account_settings(rt, gate).shipping)
+            if problem is None:
+                rows = s.execute(_PARCELS, {"w_order": order_id}).all()
+    except IntegrityError as exc:  # another run planned them first (it held the lock before us)
+        raise Retryable("the order's parcels were planned concurrently; retry") from exc
+    if problem is not None:
+        return hold(rt, order_id, problem)
+    open_parcels = [(r.id, (r.package, parcel_from_json(r.parcel))) for r in rows if r.state in OPEN_STATES]
+    untracked = {r.id for r in rows if r.state == "purchased" and not _tracker_kept(r.tracker_id, r.label)}
+    return gate, open_parcels, untracked
+
+
+# An order's parcels as ``_start`` reads them (built once).
+_PARCELS = (
+    select(
+        Shipment.id, Shipment.package, Shipment.parcel, Shipment.state, Shipment.tracker_id, Shipment.label
+    )
+    .where(Shipment.order_id == bindparam("w_order"))
+    .order_by(Shipment.package)
+)
 
 
 def without_tracker(rt: Runtime, order_id: int) -> list[int]:
@@ -121,10 +144,16 @@ def _tracker_kept(tracker_id: str | None, label: dict[str, Any] | None) -> bool:
 
 
 def buy_parcel(
-    rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int, planned: tuple[int, Parcel] | None = None
+    rt: Runtime,
+    client: EasyPost,
+    ctx: Context,
+    shipment_id: int,
+    planned: tuple[int, Parcel] | None = None,
+    untracked: set[int] | None = None,
 ) -> str | None:
     """Create, choose, buy and record one parcel's label; returns a problem that holds the order.
-    ``planned``: its package number and parcel, when the caller has read them."""
+    ``planned``: its package number and parcel, when the caller has read them; ``untracked``:
+    the caller's set of bought parcels whose tracker is not kept, this one added if so."""
     if planned is None:
         with rt.session() as s:
             sh = s.get(Shipment, shipment_id)
@@ -151,7 +180,7 @@ def buy_parcel(
     cancelled: list[int] = []
 
     def record_label(s: Session, done: dict[str, Any]) -> None:
-        if _record_label(s, rt, shipment_id, Label.from_dict(done), route):
+        if _record_label(s, rt, shipment_id, Label.from_dict(done), route, untracked):
             cancelled.append(ctx.order_id)
 
     for rate in (choice.chosen, *choice.fallbacks):
@@ -320,10 +349,13 @@ def _buy(
     return Label.from_dict(done)
 
 
-def _record_label(s: Session, rt: Runtime, shipment_id: int, label: Label, route_class: str) -> bool:
+def _record_label(
+    s: Session, rt: Runtime, shipment_id: int, label: Label, route_class: str, untracked: set[int] | None
+) -> bool:
     """Stores the label (state purchased) with what tracking needs (tracker, carrier,
-    service, route class, shipped at), in ``s``'s transaction; True when the order was
-    cancelled meanwhile (the caller has its labels voided, once this is committed)."""
+    service, route class, shipped at), in ``s``'s transaction, the parcel added to
+    ``untracked`` if its tracker is not kept; True when the order was cancelled meanwhile
+    (the caller has its labels voided, once this is committed)."""
     sh = s.get(Shipment, shipment_id, with_for_update=True)
     assert sh is not None
     row = s.get(OrderRow, sh.order_id, with_for_update=True)
@@ -342,6 +374,8 @@ def _record_label(s: Session, rt: Runtime, shipment_id: int, label: Label, route
             f"parcel {sh.package}: {label.carrier} {label.service}{price}, tracking {label.tracking_code}",
             {"shipment_id": sh.id, "label": label.to_dict()},
         )
+    if untracked is not None and sh.state == "purchased" and not _tracker_kept(sh.tracker_id, sh.label):
+        untracked.add(sh.id)
     return was_cancelled(row)
 
 

@@ -57,18 +57,23 @@ def account_settings(rt: Runtime, ctx: Context) -> Settings:
 def enter(rt: Runtime, order_id: int) -> Context | str:
     """The order, when it may ship now (moving it to packed), else the stage to stop at."""
     with rt.session() as s:
-        row = s.get(OrderRow, order_id, with_for_update=True)
-        if row is None:
-            return "missing"
-        if row.stage not in SHIPPABLE or row.hold_reason is not None or was_cancelled(row):
-            return row.stage
-        if row.stage == Stage.READY_TO_SHIP:
-            verify = rt.settings.shipping.verify_packing
-            if verify and not scan_passed(s, row.id):
-                return AWAITING_SCAN
-            move(s, row, Stage.PACKED, "contents verified" if verify else "packed without scan")
-        settings = settings_for(rt, row.account_id, s)  # once for the run, in this transaction
-        return Context(row.id, row.account_id, Order.from_dict(row.data), settings)
+        return enter_in(s, rt, order_id)
+
+
+def enter_in(s: Session, rt: Runtime, order_id: int) -> Context | str:
+    """``enter`` in ``s``'s transaction (the order stays locked until it commits)."""
+    row = s.get(OrderRow, order_id, with_for_update=True)
+    if row is None:
+        return "missing"
+    if row.stage not in SHIPPABLE or row.hold_reason is not None or was_cancelled(row):
+        return row.stage
+    if row.stage == Stage.READY_TO_SHIP:
+        verify = rt.settings.shipping.verify_packing
+        if verify and not scan_passed(s, row.id):
+            return AWAITING_SCAN
+        move(s, row, Stage.PACKED, "contents verified" if verify else "packed without scan")
+    settings = settings_for(rt, row.account_id, s)  # once for the run, in this transaction
+    return Context(row.id, row.account_id, Order.from_dict(row.data), settings)
 
 
 def plan_parcels(rt: Runtime, ctx: Context) -> str | None:
@@ -77,13 +82,13 @@ def plan_parcels(rt: Runtime, ctx: Context) -> str | None:
     settings = account_settings(rt, ctx).shipping  # the merchant's own boxes
     try:
         with rt.session() as s:
-            problem = _plan_in(s, rt, ctx, settings)
+            problem = plan_in(s, rt, ctx, settings)
     except IntegrityError:
         return None  # another run planned them first: its rows stand
     return hold(rt, ctx.order_id, problem) if problem is not None else None
 
 
-def _plan_in(s: Session, rt: Runtime, ctx: Context, settings: ShippingSettings) -> str | None:
+def plan_in(s: Session, rt: Runtime, ctx: Context, settings: ShippingSettings) -> str | None:
     """In ``s``: nothing when parcels are planned already, else the plan saved; or the
     problem that holds the order (nothing written then)."""
     packages: dict[int, str] = {
