@@ -34,7 +34,7 @@ from sync.jobs import job
 from sync.returns.common import items_of, move, note, order_of, soon
 from sync.returns.merchant import for_account
 from sync.shipping.common import easypost
-from sync.shipping.labels import rate_policy
+from sync.shipping.policy import rate_policy
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -26,7 +26,6 @@ its label is recorded, and voided then.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -36,16 +35,13 @@ from sqlalchemy.orm import Session
 
 from core.errors import Permanent, Retryable
 from core.lifecycle import SHIPPABLE, Stage
-from core.orders import Order
 from core.parcels import customs_lines, needs_customs
-from core.rates import RatePolicy, choose_rate, insurance_for, service_level_for
+from core.rates import choose_rate, insurance_for
 from core.shipping import Label, Parcel, Rate, RateChoice, parcel_from_json, parcel_to_json
-from core.transit import CarrierStats, RouteClass, RouteKey, route_class
 from db.effects import EffectRecord, Progress, Then
 from db.models import Order as OrderRow
 from db.models import Shipment, utcnow
 from db.timeline import record
-from sync.account_settings import settings_for
 from sync.jobs import job, run_now
 from sync.shipping.common import (
     ACTOR,
@@ -61,11 +57,11 @@ from sync.shipping.common import (
     write_back_job_id,
 )
 from sync.shipping.plan import Context, account_settings, enter_in, plan_in
+from sync.shipping.policy import on_time_stats, rate_policy, route_of
 from sync.shipping.void import void_labels
 
 if TYPE_CHECKING:
     from connectors.easypost.client import EasyPost
-    from settings import ShippingSettings
     from sync.runtime import Runtime
 
 
@@ -161,7 +157,7 @@ def buy_parcel(
             planned = sh.package, parcel_from_json(sh.parcel)
     package, parcel = planned
     account = account_settings(rt, ctx).shipping
-    policy = rate_policy(account, ctx.order, _on_time_stats(rt, ctx.account_id, account))
+    policy = rate_policy(account, ctx.order, on_time_stats(rt, ctx.account_id, account))
     chosen: list[tuple[str, RateChoice]] = []
 
     def record_choice(s: Session, done: dict[str, Any]) -> None:
@@ -200,59 +196,6 @@ def buy_parcel(
             void_labels(rt, ctx.order_id, "the order was cancelled while its label was being bought")
         return None
     return "every eligible rate was refused: " + "; ".join(refused)
-
-
-def policy_for(
-    rt: Runtime,
-    order: Order,
-    stats: Mapping[RouteKey, CarrierStats] | None = None,
-    account_id: int | None = None,
-) -> RatePolicy:
-    """The rate policy for this order (the account's own settings when given); ``stats``
-    (performance per route key) feed the on-time option."""
-    shipping = settings_for(rt, account_id).shipping if account_id is not None else rt.settings.shipping
-    return rate_policy(shipping, order, stats)
-
-
-def _on_time_stats(
-    rt: Runtime, account_id: int, shipping: ShippingSettings
-) -> dict[RouteKey, CarrierStats] | None:
-    """Carrier performance of the account's delivered parcels, when the on-time option is on."""
-    if shipping.on_time_min is None:
-        return None
-    from sync.tracking.performance import stats_for
-
-    return stats_for(rt, account_id)
-
-
-def route_of(settings: ShippingSettings, order: Order) -> RouteClass:
-    """The route class from the merchant's warehouse (``shipping.ship_from``) to the buyer."""
-    to, origin = order.shipping_address, settings.ship_from
-    return route_class(
-        origin.get("country"),
-        origin.get("state"),
-        to.country_code if to is not None else None,
-        to.province_code if to is not None else None,
-    )
-
-
-def rate_policy(
-    settings: ShippingSettings, order: Order, stats: Mapping[RouteKey, CarrierStats] | None = None
-) -> RatePolicy:
-    """The configured rate policy for one order, with the route class from the warehouse to the buyer."""
-    level = service_level_for(order.shipping_method, settings.method_map, settings.default_level)
-    known = settings.service_levels.get(level)
-    route = route_of(settings, order)
-    return RatePolicy(
-        level=level,
-        max_days=known.max_days if known is not None else None,
-        allow=frozenset(settings.carriers_allow),
-        deny=frozenset(settings.carriers_deny),
-        on_time_min=settings.on_time_min,
-        on_time_min_samples=settings.on_time_min_samples,
-        route=route,
-        stats=dict(stats or {}),
-    )
 
 
 def _create(

@@ -4,7 +4,7 @@
 A parcel counts once it has a carrier, a route class, when it left (``shipped_at``) and
 when it arrived (``delivered_at``); the carrier's first estimate (``promised_at``; a later
 one moved by a delay would excuse it) decides whether it was on time. :func:`stats_for`
-feeds the on-time rate policy (``sync.shipping.labels.policy_for``);
+feeds the on-time rate policy (``sync.shipping.policy.policy_for``);
 :func:`performance_rows` is what the API and the CLI show.
 """
 

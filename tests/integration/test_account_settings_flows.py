@@ -23,8 +23,8 @@ from sync.account_settings import save_part, settings_for
 from sync.jobs import JOBS, JobMessage, Outcome, execute, job
 from sync.pipeline import verify_order
 from sync.returns.merchant import for_account as returns_for
-from sync.shipping.labels import policy_for
 from sync.shipping.plan import Context, plan_parcels
+from sync.shipping.policy import policy_for
 from sync.storefronts import access_for
 from sync.tracking.merchant import for_account as tracking_for
 from tests.integration.test_review_api import merchant

@@ -19,7 +19,7 @@ from core.rates import RatePolicy, choose_rate
 from core.shipping import Considered, Rate
 from core.transit import CarrierStats, RouteClass, RouteKey
 from settings import ServiceLevel, ShippingSettings
-from sync.shipping.labels import rate_policy
+from sync.shipping.policy import rate_policy
 
 D = RouteClass.DOMESTIC
 
