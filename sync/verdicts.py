@@ -121,9 +121,17 @@ def write_back_verdict(rt: Runtime, order_id: int, n: int) -> str:
         "facts": [[str(sentiment), text] for sentiment, text in said.facts],
         "note": said.note,
     }
-    result = rt.ledger.run(key, "risk_write_back", request, act, recover=recover, account_id=row.account_id)
-    with rt.session() as s:
-        record(s, row.account_id, f"order:{order_id}", "pipeline", "order.verdict_written", key, result)
+    rt.ledger.run(
+        key,
+        "risk_write_back",
+        request,
+        act,
+        recover=recover,
+        account_id=row.account_id,
+        then=lambda s, result: record(
+            s, row.account_id, f"order:{order_id}", "pipeline", "order.verdict_written", key, result
+        ),  # in the outcome's own transaction
+    )
     return "written"
 
 
@@ -150,8 +158,14 @@ def cancel_on_storefront(rt: Runtime, order_id: int) -> str:
 
     request = {"order": row.platform_order_id, "platform": str(store.platform)}
     rt.ledger.run(
-        f"cancel:{order_id}", "order_cancel", request, act, recover=recover, account_id=row.account_id
+        f"cancel:{order_id}",
+        "order_cancel",
+        request,
+        act,
+        recover=recover,
+        account_id=row.account_id,
+        then=lambda s, result: record(
+            s, row.account_id, f"order:{order_id}", "pipeline", "order.cancel_requested", "rejected"
+        ),
     )
-    with rt.session() as s:
-        record(s, row.account_id, f"order:{order_id}", "pipeline", "order.cancel_requested", "rejected")
     return "cancelled"
