@@ -30,8 +30,9 @@ from sync.returns.labels import parcel_for
 from sync.returns.merchant import for_account
 from sync.returns.refunds import READY_STATES, issue_refund
 from sync.shipping.common import easypost
-from sync.shipping.labels import buy_parcel, start_tracker
+from sync.shipping.labels import buy_parcel
 from sync.shipping.plan import Context
+from sync.shipping.trackers import start_tracker
 
 if TYPE_CHECKING:
     from sync.runtime import Runtime

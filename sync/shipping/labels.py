@@ -58,10 +58,12 @@ from sync.shipping.common import (
 )
 from sync.shipping.plan import Context, account_settings, enter_in, plan_in
 from sync.shipping.policy import on_time_stats, rate_policy, route_of
+from sync.shipping.trackers import start_tracker, tracker_kept
 from sync.shipping.void import void_labels
 
 if TYPE_CHECKING:
     from connectors.easypost.client import EasyPost
+    from settings import ShippingSettings
     from sync.runtime import Runtime
 
 
@@ -73,18 +75,21 @@ def ship_order(rt: Runtime, order_id: int) -> str:
         return started
     gate, open_parcels, untracked = started
     client = easypost(rt)
+    decided: list[Decided] = []
     for n, (shipment_id, parcel) in enumerate(open_parcels):
         # ``enter`` has just checked the order under its lock for the first parcel; a
         # cancellation landing later is noticed when the label is recorded (and voided).
         stopped = stop_reason(rt, order_id) if n else None
         if stopped is not None:
             return stopped
-        problem = buy_parcel(rt, client, gate, shipment_id, parcel, untracked)
+        problem = buy_parcel(rt, client, gate, shipment_id, parcel, untracked, decided)
         if problem is not None:
             return hold(rt, order_id, problem)
     for shipment_id in sorted(untracked):
         start_tracker(rt, client, gate, shipment_id)
-    return _after_labels(rt, order_id)
+    # The last label's transaction saw every parcel: its answer stands (else read it now).
+    last = decided[-1] if open_parcels and len(decided) == len(open_parcels) else None
+    return _after_labels(rt, order_id, last)
 
 
 OpenParcel = tuple[int, tuple[int, Parcel]]  # a parcel without a label: id, (package, parcel)
@@ -94,13 +99,14 @@ def _start(rt: Runtime, order_id: int) -> tuple[Context, list[OpenParcel], set[i
     """In one transaction, under the order's lock: ``enter`` (the order may ship: packed),
     its parcels planned once (``plan_parcels``), then read. Returns the run's context, the
     parcels without a label yet (id, package and parcel, in package order) and the bought
-    parcels whose tracker is not kept (``without_tracker``), else where the order stops."""
+    parcels whose tracker is not kept (``tracker_kept``), else where the order stops."""
     try:
         with rt.session() as s:
-            gate = enter_in(s, rt, order_id)
-            if isinstance(gate, str):
-                return gate
-            problem = plan_in(s, rt, gate, account_settings(rt, gate).shipping)
+            entered = enter_in(s, rt, order_id)
+            if isinstance(entered, str):
+                return entered
+            gate, row = entered
+            problem = plan_in(s, rt, gate, account_settings(rt, gate).shipping, row)
             if problem is None:
                 rows = s.execute(_PARCELS, {"w_order": order_id}).all()
     except IntegrityError as exc:  # another run planned them first (it held the lock before us)
@@ -108,7 +114,7 @@ def _start(rt: Runtime, order_id: int) -> tuple[Context, list[OpenParcel], set[i
     if problem is not None:
         return hold(rt, order_id, problem)
     open_parcels = [(r.id, (r.package, parcel_from_json(r.parcel))) for r in rows if r.state in OPEN_STATES]
-    untracked = {r.id for r in rows if r.state == "purchased" and not _tracker_kept(r.tracker_id, r.label)}
+    untracked = {r.id for r in rows if r.state == "purchased" and not tracker_kept(r.tracker_id, r.label)}
     return gate, open_parcels, untracked
 
 
@@ -122,23 +128,6 @@ _PARCELS = (
 )
 
 
-def without_tracker(rt: Runtime, order_id: int) -> list[int]:
-    """The order's bought parcels whose tracker is not kept yet. EasyPost starts a tracker with
-    every label it sells and returns it with the purchase (``_record_label`` keeps its id and
-    public page): only a label that came without one needs ``start_tracker`` and its call."""
-    with rt.session() as s:
-        rows = s.execute(
-            select(Shipment.id, Shipment.tracker_id, Shipment.label)
-            .where(Shipment.order_id == order_id, Shipment.state == "purchased")
-            .order_by(Shipment.package)
-        )
-        return [r.id for r in rows if not _tracker_kept(r.tracker_id, r.label)]
-
-
-def _tracker_kept(tracker_id: str | None, label: dict[str, Any] | None) -> bool:
-    return bool(tracker_id and label and label.get("tracker_id") == tracker_id and label.get("tracking_url"))
-
-
 def buy_parcel(
     rt: Runtime,
     client: EasyPost,
@@ -146,10 +135,12 @@ def buy_parcel(
     shipment_id: int,
     planned: tuple[int, Parcel] | None = None,
     untracked: set[int] | None = None,
+    decided: list[Decided] | None = None,
 ) -> str | None:
     """Create, choose, buy and record one parcel's label; returns a problem that holds the order.
     ``planned``: its package number and parcel, when the caller has read them; ``untracked``:
-    the caller's set of bought parcels whose tracker is not kept, this one added if so."""
+    the caller's set of bought parcels whose tracker is not kept, this one added if so;
+    ``decided``: gets ``_labels_in``'s answer, taken in the label's own transaction."""
     if planned is None:
         with rt.session() as s:
             sh = s.get(Shipment, shipment_id)
@@ -157,17 +148,7 @@ def buy_parcel(
             planned = sh.package, parcel_from_json(sh.parcel)
     package, parcel = planned
     account = account_settings(rt, ctx).shipping
-    policy = rate_policy(account, ctx.order, on_time_stats(rt, ctx.account_id, account))
-    chosen: list[tuple[str, RateChoice]] = []
-
-    def record_choice(s: Session, done: dict[str, Any]) -> None:
-        easypost_id, rates = _created(done)
-        choice = choose_rate(rates, policy)
-        _record_choice(s, ctx, shipment_id, easypost_id, choice)
-        chosen.append((easypost_id, choice))
-
-    _create(rt, client, ctx, shipment_id, package, parcel, then=record_choice)
-    easypost_id, choice = chosen[-1]
+    easypost_id, choice = _shipment_and_choice(rt, client, ctx, shipment_id, package, parcel, account)
     if choice.chosen is None:
         return choice.reason
     insurance = insurance_for(parcel.value, account.insure_above)
@@ -176,8 +157,11 @@ def buy_parcel(
     cancelled: list[int] = []
 
     def record_label(s: Session, done: dict[str, Any]) -> None:
-        if _record_label(s, rt, shipment_id, Label.from_dict(done), route, untracked):
+        row = _record_label(s, rt, shipment_id, Label.from_dict(done), route, untracked)
+        if was_cancelled(row):
             cancelled.append(ctx.order_id)
+        elif decided is not None:
+            decided.append(_labels_in(s, row))
 
     for rate in (choice.chosen, *choice.fallbacks):
         try:
@@ -196,6 +180,30 @@ def buy_parcel(
             void_labels(rt, ctx.order_id, "the order was cancelled while its label was being bought")
         return None
     return "every eligible rate was refused: " + "; ".join(refused)
+
+
+def _shipment_and_choice(
+    rt: Runtime,
+    client: EasyPost,
+    ctx: Context,
+    shipment_id: int,
+    package: int,
+    parcel: Parcel,
+    account: ShippingSettings,
+) -> tuple[str, RateChoice]:
+    """The parcel's EasyPost shipment (``_create``) and the rate chosen by the merchant's
+    policy, recorded in the shipment's own outcome transaction."""
+    policy = rate_policy(account, ctx.order, on_time_stats(rt, ctx.account_id, account))
+    chosen: list[tuple[str, RateChoice]] = []
+
+    def record_choice(s: Session, done: dict[str, Any]) -> None:
+        easypost_id, rates = _created(done)
+        choice = choose_rate(rates, policy)
+        _record_choice(s, ctx, shipment_id, easypost_id, choice)
+        chosen.append((easypost_id, choice))
+
+    _create(rt, client, ctx, shipment_id, package, parcel, then=record_choice)
+    return chosen[-1]
 
 
 def _create(
@@ -294,11 +302,11 @@ def _buy(
 
 def _record_label(
     s: Session, rt: Runtime, shipment_id: int, label: Label, route_class: str, untracked: set[int] | None
-) -> bool:
+) -> OrderRow:
     """Stores the label (state purchased) with what tracking needs (tracker, carrier,
     service, route class, shipped at), in ``s``'s transaction, the parcel added to
-    ``untracked`` if its tracker is not kept; True when the order was cancelled meanwhile
-    (the caller has its labels voided, once this is committed)."""
+    ``untracked`` if its tracker is not kept; returns the order, locked (if it was
+    cancelled meanwhile, the caller has its labels voided once this is committed)."""
     sh = s.get(Shipment, shipment_id, with_for_update=True)
     assert sh is not None
     row = s.get(OrderRow, sh.order_id, with_for_update=True)
@@ -317,67 +325,38 @@ def _record_label(
             f"parcel {sh.package}: {label.carrier} {label.service}{price}, tracking {label.tracking_code}",
             {"shipment_id": sh.id, "label": label.to_dict()},
         )
-    if untracked is not None and sh.state == "purchased" and not _tracker_kept(sh.tracker_id, sh.label):
+    if untracked is not None and sh.state == "purchased" and not tracker_kept(sh.tracker_id, sh.label):
         untracked.add(sh.id)
-    return was_cancelled(row)
+    return row
 
 
-def start_tracker(rt: Runtime, client: EasyPost, ctx: Context, shipment_id: int) -> None:
-    """Start the carrier's tracker of a bought label (through the ledger), and keep its id."""
-    with rt.session() as s:
-        sh = s.get(Shipment, shipment_id)
-        assert sh is not None and sh.label is not None
-        label, stored = Label.from_dict(sh.label), sh.tracker_id
-        if _tracker_kept(stored, sh.label):
-            return  # started by EasyPost with the label (see ``without_tracker``)
+Decided = tuple[str, list[int]]  # ``_labels_in``: the order's stage, the parcels to write back
 
-    def act(progress: Progress) -> dict[str, Any]:
-        tracker_id, url = client.create_tracker(label.tracking_code, label.carrier)
-        progress.found_outside_id(tracker_id)  # committed with the outcome
-        return {"id": tracker_id, "public_url": url}
 
-    done = rt.ledger.run(
-        f"tracker:{shipment_id}",
-        "tracker",
-        {"tracking_code": label.tracking_code, "carrier": label.carrier},
-        act,
-        recover=None,  # EasyPost answers a second create with the existing tracker
-        account_id=ctx.account_id,
-    )
-    tracker_id = str(done.get("id") or "")[:64] or None
-    if label.tracker_id == done.get("id") and label.tracking_url == done.get("public_url"):
-        if stored is not None and stored == tracker_id:
-            return  # the label's own tracker, already kept when the label was recorded
+def _after_labels(rt: Runtime, order_id: int, decided: Decided | None = None) -> str:
+    """label_purchased when every parcel has its label; the write-backs follow. ``decided``:
+    ``_labels_in``'s answer, when the last label's own transaction took it."""
+    if decided is None:
         with rt.session() as s:
-            sh = s.get(Shipment, shipment_id, with_for_update=True)
-            if sh is not None and sh.tracker_id is None and tracker_id:
-                sh.tracker_id = tracker_id
-        return
-    with rt.session() as s:
-        sh = s.get(Shipment, shipment_id, with_for_update=True)
-        assert sh is not None and sh.label is not None
-        sh.label = {**sh.label, "tracker_id": done.get("id"), "tracking_url": done.get("public_url")}
-        sh.tracker_id = tracker_id or sh.tracker_id
-        sh.updated_at = utcnow()
-
-
-def _after_labels(rt: Runtime, order_id: int) -> str:
-    """label_purchased when every parcel has its label; the write-backs are enqueued."""
-    with rt.session() as s:
-        row = s.get(OrderRow, order_id, with_for_update=True)
-        if row is None:
-            return "missing"
-        shipments = order_shipments(s, order_id)
-        live = [sh for sh in shipments if sh.state != "voided"]
-        if was_cancelled(row) or row.stage not in SHIPPABLE:
-            return row.stage
-        if not live or any(sh.state in OPEN_STATES for sh in live):
-            return row.stage
-        if row.stage == Stage.PACKED:
-            codes = ", ".join(sh.tracking_code or "" for sh in live)
-            move(s, row, Stage.LABEL_PURCHASED, f"{len(live)} label(s) bought: {codes}")
-        pending = [sh.id for sh in live if sh.state == "purchased"]
-        stage = row.stage
+            row = s.get(OrderRow, order_id, with_for_update=True)
+            if row is None:
+                return "missing"
+            decided = _labels_in(s, row)
+    stage, pending = decided
     for shipment_id in pending:  # here, in this job; the write-back job if it fails
         run_now(rt, "write_back_fulfillment", write_back_job_id(shipment_id), shipment_id=shipment_id)
     return stage
+
+
+def _labels_in(s: Session, row: OrderRow) -> Decided:
+    """In ``s``, the order locked: label_purchased once every live parcel has its label; and
+    the bought parcels to write back (none while one is open or the order is stopped)."""
+    live = [sh for sh in order_shipments(s, row.id) if sh.state != "voided"]
+    if was_cancelled(row) or row.stage not in SHIPPABLE:
+        return row.stage, []
+    if not live or any(sh.state in OPEN_STATES for sh in live):
+        return row.stage, []
+    if row.stage == Stage.PACKED:
+        codes = ", ".join(sh.tracking_code or "" for sh in live)
+        move(s, row, Stage.LABEL_PURCHASED, f"{len(live)} label(s) bought: {codes}")
+    return row.stage, [sh.id for sh in live if sh.state == "purchased"]

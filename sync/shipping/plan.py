@@ -57,11 +57,13 @@ def account_settings(rt: Runtime, ctx: Context) -> Settings:
 def enter(rt: Runtime, order_id: int) -> Context | str:
     """The order, when it may ship now (moving it to packed), else the stage to stop at."""
     with rt.session() as s:
-        return enter_in(s, rt, order_id)
+        entered = enter_in(s, rt, order_id)
+        return entered if isinstance(entered, str) else entered[0]
 
 
-def enter_in(s: Session, rt: Runtime, order_id: int) -> Context | str:
-    """``enter`` in ``s``'s transaction (the order stays locked until it commits)."""
+def enter_in(s: Session, rt: Runtime, order_id: int) -> tuple[Context, OrderRow] | str:
+    """``enter`` in ``s``'s transaction (the order stays locked until it commits), with the
+    order's row (kept by the caller: the session holds an unchanged row only weakly)."""
     row = s.get(OrderRow, order_id, with_for_update=True)
     if row is None:
         return "missing"
@@ -73,7 +75,7 @@ def enter_in(s: Session, rt: Runtime, order_id: int) -> Context | str:
             return AWAITING_SCAN
         move(s, row, Stage.PACKED, "contents verified" if verify else "packed without scan")
     settings = settings_for(rt, row.account_id, s)  # once for the run, in this transaction
-    return Context(row.id, row.account_id, Order.from_dict(row.data), settings)
+    return Context(row.id, row.account_id, Order.from_dict(row.data), settings), row
 
 
 def plan_parcels(rt: Runtime, ctx: Context) -> str | None:
@@ -88,9 +90,12 @@ def plan_parcels(rt: Runtime, ctx: Context) -> str | None:
     return hold(rt, ctx.order_id, problem) if problem is not None else None
 
 
-def plan_in(s: Session, rt: Runtime, ctx: Context, settings: ShippingSettings) -> str | None:
+def plan_in(
+    s: Session, rt: Runtime, ctx: Context, settings: ShippingSettings, row: OrderRow | None = None
+) -> str | None:
     """In ``s``: nothing when parcels are planned already, else the plan saved; or the
-    problem that holds the order (nothing written then)."""
+    problem that holds the order (nothing written then). ``row``: the order, when the
+    caller has it loaded."""
     packages: dict[int, str] = {
         row.package: row.state
         for row in s.execute(
@@ -102,7 +107,7 @@ def plan_in(s: Session, rt: Runtime, ctx: Context, settings: ShippingSettings) -
     first = max(packages, default=0) + 1  # after voided labels, new parcels get new numbers (and keys)
     if ctx.order.shipping_address is None or ctx.order.shipping_address.is_empty():
         return "the order has no shipping address"
-    row = s.get(OrderRow, ctx.order_id)
+    row = row if row is not None else s.get(OrderRow, ctx.order_id)
     assert row is not None
     known = measures_for(s, row.store_id, ctx.order.line_items)
     try:

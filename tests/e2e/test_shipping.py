@@ -26,8 +26,8 @@ from sync import pipeline
 from sync.account_settings import settings_for
 from sync.shipping import record_pack_scan, ship_order, void_labels
 from sync.shipping.common import easypost as easypost_client
-from sync.shipping.labels import start_tracker, without_tracker
 from sync.shipping.plan import Context
+from sync.shipping.trackers import start_tracker, tracker_kept
 from tests.conftest import drain
 from tests.e2e.conftest import SHOP, ShopifySandbox, install_shopify, install_woocommerce, sign_in, stores
 
@@ -481,6 +481,12 @@ def test_shipping_effects_are_all_settled(
     assert sh.tracker_id and sh.tracker_id == (sh.label or {})["tracker_id"]
 
 
+def untracked(rt: Any, order_id: int) -> list[int]:
+    """The order's bought parcels whose tracker is not kept (``ship_order`` starts theirs)."""
+    bought = [p for p in shipments(rt, order_id) if p.state == "purchased"]
+    return [p.id for p in bought if not tracker_kept(p.tracker_id, p.label)]
+
+
 def test_a_label_bought_without_its_tracker_gets_one_started_once(
     rt: Any, channels: tuple[Store, Store], shopify: ShopifySandbox, woo: WooCommerceSimulator, easypost: Any
 ) -> None:
@@ -490,14 +496,14 @@ def test_a_label_bought_without_its_tracker_gets_one_started_once(
     flush(shopify, woo, rt)
     order = order_for(rt, channels[0], placed.id)
     (sh,) = shipments(rt, order.id)
-    assert without_tracker(rt, order.id) == []
+    assert untracked(rt, order.id) == []
     with rt.session() as s:
         row = s.get(Shipment, sh.id)
         assert row is not None and row.label is not None
         # as it stood between its purchase and its write-back, had the answer held no tracker
         row.state, row.tracker_id = "purchased", None
         row.label = {**row.label, "tracker_id": None, "tracking_url": None}
-    assert without_tracker(rt, order.id) == [sh.id]
+    assert untracked(rt, order.id) == [sh.id]
     ctx = Context(
         order.id, order.account_id, CoreOrder.from_dict(order.data), settings_for(rt, order.account_id)
     )
@@ -507,6 +513,6 @@ def test_a_label_bought_without_its_tracker_gets_one_started_once(
     label = again.label or {}
     assert again.tracker_id and label["tracker_id"] == again.tracker_id and label["tracking_url"]
     assert easypost.trackers[again.tracker_id]["tracking_code"] == again.tracking_code
-    assert easypost.calls["tracker.create"] == 1 and without_tracker(rt, order.id) == []
+    assert easypost.calls["tracker.create"] == 1 and untracked(rt, order.id) == []
     with rt.session() as s:
         assert s.scalar(select(Effect.state).where(Effect.key == f"tracker:{sh.id}")) is EffectState.done
