@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, insert, inspect, select
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy import event, insert, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from db.models import TimelineEntry, utcnow
 
 # One INSERT built once. Entries are kept on the session and written together just before
 # its transaction commits (one statement for all of a transaction's entries, most of which
 # write two to four), on its connection and without the unit of work (a third of an ORM
-# insert's CPU). An ORM read of the timeline in the same transaction writes them first, so
-# it sees them; a rollback drops them with everything else.
+# insert's CPU). A read of the timeline in the same transaction calls ``write_pending`` first
+# (``entries`` does), so it sees them; a rollback drops them with everything else.
 _INSERT = insert(TimelineEntry)
 _PENDING = "waybill_timeline_pending"
 
@@ -59,19 +59,12 @@ def _drop_pending(s: Session, transaction: SessionTransaction) -> None:
         s.info.pop(_PENDING, None)
 
 
-def _before_read(state: ORMExecuteState) -> None:
-    """An ORM read of the timeline sees the entries recorded earlier in its transaction."""
-    if _PENDING in state.session.info and _TIMELINE in state.all_mappers:
-        write_pending(state.session)
-
-
-_TIMELINE = inspect(TimelineEntry)
 event.listen(Session, "before_commit", write_pending)
 event.listen(Session, "after_transaction_end", _drop_pending)
-event.listen(Session, "do_orm_execute", _before_read)
 
 
 def entries(s: Session, account_id: int | None, subject: str) -> list[TimelineEntry]:
+    write_pending(s)
     query = select(TimelineEntry).where(TimelineEntry.subject == subject)
     query = query.where(TimelineEntry.account_id == account_id) if account_id is not None else query
     return list(s.scalars(query.order_by(TimelineEntry.at, TimelineEntry.id)))

@@ -47,6 +47,7 @@ from db.models import (
     TrustedCustomer,
     utcnow,
 )
+from db.timeline import write_pending
 
 log = structlog.get_logger("waybill.privacy")
 
@@ -184,6 +185,7 @@ def erase(
     ids = {o.id for o in orders}
     platform_ids = {o.platform_order_id for o in orders}
     report.each("orders", orders, lambda o: _erase_order(o, eraser))
+    write_pending(s)  # entries recorded earlier in this transaction are erased too
     timeline = s.scalars(
         select(TimelineEntry).where(
             TimelineEntry.account_id == store.account_id,

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from core.returns import ReturnState
 from core.tracking import DeliveryState, Scan, TrackerReport, latest_scan_at, state_of
 from db.models import Return, TimelineEntry, utcnow
+from db.timeline import write_pending
 from sync.returns.common import move, note, soon
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ def apply(rt: Runtime, report: TrackerReport) -> int | str:
 
 
 def _known_keys(s: Session, ret: Return) -> set[str]:
+    write_pending(s)  # scans recorded earlier in this transaction count
     rows = s.scalars(
         select(TimelineEntry.data).where(
             TimelineEntry.account_id == ret.account_id,

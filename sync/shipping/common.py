@@ -13,7 +13,7 @@ from core.errors import Conflict, InvalidInput
 from core.lifecycle import SHIPPABLE, Stage
 from db.models import Order as OrderRow
 from db.models import Shipment, TimelineEntry
-from db.timeline import record
+from db.timeline import record, write_pending
 from sync.jobs import safe_job_id
 from sync.lifecycle import advance
 
@@ -73,6 +73,7 @@ def write_back_soon(rt: Runtime, shipment_id: int) -> None:
 
 def scan_passed(s: Session, order_id: int) -> bool:
     """Whether the order's latest pack scan matched."""
+    write_pending(s)  # a scan recorded earlier in this transaction counts
     last = s.scalar(
         select(TimelineEntry.action)
         .where(TimelineEntry.subject == f"order:{order_id}", TimelineEntry.action.in_(PACK_ACTIONS))
