@@ -11,7 +11,7 @@ verdict written back, stock reserved and pushed to both channels, parcels chosen
 compared, labels bought, trackers started, fulfilment or completion written back).
 
     python -m bench.pipeline [--orders N] [--workers 1,2,4] [--database-url URL] [--redis-url URL]
-                             [--baseline [REF]]
+                             [--baseline [REF]] [--rounds K]
 
 - ``orders_per_min_W``: orders fulfilled per minute with W worker processes.
 - ``cpu_ms_per_order``: CPU milliseconds Waybill's own processes (gunicorn and the workers)
@@ -27,11 +27,14 @@ ref REF, from a temporary worktree (bench/_baseline.py), then on this tree, and 
 ``baseline_cpu_ms_per_order`` and ``cpu_ratio`` (this tree's over REF's) to the last line,
 and ``sandbox_ratio``: the simulators' CPU per order in this run over REF's. Their code is
 the same in both, so a ratio away from 1 means the machine changed speed between the two
-(another workload, another clock): the pair does not compare.
+(another workload, another clock): the pair does not compare. ``--rounds K`` alternates the
+two K times, swapping which runs first each round, and reports medians (this tree's
+figures, REF's CPU, the rounds' ratios) and ``rounds=K``: on a machine whose speed drifts by
+a fifth within minutes, one pair's ratio can be off by as much.
 
 Last line:
 orders_per_min_1=... orders_per_min_2=... orders_per_min_4=... cpu_ms_per_order=... double_labels=...
-sandbox_cpu_ms_per_order=... [baseline_cpu_ms_per_order=... cpu_ratio=... sandbox_ratio=...]
+sandbox_cpu_ms_per_order=... [baseline_cpu_ms_per_order=... cpu_ratio=... sandbox_ratio=... [rounds=K]]
 """
 
 from __future__ import annotations
@@ -429,35 +432,75 @@ def main() -> None:
         help="how long a run waits for its orders to be fulfilled (default 300 s, or 4 s an order "
         "if more): longer on a machine loaded by other work",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="with --baseline: alternate the two measurements this many times (REF, this tree, "
+        "this tree, REF, ...) and report medians: a machine whose speed drifts biases one pair",
+    )
     service_options(parser, "WAYBILL_BENCH_PIPELINE_REDIS_URL", 13, per_run=True)
     args = parser.parse_args()
     global DEADLINE_S
     DEADLINE_S = args.deadline_s
-    baseline: dict[str, str] = {}
-    if args.baseline:
-        argv = ["--orders", str(args.orders), "--workers", args.workers]
-        argv += ["--deadline-s", str(args.deadline_s)] if args.deadline_s else []
-        argv += ["--database-url", args.database_url, "--redis-url", args.redis_url]
-        print(f"baseline: the same measurement on {args.baseline}", flush=True)
-        baseline = _baseline.at_ref(args.baseline, "bench.pipeline", argv)
-        print(f"current: the same measurement on this tree ({ROOT})", flush=True)
-    headline = measure([int(w) for w in args.workers.split(",")], args)
-    if baseline:
-        base_cpu = float(baseline["cpu_ms_per_order"])
-        cpu = float(parse_headline(headline)["cpu_ms_per_order"])
+    counts = [int(w) for w in args.workers.split(",")]
+    if not args.baseline:
+        print(measure(counts, args))
+        return
+    argv = ["--orders", str(args.orders), "--workers", args.workers]
+    argv += ["--deadline-s", str(args.deadline_s)] if args.deadline_s else []
+    argv += ["--database-url", args.database_url, "--redis-url", args.redis_url]
+    pairs: list[tuple[dict[str, str], dict[str, str]]] = []
+    for n in range(max(1, args.rounds)):
+        halves: dict[str, dict[str, str]] = {}
+        # Each round swaps which half runs first, so a drift in one direction favours neither.
+        for half in ("baseline", "current") if n % 2 == 0 else ("current", "baseline"):
+            if half == "baseline":
+                print(f"round {n + 1}, baseline: the same measurement on {args.baseline}", flush=True)
+                halves[half] = _baseline.at_ref(args.baseline, "bench.pipeline", argv)
+            else:
+                print(f"round {n + 1}, current: the same measurement on this tree ({ROOT})", flush=True)
+                halves[half] = parse_headline(measure(counts, args))
+        pairs.append((halves["baseline"], halves["current"]))
+        base, now = pairs[-1]
         print(
-            f"cpu_ms_per_order: {cpu:.0f} now, {base_cpu:.0f} at {args.baseline} "
-            f"(ratio {cpu / base_cpu:.2f}); "
-            f"baseline: {' '.join(f'{k}={v}' for k, v in baseline.items())}"
+            f"round {n + 1}: cpu_ms_per_order {now['cpu_ms_per_order']} now, {base['cpu_ms_per_order']} at "
+            f"{args.baseline}; sandbox {now.get('sandbox_cpu_ms_per_order')} / "
+            f"{base.get('sandbox_cpu_ms_per_order')}",
+            flush=True,
         )
-        headline += f" baseline_cpu_ms_per_order={base_cpu:.0f} cpu_ratio={cpu / base_cpu:.2f}"
-        # The control: the simulators run the same code in both runs, so their CPU an order
-        # moves only with the machine (a noisy neighbour, another clock speed).
-        base_sandbox = float(baseline.get("sandbox_cpu_ms_per_order") or 0)
-        sandbox = float(parse_headline(headline).get("sandbox_cpu_ms_per_order") or 0)
-        if base_sandbox and sandbox:
-            headline += f" sandbox_ratio={sandbox / base_sandbox:.2f}"
-    print(headline)
+    print(compared(pairs))
+
+
+def compared(pairs: list[tuple[dict[str, str], dict[str, str]]]) -> str:
+    """The headline of ``--baseline``: this tree's figures (medians over the rounds), REF's CPU
+    an order, ``cpu_ratio`` (the median of the rounds' ratios) and ``sandbox_ratio``: the
+    simulators' CPU per order now over REF's (the same code in both: a ratio away from 1
+    means the machine changed speed between the halves)."""
+
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        mid = len(ordered) // 2
+        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+    def of(half: int, key: str) -> list[float]:
+        return [float(pair[half][key]) for pair in pairs if pair[half].get(key)]
+
+    now = {k: median(of(1, k)) for k in pairs[-1][1] if of(1, k)}
+    if "double_labels" in now:  # a label bought twice in any round counts
+        now["double_labels"] = max(of(1, "double_labels") + of(0, "double_labels"))
+    line = " ".join(f"{k}={v:.0f}" for k, v in now.items())
+    ratios = [float(c["cpu_ms_per_order"]) / float(b["cpu_ms_per_order"]) for b, c in pairs]
+    line += f" baseline_cpu_ms_per_order={median(of(0, 'cpu_ms_per_order')):.0f}"
+    line += f" cpu_ratio={median(ratios):.2f}"
+    sandbox = [
+        float(c["sandbox_cpu_ms_per_order"]) / float(b["sandbox_cpu_ms_per_order"])
+        for b, c in pairs
+        if c.get("sandbox_cpu_ms_per_order") and b.get("sandbox_cpu_ms_per_order")
+    ]
+    if sandbox:
+        line += f" sandbox_ratio={median(sandbox):.2f}"
+    return line + (f" rounds={len(pairs)}" if len(pairs) > 1 else "")
 
 
 def measure(counts: list[int], args: argparse.Namespace) -> str:
