@@ -29,7 +29,7 @@ class Gate:
         return [self.answer(n) for n in batch]
 
 
-def call_in_threads(combiner: Combiner[int, Any], items: list[int]) -> dict[int, Any]:
+def call_in_threads(combiner: Callable[[int], Any], items: list[int]) -> dict[int, Any]:
     """Each item from its own thread; ``{item: result or the exception raised}``."""
     out: dict[int, Any] = {}
 
@@ -155,12 +155,23 @@ def test_two_batches_may_run_at_once_when_allowed() -> None:
 
 
 def test_many_threads_each_get_their_own_answer() -> None:
+    arrived, lock = [0], threading.Lock()
+
     def run(batch: Sequence[int]) -> list[int]:
-        time.sleep(0.001)
+        # The first batch waits for every caller to arrive (a loaded machine may start the
+        # threads slower than a batch runs), so later callers overlap and share batches.
+        wait_for(lambda: arrived[0] == 64)
+        time.sleep(0.01)
         return [n * n for n in batch]
 
     combiner: Combiner[int, int] = Combiner(run, max_batch=8)
-    out = call_in_threads(combiner, list(range(64)))
+
+    def counted(n: int) -> int:
+        with lock:
+            arrived[0] += 1
+        return combiner(n)
+
+    out = call_in_threads(counted, list(range(64)))
     assert out == {n: n * n for n in range(64)}
     assert combiner.items == 64
     assert combiner.batches < 64  # callers overlapped, so some shared a batch
