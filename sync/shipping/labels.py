@@ -29,11 +29,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.errors import Permanent, Retryable
+from core.errors import Permanent
 from core.lifecycle import SHIPPABLE, Stage
 from core.parcels import customs_lines, needs_customs
 from core.rates import choose_rate, insurance_for
@@ -56,7 +54,7 @@ from sync.shipping.common import (
     was_cancelled,
     write_back_job_id,
 )
-from sync.shipping.plan import Context, account_settings, enter_in, plan_in
+from sync.shipping.plan import Context, account_settings, start
 from sync.shipping.policy import on_time_stats, rate_policy, route_of
 from sync.shipping.trackers import start_tracker, tracker_kept
 from sync.shipping.void import void_labels
@@ -70,14 +68,14 @@ if TYPE_CHECKING:
 @job("ship_order", queue="shipping")
 def ship_order(rt: Runtime, order_id: int) -> str:
     """Plan parcels, buy one label per parcel, start trackers; returns where the order stands."""
-    started = _start(rt, order_id)
+    started = start(rt, order_id)
     if isinstance(started, str):
         return started
     gate, open_parcels, untracked = started
     client = easypost(rt)
     decided: list[Decided] = []
     for n, (shipment_id, parcel) in enumerate(open_parcels):
-        # ``enter`` has just checked the order under its lock for the first parcel; a
+        # ``start`` has just checked the order under its lock for the first parcel; a
         # cancellation landing later is noticed when the label is recorded (and voided).
         stopped = stop_reason(rt, order_id) if n else None
         if stopped is not None:
@@ -90,42 +88,6 @@ def ship_order(rt: Runtime, order_id: int) -> str:
     # The last label's transaction saw every parcel: its answer stands (else read it now).
     last = decided[-1] if open_parcels and len(decided) == len(open_parcels) else None
     return _after_labels(rt, order_id, last)
-
-
-OpenParcel = tuple[int, tuple[int, Parcel]]  # a parcel without a label: id, (package, parcel)
-
-
-def _start(rt: Runtime, order_id: int) -> tuple[Context, list[OpenParcel], set[int]] | str:
-    """In one transaction, under the order's lock: ``enter`` (the order may ship: packed),
-    its parcels planned once (``plan_parcels``), then read. Returns the run's context, the
-    parcels without a label yet (id, package and parcel, in package order) and the bought
-    parcels whose tracker is not kept (``tracker_kept``), else where the order stops."""
-    try:
-        with rt.session() as s:
-            entered = enter_in(s, rt, order_id)
-            if isinstance(entered, str):
-                return entered
-            gate, row = entered
-            problem = plan_in(s, rt, gate, account_settings(rt, gate).shipping, row)
-            if problem is None:
-                rows = s.execute(_PARCELS, {"w_order": order_id}).all()
-    except IntegrityError as exc:  # another run planned them first (it held the lock before us)
-        raise Retryable("the order's parcels were planned concurrently; retry") from exc
-    if problem is not None:
-        return hold(rt, order_id, problem)
-    open_parcels = [(r.id, (r.package, parcel_from_json(r.parcel))) for r in rows if r.state in OPEN_STATES]
-    untracked = {r.id for r in rows if r.state == "purchased" and not tracker_kept(r.tracker_id, r.label)}
-    return gate, open_parcels, untracked
-
-
-# An order's parcels as ``_start`` reads them (built once).
-_PARCELS = (
-    select(
-        Shipment.id, Shipment.package, Shipment.parcel, Shipment.state, Shipment.tracker_id, Shipment.label
-    )
-    .where(Shipment.order_id == bindparam("w_order"))
-    .order_by(Shipment.package)
-)
 
 
 def buy_parcel(
@@ -213,11 +175,11 @@ def _create(
     shipment_id: int,
     package: int,
     parcel: Parcel,
-    then: Then | None = None,
-) -> tuple[str, list[Rate]]:
-    """The EasyPost shipment of this parcel (created once) and its rates. Its id is in the
-    ledger once created; the shipment row takes it with the rate choice (``then``: the
-    caller's ``_record_choice``, in the outcome's own transaction)."""
+    then: Then,
+) -> None:
+    """The EasyPost shipment of this parcel (created once) and its rates, handed to ``then``
+    (the caller's ``_record_choice``) in the outcome's own transaction; its id is in the
+    ledger once created."""
     key = f"shipment:{ctx.order_id}:{package}"
     to = ctx.order.shipping_address
     assert to is not None
@@ -240,10 +202,7 @@ def _create(
         return {"id": state.id, "rates": [r.to_dict() for r in state.rates]}
 
     request = {"order_id": ctx.order_id, "package": package, "parcel": parcel_to_json(parcel)}
-    done = rt.ledger.run(
-        key, "easypost_shipment", request, act, recover, account_id=ctx.account_id, then=then
-    )
-    return _created(done)
+    rt.ledger.run(key, "easypost_shipment", request, act, recover, account_id=ctx.account_id, then=then)
 
 
 def _created(done: dict[str, Any]) -> tuple[str, list[Rate]]:

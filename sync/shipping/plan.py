@@ -1,8 +1,9 @@
 """Before any label: may the order ship now, and which parcels does it need.
 
-``enter`` moves a ready order to packed (after its pack scan when ``verify_packing``);
-``plan_parcels`` chooses the boxes once (one ``Shipment`` row per parcel, unique per order
-and package) or holds the order with the packing problem.
+``start``, in one transaction under the order's lock, moves a ready order to packed (after
+its pack scan when ``verify_packing``), chooses the boxes once (one ``Shipment`` row per
+parcel, unique per order and package) or holds the order with the packing problem, and
+reads the parcels ``ship_order`` still has to buy labels for.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.errors import Retryable
 from core.lifecycle import SHIPPABLE, Stage
 from core.orders import Order
 from core.parcels import BoxSpec, Measure, choose_parcels, pack_items, unweighed
-from core.shipping import Parcel, parcel_to_json
+from core.shipping import Parcel, parcel_from_json, parcel_to_json
 from db.models import Order as OrderRow
 from db.models import Shipment
 from sync.account_settings import settings_for
@@ -26,12 +28,14 @@ from sync.catalog import measures_for
 from sync.shipping.common import (
     AWAITING_SCAN,
     MAX_PROBLEM,
+    OPEN_STATES,
     hold,
     move,
     note,
     scan_passed,
     was_cancelled,
 )
+from sync.shipping.trackers import tracker_kept
 
 if TYPE_CHECKING:
     from settings import Settings, ShippingSettings
@@ -54,16 +58,10 @@ def account_settings(rt: Runtime, ctx: Context) -> Settings:
     return ctx.settings if ctx.settings is not None else settings_for(rt, ctx.account_id)
 
 
-def enter(rt: Runtime, order_id: int) -> Context | str:
-    """The order, when it may ship now (moving it to packed), else the stage to stop at."""
-    with rt.session() as s:
-        entered = enter_in(s, rt, order_id)
-        return entered if isinstance(entered, str) else entered[0]
-
-
-def enter_in(s: Session, rt: Runtime, order_id: int) -> tuple[Context, OrderRow] | str:
-    """``enter`` in ``s``'s transaction (the order stays locked until it commits), with the
-    order's row (kept by the caller: the session holds an unchanged row only weakly)."""
+def _enter(s: Session, rt: Runtime, order_id: int) -> tuple[Context, OrderRow] | str:
+    """The order, when it may ship now (moving it to packed), else the stage to stop at; in
+    ``s``'s transaction (the order stays locked until it commits), with the order's row
+    (kept by the caller: the session holds an unchanged row only weakly)."""
     row = s.get(OrderRow, order_id, with_for_update=True)
     if row is None:
         return "missing"
@@ -78,19 +76,43 @@ def enter_in(s: Session, rt: Runtime, order_id: int) -> tuple[Context, OrderRow]
     return Context(row.id, row.account_id, Order.from_dict(row.data), settings), row
 
 
-def plan_parcels(rt: Runtime, ctx: Context) -> str | None:
-    """Creates the order's Shipment rows once; a packing problem holds the order (its stage
-    returned). What is planned is read and written in one transaction."""
-    settings = account_settings(rt, ctx).shipping  # the merchant's own boxes
+OpenParcel = tuple[int, tuple[int, Parcel]]  # a parcel without a label: id, (package, parcel)
+
+
+def start(rt: Runtime, order_id: int) -> tuple[Context, list[OpenParcel], set[int]] | str:
+    """In one transaction, under the order's lock: the order may ship (packed), its parcels
+    planned once (a packing problem holds it), then read. Returns the run's context, the
+    parcels without a label yet (id, package and parcel, in package order) and the bought
+    parcels whose tracker is not kept (``tracker_kept``), else where the order stops."""
     try:
         with rt.session() as s:
-            problem = plan_in(s, rt, ctx, settings)
-    except IntegrityError:
-        return None  # another run planned them first: its rows stand
-    return hold(rt, ctx.order_id, problem) if problem is not None else None
+            entered = _enter(s, rt, order_id)
+            if isinstance(entered, str):
+                return entered
+            gate, row = entered
+            problem = _plan(s, rt, gate, account_settings(rt, gate).shipping, row)
+            if problem is None:
+                rows = s.execute(_PARCELS, {"w_order": order_id}).all()
+    except IntegrityError as exc:  # another run planned them first (it held the lock before us)
+        raise Retryable("the order's parcels were planned concurrently; retry") from exc
+    if problem is not None:
+        return hold(rt, order_id, problem)
+    open_parcels = [(r.id, (r.package, parcel_from_json(r.parcel))) for r in rows if r.state in OPEN_STATES]
+    untracked = {r.id for r in rows if r.state == "purchased" and not tracker_kept(r.tracker_id, r.label)}
+    return gate, open_parcels, untracked
 
 
-def plan_in(
+# An order's parcels as ``start`` reads them (built once).
+_PARCELS = (
+    select(
+        Shipment.id, Shipment.package, Shipment.parcel, Shipment.state, Shipment.tracker_id, Shipment.label
+    )
+    .where(Shipment.order_id == bindparam("w_order"))
+    .order_by(Shipment.package)
+)
+
+
+def _plan(
     s: Session, rt: Runtime, ctx: Context, settings: ShippingSettings, row: OrderRow | None = None
 ) -> str | None:
     """In ``s``: nothing when parcels are planned already, else the plan saved; or the

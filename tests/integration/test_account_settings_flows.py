@@ -23,7 +23,7 @@ from sync.account_settings import save_part, settings_for
 from sync.jobs import JOBS, JobMessage, Outcome, execute, job
 from sync.pipeline import verify_order
 from sync.returns.merchant import for_account as returns_for
-from sync.shipping.plan import Context, plan_parcels
+from sync.shipping.plan import start
 from sync.shipping.policy import policy_for
 from sync.storefronts import access_for
 from sync.tracking.merchant import for_account as tracking_for
@@ -92,12 +92,13 @@ def test_boxes_decide_the_parcel(rt: Any) -> None:
     save_part(rt, alpha, "boxes", {"boxes": [SMALL, BIG]}, "t")
     mine = stored(rt, alpha, shop, "a1", stage="packed")
     theirs = stored(rt, beta, beta_shop, "b1", stage="packed")
-    assert plan_parcels(rt, Context(mine, alpha, replace(BASE, order_id="a1"))) is None
+    started = start(rt, mine)
+    assert not isinstance(started, str) and len(started[1]) == 1
     with rt.session() as s:
         planned = s.scalars(select(Shipment).where(Shipment.order_id == mine)).one()
         assert planned.parcel["box"] == "BIG"
     # beta has only config.yaml's small box: the mug fits no box, the order is held.
-    assert plan_parcels(rt, Context(theirs, beta, replace(BASE, order_id="b1"))) == "on_hold"
+    assert start(rt, theirs) == "on_hold"
     with rt.session() as s:
         held = s.get(OrderRow, theirs)
         assert held is not None and "fits no box" in str(held.hold_reason)
